@@ -1,0 +1,40 @@
+# Sesshu Hub. `make demo` runs the demo, `make test` runs every test; both work on a fresh
+# machine: they create the virtual environment and start RabbitMQ and PostgreSQL if needed.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv services check test unit demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+services:
+	scripts/services.sh
+
+check: venv
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# pytest exits 5 when it collected no tests: that is a failure, not a pass.
+test: venv services check
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+demo: venv services
+	$(BIN)/sesshu demo
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis var

@@ -1,0 +1,317 @@
+"""Domain codes as validated types.
+
+Each type validates on construction and inside pydantic models, and rejects bad input
+with a message that names the rule it broke, never the input itself: several of these
+values are specific personal information and must not reach a log or an error text.
+
+The check-digit algorithms are the ones in domain.md section 3.4.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+__all__ = [
+    "BasicCode",
+    "CodeError",
+    "DataItemCode",
+    "InternalPersonNumber",
+    "LinkageCode",
+    "LocalGovCode",
+    "LotNumber",
+    "MedicalInstitutionCode",
+    "MyNumber",
+    "PersonName",
+    "PhoneNumber",
+    "PostalAddress",
+    "ProcedureCode",
+    "SystemId",
+    "TicketNumber",
+    "fiscal_year",
+    "local_gov_check_digit",
+    "looks_like_my_number",
+    "my_number_check_digit",
+]
+
+_MY_NUMBER_WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+_LOCAL_GOV_WEIGHTS = (6, 5, 4, 3, 2)
+
+
+class CodeError(ValueError):
+    """A domain code broke its rule; the message names the rule, never the value."""
+
+
+class SystemId(StrEnum):
+    """The systems that exchange envelopes through the hub (design.md, the five systems)."""
+
+    HEALTH_MGMT = "health_mgmt"
+    INTERMEDIATE = "intermediate"
+    NWS = "nws"
+    VRS = "vrs"
+    KIOSK = "kiosk"
+    HUB = "hub"
+
+
+def my_number_check_digit(base: str) -> int:
+    """Check digit of an 11-digit My Number base (総務省令第85号 §5)."""
+    remainder = sum(int(d) * w for d, w in zip(base, _MY_NUMBER_WEIGHTS, strict=True)) % 11
+    return 0 if remainder <= 1 else 11 - remainder
+
+
+def local_gov_check_digit(base: str) -> int:
+    """Check digit of a 5-digit local-government code (JIS X 0402)."""
+    remainder = sum(int(d) * w for d, w in zip(base, _LOCAL_GOV_WEIGHTS, strict=True)) % 11
+    return (11 - remainder) % 10
+
+
+def fiscal_year(day: date) -> int:
+    """Japanese fiscal year (April to March) that `day` falls in."""
+    return day.year if day.month >= 4 else day.year - 1
+
+
+def _is_digits(value: str, length: int | None = None) -> bool:
+    # str.isdigit() accepts full-width and other Unicode digits; the codes are ASCII only.
+    return value.isascii() and value.isdigit() and (length is None or len(value) == length)
+
+
+class _ValidatedStr(str):
+    """A string that is checked once, when it is made, and is a plain str afterwards."""
+
+    rule: ClassVar[str] = ""
+
+    def __new__(cls, value: object) -> Self:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, str):
+            raise CodeError(f"{cls.__name__} must be a string")
+        cls._check(value)
+        return super().__new__(cls, value)
+
+    @classmethod
+    def _check(cls, value: str) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls,
+            core_schema.str_schema(strict=True),
+            serialization=core_schema.to_string_ser_schema(),
+        )
+
+
+class _PatternStr(_ValidatedStr):
+    pattern: ClassVar[re.Pattern[str]]
+
+    @classmethod
+    def _check(cls, value: str) -> None:
+        if not cls.pattern.fullmatch(value):
+            raise CodeError(f"{cls.__name__} must match {cls.rule}")
+
+
+class LocalGovCode(_ValidatedStr):
+    """6-digit local-government code, JIS X 0402, with its check digit (082279 is Chikusei)."""
+
+    @classmethod
+    def _check(cls, value: str) -> None:
+        if not _is_digits(value, 6):
+            raise CodeError("local-government code must be 6 ASCII digits (JIS X 0402)")
+        if local_gov_check_digit(value[:5]) != int(value[5]):
+            raise CodeError(
+                "local-government code check digit does not match "
+                "(JIS X 0402: weights 6,5,4,3,2, last digit of 11 - sum mod 11)"
+            )
+
+    @property
+    def prefecture(self) -> str:
+        """The two-digit prefecture code (08 is Ibaraki)."""
+        return self[:2]
+
+
+class TicketNumber(_PatternStr):
+    """接種券番号, the 10-digit vaccination ticket number."""
+
+    pattern = re.compile(r"[0-9]{10}")
+    rule = "10 ASCII digits (接種券番号)"
+
+
+class LotNumber(_PatternStr):
+    """ロットNO of a vaccine: upper-case letters, digits and hyphens, 1 to 20 characters."""
+
+    pattern = re.compile(r"[A-Z0-9-]{1,20}")
+    rule = "^[A-Z0-9-]{1,20}$ (ロットNO)"
+
+
+class ProcedureCode(_PatternStr):
+    """Legal basis of an exchange.
+
+    `B1-<item>[-<sub>]` is 番号法 別表第一 (use), `B2-<item>[-<sub>]` is 別表第二 (network
+    linkage; `B2-115-2` is 115の2), `S19-<clause>` is a clause of 番号法 §19 (`S19-16`
+    for VRS inquiry and provision).
+    """
+
+    pattern = re.compile(r"(?:B1|B2)-[0-9]{1,3}(?:-[0-9]{1,2})?|S19-[0-9]{1,2}")
+    rule = "B1-<item>[-<sub>], B2-<item>[-<sub>] or S19-<clause>, e.g. B2-115-2"
+
+
+class DataItemCode(_PatternStr):
+    """A specific-personal-information data item, dotted lower-case (`vaccination.history`)."""
+
+    pattern = re.compile(r"[a-z][a-z0-9_]{0,30}(?:\.[a-z][a-z0-9_]{0,30}){0,3}")
+    rule = "dotted lower-case words, e.g. vaccination.history"
+
+
+class BasicCode(_PatternStr):
+    """基本コード (宛名番号), the health-management system's internal person code."""
+
+    pattern = re.compile(r"[0-9]{1,15}")
+    rule = "1 to 15 ASCII digits (基本コード)"
+
+
+class InternalPersonNumber(_PatternStr):
+    """団体内統合宛名番号, the municipality-wide person number."""
+
+    pattern = re.compile(r"[0-9]{1,15}")
+    rule = "1 to 15 ASCII digits (団体内統合宛名番号)"
+
+
+class LinkageCode(_PatternStr):
+    """情報提供用個人識別符号 (符号): opaque, per agency, never derived from a My Number."""
+
+    pattern = re.compile(r"[A-Za-z0-9]{16,64}")
+    rule = "16 to 64 ASCII letters or digits (符号)"
+
+    @classmethod
+    def _check(cls, value: str) -> None:
+        super()._check(value)
+        if looks_like_my_number(value):
+            raise CodeError("符号 must not be a My Number (R40)")
+
+
+class MedicalInstitutionCode(_ValidatedStr):
+    """医療機関コード: prefecture (01-47) + fee table (1 medical, 3 dental, 4 pharmacy) + 7.
+
+    domain.md gives no check-digit algorithm for the last 7 digits, so only the structure is
+    checked here.
+    """
+
+    @classmethod
+    def _check(cls, value: str) -> None:
+        if not _is_digits(value, 10):
+            raise CodeError("medical-institution code must be 10 ASCII digits")
+        if not 1 <= int(value[:2]) <= 47:
+            raise CodeError("medical-institution code must start with a prefecture 01-47")
+        if value[2] not in "134":
+            raise CodeError("medical-institution code fee table (3rd digit) must be 1, 3 or 4")
+
+
+class _PersonalText(_ValidatedStr):
+    """Identifying text about a person: usable as a str, but masked in `repr()`."""
+
+    max_length: ClassVar[int] = 100
+
+    @classmethod
+    def _check(cls, value: str) -> None:
+        if not 1 <= len(value) <= cls.max_length or value.strip() != value:
+            raise CodeError(
+                f"{cls.__name__} must be 1 to {cls.max_length} characters without outer spaces"
+            )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<redacted>)"
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "string", "maxLength": cls.max_length, "x-pii": True}
+
+
+class PersonName(_PersonalText):
+    """A person's name (氏名 or its kana reading)."""
+
+
+class PostalAddress(_PersonalText):
+    """A person's address (住所)."""
+
+    max_length = 200
+
+
+class PhoneNumber(_PersonalText):
+    """A telephone number: 10 to 13 ASCII digits and hyphens."""
+
+    @classmethod
+    def _check(cls, value: str) -> None:
+        if not (value.isascii() and 10 <= len(value) <= 13 and value.replace("-", "").isdigit()):
+            raise CodeError("PhoneNumber must be 10 to 13 ASCII digits and hyphens")
+
+
+def looks_like_my_number(value: str) -> bool:
+    """True if `value` is 12 ASCII digits whose last digit is a valid My Number check digit."""
+    return _is_digits(value, 12) and my_number_check_digit(value[:11]) == int(value[11])
+
+
+class MyNumber:
+    """個人番号: 12 digits with the 総務省令第85号 §5 check digit.
+
+    `str()` and `repr()` show at most the last four digits; `reveal()` is the only way to the
+    full number, and JSON serialization (the wire and the signature) uses it.
+    """
+
+    __slots__ = ("_digits",)
+
+    def __init__(self, value: object) -> None:
+        if isinstance(value, MyNumber):
+            value = value.reveal()
+        if not isinstance(value, str) or not _is_digits(value, 12):
+            raise CodeError("My Number must be 12 ASCII digits")
+        if my_number_check_digit(value[:11]) != int(value[11]):
+            raise CodeError(
+                "My Number check digit does not match "
+                "(総務省令第85号 §5: weights 6,5,4,3,2,7,6,5,4,3,2, mod 11)"
+            )
+        self._digits = value
+
+    def reveal(self) -> str:
+        """The full 12 digits. Call only where the law allows the number to be used."""
+        return self._digits
+
+    def masked(self) -> str:
+        """Eight asterisks and the last four digits."""
+        return "********" + self._digits[-4:]
+
+    def __str__(self) -> str:
+        return self.masked()
+
+    def __repr__(self) -> str:
+        return f"MyNumber('{self.masked()}')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MyNumber) and other._digits == self._digits
+
+    def __hash__(self) -> int:
+        return hash(("MyNumber", self._digits))
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.no_info_after_validator_function(
+                cls, core_schema.str_schema(strict=True)
+            ),
+            python_schema=core_schema.no_info_plain_validator_function(cls),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                MyNumber.reveal, when_used="json"
+            ),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "string", "pattern": "^[0-9]{12}$", "x-pii": True}

@@ -1,0 +1,137 @@
+"""The envelope: the signed unit every system hands to the hub (design.md, Contracts)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Self
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from uuid_utils.compat import uuid7
+
+from contracts.canonical import UtcDateTime, WireUUID, canonical_bytes
+from contracts.codes import DataItemCode, LocalGovCode, ProcedureCode, SystemId
+from contracts.payloads import AnyPayload, MessageKind, SealedPayload
+
+__all__ = ["SCHEMA_VERSION", "Envelope", "KeyId", "Party", "Recipient", "new_message_id"]
+
+SCHEMA_VERSION = 1
+
+KeyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
+Instance = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Traceparent = Annotated[
+    str, StringConstraints(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+]
+Signature = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{86}$")]
+
+
+def new_message_id() -> UUID:
+    """A fresh UUIDv7: time-ordered, so journal indexes stay append-mostly."""
+    return uuid7()
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class Party(_Frozen):
+    """The sending system and which running instance of it sent the message."""
+
+    system: SystemId
+    instance: Instance
+
+
+class Recipient(_Frozen):
+    """The system and municipality a message is for; the hub routes on these two."""
+
+    system: SystemId
+    municipality: LocalGovCode
+
+    @property
+    def routing_key(self) -> str:
+        """`<system>.<municipality>`, the key on the `sesshu.deliver` exchange."""
+        return f"{self.system.value}.{self.municipality}"
+
+
+class Envelope(_Frozen):
+    """A message between two systems, signed by its sender (contracts/README.md)."""
+
+    id: WireUUID
+    kind: MessageKind
+    schema_version: int = Field(ge=1, le=SCHEMA_VERSION)
+    municipality: LocalGovCode
+    sender: Party
+    recipient: Recipient
+    procedure: ProcedureCode
+    data_items: tuple[DataItemCode, ...] = Field(max_length=32)
+    correlation_id: WireUUID
+    causation_id: WireUUID | None
+    sent_at: UtcDateTime
+    traceparent: Traceparent | None
+    payload: AnyPayload
+    key_id: KeyId
+    signature: Signature | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.id.version != 7:
+            raise ValueError("id must be a UUIDv7")
+        if not isinstance(self.payload, SealedPayload) and self.payload.kind != self.kind:
+            raise ValueError("payload.kind must equal kind")
+        if len(set(self.data_items)) != len(self.data_items):
+            raise ValueError("data_items must not repeat")
+        return self
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        payload: AnyPayload,
+        municipality: str,
+        sender: Party,
+        recipient: Recipient,
+        procedure: str,
+        key_id: str,
+        data_items: tuple[str, ...] = (),
+        correlation_id: UUID | None = None,
+        causation_id: UUID | None = None,
+        traceparent: str | None = None,
+        kind: str | None = None,
+        sent_at: datetime | None = None,
+        message_id: UUID | None = None,
+    ) -> Envelope:
+        """An unsigned envelope with a fresh id, stamped now unless `sent_at` is given.
+
+        `kind` defaults to the payload's; it must be given for a sealed payload, together
+        with the `message_id` the payload was sealed under.
+        """
+        message_id = message_id or new_message_id()
+        fields: dict[str, Any] = {
+            "id": message_id,
+            "kind": kind or payload.kind,
+            "schema_version": SCHEMA_VERSION,
+            "municipality": municipality,
+            "sender": sender,
+            "recipient": recipient,
+            "procedure": procedure,
+            "data_items": data_items,
+            "correlation_id": correlation_id or message_id,
+            "causation_id": causation_id,
+            "sent_at": sent_at or datetime.now(UTC),
+            "traceparent": traceparent,
+            "payload": payload,
+            "key_id": key_id,
+        }
+        return cls.model_validate(fields)
+
+    def to_document(self) -> dict[str, Any]:
+        """The envelope as a JSON value, in the wire forms (signature included if set)."""
+        return self.model_dump(mode="json", exclude_none=False)
+
+    def signing_bytes(self) -> bytes:
+        """Canonical bytes of the envelope without its signature: what the signature covers."""
+        return canonical_bytes(self.model_dump(mode="json", exclude={"signature"}))
+
+    def to_bytes(self) -> bytes:
+        """The envelope on the wire: canonical JSON, signature included."""
+        return canonical_bytes(self.to_document())

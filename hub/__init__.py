@@ -1,0 +1,1 @@
+"""The hub: workers that verify, validate, dedupe, journal and route envelopes."""

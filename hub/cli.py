@@ -1,0 +1,66 @@
+"""The `sesshu` command line."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from contracts.codes import CodeError, LocalGovCode, SystemId
+from contracts.keys import KeyRing, KeyRingError, generate_key
+from hub.settings import env_table
+
+app = typer.Typer(
+    help="Sesshu Hub: signed, journaled, policy-routed messages.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Signing and sealing keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("generate")
+def keys_generate(
+    system: Annotated[SystemId, typer.Option(help="system the key signs for")],
+    out: Annotated[Path, typer.Option(help="directory to write the key files into")],
+    municipality: Annotated[
+        str | None, typer.Option(help="6-digit local-government code (omit only for hub, nws)")
+    ] = None,
+    valid_days: Annotated[int, typer.Option(min=1, help="validity window in days")] = 365,
+    key_id: Annotated[str | None, typer.Option(help="key id (default: generated)")] = None,
+) -> None:
+    """Write a signing + sealing key pair and its key-ring entry into OUT."""
+    try:
+        code = None if municipality is None else LocalGovCode(municipality)
+        generated = generate_key(system, code, valid_for=timedelta(days=valid_days), key_id=key_id)
+        paths = generated.write(out)
+    except (CodeError, KeyRingError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for path in paths:
+        typer.echo(str(path))
+
+
+@keys_app.command("list")
+def keys_list(ring: Annotated[Path, typer.Option(help="key-ring directory")]) -> None:
+    """List the entries of a key ring, checking every file."""
+    try:
+        loaded = KeyRing.load(ring)
+    except KeyRingError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for entry in loaded:
+        state = "revoked" if entry.revoked else "active"
+        where = entry.municipality or "shared"
+        typer.echo(
+            f"{entry.key_id}\t{entry.system.value}\t{where}\t{state}\t"
+            f"{entry.not_before:%Y-%m-%d}..{entry.not_after:%Y-%m-%d}"
+        )
+
+
+@app.command("settings")
+def settings_table() -> None:
+    """Print every SESSHU_* setting as a Markdown table."""
+    typer.echo("| variable | default | meaning |\n| --- | --- | --- |")
+    for variable, default, description in env_table():
+        typer.echo(f"| `{variable}` | `{default}` | {description} |")

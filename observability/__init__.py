@@ -1,0 +1,1 @@
+"""Metrics, traces and logs that never carry personal information."""

@@ -1,0 +1,1 @@
+"""Routing policy: pure decisions over envelopes; imports only `contracts`."""
