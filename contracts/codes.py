@@ -184,16 +184,13 @@ class InternalPersonNumber(_PatternStr):
 
 
 class LinkageCode(_PatternStr):
-    """情報提供用個人識別符号 (符号): opaque, per agency, never derived from a My Number."""
+    """情報提供用個人識別符号 (符号): opaque, per agency, never derived from a My Number.
+
+    At 16 characters or more it can never be mistaken for a 12-digit My Number (R40).
+    """
 
     pattern = re.compile(r"[A-Za-z0-9]{16,64}")
     rule = "16 to 64 ASCII letters or digits (符号)"
-
-    @classmethod
-    def _check(cls, value: str) -> None:
-        super()._check(value)
-        if looks_like_my_number(value):
-            raise CodeError("符号 must not be a My Number (R40)")
 
 
 class MedicalInstitutionCode(_ValidatedStr):

@@ -11,7 +11,7 @@ from uuid_utils.compat import uuid7
 
 from contracts.canonical import UtcDateTime, WireUUID, canonical_bytes
 from contracts.codes import DataItemCode, LocalGovCode, ProcedureCode, SystemId
-from contracts.payloads import AnyPayload, MessageKind, SealedPayload
+from contracts.payloads import AnyPayload, MessageKind, Payload, SealedPayload
 
 __all__ = ["SCHEMA_VERSION", "Envelope", "KeyId", "Party", "Recipient", "new_message_id"]
 
@@ -86,7 +86,7 @@ class Envelope(_Frozen):
     def new(
         cls,
         *,
-        payload: AnyPayload,
+        payload: Payload,
         municipality: str,
         sender: Party,
         recipient: Recipient,

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from contracts._b64 import b64decode, b64encode
-from contracts.canonical import canonical_bytes
+from contracts.canonical import CanonicalError, canonical_bytes
 from contracts.envelope import Envelope
 from contracts.keys import KeyEntry, KeyRing
 
@@ -45,6 +45,7 @@ __all__ = [
     "VerificationError",
     "parse_and_verify",
     "verify",
+    "verify_signature",
 ]
 
 
@@ -119,17 +120,26 @@ class Signer:
     key_id: str
     private_key: Ed25519PrivateKey
 
+    @classmethod
+    def from_seed(cls, key_id: str, seed: bytes) -> Signer:
+        """A signer from a raw 32-byte Ed25519 private key (RFC 8032's "secret key")."""
+        return cls(key_id, Ed25519PrivateKey.from_private_bytes(seed))
+
+    def sign_bytes(self, data: bytes) -> str:
+        """The unpadded base64url Ed25519 signature of `data`."""
+        return b64encode(self.private_key.sign(data))
+
     def sign(self, envelope: Envelope) -> Envelope:
         """The envelope with its signature set."""
         if envelope.key_id != self.key_id:
             raise ValueError("envelope.key_id does not name this signer's key")
-        signature = self.private_key.sign(envelope.signing_bytes())
-        return envelope.model_copy(update={"signature": b64encode(signature)})
+        signature = self.sign_bytes(envelope.signing_bytes())
+        return envelope.model_copy(update={"signature": signature})
 
 
 def verify(envelope: Envelope, ring: KeyRing, *, now: datetime, freshness: Freshness) -> KeyEntry:
     """Check a parsed envelope's signature and claims; return the key entry that signed it."""
-    entry = _check_signature(envelope.key_id, envelope.signature, envelope.signing_bytes(), ring)
+    entry = verify_signature(envelope.key_id, envelope.signature, envelope.signing_bytes(), ring)
     _check_claims(envelope, entry, now, freshness)
     return entry
 
@@ -139,18 +149,24 @@ def parse_and_verify(
 ) -> tuple[Envelope, KeyEntry]:
     """Verify the signature over the received bytes, then validate the contract and claims.
 
-    The signature is checked over the canonical form of the JSON as received, so a sender
-    in another language need only follow contracts/README.md.
+    The bytes must be the canonical form of the envelope (contracts/README.md), so what is
+    journaled and forwarded is exactly what the sender signed; a sender in another language
+    needs nothing but that page.
     """
     try:
-        document = json.loads(data)
+        document = json.loads(data, parse_float=_no_float, parse_constant=_no_float)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MalformedEnvelope("envelope is not UTF-8 JSON") from None
     if not isinstance(document, dict):
         raise MalformedEnvelope("envelope must be a JSON object")
+    try:
+        if canonical_bytes(document) != data:
+            raise MalformedEnvelope("envelope bytes are not in canonical form")
+    except CanonicalError:
+        raise MalformedEnvelope("envelope has no canonical form") from None
     signature = document.pop("signature", None)
     key_id = document.get("key_id")
-    entry = _check_signature(key_id, signature, canonical_bytes(document), ring)
+    entry = verify_signature(key_id, signature, canonical_bytes(document), ring)
     document["signature"] = signature
     try:
         envelope = Envelope.model_validate(document)
@@ -159,6 +175,11 @@ def parse_and_verify(
         raise MalformedEnvelope(describe_validation_error(exc), errors) from None
     _check_claims(envelope, entry, now, freshness)
     return envelope, entry
+
+
+def _no_float(text: str) -> None:
+    # Envelopes carry integers only; decimals travel as strings (contracts/README.md).
+    raise MalformedEnvelope("envelope holds a non-integer number; decimals travel as strings")
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -170,7 +191,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _check_signature(key_id: object, signature: object, signed: bytes, ring: KeyRing) -> KeyEntry:
+def verify_signature(key_id: object, signature: object, signed: bytes, ring: KeyRing) -> KeyEntry:
+    """Check that `signature` over `signed` verifies under the ring's key `key_id`."""
     if not isinstance(key_id, str):
         raise UnknownKey("envelope names no key_id")
     entry = ring.get(key_id)
