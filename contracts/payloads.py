@@ -76,10 +76,18 @@ def _not_future(day: date | None, field: str) -> None:
         raise ValueError(f"{field} must not be in the future")
 
 
-class Payload(BaseModel):
-    """Base of every payload: frozen, unknown fields rejected, inputs kept out of errors."""
+class Part(BaseModel):
+    """Base of every payload and of the parts inside one: frozen, unknown fields rejected,
+    inputs kept out of error messages."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class Payload(Part):
+    """Base of the payload of one message kind."""
+
+    kind: str
+    """The message kind; each subclass narrows it to one literal, the union's discriminator."""
 
 
 class VaccinationRecord(Payload):
@@ -143,7 +151,7 @@ class VaccinationRecord(Payload):
         return self.vaccine_expiry is not None and self.vaccine_expiry < self.administered_on
 
 
-class DoseHistoryItem(Payload):
+class DoseHistoryItem(Part):
     """One dose in a 副本 data set or a provision: no names, no My Number."""
 
     vaccine_type: VaccineType
@@ -163,7 +171,7 @@ class FukuhonRegistration(Payload):
     history: tuple[DoseHistoryItem, ...] = Field(default=(), max_length=200)
 
 
-class TargetPerson(Payload):
+class TargetPerson(Part):
     """One person due for vaccination and the ticket issued to them."""
 
     basic_code: BasicCode
@@ -209,7 +217,7 @@ class DoseRecord(Payload):
         return self
 
 
-class CovidDose(Payload):
+class CovidDose(Part):
     """One COVID-19 dose as VRS holds it (domain.md 3.3)."""
 
     dose_number: int = Field(ge=1, le=20)
@@ -221,7 +229,7 @@ class CovidDose(Payload):
     product_name: Annotated[str, StringConstraints(max_length=60)] | None = None
 
 
-class ExportRow(Payload):
+class ExportRow(Part):
     """One row of the VRS to health-management CSV: never a My Number (R22)."""
 
     basic_code: BasicCode
@@ -245,7 +253,7 @@ class VaccinationExport(Payload):
         return self
 
 
-class IdentityCheck(Payload):
+class IdentityCheck(Part):
     """A record that an official checked the person's identity document (番号法 §16)."""
 
     document: Literal["my_number_card", "passport", "driving_licence", "other"]
@@ -294,7 +302,7 @@ class ResidentStatusFlag(Payload):
     effective_on: Day
 
 
-class CardSignature(Payload):
+class CardSignature(Part):
     """The My Number Card chip's signature over its 4 items and the My Number (R07)."""
 
     algorithm: Literal["Ed25519", "ES256", "RS256"]
@@ -302,7 +310,7 @@ class CardSignature(Payload):
     value: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,1024}$")]
 
 
-class PassportInfo(Payload):
+class PassportInfo(Part):
     """旅券関係情報, needed for a certificate for overseas use."""
 
     romanized_name: Annotated[str, StringConstraints(pattern=r"^[A-Z ]{1,39}$")] = Field(
@@ -433,7 +441,7 @@ class ProvisionRecord(Payload):
     retention_until: Day
 
 
-class PermittedListRow(Payload):
+class PermittedListRow(Part):
     """One row of the permitted-inquiry list (domain.md section 5)."""
 
     procedure: ProcedureCode
@@ -591,8 +599,8 @@ def carries_my_number(payload: Payload) -> bool:
 def _holds_my_number(value: object) -> bool:
     if isinstance(value, MyNumber):
         return True
-    if isinstance(value, Payload):
-        return carries_my_number(value)
+    if isinstance(value, Part):
+        return any(_holds_my_number(item) for item in value.__dict__.values())
     if isinstance(value, tuple):
         return any(_holds_my_number(item) for item in value)
     return False

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pydantic import ValidationError
 
 from contracts._b64 import b64decode, b64encode
 from contracts.canonical import canonical_bytes
@@ -73,5 +74,8 @@ def open_sealed(
         )
     except InvalidTag:
         raise SealError("sealed payload does not open with this key for this envelope") from None
-    # The model's `kind` literal rejects a plaintext of another kind than the envelope's.
-    return model.model_validate_json(plaintext)
+    try:
+        # The model's `kind` literal rejects a plaintext of another kind than the envelope's.
+        return model.model_validate_json(plaintext)
+    except ValidationError as exc:
+        raise SealError(f"sealed plaintext is not a valid {kind} payload: {exc}") from None

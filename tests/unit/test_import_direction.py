@@ -1,0 +1,147 @@
+"""Imports point one way (conventions.md, rule 1): an AST walk over every package."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("contracts", "routing", "observability", "hub", "adapters")
+BROKER_CLIENTS = {"faststream", "aio_pika", "aiormq", "pamqp"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one package may import: first-party prefixes, and a third-party policy."""
+
+    first_party: tuple[str, ...]
+    third_party_only: frozenset[str] | None = None  # None: any, except the global bans
+
+
+RULES = {
+    "contracts": Rule(
+        ("contracts",), frozenset({"pydantic", "pydantic_core", "cryptography", "uuid_utils"})
+    ),
+    "routing": Rule(("contracts", "routing"), frozenset({"pydantic", "pydantic_core", "yaml"})),
+    "observability": Rule(("contracts", "observability")),
+    "hub": Rule(("contracts", "routing", "observability", "hub")),
+    "adapters": Rule(("contracts", "observability", "adapters", "hub.settings", "hub.errors")),
+}
+
+
+def imported_modules(tree: ast.AST, module: str) -> Iterator[tuple[int, str]]:
+    """(line, absolute module name) for every import in a module's AST."""
+    package = module.rsplit(".", 1)[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                name = f"{base}.{node.module}" if node.module else base
+            else:
+                name = node.module or ""
+            # `from hub import store` may import the module hub.store: judge the full name.
+            for alias in node.names:
+                yield node.lineno, f"{name}.{alias.name}"
+
+
+def _allowed_first_party(name: str, rule: Rule) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in rule.first_party)
+
+
+def violations(root: Path) -> list[str]:
+    """Every import in `root`'s packages that breaks the direction rules."""
+    found: list[str] = []
+    for path in sorted(root.glob("*/**/*.py")):
+        relative = path.relative_to(root)
+        top = relative.parts[0]
+        if top not in RULES:
+            continue
+        module = ".".join(relative.with_suffix("").parts)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for line, name in imported_modules(tree, module):
+            problem = _check(module, name, RULES[top], relative)
+            if problem:
+                found.append(f"{relative}:{line}: {name}: {problem}")
+    return found
+
+
+def _check(module: str, name: str, rule: Rule, relative: Path) -> str | None:
+    head = name.split(".")[0]
+    if head in sys.stdlib_module_names or head == "__future__" or not head:
+        return None
+    if head in RULES:
+        if _allowed_first_party(name, rule) or name.startswith(module.split(".")[0] + "."):
+            return (
+                None
+                if not _sideways_adapter(module, name)
+                else "a bridge never imports a simulator"
+            )
+        return f"{module.split('.')[0]} may import only {', '.join(rule.first_party)}"
+    if head == "asyncpg" and not module.startswith("hub.store"):
+        return "only hub/store imports asyncpg"
+    if head in BROKER_CLIENTS and module.split(".")[0] not in {"adapters", "hub", "observability"}:
+        return "only adapters, the hub's wiring and observability import the broker client"
+    if head in BROKER_CLIENTS and module.startswith("hub.store"):
+        return "the store knows nothing of the broker"
+    if rule.third_party_only is not None and head not in rule.third_party_only:
+        return f"third-party imports allowed here: {', '.join(sorted(rule.third_party_only))}"
+    return None
+
+
+def _sideways_adapter(module: str, name: str) -> bool:
+    return module.endswith(".bridge") and name.split(".")[-1] == "simulator"
+
+
+def test_the_packages_keep_the_import_direction() -> None:
+    assert violations(ROOT) == []
+
+
+def test_every_package_is_covered() -> None:
+    assert set(RULES) == set(PACKAGES)
+    for package in PACKAGES:
+        assert (ROOT / package / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "expected"),
+    [
+        ("contracts/x.py", "import hub.settings\n", "contracts may import only contracts"),
+        ("contracts/x.py", "from routing import decide\n", "contracts may import only contracts"),
+        ("contracts/x.py", "import faststream\n", "broker client"),
+        ("contracts/x.py", "import yaml\n", "third-party imports allowed here"),
+        ("routing/x.py", "from hub import errors\n", "routing may import only"),
+        ("routing/x.py", "import aio_pika\n", "broker client"),
+        ("hub/worker.py", "import asyncpg\n", "only hub/store imports asyncpg"),
+        ("hub/store/db.py", "import aio_pika\n", "the store knows nothing of the broker"),
+        (
+            "adapters/vrs/bridge.py",
+            "from adapters.vrs import simulator\n",
+            "never imports a simulator",
+        ),
+        ("adapters/vrs/bridge.py", "from hub.store import journal\n", "adapters may import only"),
+        ("adapters/vrs/edge.py", "from . import simulator\n", None),
+        ("hub/store/db.py", "import asyncpg\n", None),
+        ("hub/worker.py", "from .store import journal\n", None),
+        ("adapters/vrs/edge.py", "from hub.settings import Settings\n", None),
+    ],
+)
+def test_the_checker_catches_each_kind_of_breach(
+    tmp_path: Path, path: str, source: str, expected: str | None
+) -> None:
+    target = tmp_path / path
+    target.parent.mkdir(parents=True)
+    target.write_text(source)
+    found = violations(tmp_path)
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1
+        assert expected in found[0]
