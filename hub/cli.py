@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ import typer
 
 from contracts.codes import CodeError, LocalGovCode, SystemId
 from contracts.keys import KeyRing, KeyRingError, generate_key
+from hub import demo as demo_module
 from hub.settings import env_table
 
 app = typer.Typer(
@@ -64,3 +66,18 @@ def settings_table() -> None:
     typer.echo("| variable | default | meaning |\n| --- | --- | --- |")
     for variable, default, description in env_table():
         typer.echo(f"| `{variable}` | `{default}` | {description} |")
+
+
+@app.command("demo")
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="where the demo keeps its files")] = Path(
+        "var/demo"
+    ),
+) -> None:
+    """Run the demo: keys, every message kind signed and verified, forgeries refused."""
+    shutil.rmtree(directory / "keys", ignore_errors=True)
+    surprises = demo_module.run(directory, typer.echo)
+    if surprises:
+        typer.echo(f"\n{surprises} unexpected result(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo("\nall as expected")

@@ -6,12 +6,13 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from contracts._b64 import b64encode
 from contracts.canonical import (
     CanonicalError,
     Day,
@@ -121,8 +122,6 @@ def worked_example() -> tuple[Envelope, Signer, KeyRing]:
         sent_at=datetime(2026, 11, 26, 6, 20, 11, tzinfo=UTC),
     )
     public = signer.private_key.public_key().public_bytes_raw()
-    from contracts._b64 import b64encode
-
     entry = KeyEntry(
         key_id="vrs-082279-example",
         system="vrs",

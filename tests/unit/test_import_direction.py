@@ -74,30 +74,36 @@ def violations(root: Path) -> list[str]:
 
 
 def _check(module: str, name: str, rule: Rule, relative: Path) -> str | None:
-    head = name.split(".")[0]
-    if head in sys.stdlib_module_names or head == "__future__" or not head:
+    head, top = name.split(".", maxsplit=1)[0], module.split(".", maxsplit=1)[0]
+    if head in sys.stdlib_module_names or head in {"__future__", ""}:
         return None
     if head in RULES:
-        if _allowed_first_party(name, rule) or name.startswith(module.split(".")[0] + "."):
-            return (
-                None
-                if not _sideways_adapter(module, name)
-                else "a bridge never imports a simulator"
-            )
-        return f"{module.split('.')[0]} may import only {', '.join(rule.first_party)}"
-    if head == "asyncpg" and not module.startswith("hub.store"):
-        return "only hub/store imports asyncpg"
-    if head in BROKER_CLIENTS and module.split(".")[0] not in {"adapters", "hub", "observability"}:
-        return "only adapters, the hub's wiring and observability import the broker client"
-    if head in BROKER_CLIENTS and module.startswith("hub.store"):
-        return "the store knows nothing of the broker"
-    if rule.third_party_only is not None and head not in rule.third_party_only:
-        return f"third-party imports allowed here: {', '.join(sorted(rule.third_party_only))}"
-    return None
+        if not (_allowed_first_party(name, rule) or name.startswith(top + ".")):
+            return f"{top} may import only {', '.join(rule.first_party)}"
+        return "a bridge never imports a simulator" if _sideways_adapter(module, name) else None
+    problems = [
+        (
+            head == "asyncpg" and not module.startswith("hub.store"),
+            "only hub/store imports asyncpg",
+        ),
+        (
+            head in BROKER_CLIENTS and top not in {"adapters", "hub", "observability"},
+            "only adapters, the hub's wiring and observability import the broker client",
+        ),
+        (
+            head in BROKER_CLIENTS and module.startswith("hub.store"),
+            "the store knows nothing of the broker",
+        ),
+        (
+            rule.third_party_only is not None and head not in rule.third_party_only,
+            f"third-party imports allowed here: {', '.join(sorted(rule.third_party_only or ()))}",
+        ),
+    ]
+    return next((message for broken, message in problems if broken), None)
 
 
 def _sideways_adapter(module: str, name: str) -> bool:
-    return module.endswith(".bridge") and name.split(".")[-1] == "simulator"
+    return module.endswith(".bridge") and name.rsplit(".", maxsplit=1)[-1] == "simulator"
 
 
 def test_the_packages_keep_the_import_direction() -> None:

@@ -1,0 +1,164 @@
+"""`sesshu demo`: what runs today, end to end, on one machine.
+
+For now this is the contracts layer: keys for every system of two municipalities, one
+signed envelope of every message kind verified as the hub will verify it, a payload sealed
+across municipalities, and each way a forged or broken envelope is refused. Later issues
+add the hub, the adapters and the simulators to this same command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from contracts.codes import SystemId
+from contracts.envelope import Envelope, Party, Recipient, new_message_id
+from contracts.examples import EXAMPLE_KINDS, example_payload
+from contracts.keys import GeneratedKey, KeyRing, generate_key
+from contracts.sealing import open_sealed, seal
+from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
+
+CHIKUSEI = "082279"
+YUKI = "082074"
+MUNICIPALITIES = (CHIKUSEI, YUKI)
+LOCAL_SYSTEMS = (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE, SystemId.VRS, SystemId.KIOSK)
+
+# Who sends each kind (flows F1-F20 of domain.md) and to whom.
+ROUTES: dict[str, tuple[SystemId, SystemId]] = {
+    "vaccination_record": (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE),
+    "fukuhon_registration": (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE),
+    "target_registration": (SystemId.HEALTH_MGMT, SystemId.VRS),
+    "dose_record": (SystemId.VRS, SystemId.HEALTH_MGMT),
+    "vaccination_export": (SystemId.VRS, SystemId.HEALTH_MGMT),
+    "transfer_in_inquiry": (SystemId.VRS, SystemId.VRS),
+    "transfer_out_provision": (SystemId.VRS, SystemId.VRS),
+    "resident_status_flag": (SystemId.HEALTH_MGMT, SystemId.VRS),
+    "certificate_application": (SystemId.KIOSK, SystemId.VRS),
+    "certificate_issued": (SystemId.VRS, SystemId.KIOSK),
+    "inquiry_request": (SystemId.INTERMEDIATE, SystemId.NWS),
+    "provision_permit": (SystemId.NWS, SystemId.INTERMEDIATE),
+    "provision_response": (SystemId.INTERMEDIATE, SystemId.NWS),
+    "inquiry_result": (SystemId.INTERMEDIATE, SystemId.HEALTH_MGMT),
+    "provision_record": (SystemId.INTERMEDIATE, SystemId.HEALTH_MGMT),
+    "permitted_list_update": (SystemId.NWS, SystemId.INTERMEDIATE),
+    "self_information_request": (SystemId.NWS, SystemId.INTERMEDIATE),
+    "resident_notice": (SystemId.INTERMEDIATE, SystemId.NWS),
+    "approval_attestation": (SystemId.HUB, SystemId.INTERMEDIATE),
+    "rejection_notice": (SystemId.HUB, SystemId.HEALTH_MGMT),
+}
+CROSS_MUNICIPALITY = frozenset({"transfer_in_inquiry", "transfer_out_provision"})
+
+
+@dataclass
+class Keys:
+    """The demo's keys: one per system and municipality, one each for hub and network."""
+
+    generated: dict[tuple[SystemId, str | None], GeneratedKey]
+
+    @classmethod
+    def create(cls, directory: Path) -> Keys:
+        """Generate every key and write it under `directory`."""
+        start = datetime.now(UTC) - timedelta(days=1)
+        owners: list[tuple[SystemId, str | None]] = [
+            (system, code) for code in MUNICIPALITIES for system in LOCAL_SYSTEMS
+        ]
+        owners += [(SystemId.HUB, None), (SystemId.NWS, None)]
+        generated = {
+            (system, code): generate_key(
+                system, code, valid_from=start, key_id=f"{system.value}-{code or 'shared'}-demo"
+            )
+            for system, code in owners
+        }
+        for key in generated.values():
+            key.write(directory)
+        return cls(generated)
+
+    def ring(self) -> KeyRing:
+        """The hub's key ring: every public entry."""
+        return KeyRing([key.entry for key in self.generated.values()])
+
+    def of(self, system: SystemId, municipality: str) -> GeneratedKey:
+        """The key a system signs with for a municipality."""
+        shared = system in (SystemId.HUB, SystemId.NWS)
+        return self.generated[(system, None if shared else municipality)]
+
+
+def envelope_for(kind: str, keys: Keys) -> Envelope:
+    """A signed example envelope of `kind` from Chikusei, as its sender would publish it."""
+    sender, recipient = ROUTES[kind]
+    target = YUKI if kind in CROSS_MUNICIPALITY else CHIKUSEI
+    key = keys.of(sender, CHIKUSEI)
+    envelope = Envelope.new(
+        payload=example_payload(kind),
+        municipality=CHIKUSEI,
+        sender=Party(system=sender, instance=f"{sender.value.replace('_', '-')}-1"),
+        recipient=Recipient(system=recipient, municipality=target),
+        procedure="S19-16" if kind in CROSS_MUNICIPALITY else "B2-115-2",
+        key_id=key.entry.key_id,
+    )
+    return Signer(key.entry.key_id, key.signing).sign(envelope)
+
+
+def forgeries(keys: Keys) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """Broken or forged envelopes, each meant to be refused for a different reason."""
+    good = envelope_for("resident_status_flag", keys)
+    vrs = keys.of(SystemId.VRS, CHIKUSEI)
+    yield "payload changed in transit", lambda: good.to_bytes().replace(b"moved_out", b"deceased")
+    yield "unknown key", lambda: good.to_bytes().replace(good.key_id.encode(), b"stolen-key-1")
+    yield "VRS key used for health management", lambda: _resign(good, vrs)
+    yield "Yuki's key claims Chikusei", lambda: _resign(good, keys.of(SystemId.HEALTH_MGMT, YUKI))
+    yield "sent an hour ago", lambda: _resign(good, keys.of(SystemId.HEALTH_MGMT, CHIKUSEI), -3600)
+    yield "not canonical JSON", lambda: good.to_bytes().replace(b"{", b"{ ", 1)
+
+
+def _resign(envelope: Envelope, key: GeneratedKey, shift: float = 0) -> bytes:
+    moved = envelope.model_copy(
+        update={
+            "key_id": key.entry.key_id,
+            "sent_at": envelope.sent_at + timedelta(seconds=shift),
+        }
+    )
+    return Signer(key.entry.key_id, key.signing).sign(moved).to_bytes()
+
+
+def run(directory: Path, echo: Callable[[str], None]) -> int:
+    """Run the demo, writing keys under `directory`; return the number of surprises."""
+    keys = Keys.create(directory / "keys")
+    ring, fresh, now = keys.ring(), Freshness(), datetime.now(UTC)
+    echo(f"key ring: {len(ring)} keys for {', '.join(MUNICIPALITIES)} (+ hub, network)")
+    surprises = 0
+    echo("\nsigned envelopes, verified as the hub verifies them:")
+    for kind in EXAMPLE_KINDS:
+        wire = envelope_for(kind, keys).to_bytes()
+        envelope, entry = parse_and_verify(wire, ring, now=now, freshness=fresh)
+        route = f"{envelope.sender.system.value} -> {envelope.recipient.routing_key}"
+        echo(f"  ok  {kind:<26} {route:<36} {len(wire):>5} B  key {entry.key_id}")
+    echo("\nsealed across municipalities (R43):")
+    provision = example_payload("transfer_out_provision")
+    yuki_vrs = keys.of(SystemId.VRS, YUKI)
+    message_id = new_message_id()
+    sealed = seal(
+        provision,
+        recipient_key_id=yuki_vrs.entry.key_id,
+        recipient=yuki_vrs.entry.sealing_key(),
+        envelope_id=message_id,
+    )
+    opened = open_sealed(
+        sealed, private_key=yuki_vrs.sealing, envelope_id=message_id, kind=provision.kind
+    )
+    surprises += opened != provision
+    echo(
+        f"  transfer_out_provision sealed to {yuki_vrs.entry.key_id}: opened {opened == provision}"
+    )
+    echo("\nforged or broken envelopes, each refused with its reason:")
+    for label, make in forgeries(keys):
+        try:
+            parse_and_verify(make(), ring, now=now, freshness=fresh)
+        except VerificationError as exc:
+            echo(f"  refused  {label:<36} {exc.code}")
+        else:
+            surprises += 1
+            echo(f"  ACCEPTED {label}  <- this is a bug")
+    return surprises
