@@ -63,9 +63,18 @@ def format_decimal(value: Decimal) -> str:
     return "0" if text in {"-0", "0"} else text
 
 
+# The *_form validators turn the one wire spelling into the Python value themselves, so
+# that strict validation of received JSON (which refuses "1" for 1) still accepts them.
+
+
 def _datetime_form(value: object) -> object:
-    if isinstance(value, str) and not _DATETIME_FORM.fullmatch(value):
-        raise ValueError("date-time must be in the form YYYY-MM-DDTHH:MM:SS.ffffffZ (UTC)")
+    if isinstance(value, str):
+        if not _DATETIME_FORM.fullmatch(value):
+            raise ValueError("date-time must be in the form YYYY-MM-DDTHH:MM:SS.ffffffZ (UTC)")
+        try:
+            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        except ValueError:
+            raise ValueError("date-time is not a real calendar time") from None
     if isinstance(value, datetime) and value.tzinfo is None:
         raise ValueError("date-time must carry a time zone")
     return value
@@ -78,6 +87,11 @@ def _to_utc(value: datetime) -> datetime:
 def _date_form(value: object) -> object:
     if isinstance(value, datetime) or (isinstance(value, str) and not _DATE_FORM.fullmatch(value)):
         raise ValueError("date must be in the form YYYY-MM-DD")
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("date is not a real calendar date") from None
     return value
 
 
@@ -95,8 +109,10 @@ def _decimal_form(value: object) -> Decimal:
 
 
 def _uuid_form(value: object) -> object:
-    if isinstance(value, str) and not _UUID_FORM.fullmatch(value):
-        raise ValueError("UUID must be 36 lower-case hexadecimal characters with hyphens")
+    if isinstance(value, str):
+        if not _UUID_FORM.fullmatch(value):
+            raise ValueError("UUID must be 36 lower-case hexadecimal characters with hyphens")
+        return UUID(value)
     return value
 
 

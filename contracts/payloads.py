@@ -7,6 +7,7 @@ left out of `repr()`; My Numbers use `MyNumber`, which masks itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
@@ -246,11 +247,22 @@ class VaccinationExport(Payload):
 
     @model_validator(mode="after")
     def _no_my_number(self) -> VaccinationExport:
-        for index, row in enumerate(self.rows):
-            for name in ("basic_code", "ticket_number"):
-                if looks_like_my_number(getattr(row, name)):
-                    raise ValueError(f"rows[{index}].{name} passes the My Number check (R22)")
+        for path, value in _strings(self):
+            if looks_like_my_number(value):
+                raise ValueError(f"{path} passes the My Number check digit (R22)")
         return self
+
+
+def _strings(part: Part, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted path, value) for every string inside a part, at any depth."""
+    for name, value in part.__dict__.items():
+        items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
+        for index, item in items:
+            path = f"{prefix}{name}" + ("" if index is None else f"[{index}]")
+            if isinstance(item, Part):
+                yield from _strings(item, path + ".")
+            elif isinstance(item, str):
+                yield path, item
 
 
 class IdentityCheck(Part):

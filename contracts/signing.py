@@ -167,9 +167,10 @@ def parse_and_verify(
     signature = document.pop("signature", None)
     key_id = document.get("key_id")
     entry = verify_signature(key_id, signature, canonical_bytes(document), ring)
-    document["signature"] = signature
     try:
-        envelope = Envelope.model_validate(document)
+        # Strict: "1" is not 1 and "yes" is not true, so the model never re-spells what the
+        # sender signed (every wire form is one spelling; contracts/README.md).
+        envelope = Envelope.model_validate_json(data, strict=True)
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         raise MalformedEnvelope(describe_validation_error(exc), errors) from None

@@ -494,8 +494,15 @@ INVALID_CASES: list[Any] = [
         "vaccination_export",
         {"rows.1.basic_code": MY_NUMBER},
         "",
-        "passes the My Number check (R22)",
+        "rows[1].basic_code passes the My Number check digit (R22)",
         "basic-code-is-a-my-number",
+    ),
+    case(
+        "vaccination_export",
+        {"rows.0.dose.lot_number": MY_NUMBER},
+        "",
+        "rows[0].dose.lot_number passes the My Number check digit (R22)",
+        "lot-number-is-a-my-number",
     ),
     case(
         "vaccination_export",

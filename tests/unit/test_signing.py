@@ -321,3 +321,13 @@ def test_a_contract_breach_names_the_field_and_hides_the_value() -> None:
 def test_floats_are_refused_before_anything_else() -> None:
     with pytest.raises(MalformedEnvelope, match="non-integer"):
         parse_and_verify(b'{"schema_version":1.0}', RING, now=NOW, freshness=FRESH)
+
+
+def test_a_loose_spelling_is_refused_even_when_signed() -> None:
+    # "1" for 1 would validate in lax mode and re-serialize differently from what was signed.
+    document = signer(VRS).sign(an_envelope()).to_document()
+    document.pop("signature")
+    document["schema_version"] = "1"
+    document["signature"] = signer(VRS).sign_bytes(canonical_bytes(document))
+    with pytest.raises(MalformedEnvelope, match="schema_version"):
+        parse_and_verify(canonical_bytes(document), RING, now=NOW, freshness=FRESH)

@@ -1,0 +1,35 @@
+"""The settings object: defaults, nested environment variables, secrets kept out of repr."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from hub.settings import Settings
+
+
+def test_defaults_point_at_the_local_services() -> None:
+    settings = Settings()
+    assert settings.amqp.url.get_secret_value() == "amqp://guest:guest@127.0.0.1:5672/"
+    assert settings.database.url.get_secret_value().startswith("postgresql://")
+    assert settings.signing.freshness().max_age == timedelta(minutes=15)
+
+
+def test_nested_variables_override_and_secrets_stay_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSHU_AMQP__URL", "amqp://hub:s3cret@mq.example:5672/")
+    monkeypatch.setenv("SESSHU_SIGNING__MAX_AGE_SECONDS", "30")
+    monkeypatch.setenv("SESSHU_SIGNING__RING_DIR", "/etc/sesshu/ring")
+    settings = Settings()
+    assert settings.signing.freshness().max_age == timedelta(seconds=30)
+    assert settings.signing.ring_dir == Path("/etc/sesshu/ring")
+    assert "s3cret" not in repr(settings)
+    assert "s3cret" not in str(settings.model_dump())
+
+
+def test_a_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSHU_SIGNING__MAX_AGE_SECONDS", "0")
+    with pytest.raises(ValidationError, match="max_age_seconds"):
+        Settings()
