@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv services check test unit demo bench clean
+.PHONY: venv services tools check test unit demo bench clean
 
 venv: $(STAMP)
 
@@ -19,13 +19,16 @@ $(STAMP): pyproject.toml
 services:
 	scripts/services.sh
 
+tools:
+	scripts/tools.sh
+
 check: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected no tests: that is a failure, not a pass.
-test: venv services check
+test: venv services tools check
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status

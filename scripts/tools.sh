@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System tools the test suite uses beyond Python packages, installed from Debian's
+# packages when missing and when this is a Debian machine we may change (root + apt).
+#   docker-compose: `docker compose config` / `docker-compose config` checks compose/ files
+set -euo pipefail
+
+have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }
+
+missing=()
+have_compose || missing+=(docker-compose)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  echo "tools: installing ${missing[*]}"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "tools: missing ${missing[*]}; install them (Debian: apt-get install ${missing[*]})" >&2
+  exit 1
+fi
