@@ -8,7 +8,8 @@ the hub journals and puts on the dead-letter headers:
     ├── RevokedKey        revoked_key       the key has been revoked
     ├── BadSignature      bad_signature     signature missing, malformed or not matching
     ├── KeyNotValid       key_not_valid     sent_at is outside the key's validity window
-    ├── KeyNotBound       key_not_bound     the key is not the sender system's or municipality's
+    ├── KeyNotBound       key_not_bound     the key is not the sender system's
+    │   └── WrongTenant   wrong_tenant      the key is not the envelope municipality's (R14)
     └── StaleMessage      stale_message     sent_at is further from now than the skew allows
 
 The checks run in that order: nothing the envelope claims (sender, municipality, time) is
@@ -43,6 +44,7 @@ __all__ = [
     "StaleMessage",
     "UnknownKey",
     "VerificationError",
+    "WrongTenant",
     "parse_and_verify",
     "verify",
     "verify_signature",
@@ -83,6 +85,12 @@ class KeyNotBound(VerificationError):
     """The key belongs to another system or municipality than the envelope claims."""
 
     code = "key_not_bound"
+
+
+class WrongTenant(KeyNotBound):
+    """The key belongs to another municipality than the envelope's tenant (R14)."""
+
+    code = "wrong_tenant"
 
 
 class StaleMessage(VerificationError):
@@ -216,7 +224,7 @@ def _check_claims(envelope: Envelope, entry: KeyEntry, now: datetime, fresh: Fre
     if entry.system != envelope.sender.system:
         raise KeyNotBound(f"key {entry.key_id} does not belong to sender system")
     if entry.municipality is not None and entry.municipality != envelope.municipality:
-        raise KeyNotBound(f"key {entry.key_id} does not belong to municipality")
+        raise WrongTenant(f"key {entry.key_id} does not belong to the envelope's municipality")
     age = now - envelope.sent_at
     if age > fresh.max_age or -age > fresh.max_future:
         raise StaleMessage(f"sent_at is {age.total_seconds():.0f} s from now, outside the window")

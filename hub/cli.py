@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -12,13 +14,58 @@ import typer
 from contracts.codes import CodeError, LocalGovCode, SystemId
 from contracts.keys import KeyRing, KeyRingError, generate_key
 from hub import demo as demo_module
-from hub.settings import env_table
+from hub import service
+from hub.errors import DatabaseUnavailable
+from hub.settings import Settings, env_table
 
 app = typer.Typer(
     help="Sesshu Hub: signed, journaled, policy-routed messages.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="Signing and sealing keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+db_app = typer.Typer(help="The hub's PostgreSQL database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+    )
+
+
+@app.command("hub")
+def hub_command(
+    workers: Annotated[int, typer.Option(min=1, help="worker processes (competing consumers)")] = 1,
+) -> None:
+    """Run hub workers until SIGTERM/SIGINT, then drain them and exit 0."""
+    settings = Settings()
+    _logging(settings)
+    if workers == 1:
+        raise typer.Exit(asyncio.run(service.run_worker(settings)))
+    raise typer.Exit(service.supervise(workers, ["hub", "--workers", "1"]))
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Create the database if needed and apply pending migrations."""
+    settings = Settings()
+
+    async def _migrate() -> list[str]:
+        store = await service.open_store(settings)
+        if store is None:  # only when a stop event is given, and none is
+            return []
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    try:
+        applied = asyncio.run(_migrate())
+    except DatabaseUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo("\n".join(applied) if applied else "database is up to date")
 
 
 @keys_app.command("generate")

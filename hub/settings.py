@@ -9,21 +9,34 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from contracts.codes import LocalGovCode
 from contracts.signing import Freshness
 
-__all__ = ["AmqpSettings", "DatabaseSettings", "Settings", "SigningSettings", "env_table"]
+__all__ = [
+    "AmqpSettings",
+    "DatabaseSettings",
+    "HubSettings",
+    "Settings",
+    "SigningSettings",
+    "env_table",
+]
 
 
 class AmqpSettings(BaseModel):
-    """RabbitMQ connection."""
+    """RabbitMQ connection and publishing."""
 
     url: SecretStr = Field(
         default=SecretStr("amqp://guest:guest@127.0.0.1:5672/"),
         description="AMQP URL of RabbitMQ (credentials included, kept secret in logs)",
+    )
+    prefetch: int = Field(default=400, ge=1, description="unacknowledged messages per worker")
+    publish_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="longest wait for a publisher confirm"
     )
 
 
@@ -34,6 +47,46 @@ class DatabaseSettings(BaseModel):
         default=SecretStr("postgresql://postgres@127.0.0.1:5432/sesshu"),
         description="PostgreSQL DSN of the hub's database",
     )
+    pool_size: int = Field(default=4, ge=1, description="connections per hub process")
+    command_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="longest a single statement may run"
+    )
+
+
+class HubSettings(BaseModel):
+    """The hub worker: batching, outbox relay, retries, the municipalities it serves."""
+
+    municipalities: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("082279", "082074"),
+        description="local-government codes served; one adapter queue per system and code",
+    )
+    batch_max: int = Field(default=200, ge=1, description="most messages in one transaction")
+    outbox_grace_seconds: float = Field(
+        default=5.0, ge=0, description="age at which the relay republishes a row nobody sent"
+    )
+    relay_interval_seconds: float = Field(
+        default=1.0, gt=0, description="how often the outbox relay looks for unsent rows"
+    )
+    retry_attempts: int = Field(
+        default=5, ge=1, description="tries of a database or broker call before pausing"
+    )
+    retry_max_wait_seconds: float = Field(
+        default=2.0, gt=0, description="longest back-off between two tries"
+    )
+    drain_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="longest a SIGTERM drain may take"
+    )
+
+    @field_validator("municipalities", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        # An environment variable holds "082279,082074"; a code list in Python is a tuple.
+        return tuple(v.strip() for v in value.split(",")) if isinstance(value, str) else value
+
+    @field_validator("municipalities")
+    @classmethod
+    def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(LocalGovCode(v) for v in value)
 
 
 class SigningSettings(BaseModel):
@@ -68,6 +121,7 @@ class Settings(BaseSettings):
     amqp: AmqpSettings = AmqpSettings()
     database: DatabaseSettings = DatabaseSettings()
     signing: SigningSettings = SigningSettings()
+    hub: HubSettings = HubSettings()
     log_level: str = Field(default="INFO", description="log level of every process")
 
 
@@ -82,6 +136,8 @@ def env_table(
             yield from env_table(annotation, f"{variable}__")
             continue
         default = field.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
         # Defaults are in the source already; only values set at run time are secret.
         shown = default.get_secret_value() if isinstance(default, SecretStr) else str(default)
         yield variable, shown, field.description or ""

@@ -22,6 +22,7 @@ def test_the_demo_covers_every_kind_and_refuses_every_forgery(tmp_path: Path) ->
         "bad_signature",
         "unknown_key",
         "key_not_bound",
+        "wrong_tenant",
         "stale_message",
         "contract_invalid",
     ):

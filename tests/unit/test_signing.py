@@ -27,6 +27,7 @@ from contracts.signing import (
     StaleMessage,
     UnknownKey,
     VerificationError,
+    WrongTenant,
     parse_and_verify,
     verify,
     verify_signature,
@@ -236,7 +237,7 @@ def wire(key: GeneratedKey, envelope: Envelope) -> bytes:
         (lambda: wire(REVOKED, an_envelope(key_id="vrs-revoked")), RevokedKey),
         (lambda: wire(EXPIRED, an_envelope(key_id="vrs-expired")), KeyNotValid),
         (lambda: wire(IMS, an_envelope(key_id="ims-key-1")), KeyNotBound),
-        (lambda: wire(VRS, an_envelope(municipality="131016")), KeyNotBound),
+        (lambda: wire(VRS, an_envelope(municipality="131016")), WrongTenant),
         (lambda: wire(VRS, an_envelope(sent_at=shift(NOW, minutes=-16))), StaleMessage),
         (lambda: wire(VRS, an_envelope(sent_at=shift(NOW, seconds=61))), StaleMessage),
         (
@@ -290,6 +291,7 @@ def test_reason_codes_are_unique() -> None:
         KeyNotBound,
         StaleMessage,
         MalformedEnvelope,
+        WrongTenant,
     ]
     assert len({e.code for e in errors}) == len(errors)
 

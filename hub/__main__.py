@@ -1,0 +1,5 @@
+"""`python -m hub ...` is the `sesshu` command."""
+
+from hub.cli import app
+
+app()

@@ -1,0 +1,84 @@
+"""Ports: what the hub and the adapters need from storage, as Protocols.
+
+Each has a PostgreSQL implementation (`hub.store.postgres`) and an in-memory one
+(`hub.store.memory`); `tests/integration/test_store_contract.py` runs one suite against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hub.pipeline import JournalEntry
+
+__all__ = ["AdapterInbox", "InboxTransaction", "Journal", "OutboxRow", "Publisher"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A message the hub still has to publish."""
+
+    seq: int
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: dict[str, Any]
+    message_id: str | None
+
+
+Publisher = Callable[[Sequence[OutboxRow]], Awaitable[Sequence[int]]]
+"""Publishes rows with confirms and returns the seqs the broker confirmed."""
+
+
+class Journal(Protocol):
+    """The hub's journal, inbox and outbox."""
+
+    async def record(self, entries: Sequence[JournalEntry]) -> dict[str, int | None]:
+        """Journal new entries and queue their outbox rows in one transaction.
+
+        Returns {dedupe_key: outbox seq or None} for the entries that were new; an entry
+        whose dedupe_key is already journaled is a duplicate and writes nothing.
+        """
+        ...
+
+    async def mark_published(self, seqs: Sequence[int]) -> None:
+        """Record that these outbox rows were confirmed by the broker."""
+        ...
+
+    async def relay(self, publish: Publisher, *, older_than: float, limit: int) -> int:
+        """Publish unpublished rows older than `older_than` seconds; the number marked.
+
+        Rows another relay holds are skipped, so any number of relays can run at once.
+        """
+        ...
+
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailable unless the database answers."""
+        ...
+
+
+class InboxTransaction(Protocol):
+    """An adapter's transaction around one delivery."""
+
+    fresh: bool
+    """True the first time this consumer sees the message; False for a redelivery."""
+
+    async def record_effect(self, effect: str) -> None:
+        """Write what the adapter did with the message, committed with the dedupe row."""
+        ...
+
+
+class AdapterInbox(Protocol):
+    """An adapter's dedupe of deliveries, in the same transaction as its effect."""
+
+    def first_time(
+        self, consumer: str, message_id: str
+    ) -> AbstractAsyncContextManager[InboxTransaction]:
+        """Enter a transaction that dedupes `message_id` for `consumer`.
+
+        The dedupe row commits with whatever the body of the `async with` does, and rolls
+        back with it if the body raises, so a failed handler is retried on redelivery.
+        """
+        ...

@@ -1,0 +1,1 @@
+"""PostgreSQL storage (the only package that imports asyncpg) and its in-memory twin."""

@@ -1,0 +1,190 @@
+"""The PostgreSQL implementation of the hub's ports (asyncpg, SQL from queries.sql)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from hub.errors import DatabaseUnavailable
+from hub.pipeline import JournalEntry
+from hub.ports import InboxTransaction, OutboxRow, Publisher
+from hub.store.migrate import migrate
+from hub.store.queries import query
+
+__all__ = ["TRANSIENT", "PgStore", "ensure_database"]
+
+# The failures that say "the database is away", not "this statement is wrong". Only these
+# become DatabaseUnavailable and are retried; anything else is a bug and propagates.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+_JOURNAL_COLUMNS = (
+    "dedupe_key",
+    "message_id",
+    "kind",
+    "sender_system",
+    "sender_instance",
+    "recipient_system",
+    "recipient_municipality",
+    "municipality",
+    "procedure",
+    "correlation_id",
+    "causation_id",
+    "key_id",
+    "sent_at",
+    "canonical",
+    "signature",
+    "decision",
+    "reason_code",
+    "reason",
+    "policy_version",
+    "trace_id",
+    "exchange",
+    "routing_key",
+)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except TRANSIENT as exc:
+        raise DatabaseUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+
+
+def _database_of(dsn: str) -> tuple[str, str]:
+    parts = urlsplit(dsn)
+    name = parts.path.lstrip("/") or "postgres"
+    return urlunsplit(parts._replace(path="/postgres")), name
+
+
+async def ensure_database(dsn: str) -> bool:
+    """Create the DSN's database if it does not exist; True if it was created."""
+    admin, name = _database_of(dsn)
+    with _translated():
+        connection = await asyncpg.connect(admin)
+        try:
+            if await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                return False
+            await connection.execute(f'CREATE DATABASE "{name}"')
+            return True
+        finally:
+            await connection.close()
+
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+@dataclass
+class _PgInboxTransaction:
+    connection: Connection
+    consumer: str
+    message_id: str
+    fresh: bool
+
+    async def record_effect(self, effect: str) -> None:
+        with _translated():
+            await self.connection.execute(
+                query("adapter_effect"), self.consumer, self.message_id, effect
+            )
+
+
+class PgStore:
+    """Journal, outbox and adapter inbox on one asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, size: int = 4, command_timeout: float = 30.0) -> PgStore:
+        """Open a pool; DatabaseUnavailable if PostgreSQL does not answer."""
+        with _translated():
+            pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=size, command_timeout=command_timeout
+            )
+        return cls(pool)
+
+    async def close(self) -> None:
+        """Close the pool, waiting for connections in use."""
+        await asyncio.wait_for(self._pool.close(), timeout=10)
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations."""
+        with _translated():
+            async with self._pool.acquire() as connection:
+                return await migrate(connection)
+
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailable unless the database answers."""
+        with _translated():
+            await self._pool.fetchval(query("ping"))
+
+    async def record(self, entries: Sequence[JournalEntry]) -> dict[str, int | None]:
+        """Journal the batch and queue its outbox rows in one statement and transaction."""
+        columns: list[list[Any]] = [[getattr(e, c) for e in entries] for c in _JOURNAL_COLUMNS]
+        columns.append([json.dumps(e.headers) for e in entries])
+        with _translated():
+            rows = await self._pool.fetch(query("record_batch"), *columns)
+        return {row["dedupe_key"]: row["outbox_seq"] for row in rows}
+
+    async def mark_published(self, seqs: Sequence[int]) -> None:
+        """Record broker confirms."""
+        if seqs:
+            with _translated():
+                await self._pool.execute(query("mark_published"), list(seqs))
+
+    async def relay(self, publish: Publisher, *, older_than: float, limit: int) -> int:
+        """Publish rows nobody published, holding their row locks meanwhile."""
+        with _translated():
+            async with self._pool.acquire() as connection, connection.transaction():
+                rows = await connection.fetch(query("claim_unpublished"), older_than, limit)
+                if not rows:
+                    return 0
+                published = await publish([_outbox_row(row) for row in rows])
+                if published:
+                    await connection.execute(query("mark_published"), list(published))
+                return len(published)
+
+    async def outbox_lag(self) -> tuple[int, float]:
+        """(unpublished rows, age in seconds of the oldest)."""
+        with _translated():
+            row = await self._pool.fetchrow(query("outbox_lag"))
+        if row is None:  # pragma: no cover - an aggregate always returns a row
+            return 0, 0.0
+        return int(row["unpublished"]), float(row["oldest_seconds"])
+
+    @asynccontextmanager
+    async def first_time(self, consumer: str, message_id: str) -> AsyncIterator[InboxTransaction]:
+        """An adapter's dedupe row and effects, in one transaction."""
+        with _translated():
+            async with self._pool.acquire() as connection, connection.transaction():
+                fresh = await connection.fetchval(query("adapter_accept"), consumer, message_id)
+                yield _PgInboxTransaction(connection, consumer, message_id, fresh is not None)
+
+
+def _outbox_row(row: asyncpg.Record) -> OutboxRow:
+    headers = row["headers"]
+    return OutboxRow(
+        seq=row["seq"],
+        exchange=row["exchange"],
+        routing_key=row["routing_key"],
+        body=bytes(row["body"]),
+        headers=json.loads(headers) if isinstance(headers, str) else dict(headers),
+        message_id=None if row["message_id"] is None else str(row["message_id"]),
+    )

@@ -1,0 +1,77 @@
+-- Named queries, one per `-- name: <name>` header; loaded by hub/store/queries.py.
+
+-- name: record_batch
+-- Journal a batch (duplicates skipped by dedupe_key) and queue an outbox row for each
+-- journal row that was new, in one statement. Returns the new rows and their outbox seq.
+WITH incoming AS (
+    SELECT *
+    FROM unnest(
+        $1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[], $10::uuid[], $11::uuid[], $12::text[], $13::timestamptz[],
+        $14::bytea[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+        $20::text[], $21::text[], $22::text[], $23::jsonb[]
+    ) AS t(dedupe_key, message_id, kind, sender_system, sender_instance, recipient_system,
+           recipient_municipality, municipality, procedure, correlation_id, causation_id,
+           key_id, sent_at, canonical, signature, decision, reason_code, reason,
+           policy_version, trace_id, exchange, routing_key, headers)
+), journaled AS (
+    INSERT INTO journal (dedupe_key, message_id, kind, sender_system, sender_instance,
+                         recipient_system, recipient_municipality, municipality, procedure,
+                         correlation_id, causation_id, key_id, sent_at, canonical, signature,
+                         decision, reason_code, reason, policy_version, trace_id)
+    SELECT dedupe_key, message_id, kind, sender_system, sender_instance, recipient_system,
+           recipient_municipality, municipality, procedure, correlation_id, causation_id,
+           key_id, sent_at, canonical, signature, decision, reason_code, reason,
+           policy_version, trace_id
+    FROM incoming
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING seq, dedupe_key, message_id
+), queued AS (
+    INSERT INTO outbox (journal_seq, message_id, exchange, routing_key, headers)
+    SELECT j.seq, j.message_id, i.exchange, i.routing_key, i.headers
+    FROM journaled AS j
+    JOIN incoming AS i USING (dedupe_key)
+    WHERE i.exchange IS NOT NULL
+    RETURNING seq, journal_seq
+)
+-- Sibling statements share one snapshot: join the RETURNING sets, not the tables.
+SELECT j.dedupe_key, q.seq AS outbox_seq
+FROM journaled AS j
+LEFT JOIN queued AS q ON q.journal_seq = j.seq;
+
+-- name: mark_published
+UPDATE outbox SET published_at = now(), attempts = attempts + 1
+WHERE seq = ANY($1::bigint[]) AND published_at IS NULL;
+
+-- name: mark_failed
+UPDATE outbox SET attempts = attempts + 1, last_error = $2
+WHERE seq = ANY($1::bigint[]);
+
+-- name: claim_unpublished
+-- Rows nobody has published, older than the grace period the worker that wrote them
+-- needs to publish them itself. SKIP LOCKED lets any number of relays run side by side.
+SELECT o.seq, o.message_id, o.exchange, o.routing_key, o.headers,
+       COALESCE(o.body, j.canonical) AS body
+FROM outbox AS o
+LEFT JOIN journal AS j ON j.seq = o.journal_seq
+WHERE o.published_at IS NULL AND o.created_at < now() - make_interval(secs => $1)
+ORDER BY o.seq
+LIMIT $2
+FOR UPDATE OF o SKIP LOCKED;
+
+-- name: outbox_lag
+SELECT count(*) AS unpublished,
+       COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
+FROM outbox WHERE published_at IS NULL;
+
+-- name: adapter_accept
+-- The dedupe row of an adapter; returns a row only the first time a message arrives.
+INSERT INTO adapter_inbox (consumer, message_id) VALUES ($1, $2)
+ON CONFLICT DO NOTHING
+RETURNING message_id;
+
+-- name: adapter_effect
+INSERT INTO adapter_effects (consumer, message_id, effect) VALUES ($1, $2, $3);
+
+-- name: ping
+SELECT 1;
