@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv services tools check test unit demo bench clean
+.PHONY: venv services tools check test unit demo bench readme clean
 
 venv: $(STAMP)
 
@@ -41,3 +41,6 @@ demo: venv services
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis var
+
+readme: venv
+	$(BIN)/python scripts/readme_settings.py
