@@ -30,7 +30,9 @@ RULES = {
     "routing": Rule(("contracts", "routing"), frozenset({"pydantic", "pydantic_core", "yaml"})),
     "observability": Rule(("contracts", "observability")),
     "hub": Rule(("contracts", "routing", "observability", "hub")),
-    "adapters": Rule(("contracts", "observability", "adapters", "hub.settings", "hub.errors")),
+    "adapters": Rule(
+        ("contracts", "observability", "adapters", "hub.settings", "hub.errors", "hub.ports")
+    ),
 }
 
 

@@ -1,0 +1,279 @@
+"""Real-service test harness: a fresh RabbitMQ vhost and PostgreSQL database per test,
+keys for the senders, hub worker processes, and signed traffic.
+
+Everything here talks to the real servers on 127.0.0.1; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+from aiormq.exceptions import AMQPError
+
+from contracts.codes import SystemId
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.keys import GeneratedKey, KeyRing, generate_key
+from contracts.payloads import ResidentStatusFlag
+from contracts.signing import Signer
+
+ROOT = Path(__file__).resolve().parents[1]
+AMQP_ROOT = "amqp://guest:guest@127.0.0.1:5672/"
+PG_ROOT = "postgresql://postgres@127.0.0.1:5432/"
+CHIKUSEI, YUKI = "082279", "082074"
+SENDERS = (
+    (SystemId.HEALTH_MGMT, CHIKUSEI),
+    (SystemId.HEALTH_MGMT, YUKI),
+    (SystemId.VRS, CHIKUSEI),
+    (SystemId.INTERMEDIATE, YUKI),
+)
+RECIPIENT_OF = {
+    SystemId.HEALTH_MGMT: SystemId.VRS,
+    SystemId.VRS: SystemId.HEALTH_MGMT,
+    SystemId.INTERMEDIATE: SystemId.HEALTH_MGMT,
+}
+
+
+def rabbitmqctl(*args: str) -> None:
+    """Run rabbitmqctl quietly; raise if it fails."""
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
+
+
+@dataclass
+class Services:
+    """One test's vhost, database and key ring."""
+
+    vhost: str
+    database: str
+    ring_dir: Path
+    keys: dict[tuple[SystemId, str], GeneratedKey]
+
+    @property
+    def amqp_url(self) -> str:
+        return f"{AMQP_ROOT}{self.vhost}"
+
+    @property
+    def database_url(self) -> str:
+        return f"{PG_ROOT}{self.database}"
+
+    def ring(self) -> KeyRing:
+        return KeyRing.load(self.ring_dir)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a hub process pointed at these services."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("SESSHU_")}
+        return base | {
+            "SESSHU_AMQP__URL": self.amqp_url,
+            "SESSHU_DATABASE__URL": self.database_url,
+            "SESSHU_SIGNING__RING_DIR": str(self.ring_dir),
+            "SESSHU_HUB__MUNICIPALITIES": f"{CHIKUSEI},{YUKI}",
+            "SESSHU_HUB__OUTBOX_GRACE_SECONDS": "1",
+            "SESSHU_HUB__RELAY_INTERVAL_SECONDS": "0.5",
+            "SESSHU_LOG_LEVEL": "WARNING",
+            **extra,
+        }
+
+    def signer(self, system: SystemId, municipality: str) -> Signer:
+        key = self.keys[(system, municipality)]
+        return Signer(key.entry.key_id, key.signing)
+
+
+def create_services(tmp: Path) -> Services:
+    """A new vhost and database and a key ring with a key per sender."""
+    name = "t" + uuid.uuid4().hex[:12]
+    rabbitmqctl("add_vhost", name)
+    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    asyncio.run(_create_database(name))
+    ring_dir = tmp / "ring"
+    keys = {}
+    for system, municipality in {*SENDERS, (SystemId.VRS, YUKI), (SystemId.HEALTH_MGMT, CHIKUSEI)}:
+        key = generate_key(
+            system,
+            municipality,
+            key_id=f"{system.value}-{municipality}-t",
+            valid_from=datetime.now(UTC) - timedelta(days=1),
+        )
+        key.write(ring_dir)
+        keys[(system, municipality)] = key
+    return Services(name, name, ring_dir, keys)
+
+
+def drop_services(services: Services) -> None:
+    """Remove the vhost and the database."""
+    rabbitmqctl("delete_vhost", services.vhost)
+    asyncio.run(_drop_database(services.database))
+
+
+async def _create_database(name: str) -> None:
+    connection = await asyncpg.connect(PG_ROOT + "postgres")
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_database(name: str) -> None:
+    connection = await asyncpg.connect(PG_ROOT + "postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def signed_traffic(
+    services: Services, count: int, senders: Sequence[tuple[SystemId, str]] = SENDERS
+) -> list[tuple[str, bytes]]:
+    """`count` signed envelopes, round-robin over the senders: (message id, wire bytes)."""
+    signers = {sender: services.signer(*sender) for sender in senders}
+    traffic = []
+    for index in range(count):
+        system, municipality = senders[index % len(senders)]
+        envelope = Envelope.new(
+            payload=ResidentStatusFlag(
+                basic_code=str(10_000 + index), flag="moved_out", effective_on="2026-11-01"
+            ),
+            municipality=municipality,
+            sender=Party(system=system, instance=f"{system.value.replace('_', '-')}-1"),
+            recipient=Recipient(system=RECIPIENT_OF[system], municipality=municipality),
+            procedure="S19-16",
+            key_id=signers[(system, municipality)].key_id,
+        )
+        signed = signers[(system, municipality)].sign(envelope)
+        traffic.append((str(signed.id), signed.to_bytes()))
+    return traffic
+
+
+async def publish(
+    url: str,
+    bodies: Sequence[bytes],
+    *,
+    routing_key: str = "resident_status_flag",
+    window: int = 500,
+) -> None:
+    """Publish to the ingress exchange with confirms, `window` at a time, retrying on outages.
+
+    A publish whose confirm was lost is sent again: the hub dedupes it by message id.
+    """
+    pending = list(bodies)
+    while pending:
+        try:
+            connection = await aio_pika.connect(url)
+        except (AMQPError, OSError):
+            await asyncio.sleep(0.5)
+            continue
+        try:
+            channel = await connection.channel(on_return_raises=True)
+            exchange = await channel.get_exchange("sesshu.ingress")
+            while pending:
+                chunk = pending[:window]
+                await asyncio.gather(
+                    *(
+                        exchange.publish(
+                            aio_pika.Message(b, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                            routing_key=routing_key,
+                            timeout=30,
+                        )
+                        for b in chunk
+                    )
+                )
+                del pending[: len(chunk)]
+        except (AMQPError, OSError, TimeoutError, RuntimeError):
+            await asyncio.sleep(0.5)
+        finally:
+            if not connection.is_closed:
+                await connection.close()
+
+
+@dataclass
+class HubProcess:
+    """A `sesshu hub` process."""
+
+    services: Services
+    workers: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def start(self) -> HubProcess:
+        self.log_path = self.services.ring_dir.parent / f"hub-{time.monotonic_ns()}.log"
+        with self.log_path.open("wb") as handle:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hub", "hub", "--workers", str(self.workers)],
+                env=self.services.env(**self.extra_env),
+                cwd=ROOT,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        self.wait(10)
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM and wait: the drain's exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+    """Poll `predicate` until it holds; fail naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+async def queue_depths(url: str, names: Sequence[str]) -> dict[str, int]:
+    """Messages ready in each queue (passive declare)."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        depths = {}
+        for name in names:
+            queue = await channel.declare_queue(name, passive=True)
+            depths[name] = queue.declaration_result.message_count or 0
+        return depths
+    finally:
+        await connection.close()
+
+
+async def drain_queue(url: str, name: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Consume and ack everything ready in a queue now."""
+    connection = await aio_pika.connect(url)
+    messages = []
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(name, passive=True)
+        while (message := await queue.get(fail=False)) is not None:
+            await message.ack()
+            messages.append(message)
+        return messages
+    finally:
+        await connection.close()
