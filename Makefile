@@ -39,6 +39,10 @@ unit: venv
 demo: venv services
 	$(BIN)/sesshu demo
 
+# Hub versus a plain aio-pika forwarder in one run; results also in var/bench/pipeline.json.
+bench: venv services
+	$(BIN)/python -m bench.pipeline
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis var
 

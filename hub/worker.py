@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -220,13 +221,19 @@ class Worker:
         results = await asyncio.gather(
             *(self._publish_one(row) for row in rows), return_exceptions=True
         )
-        confirmed = []
-        for row, result in zip(rows, results, strict=True):
-            if isinstance(result, BaseException):
-                self.stats.publish_failures += 1
-                log.warning("publish of outbox row %d failed: %s", row.seq, type(result).__name__)
-            else:
-                confirmed.append(row.seq)
+        confirmed = [
+            row.seq
+            for row, result in zip(rows, results, strict=True)
+            if not isinstance(result, BaseException)
+        ]
+        failures = Counter(type(r).__name__ for r in results if isinstance(r, BaseException))
+        if failures:
+            self.stats.publish_failures += sum(failures.values())
+            log.warning(
+                "%d publishes unconfirmed, left to the relay: %s",
+                sum(failures.values()),
+                dict(failures),
+            )
         return confirmed
 
     async def _publish_one(self, row: OutboxRow) -> None:
@@ -297,17 +304,22 @@ def _outbox_row(entry: JournalEntry, seq: int) -> OutboxRow:
 async def _ack(batch: list[AbstractIncomingMessage]) -> None:
     # One ack per channel incarnation: `multiple` acks every earlier delivery on it, and all
     # of those were in this batch or acked before. After a reconnect the old channel is
-    # gone; its deliveries come back on their own and the journal dedupes them.
+    # gone (even asking a message for it raises); its deliveries come back on their own
+    # and the journal dedupes them.
     last_per_channel: dict[int, AbstractIncomingMessage] = {}
+    lost = 0
     for message in batch:
-        last_per_channel[id(message.channel)] = message
+        try:
+            last_per_channel[id(message.channel)] = message
+        except ACK_LOST:
+            lost += 1
     for message in last_per_channel.values():
         try:
             await message.ack(multiple=True)
-        except ACK_LOST as exc:
-            log.warning(
-                "ack lost with its channel (%s); redelivery will dedupe", type(exc).__name__
-            )
+        except ACK_LOST:
+            lost += 1
+    if lost:
+        log.warning("acks lost with their channel; redeliveries will be deduped")
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -277,3 +277,24 @@ async def drain_queue(url: str, name: str) -> list[aio_pika.abc.AbstractIncoming
         return messages
     finally:
         await connection.close()
+
+
+def restart_rabbitmq() -> None:
+    """Stop the RabbitMQ node and start it again, as an operator or a crash-restart would."""
+    subprocess.run(["rabbitmqctl", "-q", "stop"], check=True, capture_output=True, timeout=120)
+    subprocess.run(["rabbitmq-server", "-detached"], check=True, capture_output=True, timeout=60)
+    time.sleep(1)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "await_startup"], check=True, capture_output=True, timeout=180
+    )
+
+
+def restart_postgres() -> None:
+    """Restart the local PostgreSQL cluster (every connection is cut)."""
+    version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )

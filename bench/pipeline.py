@@ -1,0 +1,523 @@
+"""Hub versus a plain aio-pika forwarder, in one run: `python -m bench.pipeline` (`make bench`).
+
+Both systems run as their own processes against a fresh vhost and database; this process
+publishes signed envelopes with confirms and consumes the destination queues. Each mode
+runs the plain forwarder, then the hub, over fresh messages:
+
+    saturation   --messages (50,000) published as fast as confirms allow
+    500/s        paced for --paced-seconds (20 s): 10,000 messages
+    1000/s       paced for --paced-seconds: 20,000 messages
+
+End-to-end latency is publish (just before the publish call) to first delivery to this
+process's consumer of the destination queue. Throughput is messages / (last delivery -
+first publish). Targets (the pipeline issue): hub throughput >= 0.7 x plain at saturation,
+hub p99 < 25 ms at 500/s. Results go to stdout and var/bench/pipeline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractConnection
+
+from bench.forwarder import PLAIN_INGRESS_EXCHANGE, PLAIN_INGRESS_QUEUE, declare_plain, plain_queue
+from bench.measure import Publisher, Receiver, cpu_sample, percentile
+from bench.services import SENDERS, BenchServices, create_services, drop_services
+from bench.traffic import BenchMessage, signed_messages
+from contracts.broker import DEAD_QUEUE, INGRESS_EXCHANGE, INGRESS_QUEUE, adapter_queue
+from hub.settings import Settings
+
+__all__ = ["RunResult", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "var" / "bench"
+RATIO_TARGET = 0.7
+P99_TARGET_MS = 25.0
+P99_TARGET_RATE = 500
+# The keys the traffic is delivered under; each system has one queue per key.
+DESTINATIONS = sorted({f"{recipient.value}.{m}" for _, m, recipient in SENDERS})
+
+
+@dataclass(frozen=True)
+class System:
+    """One system under test: where to publish, which queues to drain, which process."""
+
+    name: str
+    ingress_exchange: str
+    ingress_queue: str
+    outputs: tuple[str, ...]
+    extra_queues: tuple[str, ...]  # purged before each run, checked after it
+    process: subprocess.Popen[bytes]
+
+    def routing_keys(self, messages: Sequence[BenchMessage]) -> list[str]:
+        """The hub routes on the envelope; the plain forwarder on the key it was sent with."""
+        if self.name == "hub":
+            return ["vaccination_record"] * len(messages)
+        return [m.destination for m in messages]
+
+
+@dataclass
+class RunResult:
+    """The figures of one system in one mode."""
+
+    mode: str
+    system: str
+    offered_rate: float | None
+    messages: int
+    received: int
+    duplicates: int
+    publish_failures: int
+    dead_lettered: int
+    publish_seconds: float
+    seconds: float
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    cpu_percent: dict[str, float]
+    loadavg_before: tuple[float, float, float]
+    loadavg_after: tuple[float, float, float]
+
+    @property
+    def complete(self) -> bool:
+        """Every message arrived."""
+        return self.received == self.messages
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; exit 0 when it completed (whether or not targets were met)."""
+    args = _parser().parse_args(argv)
+    if args.quick:
+        args.messages, args.paced_seconds, args.warmup = 2_000, 3.0, 200
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sesshu-bench-") as tmp:
+        services = create_services(Path(tmp) / "ring")
+        try:
+            report = asyncio.run(_bench(services, args))
+        finally:
+            drop_services(services)
+    path = OUTPUT / "pipeline.json"
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"\nresults written to {path.relative_to(ROOT)}")
+    return 0 if all(run["complete"] for run in report["runs"]) else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.pipeline",
+        description="Hub versus a plain aio-pika forwarder: throughput and latency.",
+    )
+    parser.add_argument(
+        "--messages", type=int, default=50_000, help="messages in the saturation run"
+    )
+    parser.add_argument(
+        "--paced-seconds", type=float, default=20.0, help="length of each fixed-load run"
+    )
+    parser.add_argument(
+        "--rates",
+        type=float,
+        nargs="*",
+        default=[500.0, 1000.0],
+        help="fixed offered loads in messages/s",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=2_000, help="unmeasured messages per system first"
+    )
+    parser.add_argument("--window", type=int, default=1_000, help="unconfirmed publishes")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 2,000 messages, 3 s paced, 200 warm-up"
+    )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="PATH",
+        help="py-spy profile of the hub's saturation run: flame graph, or collapsed if .txt",
+    )
+    return parser
+
+
+async def _bench(services: BenchServices, args: argparse.Namespace) -> dict[str, Any]:
+    prefetch = Settings().amqp.prefetch  # the hub's default; the forwarder gets the same
+    driver = await aio_pika.connect(services.amqp_url)
+    # Deliveries come on their own connection, so a publisher held by flow control cannot
+    # delay them.
+    listener = await aio_pika.connect(services.amqp_url)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        setup = await driver.channel()
+        await declare_plain(setup, DESTINATIONS)
+        plain = System(
+            "plain",
+            PLAIN_INGRESS_EXCHANGE,
+            PLAIN_INGRESS_QUEUE,
+            tuple(plain_queue(key) for key in DESTINATIONS),
+            (),
+            _start_forwarder(services, prefetch, processes),
+        )
+        hub = System(
+            "hub",
+            INGRESS_EXCHANGE,
+            INGRESS_QUEUE,
+            tuple(adapter_queue(*key.split(".")) for key in DESTINATIONS),
+            (DEAD_QUEUE,),
+            _start_hub(services, processes),
+        )
+        systems = (plain, hub)
+        for system in systems:
+            await _until_consuming(driver, system)
+        receiver = Receiver()
+        channel = await listener.channel()
+        for system in systems:
+            for name in system.outputs:
+                queue = await channel.declare_queue(name, passive=True)
+                await queue.consume(receiver.on_message, no_ack=True)
+        confirming = await driver.channel(publisher_confirms=True)
+        publishers = {
+            s.name: Publisher(await confirming.get_exchange(s.ingress_exchange), args.window)
+            for s in systems
+        }
+        bench = _Bench(services, driver, receiver, publishers)
+        print(
+            f"prefetch {prefetch}, publish window {args.window}, "
+            f"{os.cpu_count()} CPUs, load average {_loadavg()} at start"
+        )
+        if args.warmup:
+            for system in systems:
+                await bench.run(system, "warm-up", args.warmup, None)
+        runs: list[RunResult] = []
+        modes: list[tuple[str, int, float | None]] = [("saturation", args.messages, None)]
+        for rate in args.rates:
+            modes.append((f"{rate:g}/s", round(rate * args.paced_seconds), rate))
+        for mode, count, rate in modes:
+            for system in systems:
+                profile = args.py_spy if system is hub and rate is None else None
+                runs.append(await bench.run(system, mode, count, rate, profile))
+        exits = {s.name: _stop(s.process) for s in systems}
+        return _report(runs, exits, args, prefetch, bench.message_bytes)
+    finally:
+        # Reached with live processes only when something failed: do not leave them behind.
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        await listener.close()
+        await driver.close()
+
+
+@dataclass
+class _Bench:
+    services: BenchServices
+    driver: AbstractConnection
+    receiver: Receiver
+    publishers: dict[str, Publisher]
+    message_bytes: float = 0.0
+
+    async def run(
+        self,
+        system: System,
+        mode: str,
+        count: int,
+        rate: float | None,
+        profile: Path | None = None,
+    ) -> RunResult:
+        """One measured run: purge, publish, wait for every delivery, settle."""
+        await self._purge(system)
+        messages = signed_messages(self.services, count)  # fresh ids, sent_at now
+        self.message_bytes = sum(len(m.body) for m in messages) / len(messages)
+        keys = system.routing_keys(messages)
+        publisher = self.publishers[system.name]
+        self.receiver.expect(m.message_id for m in messages)
+        spy = _start_py_spy(profile, system.process.pid)
+        load_before = _loadavg()
+        cpu_before = cpu_sample({"system": system.process.pid})
+        publish_seconds = await publisher.publish(messages, keys, rate)
+        # Generous: a tenth of the hub's worst plausible rate, plus what a paced run takes.
+        complete = await self.receiver.wait(60 + count / 100)
+        cpu = cpu_sample({"system": system.process.pid}).percent_since(cpu_before)
+        load_after = _loadavg()
+        _stop_py_spy(spy)
+        result = _result(
+            system=system,
+            mode=mode,
+            rate=rate,
+            count=count,
+            publisher=publisher,
+            receiver=self.receiver,
+            publish_seconds=publish_seconds,
+        )
+        result.cpu_percent = cpu
+        result.loadavg_before, result.loadavg_after = load_before, load_after
+        result.dead_lettered = await self._settle(system)
+        if mode != "warm-up":
+            _print_progress(result, complete)
+        return result
+
+    async def _purge(self, system: System) -> None:
+        channel = await self.driver.channel()
+        try:
+            for name in (system.ingress_queue, *system.outputs, *system.extra_queues):
+                queue = await channel.declare_queue(name, passive=True)
+                await queue.purge()
+        finally:
+            await channel.close()
+
+    async def _settle(self, system: System) -> int:
+        """Wait until the hub's outbox is all published (so no relay republish reaches the
+        next run), then count what it dead-lettered; the plain forwarder has nothing to do.
+        """
+        if system.name != "hub":
+            return 0
+        connection = await asyncpg.connect(self.services.database_url)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                unpublished = await connection.fetchval(
+                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+                )
+                if unpublished == 0:
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            await connection.close()
+        channel = await self.driver.channel()
+        try:
+            dead = await channel.declare_queue(DEAD_QUEUE, passive=True)
+            return dead.declaration_result.message_count or 0
+        finally:
+            await channel.close()
+
+
+def _result(
+    *,
+    system: System,
+    mode: str,
+    rate: float | None,
+    count: int,
+    publisher: Publisher,
+    receiver: Receiver,
+    publish_seconds: float,
+) -> RunResult:
+    latencies = sorted(
+        1000 * (at - publisher.sent[message_id]) for message_id, at in receiver.received.items()
+    )
+    first = min(publisher.sent.values())
+    seconds = (max(receiver.received.values()) - first) if receiver.received else 0.0
+    return RunResult(
+        mode=mode,
+        system=system.name,
+        offered_rate=rate,
+        messages=count,
+        received=len(receiver.received),
+        duplicates=receiver.duplicates,
+        publish_failures=publisher.failures,
+        dead_lettered=0,
+        publish_seconds=publish_seconds,
+        seconds=seconds,
+        throughput=len(receiver.received) / seconds if seconds else 0.0,
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+        max_ms=latencies[-1] if latencies else float("nan"),
+        cpu_percent={},
+        loadavg_before=(0.0, 0.0, 0.0),
+        loadavg_after=(0.0, 0.0, 0.0),
+    )
+
+
+def _start_forwarder(
+    services: BenchServices, prefetch: int, processes: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    argv = ["-m", "bench.forwarder", "--url", services.amqp_url, "--prefetch", str(prefetch)]
+    for key in DESTINATIONS:
+        argv += ["--destination", key]
+    return _spawn(argv, services.hub_env(), "forwarder.log", processes)
+
+
+def _start_hub(
+    services: BenchServices, processes: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    # One worker process runs in the `hub` process itself, so its pid is the one to measure.
+    env = services.hub_env()
+    return _spawn(["-m", "hub", "hub", "--workers", "1"], env, "hub.log", processes)
+
+
+def _spawn(
+    argv: list[str], env: dict[str, str], log_name: str, processes: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    with (OUTPUT / log_name).open("wb") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(  # noqa: S603 - this interpreter, our own modules
+            [sys.executable, *argv], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+    processes.append(process)
+    return process
+
+
+async def _until_consuming(connection: AbstractConnection, system: System) -> None:
+    """Wait until the system consumes its ingress queue: declared is not yet listening."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if system.process.poll() is not None:
+            raise RuntimeError(f"{system.name} exited with {system.process.returncode}")
+        channel = await connection.channel()
+        try:
+            queue = await channel.declare_queue(system.ingress_queue, passive=True)
+            if queue.declaration_result.consumer_count:
+                return
+        except aio_pika.exceptions.ChannelClosed:
+            pass  # not declared yet; a failed passive declare closes the channel
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"{system.name} did not start consuming within 60 s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+def _start_py_spy(svg: Path | None, pid: int) -> subprocess.Popen[bytes] | None:
+    if svg is None:
+        return None
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    # A .txt path gets collapsed stacks (one line per stack with its sample count), which
+    # can be summed with a script; anything else gets the flame graph.
+    form = "raw" if svg.suffix == ".txt" else "flamegraph"
+    # --nonblocking: sample without pausing the hub, so the profile costs it little.
+    return subprocess.Popen(  # noqa: S603 - a profiler the operator asked for
+        [exe, "record", "--nonblocking", "-f", form, "-o", str(svg), "--pid", str(pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_py_spy(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is None:
+        return
+    spy.send_signal(signal.SIGINT)  # py-spy writes the flame graph on SIGINT
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        spy.wait(timeout=60)
+
+
+def _loadavg() -> tuple[float, float, float]:
+    return os.getloadavg()
+
+
+def _print_progress(result: RunResult, complete: bool) -> None:
+    missing = "" if complete else f"  INCOMPLETE: {result.received}/{result.messages}"
+    print(
+        f"  {result.mode:>10} {result.system:<5} {result.messages:>6} msgs "
+        f"{result.throughput:>8.0f} msg/s  p50 {result.p50_ms:7.1f} ms  "
+        f"p99 {result.p99_ms:7.1f} ms{missing}",
+        flush=True,
+    )
+
+
+def _report(
+    runs: list[RunResult],
+    exits: dict[str, int],
+    args: argparse.Namespace,
+    prefetch: int,
+    message_bytes: float,
+) -> dict[str, Any]:
+    by_key = {(r.mode, r.system): r for r in runs}
+    plain, hub = by_key.get(("saturation", "plain")), by_key.get(("saturation", "hub"))
+    ratio = hub.throughput / plain.throughput if hub and plain and plain.throughput else None
+    paced = by_key.get((f"{P99_TARGET_RATE:g}/s", "hub"))
+    p99_ok = paced is not None and paced.complete and paced.p99_ms < P99_TARGET_MS
+    ratio_ok = ratio is not None and ratio >= RATIO_TARGET
+    _print_tables(runs, message_bytes)
+    print()
+    if ratio is not None:
+        print(
+            f"hub / plain throughput at saturation: {ratio:.2f}  "
+            f"(target >= {RATIO_TARGET}: {'met' if ratio_ok else 'NOT met'})"
+        )
+    if paced is not None:
+        print(
+            f"hub p99 at {P99_TARGET_RATE}/s: {paced.p99_ms:.1f} ms  "
+            f"(target < {P99_TARGET_MS:g} ms: {'met' if p99_ok else 'NOT met'})"
+        )
+    odd = [r for r in runs if not r.complete or r.duplicates or r.dead_lettered]
+    for r in odd:
+        print(
+            f"note: {r.mode} {r.system}: {r.received}/{r.messages} received, "
+            f"{r.duplicates} duplicates, {r.dead_lettered} dead-lettered, "
+            f"{r.publish_failures} publish failures"
+        )
+    if any(code != 0 for code in exits.values()):
+        print(f"note: exit codes {exits}")
+    return {
+        "started_at": datetime.now(UTC).isoformat(),
+        "cpus": os.cpu_count(),
+        "config": {
+            "messages": args.messages,
+            "paced_seconds": args.paced_seconds,
+            "rates": args.rates,
+            "warmup": args.warmup,
+            "window": args.window,
+            "prefetch": prefetch,
+            "message_bytes": round(message_bytes),
+        },
+        "runs": [asdict(r) | {"complete": r.complete} for r in runs if r.mode != "warm-up"],
+        "ratio": ratio,
+        "targets": {
+            "ratio": {"target": RATIO_TARGET, "value": ratio, "met": ratio_ok},
+            "p99_ms_at_500": {
+                "target": P99_TARGET_MS,
+                "value": paced.p99_ms if paced else None,
+                "met": p99_ok,
+            },
+        },
+        "exit_codes": exits,
+    }
+
+
+def _print_tables(runs: list[RunResult], message_bytes: float) -> None:
+    measured = [r for r in runs if r.mode != "warm-up"]
+    print(f"\nmessages: signed VaccinationRecord envelopes, {message_bytes:.0f} B on average")
+    header = (
+        f"{'mode':<10} {'system':<6} {'msgs':>6} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8}   {'cpu% system':>11} {'rabbitmq':>8} {'postgres':>8} "
+        f"{'driver':>6} {'machine':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in measured:
+        cpu = r.cpu_percent
+        print(
+            f"{r.mode:<10} {r.system:<6} {r.messages:>6} {r.throughput:>8.0f} "
+            f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.max_ms:>8.1f}   "
+            f"{cpu.get('system', 0):>11.0f} {cpu.get('rabbitmq', 0):>8.0f} "
+            f"{cpu.get('postgres', 0):>8.0f} {cpu.get('driver', 0):>6.0f} "
+            f"{cpu.get('machine', 0):>7.0f}"
+        )
+    print(
+        "cpu%: of one core, over publish-to-last-delivery; machine: of all cores. "
+        "postgres counts every backend on the machine."
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,175 @@
+"""Nothing lost, nothing doubled: 20,000 messages while workers die and services restart.
+
+Each test streams signed messages into the hub while something fails, then checks at the
+adapters (FastStream bridges deduping in PostgreSQL) that every accepted message was
+processed exactly once: none missing, none twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+import pytest
+from faststream.rabbit import RabbitBroker
+
+from adapters._bridge import Bridge, make_broker
+from contracts.codes import SystemId
+from contracts.envelope import Envelope
+from hub.ports import InboxTransaction
+from hub.store.postgres import PgStore
+from tests.harness import (
+    CHIKUSEI,
+    YUKI,
+    HubProcess,
+    Services,
+    publish,
+    restart_postgres,
+    restart_rabbitmq,
+    signed_traffic,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+
+MESSAGES = int(os.environ.get("SESSHU_CHAOS_MESSAGES", "20000"))
+DESTINATIONS = (
+    (SystemId.VRS, CHIKUSEI),
+    (SystemId.VRS, YUKI),
+    (SystemId.HEALTH_MGMT, CHIKUSEI),
+    (SystemId.HEALTH_MGMT, YUKI),
+)
+
+
+@asynccontextmanager
+async def adapters(services: Services) -> AsyncIterator[RabbitBroker]:
+    """The four destination adapters, each recording one effect per message it processes."""
+    store = await PgStore.connect(services.database_url, size=4)
+    await store.migrate()
+    broker = make_broker(services.amqp_url)
+    ring = services.ring()
+
+    async def record(envelope: Envelope, transaction: InboxTransaction) -> None:
+        await transaction.record_effect(envelope.kind)
+
+    for system, municipality in DESTINATIONS:
+        Bridge(
+            broker,
+            system,
+            municipality,
+            services.signer(SystemId.HEALTH_MGMT, CHIKUSEI),
+            ring,
+            store,
+        ).subscribe(record)
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.stop()
+        await store.close()
+
+
+async def effects(services: Services) -> tuple[int, int]:
+    """(effects recorded, distinct messages) at the adapters; (0, 0) while unreachable."""
+    try:
+        connection = await asyncpg.connect(services.database_url, timeout=5)
+    except (OSError, asyncpg.PostgresError):
+        return 0, 0
+    try:
+        row = await connection.fetchrow(
+            "SELECT count(*) AS n, count(DISTINCT message_id) AS d FROM adapter_effects"
+        )
+        return (int(row["n"]), int(row["d"])) if row else (0, 0)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return 0, 0
+    finally:
+        await connection.close()
+
+
+async def journaled(services: Services) -> int:
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM journal"))
+    finally:
+        await connection.close()
+
+
+async def all_processed(services: Services) -> bool:
+    return (await effects(services))[1] >= MESSAGES
+
+
+async def run_with_failure(
+    services: Services, failure: Callable[[HubProcess], Awaitable[HubProcess]]
+) -> HubProcess:
+    """Stream MESSAGES signed messages while `failure` runs; return the (running) hub."""
+    traffic = signed_traffic(services, MESSAGES)
+    hub = HubProcess(services).start()
+    # The hub declares the topology; the adapters need their queues to exist.
+    await asyncio.sleep(3)
+    async with adapters(services):
+        hub, _ = await asyncio.gather(
+            failure(hub), publish(services.amqp_url, [body for _, body in traffic])
+        )
+        await wait_for(lambda: all_processed(services), 300, f"{MESSAGES} messages at the adapters")
+        await asyncio.sleep(2)  # let any late redelivery arrive before counting
+        recorded, distinct = await effects(services)
+    expected = {message_id for message_id, _ in traffic}
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        seen = {
+            str(r["message_id"])
+            for r in await connection.fetch("SELECT message_id FROM adapter_effects")
+        }
+        journal = await connection.fetchval(
+            "SELECT count(*) FROM journal WHERE decision = 'deliver'"
+        )
+    finally:
+        await connection.close()
+    assert seen == expected, f"{len(expected - seen)} missing"
+    assert distinct == MESSAGES
+    assert recorded == MESSAGES, f"{recorded - MESSAGES} processed twice"
+    assert journal == MESSAGES
+    return hub
+
+
+async def test_sigkill_a_worker_five_times(services: Services) -> None:
+    rng = random.Random(os.environ.get("SESSHU_CHAOS_SEED", "sesshu"))
+
+    journaled_at_kill: list[int] = []
+
+    async def kill_five_times(hub: HubProcess) -> HubProcess:
+        for _ in range(5):
+            await asyncio.sleep(rng.uniform(0.5, 2.5))
+            hub.kill()
+            journaled_at_kill.append(await journaled(services))
+            hub = HubProcess(services).start()
+        return hub
+
+    hub = await run_with_failure(services, kill_five_times)
+    assert hub.stop() == 0, hub.log()
+    # The kills landed mid-stream, not before the first or after the last message.
+    assert sum(0 < n < MESSAGES for n in journaled_at_kill) >= 3, journaled_at_kill
+
+
+async def test_a_rabbitmq_restart_mid_stream(services: Services) -> None:
+    async def restart(hub: HubProcess) -> HubProcess:
+        await asyncio.sleep(3)
+        await asyncio.to_thread(restart_rabbitmq)
+        return hub
+
+    hub = await run_with_failure(services, restart)
+    assert hub.stop() == 0, hub.log()
+
+
+async def test_a_postgresql_restart_mid_stream(services: Services) -> None:
+    async def restart(hub: HubProcess) -> HubProcess:
+        await asyncio.sleep(3)
+        await asyncio.to_thread(restart_postgres)
+        return hub
+
+    hub = await run_with_failure(services, restart)
+    assert hub.stop() == 0, hub.log()
