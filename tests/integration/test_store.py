@@ -1,0 +1,177 @@
+"""One suite for both implementations of the hub's storage ports, plus the migrations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import asyncpg
+import pytest
+
+from hub.errors import DatabaseUnavailable
+from hub.pipeline import JournalEntry
+from hub.ports import OutboxRow
+from hub.store.memory import MemoryStore
+from hub.store.migrate import migrations
+from hub.store.postgres import _JOURNAL_COLUMNS, PgStore
+from hub.store.queries import _load
+from tests.harness import Services
+
+pytestmark = pytest.mark.integration
+
+
+def entry(key: str, decision: str = "deliver") -> JournalEntry:
+    exchange = {"deliver": "sesshu.deliver", "reject": "sesshu.dead", "hold": None}[decision]
+    return JournalEntry(
+        dedupe_key=key,
+        canonical=f'{{"k":"{key}"}}'.encode(),
+        decision=decision,
+        policy_version="test-1",
+        reason_code="bad_signature" if decision == "reject" else None,
+        reason="signature does not verify" if decision == "reject" else None,
+        message_id=f"019abf3c-2a00-7000-8000-{int(key.rsplit('-', 1)[-1]):012d}",
+        exchange=exchange,
+        routing_key=None if exchange is None else "vrs.082279",
+        headers={"x-sesshu-kind": "resident_status_flag"},
+    )
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def store(
+    request: pytest.FixtureRequest, services: Services
+) -> AsyncIterator[MemoryStore | PgStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    pg = await PgStore.connect(services.database_url)
+    await pg.migrate()
+    yield pg
+    await pg.close()
+
+
+async def test_record_journals_once_and_queues_what_has_an_exchange(
+    store: MemoryStore | PgStore,
+) -> None:
+    first = await store.record([entry("id-1"), entry("id-2", "reject"), entry("id-3", "hold")])
+    assert set(first) == {"id-1", "id-2", "id-3"}
+    assert first["id-3"] is None
+    assert first["id-1"] is not None
+    assert first["id-2"] is not None
+    again = await store.record([entry("id-1"), entry("id-4")])
+    assert set(again) == {"id-4"}
+
+
+async def test_the_relay_publishes_only_what_is_unpublished_and_old_enough(
+    store: MemoryStore | PgStore,
+) -> None:
+    new = await store.record([entry("id-1"), entry("id-2")])
+    published: list[OutboxRow] = []
+
+    async def publish(rows: Sequence[OutboxRow]) -> list[int]:
+        published.extend(rows)
+        return [row.seq for row in rows]
+
+    assert await store.relay(publish, older_than=60, limit=10) == 0
+    await store.mark_published([s for s in [new["id-1"]] if s is not None])
+    await asyncio.sleep(0.05)
+    assert await store.relay(publish, older_than=0.01, limit=10) == 1
+    assert [row.body for row in published] == [b'{"k":"id-2"}']
+    assert published[0].exchange == "sesshu.deliver"
+    assert published[0].headers == {"x-sesshu-kind": "resident_status_flag"}
+    assert await store.relay(publish, older_than=0.01, limit=10) == 0
+
+
+async def test_rows_the_broker_did_not_confirm_stay_for_the_next_relay(
+    store: MemoryStore | PgStore,
+) -> None:
+    await store.record([entry("id-1")])
+    await asyncio.sleep(0.05)
+
+    async def refuse(rows: Sequence[OutboxRow]) -> list[int]:
+        return []
+
+    assert await store.relay(refuse, older_than=0.01, limit=10) == 0
+
+    async def accept(rows: Sequence[OutboxRow]) -> list[int]:
+        return [row.seq for row in rows]
+
+    assert await store.relay(accept, older_than=0.01, limit=10) == 1
+
+
+async def test_the_adapter_inbox_admits_a_message_once_and_rolls_back_with_its_handler(
+    store: MemoryStore | PgStore,
+) -> None:
+    message = "019abf3c-2a00-7000-8000-000000000009"
+
+    async def failing_handler() -> None:
+        async with store.first_time("adapter.vrs.082279", message) as transaction:
+            assert transaction.fresh
+            await transaction.record_effect("seen")
+            raise RuntimeError("handler failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_handler()
+    async with store.first_time("adapter.vrs.082279", message) as transaction:
+        assert transaction.fresh  # the failed attempt left nothing behind
+        await transaction.record_effect("seen")
+    async with store.first_time("adapter.vrs.082279", message) as transaction:
+        assert not transaction.fresh
+    async with store.first_time("adapter.vrs.082074", message) as transaction:
+        assert transaction.fresh  # dedupe is per consumer
+
+
+async def test_two_relays_never_publish_the_same_row(services: Services) -> None:
+    pg = await PgStore.connect(services.database_url, size=4)
+    await pg.migrate()
+    try:
+        await pg.record([entry(f"id-{i}") for i in range(200)])
+        await asyncio.sleep(0.05)
+        seen: list[int] = []
+
+        async def slow_publish(rows: Sequence[OutboxRow]) -> list[int]:
+            await asyncio.sleep(0.2)  # hold the row locks while the other relay runs
+            seen.extend(row.seq for row in rows)
+            return [row.seq for row in rows]
+
+        counts = await asyncio.gather(
+            *(pg.relay(slow_publish, older_than=0.01, limit=50) for _ in range(4))
+        )
+        assert sum(counts) == 200
+        assert len(seen) == len(set(seen)) == 200
+    finally:
+        await pg.close()
+
+
+async def test_migrations_produce_the_schema_the_code_expects(services: Services) -> None:
+    pg = await PgStore.connect(services.database_url)
+    try:
+        assert await pg.migrate() == [f"{m.number:04d}_{m.name}" for m in migrations()]
+        assert await pg.migrate() == []  # idempotent
+    finally:
+        await pg.close()
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        columns = {
+            (r["table_name"], r["column_name"])
+            for r in await connection.fetch(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = 'public'"
+            )
+        }
+        journal = {c for t, c in columns if t == "journal"}
+        assert set(_JOURNAL_COLUMNS) - {"exchange", "routing_key"} <= journal
+        stored = set(JournalEntry.__slots__) - {"exchange", "routing_key", "headers"}
+        assert stored <= journal
+        # Every named query is valid SQL against the migrated schema.
+        for name, sql in _load().items():
+            try:
+                await connection.prepare(sql)
+            except asyncpg.PostgresError as exc:
+                pytest.fail(f"query {name} does not fit the schema: {exc}")
+    finally:
+        await connection.close()
+
+
+async def test_an_unreachable_database_is_database_unavailable() -> None:
+    with pytest.raises(DatabaseUnavailable):
+        await PgStore.connect("postgresql://postgres@127.0.0.1:1/nowhere")
