@@ -43,8 +43,12 @@ class Journal(Protocol):
         """
         ...
 
-    async def mark_published(self, seqs: Sequence[int]) -> None:
-        """Record that these outbox rows were confirmed by the broker."""
+    async def publish_own(self, rows: Sequence[OutboxRow], publish: Publisher) -> int:
+        """Publish rows this worker just wrote, holding their row locks; the number marked.
+
+        Rows a relay already holds or published are skipped, so no row goes out twice
+        while both live.
+        """
         ...
 
     async def relay(self, publish: Publisher, *, older_than: float, limit: int) -> int:

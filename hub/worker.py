@@ -80,6 +80,9 @@ class Worker:
     _exchanges: dict[str, AbstractExchange] = field(default_factory=dict)
     _inflight: set[asyncio.Task[None]] = field(default_factory=set)
     _buffer: asyncio.Queue[AbstractIncomingMessage | None] = field(default_factory=asyncio.Queue)
+    # Each publishing batch holds a pool connection while it waits for confirms; two at a
+    # time keeps the pool free for the next batch's journal transaction.
+    _publishers: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain: finish the batch, flush the outbox."""
@@ -152,7 +155,7 @@ class Worker:
         await _ack(batch)
         rows = [_outbox_row(e, seq) for e in entries if (seq := new.get(e.dedupe_key))]
         if rows:
-            task = asyncio.create_task(self._publish_and_mark(rows))
+            task = asyncio.create_task(self._publish_own(rows))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
@@ -206,15 +209,13 @@ class Worker:
                 stats.held += decision == "hold"
                 stats.rejected += decision == "reject"
 
-    async def _publish_and_mark(self, rows: Sequence[OutboxRow]) -> None:
-        published = await self.publish(rows)
-        self.stats.published += len(published)
-        try:
-            await self._retrying(lambda: self.journal.mark_published(published))
-        except DatabaseUnavailable:
-            # The rows stay unmarked; the relay publishes them again after the grace period
-            # and the consumers' dedupe makes that harmless.
-            log.warning("could not mark %d outbox rows published", len(published))
+    async def _publish_own(self, rows: Sequence[OutboxRow]) -> None:
+        async with self._publishers:
+            try:
+                await self._retrying(lambda: self.journal.publish_own(rows, self.publish))
+            except DatabaseUnavailable:
+                # The rows stay unpublished; the relay sends them once the database is back.
+                log.warning("could not publish %d outbox rows; left to the relay", len(rows))
 
     async def publish(self, rows: Sequence[OutboxRow]) -> list[int]:
         """Publish rows with confirms and `mandatory`; return the seqs the broker confirmed."""
@@ -226,6 +227,7 @@ class Worker:
             for row, result in zip(rows, results, strict=True)
             if not isinstance(result, BaseException)
         ]
+        self.stats.published += len(confirmed)
         failures = Counter(type(r).__name__ for r in results if isinstance(r, BaseException))
         if failures:
             self.stats.publish_failures += sum(failures.values())

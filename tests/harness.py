@@ -291,10 +291,55 @@ def restart_rabbitmq() -> None:
 
 def restart_postgres() -> None:
     """Restart the local PostgreSQL cluster (every connection is cut)."""
+    _pg_ctl("restart")
+
+
+def stop_postgres() -> None:
+    """Stop the local PostgreSQL cluster."""
+    _pg_ctl("stop")
+
+
+def start_postgres() -> None:
+    """Start the local PostgreSQL cluster."""
+    _pg_ctl("start")
+
+
+def _pg_ctl(action: str) -> None:
     version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
     subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
         check=True,
         capture_output=True,
         timeout=120,
     )
+
+
+def unacked(vhost: str, queue: str) -> tuple[int, int]:
+    """(ready, unacknowledged) messages of a queue, as RabbitMQ counts them."""
+    result = subprocess.run(
+        [
+            "rabbitmqctl",
+            "-q",
+            "list_queues",
+            "-p",
+            vhost,
+            "name",
+            "messages_ready",
+            "messages_unacknowledged",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0] == queue:
+            return int(parts[1]), int(parts[2])
+    raise AssertionError(f"queue {queue} not found in vhost {vhost}")
+
+
+def children_of(pid: int) -> list[int]:
+    """PIDs of the direct children of a process."""
+    result = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in result.stdout.split()]

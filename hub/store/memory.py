@@ -60,19 +60,24 @@ class MemoryStore:
         self.outbox[seq] = _Outbox(row, time.monotonic())
         return seq
 
-    async def mark_published(self, seqs: Sequence[int]) -> None:
-        """Record broker confirms."""
-        for seq in seqs:
-            self.outbox[seq].published = True
+    async def publish_own(self, rows: Sequence[OutboxRow], publish: Publisher) -> int:
+        """Publish rows not yet published, under the lock a relay also takes."""
+        async with self._lock:
+            mine = [row for row in rows if not self.outbox[row.seq].published]
+            return await self._publish_and_mark(mine, publish)
 
     async def relay(self, publish: Publisher, *, older_than: float, limit: int) -> int:
         """Publish unpublished rows older than `older_than` seconds."""
         async with self._lock:
             cutoff = time.monotonic() - older_than
             rows = [o.row for o in self.outbox.values() if not o.published and o.created < cutoff]
-            published = await publish(rows[:limit])
-            await self.mark_published(published)
-            return len(published)
+            return await self._publish_and_mark(rows[:limit], publish)
+
+    async def _publish_and_mark(self, rows: Sequence[OutboxRow], publish: Publisher) -> int:
+        published = await publish(rows) if rows else []
+        for seq in published:
+            self.outbox[seq].published = True
+        return len(published)
 
     async def ping(self) -> None:
         """Always answers."""

@@ -143,23 +143,22 @@ class PgStore:
             rows = await self._pool.fetch(query("record_batch"), *columns)
         return {row["dedupe_key"]: row["outbox_seq"] for row in rows}
 
-    async def mark_published(self, seqs: Sequence[int]) -> None:
-        """Record broker confirms."""
-        if seqs:
-            with _translated():
-                await self._pool.execute(query("mark_published"), list(seqs))
+    async def publish_own(self, rows: Sequence[OutboxRow], publish: Publisher) -> int:
+        """Lock the rows this worker wrote, publish them, mark the confirmed ones."""
+        with _translated():
+            async with self._pool.acquire() as connection, connection.transaction():
+                locked = await connection.fetch(query("lock_own"), [row.seq for row in rows])
+                mine = {r["seq"] for r in locked}
+                return await _publish_and_mark(
+                    connection, [r for r in rows if r.seq in mine], publish
+                )
 
     async def relay(self, publish: Publisher, *, older_than: float, limit: int) -> int:
         """Publish rows nobody published, holding their row locks meanwhile."""
         with _translated():
             async with self._pool.acquire() as connection, connection.transaction():
                 rows = await connection.fetch(query("claim_unpublished"), older_than, limit)
-                if not rows:
-                    return 0
-                published = await publish([_outbox_row(row) for row in rows])
-                if published:
-                    await connection.execute(query("mark_published"), list(published))
-                return len(published)
+                return await _publish_and_mark(connection, [_outbox_row(r) for r in rows], publish)
 
     async def outbox_lag(self) -> tuple[int, float]:
         """(unpublished rows, age in seconds of the oldest)."""
@@ -176,6 +175,17 @@ class PgStore:
             async with self._pool.acquire() as connection, connection.transaction():
                 fresh = await connection.fetchval(query("adapter_accept"), consumer, message_id)
                 yield _PgInboxTransaction(connection, consumer, message_id, fresh is not None)
+
+
+async def _publish_and_mark(
+    connection: Connection, rows: Sequence[OutboxRow], publish: Publisher
+) -> int:
+    if not rows:
+        return 0
+    published = await publish(rows)
+    if published:
+        await connection.execute(query("mark_published"), list(published))
+    return len(published)
 
 
 def _outbox_row(row: asyncpg.Record) -> OutboxRow:

@@ -43,9 +43,12 @@ LEFT JOIN queued AS q ON q.journal_seq = j.seq;
 UPDATE outbox SET published_at = now(), attempts = attempts + 1
 WHERE seq = ANY($1::bigint[]) AND published_at IS NULL;
 
--- name: mark_failed
-UPDATE outbox SET attempts = attempts + 1, last_error = $2
-WHERE seq = ANY($1::bigint[]);
+-- name: lock_own
+-- The worker that wrote these rows locks them while it publishes them, so that a relay
+-- running meanwhile (SKIP LOCKED) cannot publish them a second time.
+SELECT seq FROM outbox
+WHERE seq = ANY($1::bigint[]) AND published_at IS NULL
+FOR UPDATE SKIP LOCKED;
 
 -- name: claim_unpublished
 -- Rows nobody has published, older than the grace period the worker that wrote them

@@ -61,24 +61,41 @@ async def test_record_journals_once_and_queues_what_has_an_exchange(
     assert set(again) == {"id-4"}
 
 
+def rows_of(new: dict[str, int | None], *keys: str) -> list[OutboxRow]:
+    """The outbox rows a worker would build for the entries it just recorded."""
+    return [
+        OutboxRow(seq, "sesshu.deliver", "vrs.082279", entry(k).canonical, {}, None)
+        for k in keys
+        if (seq := new[k]) is not None
+    ]
+
+
+class Recorder:
+    """A publisher that confirms everything and remembers what it sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutboxRow] = []
+
+    async def __call__(self, rows: Sequence[OutboxRow]) -> list[int]:
+        self.sent.extend(rows)
+        return [row.seq for row in rows]
+
+
 async def test_the_relay_publishes_only_what_is_unpublished_and_old_enough(
     store: MemoryStore | PgStore,
 ) -> None:
     new = await store.record([entry("id-1"), entry("id-2")])
-    published: list[OutboxRow] = []
-
-    async def publish(rows: Sequence[OutboxRow]) -> list[int]:
-        published.extend(rows)
-        return [row.seq for row in rows]
-
+    publish = Recorder()
     assert await store.relay(publish, older_than=60, limit=10) == 0
-    await store.mark_published([s for s in [new["id-1"]] if s is not None])
+    assert await store.publish_own(rows_of(new, "id-1"), publish) == 1
     await asyncio.sleep(0.05)
-    assert await store.relay(publish, older_than=0.01, limit=10) == 1
-    assert [row.body for row in published] == [b'{"k":"id-2"}']
-    assert published[0].exchange == "sesshu.deliver"
-    assert published[0].headers == {"x-sesshu-kind": "resident_status_flag"}
-    assert await store.relay(publish, older_than=0.01, limit=10) == 0
+    relayed = Recorder()
+    assert await store.relay(relayed, older_than=0.01, limit=10) == 1
+    assert [row.body for row in relayed.sent] == [b'{"k":"id-2"}']
+    assert relayed.sent[0].exchange == "sesshu.deliver"
+    assert relayed.sent[0].headers == {"x-sesshu-kind": "resident_status_flag"}
+    assert await store.relay(relayed, older_than=0.01, limit=10) == 0
+    assert await store.publish_own(rows_of(new, "id-1", "id-2"), publish) == 0
 
 
 async def test_rows_the_broker_did_not_confirm_stay_for_the_next_relay(
@@ -120,7 +137,7 @@ async def test_the_adapter_inbox_admits_a_message_once_and_rolls_back_with_its_h
         assert transaction.fresh  # dedupe is per consumer
 
 
-async def test_two_relays_never_publish_the_same_row(services: Services) -> None:
+async def test_relays_and_the_owning_worker_never_publish_the_same_row(services: Services) -> None:
     pg = await PgStore.connect(services.database_url, size=4)
     await pg.migrate()
     try:
@@ -133,11 +150,14 @@ async def test_two_relays_never_publish_the_same_row(services: Services) -> None
             seen.extend(row.seq for row in rows)
             return [row.seq for row in rows]
 
+        new = await pg.record([entry(f"id-{i}") for i in range(200, 300)])
+        own = rows_of(new, *new)
         counts = await asyncio.gather(
-            *(pg.relay(slow_publish, older_than=0.01, limit=50) for _ in range(4))
+            *(pg.relay(slow_publish, older_than=0.01, limit=50) for _ in range(4)),
+            pg.publish_own(own, slow_publish),
         )
-        assert sum(counts) == 200
-        assert len(seen) == len(set(seen)) == 200
+        assert sum(counts) == 300
+        assert len(seen) == len(set(seen)) == 300
     finally:
         await pg.close()
 
