@@ -1,0 +1,76 @@
+"""The adapter bridge's handler logic, in memory (FastStream's TestRabbitBroker).
+
+The same bridge runs against the real broker in tests/chaos; this only pins down its
+decisions: verify, dedupe, ack, refuse.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from faststream.rabbit import TestRabbitBroker
+
+from adapters._bridge import Bridge, make_broker
+from contracts.broker import adapter_queue
+from contracts.codes import SystemId
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.examples import example_payload
+from contracts.keys import KeyRing, generate_key
+from contracts.signing import Signer
+from hub.ports import InboxTransaction
+from hub.store.memory import MemoryStore
+
+START = datetime.now(UTC) - timedelta(days=1)
+IMS = generate_key(SystemId.HEALTH_MGMT, "082279", key_id="ims-1", valid_from=START)
+VRS = generate_key(SystemId.VRS, "082279", key_id="vrs-1", valid_from=START)
+RING = KeyRing([IMS.entry, VRS.entry])
+QUEUE = adapter_queue(SystemId.VRS, "082279")
+
+
+def signed() -> bytes:
+    envelope = Envelope.new(
+        payload=example_payload("resident_status_flag"),
+        municipality="082279",
+        sender=Party(system="health_mgmt", instance="ims-1"),
+        recipient=Recipient(system="vrs", municipality="082279"),
+        procedure="S19-16",
+        key_id="ims-1",
+    )
+    return Signer("ims-1", IMS.signing).sign(envelope).to_bytes()
+
+
+async def test_a_redelivered_message_reaches_the_handler_once() -> None:
+    store = MemoryStore()
+    broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
+    seen: list[str] = []
+
+    async def handle(envelope: Envelope, transaction: InboxTransaction) -> None:
+        seen.append(str(envelope.id))
+        await transaction.record_effect("stored")
+
+    Bridge(broker, SystemId.VRS, "082279", Signer("vrs-1", VRS.signing), RING, store).subscribe(
+        handle
+    )
+    body = signed()
+    async with TestRabbitBroker(broker) as test_broker:
+        await test_broker.publish(body, queue=QUEUE)
+        await test_broker.publish(body, queue=QUEUE)
+    assert len(seen) == 1
+    assert [effect for _, _, effect in store.effects] == ["stored"]
+
+
+async def test_a_tampered_delivery_never_reaches_the_handler() -> None:
+    store = MemoryStore()
+    broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
+    seen: list[Envelope] = []
+
+    async def handle(envelope: Envelope, transaction: InboxTransaction) -> None:
+        seen.append(envelope)
+
+    Bridge(broker, SystemId.VRS, "082279", Signer("vrs-1", VRS.signing), RING, store).subscribe(
+        handle
+    )
+    async with TestRabbitBroker(broker) as test_broker:
+        await test_broker.publish(signed().replace(b"moved_out", b"deceased"), queue=QUEUE)
+    assert seen == []
+    assert store.inbox == set()

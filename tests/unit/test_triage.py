@@ -1,0 +1,118 @@
+"""The hub's pure decision path: bytes in, one journal entry with its decision out."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from contracts.broker import DEAD_EXCHANGE, DELIVER_EXCHANGE, destinations
+from contracts.canonical import canonical_bytes
+from contracts.codes import SystemId
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.examples import PERSONAL_VALUES, example_payload
+from contracts.keys import KeyRing, generate_key
+from contracts.signing import Freshness, Signer
+from hub.pipeline import Triage
+from routing.decision import Context, Policy
+
+NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+START = NOW - timedelta(days=1)
+IMS = generate_key(SystemId.HEALTH_MGMT, "082279", key_id="ims-1", valid_from=START)
+VRS = generate_key(SystemId.VRS, "082279", key_id="vrs-1", valid_from=START)
+KIOSK = generate_key(SystemId.KIOSK, "082279", key_id="kiosk-1", valid_from=START)
+TRIAGE = Triage(
+    ring=KeyRing([IMS.entry, VRS.entry, KIOSK.entry]),
+    freshness=Freshness(),
+    policy=Policy(),
+    context=Context(destinations=destinations(["082279", "082074"])),
+)
+
+
+def envelope(key: Any = IMS, **changes: Any) -> Envelope:
+    fields: dict[str, Any] = {
+        "payload": example_payload("resident_status_flag"),
+        "municipality": "082279",
+        "sender": Party(system=key.entry.system, instance="x-1"),
+        "recipient": Recipient(system="vrs", municipality="082279"),
+        "procedure": "S19-16",
+        "key_id": key.entry.key_id,
+        "sent_at": NOW,
+    }
+    return Envelope.new(**(fields | changes))
+
+
+def wire(key: Any = IMS, **changes: Any) -> bytes:
+    return Signer(key.entry.key_id, key.signing).sign(envelope(key, **changes)).to_bytes()
+
+
+def test_a_good_envelope_is_delivered_under_its_id() -> None:
+    body = wire()
+    entry = TRIAGE(body, NOW)
+    assert entry.decision == "deliver"
+    assert entry.exchange == DELIVER_EXCHANGE
+    assert entry.routing_key == "vrs.082279"
+    assert entry.dedupe_key == f"id:{entry.message_id}"
+    assert entry.canonical == body
+    assert entry.policy_version == Policy().version
+    assert entry.reason_code is None
+    assert entry.headers == {"x-sesshu-kind": "resident_status_flag"}
+
+
+def test_the_trace_id_comes_from_traceparent() -> None:
+    traceparent = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    assert TRIAGE(wire(traceparent=traceparent), NOW).trace_id == "ab" * 16
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda: wire().replace(b"moved_out", b"deceased"), "bad_signature"),
+        (lambda: wire(recipient=Recipient(system="vrs", municipality="131016")), "unroutable"),
+        (lambda: wire(municipality="082074"), "wrong_tenant"),
+        (lambda: wire(sent_at=NOW - timedelta(hours=2)), "stale_message"),
+        (lambda: wire(VRS, sender=Party(system="health_mgmt", instance="x-1")), "key_not_bound"),
+        (lambda: b"\xff\xfe", "contract_invalid"),
+        (lambda: b'{"id":1}', "unknown_key"),
+    ],
+)
+def test_each_refusal_is_a_dead_letter_keyed_by_its_bytes(make: Any, code: str) -> None:
+    body = make()
+    entry = TRIAGE(body, NOW)
+    assert entry.decision == "reject"
+    assert entry.reason_code == code
+    assert entry.exchange == DEAD_EXCHANGE
+    assert entry.routing_key == code
+    assert entry.headers["x-sesshu-reason-code"] == code
+    assert entry.dedupe_key == "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def test_a_contract_breach_names_the_field_but_never_the_personal_data() -> None:
+    signed = Signer("kiosk-1", KIOSK.signing).sign(
+        envelope(
+            KIOSK,
+            payload=example_payload("certificate_application"),
+            recipient=Recipient(system="vrs", municipality="082279"),
+        )
+    )
+    document = signed.to_document()
+    document["payload"]["channel"] = "fax"
+    document.pop("signature")
+    document["signature"] = Signer("kiosk-1", KIOSK.signing).sign_bytes(canonical_bytes(document))
+    entry = TRIAGE(canonical_bytes(document), NOW)
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason is not None
+    assert "payload.certificate_application.channel" in entry.reason
+    shown = entry.reason + "".join(entry.headers.values())
+    for value in PERSONAL_VALUES:
+        assert value not in shown
+
+
+def test_a_refusal_journals_what_the_message_claims_without_trusting_it() -> None:
+    entry = TRIAGE(wire().replace(b"moved_out", b"deceased"), NOW)
+    assert entry.kind == "resident_status_flag"
+    assert entry.key_id == "ims-1"
+    assert entry.sender_system == "health_mgmt"
+    assert entry.message_id is not None
