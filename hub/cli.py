@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from hub import demo as demo_module
 from hub import service
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings, env_table
+from observability import logs
 
 app = typer.Typer(
     help="Sesshu Hub: signed, journaled, policy-routed messages.", no_args_is_help=True
@@ -28,10 +28,7 @@ app.add_typer(db_app, name="db")
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
-    )
+    logs.configure(settings.log_level)
 
 
 @app.command("hub")

@@ -1,0 +1,67 @@
+"""Structured JSON logs that keep personal data out.
+
+Three guards, because one is not enough:
+- the code logs ids, kinds and reason codes, never payloads (reviewed, and tested by
+  tests/integration/test_personal_data.py at DEBUG);
+- the AMQP and database client libraries log frames and queries at DEBUG, bodies included,
+  so they are held at INFO or above whatever the hub's level;
+- every record passes a filter that masks anything shaped like a My Number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+from contracts.codes import looks_like_my_number
+
+__all__ = ["LIBRARY_LOGGERS", "JsonFormatter", "MaskMyNumbers", "configure"]
+
+LIBRARY_LOGGERS = ("aiormq", "aio_pika", "asyncpg", "faststream", "pamqp")
+_TWELVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+
+
+class MaskMyNumbers(logging.Filter):
+    """Replaces every 12-digit run with a valid My Number check digit by `<my-number>`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _TWELVE_DIGITS.sub(_mask, message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def _mask(match: re.Match[str]) -> str:
+    return "<my-number>" if looks_like_my_number(match.group()) else match.group()
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, process, message (and exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(level: str) -> None:
+    """Root logging to stderr as JSON lines, libraries held at INFO or above."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(MaskMyNumbers())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    floor = max(logging.getLevelName(level), logging.INFO)
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(floor)

@@ -1,0 +1,80 @@
+"""My Numbers, names, addresses and birth dates never reach a log, a header or a reason.
+
+The hub runs at DEBUG with traffic full of personal data, valid and broken; afterwards its
+whole log, every dead-letter header and every journaled reason are searched for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from contracts.broker import DEAD_QUEUE
+from contracts.canonical import canonical_bytes
+from contracts.codes import SystemId
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.examples import PERSONAL_VALUES, example_payload
+from tests.harness import CHIKUSEI, YUKI, HubProcess, Services, drain_queue, publish, wait_for
+from tests.integration.test_pipeline import settled, topology_ready
+
+pytestmark = pytest.mark.integration
+
+
+def personal_traffic(services: Services) -> list[bytes]:
+    ims = services.signer(SystemId.HEALTH_MGMT, CHIKUSEI)
+    vrs = services.signer(SystemId.VRS, CHIKUSEI)
+
+    def envelope(kind: str, system: SystemId, recipient: tuple[str, str], key_id: str) -> Envelope:
+        return Envelope.new(
+            payload=example_payload(kind),
+            municipality=CHIKUSEI,
+            sender=Party(system=system, instance="t-1"),
+            recipient=Recipient(system=recipient[0], municipality=recipient[1]),
+            procedure="S19-16",
+            key_id=key_id,
+        )
+
+    targets = ims.sign(
+        envelope("target_registration", SystemId.HEALTH_MGMT, ("vrs", CHIKUSEI), ims.key_id)
+    )
+    inquiry = vrs.sign(envelope("transfer_in_inquiry", SystemId.VRS, ("vrs", YUKI), vrs.key_id))
+    broken: dict[str, Any] = targets.to_document()
+    broken["id"] = str(
+        envelope("target_registration", SystemId.HEALTH_MGMT, ("vrs", CHIKUSEI), ims.key_id).id
+    )
+    broken["payload"]["targets"][0]["sex"] = 3
+    broken.pop("signature")
+    broken["signature"] = ims.sign_bytes(canonical_bytes(broken))
+    return [
+        targets.to_bytes(),
+        inquiry.to_bytes(),
+        canonical_bytes(broken),
+        inquiry.to_bytes().replace(b'"register_confirmed":true', b'"register_confirmed":false'),
+    ]
+
+
+async def test_no_personal_data_in_logs_headers_or_reasons(services: Services) -> None:
+    bodies = personal_traffic(services)
+    hub = HubProcess(services, extra_env={"SESSHU_LOG_LEVEL": "DEBUG"}).start()
+    try:
+        await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
+        await publish(services.amqp_url, bodies)
+        await wait_for(lambda: settled(services, len(bodies)), 60, "every message journaled")
+        dead = await drain_queue(services.amqp_url, DEAD_QUEUE)
+        assert len(dead) == 2
+        connection = await asyncpg.connect(services.database_url)
+        try:
+            reasons = [
+                r["reason"] or "" for r in await connection.fetch("SELECT reason FROM journal")
+            ]
+        finally:
+            await connection.close()
+    finally:
+        assert hub.stop() == 0, hub.log()
+    shown = [hub.log(), *reasons, *(str(m.headers) for m in dead)]
+    assert any("targets.0.sex" in text for text in shown)  # the field is named ...
+    for text in shown:
+        for value in PERSONAL_VALUES:  # ... and nothing personal is
+            assert value not in text

@@ -1,0 +1,45 @@
+"""The log guards: My-Number-shaped text is masked, libraries stay at INFO or above."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from observability.logs import LIBRARY_LOGGERS, JsonFormatter, MaskMyNumbers, configure
+
+
+def render(message: str, *args: object) -> str:
+    record = logging.LogRecord("sesshu.test", logging.INFO, __file__, 1, message, args, None)
+    MaskMyNumbers().filter(record)
+    return json.loads(JsonFormatter().format(record))["message"]
+
+
+@pytest.mark.parametrize(
+    ("message", "args", "shown"),
+    [
+        ("number %s", ("123456789018",), "number <my-number>"),
+        ('body {"my_number":"123456789018"}', (), 'body {"my_number":"<my-number>"}'),
+        ("row 123456789019 is no My Number", (), "row 123456789019 is no My Number"),
+        ("13 digits 1234567890180", (), "13 digits 1234567890180"),
+        ("outbox row %d", (42,), "outbox row 42"),
+    ],
+)
+def test_my_number_shaped_text_is_masked(
+    message: str, args: tuple[object, ...], shown: str
+) -> None:
+    assert render(message, *args) == shown
+
+
+def test_libraries_never_log_below_info_even_at_debug() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure("DEBUG")
+        assert root.level == logging.DEBUG
+        for name in LIBRARY_LOGGERS:
+            assert logging.getLogger(name).level == logging.INFO
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
