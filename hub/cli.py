@@ -117,10 +117,15 @@ def demo(
     directory: Annotated[Path, typer.Option("--dir", help="where the demo keeps its files")] = Path(
         "var/demo"
     ),
+    offline: Annotated[
+        bool, typer.Option(help="skip the part that needs RabbitMQ and PostgreSQL")
+    ] = False,
 ) -> None:
     """Run the demo: keys, every message kind signed and verified, forgeries refused."""
+    settings = Settings()
+    logs.configure("WARNING")
     shutil.rmtree(directory / "keys", ignore_errors=True)
-    surprises = demo_module.run(directory, typer.echo)
+    surprises = demo_module.run(directory, typer.echo, None if offline else settings)
     if surprises:
         typer.echo(f"\n{surprises} unexpected result(s)", err=True)
         raise typer.Exit(1)

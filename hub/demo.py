@@ -1,24 +1,30 @@
 """`sesshu demo`: what runs today, end to end, on one machine.
 
-For now this is the contracts layer: keys for every system of two municipalities, one
-signed envelope of every message kind verified as the hub will verify it, a payload sealed
-across municipalities, and each way a forged or broken envelope is refused. Later issues
-add the hub, the adapters and the simulators to this same command.
+Keys for every system of two municipalities, one signed envelope of every message kind
+verified as the hub will verify it, a payload sealed across municipalities, and each way a
+forged or broken envelope is refused; then the same envelopes through a live hub worker
+over RabbitMQ and PostgreSQL. Later issues add the adapters and simulators.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from contracts.broker import destinations
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient, new_message_id
 from contracts.examples import EXAMPLE_KINDS, example_payload
 from contracts.keys import GeneratedKey, KeyRing, generate_key
 from contracts.sealing import open_sealed, seal
 from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
+from hub import demo_live
+from hub.pipeline import Triage
+from hub.settings import Settings
+from routing.decision import Context, Policy
 
 CHIKUSEI = "082279"
 YUKI = "082074"
@@ -123,8 +129,11 @@ def _resign(envelope: Envelope, key: GeneratedKey, shift: float = 0) -> bytes:
     return Signer(key.entry.key_id, key.signing).sign(moved).to_bytes()
 
 
-def run(directory: Path, echo: Callable[[str], None]) -> int:
-    """Run the demo, writing keys under `directory`; return the number of surprises."""
+def run(directory: Path, echo: Callable[[str], None], live: Settings | None = None) -> int:
+    """Run the demo, writing keys under `directory`; return the number of surprises.
+
+    With `live` settings, the same envelopes then go through a real hub worker.
+    """
     keys = Keys.create(directory / "keys")
     ring, fresh, now = keys.ring(), Freshness(), datetime.now(UTC)
     echo(f"key ring: {len(ring)} keys for {', '.join(MUNICIPALITIES)} (+ hub, network)")
@@ -161,4 +170,20 @@ def run(directory: Path, echo: Callable[[str], None]) -> int:
         else:
             surprises += 1
             echo(f"  ACCEPTED {label}  <- this is a bug")
+    if live is not None:
+        surprises += _live(keys, live, echo)
     return surprises
+
+
+def _live(keys: Keys, settings: Settings, echo: Callable[[str], None]) -> int:
+    settings = demo_live.demo_settings(settings)
+    echo(f"\nthrough a live hub worker ({demo_live.DEMO_VHOST}, {demo_live.DEMO_DATABASE}):")
+    triage = Triage(
+        ring=keys.ring(),
+        freshness=settings.signing.freshness(),
+        policy=Policy(),
+        context=Context(destinations=destinations(MUNICIPALITIES)),
+    )
+    bodies = [(kind, envelope_for(kind, keys).to_bytes()) for kind in EXAMPLE_KINDS]
+    bodies += [(label, make()) for label, make in forgeries(keys)]
+    return asyncio.run(demo_live.through_the_hub(settings, triage, bodies, echo))

@@ -34,6 +34,6 @@ def test_the_demo_covers_every_kind_and_refuses_every_forgery(tmp_path: Path) ->
 def test_sesshu_demo_runs_twice_in_the_same_directory(tmp_path: Path) -> None:
     runner = CliRunner()
     for _ in range(2):
-        result = runner.invoke(app, ["demo", "--dir", str(tmp_path)])
+        result = runner.invoke(app, ["demo", "--offline", "--dir", str(tmp_path)])
         assert result.exit_code == 0, result.output
         assert "all as expected" in result.output

@@ -13,7 +13,7 @@ from observability.logs import LIBRARY_LOGGERS, JsonFormatter, MaskMyNumbers, co
 def render(message: str, *args: object) -> str:
     record = logging.LogRecord("sesshu.test", logging.INFO, __file__, 1, message, args, None)
     MaskMyNumbers().filter(record)
-    return json.loads(JsonFormatter().format(record))["message"]
+    return str(json.loads(JsonFormatter().format(record))["message"])
 
 
 @pytest.mark.parametrize(

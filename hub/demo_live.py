@@ -1,0 +1,157 @@
+"""The live half of `sesshu demo`: the same envelopes through a real hub worker.
+
+Runs a worker in this process against the local RabbitMQ (its own vhost where
+`rabbitmqctl` is at hand) and a `sesshu_demo` database, publishes every example kind and
+the forgeries with confirms, and shows what the journal decided and what each adapter
+queue received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import Callable
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aio_pika
+import asyncpg
+from pydantic import SecretStr
+
+from contracts.broker import DEAD_QUEUE, INGRESS_EXCHANGE, adapter_queue, destinations
+from hub.pipeline import Triage
+from hub.service import open_store
+from hub.settings import Settings
+from hub.worker import Worker
+
+__all__ = ["DEMO_DATABASE", "DEMO_VHOST", "through_the_hub"]
+
+DEMO_VHOST = "sesshu-demo"
+DEMO_DATABASE = "sesshu_demo"
+
+
+def demo_settings(base: Settings) -> Settings:
+    """The operator's settings, pointed at the demo's own vhost and database."""
+    amqp_url = base.amqp.url.get_secret_value()
+    # Its own vhost where this machine's RabbitMQ can be told to make one; else the default.
+    if shutil.which("rabbitmqctl"):
+        user = urlsplit(amqp_url).username or "guest"
+        for args in (
+            ["add_vhost", DEMO_VHOST],
+            ["set_permissions", "-p", DEMO_VHOST, user, ".*", ".*", ".*"],
+        ):
+            subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, check=False)  # noqa: S603, S607
+        amqp_url = _with_path(amqp_url, "/" + quote(DEMO_VHOST, safe=""))
+    database_url = _with_path(base.database.url.get_secret_value(), "/" + DEMO_DATABASE)
+    return base.model_copy(
+        update={
+            "amqp": base.amqp.model_copy(update={"url": SecretStr(amqp_url)}),
+            "database": base.database.model_copy(update={"url": SecretStr(database_url)}),
+        }
+    )
+
+
+def _with_path(url: str, path: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=path))
+
+
+async def through_the_hub(
+    settings: Settings, triage: Triage, bodies: list[tuple[str, bytes]], echo: Callable[[str], None]
+) -> int:
+    """Send `(label, wire bytes)` through a live worker; return the number of surprises."""
+    store = await open_store(settings)
+    if store is None:  # pragma: no cover - only with a stop event
+        return 1
+    await _reset(settings)
+    stop = asyncio.Event()
+    worker = Worker(settings, triage, store)
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        url = settings.amqp.url.get_secret_value()
+        await _publish(url, [body for _, body in bodies])
+        await _until_settled(settings, len(bodies))
+        await _report(settings, echo)
+    finally:
+        stop.set()
+        await running
+        await store.close()
+    stats = worker.stats
+    echo(
+        f"  worker drained: {stats.received} received, {stats.delivered} delivered, "
+        f"{stats.rejected} rejected, {stats.duplicates} duplicates"
+    )
+    return 0 if stats.received == len(bodies) else 1
+
+
+async def _reset(settings: Settings) -> None:
+    connection = await asyncpg.connect(settings.database.url.get_secret_value())
+    try:
+        await connection.execute("TRUNCATE journal, outbox, adapter_inbox, adapter_effects")
+    finally:
+        await connection.close()
+
+
+async def _publish(url: str, bodies: list[bytes]) -> None:
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel(on_return_raises=True)
+        for _ in range(100):  # the worker declares the topology as it starts
+            try:
+                exchange = await channel.get_exchange(INGRESS_EXCHANGE)
+                break
+            except aio_pika.exceptions.ChannelClosed:
+                channel = await connection.channel(on_return_raises=True)
+                await asyncio.sleep(0.1)
+        await asyncio.gather(
+            *(
+                exchange.publish(aio_pika.Message(b, delivery_mode=2), routing_key="demo")
+                for b in bodies
+            )
+        )
+
+
+async def _until_settled(settings: Settings, count: int) -> None:
+    connection = await asyncpg.connect(settings.database.url.get_secret_value())
+    try:
+        for _ in range(300):
+            journaled = await connection.fetchval("SELECT count(*) FROM journal")
+            unpublished = await connection.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            )
+            if journaled >= count and unpublished == 0:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()
+
+
+async def _report(settings: Settings, echo: Callable[[str], None]) -> None:
+    connection = await asyncpg.connect(settings.database.url.get_secret_value())
+    try:
+        rows = await connection.fetch(
+            "SELECT decision, coalesce(reason_code, '') AS reason, count(*) AS n FROM journal"
+            " GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    finally:
+        await connection.close()
+    echo("  journal:")
+    for row in rows:
+        echo(f"    {row['decision']:<8} {row['reason']:<18} {row['n']:>4}")
+    depths = await _depths(settings.amqp.url.get_secret_value(), settings.hub.municipalities)
+    echo("  queues:")
+    for name, depth in depths.items():
+        if depth:
+            echo(f"    {name:<30} {depth:>4}")
+
+
+async def _depths(url: str, municipalities: tuple[str, ...]) -> dict[str, int]:
+    names = sorted(adapter_queue(*key.split(".")) for key in destinations(municipalities))
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        depths = {}
+        for name in [*names, DEAD_QUEUE]:
+            queue = await channel.declare_queue(name, passive=True)
+            depths[name] = queue.declaration_result.message_count or 0
+            await queue.purge()  # the next demo run starts empty
+        return depths
