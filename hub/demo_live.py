@@ -15,13 +15,13 @@ from collections.abc import Callable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
-import asyncpg
 from pydantic import SecretStr
 
 from contracts.broker import DEAD_QUEUE, INGRESS_EXCHANGE, adapter_queue, destinations
 from hub.pipeline import Triage
 from hub.service import open_store
 from hub.settings import Settings
+from hub.store.postgres import PgStore, recreate_database
 from hub.worker import Worker
 
 __all__ = ["DEMO_DATABASE", "DEMO_VHOST", "through_the_hub"]
@@ -59,18 +59,18 @@ async def through_the_hub(
     settings: Settings, triage: Triage, bodies: list[tuple[str, bytes]], echo: Callable[[str], None]
 ) -> int:
     """Send `(label, wire bytes)` through a live worker; return the number of surprises."""
+    await recreate_database(settings.database.url.get_secret_value())
     store = await open_store(settings)
     if store is None:  # pragma: no cover - only with a stop event
         return 1
-    await _reset(settings)
     stop = asyncio.Event()
     worker = Worker(settings, triage, store)
     running = asyncio.create_task(worker.run(stop))
     try:
         url = settings.amqp.url.get_secret_value()
         await _publish(url, [body for _, body in bodies])
-        await _until_settled(settings, len(bodies))
-        await _report(settings, echo)
+        await _until_settled(store, len(bodies))
+        await _report(settings, store, echo)
     finally:
         stop.set()
         await running
@@ -81,14 +81,6 @@ async def through_the_hub(
         f"{stats.rejected} rejected, {stats.duplicates} duplicates"
     )
     return 0 if stats.received == len(bodies) else 1
-
-
-async def _reset(settings: Settings) -> None:
-    connection = await asyncpg.connect(settings.database.url.get_secret_value())
-    try:
-        await connection.execute("TRUNCATE journal, outbox, adapter_inbox, adapter_effects")
-    finally:
-        await connection.close()
 
 
 async def _publish(url: str, bodies: list[bytes]) -> None:
@@ -110,33 +102,18 @@ async def _publish(url: str, bodies: list[bytes]) -> None:
         )
 
 
-async def _until_settled(settings: Settings, count: int) -> None:
-    connection = await asyncpg.connect(settings.database.url.get_secret_value())
-    try:
-        for _ in range(300):
-            journaled = await connection.fetchval("SELECT count(*) FROM journal")
-            unpublished = await connection.fetchval(
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-            )
-            if journaled >= count and unpublished == 0:
-                return
-            await asyncio.sleep(0.1)
-    finally:
-        await connection.close()
+async def _until_settled(store: PgStore, count: int) -> None:
+    for _ in range(300):
+        unpublished, _ = await store.outbox_lag()
+        if await store.journal_count() >= count and unpublished == 0:
+            return
+        await asyncio.sleep(0.1)
 
 
-async def _report(settings: Settings, echo: Callable[[str], None]) -> None:
-    connection = await asyncpg.connect(settings.database.url.get_secret_value())
-    try:
-        rows = await connection.fetch(
-            "SELECT decision, coalesce(reason_code, '') AS reason, count(*) AS n FROM journal"
-            " GROUP BY 1, 2 ORDER BY 1, 2"
-        )
-    finally:
-        await connection.close()
+async def _report(settings: Settings, store: PgStore, echo: Callable[[str], None]) -> None:
     echo("  journal:")
-    for row in rows:
-        echo(f"    {row['decision']:<8} {row['reason']:<18} {row['n']:>4}")
+    for decision, reason, count in await store.journal_summary():
+        echo(f"    {decision:<8} {reason:<18} {count:>4}")
     depths = await _depths(settings.amqp.url.get_secret_value(), settings.hub.municipalities)
     echo("  queues:")
     for name, depth in depths.items():

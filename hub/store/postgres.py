@@ -19,7 +19,7 @@ from hub.ports import InboxTransaction, OutboxRow, Publisher
 from hub.store.migrate import migrate
 from hub.store.queries import query
 
-__all__ = ["TRANSIENT", "PgStore", "ensure_database"]
+__all__ = ["TRANSIENT", "PgStore", "ensure_database", "recreate_database"]
 
 # The failures that say "the database is away", not "this statement is wrong". Only these
 # become DatabaseUnavailable and are retried; anything else is a bug and propagates.
@@ -89,6 +89,18 @@ async def ensure_database(dsn: str) -> bool:
 
 
 Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+async def recreate_database(dsn: str) -> None:
+    """Drop the DSN's database and create it empty (the demo's and benchmarks' own only)."""
+    admin, name = _database_of(dsn)
+    with _translated():
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
 
 
 @dataclass
@@ -167,6 +179,17 @@ class PgStore:
         if row is None:  # pragma: no cover - an aggregate always returns a row
             return 0, 0.0
         return int(row["unpublished"]), float(row["oldest_seconds"])
+
+    async def journal_summary(self) -> list[tuple[str, str, int]]:
+        """(decision, reason code or '', count) over the whole journal."""
+        with _translated():
+            rows = await self._pool.fetch(query("journal_summary"))
+        return [(r["decision"], r["reason"], int(r["n"])) for r in rows]
+
+    async def journal_count(self) -> int:
+        """Rows in the journal."""
+        with _translated():
+            return int(await self._pool.fetchval(query("journal_count")))
 
     @asynccontextmanager
     async def first_time(self, consumer: str, message_id: str) -> AsyncIterator[InboxTransaction]:

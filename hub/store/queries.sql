@@ -62,6 +62,13 @@ ORDER BY o.seq
 LIMIT $2
 FOR UPDATE OF o SKIP LOCKED;
 
+-- name: journal_summary
+SELECT decision, coalesce(reason_code, '') AS reason, count(*) AS n
+FROM journal GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- name: journal_count
+SELECT count(*) FROM journal;
+
 -- name: outbox_lag
 SELECT count(*) AS unpublished,
        COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
