@@ -69,13 +69,22 @@ class Receiver:
             if len(self.received) == len(self._expected):
                 self._complete.set()
 
-    async def wait(self, seconds: float) -> bool:
-        """True once every expected id arrived; False if `seconds` passed first."""
-        try:
-            async with asyncio.timeout(seconds):
-                await self._complete.wait()
-        except TimeoutError:
-            return False
+    async def wait(self, stall_seconds: float) -> bool:
+        """True once every expected id arrived; False after `stall_seconds` without one.
+
+        Waiting for progress rather than for a fixed time lets a slow system finish and
+        gives up quickly on a broken one (a broker restarted under the run, a dead process).
+        """
+        last, idle = len(self.received), 0.0
+        while not self._complete.is_set():
+            try:
+                async with asyncio.timeout(1.0):
+                    await self._complete.wait()
+            except TimeoutError:
+                idle = 0.0 if len(self.received) != last else idle + 1.0
+                last = len(self.received)
+                if idle >= stall_seconds:
+                    return False
         return True
 
 
@@ -155,6 +164,10 @@ class CpuSample:
         total = self.machine_total - earlier.machine_total
         busy = self.machine_busy - earlier.machine_busy
         shares["machine"] = 100 * busy / total if total > 0 else math.nan
+        # What else ran meanwhile, in % of one core: anything here competed with the run.
+        cores = os.cpu_count() or 1
+        ours = sum(shares[name] for name in self.groups)
+        shares["other"] = max(0.0, shares["machine"] * cores - ours)
         return shares
 
 

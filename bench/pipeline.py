@@ -1,8 +1,9 @@
 """Hub versus a plain aio-pika forwarder, in one run: `python -m bench.pipeline` (`make bench`).
 
 Both systems run as their own processes against a fresh vhost and database; this process
-publishes signed envelopes with confirms and consumes the destination queues. Each mode
-runs the plain forwarder, then the hub, over fresh messages:
+publishes signed envelopes with confirms and consumes the destination queues. After an
+unmeasured warm-up (--warmup messages each), every mode runs the plain forwarder, then the
+hub, over fresh messages:
 
     saturation   --messages (50,000) published as fast as confirms allow
     500/s        paced for --paced-seconds (20 s): 10,000 messages
@@ -11,7 +12,9 @@ runs the plain forwarder, then the hub, over fresh messages:
 End-to-end latency is publish (just before the publish call) to first delivery to this
 process's consumer of the destination queue. Throughput is messages / (last delivery -
 first publish). Targets (the pipeline issue): hub throughput >= 0.7 x plain at saturation,
-hub p99 < 25 ms at 500/s. Results go to stdout and var/bench/pipeline.json.
+hub p99 < 25 ms at 500/s. Besides the figures it prints the CPU use of each party and the
+hub's latency per stage (bench.stages), so that a miss says where the time went. Results
+go to stdout and var/bench/pipeline.json (--output).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,8 @@ from aio_pika.abc import AbstractConnection
 from bench.forwarder import PLAIN_INGRESS_EXCHANGE, PLAIN_INGRESS_QUEUE, declare_plain, plain_queue
 from bench.measure import Publisher, Receiver, cpu_sample, percentile
 from bench.services import SENDERS, BenchServices, create_services, drop_services
-from bench.traffic import BenchMessage, signed_messages
+from bench.stages import hub_stages, timeline
+from bench.traffic import KIND, BenchMessage, signed_messages
 from contracts.broker import DEAD_QUEUE, INGRESS_EXCHANGE, INGRESS_QUEUE, adapter_queue
 from hub.settings import Settings
 
@@ -69,7 +73,7 @@ class System:
     def routing_keys(self, messages: Sequence[BenchMessage]) -> list[str]:
         """The hub routes on the envelope; the plain forwarder on the key it was sent with."""
         if self.name == "hub":
-            return ["vaccination_record"] * len(messages)
+            return [KIND] * len(messages)  # what adapters use; the hub's binding takes any
         return [m.destination for m in messages]
 
 
@@ -94,6 +98,8 @@ class RunResult:
     cpu_percent: dict[str, float]
     loadavg_before: tuple[float, float, float]
     loadavg_after: tuple[float, float, float]
+    stages: dict[str, Any] = field(default_factory=dict)  # the hub's, see bench.stages
+    timeline: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -113,9 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = asyncio.run(_bench(services, args))
         finally:
             drop_services(services)
-    path = OUTPUT / "pipeline.json"
+    path: Path = args.output
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"\nresults written to {path.relative_to(ROOT)}")
+    print(f"\nresults written to {path}")
     return 0 if all(run["complete"] for run in report["runs"]) else 1
 
 
@@ -145,10 +152,13 @@ def _parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="smoke run: 2,000 messages, 3 s paced, 200 warm-up"
     )
     parser.add_argument(
+        "--output", type=Path, default=OUTPUT / "pipeline.json", help="where the JSON goes"
+    )
+    parser.add_argument(
         "--py-spy",
         type=Path,
         metavar="PATH",
-        help="py-spy profile of the hub's saturation run: flame graph, or collapsed if .txt",
+        help="py-spy profile of each hub run, PATH-<mode>: flame graph, or collapsed if .txt",
     )
     return parser
 
@@ -200,15 +210,23 @@ async def _bench(services: BenchServices, args: argparse.Namespace) -> dict[str,
         )
         if args.warmup:
             for system in systems:
-                await bench.run(system, "warm-up", args.warmup, None)
+                warm = await bench.run(system, "warm-up", args.warmup, None)
+                if not warm.complete:
+                    raise RuntimeError(f"{system.name} stalled during the warm-up")
         runs: list[RunResult] = []
         modes: list[tuple[str, int, float | None]] = [("saturation", args.messages, None)]
         for rate in args.rates:
             modes.append((f"{rate:g}/s", round(rate * args.paced_seconds), rate))
-        for mode, count, rate in modes:
-            for system in systems:
-                profile = args.py_spy if system is hub and rate is None else None
-                runs.append(await bench.run(system, mode, count, rate, profile))
+        for mode, count, rate, system in [(*m, s) for m in modes for s in systems]:
+            profile = _profile_path(args.py_spy, mode) if system is hub else None
+            runs.append(await bench.run(system, mode, count, rate, profile))
+            if not runs[-1].complete:
+                # Lost messages mean a broken setup, not a slow system: later runs would
+                # measure the breakage. Report what was measured and stop.
+                code = system.process.poll()
+                why = "stalled for 30 s" if code is None else f"exited with {code}"
+                print(f"stopping: {system.name} {why} in the {mode} run")
+                break
         exits = {s.name: _stop(s.process) for s in systems}
         return _report(runs, exits, args, prefetch, bench.message_bytes)
     finally:
@@ -248,8 +266,7 @@ class _Bench:
         load_before = _loadavg()
         cpu_before = cpu_sample({"system": system.process.pid})
         publish_seconds = await publisher.publish(messages, keys, rate)
-        # Generous: a tenth of the hub's worst plausible rate, plus what a paced run takes.
-        complete = await self.receiver.wait(60 + count / 100)
+        complete = await self.receiver.wait(stall_seconds=30)
         cpu = cpu_sample({"system": system.process.pid}).percent_since(cpu_before)
         load_after = _loadavg()
         _stop_py_spy(spy)
@@ -264,8 +281,14 @@ class _Bench:
         )
         result.cpu_percent = cpu
         result.loadavg_before, result.loadavg_after = load_before, load_after
-        result.dead_lettered = await self._settle(system)
-        if mode != "warm-up":
+        # After a stall the broker may be gone: nothing to settle, nothing to ask it.
+        result.dead_lettered = await self._settle(system) if complete else 0
+        result.timeline = timeline(publisher.sent, self.receiver.received)
+        if system.name == "hub" and complete:
+            result.stages = await hub_stages(
+                self.services.database_url, publisher.sent, self.receiver.received
+            )
+        if mode != "warm-up" or not complete:
             _print_progress(result, complete)
         return result
 
@@ -397,6 +420,12 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
         return process.wait()
 
 
+def _profile_path(path: Path | None, mode: str) -> Path | None:
+    if path is None:
+        return None
+    return path.with_name(f"{path.stem}-{mode.replace('/', '')}{path.suffix}")
+
+
 def _start_py_spy(svg: Path | None, pid: int) -> subprocess.Popen[bytes] | None:
     if svg is None:
         return None
@@ -443,13 +472,17 @@ def _report(
 ) -> dict[str, Any]:
     by_key = {(r.mode, r.system): r for r in runs}
     plain, hub = by_key.get(("saturation", "plain")), by_key.get(("saturation", "hub"))
-    ratio = hub.throughput / plain.throughput if hub and plain and plain.throughput else None
+    # A ratio of an incomplete run would compare a breakage, not two systems.
+    measured = hub and plain and hub.complete and plain.complete and plain.throughput
+    ratio = hub.throughput / plain.throughput if hub and plain and measured else None
     paced = by_key.get((f"{P99_TARGET_RATE:g}/s", "hub"))
     p99_ok = paced is not None and paced.complete and paced.p99_ms < P99_TARGET_MS
     ratio_ok = ratio is not None and ratio >= RATIO_TARGET
     _print_tables(runs, message_bytes)
     print()
-    if ratio is not None:
+    if ratio is None:
+        print("hub / plain throughput at saturation: not measured (a run is missing or broke)")
+    else:
         print(
             f"hub / plain throughput at saturation: {ratio:.2f}  "
             f"(target >= {RATIO_TARGET}: {'met' if ratio_ok else 'NOT met'})"
@@ -460,6 +493,13 @@ def _report(
             f"(target < {P99_TARGET_MS:g} ms: {'met' if p99_ok else 'NOT met'})"
         )
     odd = [r for r in runs if not r.complete or r.duplicates or r.dead_lettered]
+    busy = [r for r in runs if r.cpu_percent.get("other", 0) > 20]
+    if busy:
+        worst = max(r.cpu_percent["other"] for r in busy)
+        print(
+            f"note: other processes used up to {worst:.0f}% of a core during {len(busy)} "
+            "run(s) (column `other`): those figures are skewed by the competition"
+        )
     for r in odd:
         print(
             f"note: {r.mode} {r.system}: {r.received}/{r.messages} received, "
@@ -500,7 +540,7 @@ def _print_tables(runs: list[RunResult], message_bytes: float) -> None:
     header = (
         f"{'mode':<10} {'system':<6} {'msgs':>6} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'max ms':>8}   {'cpu% system':>11} {'rabbitmq':>8} {'postgres':>8} "
-        f"{'driver':>6} {'machine':>7}"
+        f"{'driver':>6} {'other':>5} {'machine':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -511,12 +551,33 @@ def _print_tables(runs: list[RunResult], message_bytes: float) -> None:
             f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.max_ms:>8.1f}   "
             f"{cpu.get('system', 0):>11.0f} {cpu.get('rabbitmq', 0):>8.0f} "
             f"{cpu.get('postgres', 0):>8.0f} {cpu.get('driver', 0):>6.0f} "
-            f"{cpu.get('machine', 0):>7.0f}"
+            f"{cpu.get('other', 0):>5.0f} {cpu.get('machine', 0):>7.0f}"
         )
     print(
-        "cpu%: of one core, over publish-to-last-delivery; machine: of all cores. "
-        "postgres counts every backend on the machine."
+        "cpu%: of one core, from first publish to last delivery; `system` is the forwarder or\n"
+        "hub process, `other` everything else on the machine; `machine` is of all cores.\n"
+        "rabbitmq and postgres count the whole servers, other vhosts and databases included."
     )
+    staged = [r for r in measured if r.stages]
+    if staged:
+        print(
+            f"\n{'hub stages':<17} {'ingress p50/p99':>16} {'outbox p50/p99':>16} "
+            f"{'deliver p50/p99':>16}   {'journal batch':>13} {'publish batch':>13}"
+        )
+        for r in staged:
+            st = r.stages
+            cells = [
+                f"{st[f'{name}_p50_ms']:.1f} / {st[f'{name}_p99_ms']:.1f}"
+                for name in ("ingress", "outbox", "deliver")
+            ]
+            print(
+                f"{r.mode:<17} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16}   "
+                f"{st['journal_batch_mean']:>13.1f} {st['publish_batch_mean']:>13.1f}"
+            )
+        print(
+            "ms from publish to journal transaction, to publishing transaction, to delivery;\n"
+            "batches: mean messages per journal insert and per publishing transaction."
+        )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from contracts.examples import example_payload
 from contracts.payloads import VaccinationRecord
 from contracts.signing import Signer
 
-__all__ = ["BenchMessage", "signed_messages"]
+__all__ = ["KIND", "BenchMessage", "signed_messages"]
 
 KIND = "vaccination_record"
 
