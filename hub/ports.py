@@ -39,23 +39,23 @@ class Journal(Protocol):
         """Journal new entries and queue their outbox rows in one transaction.
 
         Returns {dedupe_key: outbox seq or None} for the entries that were new; an entry
-        whose dedupe_key is already journaled is a duplicate and writes nothing.
+        whose dedupe_key is already journaled is a duplicate and writes nothing. The new
+        outbox rows are claimed by the caller for the store's claim period.
         """
         ...
 
-    async def publish_own(self, rows: Sequence[OutboxRow], publish: Publisher) -> int:
-        """Publish rows this worker just wrote, holding their row locks; the number marked.
-
-        Rows a relay already holds or published are skipped, so no row goes out twice
-        while both live.
-        """
+    async def mark_published(self, seqs: Sequence[int]) -> None:
+        """Record that the broker confirmed these rows (durability not needed: a lost mark
+        only means the row goes out again, and consumers dedupe)."""
         ...
 
-    async def relay(self, publish: Publisher, *, older_than: float, limit: int) -> int:
-        """Publish unpublished rows older than `older_than` seconds; the number marked.
+    async def extend_claims(self, seqs: Sequence[int]) -> list[int]:
+        """Renew this worker's claim on rows it wrote; the seqs still its own."""
+        ...
 
-        Rows another relay holds are skipped, so any number of relays can run at once.
-        """
+    async def relay(self, publish: Publisher, *, limit: int) -> int:
+        """Claim rows whose claim ran out unpublished, publish them, mark what the broker
+        confirmed; the number marked. Any number of relays can run at once."""
         ...
 
     async def ping(self) -> None:

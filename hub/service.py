@@ -35,6 +35,7 @@ async def open_store(settings: Settings, stop: asyncio.Event | None = None) -> P
                 dsn,
                 size=settings.database.pool_size,
                 command_timeout=settings.database.command_timeout_seconds,
+                claim_seconds=settings.hub.outbox_claim_seconds,
             )
             await store.migrate()
             return store

@@ -61,8 +61,11 @@ class HubSettings(BaseModel):
         description="local-government codes served; one adapter queue per system and code",
     )
     batch_max: int = Field(default=200, ge=1, description="most messages in one transaction")
-    outbox_grace_seconds: float = Field(
-        default=5.0, ge=0, description="age at which the relay republishes a row nobody sent"
+    outbox_claim_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="how long a worker's claim on the outbox rows it wrote lasts; after it, "
+        "the relay publishes rows nobody sent (keep it above the publish timeout)",
     )
     relay_interval_seconds: float = Field(
         default=1.0, gt=0, description="how often the outbox relay looks for unsent rows"

@@ -1,15 +1,18 @@
 """The hub worker: consume `hub.ingress` in batches, journal, ack, publish from the outbox.
 
-Per batch (one prefetch window's worth of what is waiting):
+Per batch (what is waiting in the prefetch window, up to batch_max):
 
     triage every message (pure: verify, validate, tenant, decide)
-    -> one transaction: journal + dedupe (ON CONFLICT DO NOTHING) + outbox rows
+    -> one transaction: journal + dedupe (ON CONFLICT DO NOTHING) + outbox rows, which
+       this worker holds a claim on
     -> ack the batch (only now: a crash before this leaves every message queued)
-    -> publish the new outbox rows with confirms, concurrently, then mark them published
+    -> hand the new rows to the publisher loop
 
-A crash after the commit and before the publish leaves unpublished rows; the relay in
-every worker republishes rows older than the grace period (FOR UPDATE SKIP LOCKED), and
-consumers dedupe by message id, so a message is delivered once in effect whatever dies.
+The publisher loop takes every row waiting (so batches merge under load), publishes them
+with confirms and `mandatory` concurrently, and marks the confirmed ones published. A
+crash after the commit leaves rows unpublished; once their claim runs out, the relay in
+any worker claims and republishes them (SKIP LOCKED), and consumers dedupe by message id,
+so a message is delivered once in effect whatever dies.
 
 The hot path drives aio-pika directly rather than through FastStream: batching needs the
 raw deliveries and one ack per batch, which FastStream's per-message handler model hides
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -80,9 +84,10 @@ class Worker:
     _exchanges: dict[str, AbstractExchange] = field(default_factory=dict)
     _inflight: set[asyncio.Task[None]] = field(default_factory=set)
     _buffer: asyncio.Queue[AbstractIncomingMessage | None] = field(default_factory=asyncio.Queue)
-    # Each publishing batch holds a pool connection while it waits for confirms; two at a
-    # time keeps the pool free for the next batch's journal transaction.
-    _publishers: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    _pending: list[tuple[OutboxRow, float]] = field(default_factory=list)
+    _has_pending: asyncio.Event = field(default_factory=asyncio.Event)
+    _room: asyncio.Event = field(default_factory=asyncio.Event)
+    _draining: bool = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain: finish the batch, flush the outbox."""
@@ -98,11 +103,12 @@ class Worker:
             tag = await queue.consume(self._on_message)
             relay = asyncio.create_task(self._relay_loop(stop))
             waker = asyncio.create_task(self._wake_on(stop))
+            publisher = asyncio.create_task(self._publisher_loop())
             try:
                 await self._consume_loop(stop)
             finally:
                 await queue.cancel(tag)
-                await self._drain(relay, waker)
+                await self._drain(publisher, relay, waker)
 
     async def _connect(self, stop: asyncio.Event) -> AbstractRobustConnection | None:
         url = self.settings.amqp.url.get_secret_value()
@@ -153,11 +159,16 @@ class Worker:
             return  # stopping during a database outage: nothing acked, all redelivered
         self._count(len(batch), entries, new)
         await _ack(batch)
+        claimed = time.monotonic()
         rows = [_outbox_row(e, seq) for e in entries if (seq := new.get(e.dedupe_key))]
         if rows:
-            task = asyncio.create_task(self._publish_own(rows))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            self._pending.extend((row, claimed) for row in rows)
+            self._has_pending.set()
+        # Backpressure: rows are acked but not yet sent; while too many wait, stop taking
+        # batches, the prefetch window fills and the broker holds the rest.
+        while len(self._pending) >= self.settings.amqp.prefetch and not self._draining:
+            self._room.clear()
+            await self._room.wait()
 
     async def _until_recorded(
         self, entries: list[JournalEntry], stop: asyncio.Event
@@ -209,13 +220,31 @@ class Worker:
                 stats.held += decision == "hold"
                 stats.rejected += decision == "reject"
 
-    async def _publish_own(self, rows: Sequence[OutboxRow]) -> None:
-        async with self._publishers:
-            try:
-                await self._retrying(lambda: self.journal.publish_own(rows, self.publish))
-            except DatabaseUnavailable:
-                # The rows stay unpublished; the relay sends them once the database is back.
-                log.warning("could not publish %d outbox rows; left to the relay", len(rows))
+    async def _publisher_loop(self) -> None:
+        while not (self._draining and not self._pending):
+            await self._has_pending.wait()
+            self._has_pending.clear()
+            batch, self._pending = self._pending, []
+            self._room.set()
+            if batch:
+                await self._publish_claimed(batch)
+
+    async def _publish_claimed(self, batch: list[tuple[OutboxRow, float]]) -> None:
+        # Rows that waited past half their claim get it renewed first; any whose claim ran
+        # out may be a relay's by now, and are left to it.
+        limit = time.monotonic() - self.settings.hub.outbox_claim_seconds / 2
+        late = [row.seq for row, claimed in batch if claimed < limit]
+        try:
+            kept = (
+                set(await self._retrying(lambda: self.journal.extend_claims(late)))
+                if late
+                else set()
+            )
+            rows = [row for row, claimed in batch if claimed >= limit or row.seq in kept]
+            published = await self.publish(rows)
+            await self._retrying(lambda: self.journal.mark_published(published))
+        except DatabaseUnavailable:
+            log.warning("outbox rows left to the relay: PostgreSQL unavailable")
 
     async def publish(self, rows: Sequence[OutboxRow]) -> list[int]:
         """Publish rows with confirms and `mandatory`; return the seqs the broker confirmed."""
@@ -264,9 +293,7 @@ class Worker:
         hub, total = self.settings.hub, 0
         while True:
             try:
-                count = await self.journal.relay(
-                    self.publish, older_than=hub.outbox_grace_seconds, limit=hub.batch_max
-                )
+                count = await self.journal.relay(self.publish, limit=hub.batch_max)
             except DatabaseUnavailable:
                 return total
             total += count
@@ -274,13 +301,17 @@ class Worker:
             if count < hub.batch_max:
                 return total
 
-    async def _drain(self, relay: asyncio.Task[None], waker: asyncio.Task[None]) -> None:
-        timeout = self.settings.hub.drain_timeout_seconds
-        if self._inflight:
-            await asyncio.wait(self._inflight, timeout=timeout)
-        for task in (relay, waker):
+    async def _drain(self, publisher: asyncio.Task[None], *others: asyncio.Task[None]) -> None:
+        # The batch in hand is done; send what it wrote, then stop the helpers.
+        self._draining = True
+        self._has_pending.set()
+        self._room.set()
+        done, _ = await asyncio.wait({publisher}, timeout=self.settings.hub.drain_timeout_seconds)
+        if not done:
+            log.warning("drain timed out; %d outbox rows left to the relay", len(self._pending))
+        for task in (publisher, *others):
             task.cancel()
-        await asyncio.gather(relay, waker, return_exceptions=True)
+        await asyncio.gather(publisher, *others, return_exceptions=True)
 
 
 def _unique(entries: list[JournalEntry]) -> list[JournalEntry]:

@@ -78,7 +78,7 @@ class Services:
             "SESSHU_DATABASE__URL": self.database_url,
             "SESSHU_SIGNING__RING_DIR": str(self.ring_dir),
             "SESSHU_HUB__MUNICIPALITIES": f"{CHIKUSEI},{YUKI}",
-            "SESSHU_HUB__OUTBOX_GRACE_SECONDS": "1",
+            "SESSHU_HUB__OUTBOX_CLAIM_SECONDS": "2",
             "SESSHU_HUB__RELAY_INTERVAL_SECONDS": "0.5",
             "SESSHU_LOG_LEVEL": "WARNING",
             **extra,

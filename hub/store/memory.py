@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,7 +16,7 @@ __all__ = ["MemoryStore"]
 @dataclass
 class _Outbox:
     row: OutboxRow
-    created: float
+    claimed_until: float
     published: bool = False
 
 
@@ -32,13 +31,13 @@ class _MemoryInboxTransaction:
 
 @dataclass
 class MemoryStore:
-    """Journal, outbox and adapter inbox held in dicts; one lock stands in for row locks."""
+    """Journal, outbox and adapter inbox held in dicts (one event loop, so no locks)."""
 
+    claim_seconds: float = 15.0
     journal: dict[str, JournalEntry] = field(default_factory=dict)
     outbox: dict[int, _Outbox] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     effects: list[tuple[str, str, str]] = field(default_factory=list)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def record(self, entries: Sequence[JournalEntry]) -> dict[str, int | None]:
         """Journal new entries and queue their outbox rows."""
@@ -57,26 +56,32 @@ class MemoryStore:
         row = OutboxRow(
             seq, entry.exchange, entry.routing_key, entry.canonical, entry.headers, entry.message_id
         )
-        self.outbox[seq] = _Outbox(row, time.monotonic())
+        self.outbox[seq] = _Outbox(row, time.monotonic() + self.claim_seconds)
         return seq
 
-    async def publish_own(self, rows: Sequence[OutboxRow], publish: Publisher) -> int:
-        """Publish rows not yet published, under the lock a relay also takes."""
-        async with self._lock:
-            mine = [row for row in rows if not self.outbox[row.seq].published]
-            return await self._publish_and_mark(mine, publish)
-
-    async def relay(self, publish: Publisher, *, older_than: float, limit: int) -> int:
-        """Publish unpublished rows older than `older_than` seconds."""
-        async with self._lock:
-            cutoff = time.monotonic() - older_than
-            rows = [o.row for o in self.outbox.values() if not o.published and o.created < cutoff]
-            return await self._publish_and_mark(rows[:limit], publish)
-
-    async def _publish_and_mark(self, rows: Sequence[OutboxRow], publish: Publisher) -> int:
-        published = await publish(rows) if rows else []
-        for seq in published:
+    async def mark_published(self, seqs: Sequence[int]) -> None:
+        """Record broker confirms."""
+        for seq in seqs:
             self.outbox[seq].published = True
+
+    async def extend_claims(self, seqs: Sequence[int]) -> list[int]:
+        """Renew the claim on unpublished rows whose claim has not run out."""
+        now = time.monotonic()
+        mine = [
+            s for s in seqs if not self.outbox[s].published and self.outbox[s].claimed_until > now
+        ]
+        for seq in mine:
+            self.outbox[seq].claimed_until = now + self.claim_seconds
+        return mine
+
+    async def relay(self, publish: Publisher, *, limit: int) -> int:
+        """Claim rows whose claim ran out, publish them, mark the confirmed ones."""
+        now = time.monotonic()
+        expired = [o for o in self.outbox.values() if not o.published and o.claimed_until < now]
+        for item in expired[:limit]:
+            item.claimed_until = now + self.claim_seconds
+        published = await publish([o.row for o in expired[:limit]])
+        await self.mark_published(published)
         return len(published)
 
     async def ping(self) -> None:

@@ -27,8 +27,9 @@ WITH incoming AS (
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING seq, dedupe_key, message_id
 ), queued AS (
-    INSERT INTO outbox (journal_seq, message_id, exchange, routing_key, headers)
-    SELECT j.seq, j.message_id, i.exchange, i.routing_key, i.headers
+    INSERT INTO outbox (journal_seq, message_id, exchange, routing_key, headers, claimed_until)
+    SELECT j.seq, j.message_id, i.exchange, i.routing_key, i.headers,
+           now() + make_interval(secs => $24::float8)
     FROM journaled AS j
     JOIN incoming AS i USING (dedupe_key)
     WHERE i.exchange IS NOT NULL
@@ -40,27 +41,38 @@ FROM journaled AS j
 LEFT JOIN queued AS q ON q.journal_seq = j.seq;
 
 -- name: mark_published
+-- Run with synchronous_commit off: a mark lost in a crash only means the row is
+-- published again, and every consumer dedupes.
 UPDATE outbox SET published_at = now(), attempts = attempts + 1
 WHERE seq = ANY($1::bigint[]) AND published_at IS NULL;
 
--- name: lock_own
--- The worker that wrote these rows locks them while it publishes them, so that a relay
--- running meanwhile (SKIP LOCKED) cannot publish them a second time.
-SELECT seq FROM outbox
-WHERE seq = ANY($1::bigint[]) AND published_at IS NULL
-FOR UPDATE SKIP LOCKED;
+-- name: extend_claims
+-- A worker whose rows waited long renews its claim before publishing them; rows whose
+-- claim ran out (a relay may have them) are left to the relay.
+UPDATE outbox SET claimed_until = now() + make_interval(secs => $2::float8)
+WHERE seq = ANY($1::bigint[]) AND published_at IS NULL AND claimed_until > now()
+RETURNING seq;
 
--- name: claim_unpublished
--- Rows nobody has published, older than the grace period the worker that wrote them
--- needs to publish them itself. SKIP LOCKED lets any number of relays run side by side.
-SELECT o.seq, o.message_id, o.exchange, o.routing_key, o.headers,
-       COALESCE(o.body, j.canonical) AS body
-FROM outbox AS o
-LEFT JOIN journal AS j ON j.seq = o.journal_seq
-WHERE o.published_at IS NULL AND o.created_at < now() - make_interval(secs => $1)
-ORDER BY o.seq
-LIMIT $2
-FOR UPDATE OF o SKIP LOCKED;
+-- name: claim_expired
+-- Rows whose claim ran out unpublished: their writer died or lost the broker. Claiming
+-- them (SKIP LOCKED) lets any number of relays run side by side.
+WITH claimed AS (
+    UPDATE outbox AS o
+    SET claimed_until = now() + make_interval(secs => $1::float8)
+    WHERE o.seq IN (
+        SELECT seq FROM outbox
+        WHERE published_at IS NULL AND claimed_until < now()
+        ORDER BY claimed_until
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING o.seq, o.journal_seq, o.message_id, o.exchange, o.routing_key, o.headers, o.body
+)
+SELECT c.seq, c.message_id, c.exchange, c.routing_key, c.headers,
+       COALESCE(c.body, j.canonical) AS body
+FROM claimed AS c
+LEFT JOIN journal AS j ON j.seq = c.journal_seq
+ORDER BY c.seq;
 
 -- name: journal_summary
 SELECT decision, coalesce(reason_code, '') AS reason, count(*) AS n

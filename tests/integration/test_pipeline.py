@@ -85,7 +85,7 @@ async def test_ten_thousand_messages_are_delivered_once_and_a_replay_delivers_no
         expected_queue[message_id] = adapter_queue(recipient["system"], recipient["municipality"])
     # A long grace keeps the relay out of the way: this run has no crash, so every row
     # must be published exactly once by the worker that wrote it.
-    hub = HubProcess(services, extra_env={"SESSHU_HUB__OUTBOX_GRACE_SECONDS": "60"}).start()
+    hub = HubProcess(services, extra_env={"SESSHU_HUB__OUTBOX_CLAIM_SECONDS": "60"}).start()
     try:
         await wait_for(lambda: topology_ready(services), 30, "the hub to declare its topology")
         await publish(services.amqp_url, [body for _, body in traffic])

@@ -36,14 +36,17 @@ def entry(key: str, decision: str = "deliver") -> JournalEntry:
     )
 
 
+CLAIM = 0.3  # seconds: short, so the relay's turn comes within the test
+
+
 @pytest.fixture(params=["memory", "postgres"])
 async def store(
     request: pytest.FixtureRequest, services: Services
 ) -> AsyncIterator[MemoryStore | PgStore]:
     if request.param == "memory":
-        yield MemoryStore()
+        yield MemoryStore(claim_seconds=CLAIM)
         return
-    pg = await PgStore.connect(services.database_url)
+    pg = await PgStore.connect(services.database_url, claim_seconds=CLAIM)
     await pg.migrate()
     yield pg
     await pg.close()
@@ -61,58 +64,55 @@ async def test_record_journals_once_and_queues_what_has_an_exchange(
     assert set(again) == {"id-4"}
 
 
-def rows_of(new: dict[str, int | None], *keys: str) -> list[OutboxRow]:
-    """The outbox rows a worker would build for the entries it just recorded."""
-    return [
-        OutboxRow(seq, "sesshu.deliver", "vrs.082279", entry(k).canonical, {}, None)
-        for k in keys
-        if (seq := new[k]) is not None
-    ]
-
-
 class Recorder:
-    """A publisher that confirms everything and remembers what it sent."""
+    """A publisher that confirms everything (or nothing) and remembers what it got."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, confirm: bool = True) -> None:
         self.sent: list[OutboxRow] = []
+        self.confirm = confirm
 
     async def __call__(self, rows: Sequence[OutboxRow]) -> list[int]:
         self.sent.extend(rows)
-        return [row.seq for row in rows]
+        return [row.seq for row in rows] if self.confirm else []
 
 
-async def test_the_relay_publishes_only_what_is_unpublished_and_old_enough(
-    store: MemoryStore | PgStore,
-) -> None:
+async def test_the_relay_takes_only_rows_whose_claim_ran_out(store: MemoryStore | PgStore) -> None:
     new = await store.record([entry("id-1"), entry("id-2")])
-    publish = Recorder()
-    assert await store.relay(publish, older_than=60, limit=10) == 0
-    assert await store.publish_own(rows_of(new, "id-1"), publish) == 1
-    await asyncio.sleep(0.05)
     relayed = Recorder()
-    assert await store.relay(relayed, older_than=0.01, limit=10) == 1
+    assert await store.relay(relayed, limit=10) == 0  # still the writer's
+    first = new["id-1"]
+    assert first is not None
+    await store.mark_published([first])
+    await asyncio.sleep(CLAIM + 0.1)
+    assert await store.relay(relayed, limit=10) == 1
     assert [row.body for row in relayed.sent] == [b'{"k":"id-2"}']
     assert relayed.sent[0].exchange == "sesshu.deliver"
     assert relayed.sent[0].headers == {"x-sesshu-kind": "resident_status_flag"}
-    assert await store.relay(relayed, older_than=0.01, limit=10) == 0
-    assert await store.publish_own(rows_of(new, "id-1", "id-2"), publish) == 0
+    assert await store.relay(relayed, limit=10) == 0
 
 
-async def test_rows_the_broker_did_not_confirm_stay_for_the_next_relay(
+async def test_a_writer_renews_its_claim_only_while_it_holds_it(
+    store: MemoryStore | PgStore,
+) -> None:
+    new = await store.record([entry("id-1")])
+    seq = new["id-1"]
+    assert seq is not None
+    assert await store.extend_claims([seq]) == [seq]
+    await asyncio.sleep(CLAIM + 0.1)
+    assert await store.extend_claims([seq]) == []  # ran out: the relay's now
+    assert await store.relay(Recorder(), limit=10) == 1
+    assert await store.extend_claims([seq]) == []  # published
+
+
+async def test_rows_the_broker_did_not_confirm_go_out_again_after_the_claim(
     store: MemoryStore | PgStore,
 ) -> None:
     await store.record([entry("id-1")])
-    await asyncio.sleep(0.05)
-
-    async def refuse(rows: Sequence[OutboxRow]) -> list[int]:
-        return []
-
-    assert await store.relay(refuse, older_than=0.01, limit=10) == 0
-
-    async def accept(rows: Sequence[OutboxRow]) -> list[int]:
-        return [row.seq for row in rows]
-
-    assert await store.relay(accept, older_than=0.01, limit=10) == 1
+    await asyncio.sleep(CLAIM + 0.1)
+    assert await store.relay(Recorder(confirm=False), limit=10) == 0
+    assert await store.relay(Recorder(), limit=10) == 0  # the failed relay's claim holds
+    await asyncio.sleep(CLAIM + 0.1)
+    assert await store.relay(Recorder(), limit=10) == 1
 
 
 async def test_the_adapter_inbox_admits_a_message_once_and_rolls_back_with_its_handler(
@@ -137,26 +137,22 @@ async def test_the_adapter_inbox_admits_a_message_once_and_rolls_back_with_its_h
         assert transaction.fresh  # dedupe is per consumer
 
 
-async def test_relays_and_the_owning_worker_never_publish_the_same_row(services: Services) -> None:
-    pg = await PgStore.connect(services.database_url, size=4)
+async def test_concurrent_relays_never_publish_the_same_row(services: Services) -> None:
+    pg = await PgStore.connect(services.database_url, size=4, claim_seconds=CLAIM)
     await pg.migrate()
     try:
-        await pg.record([entry(f"id-{i}") for i in range(200)])
-        await asyncio.sleep(0.05)
+        await pg.record([entry(f"id-{i}") for i in range(300)])
+        await asyncio.sleep(CLAIM + 0.1)
         seen: list[int] = []
 
         async def slow_publish(rows: Sequence[OutboxRow]) -> list[int]:
-            await asyncio.sleep(0.2)  # hold the row locks while the other relay runs
+            await asyncio.sleep(0.1)
             seen.extend(row.seq for row in rows)
             return [row.seq for row in rows]
 
-        new = await pg.record([entry(f"id-{i}") for i in range(200, 300)])
-        own = rows_of(new, *new)
-        counts = await asyncio.gather(
-            *(pg.relay(slow_publish, older_than=0.01, limit=50) for _ in range(4)),
-            pg.publish_own(own, slow_publish),
-        )
-        assert sum(counts) == 300
+        counts = list(await asyncio.gather(*(pg.relay(slow_publish, limit=50) for _ in range(8))))
+        while sum(counts) < 300:
+            counts.append(await pg.relay(slow_publish, limit=50))
         assert len(seen) == len(set(seen)) == 300
     finally:
         await pg.close()

@@ -34,7 +34,7 @@ async def test_sigterm_finishes_the_batch_flushes_the_outbox_and_exits_0(
     services: Services,
 ) -> None:
     traffic = signed_traffic(services, 5_000)
-    hub = HubProcess(services, extra_env={"SESSHU_HUB__OUTBOX_GRACE_SECONDS": "60"}).start()
+    hub = HubProcess(services, extra_env={"SESSHU_HUB__OUTBOX_CLAIM_SECONDS": "60"}).start()
     await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
     publishing = asyncio.ensure_future(publish(services.amqp_url, [b for _, b in traffic]))  # noqa: RUF006 - awaited below
     await wait_for(lambda: _journaled_some(services), 60, "the hub to start journaling")
@@ -109,7 +109,12 @@ async def test_a_database_outage_pauses_consumption_and_nothing_is_acked(
         await wait_for(
             lambda: settled(services, 300), 120, "the paused batch after PostgreSQL returns"
         )
-        assert await asyncio.to_thread(unacked, services.vhost, INGRESS_QUEUE) == (0, 0)
+
+        async def all_acked() -> bool:
+            # RabbitMQ refreshes these counters every few seconds.
+            return await asyncio.to_thread(unacked, services.vhost, INGRESS_QUEUE) == (0, 0)
+
+        await wait_for(all_acked, 30, "every paused message acked")
         ids = [i for queue_ids in (await delivered(services)).values() for i in queue_ids]
         assert sorted(ids) == sorted(message_id for message_id, _ in traffic)
         assert "consumption paused" in hub.log()

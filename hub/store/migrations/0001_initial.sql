@@ -35,7 +35,9 @@ CREATE INDEX journal_received_at ON journal (received_at);
 
 -- What the hub still has to publish. A row either points at the journal's bytes (a
 -- delivery or dead-letter of what was received) or carries its own body (a message the
--- hub writes itself, such as a rejection notice).
+-- hub writes itself, such as a rejection notice). The worker that writes a row holds a
+-- claim on it until claimed_until; only after that may a relay claim and publish it, so
+-- a row is published by one claimant at a time.
 CREATE TABLE outbox (
     seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     journal_seq   bigint      REFERENCES journal (seq),
@@ -45,13 +47,14 @@ CREATE TABLE outbox (
     body          bytea,
     headers       jsonb       NOT NULL DEFAULT '{}'::jsonb,
     created_at    timestamptz NOT NULL DEFAULT now(),
+    claimed_until timestamptz NOT NULL,
     published_at  timestamptz,
     attempts      integer     NOT NULL DEFAULT 0,
     last_error    text,
     CHECK ((journal_seq IS NULL) <> (body IS NULL))
 );
 
-CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
+CREATE INDEX outbox_unpublished ON outbox (claimed_until) WHERE published_at IS NULL;
 
 -- Adapters dedupe deliveries by message id, per consumer, in the same transaction as
 -- their effect, so a redelivery is a no-op for them too.
