@@ -39,7 +39,7 @@ def hub_command(
     settings = Settings()
     _logging(settings)
     if workers == 1:
-        raise typer.Exit(asyncio.run(service.run_worker(settings)))
+        raise typer.Exit(service.run_worker_process(settings))
     raise typer.Exit(service.supervise(workers, ["hub", "--workers", "1"]))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+
+import uvloop
 
 from contracts.broker import destinations
 from contracts.keys import KeyRing
@@ -83,6 +86,18 @@ async def run_worker(settings: Settings) -> int:
         stats.rejected,
     )
     return 0
+
+
+def run_worker_process(settings: Settings) -> int:
+    """Run one worker on uvloop, with the garbage collector tuned for a long-lived server."""
+    # Objects alive at start-up (modules, the key ring, pydantic schemas) never become
+    # garbage: freezing them keeps every full collection from walking them again. The
+    # thresholds stay at their defaults on purpose: the AMQP client leaves about 30
+    # objects in reference cycles per message, and a high first threshold turned that
+    # into a 15-30 ms collection every 3 s at 500 msg/s (measured with gc.callbacks).
+    gc.collect()
+    gc.freeze()
+    return uvloop.run(run_worker(settings))
 
 
 def supervise(workers: int, argv_for_worker: list[str]) -> int:

@@ -56,6 +56,8 @@ T = TypeVar("T")
 BROKER_TRANSIENT: tuple[type[BaseException], ...] = (AMQPError, ConnectionError, TimeoutError)
 # An ack on a channel that has since closed raises ChannelInvalidStateError, a RuntimeError.
 ACK_LOST: tuple[type[BaseException], ...] = (*BROKER_TRANSIENT, RuntimeError)
+PUBLISH_CYCLES = 4
+MARK_INTERVAL = 0.05
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Worker:
     _has_pending: asyncio.Event = field(default_factory=asyncio.Event)
     _room: asyncio.Event = field(default_factory=asyncio.Event)
     _draining: bool = False
+    _confirmed: list[int] = field(default_factory=list)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain: finish the batch, flush the outbox."""
@@ -104,11 +107,12 @@ class Worker:
             relay = asyncio.create_task(self._relay_loop(stop))
             waker = asyncio.create_task(self._wake_on(stop))
             publisher = asyncio.create_task(self._publisher_loop())
+            marker = asyncio.create_task(self._marker_loop())
             try:
                 await self._consume_loop(stop)
             finally:
                 await queue.cancel(tag)
-                await self._drain(publisher, relay, waker)
+                await self._drain(publisher, relay, waker, marker)
 
     async def _connect(self, stop: asyncio.Event) -> AbstractRobustConnection | None:
         url = self.settings.amqp.url.get_secret_value()
@@ -158,12 +162,12 @@ class Worker:
         if new is None:
             return  # stopping during a database outage: nothing acked, all redelivered
         self._count(len(batch), entries, new)
-        await _ack(batch)
         claimed = time.monotonic()
         rows = [_outbox_row(e, seq) for e in entries if (seq := new.get(e.dedupe_key))]
-        if rows:
+        if rows:  # committed: safe to send before the ack goes out
             self._pending.extend((row, claimed) for row in rows)
             self._has_pending.set()
+        await _ack(batch)
         # Backpressure: rows are acked but not yet sent; while too many wait, stop taking
         # batches, the prefetch window fills and the broker holds the rest.
         while len(self._pending) >= self.settings.amqp.prefetch and not self._draining:
@@ -221,13 +225,28 @@ class Worker:
                 stats.rejected += decision == "reject"
 
     async def _publisher_loop(self) -> None:
-        while not (self._draining and not self._pending):
-            await self._has_pending.wait()
-            self._has_pending.clear()
+        # Up to PUBLISH_CYCLES batches of rows in flight at once: confirms for quorum
+        # queues take a Raft round and an fsync, and waiting for one batch's confirms
+        # before sending the next would put every message behind the slowest confirm.
+        # Meanwhile new rows gather into the next batch. Rows are claimed, so concurrent
+        # cycles (and relays) never send the same row.
+        cycles = asyncio.Semaphore(PUBLISH_CYCLES)
+        running: set[asyncio.Task[None]] = set()
+        while True:
+            if not self._pending:
+                if self._draining:
+                    break
+                await self._has_pending.wait()
+                self._has_pending.clear()
+                continue
+            await cycles.acquire()
             batch, self._pending = self._pending, []
             self._room.set()
-            if batch:
-                await self._publish_claimed(batch)
+            task = asyncio.create_task(self._publish_claimed(batch))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            task.add_done_callback(lambda _: cycles.release())
+        await asyncio.gather(*running)
 
     async def _publish_claimed(self, batch: list[tuple[OutboxRow, float]]) -> None:
         # Rows that waited past half their claim get it renewed first; any whose claim ran
@@ -241,10 +260,28 @@ class Worker:
                 else set()
             )
             rows = [row for row, claimed in batch if claimed >= limit or row.seq in kept]
-            published = await self.publish(rows)
-            await self._retrying(lambda: self.journal.mark_published(published))
+            confirmed = await self.publish(rows)
+            # Not `self._confirmed.extend(await ...)`: that binds the list before the await,
+            # and the marker may have swapped it out meanwhile, losing these marks.
+            self._confirmed.extend(confirmed)
         except DatabaseUnavailable:
             log.warning("outbox rows left to the relay: PostgreSQL unavailable")
+
+    async def _marker_loop(self) -> None:
+        # Marks go out in bulk, every MARK_INTERVAL: one UPDATE for many confirms instead
+        # of one per publishing cycle. A mark lost in a crash only republishes its row.
+        while True:
+            await asyncio.sleep(MARK_INTERVAL)
+            await self._flush_marks()
+
+    async def _flush_marks(self) -> None:
+        if not self._confirmed:
+            return
+        seqs, self._confirmed = self._confirmed, []
+        try:
+            await self._retrying(lambda: self.journal.mark_published(seqs))
+        except DatabaseUnavailable:
+            log.warning("%d outbox marks lost; those rows will be published again", len(seqs))
 
     async def publish(self, rows: Sequence[OutboxRow]) -> list[int]:
         """Publish rows with confirms and `mandatory`; return the seqs the broker confirmed."""
@@ -289,7 +326,7 @@ class Worker:
             await self.relay_once()
 
     async def relay_once(self) -> int:
-        """Republish every row that nobody published within the grace period."""
+        """Publish every row whose claim ran out unpublished (a dead or cut-off writer)."""
         hub, total = self.settings.hub, 0
         while True:
             try:
@@ -312,6 +349,7 @@ class Worker:
         for task in (publisher, *others):
             task.cancel()
         await asyncio.gather(publisher, *others, return_exceptions=True)
+        await self._flush_marks()
 
 
 def _unique(entries: list[JournalEntry]) -> list[JournalEntry]:
