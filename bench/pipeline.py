@@ -561,22 +561,19 @@ def _print_tables(runs: list[RunResult], message_bytes: float) -> None:
     staged = [r for r in measured if r.stages]
     if staged:
         print(
-            f"\n{'hub stages':<17} {'ingress p50/p99':>16} {'outbox p50/p99':>16} "
-            f"{'deliver p50/p99':>16}   {'journal batch':>13} {'publish batch':>13}"
+            f"\n{'hub stages':<17} {'ingress p50/p99':>16} {'onward p50/p99':>16}   "
+            f"{'journal batch':>13}"
         )
         for r in staged:
             st = r.stages
             cells = [
                 f"{st[f'{name}_p50_ms']:.1f} / {st[f'{name}_p99_ms']:.1f}"
-                for name in ("ingress", "outbox", "deliver")
+                for name in ("ingress", "onward")
             ]
-            print(
-                f"{r.mode:<17} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16}   "
-                f"{st['journal_batch_mean']:>13.1f} {st['publish_batch_mean']:>13.1f}"
-            )
+            print(f"{r.mode:<17} {cells[0]:>16} {cells[1]:>16}   {st['journal_batch_mean']:>13.1f}")
         print(
-            "ms from publish to journal transaction, to publishing transaction, to delivery;\n"
-            "batches: mean messages per journal insert and per publishing transaction."
+            "ms from publish to the journal transaction, and from it to delivery;\n"
+            "journal batch: mean messages per journal insert."
         )
 
 

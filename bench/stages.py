@@ -1,16 +1,16 @@
 """Where the time goes: the hub's stages from its own timestamps, and latency over time.
 
-The journal's `received_at` and the outbox's `published_at` default to `now()`, the start
-of the transaction that wrote them, so for every message of a run the hub's database says
-when its batch was journaled and when the transaction publishing it began. With the
-driver's publish and delivery times that splits end-to-end latency into
+The journal's `received_at` defaults to `now()`, the start of the transaction that wrote
+it, so for every message of a run the hub's database says when its batch was journaled.
+With the driver's publish and delivery times that splits end-to-end latency into
 
     ingress   publish -> journal transaction: queue wait, batch forming, triage
-    outbox    journal transaction -> publishing transaction: the insert, the ack and the
-              wait for one of the worker's publishing slots
-    deliver   publishing transaction -> delivery: row lock, publish, broker, consumer
+    onward    journal transaction -> delivery: insert and commit, ack, the publisher
+              loop, publish and confirm, broker, consumer
 
-and grouping rows by those timestamps gives the journal and publish batch sizes.
+and grouping rows by that timestamp gives the journal batch sizes. (The outbox's
+`published_at` is written in bulk every 50 ms after the confirms, so it says when a row
+was marked, not when it went out, and is not used here.)
 """
 
 from __future__ import annotations
@@ -27,10 +27,8 @@ from bench.measure import percentile
 __all__ = ["hub_stages", "timeline"]
 
 _STAGES_SQL = """
-SELECT j.message_id::text AS id,
-       extract(epoch FROM j.received_at)::float8 AS journaled,
-       extract(epoch FROM o.published_at)::float8 AS published
-FROM journal AS j JOIN outbox AS o ON o.journal_seq = j.seq
+SELECT j.message_id::text AS id, extract(epoch FROM j.received_at)::float8 AS journaled
+FROM journal AS j
 WHERE j.message_id = ANY($1::uuid[])
 """
 
@@ -38,7 +36,7 @@ WHERE j.message_id = ANY($1::uuid[])
 async def hub_stages(
     database_url: str, sent: Mapping[str, float], received: Mapping[str, float]
 ) -> dict[str, Any]:
-    """p50/p99 of each stage in ms, and the journal and publish batch sizes, for one run."""
+    """p50/p99 of each stage in ms, and the journal batch sizes, for one run."""
     # perf_counter to wall clock, for comparing with PostgreSQL's timestamps (same host).
     offset = time.time() - time.perf_counter()
     connection = await asyncpg.connect(database_url)
@@ -46,28 +44,22 @@ async def hub_stages(
         rows = await connection.fetch(_STAGES_SQL, list(received))
     finally:
         await connection.close()
-    stages: dict[str, list[float]] = {"ingress": [], "outbox": [], "deliver": []}
+    stages: dict[str, list[float]] = {"ingress": [], "onward": []}
     journal_batches: dict[float, int] = {}
-    publish_batches: dict[float, int] = {}
     for row in rows:
-        if row["published"] is None:
-            continue
         t0, t3 = sent[row["id"]] + offset, received[row["id"]] + offset
         stages["ingress"].append(1000 * (row["journaled"] - t0))
-        stages["outbox"].append(1000 * (row["published"] - row["journaled"]))
-        stages["deliver"].append(1000 * (t3 - row["published"]))
+        stages["onward"].append(1000 * (t3 - row["journaled"]))
         journal_batches[row["journaled"]] = journal_batches.get(row["journaled"], 0) + 1
-        publish_batches[row["published"]] = publish_batches.get(row["published"], 0) + 1
     result: dict[str, Any] = {}
     for name, values in stages.items():
         values.sort()
         result[f"{name}_p50_ms"] = percentile(values, 50)
         result[f"{name}_p99_ms"] = percentile(values, 99)
-    for name, batches in (("journal", journal_batches), ("publish", publish_batches)):
-        sizes = sorted(batches.values())
-        result[f"{name}_batches"] = len(sizes)
-        result[f"{name}_batch_mean"] = fmean(sizes) if sizes else 0.0
-        result[f"{name}_batch_max"] = sizes[-1] if sizes else 0
+    sizes = sorted(journal_batches.values())
+    result["journal_batches"] = len(sizes)
+    result["journal_batch_mean"] = fmean(sizes) if sizes else 0.0
+    result["journal_batch_max"] = sizes[-1] if sizes else 0
     return result
 
 
