@@ -38,11 +38,11 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractRobustConnection,
 )
-from aiormq.exceptions import AMQPError
+from aiormq.exceptions import AMQPConnectionError, AMQPError, ChannelInvalidStateError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from contracts.broker import DEAD_EXCHANGE, DELIVER_EXCHANGE, INGRESS_QUEUE
-from hub.errors import BrokerUnavailable, DatabaseUnavailable
+from hub.errors import DatabaseUnavailable
 from hub.pipeline import JournalEntry, Triage
 from hub.ports import Journal, OutboxRow
 from hub.settings import Settings
@@ -56,6 +56,12 @@ T = TypeVar("T")
 BROKER_TRANSIENT: tuple[type[BaseException], ...] = (AMQPError, ConnectionError, TimeoutError)
 # An ack on a channel that has since closed raises ChannelInvalidStateError, a RuntimeError.
 ACK_LOST: tuple[type[BaseException], ...] = (*BROKER_TRANSIENT, RuntimeError)
+PUBLISH_RETRYABLE: tuple[type[BaseException], ...] = (
+    AMQPConnectionError,
+    ChannelInvalidStateError,
+    ConnectionError,
+    TimeoutError,
+)
 PUBLISH_CYCLES = 4
 MARK_INTERVAL = 0.05
 
@@ -201,7 +207,7 @@ class Worker:
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         hub = self.settings.hub
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((DatabaseUnavailable, BrokerUnavailable)),
+            retry=retry_if_exception_type(DatabaseUnavailable),
             stop=stop_after_attempt(hub.retry_attempts),
             wait=wait_exponential(multiplier=0.05, max=hub.retry_max_wait_seconds),
             reraise=True,
@@ -312,12 +318,23 @@ class Worker:
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
-        await self._exchanges[row.exchange].publish(
-            message,
-            routing_key=row.routing_key,
-            mandatory=True,
-            timeout=self.settings.amqp.publish_timeout_seconds,
-        )
+        hub = self.settings.hub
+        # A lost connection or channel is worth a few quick tries while the robust
+        # connection reconnects; a nack or a return (DeliveryError) is not, and goes back
+        # to the outbox for the relay.
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(PUBLISH_RETRYABLE),
+            stop=stop_after_attempt(hub.retry_attempts),
+            wait=wait_exponential(multiplier=0.05, max=hub.retry_max_wait_seconds),
+            reraise=True,
+        ):
+            with attempt:
+                await self._exchanges[row.exchange].publish(
+                    message,
+                    routing_key=row.routing_key,
+                    mandatory=True,
+                    timeout=self.settings.amqp.publish_timeout_seconds,
+                )
 
     async def _relay_loop(self, stop: asyncio.Event) -> None:
         hub = self.settings.hub
