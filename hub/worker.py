@@ -204,14 +204,18 @@ class Worker:
             return True
         return False
 
-    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+    def _retry_policy(self, *exceptions: type[BaseException]) -> AsyncRetrying:
+        """Retries on the named exceptions only, with the configured limits."""
         hub = self.settings.hub
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(DatabaseUnavailable),
+        return AsyncRetrying(
+            retry=retry_if_exception_type(exceptions),
             stop=stop_after_attempt(hub.retry_attempts),
             wait=wait_exponential(multiplier=0.05, max=hub.retry_max_wait_seconds),
             reraise=True,
-        ):
+        )
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        async for attempt in self._retry_policy(DatabaseUnavailable):
             with attempt:
                 return await call()
         raise AssertionError("unreachable: AsyncRetrying reraises")  # pragma: no cover
@@ -318,16 +322,10 @@ class Worker:
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
-        hub = self.settings.hub
         # A lost connection or channel is worth a few quick tries while the robust
         # connection reconnects; a nack or a return (DeliveryError) is not, and goes back
         # to the outbox for the relay.
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(PUBLISH_RETRYABLE),
-            stop=stop_after_attempt(hub.retry_attempts),
-            wait=wait_exponential(multiplier=0.05, max=hub.retry_max_wait_seconds),
-            reraise=True,
-        ):
+        async for attempt in self._retry_policy(*PUBLISH_RETRYABLE):
             with attempt:
                 await self._exchanges[row.exchange].publish(
                     message,
