@@ -189,17 +189,21 @@ class Outbox:
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
-        # A lost connection or channel is worth a few quick tries while the robust
-        # connection reconnects; a nack or a return (DeliveryError) is not, and goes back
-        # to the outbox for the relay.
-        async for attempt in retry_policy(self.settings.hub, *PUBLISH_RETRYABLE):
-            with attempt:
-                await self.exchanges[row.exchange].publish(
-                    message,
-                    routing_key=row.routing_key,
-                    mandatory=True,
-                    timeout=self.settings.amqp.publish_timeout_seconds,
-                )
+        try:
+            await self._send(row, message)
+        except PUBLISH_RETRYABLE:
+            # Only now build the retry policy: the hot path publishes without tenacity.
+            async for attempt in retry_policy(self.settings.hub, *PUBLISH_RETRYABLE):
+                with attempt:
+                    await self._send(row, message)
+
+    async def _send(self, row: OutboxRow, message: aio_pika.Message) -> None:
+        await self.exchanges[row.exchange].publish(
+            message,
+            routing_key=row.routing_key,
+            mandatory=True,
+            timeout=self.settings.amqp.publish_timeout_seconds,
+        )
 
     async def _relay_loop(self, stop: asyncio.Event) -> None:
         hub = self.settings.hub
