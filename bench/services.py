@@ -36,11 +36,11 @@ CHIKUSEI, YUKI = "082279", "082074"
 MUNICIPALITIES = (CHIKUSEI, YUKI)
 # (sender system, municipality, recipient system): the harness's traffic mix, so that the
 # hub delivers to four adapter queues across both municipalities it serves.
+# Health management of both cities recording vaccination results with their intermediate
+# server (F3/F4, 別表第一 10 on the sample permitted-inquiry list).
 SENDERS: tuple[tuple[SystemId, str, SystemId], ...] = (
-    (SystemId.HEALTH_MGMT, CHIKUSEI, SystemId.VRS),
-    (SystemId.HEALTH_MGMT, YUKI, SystemId.VRS),
-    (SystemId.VRS, CHIKUSEI, SystemId.HEALTH_MGMT),
-    (SystemId.INTERMEDIATE, YUKI, SystemId.HEALTH_MGMT),
+    (SystemId.HEALTH_MGMT, CHIKUSEI, SystemId.INTERMEDIATE),
+    (SystemId.HEALTH_MGMT, YUKI, SystemId.INTERMEDIATE),
 )
 
 

@@ -49,7 +49,8 @@ def signed_messages(services: BenchServices, count: int) -> list[BenchMessage]:
             municipality=municipality,
             sender=sender,
             recipient=recipient,
-            procedure="S19-16",
+            procedure="B1-10",
+            data_items=("vaccination.record",),
             key_id=signer.key_id,
         )
         signed = signer.sign(envelope)

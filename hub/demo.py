@@ -24,35 +24,45 @@ from contracts.signing import Freshness, Signer, VerificationError, parse_and_ve
 from hub import demo_live
 from hub.pipeline import Triage
 from hub.settings import Settings
-from routing.decision import Context, Policy
+from routing.decision import Context
+from routing.policy import load_policy
 
 CHIKUSEI = "082279"
 YUKI = "082074"
 MUNICIPALITIES = (CHIKUSEI, YUKI)
 LOCAL_SYSTEMS = (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE, SystemId.VRS, SystemId.KIOSK)
 
-# Who sends each kind (flows F1-F20 of domain.md) and to whom.
-ROUTES: dict[str, tuple[SystemId, SystemId]] = {
-    "vaccination_record": (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE),
-    "fukuhon_registration": (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE),
-    "target_registration": (SystemId.HEALTH_MGMT, SystemId.VRS),
-    "dose_record": (SystemId.VRS, SystemId.HEALTH_MGMT),
-    "vaccination_export": (SystemId.VRS, SystemId.HEALTH_MGMT),
-    "transfer_in_inquiry": (SystemId.VRS, SystemId.VRS),
-    "transfer_out_provision": (SystemId.VRS, SystemId.VRS),
-    "resident_status_flag": (SystemId.HEALTH_MGMT, SystemId.VRS),
-    "certificate_application": (SystemId.KIOSK, SystemId.VRS),
-    "certificate_issued": (SystemId.VRS, SystemId.KIOSK),
-    "inquiry_request": (SystemId.INTERMEDIATE, SystemId.NWS),
-    "provision_permit": (SystemId.NWS, SystemId.INTERMEDIATE),
-    "provision_response": (SystemId.INTERMEDIATE, SystemId.NWS),
-    "inquiry_result": (SystemId.INTERMEDIATE, SystemId.HEALTH_MGMT),
-    "provision_record": (SystemId.INTERMEDIATE, SystemId.HEALTH_MGMT),
-    "permitted_list_update": (SystemId.NWS, SystemId.INTERMEDIATE),
-    "self_information_request": (SystemId.NWS, SystemId.INTERMEDIATE),
-    "resident_notice": (SystemId.INTERMEDIATE, SystemId.NWS),
-    "approval_attestation": (SystemId.HUB, SystemId.INTERMEDIATE),
-    "rejection_notice": (SystemId.HUB, SystemId.HEALTH_MGMT),
+# Who sends each kind to whom (flows F1-F20 of domain.md), under which procedure and data
+# item: every route is a row of the sample permitted-inquiry list (routing/policies).
+H, IS, NWS, VRS, KIOSK, HUB = (
+    SystemId.HEALTH_MGMT,
+    SystemId.INTERMEDIATE,
+    SystemId.NWS,
+    SystemId.VRS,
+    SystemId.KIOSK,
+    SystemId.HUB,
+)
+ROUTES: dict[str, tuple[SystemId, SystemId, str, str]] = {
+    "vaccination_record": (H, IS, "B1-10", "vaccination.record"),
+    "fukuhon_registration": (H, IS, "B2-115-2", "vaccination.history"),
+    "target_registration": (H, VRS, "S19-16", "covid.target"),
+    "dose_record": (VRS, H, "S19-16", "covid.dose"),
+    "vaccination_export": (VRS, H, "S19-16", "covid.vaccination_record"),
+    "transfer_in_inquiry": (VRS, VRS, "S19-16", "covid.vaccination_record"),
+    "transfer_out_provision": (VRS, VRS, "S19-16", "covid.vaccination_record"),
+    "resident_status_flag": (H, VRS, "S19-16", "covid.resident_status"),
+    "certificate_application": (KIOSK, VRS, "S19-16", "covid.certificate"),
+    "certificate_issued": (VRS, KIOSK, "S19-16", "covid.certificate"),
+    "inquiry_request": (IS, NWS, "B2-115-2", "vaccination.history"),
+    "provision_permit": (NWS, IS, "B2-115-2", "network.permit"),
+    "provision_response": (IS, NWS, "B2-115-2", "vaccination.history"),
+    "inquiry_result": (IS, H, "B2-115-2", "vaccination.history"),
+    "provision_record": (IS, H, "B2-115-2", "network.provision_record"),
+    "permitted_list_update": (NWS, IS, "S19-8", "network.permitted_list"),
+    "self_information_request": (NWS, IS, "B2-115-2", "self.vaccination_history"),
+    "resident_notice": (IS, NWS, "B2-115-2", "notice.vaccination"),
+    "approval_attestation": (HUB, IS, "B2-115-2", "vaccination.history"),
+    "rejection_notice": (HUB, H, "B2-115-2", "vaccination.history"),
 }
 CROSS_MUNICIPALITY = frozenset({"transfer_in_inquiry", "transfer_out_provision"})
 
@@ -93,7 +103,7 @@ class Keys:
 
 def envelope_for(kind: str, keys: Keys) -> Envelope:
     """A signed example envelope of `kind` from Chikusei, as its sender would publish it."""
-    sender, recipient = ROUTES[kind]
+    sender, recipient, procedure, data_item = ROUTES[kind]
     target = YUKI if kind in CROSS_MUNICIPALITY else CHIKUSEI
     key = keys.of(sender, CHIKUSEI)
     envelope = Envelope.new(
@@ -101,7 +111,8 @@ def envelope_for(kind: str, keys: Keys) -> Envelope:
         municipality=CHIKUSEI,
         sender=Party(system=sender, instance=f"{sender.value.replace('_', '-')}-1"),
         recipient=Recipient(system=recipient, municipality=target),
-        procedure="S19-16" if kind in CROSS_MUNICIPALITY else "B2-115-2",
+        procedure=procedure,
+        data_items=(data_item,),
         key_id=key.entry.key_id,
     )
     return Signer(key.entry.key_id, key.signing).sign(envelope)
@@ -181,7 +192,7 @@ def _live(keys: Keys, settings: Settings, echo: Callable[[str], None]) -> int:
     triage = Triage(
         ring=keys.ring(),
         freshness=settings.signing.freshness(),
-        policy=Policy(),
+        policy=load_policy(settings.routing.directory()),
         context=Context(destinations=destinations(MUNICIPALITIES)),
     )
     bodies = [(kind, envelope_for(kind, keys).to_bytes()) for kind in EXAMPLE_KINDS]

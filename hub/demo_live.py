@@ -78,7 +78,7 @@ async def through_the_hub(
     stats = worker.stats
     echo(
         f"  worker drained: {stats.received} received, {stats.delivered} delivered, "
-        f"{stats.rejected} rejected, {stats.duplicates} duplicates"
+        f"{stats.held} held, {stats.rejected} rejected, {stats.duplicates} duplicates"
     )
     return 0 if stats.received == len(bodies) else 1
 
@@ -113,7 +113,7 @@ async def _until_settled(store: PgStore, count: int) -> None:
 async def _report(settings: Settings, store: PgStore, echo: Callable[[str], None]) -> None:
     echo("  journal:")
     for decision, reason, count in await store.journal_summary():
-        echo(f"    {decision:<8} {reason:<18} {count:>4}")
+        echo(f"    {decision:<8} {reason:<24} {count:>4}")
     depths = await _depths(settings.amqp.url.get_secret_value(), settings.hub.municipalities)
     echo("  queues:")
     for name, depth in depths.items():

@@ -24,7 +24,8 @@ from contracts.broker import (
 from contracts.envelope import Envelope
 from contracts.keys import KeyRing
 from contracts.signing import Freshness, VerificationError, parse_and_verify
-from routing.decision import Context, Deliver, Hold, Policy, Reject, decide
+from routing.decision import Context, Deliver, Hold, Reject, decide
+from routing.policy import Policy
 
 __all__ = ["JournalEntry", "Triage", "triage"]
 
@@ -88,6 +89,8 @@ def triage(body: bytes, setup: Triage, now: datetime) -> JournalEntry:
             canonical=body,
             decision="hold",
             policy_version=setup.policy.version,
+            reason_code=decision.code,
+            reason=decision.reason,
             **fields,
         )
     if not isinstance(decision, Deliver):  # pragma: no cover - Decision has three members

@@ -21,7 +21,8 @@ from hub.pipeline import Triage
 from hub.settings import Settings
 from hub.store.postgres import PgStore, ensure_database
 from hub.worker import Worker
-from routing.decision import Context, Policy
+from routing.decision import Context
+from routing.policy import load_policy
 
 __all__ = ["open_store", "run_worker", "supervise"]
 
@@ -55,7 +56,7 @@ def build_triage(settings: Settings) -> Triage:
     return Triage(
         ring=KeyRing.load(settings.signing.ring_dir),
         freshness=settings.signing.freshness(),
-        policy=Policy(),
+        policy=load_policy(settings.routing.directory()),
         context=Context(destinations=destinations(settings.hub.municipalities)),
     )
 

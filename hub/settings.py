@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+import routing
 from contracts.codes import LocalGovCode
 from contracts.signing import Freshness
 
@@ -21,6 +22,7 @@ __all__ = [
     "AmqpSettings",
     "DatabaseSettings",
     "HubSettings",
+    "RoutingSettings",
     "Settings",
     "SigningSettings",
     "env_table",
@@ -114,6 +116,20 @@ class SigningSettings(BaseModel):
         )
 
 
+class RoutingSettings(BaseModel):
+    """The routing policy."""
+
+    policy_dir: Path | None = Field(
+        default=None,
+        description="directory with permitted.csv and auto_response_disabled.csv "
+        "(unset: the sample shipped in routing/policies/chikusei)",
+    )
+
+    def directory(self) -> Path:
+        """The policy directory in force."""
+        return self.policy_dir or Path(routing.__file__).parent / "policies" / "chikusei"
+
+
 class Settings(BaseSettings):
     """Everything an operator can set, from `SESSHU_*` environment variables."""
 
@@ -125,6 +141,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     signing: SigningSettings = SigningSettings()
     hub: HubSettings = HubSettings()
+    routing: RoutingSettings = RoutingSettings()
     log_level: str = Field(default="INFO", description="log level of every process")
 
 

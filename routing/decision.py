@@ -1,17 +1,86 @@
 """`decide(envelope, policy, context) -> Deliver | Hold | Reject`: pure, no I/O.
 
-This is the pass-through policy the pipeline runs on until the permitted-inquiry list
-arrives (routing issue): deliver to the recipient's queue when one exists, else reject as
-unroutable. The decision types and the signature are the ones the real policy keeps.
+The checks, in order, each with its reason code:
+
+    unroutable            no adapter queue for the recipient
+    cross_municipality    R14: a message for another municipality that is not one of the
+                          kinds made to cross (network traffic, VRS transfer-in/out)
+    my_number_on_network  R40: a My Number on a network path (符号 only there)
+    my_number_purpose     R21: a COVID-domain message holding a My Number without one of
+                          the three purposes (transfer-in inquiry, transfer-out provision,
+                          certificate)
+    not_on_list           no row of the permitted-inquiry list for the procedure and a
+                          data item (or the message declares no data item)
+    outside_validity      rows exist, none valid on the day the message was sent
+    wrong_direction       valid rows exist, none in the message's direction
+    sender_not_listed     the sender (or recipient) is not the listed inquirer or provider
+    Hold: auto_response_disabled
+                          a provision of a flagged (provider, procedure, data item) waits
+                          for a 所属長 (R37)
+
+Sealed payloads are routed on envelope fields alone: the hub never needs their plaintext.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta, timezone
 
+from contracts.codes import SystemId
 from contracts.envelope import Envelope
+from contracts.payloads import SealedPayload, carries_my_number
+from routing.policy import ANY, Policy, Row
 
-__all__ = ["Context", "Decision", "Deliver", "Hold", "Policy", "Reject", "decide"]
+__all__ = [
+    "CROSS_MUNICIPALITY_KINDS",
+    "DIRECTION_OF",
+    "NETWORK_KINDS",
+    "Context",
+    "Decision",
+    "Deliver",
+    "Hold",
+    "Reject",
+    "decide",
+]
+
+_JST = timezone(timedelta(hours=9))
+# Kinds that travel over the information-provision network.
+NETWORK_KINDS = frozenset(
+    {
+        "inquiry_request",
+        "provision_permit",
+        "provision_response",
+        "permitted_list_update",
+        "self_information_request",
+        "resident_notice",
+    }
+)
+# Kinds made to go from one municipality to another.
+CROSS_MUNICIPALITY_KINDS = NETWORK_KINDS | {"transfer_in_inquiry", "transfer_out_provision"}
+# The COVID-19 domain, where a My Number may serve three purposes only (R21).
+COVID_PROCEDURES = frozenset({"S19-16"})
+COVID_KINDS = frozenset(
+    {
+        "target_registration",
+        "dose_record",
+        "vaccination_export",
+        "transfer_in_inquiry",
+        "transfer_out_provision",
+        "resident_status_flag",
+        "certificate_application",
+        "certificate_issued",
+    }
+)
+MY_NUMBER_PURPOSES = frozenset({"transfer_in_inquiry", "transfer_out_provision", "certificate"})
+DIRECTION_OF = {
+    "inquiry_request": "inquiry",
+    "transfer_in_inquiry": "inquiry",
+    "self_information_request": "inquiry",
+    "provision_response": "provision",
+    "transfer_out_provision": "provision",
+}
+# The hub's own messages follow from decisions already made (an approval, a rejection).
+HUB_KINDS = frozenset({"approval_attestation", "rejection_notice"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,22 +110,102 @@ Decision = Deliver | Hold | Reject
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
-    """A routing policy and the version every decision made under it records."""
-
-    version: str = "pass-through-1"
-
-
-@dataclass(frozen=True, slots=True)
 class Context:
     """What the decision may know of the world: the delivery keys that have a queue."""
 
     destinations: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Party:
+    system: SystemId
+    org: str
+
+    def listed_as(self, system: SystemId, org: str) -> bool:
+        return self.system == system and org in (ANY, self.org)
+
+
 def decide(envelope: Envelope, policy: Policy, context: Context) -> Decision:
-    """Deliver to the recipient's queue if it exists; otherwise reject as unroutable."""
+    """The decision for one verified envelope under `policy`."""
     key = envelope.recipient.routing_key
     if key not in context.destinations:
         return Reject("unroutable", f"no adapter queue for {key}")
+    if envelope.sender.system is SystemId.HUB and envelope.kind in HUB_KINDS:
+        return Deliver(key)
+    refusal = _content_refusal(envelope)
+    if refusal is not None:
+        return refusal
+    return _by_list(envelope, policy, key)
+
+
+def _content_refusal(envelope: Envelope) -> Reject | None:
+    crosses = envelope.recipient.municipality != envelope.municipality
+    if crosses and envelope.kind not in CROSS_MUNICIPALITY_KINDS:
+        return Reject(
+            "cross_municipality",
+            f"{envelope.kind} may not leave municipality {envelope.municipality} (R14)",
+        )
+    payload = envelope.payload
+    if isinstance(payload, SealedPayload) or not carries_my_number(payload):
+        return None
+    systems = {envelope.sender.system, envelope.recipient.system}
+    if envelope.kind in NETWORK_KINDS or SystemId.NWS in systems:
+        return Reject("my_number_on_network", "a My Number may not travel the network (R40)")
+    covid = envelope.procedure in COVID_PROCEDURES or envelope.kind in COVID_KINDS
+    if covid and getattr(payload, "purpose", None) not in MY_NUMBER_PURPOSES:
+        return Reject(
+            "my_number_purpose",
+            f"{envelope.kind} holds a My Number without one of the three purposes (R21)",
+        )
+    return None
+
+
+def _by_list(envelope: Envelope, policy: Policy, key: str) -> Decision:
+    if not envelope.data_items:
+        return Reject("not_on_list", "the message declares no data item")
+    direction = DIRECTION_OF.get(envelope.kind, "transfer")
+    sender = _Party(envelope.sender.system, str(envelope.municipality))
+    recipient = _Party(envelope.recipient.system, str(envelope.recipient.municipality))
+    inquirer, provider = (recipient, sender) if direction == "provision" else (sender, recipient)
+    day = envelope.sent_at.astimezone(_JST).date()
+    held = False
+    for item in envelope.data_items:
+        found = _listed(
+            policy.rows_for(envelope.procedure, item), direction, inquirer, provider, day
+        )
+        if isinstance(found, Reject):
+            return Reject(found.code, f"{envelope.procedure} {item}: {found.reason}")
+        held = held or (
+            direction == "provision"
+            and any(
+                f.covers(sender.system, sender.org, envelope.procedure, item) for f in policy.flags
+            )
+        )
+    if held:
+        return Hold(
+            "auto_response_disabled", "provision of a flagged item waits for approval (R37)"
+        )
     return Deliver(key)
+
+
+def _listed(
+    rows: list[Row], direction: str, inquirer: _Party, provider: _Party, day: date
+) -> Row | Reject:
+    if not rows:
+        return Reject("not_on_list", "not on the permitted-inquiry list")
+    valid = [r for r in rows if r.valid_on(day)]
+    if not valid:
+        return Reject("outside_validity", "no row of the list is valid on the day sent")
+    directed = [r for r in valid if r.direction == direction]
+    if not directed:
+        return Reject("wrong_direction", f"the list has no {direction} row")
+    for row in directed:
+        if inquirer.listed_as(row.inquirer_system, row.inquirer_org) and provider.listed_as(
+            row.provider_system, row.provider_org
+        ):
+            return row
+    return Reject(
+        "sender_not_listed",
+        f"{inquirer.system.value} {inquirer.org} -> {provider.system.value} {provider.org} "
+        f"is not a listed inquirer and provider for this {direction}",
+    )

@@ -24,8 +24,9 @@ from aiormq.exceptions import AMQPError
 
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
+from contracts.examples import example_payload
 from contracts.keys import GeneratedKey, KeyRing, generate_key
-from contracts.payloads import ResidentStatusFlag
+from contracts.payloads import Payload, ResidentStatusFlag
 from contracts.signing import Signer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +39,29 @@ SENDERS = (
     (SystemId.VRS, CHIKUSEI),
     (SystemId.INTERMEDIATE, YUKI),
 )
-RECIPIENT_OF = {
-    SystemId.HEALTH_MGMT: SystemId.VRS,
-    SystemId.VRS: SystemId.HEALTH_MGMT,
-    SystemId.INTERMEDIATE: SystemId.HEALTH_MGMT,
+# What each sender sends, on the sample permitted-inquiry list: recipient, procedure,
+# data item, and the n-th payload.
+TRAFFIC_OF: dict[SystemId, tuple[SystemId, str, str, Callable[[int], Payload]]] = {
+    SystemId.HEALTH_MGMT: (
+        SystemId.VRS,
+        "S19-16",
+        "covid.resident_status",
+        lambda n: ResidentStatusFlag(
+            basic_code=str(10_000 + n), flag="moved_out", effective_on="2026-11-01"
+        ),
+    ),
+    SystemId.VRS: (
+        SystemId.HEALTH_MGMT,
+        "S19-16",
+        "covid.dose",
+        lambda n: example_payload("dose_record"),
+    ),
+    SystemId.INTERMEDIATE: (
+        SystemId.HEALTH_MGMT,
+        "B2-115-2",
+        "vaccination.history",
+        lambda n: example_payload("inquiry_result"),
+    ),
 }
 
 
@@ -139,14 +159,14 @@ def signed_traffic(
     traffic = []
     for index in range(count):
         system, municipality = senders[index % len(senders)]
+        recipient, procedure, data_item, payload = TRAFFIC_OF[system]
         envelope = Envelope.new(
-            payload=ResidentStatusFlag(
-                basic_code=str(10_000 + index), flag="moved_out", effective_on="2026-11-01"
-            ),
+            payload=payload(index),
             municipality=municipality,
             sender=Party(system=system, instance=f"{system.value.replace('_', '-')}-1"),
-            recipient=Recipient(system=RECIPIENT_OF[system], municipality=municipality),
-            procedure="S19-16",
+            recipient=Recipient(system=recipient, municipality=municipality),
+            procedure=procedure,
+            data_items=(data_item,),
             key_id=signers[(system, municipality)].key_id,
         )
         signed = signers[(system, municipality)].sign(envelope)

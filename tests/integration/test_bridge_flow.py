@@ -27,6 +27,7 @@ def flag_for_vrs() -> Envelope:
         sender=Party(system="health_mgmt", instance="ims-1"),
         recipient=Recipient(system="vrs", municipality=CHIKUSEI),
         procedure="S19-16",
+        data_items=("covid.resident_status",),
         key_id=f"health_mgmt-{CHIKUSEI}-t",
     )
 

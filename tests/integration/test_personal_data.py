@@ -20,6 +20,10 @@ from tests.harness import CHIKUSEI, YUKI, HubProcess, Services, drain_queue, pub
 from tests.integration.test_pipeline import settled, topology_ready
 
 pytestmark = pytest.mark.integration
+DATA_ITEM = {
+    "target_registration": "covid.target",
+    "transfer_in_inquiry": "covid.vaccination_record",
+}
 
 
 def personal_traffic(services: Services) -> list[bytes]:
@@ -33,6 +37,7 @@ def personal_traffic(services: Services) -> list[bytes]:
             sender=Party(system=system, instance="t-1"),
             recipient=Recipient(system=recipient[0], municipality=recipient[1]),
             procedure="S19-16",
+            data_items=(DATA_ITEM[kind],),
             key_id=key_id,
         )
 

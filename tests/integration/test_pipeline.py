@@ -133,6 +133,7 @@ def _envelope(**changes: Any) -> Envelope:
         "sender": Party(system=SystemId.HEALTH_MGMT, instance="t-1"),
         "recipient": Recipient(system=SystemId.VRS, municipality=CHIKUSEI),
         "procedure": "S19-16",
+        "data_items": ("covid.resident_status",),
     }
     return Envelope.new(**(fields | changes))
 

@@ -16,17 +16,20 @@ from contracts.examples import PERSONAL_VALUES, example_payload
 from contracts.keys import KeyRing, generate_key
 from contracts.signing import Freshness, Signer
 from hub.pipeline import Triage
-from routing.decision import Context, Policy
+from hub.settings import Settings
+from routing.decision import Context
+from routing.policy import load_policy
 
 NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 START = NOW - timedelta(days=1)
 IMS = generate_key(SystemId.HEALTH_MGMT, "082279", key_id="ims-1", valid_from=START)
 VRS = generate_key(SystemId.VRS, "082279", key_id="vrs-1", valid_from=START)
 KIOSK = generate_key(SystemId.KIOSK, "082279", key_id="kiosk-1", valid_from=START)
+POLICY = load_policy(Settings().routing.directory())
 TRIAGE = Triage(
     ring=KeyRing([IMS.entry, VRS.entry, KIOSK.entry]),
     freshness=Freshness(),
-    policy=Policy(),
+    policy=POLICY,
     context=Context(destinations=destinations(["082279", "082074"])),
 )
 
@@ -38,6 +41,7 @@ def envelope(key: Any = IMS, **changes: Any) -> Envelope:
         "sender": Party(system=key.entry.system, instance="x-1"),
         "recipient": Recipient(system="vrs", municipality="082279"),
         "procedure": "S19-16",
+        "data_items": ("covid.resident_status",),
         "key_id": key.entry.key_id,
         "sent_at": NOW,
     }
@@ -56,7 +60,7 @@ def test_a_good_envelope_is_delivered_under_its_id() -> None:
     assert entry.routing_key == "vrs.082279"
     assert entry.dedupe_key == f"id:{entry.message_id}"
     assert entry.canonical == body
-    assert entry.policy_version == Policy().version
+    assert entry.policy_version == POLICY.version
     assert entry.reason_code is None
     assert entry.headers == {"x-sesshu-kind": "resident_status_flag"}
 
@@ -95,6 +99,7 @@ def test_a_contract_breach_names_the_field_but_never_the_personal_data() -> None
             KIOSK,
             payload=example_payload("certificate_application"),
             recipient=Recipient(system="vrs", municipality="082279"),
+            data_items=("covid.certificate",),
         )
     )
     document = signed.to_document()

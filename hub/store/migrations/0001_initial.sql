@@ -26,7 +26,7 @@ CREATE TABLE journal (
     reason                  text,
     policy_version          text        NOT NULL,
     trace_id                text,
-    CHECK ((decision = 'reject') = (reason_code IS NOT NULL))
+    CHECK ((decision = 'deliver') = (reason_code IS NULL))
 );
 
 CREATE INDEX journal_message_id ON journal (message_id);

@@ -1,0 +1,219 @@
+"""The routing policy: loading checks, and decide() over every list row and every reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.broker import destinations
+from contracts.codes import SystemId
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.examples import example_payload
+from contracts.payloads import TargetRegistration
+from hub.settings import Settings
+from routing.decision import Context, Deliver, Hold, Reject, decide
+from routing.policy import FLAG_COLUMNS, ROW_COLUMNS, PolicyError, Row, load_policy, parse_policy
+
+SAMPLE = Settings().routing.directory()
+POLICY = load_policy(SAMPLE)
+CONTEXT = Context(destinations=destinations(["082279", "082074"]))
+SENT = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+HEADER = ",".join(ROW_COLUMNS) + "\n"
+FLAG_HEADER = ",".join(FLAG_COLUMNS) + "\n"
+GOOD = "S19-16,19-16,,covid.dose,transfer,vrs,*,health_mgmt,*,2021-02-17,,1825\n"
+
+
+def envelope(kind: str, sender: SystemId, to: SystemId, **changes: Any) -> Envelope:
+    fields: dict[str, Any] = {
+        "payload": example_payload(kind),
+        "municipality": "082279",
+        "sender": Party(system=sender, instance="t-1"),
+        "recipient": Recipient(system=to, municipality="082279"),
+        "procedure": "S19-16",
+        "data_items": ("covid.resident_status",),
+        "key_id": "k-1",
+        "sent_at": SENT,
+    }
+    return Envelope.new(**(fields | changes))
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def test_the_sample_policy_loads_and_its_version_is_its_content() -> None:
+    assert len(POLICY.rows) >= 20
+    assert POLICY.flags
+    text = (SAMPLE / "permitted.csv").read_text()
+    flags = (SAMPLE / "auto_response_disabled.csv").read_text()
+    assert parse_policy(text, flags).version == POLICY.version
+    assert parse_policy(text + "\n# a comment\n", flags).version != POLICY.version
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ("B2-115の2,,,x.y,inquiry,nws,*,vrs,*,2021-01-01,,1\n", "permitted.csv:2: procedure"),
+        ("S19-16,,,Bad.Item,transfer,vrs,*,vrs,*,2021-01-01,,1\n", "permitted.csv:2: data_item"),
+        ("S19-16,,,x.y,sideways,vrs,*,vrs,*,2021-01-01,,1\n", "permitted.csv:2: direction"),
+        (
+            "S19-16,,,x.y,transfer,printer,*,vrs,*,2021-01-01,,1\n",
+            "permitted.csv:2: inquirer_system",
+        ),
+        ("S19-16,,,x.y,transfer,vrs,082278,vrs,*,2021-01-01,,1\n", "permitted.csv:2: inquirer_org"),
+        ("S19-16,,,x.y,transfer,vrs,*,vrs,*,2021-13-01,,1\n", "permitted.csv:2: effective_from"),
+        (
+            "S19-16,,,x.y,transfer,vrs,*,vrs,*,2021-02-01,2021-01-01,1\n",
+            "permitted.csv:2: effective_to",
+        ),
+        ("S19-16,,,x.y,transfer,vrs,*,vrs,*,2021-02-01,,0\n", "permitted.csv:2: retention_days"),
+        ("S19-16,,,x.y,transfer,vrs,*,vrs\n", "permitted.csv:2: expected 12 fields"),
+        (GOOD + GOOD, "permitted.csv:3: repeats line 2"),
+        (GOOD + GOOD.replace(",1825", ",30"), "permitted.csv:3: contradicts line 2"),
+    ],
+)
+def test_every_bad_row_is_reported_with_its_line(rows: str, expected: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(HEADER + rows, FLAG_HEADER)
+    assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
+
+
+def test_all_bad_rows_are_reported_at_once_and_comments_keep_line_numbers() -> None:
+    text = HEADER + "# note\n" + GOOD.replace("vrs,*,health", "vrs,*,ghost") + GOOD + "x\n"
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, FLAG_HEADER + "intermediate,*,B2-1,Bad\n")
+    lines = sorted(p.split(":")[0] + ":" + p.split(":")[1] for p in caught.value.problems)
+    assert lines == [
+        "auto_response_disabled.csv:2",
+        "permitted.csv:3",
+        "permitted.csv:5",
+    ]
+
+
+def test_a_wrong_header_or_a_missing_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="header must be"):
+        parse_policy("procedure,data_item\n", FLAG_HEADER)
+    with pytest.raises(PolicyError, match="missing"):
+        load_policy(tmp_path)
+
+
+def test_overlap_only_matters_within_the_validity_windows() -> None:
+    later = GOOD.replace("2021-02-17,,1825", "2025-01-01,,30")
+    earlier = GOOD.replace("2021-02-17,,1825", "2021-02-17,2024-12-31,1825")
+    assert len(parse_policy(HEADER + earlier + later, FLAG_HEADER).rows) == 2
+
+
+# --- every row of the sample list ------------------------------------------------------
+
+KIND_FOR = {
+    ("inquiry", "S19-16"): "transfer_in_inquiry",
+    ("provision", "S19-16"): "transfer_out_provision",
+    ("inquiry", "other"): "inquiry_request",
+    ("provision", "other"): "provision_response",
+}
+
+
+def envelope_for_row(row: Row) -> Envelope:
+    """The message the row permits, from a Chikusei system to a Yuki one where it may."""
+    procedure = "S19-16" if row.procedure == "S19-16" else "other"
+    kind = KIND_FOR.get((row.direction, procedure), "resident_status_flag")
+    sender, recipient = (
+        (row.provider_system, row.inquirer_system)
+        if row.direction == "provision"
+        else (row.inquirer_system, row.provider_system)
+    )
+    target = "082074" if kind != "resident_status_flag" else "082279"
+    return envelope(
+        kind,
+        sender,
+        recipient,
+        recipient=Recipient(system=recipient, municipality=target),
+        procedure=row.procedure,
+        data_items=(row.data_item,),
+    )
+
+
+@pytest.mark.parametrize("row", POLICY.rows, ids=lambda r: f"line{r.line}")
+def test_every_row_of_the_sample_list_permits_its_message(row: Row) -> None:
+    decision = decide(envelope_for_row(row), POLICY, CONTEXT)
+    flagged = row.direction == "provision" and any(
+        f.covers(row.provider_system, "082279", row.procedure, row.data_item) for f in POLICY.flags
+    )
+    if flagged:
+        assert decision == Hold("auto_response_disabled", decision.reason)  # type: ignore[union-attr]
+    else:
+        assert isinstance(decision, Deliver)
+        assert decision.routing_key == envelope_for_row(row).recipient.routing_key
+
+
+# --- every reason ----------------------------------------------------------------------
+
+H, IS, NWS, VRS, KIOSK = (
+    SystemId.HEALTH_MGMT,
+    SystemId.INTERMEDIATE,
+    SystemId.NWS,
+    SystemId.VRS,
+    SystemId.KIOSK,
+)
+TARGETS_WITHOUT_PURPOSE = TargetRegistration.model_validate(
+    example_payload("target_registration").model_dump() | {"purpose": None}
+)
+REASONS: dict[str, Envelope] = {
+    "unroutable": envelope(
+        "resident_status_flag", H, VRS, recipient=Recipient(system=VRS, municipality="131016")
+    ),
+    "cross_municipality": envelope(
+        "resident_status_flag", H, VRS, recipient=Recipient(system=VRS, municipality="082074")
+    ),
+    "my_number_on_network": envelope(
+        "transfer_in_inquiry",
+        VRS,
+        NWS,
+        procedure="B2-115-2",
+        data_items=("vaccination.history",),
+    ),
+    "my_number_purpose": envelope(
+        "target_registration", H, VRS, payload=TARGETS_WITHOUT_PURPOSE, data_items=("covid.target",)
+    ),
+    "not_on_list": envelope("resident_status_flag", H, VRS, data_items=("covid.unknown",)),
+    "outside_validity": envelope(
+        "resident_status_flag", H, VRS, sent_at=datetime(2020, 5, 1, tzinfo=UTC)
+    ),
+    "wrong_direction": envelope(
+        "transfer_in_inquiry",
+        VRS,
+        VRS,
+        recipient=Recipient(system=VRS, municipality="082074"),
+        data_items=("covid.resident_status",),
+    ),
+    "sender_not_listed": envelope("resident_status_flag", KIOSK, VRS),
+}
+
+
+@pytest.mark.parametrize("code", sorted(REASONS))
+def test_every_reason_has_its_case(code: str) -> None:
+    decision = decide(REASONS[code], POLICY, CONTEXT)
+    assert isinstance(decision, Reject), decision
+    assert decision.code == code
+    for value in ("123456789018", "下館"):
+        assert value not in decision.reason
+
+
+def test_a_message_without_data_items_is_not_on_the_list() -> None:
+    decision = decide(envelope("resident_status_flag", H, VRS, data_items=()), POLICY, CONTEXT)
+    assert decision == Reject("not_on_list", "the message declares no data item")
+
+
+def test_every_data_item_must_be_permitted() -> None:
+    items = ("covid.resident_status", "covid.dose")
+    decision = decide(envelope("resident_status_flag", H, VRS, data_items=items), POLICY, CONTEXT)
+    assert isinstance(decision, Reject)
+    assert decision.code == "sender_not_listed"
+    assert "covid.dose" in decision.reason
+
+
+def test_the_hubs_own_messages_follow_its_decisions() -> None:
+    notice = envelope("rejection_notice", SystemId.HUB, H, data_items=())
+    assert decide(notice, POLICY, CONTEXT) == Deliver("health_mgmt.082279")
