@@ -66,6 +66,14 @@ def _translated() -> Iterator[None]:
         yield
     except TRANSIENT as exc:
         raise DatabaseUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+    except asyncio.CancelledError as exc:
+        # asyncpg reports a connection reset in mid-query as CancelledError ("Server
+        # connection reset"). Only a task that is really being cancelled may see one;
+        # otherwise it is an outage like any other, not a reason to kill the worker.
+        task = asyncio.current_task()
+        if task is None or task.cancelling():
+            raise
+        raise DatabaseUnavailable("PostgreSQL connection reset") from exc
 
 
 def _database_of(dsn: str) -> tuple[str, str]:

@@ -1,0 +1,49 @@
+"""Which database failures count as an outage (retry, pause) and which propagate."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from hub.errors import DatabaseUnavailable
+from hub.store.postgres import _translated
+
+
+async def test_a_connection_reset_reported_as_cancelled_is_an_outage() -> None:
+    async def query() -> None:
+        with _translated():
+            raise asyncio.CancelledError("Server connection reset")
+
+    with pytest.raises(DatabaseUnavailable):
+        await asyncio.create_task(query())
+
+
+async def test_a_real_cancellation_still_cancels() -> None:
+    started = asyncio.Event()
+
+    async def query() -> None:
+        with _translated():
+            started.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(query())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ConnectionRefusedError(), asyncpg.CannotConnectNowError("starting up"), TimeoutError()],
+)
+async def test_transient_failures_become_database_unavailable(error: BaseException) -> None:
+    with pytest.raises(DatabaseUnavailable), _translated():
+        raise error
+
+
+async def test_a_wrong_statement_is_a_bug_not_an_outage() -> None:
+    with pytest.raises(asyncpg.UndefinedTableError), _translated():
+        raise asyncpg.UndefinedTableError("relation does not exist")
