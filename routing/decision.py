@@ -35,6 +35,7 @@ __all__ = [
     "CROSS_MUNICIPALITY_KINDS",
     "DIRECTION_OF",
     "NETWORK_KINDS",
+    "ROUTING_CODES",
     "Context",
     "Decision",
     "Deliver",
@@ -81,6 +82,21 @@ DIRECTION_OF = {
 }
 # The hub's own messages follow from decisions already made (an approval, a rejection).
 HUB_KINDS = frozenset({"approval_attestation", "rejection_notice"})
+# Every code decide() can return: a journal row with another one was refused before
+# routing (by verification) and says nothing about the policy.
+ROUTING_CODES = frozenset(
+    {
+        "unroutable",
+        "cross_municipality",
+        "my_number_on_network",
+        "my_number_purpose",
+        "not_on_list",
+        "outside_validity",
+        "wrong_direction",
+        "sender_not_listed",
+        "auto_response_disabled",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

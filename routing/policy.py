@@ -18,7 +18,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
@@ -133,10 +133,18 @@ class Policy:
     version: str
     rows: tuple[Row, ...]
     flags: tuple[Flag, ...]
+    _index: dict[tuple[str, str], list[Row]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        # decide() looks rows up for every message: index them once.
+        for row in self.rows:
+            self._index.setdefault((row.procedure, row.data_item), []).append(row)
 
     def rows_for(self, procedure: str, data_item: str) -> list[Row]:
         """The list rows about one procedure and data item."""
-        return [r for r in self.rows if r.procedure == procedure and r.data_item == data_item]
+        return self._index.get((procedure, data_item), [])
 
 
 def load_policy(directory: Path) -> Policy:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -225,6 +226,20 @@ class PgStore:
         with _translated():
             rows = await self._pool.fetch(query("journal_summary"))
         return [(r["decision"], r["reason"], int(r["n"])) for r in rows]
+
+    async def journal_since(
+        self, since: datetime, codes: Iterable[str], page: int = 1000
+    ) -> AsyncIterator[tuple[bytes, str, str | None]]:
+        """(canonical bytes, decision, reason code) of routing decisions since `since`."""
+        last, wanted = 0, list(codes)
+        while True:
+            with _translated():
+                rows = await self._pool.fetch(query("journal_page"), since, last, wanted, page)
+            for row in rows:
+                yield bytes(row["canonical"]), row["decision"], row["reason_code"]
+            if len(rows) < page:
+                return
+            last = rows[-1]["seq"]
 
     async def journal_count(self) -> int:
         """Rows in the journal."""

@@ -78,6 +78,15 @@ ORDER BY c.seq;
 SELECT decision, coalesce(reason_code, '') AS reason, count(*) AS n
 FROM journal GROUP BY 1, 2 ORDER BY 1, 2;
 
+-- name: journal_page
+-- Decisions made by routing since a time, a page at a time (for `sesshu policy simulate`).
+SELECT seq, canonical, decision, reason_code
+FROM journal
+WHERE received_at >= $1 AND seq > $2
+  AND (decision <> 'reject' OR reason_code = ANY($3::text[]))
+ORDER BY seq
+LIMIT $4;
+
 -- name: journal_count
 SELECT count(*) FROM journal;
 
