@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import given, settings
@@ -23,6 +25,16 @@ PROVISION = TransferOutProvision(
 )
 
 
+def seal_provision(envelope_id: UUID) -> SealedPayload:
+    """PROVISION sealed to RECIPIENT for one envelope."""
+    return seal(
+        PROVISION,
+        recipient_key_id="vrs-key-1",
+        recipient=RECIPIENT.public_key(),
+        envelope_id=envelope_id,
+    )
+
+
 @settings(max_examples=50)
 @given(payloads())
 def test_seal_then_open_round_trips(payload: Payload) -> None:
@@ -40,11 +52,8 @@ def test_seal_then_open_round_trips(payload: Payload) -> None:
 
 
 def test_the_ciphertext_does_not_hold_the_plaintext() -> None:
-    sealed = seal(
-        PROVISION,
-        recipient_key_id="vrs-key-1",
-        recipient=RECIPIENT.public_key(),
-        envelope_id=new_message_id(),
+    sealed = seal_provision(
+        new_message_id(),
     )
     assert b"123456789018" not in b64decode(sealed.ciphertext)
     assert "123456789018" not in sealed.model_dump_json()
@@ -52,22 +61,14 @@ def test_the_ciphertext_does_not_hold_the_plaintext() -> None:
 
 def test_another_private_key_cannot_open() -> None:
     message_id = new_message_id()
-    sealed = seal(
-        PROVISION,
-        recipient_key_id="vrs-key-1",
-        recipient=RECIPIENT.public_key(),
-        envelope_id=message_id,
-    )
+    sealed = seal_provision(message_id)
     with pytest.raises(SealError):
         open_sealed(sealed, private_key=STRANGER, envelope_id=message_id, kind=PROVISION.kind)
 
 
 def test_a_sealed_payload_cannot_be_moved_to_another_envelope() -> None:
-    sealed = seal(
-        PROVISION,
-        recipient_key_id="vrs-key-1",
-        recipient=RECIPIENT.public_key(),
-        envelope_id=new_message_id(),
+    sealed = seal_provision(
+        new_message_id(),
     )
     with pytest.raises(SealError):
         open_sealed(
@@ -78,12 +79,7 @@ def test_a_sealed_payload_cannot_be_moved_to_another_envelope() -> None:
 @given(st.data())
 def test_any_change_to_the_ciphertext_is_detected(data: st.DataObject) -> None:
     message_id = new_message_id()
-    sealed = seal(
-        PROVISION,
-        recipient_key_id="vrs-key-1",
-        recipient=RECIPIENT.public_key(),
-        envelope_id=message_id,
-    )
+    sealed = seal_provision(message_id)
     raw = bytearray(b64decode(sealed.ciphertext))
     raw[data.draw(st.integers(0, len(raw) - 1))] ^= data.draw(st.integers(1, 255))
     tampered = sealed.model_copy(update={"ciphertext": b64encode(bytes(raw))})
@@ -93,12 +89,7 @@ def test_any_change_to_the_ciphertext_is_detected(data: st.DataObject) -> None:
 
 def test_a_payload_of_another_kind_is_refused_on_opening() -> None:
     message_id = new_message_id()
-    sealed = seal(
-        PROVISION,
-        recipient_key_id="vrs-key-1",
-        recipient=RECIPIENT.public_key(),
-        envelope_id=message_id,
-    )
+    sealed = seal_provision(message_id)
     with pytest.raises(SealError, match="kind"):
         open_sealed(
             sealed, private_key=RECIPIENT, envelope_id=message_id, kind="transfer_in_inquiry"
@@ -107,12 +98,7 @@ def test_a_payload_of_another_kind_is_refused_on_opening() -> None:
 
 def test_an_envelope_carries_a_sealed_payload_under_its_kind() -> None:
     message_id = new_message_id()
-    sealed = seal(
-        PROVISION,
-        recipient_key_id="vrs-key-1",
-        recipient=RECIPIENT.public_key(),
-        envelope_id=message_id,
-    )
+    sealed = seal_provision(message_id)
     envelope = Envelope.new(
         payload=sealed,
         kind="transfer_out_provision",
