@@ -1,0 +1,135 @@
+"""Held messages and their approval: the state machine as plain functions, no I/O.
+
+    held ──approve──> approved ──release──> released
+      ├───reject────> rejected
+      └───expire────> expired          (the sender gets a rejection notice)
+
+Only an enabled account (R18) with the approver role for the message's municipality and
+department may decide; nobody decides a message they originated (four eyes); a rejection
+needs a comment; nothing is decided once its time has run out. Every refusal has a
+stable code, so the HTTP API, the web page and the CLI explain it the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = [
+    "ApprovalRefused",
+    "Held",
+    "HeldState",
+    "Role",
+    "Staff",
+    "approve",
+    "expire",
+    "reject",
+    "release",
+]
+
+
+class HeldState(StrEnum):
+    """Where a held message stands."""
+
+    HELD = "held"
+    APPROVED = "approved"
+    RELEASED = "released"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class Role(StrEnum):
+    """What a staff account may do."""
+
+    OPERATOR = "operator"
+    APPROVER = "approver"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class ApprovalRefused(Exception):
+    """A decision that may not be made; `code` says why."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """A person's account: one per person (R16), bound to a municipality and department."""
+
+    user_id: str
+    roles: frozenset[Role]
+    municipality: str
+    department: str
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A message waiting for a 所属長, and what was decided about it."""
+
+    message_id: str
+    municipality: str
+    department: str
+    originated_by: str | None
+    held_at: datetime
+    expires_at: datetime
+    state: HeldState = HeldState.HELD
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    comment: str | None = None
+
+
+def _may_decide(held: Held, staff: Staff, now: datetime) -> None:
+    if staff.disabled:
+        raise ApprovalRefused("account_disabled", f"account {staff.user_id} is disabled")
+    if Role.APPROVER not in staff.roles:
+        raise ApprovalRefused("not_an_approver", f"{staff.user_id} has no approver role")
+    if staff.municipality != held.municipality:
+        raise ApprovalRefused("wrong_municipality", "the message belongs to another municipality")
+    if staff.department != held.department:
+        raise ApprovalRefused("wrong_department", "the message belongs to another department")
+    if held.originated_by == staff.user_id:
+        raise ApprovalRefused("four_eyes", "nobody may decide a message they originated")
+    if held.state is not HeldState.HELD:
+        raise ApprovalRefused("not_held", f"the message is {held.state.value}")
+    if now >= held.expires_at:
+        raise ApprovalRefused("expired", "the time to decide has run out")
+
+
+def approve(held: Held, staff: Staff, now: datetime, comment: str | None = None) -> Held:
+    """The approver releases the message to the outbox (state approved)."""
+    _may_decide(held, staff, now)
+    return replace(
+        held, state=HeldState.APPROVED, decided_by=staff.user_id, decided_at=now, comment=comment
+    )
+
+
+def reject(held: Held, staff: Staff, now: datetime, comment: str) -> Held:
+    """The approver refuses the message; a comment saying why is required."""
+    _may_decide(held, staff, now)
+    if not comment.strip():
+        raise ApprovalRefused("comment_required", "a rejection needs a comment")
+    return replace(
+        held, state=HeldState.REJECTED, decided_by=staff.user_id, decided_at=now, comment=comment
+    )
+
+
+def release(held: Held) -> Held:
+    """An approved message has been written to the outbox (state released)."""
+    if held.state is not HeldState.APPROVED:
+        raise ApprovalRefused("not_approved", f"the message is {held.state.value}")
+    return replace(held, state=HeldState.RELEASED)
+
+
+def expire(held: Held, now: datetime) -> Held:
+    """A message still held past its time expires (the sender is told)."""
+    if held.state is not HeldState.HELD:
+        raise ApprovalRefused("not_held", f"the message is {held.state.value}")
+    if now < held.expires_at:
+        raise ApprovalRefused("not_due", "the message has time left")
+    return replace(held, state=HeldState.EXPIRED, decided_at=now)
