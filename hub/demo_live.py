@@ -114,6 +114,12 @@ async def _report(settings: Settings, store: PgStore, echo: Callable[[str], None
     echo("  journal:")
     for decision, reason, count in await store.journal_summary():
         echo(f"    {decision:<8} {reason:<24} {count:>4}")
+    for municipality in settings.hub.municipalities:
+        for held in await store.held(municipality):
+            echo(
+                f"  held for approval in {municipality}: {held['message_id']} "
+                f"({held['reason_code']}, until {held['expires_at']:%Y-%m-%d %H:%M} UTC)"
+            )
     depths = await _depths(settings.amqp.url.get_secret_value(), settings.hub.municipalities)
     echo("  queues:")
     for name, depth in depths.items():

@@ -91,6 +91,8 @@ def triage(body: bytes, setup: Triage, now: datetime) -> JournalEntry:
             policy_version=setup.policy.version,
             reason_code=decision.code,
             reason=decision.reason,
+            # Where it goes once released; no exchange, so no outbox row until then.
+            routing_key=envelope.recipient.routing_key,
             **fields,
         )
     if not isinstance(decision, Deliver):  # pragma: no cover - Decision has three members

@@ -40,6 +40,7 @@ async def open_store(settings: Settings, stop: asyncio.Event | None = None) -> P
                 size=settings.database.pool_size,
                 command_timeout=settings.database.command_timeout_seconds,
                 claim_seconds=settings.hub.outbox_claim_seconds,
+                hold_seconds=settings.hub.hold_expiry_seconds,
             )
             await store.migrate()
             return store

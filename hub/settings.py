@@ -78,6 +78,11 @@ class HubSettings(BaseModel):
     retry_max_wait_seconds: float = Field(
         default=2.0, gt=0, description="longest back-off between two tries"
     )
+    hold_expiry_seconds: float = Field(
+        default=72 * 3600.0,
+        gt=0,
+        description="how long a held message waits for approval before it expires",
+    )
     drain_timeout_seconds: float = Field(
         default=30.0, gt=0, description="longest a SIGTERM drain may take"
     )

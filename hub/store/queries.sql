@@ -2,7 +2,8 @@
 
 -- name: record_batch
 -- Journal a batch (duplicates skipped by dedupe_key) and queue an outbox row for each
--- journal row that was new, in one statement. Returns the new rows and their outbox seq.
+-- journal row that was new, and a held_messages row for each new hold, in one statement.
+-- Returns the new rows and their outbox seq.
 WITH incoming AS (
     SELECT *
     FROM unnest(
@@ -34,6 +35,14 @@ WITH incoming AS (
     JOIN incoming AS i USING (dedupe_key)
     WHERE i.exchange IS NOT NULL
     RETURNING seq, journal_seq
+), held AS (
+    INSERT INTO held_messages (message_id, journal_seq, municipality, routing_key, reason_code,
+                               expires_at)
+    SELECT j.message_id, j.seq, i.municipality, i.routing_key, i.reason_code,
+           now() + make_interval(secs => $25::float8)
+    FROM journaled AS j
+    JOIN incoming AS i USING (dedupe_key)
+    WHERE i.decision = 'hold'
 )
 -- Sibling statements share one snapshot: join the RETURNING sets, not the tables.
 SELECT j.dedupe_key, q.seq AS outbox_seq
@@ -86,6 +95,12 @@ WHERE received_at >= $1 AND seq > $2
   AND (decision <> 'reject' OR reason_code = ANY($3::text[]))
 ORDER BY seq
 LIMIT $4;
+
+-- name: held_open
+SELECT message_id::text AS message_id, routing_key, reason_code, held_at, expires_at
+FROM held_messages
+WHERE municipality = $1 AND state = 'held'
+ORDER BY held_at;
 
 -- name: journal_count
 SELECT count(*) FROM journal;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -30,8 +31,9 @@ def entry(key: str, decision: str = "deliver") -> JournalEntry:
         reason_code={"reject": "bad_signature", "hold": "auto_response_disabled"}.get(decision),
         reason=None if decision == "deliver" else "a reason",
         message_id=f"019abf3c-2a00-7000-8000-{int(key.rsplit('-', 1)[-1]):012d}",
+        municipality="082279",
         exchange=exchange,
-        routing_key=None if exchange is None else "vrs.082279",
+        routing_key="vrs.082279",
         headers={"x-sesshu-kind": "resident_status_flag"},
     )
 
@@ -113,6 +115,22 @@ async def test_rows_the_broker_did_not_confirm_go_out_again_after_the_claim(
     assert await store.relay(Recorder(), limit=10) == 0  # the failed relay's claim holds
     await asyncio.sleep(CLAIM + 0.1)
     assert await store.relay(Recorder(), limit=10) == 1
+
+
+async def test_a_hold_is_held_once_with_its_expiry(services: Services) -> None:
+    pg = await PgStore.connect(services.database_url, hold_seconds=3600)
+    await pg.migrate()
+    try:
+        await pg.record([entry("id-1", "hold"), entry("id-2")])
+        await pg.record([entry("id-1", "hold")])
+        (held,) = await pg.held("082279")
+        assert held["message_id"] == entry("id-1").message_id
+        assert held["routing_key"] == "vrs.082279"
+        assert held["reason_code"] == "auto_response_disabled"
+        assert held["expires_at"] - held["held_at"] == timedelta(hours=1)
+        assert await pg.held("082074") == []
+    finally:
+        await pg.close()
 
 
 async def test_the_adapter_inbox_admits_a_message_once_and_rolls_back_with_its_handler(

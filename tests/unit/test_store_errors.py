@@ -37,7 +37,12 @@ async def test_a_real_cancellation_still_cancels() -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [ConnectionRefusedError(), asyncpg.CannotConnectNowError("starting up"), TimeoutError()],
+    [
+        ConnectionRefusedError(),
+        asyncpg.CannotConnectNowError("starting up"),
+        asyncpg.InternalClientError("another operation (2) is in progress"),
+        TimeoutError(),
+    ],
 )
 async def test_transient_failures_become_database_unavailable(error: BaseException) -> None:
     with pytest.raises(DatabaseUnavailable), _translated():
