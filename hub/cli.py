@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -31,6 +31,8 @@ keys_app = typer.Typer(help="Signing and sealing keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 db_app = typer.Typer(help="The hub's PostgreSQL database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+held_app = typer.Typer(help="Messages held for a 所属長's approval.", no_args_is_help=True)
+app.add_typer(held_app, name="held")
 policy_app = typer.Typer(
     help="The routing policy (permitted-inquiry list, flags).", no_args_is_help=True
 )
@@ -44,6 +46,38 @@ def _policy(directory: Path) -> Policy:
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2) from None
+
+
+@held_app.command("list")
+def held_list(
+    municipality: Annotated[str, typer.Option(help="6-digit local-government code")],
+) -> None:
+    """The messages of a municipality waiting for approval, oldest first (no content)."""
+    try:
+        code = LocalGovCode(municipality)
+    except CodeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    rows = asyncio.run(_held(Settings(), code))
+    now = datetime.now(UTC)
+    typer.echo(f"{len(rows)} held in {code}")
+    for row in rows:
+        age = now - row["held_at"]
+        expires = f"{row['expires_at']:%Y-%m-%d %H:%M} UTC"
+        typer.echo(
+            f"{row['message_id']}  {row['routing_key']:<24} {row['reason_code']:<24} "
+            f"held {age.total_seconds() / 3600:.1f} h, expires {expires}"
+        )
+
+
+async def _held(settings: Settings, municipality: str) -> list[dict[str, Any]]:
+    store = await service.open_store(settings)
+    if store is None:  # pragma: no cover - only with a stop event
+        return []
+    try:
+        return await store.held(municipality)
+    finally:
+        await store.close()
 
 
 @policy_app.command("check")

@@ -62,6 +62,18 @@ def test_simulate_replays_the_demo_journal_under_a_proposed_policy(tmp_path: Pat
         env={**os.environ, "SESSHU_DATABASE__URL": DEMO_DATABASE_URL},
     )
     assert result.returncode == 0, result.stderr
+    held = subprocess.run(
+        [sys.executable, "-m", "hub", "held", "list", "--municipality", "082279"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SESSHU_DATABASE__URL": DEMO_DATABASE_URL},
+    )
+    assert held.returncode == 0, held.stderr
+    assert held.stdout.startswith("1 held in 082279")
+    assert "auto_response_disabled" in held.stdout
     # Without the flag, the held 115の2 provision would have gone out at once.
     assert "1 would change" in result.stdout
     assert "hold:auto_response_disabled -> deliver  provision_response" in result.stdout
