@@ -19,6 +19,7 @@ from hub import demo as demo_module
 from hub import service
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings, env_table
+from hub.settings import load as load_settings
 from observability import logs
 from routing import compare
 from routing.decision import ROUTING_CODES, Context
@@ -58,7 +59,7 @@ def held_list(
     except CodeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    rows = asyncio.run(_held(Settings(), code))
+    rows = asyncio.run(_held(_settings(), code))
     now = datetime.now(UTC)
     typer.echo(f"{len(rows)} held in {code}")
     for row in rows:
@@ -110,7 +111,7 @@ def policy_simulate(
 ) -> None:
     """Replay the journal's routing decisions under a proposed policy; print what changes."""
     policy = _policy(new)
-    settings = Settings()
+    settings = _settings()
     window = _duration(since)
     replay = compare.Replay(policy, Context(destinations(settings.hub.municipalities)))
     skipped = asyncio.run(_replay(settings, replay, datetime.now(UTC) - window))
@@ -145,6 +146,19 @@ def _duration(text: str) -> timedelta:
     return timedelta(**{units[text[-1]]: int(text[:-1])})
 
 
+def _settings() -> Settings:
+    """The settings, or exit 2 naming every unknown variable and bad value (never the value)."""
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(p) for p in error["loc"])
+            typer.echo(f"error: setting {where}: {error['msg']}", err=True)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2)
+
+
 def _logging(settings: Settings) -> None:
     logs.configure(settings.log_level)
 
@@ -154,7 +168,7 @@ def hub_command(
     workers: Annotated[int, typer.Option(min=1, help="worker processes (competing consumers)")] = 1,
 ) -> None:
     """Run hub workers until SIGTERM/SIGINT, then drain them and exit 0."""
-    settings = Settings()
+    settings = _settings()
     _logging(settings)
     if workers == 1:
         raise typer.Exit(service.run_worker_process(settings))
@@ -164,7 +178,7 @@ def hub_command(
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Create the database if needed and apply pending migrations."""
-    settings = Settings()
+    settings = _settings()
 
     async def _migrate() -> list[str]:
         store = await service.open_store(settings)
@@ -240,7 +254,7 @@ def demo(
     ] = False,
 ) -> None:
     """Run the demo: keys, every message kind signed and verified, forgeries refused."""
-    settings = Settings()
+    settings = _settings()
     logs.configure("WARNING")
     shutil.rmtree(directory / "keys", ignore_errors=True)
     surprises = demo_module.run(directory, typer.echo, None if offline else settings)

@@ -6,7 +6,8 @@ environment anywhere else. README.md's settings table is checked against this mo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,8 @@ __all__ = [
     "Settings",
     "SigningSettings",
     "env_table",
+    "load",
+    "unknown_variables",
 ]
 
 
@@ -148,6 +151,20 @@ class Settings(BaseSettings):
     hub: HubSettings = HubSettings()
     routing: RoutingSettings = RoutingSettings()
     log_level: str = Field(default="INFO", description="log level of every process")
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """SESSHU_* variables that are no setting: a typo there would otherwise pass unseen."""
+    known = {variable for variable, _, _ in env_table()}
+    return sorted(n for n in environ if n.upper().startswith("SESSHU_") and n.upper() not in known)
+
+
+def load() -> Settings:
+    """The settings from the environment; ValueError names any SESSHU_* variable unknown."""
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(unknown)} (see `sesshu settings`)")
+    return Settings()
 
 
 def env_table(

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
-from hub.settings import Settings
+from hub.cli import app
+from hub.settings import Settings, load, unknown_variables
 
 
 def test_defaults_point_at_the_local_services() -> None:
@@ -33,3 +35,21 @@ def test_a_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SESSHU_SIGNING__MAX_AGE_SECONDS", "0")
     with pytest.raises(ValidationError, match="max_age_seconds"):
         Settings()
+
+
+def test_an_unknown_variable_is_named_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert unknown_variables({"SESSHU_HUB__BATCH_MAX": "5", "PATH": "/bin"}) == []
+    assert unknown_variables({"SESSHU_HUB__BACH_MAX": "5"}) == ["SESSHU_HUB__BACH_MAX"]
+    monkeypatch.setenv("SESSHU_AMQP__URLL", "amqp://elsewhere/")
+    with pytest.raises(ValueError, match="SESSHU_AMQP__URLL"):
+        load()
+
+
+def test_the_cli_refuses_bad_settings_without_showing_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SESSHU_HUB__BATCH_MAX", "s3cret-looking")
+    result = CliRunner().invoke(app, ["hub"])
+    assert result.exit_code == 2
+    assert "hub.batch_max" in result.output
+    assert "s3cret-looking" not in result.output
