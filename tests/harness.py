@@ -17,11 +17,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import asyncpg
 from aiormq.exceptions import AMQPError
 
+from contracts.broker import ADAPTER_SYSTEMS, INGRESS_QUEUE, adapter_queue
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
@@ -363,3 +365,49 @@ def children_of(pid: int) -> list[int]:
     """PIDs of the direct children of a process."""
     result = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
     return [int(p) for p in result.stdout.split()]
+
+
+ADAPTER_QUEUES = [adapter_queue(s, m) for s in ADAPTER_SYSTEMS for m in (CHIKUSEI, YUKI)]
+
+
+async def fetchval(services: Services, sql: str, *args: Any) -> Any:
+    """One value from the test's database."""
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        return await connection.fetchval(sql, *args)
+    finally:
+        await connection.close()
+
+
+async def journaled(services: Services) -> int:
+    """Journal rows so far (0 before the hub has migrated)."""
+    try:
+        return int(await fetchval(services, "SELECT count(*) FROM journal"))
+    except asyncpg.UndefinedTableError:
+        return 0
+
+
+async def settled(services: Services, journal_rows: int) -> bool:
+    """Every message journaled and every outbox row confirmed by the broker."""
+    if await journaled(services) < journal_rows:
+        return False
+    return (
+        int(await fetchval(services, "SELECT count(*) FROM outbox WHERE published_at IS NULL")) == 0
+    )
+
+
+async def topology_ready(services: Services) -> bool:
+    """True once the hub has declared its queues."""
+    try:
+        await queue_depths(services.amqp_url, [INGRESS_QUEUE])
+    except Exception:  # not declared yet: any refusal means "not yet"
+        return False
+    return True
+
+
+async def delivered(services: Services) -> dict[str, list[str]]:
+    """Message ids now ready in each adapter queue (consumed and acked)."""
+    return {
+        name: [m.message_id or "" for m in await drain_queue(services.amqp_url, name)]
+        for name in ADAPTER_QUEUES
+    }

@@ -27,6 +27,7 @@ from tests.harness import (
     YUKI,
     HubProcess,
     Services,
+    journaled,
     publish,
     restart_postgres,
     restart_rabbitmq,
@@ -86,14 +87,6 @@ async def effects(services: Services) -> tuple[int, int]:
         return (int(row["n"]), int(row["d"])) if row else (0, 0)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return 0, 0
-    finally:
-        await connection.close()
-
-
-async def journaled(services: Services) -> int:
-    connection = await asyncpg.connect(services.database_url)
-    try:
-        return int(await connection.fetchval("SELECT count(*) FROM journal"))
     finally:
         await connection.close()
 

@@ -14,8 +14,13 @@ from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
 from hub.ports import InboxTransaction
 from hub.store.postgres import PgStore
-from tests.harness import CHIKUSEI, HubProcess, Services, wait_for
-from tests.integration.test_pipeline import topology_ready
+from tests.harness import (
+    CHIKUSEI,
+    HubProcess,
+    Services,
+    topology_ready,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 

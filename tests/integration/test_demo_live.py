@@ -18,15 +18,24 @@ pytestmark = pytest.mark.integration
 DEMO_DATABASE_URL = PG_ROOT + "sesshu_demo"
 
 
-def test_the_demo_runs_through_a_live_hub(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "hub", "demo", "--dir", str(tmp_path)],
+def sesshu(*args: str, database: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `sesshu` command as a user would, optionally against another database."""
+    env = dict(os.environ)
+    if database is not None:
+        env["SESSHU_DATABASE__URL"] = database
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
+        env=env,
     )
+
+
+def test_the_demo_runs_through_a_live_hub(tmp_path: Path) -> None:
+    result = sesshu("demo", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "through a live hub worker" in out
@@ -39,41 +48,22 @@ def test_the_demo_runs_through_a_live_hub(tmp_path: Path) -> None:
     assert "all as expected" in out
 
 
-def test_simulate_replays_the_demo_journal_under_a_proposed_policy(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "hub", "demo", "--dir", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=180,
-        check=True,
-    )
+def test_held_list_and_simulate_read_the_demo_journal(tmp_path: Path) -> None:
+    demo = sesshu("demo", "--dir", str(tmp_path))
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    held = sesshu("held", "list", "--municipality", "082279", database=DEMO_DATABASE_URL)
+    assert held.returncode == 0, held.stderr
+    assert held.stdout.startswith("1 held in 082279")
+    assert "auto_response_disabled" in held.stdout
     proposed = tmp_path / "proposed"
     shutil.copytree(Settings().routing.directory(), proposed)
     (proposed / "auto_response_disabled.csv").write_text(
         "provider_system,provider_org,procedure,data_item\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "hub", "policy", "simulate", str(proposed), "--since", "1d"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "SESSHU_DATABASE__URL": DEMO_DATABASE_URL},
+    result = sesshu(
+        "policy", "simulate", str(proposed), "--since", "1d", database=DEMO_DATABASE_URL
     )
     assert result.returncode == 0, result.stderr
-    held = subprocess.run(
-        [sys.executable, "-m", "hub", "held", "list", "--municipality", "082279"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "SESSHU_DATABASE__URL": DEMO_DATABASE_URL},
-    )
-    assert held.returncode == 0, held.stderr
-    assert held.stdout.startswith("1 held in 082279")
-    assert "auto_response_disabled" in held.stdout
     # Without the flag, the held 115の2 provision would have gone out at once.
     assert "1 would change" in result.stdout
     assert "hold:auto_response_disabled -> deliver  provision_response" in result.stdout

@@ -16,8 +16,17 @@ from contracts.canonical import canonical_bytes
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import PERSONAL_VALUES, example_payload
-from tests.harness import CHIKUSEI, YUKI, HubProcess, Services, drain_queue, publish, wait_for
-from tests.integration.test_pipeline import settled, topology_ready
+from tests.harness import (
+    CHIKUSEI,
+    YUKI,
+    HubProcess,
+    Services,
+    drain_queue,
+    publish,
+    settled,
+    topology_ready,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 DATA_ITEM = {

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from contracts.broker import ADAPTER_SYSTEMS, DEAD_QUEUE, INGRESS_QUEUE, adapter_queue
+from contracts.broker import DEAD_QUEUE, INGRESS_QUEUE, adapter_queue
 from contracts.canonical import canonical_bytes
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
@@ -22,56 +22,19 @@ from tests.harness import (
     YUKI,
     HubProcess,
     Services,
+    delivered,
     drain_queue,
+    fetchval,
+    journaled,
     publish,
     queue_depths,
+    settled,
     signed_traffic,
+    topology_ready,
     wait_for,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-
-ADAPTER_QUEUES = [adapter_queue(s, m) for s in ADAPTER_SYSTEMS for m in (CHIKUSEI, YUKI)]
-
-
-async def fetchval(services: Services, sql: str, *args: Any) -> Any:
-    connection = await asyncpg.connect(services.database_url)
-    try:
-        return await connection.fetchval(sql, *args)
-    finally:
-        await connection.close()
-
-
-async def journaled(services: Services) -> int:
-    try:
-        return int(await fetchval(services, "SELECT count(*) FROM journal"))
-    except asyncpg.UndefinedTableError:
-        return 0
-
-
-async def settled(services: Services, journal_rows: int) -> bool:
-    """Every message journaled and every outbox row confirmed by the broker."""
-    if await journaled(services) < journal_rows:
-        return False
-    return (
-        int(await fetchval(services, "SELECT count(*) FROM outbox WHERE published_at IS NULL")) == 0
-    )
-
-
-async def topology_ready(services: Services) -> bool:
-    try:
-        await queue_depths(services.amqp_url, [INGRESS_QUEUE])
-    except Exception:  # not declared yet: any refusal means "not yet"
-        return False
-    return True
-
-
-async def delivered(services: Services) -> dict[str, list[str]]:
-    """Message ids now ready in each adapter queue (consumed and acked)."""
-    return {
-        name: [m.message_id or "" for m in await drain_queue(services.amqp_url, name)]
-        for name in ADAPTER_QUEUES
-    }
 
 
 async def test_ten_thousand_messages_are_delivered_once_and_a_replay_delivers_nothing(

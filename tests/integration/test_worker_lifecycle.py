@@ -14,14 +14,17 @@ from tests.harness import (
     HubProcess,
     Services,
     children_of,
+    delivered,
+    fetchval,
     publish,
+    settled,
     signed_traffic,
     start_postgres,
     stop_postgres,
+    topology_ready,
     unacked,
     wait_for,
 )
-from tests.integration.test_pipeline import delivered, fetchval, settled, topology_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
