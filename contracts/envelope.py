@@ -19,6 +19,8 @@ SCHEMA_VERSION = 1
 
 KeyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 Instance = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+# A staff account id (hub.staff): one per person (R16), never a name.
+StaffId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
 Traceparent = Annotated[
     str, StringConstraints(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 ]
@@ -39,6 +41,9 @@ class Party(_Frozen):
 
     system: SystemId
     instance: Instance
+    operator: StaffId | None = None
+    """The staff account that made the sending system send this, when a person did (the
+    approver of a held reply may not be the person who prepared it: four eyes)."""
 
 
 class Recipient(_Frozen):

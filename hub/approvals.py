@@ -66,6 +66,8 @@ class Staff:
     municipality: str
     department: str
     disabled: bool = False
+    may_reveal: bool = False
+    """Revealing a masked My Number is a permission of its own, beside the roles."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,15 @@ from contracts.broker import (
 from contracts.envelope import Envelope
 from contracts.keys import KeyRing
 from contracts.signing import Freshness, VerificationError, parse_and_verify
-from routing.decision import Context, Deliver, Hold, Reject, decide
+from routing.decision import DIRECTION_OF, Context, Deliver, Hold, Reject, decide
 from routing.policy import Policy
 
 __all__ = ["JournalEntry", "Triage", "triage"]
+
+
+_RECORDED_DIRECTIONS = {
+    kind: direction for kind, direction in DIRECTION_OF.items() if direction != "transfer"
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,10 @@ class JournalEntry:
     trace_id: str | None = None
     exchange: str | None = None
     routing_key: str | None = None
+    department: str | None = None
+    originated_by: str | None = None
+    direction: str | None = None
+    data_items: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -93,6 +102,7 @@ def triage(body: bytes, setup: Triage, now: datetime) -> JournalEntry:
             reason=decision.reason,
             # Where it goes once released; no exchange, so no outbox row until then.
             routing_key=envelope.recipient.routing_key,
+            department=decision.department,
             **fields,
         )
     if not isinstance(decision, Deliver):  # pragma: no cover - Decision has three members
@@ -144,6 +154,10 @@ def _envelope_fields(envelope: Envelope) -> dict[str, Any]:
         "sent_at": envelope.sent_at,
         "signature": envelope.signature,
         "trace_id": envelope.traceparent[3:35] if envelope.traceparent else None,
+        "originated_by": envelope.sender.operator,
+        # Inquiries and provisions get a 情報提供等記録 (R47); transfers do not.
+        "direction": _RECORDED_DIRECTIONS.get(envelope.kind),
+        "data_items": ",".join(envelope.data_items),
     }
 
 

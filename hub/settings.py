@@ -17,11 +17,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import routing
 from contracts.codes import LocalGovCode
-from contracts.signing import Freshness
+from contracts.keys import load_signing_key
+from contracts.signing import Freshness, Signer
 
 __all__ = [
     "AmqpSettings",
     "DatabaseSettings",
+    "DeskSettings",
     "HubSettings",
     "RoutingSettings",
     "Settings",
@@ -115,6 +117,25 @@ class SigningSettings(BaseModel):
     max_future_seconds: int = Field(
         default=60, ge=0, description="furthest sent_at accepted, in seconds after now (clock skew)"
     )
+    hub_key_file: Path | None = Field(
+        default=None,
+        description="the hub's own signing key, `<key_id>.signing.pem` (from `sesshu keys "
+        "generate --system hub`): signs approval attestations, rejection notices and audit "
+        "checkpoints; unset, nothing can be approved or expired",
+    )
+
+    def hub_signer(self) -> Signer | None:
+        """The hub's signer from `hub_key_file`; ValueError if the file is not a key."""
+        if self.hub_key_file is None:
+            return None
+        suffix = ".signing.pem"
+        if not self.hub_key_file.name.endswith(suffix):
+            raise ValueError("signing.hub_key_file: must be named <key_id>.signing.pem")
+        key_id = self.hub_key_file.name.removesuffix(suffix)
+        try:
+            return Signer(key_id, load_signing_key(self.hub_key_file))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"signing.hub_key_file: {type(exc).__name__}: {exc}") from None
 
     def freshness(self) -> Freshness:
         """The freshness window for `contracts.signing.verify`."""
@@ -122,6 +143,21 @@ class SigningSettings(BaseModel):
             max_age=timedelta(seconds=self.max_age_seconds),
             max_future=timedelta(seconds=self.max_future_seconds),
         )
+
+
+class DeskSettings(BaseModel):
+    """The approval desk: HTTP API and approver page, sessions, background jobs."""
+
+    http_host: str = Field(default="127.0.0.1", description="address `sesshu desk` listens on")
+    http_port: int = Field(default=8080, ge=1, le=65535, description="port of `sesshu desk`")
+    session_hours: float = Field(default=8.0, gt=0, description="how long a log-in session lasts")
+    api_token_days: float = Field(default=365.0, gt=0, description="how long an API token lasts")
+    expiry_interval_seconds: float = Field(
+        default=30.0, gt=0, description="how often the hub expires held messages past their time"
+    )
+    checkpoint_interval_seconds: float = Field(
+        default=300.0, gt=0, description="how often the hub signs the audit log's head"
+    )
 
 
 class RoutingSettings(BaseModel):
@@ -150,6 +186,7 @@ class Settings(BaseSettings):
     signing: SigningSettings = SigningSettings()
     hub: HubSettings = HubSettings()
     routing: RoutingSettings = RoutingSettings()
+    desk: DeskSettings = DeskSettings()
     log_level: str = Field(default="INFO", description="log level of every process")
 
 

@@ -112,6 +112,8 @@ class Hold:
 
     code: str
     reason: str
+    department: str
+    """The department whose 所属長 decides."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,22 +186,25 @@ def _by_list(envelope: Envelope, policy: Policy, key: str) -> Decision:
     recipient = _Party(envelope.recipient.system, str(envelope.recipient.municipality))
     inquirer, provider = (recipient, sender) if direction == "provision" else (sender, recipient)
     day = envelope.sent_at.astimezone(_JST).date()
-    held = False
+    held: str | None = None
     for item in envelope.data_items:
         found = _listed(
             policy.rows_for(envelope.procedure, item), direction, inquirer, provider, day
         )
         if isinstance(found, Reject):
             return Reject(found.code, f"{envelope.procedure} {item}: {found.reason}")
-        held = held or (
-            direction == "provision"
-            and any(
-                f.covers(sender.system, sender.org, envelope.procedure, item) for f in policy.flags
+        if direction == "provision" and held is None:
+            held = next(
+                (
+                    f.department
+                    for f in policy.flags
+                    if f.covers(sender.system, sender.org, envelope.procedure, item)
+                ),
+                None,
             )
-        )
-    if held:
+    if held is not None:
         return Hold(
-            "auto_response_disabled", "provision of a flagged item waits for approval (R37)"
+            "auto_response_disabled", "provision of a flagged item waits for approval (R37)", held
         )
     return Deliver(key)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -56,7 +57,8 @@ ROW_COLUMNS = (
     "effective_to",
     "retention_days",
 )
-FLAG_COLUMNS = ("provider_system", "provider_org", "procedure", "data_item")
+FLAG_COLUMNS = ("provider_system", "provider_org", "procedure", "data_item", "department")
+_DEPARTMENT = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
 
 class PolicyError(ValueError):
@@ -115,6 +117,8 @@ class Flag:
     provider_org: str
     procedure: str
     data_item: str
+    department: str
+    """The department whose 所属長 approves these provisions (staff are bound to one)."""
 
     def covers(self, system: SystemId, org: str, procedure: str, data_item: str) -> bool:
         """True if the flag applies to this provider, procedure and data item."""
@@ -274,7 +278,14 @@ def _flag(line: int, record: dict[str, str]) -> Flag:
         provider_org=_field(record, "provider_org", _org),
         procedure=str(_field(record, "procedure", ProcedureCode)),
         data_item=str(_field(record, "data_item", DataItemCode)),
+        department=_field(record, "department", _department),
     )
+
+
+def _department(value: str) -> str:
+    if not _DEPARTMENT.fullmatch(value):
+        raise ValueError("must be a department id like 'health-promotion' (a-z, 0-9, . _ -)")
+    return value
 
 
 def _contradictions(rows: list[Row]) -> list[str]:

@@ -2,12 +2,14 @@
 # System tools the test suite uses beyond Python packages, installed from Debian's
 # packages when missing and when this is a Debian machine we may change (root + apt).
 #   docker-compose: `docker compose config` / `docker-compose config` checks compose/ files
+#   chromium: the approver page's browser test (Playwright drives /usr/bin/chromium)
 set -euo pipefail
 
 have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }
 
 missing=()
 have_compose || missing+=(docker-compose)
+command -v chromium >/dev/null || missing+=(chromium)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

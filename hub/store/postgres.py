@@ -20,7 +20,14 @@ from hub.ports import InboxTransaction, OutboxRow, Publisher
 from hub.store.migrate import migrate
 from hub.store.queries import query
 
-__all__ = ["TRANSIENT", "PgStore", "ensure_database", "recreate_database"]
+__all__ = [
+    "TRANSIENT",
+    "PgStore",
+    "ensure_database",
+    "record_columns",
+    "recreate_database",
+    "translated",
+]
 
 # The failures that say "the database is away", not "this statement is wrong". Only these
 # become DatabaseUnavailable and are retried; anything else is a bug and propagates.
@@ -63,11 +70,22 @@ _JOURNAL_COLUMNS = (
     "trace_id",
     "exchange",
     "routing_key",
+    "department",
+    "originated_by",
+    "direction",
+    "data_items",
 )
 
 
+def record_columns(entries: Sequence[JournalEntry]) -> list[list[Any]]:
+    """The column arrays of `record_batch` for a batch of journal entries."""
+    columns: list[list[Any]] = [[getattr(e, c) for e in entries] for c in _JOURNAL_COLUMNS]
+    columns.append([json.dumps(e.headers) for e in entries])
+    return columns
+
+
 @contextmanager
-def _translated() -> Iterator[None]:
+def translated() -> Iterator[None]:
     try:
         yield
     except TRANSIENT as exc:
@@ -91,7 +109,7 @@ def _database_of(dsn: str) -> tuple[str, str]:
 async def ensure_database(dsn: str) -> bool:
     """Create the DSN's database if it does not exist; True if it was created."""
     admin, name = _database_of(dsn)
-    with _translated():
+    with translated():
         connection = await asyncpg.connect(admin)
         try:
             if await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
@@ -108,7 +126,7 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 async def recreate_database(dsn: str) -> None:
     """Drop the DSN's database and create it empty (the demo's and benchmarks' own only)."""
     admin, name = _database_of(dsn)
-    with _translated():
+    with translated():
         connection = await asyncpg.connect(admin)
         try:
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -125,7 +143,7 @@ class _PgInboxTransaction:
     fresh: bool
 
     async def record_effect(self, effect: str) -> None:
-        with _translated():
+        with translated():
             await self.connection.execute(
                 query("adapter_effect"), self.consumer, self.message_id, effect
             )
@@ -167,7 +185,7 @@ class PgStore:
         # it; skipping it let such a connection back into the pool and crash the worker
         # (InternalClientError, seen in the PostgreSQL-restart chaos test). Keep it.
         options: dict[str, Any] = {"command_timeout": command_timeout}
-        with _translated():
+        with translated():
             pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, **options)
             relaxed = await asyncpg.create_pool(
                 dsn,
@@ -186,40 +204,38 @@ class PgStore:
 
     async def migrate(self) -> list[str]:
         """Apply pending migrations."""
-        with _translated():
+        with translated():
             async with self._pool.acquire() as connection:
                 return await migrate(connection)
 
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers."""
-        with _translated():
+        with translated():
             await self._pool.fetchval(query("ping"))
 
     async def record(self, entries: Sequence[JournalEntry]) -> dict[str, int | None]:
         """Journal the batch and queue its outbox rows in one statement and transaction."""
-        columns: list[list[Any]] = [[getattr(e, c) for e in entries] for c in _JOURNAL_COLUMNS]
-        columns.append([json.dumps(e.headers) for e in entries])
-        with _translated():
+        with translated():
             rows = await self._pool.fetch(
-                query("record_batch"), *columns, self._claim, self._hold_seconds
+                query("record_batch"), *record_columns(entries), self._claim, self._hold_seconds
             )
         return {row["dedupe_key"]: row["outbox_seq"] for row in rows}
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
         """Record broker confirms (asynchronous commit)."""
         if seqs:
-            with _translated():
+            with translated():
                 await self._relaxed.execute(query("mark_published"), list(seqs))
 
     async def extend_claims(self, seqs: Sequence[int]) -> list[int]:
         """Renew the claim on rows this worker wrote and nobody published."""
-        with _translated():
+        with translated():
             rows = await self._relaxed.fetch(query("extend_claims"), list(seqs), self._claim)
         return [row["seq"] for row in rows]
 
     async def relay(self, publish: Publisher, *, limit: int) -> int:
         """Claim expired rows, publish them, mark the confirmed ones."""
-        with _translated():
+        with translated():
             rows = await self._relaxed.fetch(query("claim_expired"), self._claim, limit)
         if not rows:
             return 0
@@ -229,7 +245,7 @@ class PgStore:
 
     async def outbox_lag(self) -> tuple[int, float]:
         """(unpublished rows, age in seconds of the oldest)."""
-        with _translated():
+        with translated():
             row = await self._pool.fetchrow(query("outbox_lag"))
         if row is None:  # pragma: no cover - an aggregate always returns a row
             return 0, 0.0
@@ -237,7 +253,7 @@ class PgStore:
 
     async def journal_summary(self) -> list[tuple[str, str, int]]:
         """(decision, reason code or '', count) over the whole journal."""
-        with _translated():
+        with translated():
             rows = await self._pool.fetch(query("journal_summary"))
         return [(r["decision"], r["reason"], int(r["n"])) for r in rows]
 
@@ -247,7 +263,7 @@ class PgStore:
         """(canonical bytes, decision, reason code) of routing decisions since `since`."""
         last, wanted = 0, list(codes)
         while True:
-            with _translated():
+            with translated():
                 rows = await self._pool.fetch(query("journal_page"), since, last, wanted, page)
             for row in rows:
                 yield bytes(row["canonical"]), row["decision"], row["reason_code"]
@@ -257,19 +273,19 @@ class PgStore:
 
     async def held(self, municipality: str) -> list[dict[str, Any]]:
         """The messages of a municipality waiting for approval, oldest first."""
-        with _translated():
+        with translated():
             rows = await self._pool.fetch(query("held_open"), municipality)
         return [dict(row) for row in rows]
 
     async def journal_count(self) -> int:
         """Rows in the journal."""
-        with _translated():
+        with translated():
             return int(await self._pool.fetchval(query("journal_count")))
 
     @asynccontextmanager
     async def first_time(self, consumer: str, message_id: str) -> AsyncIterator[InboxTransaction]:
         """An adapter's dedupe row and effects, in one transaction."""
-        with _translated():
+        with translated():
             async with self._pool.acquire() as connection, connection.transaction():
                 fresh = await connection.fetchval(query("adapter_accept"), consumer, message_id)
                 yield _PgInboxTransaction(connection, consumer, message_id, fresh is not None)

@@ -1,4 +1,6 @@
-"""Named SQL queries from `queries.sql` (`-- name: <name>` headers, procrastinate style)."""
+"""Named SQL queries from the `*.sql` files beside this module (`-- name: <name>` headers,
+procrastinate style): `queries.sql` for the pipeline, `desk.sql` for approvals, staff and
+the audit trail."""
 
 from __future__ import annotations
 
@@ -13,10 +15,15 @@ _HEADER = re.compile(r"^-- name: (?P<name>\w+)\s*$", re.MULTILINE)
 
 @cache
 def _load() -> dict[str, str]:
-    text = (Path(__file__).with_name("queries.sql")).read_text(encoding="utf-8")
-    # Splitting on the headers gives the preamble, then each name followed by its body.
-    parts = _HEADER.split(text)
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    found: dict[str, str] = {}
+    for path in sorted(Path(__file__).parent.glob("*.sql")):
+        # Splitting on the headers gives the preamble, then each name followed by its body.
+        parts = _HEADER.split(path.read_text(encoding="utf-8"))
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
+            if name in found:
+                raise ValueError(f"query {name} is defined twice ({path.name})")
+            found[name] = body.strip()
+    return found
 
 
 def query(name: str) -> str:

@@ -2,19 +2,22 @@
 
 -- name: record_batch
 -- Journal a batch (duplicates skipped by dedupe_key) and queue an outbox row for each
--- journal row that was new, and a held_messages row for each new hold, in one statement.
--- Returns the new rows and their outbox seq.
+-- journal row that was new, a held_messages row for each new hold, and a 情報提供等記録
+-- for each inquiry or provision let through or held, in one statement. Returns the new
+-- rows and their outbox seq.
 WITH incoming AS (
     SELECT *
     FROM unnest(
         $1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
         $8::text[], $9::text[], $10::uuid[], $11::uuid[], $12::text[], $13::timestamptz[],
         $14::bytea[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-        $20::text[], $21::text[], $22::text[], $23::jsonb[]
+        $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[],
+        $26::text[], $27::jsonb[]
     ) AS t(dedupe_key, message_id, kind, sender_system, sender_instance, recipient_system,
            recipient_municipality, municipality, procedure, correlation_id, causation_id,
            key_id, sent_at, canonical, signature, decision, reason_code, reason,
-           policy_version, trace_id, exchange, routing_key, headers)
+           policy_version, trace_id, exchange, routing_key, department, originated_by,
+           direction, data_items, headers)
 ), journaled AS (
     INSERT INTO journal (dedupe_key, message_id, kind, sender_system, sender_instance,
                          recipient_system, recipient_municipality, municipality, procedure,
@@ -26,23 +29,49 @@ WITH incoming AS (
            policy_version, trace_id
     FROM incoming
     ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING seq, dedupe_key, message_id
+    RETURNING seq, dedupe_key, message_id, received_at
 ), queued AS (
     INSERT INTO outbox (journal_seq, message_id, exchange, routing_key, headers, claimed_until)
     SELECT j.seq, j.message_id, i.exchange, i.routing_key, i.headers,
-           now() + make_interval(secs => $24::float8)
+           now() + make_interval(secs => $28::float8)
     FROM journaled AS j
     JOIN incoming AS i USING (dedupe_key)
     WHERE i.exchange IS NOT NULL
     RETURNING seq, journal_seq
 ), held AS (
     INSERT INTO held_messages (message_id, journal_seq, municipality, routing_key, reason_code,
-                               expires_at)
+                               expires_at, department, originated_by)
     SELECT j.message_id, j.seq, i.municipality, i.routing_key, i.reason_code,
-           now() + make_interval(secs => $25::float8)
+           now() + make_interval(secs => $29::float8), i.department, i.originated_by
     FROM journaled AS j
     JOIN incoming AS i USING (dedupe_key)
     WHERE i.decision = 'hold'
+), recorded AS (
+    -- A provision's request time is its inquiry's, when the hub carried that inquiry.
+    INSERT INTO provision_records (message_id, journal_seq, correlation_id, direction, kind,
+                                   procedure, data_items, inquirer_system,
+                                   inquirer_municipality, provider_system,
+                                   provider_municipality, requested_at, provided_at, state,
+                                   retention_until)
+    SELECT j.message_id, j.seq, i.correlation_id, i.direction, i.kind, i.procedure,
+           string_to_array(i.data_items, ','),
+           CASE i.direction WHEN 'inquiry' THEN i.sender_system ELSE i.recipient_system END,
+           CASE i.direction WHEN 'inquiry' THEN i.municipality ELSE i.recipient_municipality END,
+           CASE i.direction WHEN 'inquiry' THEN i.recipient_system ELSE i.sender_system END,
+           CASE i.direction WHEN 'inquiry' THEN i.recipient_municipality ELSE i.municipality END,
+           CASE i.direction
+               WHEN 'inquiry' THEN j.received_at
+               ELSE COALESCE((SELECT min(p.requested_at) FROM provision_records AS p
+                              WHERE p.correlation_id = i.correlation_id
+                                AND p.direction = 'inquiry'), j.received_at)
+           END,
+           CASE WHEN i.direction = 'provision' AND i.decision = 'deliver'
+                THEN j.received_at END,
+           CASE i.decision WHEN 'hold' THEN 'held' ELSE 'delivered' END,
+           (j.received_at + interval '7 years')::date
+    FROM journaled AS j
+    JOIN incoming AS i USING (dedupe_key)
+    WHERE i.direction IS NOT NULL AND i.decision IN ('deliver', 'hold')
 )
 -- Sibling statements share one snapshot: join the RETURNING sets, not the tables.
 SELECT j.dedupe_key, q.seq AS outbox_seq

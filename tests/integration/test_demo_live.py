@@ -58,7 +58,7 @@ def test_held_list_and_simulate_read_the_demo_journal(tmp_path: Path) -> None:
     proposed = tmp_path / "proposed"
     shutil.copytree(Settings().routing.directory(), proposed)
     (proposed / "auto_response_disabled.csv").write_text(
-        "provider_system,provider_org,procedure,data_item\n"
+        "provider_system,provider_org,procedure,data_item,department\n"
     )
     result = sesshu(
         "policy", "simulate", str(proposed), "--since", "1d", database=DEMO_DATABASE_URL

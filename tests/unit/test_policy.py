@@ -80,6 +80,22 @@ def test_every_bad_row_is_reported_with_its_line(rows: str, expected: str) -> No
     assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
 
 
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("printer,*,B2-115-2,vaccination.history,health\n", "provider_system"),
+        ("intermediate,*,B2-115-2,vaccination.history,Health Dept\n", "department"),
+        ("intermediate,*,B2-115-2,vaccination.history\n", "expected 5 fields"),
+    ],
+)
+def test_every_bad_flag_is_reported_with_its_line(flags: str, expected: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(HEADER + GOOD, FLAG_HEADER + flags)
+    assert any(
+        p.startswith(f"auto_response_disabled.csv:2: {expected}") for p in caught.value.problems
+    ), caught.value.problems
+
+
 def test_all_bad_rows_are_reported_at_once_and_comments_keep_line_numbers() -> None:
     text = HEADER + "# note\n" + GOOD.replace("vrs,*,health", "vrs,*,ghost") + GOOD + "x\n"
     with pytest.raises(PolicyError) as caught:
@@ -142,7 +158,7 @@ def test_every_row_of_the_sample_list_permits_its_message(row: Row) -> None:
         f.covers(row.provider_system, "082279", row.procedure, row.data_item) for f in POLICY.flags
     )
     if flagged:
-        assert decision == Hold("auto_response_disabled", decision.reason)  # type: ignore[union-attr]
+        assert decision == Hold("auto_response_disabled", decision.reason, "health-promotion")  # type: ignore[union-attr]
     else:
         assert isinstance(decision, Deliver)
         assert decision.routing_key == envelope_for_row(row).recipient.routing_key

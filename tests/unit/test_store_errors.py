@@ -8,12 +8,12 @@ import asyncpg
 import pytest
 
 from hub.errors import DatabaseUnavailable
-from hub.store.postgres import _translated
+from hub.store.postgres import translated
 
 
 async def test_a_connection_reset_reported_as_cancelled_is_an_outage() -> None:
     async def query() -> None:
-        with _translated():
+        with translated():
             raise asyncio.CancelledError("Server connection reset")
 
     with pytest.raises(DatabaseUnavailable):
@@ -24,7 +24,7 @@ async def test_a_real_cancellation_still_cancels() -> None:
     started = asyncio.Event()
 
     async def query() -> None:
-        with _translated():
+        with translated():
             started.set()
             await asyncio.sleep(10)
 
@@ -45,10 +45,10 @@ async def test_a_real_cancellation_still_cancels() -> None:
     ],
 )
 async def test_transient_failures_become_database_unavailable(error: BaseException) -> None:
-    with pytest.raises(DatabaseUnavailable), _translated():
+    with pytest.raises(DatabaseUnavailable), translated():
         raise error
 
 
 async def test_a_wrong_statement_is_a_bug_not_an_outage() -> None:
-    with pytest.raises(asyncpg.UndefinedTableError), _translated():
+    with pytest.raises(asyncpg.UndefinedTableError), translated():
         raise asyncpg.UndefinedTableError("relation does not exist")

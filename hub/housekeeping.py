@@ -1,0 +1,61 @@
+"""The hub's background jobs beside each worker: audit what it starts with (policy and
+key ring, when they changed), expire held messages past their time, and sign the audit
+log's head. Every job is safe to run in every worker process at once (row locks with
+SKIP LOCKED, the audit append lock)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+
+from contracts.canonical import canonical_bytes
+from hub.desk import Desk
+from hub.errors import DatabaseUnavailable
+from hub.pipeline import Triage
+from hub.settings import Settings
+
+__all__ = ["housekeep", "key_ring_detail"]
+
+log = logging.getLogger("sesshu.housekeeping")
+
+
+def key_ring_detail(triage: Triage) -> dict[str, object]:
+    """What the audit log keeps of a key ring: each key id with its entry's fingerprint."""
+    return {
+        "keys": {
+            entry.key_id: hashlib.sha256(
+                canonical_bytes(entry.model_dump(mode="json"))
+            ).hexdigest()[:16]
+            for entry in sorted(triage.ring, key=lambda e: e.key_id)
+        }
+    }
+
+
+async def housekeep(settings: Settings, triage: Triage, desk: Desk, stop: asyncio.Event) -> None:
+    """Run the jobs until `stop` is set; a database outage only delays them."""
+    recorded = False
+    can_sign = settings.signing.hub_key_file is not None
+    if not can_sign:
+        log.warning("no hub signing key: held messages will not expire, checkpoints not signed")
+    interval = settings.desk.expiry_interval_seconds
+    every = max(1, round(settings.desk.checkpoint_interval_seconds / interval))
+    tick = 0
+    while not stop.is_set():
+        try:
+            if not recorded:
+                await desk.record_change("policy.loaded", {"version": triage.policy.version})
+                await desk.record_change("keys.loaded", key_ring_detail(triage))
+                recorded = True
+            if can_sign:
+                expired = await desk.expire_due()
+                if expired:
+                    log.info("expired %d held message(s)", expired)
+                if tick % every == 0:
+                    await desk.checkpoint()
+            tick += 1
+        except DatabaseUnavailable:
+            log.warning("housekeeping: PostgreSQL unavailable; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)

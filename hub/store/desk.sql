@@ -1,0 +1,167 @@
+-- Named queries of the approval desk: staff, sessions, held messages, the audit trail.
+
+-- name: staff_add
+INSERT INTO staff (user_id, kind, roles, municipality, department, may_reveal, password_hash)
+VALUES ($1, $2, $3::text[], $4, $5, $6, $7)
+ON CONFLICT (user_id) DO NOTHING
+RETURNING user_id;
+
+-- name: staff_get
+SELECT user_id, kind, roles, municipality, department, may_reveal, password_hash,
+       created_at, disabled_at
+FROM staff WHERE user_id = $1;
+
+-- name: staff_list
+SELECT user_id, kind, roles, municipality, department, may_reveal, created_at, disabled_at
+FROM staff ORDER BY user_id;
+
+-- name: staff_disable
+-- A leaver's account (R18): disabled, and every session and token of it ended.
+WITH disabled AS (
+    UPDATE staff SET disabled_at = now()
+    WHERE user_id = $1 AND disabled_at IS NULL
+    RETURNING user_id
+), ended AS (
+    UPDATE sessions SET ended_at = now()
+    WHERE user_id IN (SELECT user_id FROM disabled) AND ended_at IS NULL
+    RETURNING token_sha256
+)
+SELECT (SELECT count(*) FROM disabled) AS disabled, (SELECT count(*) FROM ended) AS ended;
+
+-- name: session_add
+INSERT INTO sessions (token_sha256, user_id, kind, label, client, user_agent, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::float8));
+
+-- name: session_staff
+-- The account behind a live session or token; disabled accounts are returned too, so the
+-- caller can say why it refuses them.
+SELECT st.user_id, st.kind, st.roles, st.municipality, st.department, st.may_reveal,
+       st.disabled_at, s.kind AS credential
+FROM sessions AS s
+JOIN staff AS st USING (user_id)
+WHERE s.token_sha256 = $1 AND s.ended_at IS NULL AND s.expires_at > now();
+
+-- name: session_end
+UPDATE sessions SET ended_at = now()
+WHERE token_sha256 = $1 AND ended_at IS NULL
+RETURNING user_id;
+
+-- name: held_page
+-- Held messages of a municipality (and department, when given) in a state, oldest first.
+SELECT h.message_id::text AS message_id, h.state, h.reason_code, h.department,
+       h.routing_key, h.held_at, h.expires_at, h.decided_by, h.decided_at,
+       j.kind, j.procedure, j.sender_system
+FROM held_messages AS h
+JOIN journal AS j ON j.seq = h.journal_seq
+WHERE h.municipality = $1
+  AND ($2::text IS NULL OR h.department = $2)
+  AND ($3::text IS NULL OR h.state = $3)
+ORDER BY h.held_at, h.message_id
+LIMIT $4 OFFSET $5;
+
+-- name: held_count
+SELECT count(*)
+FROM held_messages AS h
+WHERE h.municipality = $1
+  AND ($2::text IS NULL OR h.department = $2)
+  AND ($3::text IS NULL OR h.state = $3);
+
+-- name: held_get
+SELECT h.message_id::text AS message_id, h.journal_seq, h.municipality, h.department,
+       h.routing_key, h.reason_code, h.state, h.held_at, h.expires_at, h.originated_by,
+       h.decided_by, h.decided_at, h.comment, h.content_sha256, h.released_at,
+       j.canonical, j.kind, j.procedure, j.sender_system, j.municipality AS sender_municipality
+FROM held_messages AS h
+JOIN journal AS j ON j.seq = h.journal_seq
+WHERE h.message_id = $1::uuid;
+
+-- name: held_lock
+-- The same row, locked until the deciding transaction ends: two approvers at once
+-- queue here, and the second sees what the first decided.
+SELECT h.message_id::text AS message_id, h.journal_seq, h.municipality, h.department,
+       h.routing_key, h.reason_code, h.state, h.held_at, h.expires_at, h.originated_by,
+       h.decided_by, h.decided_at, h.comment, h.content_sha256, h.released_at,
+       j.canonical, j.kind, j.procedure, j.sender_system, j.municipality AS sender_municipality
+FROM held_messages AS h
+JOIN journal AS j ON j.seq = h.journal_seq
+WHERE h.message_id = $1::uuid
+FOR UPDATE OF h;
+
+-- name: held_due
+-- Held messages whose time ran out; SKIP LOCKED lets every hub process run the job.
+SELECT h.message_id::text AS message_id, h.journal_seq, h.municipality, h.department,
+       h.routing_key, h.reason_code, h.state, h.held_at, h.expires_at, h.originated_by,
+       h.decided_by, h.decided_at, h.comment, h.content_sha256, h.released_at,
+       j.canonical, j.kind, j.procedure, j.sender_system, j.municipality AS sender_municipality
+FROM held_messages AS h
+JOIN journal AS j ON j.seq = h.journal_seq
+WHERE h.state = 'held' AND h.expires_at <= now()
+ORDER BY h.expires_at
+LIMIT $1
+FOR UPDATE OF h SKIP LOCKED;
+
+-- name: held_decide
+UPDATE held_messages
+SET state = $2, decided_by = $3, decided_at = $4, comment = $5, content_sha256 = $6,
+    released_at = $7
+WHERE message_id = $1::uuid;
+
+-- name: outbox_release
+-- The journaled bytes of a released message, to be published by the relay at once.
+INSERT INTO outbox (journal_seq, message_id, exchange, routing_key, headers, claimed_until)
+VALUES ($1, $2::uuid, $3, $4, $5::jsonb, now())
+RETURNING seq;
+
+-- name: provision_decided
+UPDATE provision_records SET state = $2, provided_at = $3 WHERE message_id = $1::uuid;
+
+-- name: audit_lock
+-- One appender at a time: the chain has one head.
+SELECT pg_advisory_xact_lock(1397966154);
+
+-- name: audit_head
+SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
+
+-- name: audit_insert
+INSERT INTO audit_log (seq, at, actor, action, subject, municipality, terminal, detail,
+                       prev_hash, hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10);
+
+-- name: audit_page
+SELECT seq, at, actor, action, subject, municipality, terminal, detail, prev_hash, hash
+FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2;
+
+-- name: audit_search
+SELECT seq, at, actor, action, subject, municipality, terminal, detail, prev_hash, hash
+FROM audit_log
+WHERE ($1::text IS NULL OR actor = $1)
+  AND ($2::text IS NULL OR action = $2)
+  AND ($3::text IS NULL OR subject = $3)
+  AND ($4::text IS NULL OR municipality = $4)
+  AND ($5::timestamptz IS NULL OR at >= $5)
+ORDER BY seq DESC
+LIMIT $6 OFFSET $7;
+
+-- name: audit_last_of
+-- The latest row of an action (what policy or key ring the hub last recorded).
+SELECT detail FROM audit_log WHERE action = $1 ORDER BY seq DESC LIMIT 1;
+
+-- name: checkpoint_insert
+INSERT INTO audit_checkpoints (seq, hash, signed_at, key_id, signature)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (seq) DO NOTHING;
+
+-- name: checkpoint_last
+SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1;
+
+-- name: checkpoints
+SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY seq;
+
+-- name: provision_records_of
+SELECT message_id::text AS message_id, correlation_id::text AS correlation_id, direction,
+       kind, procedure, data_items, inquirer_system, inquirer_municipality, provider_system,
+       provider_municipality, requested_at, provided_at, state, nondisclosure, retention_until
+FROM provision_records
+WHERE ($1::text IS NULL OR inquirer_municipality = $1 OR provider_municipality = $1)
+ORDER BY requested_at DESC
+LIMIT $2;
