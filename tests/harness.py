@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,8 @@ from contracts.examples import example_payload
 from contracts.keys import GeneratedKey, KeyRing, generate_key
 from contracts.payloads import Payload, ResidentStatusFlag
 from contracts.signing import Signer
+from hub.settings import Settings
+from hub.settings import load as load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 AMQP_ROOT = "amqp://guest:guest@127.0.0.1:5672/"
@@ -80,6 +83,8 @@ class Services:
     database: str
     ring_dir: Path
     keys: dict[tuple[SystemId, str], GeneratedKey]
+    hub_key: GeneratedKey
+    hub_key_file: Path
 
     @property
     def amqp_url(self) -> str:
@@ -99,12 +104,25 @@ class Services:
             "SESSHU_AMQP__URL": self.amqp_url,
             "SESSHU_DATABASE__URL": self.database_url,
             "SESSHU_SIGNING__RING_DIR": str(self.ring_dir),
+            "SESSHU_SIGNING__HUB_KEY_FILE": str(self.hub_key_file),
             "SESSHU_HUB__MUNICIPALITIES": f"{CHIKUSEI},{YUKI}",
             "SESSHU_HUB__OUTBOX_CLAIM_SECONDS": "2",
             "SESSHU_HUB__RELAY_INTERVAL_SECONDS": "0.5",
             "SESSHU_LOG_LEVEL": "WARNING",
             **extra,
         }
+
+    def settings(self, **extra: str) -> Settings:
+        """The settings a process started with `env(**extra)` would load."""
+        environment = self.env(**extra)
+        saved = dict(os.environ)
+        try:
+            os.environ.clear()
+            os.environ.update(environment)
+            return load_settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
     def signer(self, system: SystemId, municipality: str) -> Signer:
         key = self.keys[(system, municipality)]
@@ -128,7 +146,15 @@ def create_services(tmp: Path) -> Services:
         )
         key.write(ring_dir)
         keys[(system, municipality)] = key
-    return Services(name, name, ring_dir, keys)
+    # The hub's own key: its entry in the ring, its private key beside it, not in it.
+    hub_key = generate_key(
+        SystemId.HUB, None, key_id="hub-shared-t", valid_from=datetime.now(UTC) - timedelta(days=1)
+    )
+    hub_key.write(tmp / "hub-key")
+    shutil.copy(tmp / "hub-key" / "hub-shared-t.json", ring_dir)
+    return Services(
+        name, name, ring_dir, keys, hub_key, tmp / "hub-key" / "hub-shared-t.signing.pem"
+    )
 
 
 def drop_services(services: Services) -> None:

@@ -1,0 +1,504 @@
+"""The approval desk against the real hub, RabbitMQ and PostgreSQL: held replies approved
+exactly once with a signed attestation, rejected or expired with notices, the four-eyes
+and role rules, reveal as an audited permission, sessions, and the tamper-evident trail."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from contracts.broker import adapter_queue
+from contracts.codes import SystemId
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.examples import example_payload
+from contracts.payloads import ApprovalAttestation, RejectionNotice
+from contracts.signing import Freshness, parse_and_verify
+from hub.approvals import Role
+from hub.audit import row_hash
+from hub.desk import Desk, Forbidden, NotAuthenticated, Refused, Terminal
+from hub.service import open_desk
+from hub.settings import Settings
+from hub.store.desk import audit_row
+from tests.harness import (
+    CHIKUSEI,
+    YUKI,
+    HubProcess,
+    Services,
+    drain_queue,
+    fetchval,
+    publish,
+    topology_ready,
+    wait_for,
+)
+
+PASSWORD = "correct horse battery"  # noqa: S105 - test accounts only
+TERMINAL = Terminal("192.0.2.10", "pytest-browser/1.0")
+# The test policy also flags transfer-out provisions (they carry My Number), so reveal
+# has something to reveal.
+EXTRA_FLAG = "vrs,*,S19-16,covid.vaccination_record,covid-vaccination\n"
+LONG_AGO = Freshness(max_age=timedelta(days=1), max_future=timedelta(minutes=5))
+
+
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "policy"
+    shutil.copytree(Settings().routing.directory(), directory)
+    with (directory / "auto_response_disabled.csv").open("a") as flags:
+        flags.write(EXTRA_FLAG)
+    return directory
+
+
+@pytest.fixture
+async def desk(services: Services, policy_dir: Path) -> AsyncIterator[Desk]:
+    opened = await open_desk(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
+    people = [
+        ("aoki", Role.APPROVER, YUKI, "health-promotion", False),
+        ("baba", Role.APPROVER, YUKI, "health-promotion", False),
+        ("chiba", Role.APPROVER, CHIKUSEI, "health-promotion", False),
+        ("doi", Role.OPERATOR, YUKI, "health-promotion", False),
+        ("endo", Role.AUDITOR, YUKI, "audit", False),
+        ("fujita", Role.APPROVER, YUKI, "covid-vaccination", True),
+    ]
+    for user, role, municipality, department, reveal in people:
+        await opened.add_staff(
+            user,
+            roles=[role],
+            municipality=municipality,
+            department=department,
+            password=PASSWORD,
+            may_reveal=reveal,
+        )
+    yield opened
+    await opened.store.close()
+
+
+@pytest.fixture
+async def hub(services: Services, policy_dir: Path) -> AsyncIterator[HubProcess]:
+    process = HubProcess(
+        services,
+        extra_env={
+            "SESSHU_ROUTING__POLICY_DIR": str(policy_dir),
+            "SESSHU_DESK__EXPIRY_INTERVAL_SECONDS": "0.5",
+        },
+    ).start()
+    await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
+    yield process
+    assert process.stop() == 0, process.log()
+
+
+def provision(services: Services, *, operator: str | None = None) -> Envelope:
+    """A flagged 115の2 provision from Yuki's intermediate server to the network."""
+    signer = services.signer(SystemId.INTERMEDIATE, YUKI)
+    envelope = Envelope.new(
+        payload=example_payload("provision_response"),
+        municipality=YUKI,
+        sender=Party(system=SystemId.INTERMEDIATE, instance="is-1", operator=operator),
+        recipient=Recipient(system=SystemId.NWS, municipality=YUKI),
+        procedure="B2-115-2",
+        data_items=("vaccination.history",),
+        key_id=signer.key_id,
+    )
+    return signer.sign(envelope)
+
+
+def transfer_out(services: Services) -> Envelope:
+    """Yuki's VRS answering Chikusei's transfer-in inquiry: carries My Number; flagged here."""
+    signer = services.signer(SystemId.VRS, YUKI)
+    envelope = Envelope.new(
+        payload=example_payload("transfer_out_provision"),
+        municipality=YUKI,
+        sender=Party(system=SystemId.VRS, instance="vrs-1"),
+        recipient=Recipient(system=SystemId.VRS, municipality=CHIKUSEI),
+        procedure="S19-16",
+        data_items=("covid.vaccination_record",),
+        key_id=signer.key_id,
+    )
+    return signer.sign(envelope)
+
+
+async def held(services: Services, envelope: Envelope) -> None:
+    await publish(services.amqp_url, [envelope.to_bytes()], routing_key=envelope.kind)
+
+    async def stored() -> bool:
+        return bool(
+            await fetchval(
+                services, "SELECT count(*) FROM held_messages WHERE message_id = $1", envelope.id
+            )
+        )
+
+    await wait_for(stored, 30, "the message to be held")
+
+
+async def published(services: Services) -> bool:
+    return not await fetchval(services, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+
+async def bodies(services: Services, system: SystemId, municipality: str) -> list[bytes]:
+    return [
+        m.body for m in await drain_queue(services.amqp_url, adapter_queue(system, municipality))
+    ]
+
+
+async def audit_actions(services: Services, subject: str) -> list[dict[str, Any]]:
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT actor, action, terminal, detail FROM audit_log WHERE subject = $1 ORDER BY seq",
+            subject,
+        )
+    finally:
+        await connection.close()
+    return [
+        {
+            "actor": r["actor"],
+            "action": r["action"],
+            "terminal": json.loads(r["terminal"]) if r["terminal"] else None,
+            "detail": json.loads(r["detail"]),
+        }
+        for r in rows
+    ]
+
+
+async def test_two_approvers_at_once_release_the_reply_once_with_a_signed_attestation(
+    services: Services, hub: HubProcess, desk: Desk
+) -> None:
+    reply = provision(services)
+    await held(services, reply)
+    _, aoki = await desk.login("aoki", PASSWORD, TERMINAL)
+    _, baba = await desk.login("baba", PASSWORD, TERMINAL)
+    rows, total = await desk.held_list(aoki)
+    assert total == 1
+    assert rows[0]["message_id"] == str(reply.id)
+    assert rows[0]["department"] == "health-promotion"
+    view = await desk.show(aoki, str(reply.id))
+    expected = hashlib.sha256(reply.to_bytes()).hexdigest()
+    assert view.content_sha256 == expected
+
+    outcomes = await asyncio.gather(
+        desk.approve(aoki, str(reply.id), terminal=TERMINAL, content_sha256=expected),
+        desk.approve(baba, str(reply.id), terminal=TERMINAL, comment="checked"),
+        return_exceptions=True,
+    )
+    winners = [o for o in outcomes if not isinstance(o, BaseException)]
+    losers = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(winners) == 1, outcomes
+    assert isinstance(losers[0], Refused)
+    assert losers[0].code == "not_held"
+    approver = winners[0].decided_by
+
+    await wait_for(lambda: published(services), 30, "the release to be published")
+    seq = await fetchval(
+        services, "SELECT journal_seq FROM held_messages WHERE message_id = $1", reply.id
+    )
+    assert await fetchval(services, "SELECT count(*) FROM outbox WHERE journal_seq = $1", seq) == 1
+    arrived = await bodies(services, SystemId.NWS, YUKI)
+    assert reply.to_bytes() in arrived
+    (attestation_bytes,) = [b for b in arrived if b != reply.to_bytes()]
+    attestation, _ = parse_and_verify(
+        attestation_bytes, services.ring(), now=datetime.now(UTC), freshness=LONG_AGO
+    )
+    assert attestation.sender.system is SystemId.HUB
+    assert attestation.causation_id == reply.id
+    assert isinstance(attestation.payload, ApprovalAttestation)
+    assert attestation.payload.approver == approver
+    assert attestation.payload.content_sha256 == expected
+
+    record = await fetchval(
+        services,
+        "SELECT row(state, provided_at IS NOT NULL)::text FROM provision_records "
+        "WHERE message_id = $1",
+        reply.id,
+    )
+    assert record == "(released,t)"
+    acts = await audit_actions(services, str(reply.id))
+    assert [a["action"] for a in acts] == ["held.approved", "held.released"]
+    assert {a["actor"] for a in acts} == {approver}
+    assert acts[0]["terminal"] == TERMINAL.as_dict()
+    assert acts[0]["detail"]["content_sha256"] == expected
+    count, finding = await desk.verify(services.ring())
+    assert finding is None
+    assert count >= 8
+
+
+async def test_four_eyes_roles_and_comments_then_a_rejection_notifies_both_parties(
+    services: Services, hub: HubProcess, desk: Desk
+) -> None:
+    reply = provision(services, operator="aoki")
+    await held(services, reply)
+    staff = {user: (await desk.login(user, PASSWORD, TERMINAL))[1] for user in ("aoki", "baba")}
+    staff |= {u: (await desk.login(u, PASSWORD, TERMINAL))[1] for u in ("chiba", "doi", "fujita")}
+    refusals = {
+        "aoki": "four_eyes",
+        "doi": "not_an_approver",
+        "chiba": "wrong_municipality",
+        "fujita": "wrong_department",
+    }
+    for user, code in refusals.items():
+        with pytest.raises(Forbidden) as caught:
+            await desk.approve(staff[user], str(reply.id), terminal=TERMINAL)
+        assert caught.value.code == code, user
+    with pytest.raises(Refused, match="comment_required"):
+        await desk.reject(staff["baba"], str(reply.id), terminal=TERMINAL, comment="  ")
+    with pytest.raises(Forbidden, match="wrong_municipality"):
+        await desk.held_list(staff["chiba"], municipality=YUKI)
+
+    decided = await desk.reject(
+        staff["baba"], str(reply.id), terminal=TERMINAL, comment="history incomplete"
+    )
+    assert decided.state.value == "rejected"
+    await wait_for(lambda: published(services), 30, "the notices to be published")
+    for system in (SystemId.INTERMEDIATE, SystemId.NWS):
+        (notice_bytes,) = await bodies(services, system, YUKI)
+        notice, _ = parse_and_verify(
+            notice_bytes, services.ring(), now=datetime.now(UTC), freshness=LONG_AGO
+        )
+        assert isinstance(notice.payload, RejectionNotice)
+        assert notice.payload.rejected_message_id == reply.id
+        assert notice.payload.reason_code == "rejected_by_approver"
+    assert reply.to_bytes() not in await bodies(services, SystemId.NWS, YUKI)
+    state = await fetchval(
+        services, "SELECT state FROM provision_records WHERE message_id = $1", reply.id
+    )
+    assert state == "rejected"
+    acts = await audit_actions(services, str(reply.id))
+    assert [(a["actor"], a["action"]) for a in acts] == [("baba", "held.rejected")]
+    assert acts[0]["detail"]["comment"] == "history incomplete"
+
+
+async def test_a_reply_nobody_approves_expires_and_both_parties_are_told(
+    services: Services, policy_dir: Path, desk: Desk
+) -> None:
+    process = HubProcess(
+        services,
+        extra_env={
+            "SESSHU_ROUTING__POLICY_DIR": str(policy_dir),
+            "SESSHU_HUB__HOLD_EXPIRY_SECONDS": "1",
+            "SESSHU_DESK__EXPIRY_INTERVAL_SECONDS": "0.3",
+        },
+    ).start()
+    try:
+        await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
+        reply = provision(services)
+        await held(services, reply)
+
+        async def expired() -> bool:
+            state = await fetchval(
+                services, "SELECT state FROM held_messages WHERE message_id = $1", reply.id
+            )
+            return bool(state == "expired")
+
+        await wait_for(expired, 30, "the hub to expire the held reply")
+        await wait_for(lambda: published(services), 30, "the notices to be published")
+    finally:
+        assert process.stop() == 0, process.log()
+    for system in (SystemId.INTERMEDIATE, SystemId.NWS):
+        (notice_bytes,) = await bodies(services, system, YUKI)
+        notice = Envelope.model_validate_json(notice_bytes)
+        assert isinstance(notice.payload, RejectionNotice)
+        assert notice.payload.reason_code == "approval_expired"
+    acts = await audit_actions(services, str(reply.id))
+    assert [(a["actor"], a["action"]) for a in acts] == [("system:hub", "held.expired")]
+    _, baba = await desk.login("baba", PASSWORD, TERMINAL)
+    with pytest.raises(Refused, match="not_held"):
+        await desk.approve(baba, str(reply.id), terminal=TERMINAL)
+
+
+async def test_the_approver_sees_my_number_masked_and_revealing_it_is_audited(
+    services: Services, hub: HubProcess, desk: Desk
+) -> None:
+    reply = transfer_out(services)
+    await held(services, reply)
+    _, fujita = await desk.login("fujita", PASSWORD, TERMINAL)
+    _, aoki = await desk.login("aoki", PASSWORD, TERMINAL)
+    full = reply.payload.model_dump(mode="json")
+    numbers = [v for v in _strings(full) if v.isdigit() and len(v) == 12]
+    assert numbers, "the example transfer-out provision carries a My Number"
+
+    view = await desk.show(fujita, str(reply.id))
+    assert view.row["department"] == "covid-vaccination"
+    assert view.masked_paths
+    shown = json.dumps(view.envelope)
+    assert not any(number in shown for number in numbers)
+    assert "********" + numbers[0][-4:] in shown
+
+    with pytest.raises(Forbidden, match="may_not_reveal"):
+        await desk.reveal(aoki, str(reply.id), TERMINAL)
+    revealed = await desk.reveal(fujita, str(reply.id), TERMINAL)
+    assert sorted(revealed.values()) == sorted(numbers)
+    acts = await audit_actions(services, str(reply.id))
+    assert [(a["actor"], a["action"]) for a in acts] == [("fujita", "held.revealed")]
+    assert acts[0]["detail"]["fields"] == sorted(revealed)
+    assert acts[0]["terminal"] == TERMINAL.as_dict()
+    assert not any(number in json.dumps(acts) for number in numbers)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+async def test_sessions_tokens_and_disabled_accounts_are_enforced_and_audited(
+    services: Services, desk: Desk
+) -> None:
+    with pytest.raises(NotAuthenticated, match="login_failed"):
+        await desk.login("aoki", "wrong password!", TERMINAL)
+    with pytest.raises(NotAuthenticated, match="login_failed"):
+        await desk.login("nobody", PASSWORD, TERMINAL)
+    secret, _ = await desk.login("aoki", PASSWORD, TERMINAL)
+    assert (await desk.authenticate(secret)).user_id == "aoki"
+    await desk.logout(secret, TERMINAL)
+    with pytest.raises(NotAuthenticated):
+        await desk.authenticate(secret)
+
+    await desk.add_staff(
+        "vendor-batch", roles=[Role.OPERATOR], municipality=YUKI, department="it", password=None
+    )
+    token = await desk.issue_token("vendor-batch", label="nightly report", days=30)
+    assert (await desk.authenticate(token)).user_id == "vendor-batch"
+
+    again, _ = await desk.login("aoki", PASSWORD, TERMINAL)
+    assert await desk.disable_staff("aoki") == 1
+    await desk.disable_staff("vendor-batch")
+    for dead in (again, token):
+        with pytest.raises(NotAuthenticated):
+            await desk.authenticate(dead)
+    with pytest.raises(NotAuthenticated, match="login_failed"):
+        await desk.login("aoki", PASSWORD, TERMINAL)
+
+    acts = await audit_actions(services, "aoki")
+    assert [(a["action"], a["detail"].get("reason")) for a in acts] == [
+        ("staff.added", None),
+        ("login.failed", "bad_password"),
+        ("login", None),
+        ("logout", None),
+        ("login", None),
+        ("staff.disabled", None),
+        ("login.failed", "account_disabled"),
+    ]
+    assert all(
+        a["terminal"] == TERMINAL.as_dict() for a in acts if not a["action"].startswith("staff.")
+    )
+    unknown = await fetchval(
+        services,
+        "SELECT count(*) FROM audit_log WHERE actor = 'unknown' AND action = 'login.failed'",
+    )
+    assert unknown == 1
+    assert (await desk.verify(services.ring()))[1] is None
+
+
+async def _tamper(services: Services, *statements: str) -> None:
+    # What a DBA could do: switch the append-only trigger off for the session.
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        await connection.execute("SET session_replication_role = replica")
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+INSERTED = (
+    "INSERT INTO audit_log SELECT 5, at, 'mallory', 'held.approved', subject, municipality,"
+    " terminal, detail, prev_hash, '{hash}' FROM audit_log WHERE seq = 5"
+)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        ("edit", "row 5 changed"),
+        ("delete", "row 5 removed"),
+        ("insert", "row 5 inserted"),
+        ("rewrite", "row 8 changed: the chain differs from its signed checkpoint"),
+        ("truncate", "row 1 removed"),
+    ],
+)
+async def test_audit_verify_names_the_row_that_was_changed_removed_or_inserted(
+    services: Services, desk: Desk, tamper: str, expected: str
+) -> None:
+    # The desk fixture wrote six staff.added rows; two log-ins make eight.
+    for user in ("aoki", "baba"):
+        await desk.login(user, PASSWORD, TERMINAL)
+    assert await desk.checkpoint() is not None
+    assert await desk.verify(services.ring()) == (8, None)
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await connection.execute("DELETE FROM audit_log WHERE seq = 5")
+    finally:
+        await connection.close()
+
+    if tamper == "edit":
+        await _tamper(
+            services, 'UPDATE audit_log SET detail = \'{"roles": ["admin"]}\' WHERE seq = 5'
+        )
+    elif tamper == "delete":
+        await _tamper(services, "DELETE FROM audit_log WHERE seq = 5")
+    elif tamper == "insert":
+        # A forged row slipped in as row 5, the rest renumbered, its own hash made right.
+        forged = await _forged_row(services)
+        await _tamper(
+            services,
+            "UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 5",
+            "UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1000",
+            INSERTED.replace("seq = 5", "seq = 6").replace("'{hash}'", f"'{forged}'"),
+        )
+    elif tamper == "rewrite":
+        # Change row 5 and recompute every hash after it: only the checkpoint catches it.
+        await _rewrite_from(services, 5)
+    else:
+        await _tamper(services, "TRUNCATE audit_log")
+    _, finding = await desk.verify(services.ring())
+    assert finding is not None
+    assert str(finding).startswith(expected), str(finding)
+
+
+async def _forged_row(services: Services) -> str:
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        record = await connection.fetchrow("SELECT * FROM audit_log WHERE seq = 5")
+        assert record is not None
+        row = audit_row(dict(record))
+    finally:
+        await connection.close()
+    content = row.content() | {"actor": "mallory", "action": "held.approved"}
+    return row_hash(row.prev_hash, content)
+
+
+async def _rewrite_from(services: Services, seq: int) -> None:
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        await connection.execute("SET session_replication_role = replica")
+        rows = [
+            audit_row(dict(r))
+            for r in await connection.fetch("SELECT * FROM audit_log ORDER BY seq")
+        ]
+        prev = rows[seq - 2].hash
+        for row in rows[seq - 1 :]:
+            actor = "mallory" if row.seq == seq else row.actor
+            content = row.content() | {"actor": actor}
+            digest = row_hash(prev, content)
+            await connection.execute(
+                "UPDATE audit_log SET actor = $2, prev_hash = $3, hash = $4 WHERE seq = $1",
+                row.seq,
+                actor,
+                prev,
+                digest,
+            )
+            prev = digest
+    finally:
+        await connection.close()
