@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,6 @@ from hub.approvals import Role
 from hub.audit import row_hash
 from hub.desk import Desk, Forbidden, NotAuthenticated, Refused, Terminal
 from hub.service import open_desk
-from hub.settings import Settings
 from hub.store.desk import audit_row
 from tests.harness import (
     CHIKUSEI,
@@ -42,19 +40,7 @@ from tests.harness import (
 
 PASSWORD = "correct horse battery"  # noqa: S105 - test accounts only
 TERMINAL = Terminal("192.0.2.10", "pytest-browser/1.0")
-# The test policy also flags transfer-out provisions (they carry My Number), so reveal
-# has something to reveal.
-EXTRA_FLAG = "vrs,*,S19-16,covid.vaccination_record,covid-vaccination\n"
 LONG_AGO = Freshness(max_age=timedelta(days=1), max_future=timedelta(minutes=5))
-
-
-@pytest.fixture
-def policy_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "policy"
-    shutil.copytree(Settings().routing.directory(), directory)
-    with (directory / "auto_response_disabled.csv").open("a") as flags:
-        flags.write(EXTRA_FLAG)
-    return directory
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ def entry(key: str, decision: str = "deliver") -> JournalEntry:
         municipality="082279",
         exchange=exchange,
         routing_key="vrs.082279",
+        department="health-promotion" if decision == "hold" else None,
         headers={"x-sesshu-kind": "resident_status_flag"},
     )
 

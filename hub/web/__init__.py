@@ -1,0 +1,1 @@
+"""The approval desk's HTTP API and approver pages (FastAPI, served by uvicorn)."""

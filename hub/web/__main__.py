@@ -1,0 +1,26 @@
+"""`python -m hub.web`: serve the approval desk (what `sesshu desk` runs)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from hub.settings import load
+from hub.web.app import create_app
+from observability import logs
+
+
+def main() -> None:
+    """Serve the desk on the configured address until interrupted."""
+    settings = load()
+    logs.configure(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.desk.http_host,
+        port=settings.desk.http_port,
+        log_config=None,
+        proxy_headers=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

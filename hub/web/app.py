@@ -1,0 +1,89 @@
+"""The approval desk over HTTP: a JSON API (OpenAPI at /openapi.json) and server-rendered
+pages for approvers, both on `hub.desk.Desk`.
+
+Every endpoint but /healthz and the log-in needs a live session (cookie, set by log-in) or
+an API token (`Authorization: Bearer ...`); the desk checks role, municipality and
+department. Forms carry a token derived from the session secret, so another site cannot
+post them on an approver's behalf (the cookie is also SameSite=Strict).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from hub.desk import Desk, DeskError, NotAuthenticated
+from hub.service import open_desk
+from hub.settings import Settings
+from hub.web import api, pages
+from hub.web.common import templates
+
+__all__ = ["create_app"]
+
+HERE = Path(__file__).parent
+
+
+def create_app(settings: Settings, desk: Desk | None = None) -> FastAPI:
+    """The HTTP application; it opens (and closes) its own desk unless given one."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = desk or await open_desk(settings)
+        app.state.desk = opened
+        try:
+            yield
+        finally:
+            if desk is None:
+                await opened.store.close()
+
+    app = FastAPI(
+        title="Sesshu Hub approval desk",
+        version="1",
+        lifespan=lifespan,
+        description="Held messages (自動応答不可フラグ, R37), their approval, and the audit trail.",
+    )
+    app.state.settings = settings
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(DeskError)
+    async def desk_error(request: Request, exc: DeskError) -> Response:
+        if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+            return JSONResponse(
+                {"code": exc.code, "detail": exc.reason},
+                status_code=exc.status,
+                headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
+            )
+        if isinstance(exc, NotAuthenticated):
+            return RedirectResponse("/login", status_code=303)
+        return templates.TemplateResponse(
+            request, "error.html", {"error": exc, "account": None}, status_code=exc.status
+        )
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            response.headers.setdefault(
+                "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"
+            )
+        if request.url.path.startswith(("/api/held", "/held")):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,203 @@
+"""The approval desk's HTTP API on the real database (and, for held messages, the real
+hub): every endpoint authenticates, roles and municipalities give 403, an approval over
+the API releases the reply, and the pages refuse a form without the session's token."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from contracts.broker import adapter_queue
+from contracts.codes import SystemId
+from hub.approvals import Role
+from hub.service import open_desk
+from hub.web.app import create_app
+from tests.harness import YUKI, HubProcess, Services, drain_queue, topology_ready, wait_for
+from tests.integration.test_desk import (
+    PASSWORD,
+    held,
+    provision,
+    published,
+    transfer_out,
+)
+
+PEOPLE = [
+    ("aoki", [Role.APPROVER], YUKI, "health-promotion", False),
+    ("chiba", [Role.APPROVER], "082279", "health-promotion", False),
+    ("doi", [Role.OPERATOR], YUKI, "health-promotion", False),
+    ("endo", [Role.AUDITOR], YUKI, "audit", False),
+    ("fujita", [Role.APPROVER], YUKI, "covid-vaccination", True),
+]
+
+
+async def _people(services: Services, policy_dir: Path) -> None:
+    desk = await open_desk(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
+    try:
+        for user, roles, municipality, department, reveal in PEOPLE:
+            await desk.add_staff(
+                user,
+                roles=roles,
+                municipality=municipality,
+                department=department,
+                password=PASSWORD,
+                may_reveal=reveal,
+            )
+    finally:
+        await desk.store.close()
+
+
+@pytest.fixture
+def client(services: Services, policy_dir: Path) -> Iterator[TestClient]:
+    asyncio.run(_people(services, policy_dir))
+    app = create_app(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def login(client: TestClient, user: str) -> dict[str, str]:
+    response = client.post("/api/session", json={"user_id": user, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    client.cookies.clear()  # the tests use the bearer token, one client for many users
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def test_every_endpoint_answers_401_without_a_session(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    some_id = "019abf3c-2a00-7000-8000-000000000001"
+    checked = []
+    for path, operations in spec["paths"].items():
+        for method in operations:
+            if (method, path) in {("get", "/healthz"), ("post", "/api/session")}:
+                continue
+            url = path.replace("{message_id}", some_id)
+            response = client.request(method.upper(), url, json={})
+            assert response.status_code == 401, (method, path, response.text)
+            assert response.json()["code"] == "not_signed_in"
+            assert response.headers["www-authenticate"] == "Bearer"
+            checked.append((method, path))
+    assert len(checked) >= 8, checked
+    bogus = {"Authorization": "Bearer not-a-token"}
+    assert client.get("/api/held", headers=bogus).status_code == 401
+    wrong = client.post("/api/session", json={"user_id": "aoki", "password": "wrong password"})
+    assert wrong.status_code == 401
+    assert wrong.json() == {
+        "code": "login_failed",
+        "detail": "user id or password is wrong, or disabled",
+    }
+
+
+def test_roles_and_municipalities_give_403_and_bad_input_names_the_field(
+    services: Services, client: TestClient, policy_dir: Path
+) -> None:
+    hub = HubProcess(services, extra_env={"SESSHU_ROUTING__POLICY_DIR": str(policy_dir)}).start()
+    try:
+        asyncio.run(wait_for(lambda: topology_ready(services), 30, "the hub's topology"))
+        reply = transfer_out(services)
+        asyncio.run(held(services, reply))
+    finally:
+        assert hub.stop() == 0, hub.log()
+    url = f"/api/held/{reply.id}"
+    doi, chiba, aoki, endo, fujita = (login(client, u) for u in PEOPLE_IDS)
+
+    cases = [
+        ("GET", url, doi, None, "not_an_approver"),
+        ("GET", url, chiba, None, "wrong_municipality"),
+        ("GET", f"/api/held?municipality={YUKI}", chiba, None, "wrong_municipality"),
+        ("POST", f"{url}/approve", aoki, {}, "wrong_department"),
+        ("POST", f"{url}/approve", doi, {}, "not_an_approver"),
+        ("POST", f"{url}/reject", chiba, {"comment": "no"}, "wrong_municipality"),
+        ("POST", f"{url}/reveal", aoki, None, "may_not_reveal"),
+        ("GET", "/api/audit", doi, None, "not_an_auditor"),
+        ("GET", "/api/audit", aoki, None, "not_an_auditor"),
+    ]
+    for method, path, headers, body, code in cases:
+        response = client.request(method, path, headers=headers, json=body)
+        assert response.status_code == 403, (method, path, code, response.text)
+        assert response.json()["code"] == code
+
+    assert client.get(url, headers=endo).status_code == 200  # auditors read content
+    shown = client.get(url, headers=fujita)
+    assert shown.status_code == 200
+    assert shown.json()["masked_fields"]
+    assert shown.headers["cache-control"] == "no-store"
+    revealed = client.post(f"{url}/reveal", headers=fujita)
+    assert revealed.status_code == 200
+    assert all(re.fullmatch(r"[0-9]{12}", v) for v in revealed.json()["fields"].values())
+
+    bad = client.post(f"{url}/approve", headers=fujita, json={"content_sha256": "xyz"})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "content_sha256"]
+    changed = client.post(f"{url}/approve", headers=fujita, json={"content_sha256": "0" * 64})
+    assert changed.status_code == 409
+    assert changed.json()["code"] == "content_changed"
+    missing = client.get("/api/held/not-a-uuid", headers=fujita)
+    assert missing.status_code == 404
+    audit = client.get("/api/audit", headers=endo, params={"subject": str(reply.id)})
+    assert audit.status_code == 200
+    assert [row["action"] for row in audit.json()] == ["held.revealed"]
+
+
+PEOPLE_IDS = ("doi", "chiba", "aoki", "endo", "fujita")
+
+
+def test_an_approver_releases_a_reply_over_the_api_and_logs_out(
+    services: Services, client: TestClient, policy_dir: Path
+) -> None:
+    hub = HubProcess(services, extra_env={"SESSHU_ROUTING__POLICY_DIR": str(policy_dir)}).start()
+    try:
+        asyncio.run(wait_for(lambda: topology_ready(services), 30, "the hub's topology"))
+        reply = provision(services)
+        asyncio.run(held(services, reply))
+        aoki = login(client, "aoki")
+        page = client.get("/api/held", headers=aoki).json()
+        assert page["total"] == 1
+        assert page["items"][0]["message_id"] == str(reply.id)
+        shown = client.get(f"/api/held/{reply.id}", headers=aoki).json()
+        approved = client.post(
+            f"/api/held/{reply.id}/approve",
+            headers=aoki,
+            json={"comment": "checked", "content_sha256": shown["content_sha256"]},
+        )
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["state"] == "released"
+        again = client.post(f"/api/held/{reply.id}/approve", headers=aoki, json={})
+        assert again.status_code == 409
+        assert again.json()["code"] == "not_held"
+        asyncio.run(wait_for(lambda: published(services), 30, "the release to go out"))
+    finally:
+        assert hub.stop() == 0, hub.log()
+    arrived = asyncio.run(drain_queue(services.amqp_url, adapter_queue(SystemId.NWS, YUKI)))
+    assert reply.to_bytes() in [m.body for m in arrived]
+    assert client.delete("/api/session", headers=aoki).status_code == 204
+    assert client.get("/api/held", headers=aoki).status_code == 401
+
+
+def test_pages_need_a_session_and_forms_need_its_token(client: TestClient) -> None:
+    page = client.get("/held", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login"
+    assert "ログイン" in client.get("/login").text
+    failed = client.post("/login", data={"user_id": "aoki", "password": "nope nope nope"})
+    assert failed.status_code == 401
+    signed_in = client.post(
+        "/login", data={"user_id": "aoki", "password": PASSWORD}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303
+    assert "httponly" in signed_in.headers["set-cookie"].lower()
+    assert "samesite=strict" in signed_in.headers["set-cookie"].lower()
+    queue = client.get("/held")
+    assert queue.status_code == 200
+    assert "Nothing is waiting" in queue.text
+    assert queue.headers["content-security-policy"].startswith("default-src 'self'")
+    forged = client.post("/logout", data={"csrf": "0" * 64})
+    assert forged.status_code == 403
+    token = re.search(r'name="csrf" value="([0-9a-f]{64})"', queue.text)
+    assert token is not None
+    out = client.post("/logout", data={"csrf": token.group(1)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/held", follow_redirects=False).status_code == 303
