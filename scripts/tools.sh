@@ -3,6 +3,7 @@
 # packages when missing and when this is a Debian machine we may change (root + apt).
 #   docker-compose: `docker compose config` / `docker-compose config` checks compose/ files
 #   chromium: the approver page's browser test (Playwright drives /usr/bin/chromium)
+#   fonts-ipafont-gothic: Japanese glyphs in that test's screenshots
 set -euo pipefail
 
 have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }
@@ -10,6 +11,7 @@ have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-com
 missing=()
 have_compose || missing+=(docker-compose)
 command -v chromium >/dev/null || missing+=(chromium)
+fc-list 2>/dev/null | grep -qi ipag || missing+=(fonts-ipafont-gothic)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

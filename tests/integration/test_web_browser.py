@@ -1,0 +1,135 @@
+"""The approver page in real headless Chromium (Debian's, driven by Playwright): log in,
+open the held reply from the queue, approve it with a comment, and the reply arrives at
+the recipient's adapter queue. Screenshots go to var/screenshots/."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright
+
+from contracts.broker import adapter_queue
+from contracts.codes import SystemId
+from hub.approvals import Role
+from hub.service import open_desk
+from tests.harness import (
+    ROOT,
+    YUKI,
+    HubProcess,
+    Services,
+    drain_queue,
+    fetchval,
+    topology_ready,
+    wait_for,
+)
+from tests.integration.test_desk import PASSWORD, held, provision, published
+
+# Debian's chromium, which `make test` installs (scripts/tools.sh); no skipping without it.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "var" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def desk_server(services: Services, policy_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """`python -m hub.web` on a free port; its base URL."""
+    port = _free_port()
+    env = services.env(SESSHU_ROUTING__POLICY_DIR=str(policy_dir), SESSHU_DESK__HTTP_PORT=str(port))
+    log = (tmp_path / "desk.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.web"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as answer:  # noqa: S310
+                if answer.status == 200:
+                    break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                raise AssertionError((tmp_path / "desk.log").read_text()) from None
+            time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=15)
+    log.close()
+
+
+async def test_an_approver_logs_in_and_approves_in_chromium_and_the_reply_arrives(
+    services: Services, policy_dir: Path, desk_server: str
+) -> None:
+    desk = await open_desk(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
+    try:
+        await desk.add_staff(
+            "aoki",
+            roles=[Role.APPROVER],
+            municipality=YUKI,
+            department="health-promotion",
+            password=PASSWORD,
+        )
+    finally:
+        await desk.store.close()
+    hub = HubProcess(services, extra_env={"SESSHU_ROUTING__POLICY_DIR": str(policy_dir)}).start()
+    try:
+        await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
+        reply = provision(services)
+        await held(services, reply)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = await browser.new_page(viewport={"width": 1200, "height": 900})
+            await page.goto(f"{desk_server}/held")
+            assert page.url.endswith("/login")
+            await page.fill("input[name=user_id]", "aoki")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{desk_server}/held")
+            await page.screenshot(path=str(SCREENSHOTS / "desk-queue.png"), full_page=True)
+            assert await page.locator("[data-testid=held-link]").count() == 1
+            await page.click("[data-testid=held-link]")
+            await page.wait_for_url(f"{desk_server}/held/{reply.id}")
+            assert await page.text_content("[data-testid=message-id]") == str(reply.id)
+            await page.fill("form[action$=approve] textarea[name=comment]", "内容確認済み")
+            await page.screenshot(path=str(SCREENSHOTS / "desk-held.png"), full_page=True)
+            await page.click("[data-testid=approve]")
+            await page.wait_for_url(f"{desk_server}/held?done=approved")
+            assert "approved" in (await page.text_content("[data-testid=done]") or "")
+            await page.screenshot(path=str(SCREENSHOTS / "desk-approved.png"), full_page=True)
+            await browser.close()
+        await wait_for(lambda: published(services), 30, "the release to go out")
+        state = await fetchval(
+            services, "SELECT state FROM held_messages WHERE message_id = $1", reply.id
+        )
+        assert state == "released"
+        comment = await fetchval(
+            services, "SELECT comment FROM held_messages WHERE message_id = $1", reply.id
+        )
+        assert comment == "内容確認済み"
+    finally:
+        assert hub.stop() == 0, hub.log()
+    arrived = await drain_queue(services.amqp_url, adapter_queue(SystemId.NWS, YUKI))
+    assert reply.to_bytes() in [m.body for m in arrived]
+    agent = await fetchval(
+        services,
+        "SELECT terminal->>'agent' FROM audit_log "
+        "WHERE action = 'held.approved' AND actor = 'aoki'",
+    )
+    assert "Chrome" in agent
+    assert all((SCREENSHOTS / f"desk-{n}.png").stat().st_size > 5000 for n in ("queue", "held"))
