@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ from tests.harness import (
     Services,
     drain_queue,
     fetchval,
+    journaled,
     publish,
+    signed_traffic,
     topology_ready,
     wait_for,
 )
@@ -488,3 +490,79 @@ async def _rewrite_from(services: Services, seq: int) -> None:
             prev = digest
     finally:
         await connection.close()
+
+
+async def test_inquiries_and_provisions_get_a_provision_record_linked_by_correlation(
+    services: Services, hub: HubProcess, desk: Desk
+) -> None:
+    signer = services.signer(SystemId.INTERMEDIATE, YUKI)
+    inquiry = signer.sign(
+        Envelope.new(
+            payload=example_payload("inquiry_request"),
+            municipality=YUKI,
+            sender=Party(system=SystemId.INTERMEDIATE, instance="is-1"),
+            recipient=Recipient(system=SystemId.NWS, municipality=YUKI),
+            procedure="B2-115-2",
+            data_items=("vaccination.history",),
+            key_id=signer.key_id,
+        )
+    )
+    await publish(services.amqp_url, [inquiry.to_bytes()], routing_key=inquiry.kind)
+    reply = signer.sign(
+        provision(services).model_copy(
+            update={"correlation_id": inquiry.id, "causation_id": inquiry.id}
+        )
+    )
+    await held(services, reply)
+    _, aoki = await desk.login("aoki", PASSWORD, TERMINAL)
+    await desk.approve(aoki, str(reply.id), terminal=TERMINAL)
+    rows = {r["direction"]: r for r in await desk.store.provision_records(YUKI, 10)}
+    assert set(rows) == {"inquiry", "provision"}
+    asked, answered = rows["inquiry"], rows["provision"]
+    assert asked["message_id"] == str(inquiry.id)
+    assert (asked["inquirer_system"], asked["provider_system"]) == ("intermediate", "nws")
+    assert (answered["inquirer_system"], answered["provider_system"]) == ("nws", "intermediate")
+    assert answered["correlation_id"] == str(inquiry.id)
+    assert answered["requested_at"] == asked["requested_at"]
+    assert answered["state"] == "released"
+    assert answered["provided_at"] >= answered["requested_at"]
+    assert answered["data_items"] == ["vaccination.history"]
+    assert not answered["nondisclosure"]
+    assert (answered["retention_until"] - answered["requested_at"].date()).days >= 7 * 365
+
+
+async def test_the_hub_audits_the_policy_and_key_ring_it_starts_with_once_per_change(
+    services: Services, policy_dir: Path, desk: Desk
+) -> None:
+    async def recorded(action: str) -> int:
+        return int(
+            await fetchval(services, "SELECT count(*) FROM audit_log WHERE action = $1", action)
+        )
+
+    env = {"SESSHU_ROUTING__POLICY_DIR": str(policy_dir)}
+    traffic = iter(signed_traffic(services, 3))
+
+    async def run_hub() -> None:
+        # The first tick of the hub's jobs (which audits what it started with) always
+        # completes before a drained hub exits; one journaled message shows it is up.
+        process = HubProcess(services, extra_env=env).start()
+        try:
+            await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
+            before = await journaled(services)
+            await publish(services.amqp_url, [next(traffic)[1]])
+            await wait_for(lambda: _more(journaled(services), before), 30, "a journaled message")
+        finally:
+            assert process.stop() == 0, process.log()
+
+    for _ in range(2):  # the same policy and ring twice: recorded once
+        await run_hub()
+    assert (await recorded("policy.loaded"), await recorded("keys.loaded")) == (1, 1)
+    with (policy_dir / "auto_response_disabled.csv").open("a") as flags:
+        flags.write("vrs,*,S19-16,covid.dose,covid-vaccination\n")
+    await run_hub()
+    assert (await recorded("policy.loaded"), await recorded("keys.loaded")) == (2, 1)
+    assert (await desk.verify(services.ring()))[1] is None
+
+
+async def _more(count: Awaitable[int], than: int) -> bool:
+    return await count > than
