@@ -11,7 +11,9 @@ attestation in the outbox, which the relay publishes.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,6 +96,14 @@ class Terminal:
 
 
 CLI_TERMINAL = Terminal("cli", "sesshu")
+
+
+def cli_actor() -> str:
+    """Who an account change made from the command line is recorded as: the OS user."""
+    try:
+        return "os:" + getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid
+        return f"os:uid-{os.getuid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +201,7 @@ class Desk:
         department: str,
         password: str | None,
         may_reveal: bool = False,
-        actor: str = "cli",
+        actor: str | None = None,
     ) -> None:
         """Create a person's account (with a password) or a system's (password None)."""
         if not staff.USER_ID.fullmatch(user_id):
@@ -218,7 +228,7 @@ class Desk:
                 raise DeskError("user_exists", f"user {user_id} already exists")
             await tx.audit(
                 at=self._now(),
-                actor=actor,
+                actor=actor or cli_actor(),
                 action="staff.added",
                 subject=user_id,
                 municipality=code,
@@ -230,27 +240,39 @@ class Desk:
                 },
             )
 
-    async def disable_staff(self, user_id: str, *, actor: str = "cli") -> int:
+    async def disable_staff(self, user_id: str, *, actor: str | None = None) -> int:
         """Disable an account (R18) and end its sessions and tokens; sessions ended."""
+        known = await self.store.staff(user_id)
         async with self.store.transaction() as tx:
             disabled, ended = await self.store.disable_staff(user_id, tx)
-            if not disabled:
-                known = await self.store.staff(user_id)
+            if known is None or not disabled:
                 raise DeskError(
                     "no_such_user" if known is None else "already_disabled",
                     f"user {user_id} " + ("does not exist" if known is None else "is disabled"),
                 )
             await tx.audit(
                 at=self._now(),
-                actor=actor,
+                actor=actor or cli_actor(),
                 action="staff.disabled",
                 subject=user_id,
+                municipality=known["municipality"],
                 detail={"sessions_ended": ended},
             )
         return ended
 
+    async def account(self, user_id: str) -> Staff:
+        """An account by id, for a tool acting as it; NotAuthenticated if unknown or
+        disabled."""
+        row = await self.store.staff(user_id)
+        if row is None:
+            raise NotAuthenticated("no_such_user", f"user {user_id} does not exist")
+        account = _staff(row)
+        if account.disabled:
+            raise NotAuthenticated("account_disabled", f"user {user_id} is disabled")
+        return account
+
     async def issue_token(
-        self, user_id: str, *, label: str, days: float, actor: str = "cli"
+        self, user_id: str, *, label: str, days: float, actor: str | None = None
     ) -> str:
         """A new API token for an account; only its digest is kept."""
         row = await self.store.staff(user_id)
@@ -270,7 +292,7 @@ class Desk:
             )
             await tx.audit(
                 at=self._now(),
-                actor=actor,
+                actor=actor or cli_actor(),
                 action="token.issued",
                 subject=user_id,
                 municipality=row["municipality"],

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import uvicorn
 
-from hub.settings import load
+from hub.settings import Settings, load
 from hub.web.app import create_app
 from observability import logs
 
 
-def main() -> None:
+def serve(settings: Settings) -> None:
     """Serve the desk on the configured address until interrupted."""
-    settings = load()
-    logs.configure(settings.log_level)
     uvicorn.run(
         create_app(settings),
         host=settings.desk.http_host,
@@ -20,6 +18,13 @@ def main() -> None:
         log_config=None,
         proxy_headers=False,
     )
+
+
+def main() -> None:
+    """`python -m hub.web`: settings from the environment, JSON logs, serve."""
+    settings = load()
+    logs.configure(settings.log_level)
+    serve(settings)
 
 
 if __name__ == "__main__":

@@ -45,12 +45,16 @@ def _free_port() -> int:
 
 @pytest.fixture
 def desk_server(services: Services, policy_dir: Path, tmp_path: Path) -> Iterator[str]:
-    """`python -m hub.web` on a free port; its base URL."""
+    """`sesshu desk` on a free port; its base URL."""
     port = _free_port()
     env = services.env(SESSHU_ROUTING__POLICY_DIR=str(policy_dir), SESSHU_DESK__HTTP_PORT=str(port))
     log = (tmp_path / "desk.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub.web"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "hub", "desk"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -1,0 +1,336 @@
+"""The approval desk's command line, run as a user would: `sesshu staff`, `sesshu held
+show|approve|reject` and `sesshu audit`, against the real hub, RabbitMQ and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from contracts.codes import SystemId
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.examples import example_payload
+from hub.settings import Settings
+from hub.staff import secret_digest
+from tests.harness import (
+    CHIKUSEI,
+    ROOT,
+    YUKI,
+    HubProcess,
+    Services,
+    fetchval,
+    publish,
+    topology_ready,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+PASSWORD = "correct horse battery"  # noqa: S105 - test accounts only
+MY_NUMBERS = ("123456789018", "987654321093")  # in the example transfer-out provision
+# The sample policy flags 115の2 provisions; this copy also flags transfer-out provisions,
+# which carry My Number, so `held show` has something to mask.
+EXTRA_FLAG = "vrs,*,S19-16,covid.vaccination_record,covid-vaccination\n"
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def sesshu(
+    services: Services, *args: str, stdin: str | None = None, policy: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the `sesshu` command against the test's database and keys."""
+    extra = {} if policy is None else {"SESSHU_ROUTING__POLICY_DIR": str(policy)}
+    result = subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=180,
+        check=False,
+        env=services.env(COLUMNS="200", **extra),
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert not any(number in result.stdout + result.stderr for number in MY_NUMBERS)
+    return result
+
+
+def add(
+    services: Services,
+    user: str,
+    *roles: str,
+    municipality: str = YUKI,
+    department: str = "health-promotion",
+    options: tuple[str, ...] = (),
+    password: str = PASSWORD,
+) -> subprocess.CompletedProcess[str]:
+    """`sesshu staff add` with the password on stdin."""
+    return sesshu(
+        services,
+        "staff",
+        "add",
+        user,
+        *[arg for role in roles for arg in ("--role", role)],
+        "--municipality",
+        municipality,
+        "--department",
+        department,
+        "--password-stdin",
+        *options,
+        stdin=password + "\n",
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    """The stdout of a command that must succeed."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def refused(result: subprocess.CompletedProcess[str], *expected: str) -> str:
+    """The stderr of a command that must be refused with exit 2, naming `expected`."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    for text in expected:
+        assert text in result.stderr, result.stderr
+    return result.stderr
+
+
+def line_of(output: str, user: str) -> str:
+    (line,) = [line for line in output.splitlines() if line.startswith(f"{user} ")]
+    return line
+
+
+def test_staff_accounts_are_added_listed_given_tokens_and_disabled(services: Services) -> None:
+    assert "added person aoki: approver in 082074" in ok(
+        add(services, "aoki", "approver", options=("--may-reveal",))
+    )
+    system = sesshu(
+        services,
+        *("staff", "add", "vendor-batch", "--role", "operator", "--role", "auditor"),
+        *("--municipality", YUKI, "--department", "it", "--system"),
+    )
+    assert "added system vendor-batch: auditor,operator" in ok(system)
+
+    refused(add(services, "aoki", "operator"), "error: user_exists: user aoki already exists")
+    bad_code = refused(add(services, "sato", "operator", municipality="08207X"), "--municipality")
+    assert "local-government code" in bad_code
+    assert "08207X" not in bad_code
+    refused(add(services, "sato", "operator", password="short"), "at least 12")  # noqa: S106
+    name = refused(add(services, "Taro Yamada", "operator"), "error: USER: user id")
+    assert "Taro" not in name
+    refused(add(services, "sato", "operator", department="健康"), "invalid_department")
+    refused(
+        sesshu(services, "staff", "add", "sato", "--role", "operator", "--municipality", YUKI),
+        "--department",
+    )
+
+    listed = ok(sesshu(services, "staff", "list"))
+    assert listed.startswith("2 account(s)")
+    assert "argon2" not in listed
+    aoki = line_of(listed, "aoki")
+    for part in ("person", "approver", YUKI, "health-promotion", "reveal yes", "enabled since"):
+        assert part in aoki, aoki
+    vendor = line_of(listed, "vendor-batch")
+    for part in ("system", "auditor,operator", " it ", "reveal no", "enabled since"):
+        assert part in vendor, vendor
+
+    issued = sesshu(
+        services, "staff", "token", "vendor-batch", "--label", "nightly", "--days", "30"
+    )
+    token = ok(issued).strip()
+    assert "shown once" in issued.stderr
+    assert len(token) >= 40
+    assert token not in issued.stderr
+    kind = asyncio.run(
+        fetchval(
+            services,
+            "SELECT kind || ' ' || label FROM sessions WHERE token_sha256 = $1",
+            secret_digest(token),
+        )
+    )
+    assert kind == "api_token nightly"
+    refused(sesshu(services, "staff", "token", "vendor-batch", "--label", " "), "--label")
+
+    assert "disabled vendor-batch: 1 session(s)" in ok(
+        sesshu(services, "staff", "disable", "vendor-batch")
+    )
+    refused(sesshu(services, "staff", "disable", "vendor-batch"), "already_disabled")
+    refused(sesshu(services, "staff", "disable", "nobody"), "no_such_user")
+    refused(sesshu(services, "staff", "token", "vendor-batch", "--label", "x"), "no_such_user")
+    listed = ok(sesshu(services, "staff", "list"))
+    assert "disabled since" in line_of(listed, "vendor-batch")
+    assert "enabled since" in line_of(listed, "aoki")
+
+
+async def _tamper(services: Services, statement: str) -> None:
+    # What a DBA could do: switch the append-only trigger off for the session.
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        await connection.execute("SET session_replication_role = replica")
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def test_audit_checkpoint_search_and_verify_then_a_tampered_row_is_named(
+    services: Services,
+) -> None:
+    ok(add(services, "endo", "auditor", department="audit"))
+    ok(add(services, "doi", "operator"))
+    ok(add(services, "chiba", "auditor", municipality=CHIKUSEI, department="audit"))
+    ok(add(services, "root-admin", "admin", department="it"))
+    assert "checkpoint: row 4 hash " in ok(sesshu(services, "audit", "checkpoint"))
+    assert "nothing new" in ok(sesshu(services, "audit", "checkpoint"))
+    ok(sesshu(services, "staff", "disable", "root-admin"))
+    assert ok(sesshu(services, "audit", "verify")).strip() == (
+        "ok: 5 rows, chain intact, 1 checkpoints"
+    )
+
+    found = ok(sesshu(services, "audit", "search", "--as", "endo"))
+    # Yuki's rows (three accounts added, one disabled), not Chikusei's.
+    assert found.startswith("4 row(s), newest first")
+    assert "chiba" not in found
+    assert "staff.added" in found
+    assert "staff.disabled" in found
+    filters = ("--action", "staff.added", "--subject", "doi", "--since", "1h", "--limit", "5")
+    narrowed = ok(sesshu(services, "audit", "search", "--as", "endo", *filters))
+    assert narrowed.startswith("1 row(s)")
+    assert "staff.added" in narrowed
+    assert " doi " in narrowed
+    assert ok(sesshu(services, "audit", "search", "--as", "chiba")).startswith("1 row(s)")
+
+    refused(sesshu(services, "audit", "search", "--as", "doi"), "error: not_an_auditor: ")
+    refused(sesshu(services, "audit", "search", "--as", "nobody"), "error: no_such_user: ")
+    refused(sesshu(services, "audit", "search", "--as", "root-admin"), "account_disabled")
+    refused(sesshu(services, "audit", "search", "--as", "endo", "--since", "1w"), "--since")
+
+    asyncio.run(_tamper(services, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"))
+    broken = sesshu(services, "audit", "verify")
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "row 2 changed" in broken.stdout
+
+
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "policy"
+    shutil.copytree(Settings().routing.directory(), directory)
+    with (directory / "auto_response_disabled.csv").open("a") as flags:
+        flags.write(EXTRA_FLAG)
+    return directory
+
+
+def provision(services: Services) -> Envelope:
+    """A flagged 115の2 provision from Yuki's intermediate server to the network."""
+    signer = services.signer(SystemId.INTERMEDIATE, YUKI)
+    envelope = Envelope.new(
+        payload=example_payload("provision_response"),
+        municipality=YUKI,
+        sender=Party(system=SystemId.INTERMEDIATE, instance="is-1"),
+        recipient=Recipient(system=SystemId.NWS, municipality=YUKI),
+        procedure="B2-115-2",
+        data_items=("vaccination.history",),
+        key_id=signer.key_id,
+    )
+    return signer.sign(envelope)
+
+
+def transfer_out(services: Services) -> Envelope:
+    """Yuki's VRS answering Chikusei's transfer-in inquiry: carries My Number."""
+    signer = services.signer(SystemId.VRS, YUKI)
+    envelope = Envelope.new(
+        payload=example_payload("transfer_out_provision"),
+        municipality=YUKI,
+        sender=Party(system=SystemId.VRS, instance="vrs-1"),
+        recipient=Recipient(system=SystemId.VRS, municipality=CHIKUSEI),
+        procedure="S19-16",
+        data_items=("covid.vaccination_record",),
+        key_id=signer.key_id,
+    )
+    return signer.sign(envelope)
+
+
+async def _held(services: Services, envelopes: list[Envelope]) -> None:
+    await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
+    for envelope in envelopes:
+        await publish(services.amqp_url, [envelope.to_bytes()], routing_key=envelope.kind)
+
+    async def stored() -> bool:
+        count = await fetchval(services, "SELECT count(*) FROM held_messages")
+        return bool(count == len(envelopes))
+
+    await wait_for(stored, 30, "the messages to be held")
+
+
+def test_held_messages_are_shown_masked_approved_once_and_rejected_with_a_comment(
+    services: Services, policy_dir: Path
+) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return sesshu(services, *args, policy=policy_dir)
+
+    for user, role, department in [
+        ("aoki", "approver", "health-promotion"),
+        ("baba", "approver", "health-promotion"),
+        ("doi", "operator", "health-promotion"),
+        ("fujita", "approver", "covid-vaccination"),
+    ]:
+        ok(add(services, user, role, department=department))
+    hub = HubProcess(services, extra_env={"SESSHU_ROUTING__POLICY_DIR": str(policy_dir)}).start()
+    try:
+        reply, transfer = provision(services), transfer_out(services)
+        asyncio.run(_held(services, [reply, transfer]))
+        _approve_once(services, run, reply)
+        _reject_with_a_comment(run, transfer)
+        refused(run("held", "show", "not-a-uuid", "--as", "aoki"), "error: not_found: ")
+        ok(run("staff", "disable", "baba"))
+        refused(run("held", "show", str(reply.id), "--as", "baba"), "account_disabled")
+        refused(run("held", "show", str(reply.id), "--as", "nobody"), "no_such_user")
+        assert "chain intact" in ok(run("audit", "verify"))
+    finally:
+        assert hub.stop() == 0, hub.log()
+
+
+def _approve_once(services: Services, run: Run, reply: Envelope) -> None:
+    message = str(reply.id)
+    digest = hashlib.sha256(reply.to_bytes()).hexdigest()
+    shown = ok(run("held", "show", message, "--as", "aoki"))
+    assert f"message   {message}" in shown
+    assert "state     held (auto_response_disabled)" in shown
+    assert f"for       {YUKI} health-promotion" in shown
+    assert f"sha256    {digest}" in shown
+    assert '"procedure": "B2-115-2"' in shown
+    refused(run("held", "show", message, "--as", "doi"), "error: not_an_approver: ")
+    stale = run("held", "approve", message, "--as", "aoki", "--sha256", "0" * 64)
+    refused(stale, "error: content_changed: ")
+    approved = run("held", "approve", message, "--as", "aoki", "--sha256", digest)
+    assert f"released {message} by aoki" in ok(approved)
+    refused(run("held", "approve", message, "--as", "baba"), "error: not_held: ")
+    actors = asyncio.run(
+        fetchval(
+            services,
+            "SELECT string_agg(actor || ' ' || action || ' ' || (terminal->>'client'), ',' "
+            "ORDER BY seq) FROM audit_log WHERE subject = $1",
+            message,
+        )
+    )
+    assert actors == "aoki held.approved cli,aoki held.released cli"
+
+
+def _reject_with_a_comment(run: Run, transfer: Envelope) -> None:
+    message = str(transfer.id)
+    shown = ok(run("held", "show", message, "--as", "fujita"))
+    assert f"for       {YUKI} covid-vaccination" in shown
+    assert '"my_number": "********' + MY_NUMBERS[1][-4:] in shown
+    assert "masked    $.payload.my_number" in shown
+    refused(run("held", "reject", message, "--as", "fujita"), "--comment")
+    refused(run("held", "reject", message, "--as", "fujita", "--comment", "  "), "comment_required")
+    refused(run("held", "reject", message, "--as", "aoki", "--comment", "no"), "wrong_department")
+    rejected = run("held", "reject", message, "--as", "fujita", "--comment", "record incomplete")
+    assert f"rejected {message} by fujita" in ok(rejected)
+    shown = ok(run("held", "show", message, "--as", "fujita"))
+    assert "state     rejected" in shown
+    assert "decided   by fujita" in shown
