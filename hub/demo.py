@@ -197,4 +197,6 @@ def _live(keys: Keys, settings: Settings, echo: Callable[[str], None]) -> int:
     )
     bodies = [(kind, envelope_for(kind, keys).to_bytes()) for kind in EXAMPLE_KINDS]
     bodies += [(label, make()) for label, make in forgeries(keys)]
-    return asyncio.run(demo_live.through_the_hub(settings, triage, bodies, echo))
+    hub = keys.of(SystemId.HUB, CHIKUSEI)
+    signer = Signer(hub.entry.key_id, hub.signing)
+    return asyncio.run(demo_live.through_the_hub(settings, triage, bodies, echo, signer))

@@ -9,6 +9,7 @@ queue received.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -18,9 +19,13 @@ import aio_pika
 from pydantic import SecretStr
 
 from contracts.broker import DEAD_QUEUE, INGRESS_EXCHANGE, adapter_queue, destinations
+from contracts.signing import Signer
+from hub.approvals import Role
+from hub.desk import Desk, Terminal
 from hub.pipeline import Triage
 from hub.service import open_store
 from hub.settings import Settings
+from hub.store.desk import PgDesk
 from hub.store.postgres import PgStore, recreate_database
 from hub.worker import Worker
 
@@ -28,6 +33,8 @@ __all__ = ["DEMO_DATABASE", "DEMO_VHOST", "through_the_hub"]
 
 DEMO_VHOST = "sesshu-demo"
 DEMO_DATABASE = "sesshu_demo"
+DEMO_TERMINAL = Terminal("demo", "sesshu demo")
+CHIKUSEI = "082279"
 
 
 def demo_settings(base: Settings) -> Settings:
@@ -56,9 +63,14 @@ def _with_path(url: str, path: str) -> str:
 
 
 async def through_the_hub(
-    settings: Settings, triage: Triage, bodies: list[tuple[str, bytes]], echo: Callable[[str], None]
+    settings: Settings,
+    triage: Triage,
+    bodies: list[tuple[str, bytes]],
+    echo: Callable[[str], None],
+    hub_signer: Signer,
 ) -> int:
-    """Send `(label, wire bytes)` through a live worker; return the number of surprises."""
+    """Send `(label, wire bytes)` through a live worker, then approve what it held; return
+    the number of surprises."""
     await recreate_database(settings.database.url.get_secret_value())
     store = await open_store(settings)
     if store is None:  # pragma: no cover - only with a stop event
@@ -71,6 +83,7 @@ async def through_the_hub(
         await _publish(url, [body for _, body in bodies])
         await _until_settled(store, len(bodies))
         await _report(settings, store, echo)
+        surprises = await _approve(settings, store, triage, hub_signer, echo)
     finally:
         stop.set()
         await running
@@ -80,7 +93,48 @@ async def through_the_hub(
         f"  worker drained: {stats.received} received, {stats.delivered} delivered, "
         f"{stats.held} held, {stats.rejected} rejected, {stats.duplicates} duplicates"
     )
-    return 0 if stats.received == len(bodies) else 1
+    return surprises + (0 if stats.received == len(bodies) else 1)
+
+
+APPROVER = "kacho-082279"
+
+
+async def _approve(
+    settings: Settings,
+    store: PgStore,
+    triage: Triage,
+    signer: Signer,
+    echo: Callable[[str], None],
+) -> int:
+    """A 所属長 of Chikusei approves what was held; the release goes out through the outbox
+    with the hub's attestation, and the audit trail verifies."""
+    dsn = settings.database.url.get_secret_value()
+    desk = Desk(await PgDesk.connect(dsn, size=1), signer, policy_version=triage.policy.version)
+    try:
+        await desk.add_staff(
+            APPROVER,
+            roles=[Role.APPROVER],
+            municipality=CHIKUSEI,
+            department="health-promotion",
+            password=secrets.token_urlsafe(18),
+            actor="demo",
+        )
+        account = await desk.account(APPROVER)
+        journal_rows = await store.journal_count()
+        released = 0
+        for held in await store.held(CHIKUSEI):
+            await desk.approve(
+                account, held["message_id"], terminal=DEMO_TERMINAL, comment="内容確認済み"
+            )
+            released += 1
+            echo(f"  approved by {APPROVER}: {held['message_id']} released, attested by the hub")
+        await _until_settled(store, journal_rows + released)
+        count, finding = await desk.verify(triage.ring)
+        await desk.checkpoint()
+    finally:
+        await desk.store.close()
+    echo(f"  audit trail: {count} rows, " + ("chain intact" if finding is None else str(finding)))
+    return 0 if finding is None and released == 1 else 1
 
 
 async def _publish(url: str, bodies: list[bytes]) -> None:

@@ -18,11 +18,15 @@ pytestmark = pytest.mark.integration
 DEMO_DATABASE_URL = PG_ROOT + "sesshu_demo"
 
 
-def sesshu(*args: str, database: str | None = None) -> subprocess.CompletedProcess[str]:
+def sesshu(
+    *args: str, database: str | None = None, ring: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the `sesshu` command as a user would, optionally against another database."""
     env = dict(os.environ)
     if database is not None:
         env["SESSHU_DATABASE__URL"] = database
+    if ring is not None:
+        env["SESSHU_SIGNING__RING_DIR"] = str(ring)
     return subprocess.run(
         [sys.executable, "-m", "hub", *args],
         cwd=ROOT,
@@ -45,6 +49,9 @@ def test_the_demo_runs_through_a_live_hub(tmp_path: Path) -> None:
     for code in ("bad_signature", "unknown_key", "key_not_bound", "wrong_tenant", "stale_message"):
         assert re.search(rf"reject\s+{code}\s+1\n", out)
     assert "worker drained: 26 received, 19 delivered, 1 held, 6 rejected" in out
+    # A 所属長 approves the held provision; the audit chain verifies.
+    assert re.search(r"approved by kacho-082279: \S+ released, attested by the hub\n", out)
+    assert "audit trail: 3 rows, chain intact" in out
     assert "all as expected" in out
 
 
@@ -53,8 +60,10 @@ def test_held_list_and_simulate_read_the_demo_journal(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stdout + demo.stderr
     held = sesshu("held", "list", "--municipality", "082279", database=DEMO_DATABASE_URL)
     assert held.returncode == 0, held.stderr
-    assert held.stdout.startswith("1 held in 082279")
-    assert "auto_response_disabled" in held.stdout
+    assert held.stdout.startswith("0 held in 082279")  # the demo's 所属長 released it
+    verified = sesshu("audit", "verify", database=DEMO_DATABASE_URL, ring=tmp_path / "keys")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.startswith("ok: 3 rows, chain intact, 1 checkpoints")
     proposed = tmp_path / "proposed"
     shutil.copytree(Settings().routing.directory(), proposed)
     (proposed / "auto_response_disabled.csv").write_text(
