@@ -99,7 +99,7 @@ class Finding:
     """The first thing wrong with the trail: the row (or checkpoint) and what happened."""
 
     seq: int
-    problem: str  # changed | removed | inserted | checkpoint
+    problem: str  # changed | removed | inserted | checkpoint | journal
     detail: str
 
     def __str__(self) -> str:

@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 HUB_ACTOR = "system:hub"
+JOURNAL_SEALED = "journal.sealed"
 HUB_INSTANCE = "hub-desk"
 
 
@@ -709,9 +710,44 @@ class Desk:
         return checkpoint
 
     async def verify(self, ring: KeyRing) -> tuple[int, audit.Finding | None]:
-        """Recompute the whole chain and check every checkpoint."""
+        """Recompute the whole chain, check every checkpoint, then every journal seal."""
         rows = [row async for row in self.store.audit_rows()]
-        return audit.verify(rows, await self.store.checkpoints(), ring)
+        count, finding = audit.verify(rows, await self.store.checkpoints(), ring)
+        if finding is not None:
+            return count, finding
+        async with self.store.transaction() as tx:
+            for row in rows:
+                if row.action != JOURNAL_SEALED:
+                    continue
+                after, upto = int(row.detail["after_seq"]), int(row.detail["upto_seq"])
+                found, digest = await tx.journal_digest(after, upto)
+                if (found, digest) != (row.detail["rows"], row.detail["sha256"]):
+                    return count, audit.Finding(
+                        row.seq,
+                        "journal",
+                        f"journal rows {after + 1}-{upto} changed, removed or inserted since "
+                        f"this row sealed them ({found} rows now, {row.detail['rows']} sealed)",
+                    )
+        return count, None
+
+    async def seal_journal(self, lag_seconds: float) -> audit.AuditRow | None:
+        """Append a seal of the journal rows received since the last seal (and at least
+        `lag_seconds` ago) to the audit chain: every routing decision becomes as
+        tamper-evident as the audit log. None if there is nothing new."""
+        async with self.store.transaction() as tx:
+            await tx.lock_audit()
+            last = await tx.last_detail(JOURNAL_SEALED)
+            after = int(last["upto_seq"]) if last else 0
+            upto = await tx.journal_upto(after, lag_seconds)
+            if upto is None:
+                return None
+            rows, digest = await tx.journal_digest(after, upto)
+            return await tx.audit(
+                at=self._now(),
+                actor=HUB_ACTOR,
+                action=JOURNAL_SEALED,
+                detail={"after_seq": after, "upto_seq": upto, "rows": rows, "sha256": digest},
+            )
 
     async def record_change(self, action: str, detail: Mapping[str, Any]) -> bool:
         """Audit a policy or key-ring change the hub starts with; False if unchanged."""

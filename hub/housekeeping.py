@@ -1,7 +1,7 @@
 """The hub's background jobs beside each worker: audit what it starts with (policy and
-key ring, when they changed), expire held messages past their time, and sign the audit
-log's head. Every job is safe to run in every worker process at once (row locks with
-SKIP LOCKED, the audit append lock)."""
+key ring, when they changed), expire held messages past their time, seal the journal into
+the audit log and sign the audit log's head. Every job is safe to run in every worker
+process at once (row locks with SKIP LOCKED, the audit append lock)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ async def housekeep(settings: Settings, triage: Triage, desk: Desk, stop: asynci
                 if expired:
                     log.info("expired %d held message(s)", expired)
                 if tick % every == 0:
+                    await desk.seal_journal(settings.desk.journal_seal_lag_seconds)
                     await desk.checkpoint()
             tick += 1
         except DatabaseUnavailable:

@@ -156,7 +156,15 @@ class DeskSettings(BaseModel):
         default=30.0, gt=0, description="how often the hub expires held messages past their time"
     )
     checkpoint_interval_seconds: float = Field(
-        default=300.0, gt=0, description="how often the hub signs the audit log's head"
+        default=300.0,
+        gt=0,
+        description="how often the hub seals the journal into the audit log and signs its head",
+    )
+    journal_seal_lag_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="journal rows are sealed once this old (keep it well above the database "
+        "command timeout, so no row below a seal can still be uncommitted)",
     )
 
 

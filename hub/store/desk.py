@@ -158,6 +158,31 @@ class DeskTransaction:
             )
         return replace(row, hash=digest)
 
+    async def lock_audit(self) -> None:
+        """Take the audit append lock now (it is held until the transaction ends)."""
+        with translated():
+            await self.connection.execute(query("audit_lock"))
+
+    async def last_detail(self, action: str) -> dict[str, Any] | None:
+        """The detail of the latest audit row of an action, in this transaction."""
+        with translated():
+            row = await self.connection.fetchrow(query("audit_last_of"), action)
+        return None if row is None else dict(_json(row["detail"]))
+
+    async def journal_upto(self, after: int, lag_seconds: float) -> int | None:
+        """The last journal seq a seal may cover now, if any is past `after`."""
+        with translated():
+            upto = await self.connection.fetchval(query("journal_seal_upto"), after, lag_seconds)
+        return None if upto is None else int(upto)
+
+    async def journal_digest(self, after: int, upto: int) -> tuple[int, str]:
+        """(rows, digest) of the journal rows in (after, upto]."""
+        with translated():
+            row = await self.connection.fetchrow(query("journal_digest"), after, upto)
+        if row is None:  # pragma: no cover - an aggregate always returns a row
+            return 0, ""
+        return int(row["rows"]), str(row["digest"])
+
     async def head(self) -> tuple[int, str] | None:
         """(seq, hash) of the chain's head, under the append lock."""
         with translated():

@@ -165,3 +165,22 @@ FROM provision_records
 WHERE ($1::text IS NULL OR inquirer_municipality = $1 OR provider_municipality = $1)
 ORDER BY requested_at DESC
 LIMIT $2;
+
+-- name: journal_seal_upto
+-- The last journal row a seal may cover: rows received before the lag. Journal writes are
+-- single statements bounded by the command timeout, so with a lag well above it no row
+-- at or below this seq can still be uncommitted (sequence values grow with time).
+SELECT max(seq) FROM journal
+WHERE seq > $1 AND received_at < now() - make_interval(secs => $2::float8);
+
+-- name: journal_digest
+-- What a seal covers of each journal row: its seq, key, content hash, decision, reason,
+-- policy version and time, one line per row in seq order, hashed together.
+SELECT count(*) AS rows,
+       encode(sha256(convert_to(coalesce(string_agg(
+           concat_ws('|', seq, dedupe_key, encode(sha256(canonical), 'hex'), decision,
+                     coalesce(reason_code, ''), policy_version,
+                     (extract(epoch FROM received_at) * 1000000)::bigint),
+           E'\n' ORDER BY seq), ''), 'UTF8')), 'hex') AS digest
+FROM journal
+WHERE seq > $1 AND seq <= $2;

@@ -566,3 +566,26 @@ async def test_the_hub_audits_the_policy_and_key_ring_it_starts_with_once_per_ch
 
 async def _more(count: Awaitable[int], than: int) -> bool:
     return await count > than
+
+
+async def test_journal_seals_make_every_routing_decision_tamper_evident(
+    services: Services, hub: HubProcess, desk: Desk
+) -> None:
+    traffic = signed_traffic(services, 40)
+    await publish(services.amqp_url, [body for _, body in traffic])
+    await wait_for(lambda: _more(journaled(services), 39), 60, "40 journaled messages")
+    sealed = await desk.seal_journal(0)
+    assert sealed is not None
+    assert sealed.detail["rows"] == 40
+    assert await desk.seal_journal(0) is None  # nothing new
+    assert (await desk.verify(services.ring()))[1] is None
+    # Someone rewrites one routing decision's policy version in the journal.
+    await _tamper(
+        services,
+        "UPDATE journal SET policy_version = 'forged' WHERE seq = (SELECT max(seq) FROM journal)",
+    )
+    _, finding = await desk.verify(services.ring())
+    assert finding is not None
+    assert finding.seq == sealed.seq
+    assert finding.problem == "journal"
+    assert f"journal rows 1-{sealed.detail['upto_seq']} changed" in str(finding)
