@@ -22,7 +22,7 @@ from hub import demo as demo_module
 from hub import service, staff
 from hub.approvals import Held, Role, Staff
 from hub.audit import AuditRow
-from hub.desk import CLI_TERMINAL, Desk, DeskError, HeldView
+from hub.desk import Desk, DeskError, HeldView, cli_terminal
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings, env_table
 from hub.settings import load as load_settings
@@ -334,11 +334,22 @@ def _user_id(user: str, option: str = "USER") -> str:
 
 
 def _acting(user: str, act: Callable[[Desk, Staff], Awaitable[T]]) -> T:
-    """Run `act` on the desk as the named account."""
+    """Run `act` on the desk as the named account, signed in with its password (prompted
+    for, or one line of stdin when stdin is not a terminal): a decision from the command
+    line is as much that person's as one from the page, log-in and log-out audited."""
     _user_id(user, "--as")
+    if sys.stdin.isatty():
+        password = typer.prompt(f"password of {user}", hide_input=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    terminal = cli_terminal()
 
     async def run(desk: Desk) -> T:
-        return await act(desk, await desk.account(user))
+        secret, who = await desk.login(user, password, terminal)
+        try:
+            return await act(desk, who)
+        finally:
+            await desk.logout(secret, terminal)
 
     return _on_desk(_settings(), run)
 
@@ -499,7 +510,7 @@ def held_approve(
     held = _acting(
         user,
         lambda desk, who: desk.approve(
-            who, message_id, terminal=CLI_TERMINAL, comment=comment, content_sha256=sha256
+            who, message_id, terminal=cli_terminal(), comment=comment, content_sha256=sha256
         ),
     )
     typer.echo(_decided(held))
@@ -515,7 +526,7 @@ def held_reject(
     """Reject a held message; its sender and its recipient get a rejection notice."""
     held = _acting(
         user,
-        lambda desk, who: desk.reject(who, message_id, terminal=CLI_TERMINAL, comment=comment),
+        lambda desk, who: desk.reject(who, message_id, terminal=cli_terminal(), comment=comment),
     )
     typer.echo(_decided(held))
 

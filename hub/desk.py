@@ -11,9 +11,11 @@ attestation in the outbox, which the relay publishes.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import hashlib
 import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +25,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from contracts.broker import DELIVER_EXCHANGE, HEADER_KIND
-from contracts.codes import LocalGovCode, MyNumber, SystemId
+from contracts.codes import LocalGovCode, MyNumber, SystemId, looks_like_my_number
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.keys import KeyRing
 from contracts.payloads import ApprovalAttestation, Payload, RejectionNotice
@@ -31,7 +33,10 @@ from contracts.signing import Signer
 from hub import approvals, audit, staff
 from hub.approvals import ApprovalRefused, Held, HeldState, Role, Staff
 from hub.pipeline import JournalEntry
+from hub.settings import Settings
 from hub.store.desk import DeskTransaction, PgDesk
+from hub.store.postgres import ensure_database
+from routing.policy import load_policy
 
 __all__ = [
     "HUB_ACTOR",
@@ -42,9 +47,16 @@ __all__ = [
     "NotAuthenticated",
     "NotFound",
     "Terminal",
+    "cli_actor",
+    "cli_terminal",
+    "open_desk",
 ]
 
 HUB_ACTOR = "system:hub"
+# Five failed log-ins of an account within 15 minutes lock it for the rest of the window.
+LOCKOUT_FAILURES = 5
+LOCKOUT_SECONDS = 15 * 60
+COMMENT_MAX = 500
 JOURNAL_SEALED = "journal.sealed"
 HUB_INSTANCE = "hub-desk"
 
@@ -96,7 +108,9 @@ class Terminal:
         return {"client": self.client[:100], "agent": self.agent[:300]}
 
 
-CLI_TERMINAL = Terminal("cli", "sesshu")
+def cli_terminal() -> Terminal:
+    """The terminal of a command-line act: this host, and the OS user running it."""
+    return Terminal(f"cli@{socket.gethostname()}", f"sesshu ({cli_actor()})")
 
 
 def cli_actor() -> str:
@@ -173,6 +187,21 @@ def masked_view(canonical: bytes) -> tuple[dict[str, Any], dict[str, str]]:
     return view, found
 
 
+async def open_desk(settings: Settings, *, pool_size: int = 2) -> Desk:
+    """The approval desk on its own small pool (creating and migrating the database)."""
+    dsn = settings.database.url.get_secret_value()
+    await ensure_database(dsn)
+    store = await PgDesk.connect(
+        dsn, size=pool_size, command_timeout=settings.database.command_timeout_seconds
+    )
+    return Desk(
+        store,
+        settings.signing.hub_signer(),
+        policy_version=load_policy(settings.routing.directory()).version,
+        session_seconds=settings.desk.session_hours * 3600,
+    )
+
+
 class Desk:
     """Sessions, held-message decisions and the audit trail, on the desk's store."""
 
@@ -212,7 +241,9 @@ class Desk:
             raise DeskError("invalid_department", "department: 2-64 of a-z 0-9 . _ -")
         if not roles:
             raise DeskError("invalid_roles", "roles: at least one role")
-        digest = staff.hash_password(password) if password is not None else None
+        digest = (
+            await asyncio.to_thread(staff.hash_password, password) if password is not None else None
+        )
         kind = "person" if password is not None else "system"
         async with self.store.transaction() as tx:
             created = await self.store.add_staff(
@@ -287,8 +318,8 @@ class Desk:
                 user_id=user_id,
                 kind="api_token",
                 label=label,
-                client=CLI_TERMINAL.client,
-                agent=CLI_TERMINAL.agent,
+                client=cli_terminal().client,
+                agent=cli_terminal().agent,
                 seconds=days * 86400,
             )
             await tx.audit(
@@ -305,12 +336,20 @@ class Desk:
         """Check a password and open a session: (session secret, account). Every try is
         audited with the terminal (R29); a failure does not say which part was wrong."""
         row = await self.store.staff(user_id) if staff.USER_ID.fullmatch(user_id) else None
-        good = staff.check_password(row["password_hash"] if row else None, password)
+        # argon2 takes tens of milliseconds of CPU: off the event loop.
+        good = await asyncio.to_thread(
+            staff.check_password, row["password_hash"] if row else None, password
+        )
         now = self._now()
-        if row is None or not good or row["disabled_at"] is not None:
+        locked = row is not None and (
+            await self.store.failed_logins(user_id, LOCKOUT_SECONDS) >= LOCKOUT_FAILURES
+        )
+        if row is None or not good or locked or row["disabled_at"] is not None:
             reason = (
                 "unknown_user"
                 if row is None
+                else "locked_out"
+                if locked
                 else ("bad_password" if not good else "account_disabled")
             )
             async with self.store.transaction() as tx:
@@ -319,8 +358,13 @@ class Desk:
                     actor=user_id if row is not None else "unknown",
                     action="login.failed",
                     subject=user_id if row is not None else None,
+                    municipality=row["municipality"] if row is not None else None,
                     terminal=terminal.as_dict(),
                     detail={"reason": reason},
+                )
+            if locked:
+                raise NotAuthenticated(
+                    "too_many_attempts", "too many failed log-ins; try again in 15 minutes"
                 )
             raise NotAuthenticated("login_failed", "user id or password is wrong, or disabled")
         secret = staff.new_secret()
@@ -352,11 +396,13 @@ class Desk:
             user = await self.store.end_session(staff.secret_digest(secret), tx)
             if user is None:
                 raise NotAuthenticated("not_signed_in", "no live session")
+            account = await self.store.staff(user)
             await tx.audit(
                 at=self._now(),
                 actor=user,
                 action="logout",
                 subject=user,
+                municipality=account["municipality"] if account else None,
                 terminal=terminal.as_dict(),
                 detail={},
             )
@@ -380,10 +426,11 @@ class Desk:
     # -- held messages ----------------------------------------------------------------
 
     @staticmethod
-    def _may_see(who: Staff, municipality: str) -> None:
+    def _may_see(who: Staff, municipality: str, *, admin_anywhere: bool = True) -> None:
+        # Admins may list any municipality's queue; content stays within one's own.
         if who.disabled:
             raise NotAuthenticated("account_disabled", "the account is disabled")
-        if municipality != who.municipality and Role.ADMIN not in who.roles:
+        if municipality != who.municipality and not (admin_anywhere and Role.ADMIN in who.roles):
             raise Forbidden("wrong_municipality", "the message belongs to another municipality")
 
     async def held_list(
@@ -414,9 +461,12 @@ class Desk:
     async def show(self, who: Staff, message_id: str) -> HeldView:
         """A held message as its approver sees it: My Number masked."""
         row = await self._row(message_id)
-        self._may_see(who, row["municipality"])
-        if not (who.roles & {Role.APPROVER, Role.AUDITOR, Role.ADMIN}):
-            raise Forbidden("not_an_approver", "only approvers and auditors see content")
+        self._may_see(who, row["municipality"], admin_anywhere=False)
+        deciding = Role.APPROVER in who.roles and who.department == row["department"]
+        if not (deciding or who.roles & {Role.AUDITOR, Role.ADMIN}):
+            if Role.APPROVER in who.roles:
+                raise Forbidden("wrong_department", "the message belongs to another department")
+            raise Forbidden("not_an_approver", "only its approvers and auditors see content")
         canonical = bytes(row.pop("canonical"))
         view, found = masked_view(canonical)
         return HeldView(row, view, tuple(sorted(found)), hashlib.sha256(canonical).hexdigest())
@@ -425,7 +475,7 @@ class Desk:
         """The full My Numbers of a held message, for an approver allowed to reveal them;
         audited with who, when, where from and which fields (never the numbers)."""
         row = await self._row(message_id)
-        self._may_see(who, row["municipality"])
+        self._may_see(who, row["municipality"], admin_anywhere=False)
         if Role.APPROVER not in who.roles or not who.may_reveal:
             raise Forbidden("may_not_reveal", "revealing My Number needs its own permission")
         if row["department"] != who.department:
@@ -463,6 +513,7 @@ class Desk:
         journaled bytes and a signed approval attestation go to the outbox, and the
         decision is audited, all in one transaction."""
         signer = self._hub_signer()
+        comment = clean_comment(comment)
         async with self.store.transaction() as tx:
             row = await self._locked(tx, message_id)
             canonical = bytes(row["canonical"])
@@ -530,6 +581,7 @@ class Desk:
         """Refuse a held message (a comment is required); its sender and its intended
         recipient get a rejection notice."""
         signer = self._hub_signer()
+        comment = clean_comment(comment) or ""
         async with self.store.transaction() as tx:
             row = await self._locked(tx, message_id)
             now = self._now()
@@ -553,8 +605,8 @@ class Desk:
         signer = self._hub_signer()
         async with self.store.transaction() as tx:
             rows = await tx.due(limit)
-            now = self._now()
             for row in rows:
+                now = max(self._now(), row["db_now"])
                 expired = approvals.expire(_held(row), now)
                 await self._refuse(
                     tx, signer=signer, row=row, decided=expired, code="approval_expired", now=now
@@ -730,18 +782,26 @@ class Desk:
                     )
         return count, None
 
-    async def seal_journal(self, lag_seconds: float) -> audit.AuditRow | None:
-        """Append a seal of the journal rows received since the last seal (and at least
-        `lag_seconds` ago) to the audit chain: every routing decision becomes as
-        tamper-evident as the audit log. None if there is nothing new."""
+    async def seal_journal(self, lag_seconds: float, most: int = 20_000) -> audit.AuditRow | None:
+        """Append a seal of the journal rows received since the last seal (at least
+        `lag_seconds` ago, at most `most` of them) to the audit chain: every routing
+        decision becomes as tamper-evident as the audit log. None if nothing is new.
+
+        The digest is computed before the append lock is taken, so hashing never holds up
+        a decision; if another process sealed meanwhile, this one gives way."""
+        last = await self.store.last_detail(JOURNAL_SEALED)
+        after = int(last["upto_seq"]) if last else 0
         async with self.store.transaction() as tx:
-            await tx.lock_audit()
-            last = await tx.last_detail(JOURNAL_SEALED)
-            after = int(last["upto_seq"]) if last else 0
             upto = await tx.journal_upto(after, lag_seconds)
             if upto is None:
                 return None
+            upto = min(upto, after + most)
             rows, digest = await tx.journal_digest(after, upto)
+        async with self.store.transaction() as tx:
+            await tx.lock_audit()
+            now_last = await tx.last_detail(JOURNAL_SEALED)
+            if (int(now_last["upto_seq"]) if now_last else 0) != after:
+                return None
             return await tx.audit(
                 at=self._now(),
                 actor=HUB_ACTOR,
@@ -761,6 +821,23 @@ class Desk:
 def audit_time(moment: datetime) -> str:
     """A time in an audit detail: the wire form."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def clean_comment(comment: str | None) -> str | None:
+    """An approver's comment, stripped; refused if too long, if it holds control
+    characters, or if it holds anything that looks like a My Number (comments go into the
+    audit log and the attestation, where personal data must not)."""
+    if comment is None or not comment.strip():
+        return None
+    text = comment.strip()
+    if len(text) > COMMENT_MAX:
+        raise DeskError("invalid_comment", f"comment: at most {COMMENT_MAX} characters")
+    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+        raise DeskError("invalid_comment", "comment: control characters are not allowed")
+    digits = "".join(c if c.isascii() and c.isdigit() else " " for c in text)
+    if any(looks_like_my_number(run) for run in digits.split() if len(run) == 12):
+        raise DeskError("invalid_comment", "comment: must not contain a My Number")
+    return text
 
 
 def _uuid(value: str) -> str:

@@ -11,7 +11,7 @@ import hashlib
 import logging
 
 from contracts.canonical import canonical_bytes
-from hub.desk import Desk
+from hub.desk import Desk, open_desk
 from hub.errors import DatabaseUnavailable
 from hub.pipeline import Triage
 from hub.settings import Settings
@@ -33,8 +33,10 @@ def key_ring_detail(triage: Triage) -> dict[str, object]:
     }
 
 
-async def housekeep(settings: Settings, triage: Triage, desk: Desk, stop: asyncio.Event) -> None:
-    """Run the jobs until `stop` is set; a database outage only delays them."""
+async def housekeep(settings: Settings, triage: Triage, stop: asyncio.Event) -> None:
+    """Run the jobs until `stop` is set. A database outage only delays them, and no failure
+    of a job stops the others or the worker beside them."""
+    desk: Desk | None = None
     recorded = False
     can_sign = settings.signing.hub_key_file is not None
     if not can_sign:
@@ -42,21 +44,32 @@ async def housekeep(settings: Settings, triage: Triage, desk: Desk, stop: asynci
     interval = settings.desk.expiry_interval_seconds
     every = max(1, round(settings.desk.checkpoint_interval_seconds / interval))
     tick = 0
-    while not stop.is_set():
-        try:
-            if not recorded:
-                await desk.record_change("policy.loaded", {"version": triage.policy.version})
-                await desk.record_change("keys.loaded", key_ring_detail(triage))
-                recorded = True
-            if can_sign:
-                expired = await desk.expire_due()
-                if expired:
-                    log.info("expired %d held message(s)", expired)
-                if tick % every == 0:
-                    await desk.seal_journal(settings.desk.journal_seal_lag_seconds)
-                    await desk.checkpoint()
+    try:
+        while not stop.is_set():
+            try:
+                desk = desk or await open_desk(settings, pool_size=1)
+                if not recorded:
+                    await desk.record_change("policy.loaded", {"version": triage.policy.version})
+                    await desk.record_change("keys.loaded", key_ring_detail(triage))
+                    recorded = True
+                if can_sign:
+                    await _jobs(settings, desk, seal=tick % every == 0)
+            except DatabaseUnavailable:
+                log.warning("housekeeping: PostgreSQL unavailable; retrying")
+            except Exception as exc:  # a job's bug must not stop the worker beside it
+                log.error("housekeeping: %s; retrying", type(exc).__name__)
             tick += 1
-        except DatabaseUnavailable:
-            log.warning("housekeeping: PostgreSQL unavailable; retrying")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+    finally:
+        if desk is not None:
+            await desk.store.close()
+
+
+async def _jobs(settings: Settings, desk: Desk, *, seal: bool) -> None:
+    expired = await desk.expire_due()
+    if expired:
+        log.info("expired %d held message(s)", expired)
+    if seal:
+        await desk.seal_journal(settings.desk.journal_seal_lag_seconds)
+        await desk.checkpoint()

@@ -16,12 +16,11 @@ import uvloop
 
 from contracts.broker import destinations
 from contracts.keys import KeyRing
-from hub.desk import Desk
+from hub.desk import open_desk
 from hub.errors import DatabaseUnavailable
 from hub.housekeeping import housekeep
 from hub.pipeline import Triage
 from hub.settings import Settings
-from hub.store.desk import PgDesk
 from hub.store.postgres import PgStore, ensure_database
 from hub.worker import Worker
 from routing.decision import Context
@@ -55,21 +54,6 @@ async def open_store(settings: Settings, stop: asyncio.Event | None = None) -> P
     return None
 
 
-async def open_desk(settings: Settings, *, pool_size: int = 2) -> Desk:
-    """The approval desk on its own small pool (creating and migrating the database)."""
-    dsn = settings.database.url.get_secret_value()
-    await ensure_database(dsn)
-    store = await PgDesk.connect(
-        dsn, size=pool_size, command_timeout=settings.database.command_timeout_seconds
-    )
-    return Desk(
-        store,
-        settings.signing.hub_signer(),
-        policy_version=load_policy(settings.routing.directory()).version,
-        session_seconds=settings.desk.session_hours * 3600,
-    )
-
-
 def build_triage(settings: Settings) -> Triage:
     """Key ring, freshness window and policy, loaded once at start-up."""
     return Triage(
@@ -91,15 +75,13 @@ async def run_worker(settings: Settings) -> int:
     if store is None:
         return 0
     worker = Worker(settings, triage, store)
-    desk = await open_desk(settings, pool_size=1)
-    jobs = asyncio.create_task(housekeep(settings, triage, desk, stop))
+    jobs = asyncio.create_task(housekeep(settings, triage, stop))
     started = datetime.now(UTC)
     try:
         await worker.run(stop)
     finally:
         stop.set()
         await jobs
-        await desk.store.close()
         await store.close()
     stats = worker.stats
     log.info(

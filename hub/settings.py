@@ -150,6 +150,16 @@ class DeskSettings(BaseModel):
 
     http_host: str = Field(default="127.0.0.1", description="address `sesshu desk` listens on")
     http_port: int = Field(default=8080, ge=1, le=65535, description="port of `sesshu desk`")
+    secure_cookies: bool = Field(
+        default=True,
+        description="mark the session cookie Secure (sent over HTTPS only); turn off only "
+        "to try the desk over plain HTTP on this machine",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (the terminal recorded at log-in); empty: none",
+    )
     session_hours: float = Field(default=8.0, gt=0, description="how long a log-in session lasts")
     api_token_days: float = Field(default=365.0, gt=0, description="how long an API token lasts")
     expiry_interval_seconds: float = Field(

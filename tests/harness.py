@@ -108,6 +108,8 @@ class Services:
             "SESSHU_HUB__MUNICIPALITIES": f"{CHIKUSEI},{YUKI}",
             "SESSHU_HUB__OUTBOX_CLAIM_SECONDS": "2",
             "SESSHU_HUB__RELAY_INTERVAL_SECONDS": "0.5",
+            # The desk tests talk plain HTTP to 127.0.0.1.
+            "SESSHU_DESK__SECURE_COOKIES": "false",
             "SESSHU_LOG_LEVEL": "WARNING",
             **extra,
         }

@@ -304,6 +304,11 @@ class PgDesk:
                 query("session_add"), digest, user_id, kind, label, client, agent, seconds
             )
 
+    async def failed_logins(self, user_id: str, seconds: float) -> int:
+        """Failed log-ins of an account within the last `seconds`."""
+        with translated():
+            return int(await self._pool.fetchval(query("failed_logins"), user_id, seconds))
+
     async def session_staff(self, digest: str) -> dict[str, Any] | None:
         """The account behind a live session or token."""
         return await self._fetchrow("session_staff", digest)

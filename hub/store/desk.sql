@@ -88,8 +88,9 @@ WHERE h.message_id = $1::uuid
 FOR UPDATE OF h;
 
 -- name: held_due
--- Held messages whose time ran out; SKIP LOCKED lets every hub process run the job.
-SELECT h.message_id::text AS message_id, h.journal_seq, h.municipality, h.department,
+-- Held messages whose time ran out; SKIP LOCKED lets every hub process run the job. The
+-- database's clock decided "due", so the caller decides with it too (db_now).
+SELECT now() AS db_now, h.message_id::text AS message_id, h.journal_seq, h.municipality, h.department,
        h.routing_key, h.reason_code, h.state, h.held_at, h.expires_at, h.originated_by,
        h.decided_by, h.decided_at, h.comment, h.content_sha256, h.released_at,
        j.canonical, j.kind, j.procedure, j.sender_system, j.municipality AS sender_municipality
@@ -184,3 +185,9 @@ SELECT count(*) AS rows,
            E'\n' ORDER BY seq), ''), 'UTF8')), 'hex') AS digest
 FROM journal
 WHERE seq > $1 AND seq <= $2;
+
+-- name: failed_logins
+-- Recent failed log-ins of an account (throttling password guessing).
+SELECT count(*) FROM audit_log
+WHERE action = 'login.failed' AND subject = $1
+  AND at > now() - make_interval(secs => $2::float8);

@@ -16,7 +16,8 @@ def serve(settings: Settings) -> None:
         host=settings.desk.http_host,
         port=settings.desk.http_port,
         log_config=None,
-        proxy_headers=False,
+        proxy_headers=bool(settings.desk.trusted_proxies),
+        forwarded_allow_ips=settings.desk.trusted_proxies or None,
     )
 
 

@@ -84,15 +84,20 @@ class HeldDetail(BaseModel):
     envelope: dict[str, Any]
 
 
-class Decision(BaseModel):
-    """An approval (comment optional) or rejection (comment required)."""
+class Approval(BaseModel):
+    """An approval: the content hash the approver was shown, and an optional comment."""
 
-    comment: str | None = Field(default=None, max_length=500)
-    content_sha256: str | None = Field(
-        default=None,
+    content_sha256: str = Field(
         pattern=r"^[0-9a-f]{64}$",
-        description="the hash shown with the content; refused if the content differs",
+        description="the content_sha256 shown with the message; refused if it differs",
     )
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class Rejection(BaseModel):
+    """A rejection: the reason, required."""
+
+    comment: str = Field(min_length=1, max_length=500)
 
 
 class Decided(BaseModel):
@@ -185,7 +190,7 @@ async def api_held_one(*, message_id: str, staff: StaffDep, desk: DeskDep) -> He
 
 @router.post("/held/{message_id}/approve", tags=["held"])
 async def api_approve(
-    *, message_id: str, body: Decision, request: Request, staff: StaffDep, desk: DeskDep
+    *, message_id: str, body: Approval, request: Request, staff: StaffDep, desk: DeskDep
 ) -> Decided:
     held = await desk.approve(
         staff,
@@ -204,11 +209,9 @@ async def api_approve(
 
 @router.post("/held/{message_id}/reject", tags=["held"])
 async def api_reject(
-    *, message_id: str, body: Decision, request: Request, staff: StaffDep, desk: DeskDep
+    *, message_id: str, body: Rejection, request: Request, staff: StaffDep, desk: DeskDep
 ) -> Decided:
-    held = await desk.reject(
-        staff, message_id, terminal=terminal(request), comment=body.comment or ""
-    )
+    held = await desk.reject(staff, message_id, terminal=terminal(request), comment=body.comment)
     return Decided(
         message_id=held.message_id,
         state=held.state.value,

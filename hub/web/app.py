@@ -14,10 +14,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from hub.desk import Desk, DeskError, NotAuthenticated
+from hub.errors import DatabaseUnavailable
 from hub.service import open_desk
 from hub.settings import Settings
 from hub.web import api, pages
@@ -65,6 +67,24 @@ def create_app(settings: Settings, desk: Desk | None = None) -> FastAPI:
         return templates.TemplateResponse(
             request, "error.html", {"error": exc, "account": None}, status_code=exc.status
         )
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_away(request: Request, exc: DatabaseUnavailable) -> Response:
+        return JSONResponse(
+            {"code": "database_unavailable", "detail": "the database does not answer; retry"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's default echoes the input, which may be a password or a name: name the
+        # field and the reason only.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"code": "invalid_request", "detail": errors}, status_code=422)
 
     @app.middleware("http")
     async def security_headers(

@@ -68,6 +68,6 @@ def set_cookie(request: Request, response: Response, secret: str) -> None:
         max_age=int(max_age),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=request.app.state.settings.desk.secure_cookies or request.url.scheme == "https",
         path="/",
     )

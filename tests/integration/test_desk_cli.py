@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -45,6 +46,8 @@ def sesshu(
 ) -> subprocess.CompletedProcess[str]:
     """Run the `sesshu` command against the test's database and keys."""
     extra = {} if policy is None else {"SESSHU_ROUTING__POLICY_DIR": str(policy)}
+    if "--as" in args and stdin is None:
+        stdin = PASSWORD + "\n"  # acting as an account signs in with its password
     result = subprocess.run(
         [sys.executable, "-m", "hub", *args],
         cwd=ROOT,
@@ -205,8 +208,10 @@ def test_audit_checkpoint_search_and_verify_then_a_tampered_row_is_named(
     assert ok(sesshu(services, "audit", "search", "--as", "chiba")).startswith("1 row(s)")
 
     refused(sesshu(services, "audit", "search", "--as", "doi"), "error: not_an_auditor: ")
-    refused(sesshu(services, "audit", "search", "--as", "nobody"), "error: no_such_user: ")
-    refused(sesshu(services, "audit", "search", "--as", "root-admin"), "account_disabled")
+    refused(sesshu(services, "audit", "search", "--as", "nobody"), "error: login_failed: ")
+    refused(sesshu(services, "audit", "search", "--as", "root-admin"), "error: login_failed: ")
+    wrong = sesshu(services, "audit", "search", "--as", "endo", stdin="not the password\n")
+    refused(wrong, "error: login_failed: ")
     refused(sesshu(services, "audit", "search", "--as", "endo", "--since", "1w"), "--since")
 
     asyncio.run(_tamper(services, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"))
@@ -287,8 +292,8 @@ def test_held_messages_are_shown_masked_approved_once_and_rejected_with_a_commen
         _reject_with_a_comment(run, transfer)
         refused(run("held", "show", "not-a-uuid", "--as", "aoki"), "error: not_found: ")
         ok(run("staff", "disable", "baba"))
-        refused(run("held", "show", str(reply.id), "--as", "baba"), "account_disabled")
-        refused(run("held", "show", str(reply.id), "--as", "nobody"), "no_such_user")
+        refused(run("held", "show", str(reply.id), "--as", "baba"), "login_failed")
+        refused(run("held", "show", str(reply.id), "--as", "nobody"), "login_failed")
         assert "chain intact" in ok(run("audit", "verify"))
     finally:
         assert hub.stop() == 0, hub.log()
@@ -317,7 +322,8 @@ def _approve_once(services: Services, run: Run, reply: Envelope) -> None:
             message,
         )
     )
-    assert actors == "aoki held.approved cli,aoki held.released cli"
+    host = f"cli@{socket.gethostname()}"
+    assert actors == f"aoki held.approved {host},aoki held.released {host}"
 
 
 def _reject_with_a_comment(run: Run, transfer: Envelope) -> None:

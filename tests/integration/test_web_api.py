@@ -108,8 +108,9 @@ def test_roles_and_municipalities_give_403_and_bad_input_names_the_field(
         ("GET", url, doi, None, "not_an_approver"),
         ("GET", url, chiba, None, "wrong_municipality"),
         ("GET", f"/api/held?municipality={YUKI}", chiba, None, "wrong_municipality"),
-        ("POST", f"{url}/approve", aoki, {}, "wrong_department"),
-        ("POST", f"{url}/approve", doi, {}, "not_an_approver"),
+        ("GET", url, aoki, None, "wrong_department"),
+        ("POST", f"{url}/approve", aoki, {"content_sha256": "0" * 64}, "wrong_department"),
+        ("POST", f"{url}/approve", doi, {"content_sha256": "0" * 64}, "not_an_approver"),
         ("POST", f"{url}/reject", chiba, {"comment": "no"}, "wrong_municipality"),
         ("POST", f"{url}/reveal", aoki, None, "may_not_reveal"),
         ("GET", "/api/audit", doi, None, "not_an_auditor"),
@@ -132,6 +133,12 @@ def test_roles_and_municipalities_give_403_and_bad_input_names_the_field(
     bad = client.post(f"{url}/approve", headers=fujita, json={"content_sha256": "xyz"})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "content_sha256"]
+    assert "xyz" not in bad.text  # the field and the reason, never the input
+    number = next(iter(client.post(f"{url}/reveal", headers=fujita).json()["fields"].values()))
+    leaky = client.post(f"{url}/reject", headers=fujita, json={"comment": f"wrong {number}"})
+    assert leaky.status_code == 400
+    assert leaky.json()["code"] == "invalid_comment"
+    assert number not in leaky.text
     changed = client.post(f"{url}/approve", headers=fujita, json={"content_sha256": "0" * 64})
     assert changed.status_code == 409
     assert changed.json()["code"] == "content_changed"
@@ -165,7 +172,11 @@ def test_an_approver_releases_a_reply_over_the_api_and_logs_out(
         )
         assert approved.status_code == 200, approved.text
         assert approved.json()["state"] == "released"
-        again = client.post(f"/api/held/{reply.id}/approve", headers=aoki, json={})
+        again = client.post(
+            f"/api/held/{reply.id}/approve",
+            headers=aoki,
+            json={"content_sha256": shown["content_sha256"]},
+        )
         assert again.status_code == 409
         assert again.json()["code"] == "not_held"
         asyncio.run(wait_for(lambda: published(services), 30, "the release to go out"))
@@ -201,3 +212,24 @@ def test_pages_need_a_session_and_forms_need_its_token(client: TestClient) -> No
     out = client.post("/logout", data={"csrf": token.group(1)}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/held", follow_redirects=False).status_code == 303
+
+
+def test_the_session_cookie_is_secure_unless_turned_off(
+    services: Services, policy_dir: Path
+) -> None:
+    asyncio.run(_people(services, policy_dir))
+    settings = services.settings(SESSHU_DESK__SECURE_COOKIES="true")
+    with TestClient(create_app(settings)) as secure:
+        answer = secure.post("/api/session", json={"user_id": "aoki", "password": PASSWORD})
+        assert answer.status_code == 200
+        assert "; secure" in answer.headers["set-cookie"].lower()
+
+
+def test_failed_log_ins_lock_the_account_for_a_while(client: TestClient) -> None:
+    for _ in range(5):
+        wrong = client.post("/api/session", json={"user_id": "aoki", "password": "x" * 12})
+        assert wrong.json()["code"] == "login_failed"
+    locked = client.post("/api/session", json={"user_id": "aoki", "password": PASSWORD})
+    assert locked.status_code == 401
+    assert locked.json()["code"] == "too_many_attempts"
+    assert login(client, "fujita")  # other accounts are not affected

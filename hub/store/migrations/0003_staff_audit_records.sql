@@ -66,7 +66,7 @@ CREATE INDEX audit_log_actor ON audit_log (actor, at);
 
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'audit_log is append-only (% refused)', TG_OP;
+    RAISE EXCEPTION '% is append-only (% refused)', TG_TABLE_NAME, TG_OP;
 END;
 $$;
 
@@ -78,7 +78,8 @@ CREATE TRIGGER audit_log_no_truncate
     BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 
--- The hub's signature over the audit log's head (seq, hash) from time to time.
+-- The hub's signature over the audit log's head (seq, hash) from time to time; append-only
+-- like the log.
 CREATE TABLE audit_checkpoints (
     seq        bigint      PRIMARY KEY,
     hash       text        NOT NULL,
@@ -86,6 +87,14 @@ CREATE TABLE audit_checkpoints (
     key_id     text        NOT NULL,
     signature  text        NOT NULL
 );
+
+CREATE TRIGGER audit_checkpoints_append_only
+    BEFORE UPDATE OR DELETE ON audit_checkpoints
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+
+CREATE TRIGGER audit_checkpoints_no_truncate
+    BEFORE TRUNCATE ON audit_checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 
 -- 情報提供等記録 (R47): one row for every inquiry and every provision the hub carried (or
 -- holds), with both parties, request and provision times, the data items and the
