@@ -516,12 +516,12 @@ class Desk:
         comment = clean_comment(comment)
         async with self.store.transaction() as tx:
             row = await self._locked(tx, message_id)
+            now = self._now()
+            decided = _refusing(lambda: approvals.approve(_held(row), who, now, comment))
             canonical = bytes(row["canonical"])
             digest = hashlib.sha256(canonical).hexdigest()
             if content_sha256 is not None and content_sha256 != digest:
                 raise Refused("content_changed", "the content differs from what was shown")
-            now = self._now()
-            decided = _refusing(lambda: approvals.approve(_held(row), who, now, comment))
             original = Envelope.model_validate_json(canonical)
             attestation = self._hub_envelope(
                 signer,

@@ -78,7 +78,11 @@ async def hub(services: Services, policy_dir: Path) -> AsyncIterator[HubProcess]
             "SESSHU_DESK__EXPIRY_INTERVAL_SECONDS": "0.5",
         },
     ).start()
-    await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
+    try:
+        await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
+    except AssertionError:
+        process.kill()
+        raise AssertionError(process.log()) from None
     yield process
     assert process.stop() == 0, process.log()
 

@@ -195,8 +195,10 @@ def test_audit_checkpoint_search_and_verify_then_a_tampered_row_is_named(
     )
 
     found = ok(sesshu(services, "audit", "search", "--as", "endo"))
-    # Yuki's rows (three accounts added, one disabled), not Chikusei's.
-    assert found.startswith("4 row(s), newest first")
+    # Yuki's rows (three accounts added, one disabled, endo's log-in to search), not
+    # Chikusei's.
+    assert found.startswith("5 row(s), newest first")
+    assert " login " in found
     assert "chiba" not in found
     assert "staff.added" in found
     assert "staff.disabled" in found
@@ -205,7 +207,8 @@ def test_audit_checkpoint_search_and_verify_then_a_tampered_row_is_named(
     assert narrowed.startswith("1 row(s)")
     assert "staff.added" in narrowed
     assert " doi " in narrowed
-    assert ok(sesshu(services, "audit", "search", "--as", "chiba")).startswith("1 row(s)")
+    # chiba's account and log-in.
+    assert ok(sesshu(services, "audit", "search", "--as", "chiba")).startswith("2 row(s)")
 
     refused(sesshu(services, "audit", "search", "--as", "doi"), "error: not_an_auditor: ")
     refused(sesshu(services, "audit", "search", "--as", "nobody"), "error: login_failed: ")
