@@ -200,6 +200,11 @@ def hub_command(
 ) -> None:
     """Run hub workers until SIGTERM/SIGINT, then drain them and exit 0."""
     settings = _settings()
+    try:  # a hub key that cannot be read is a configuration error: say so before starting
+        settings.signing.hub_signer()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     _logging(settings)
     if workers == 1:
         raise typer.Exit(service.run_worker_process(settings))

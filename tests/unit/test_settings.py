@@ -9,6 +9,8 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from contracts.codes import SystemId
+from contracts.keys import generate_key
 from hub.cli import app
 from hub.settings import Settings, load, unknown_variables
 
@@ -53,3 +55,27 @@ def test_the_cli_refuses_bad_settings_without_showing_values(
     assert result.exit_code == 2
     assert "hub.batch_max" in result.output
     assert "s3cret-looking" not in result.output
+
+
+def test_a_hub_key_file_that_is_not_a_key_stops_the_hub_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    misnamed = tmp_path / "hub.pem"
+    misnamed.write_text("not a key")
+    monkeypatch.setenv("SESSHU_SIGNING__HUB_KEY_FILE", str(misnamed))
+    result = CliRunner().invoke(app, ["hub"])
+    assert result.exit_code == 2
+    assert "<key_id>.signing.pem" in result.output
+    garbage = tmp_path / "hub-shared-x.signing.pem"
+    garbage.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    monkeypatch.setenv("SESSHU_SIGNING__HUB_KEY_FILE", str(garbage))
+    result = CliRunner().invoke(app, ["hub"])
+    assert result.exit_code == 2
+    assert "signing.hub_key_file: ValueError" in result.output
+    generate_key(SystemId.HUB, None, key_id="hub-shared-y").write(tmp_path / "keys")
+    monkeypatch.setenv(
+        "SESSHU_SIGNING__HUB_KEY_FILE", str(tmp_path / "keys/hub-shared-y.signing.pem")
+    )
+    signer = Settings().signing.hub_signer()
+    assert signer is not None
+    assert signer.key_id == "hub-shared-y"
