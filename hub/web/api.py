@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from hub.approvals import HeldState, Staff
+from hub.approvals import Held, HeldState, Staff
 from hub.desk import HeldView
 from hub.web.common import COOKIE, DeskDep, StaffDep, secret_of, set_cookie, terminal
 
@@ -108,6 +108,16 @@ class Decided(BaseModel):
     decided_by: str | None
     decided_at: datetime | None
 
+    @classmethod
+    def of(cls, held: Held) -> Decided:
+        """From the desk's answer."""
+        return cls(
+            message_id=held.message_id,
+            state=held.state.value,
+            decided_by=held.decided_by,
+            decided_at=held.decided_at,
+        )
+
 
 class Revealed(BaseModel):
     """The full My Numbers of a held message, by field path."""
@@ -199,12 +209,7 @@ async def api_approve(
         comment=body.comment,
         content_sha256=body.content_sha256,
     )
-    return Decided(
-        message_id=held.message_id,
-        state=held.state.value,
-        decided_by=held.decided_by,
-        decided_at=held.decided_at,
-    )
+    return Decided.of(held)
 
 
 @router.post("/held/{message_id}/reject", tags=["held"])
@@ -212,12 +217,7 @@ async def api_reject(
     *, message_id: str, body: Rejection, request: Request, staff: StaffDep, desk: DeskDep
 ) -> Decided:
     held = await desk.reject(staff, message_id, terminal=terminal(request), comment=body.comment)
-    return Decided(
-        message_id=held.message_id,
-        state=held.state.value,
-        decided_by=held.decided_by,
-        decided_at=held.decided_at,
-    )
+    return Decided.of(held)
 
 
 @router.post("/held/{message_id}/reveal", tags=["held"])

@@ -28,19 +28,23 @@ from hub.service import open_desk
 from hub.store.desk import audit_row
 from tests.harness import (
     CHIKUSEI,
+    PASSWORD,
     YUKI,
     HubProcess,
     Services,
     drain_queue,
     fetchval,
+    held,
     journaled,
+    provision,
     publish,
+    published,
     signed_traffic,
     topology_ready,
+    transfer_out,
     wait_for,
 )
 
-PASSWORD = "correct horse battery"  # noqa: S105 - test accounts only
 TERMINAL = Terminal("192.0.2.10", "pytest-browser/1.0")
 LONG_AGO = Freshness(max_age=timedelta(days=1), max_future=timedelta(minutes=5))
 
@@ -85,53 +89,6 @@ async def hub(services: Services, policy_dir: Path) -> AsyncIterator[HubProcess]
         raise AssertionError(process.log()) from None
     yield process
     assert process.stop() == 0, process.log()
-
-
-def provision(services: Services, *, operator: str | None = None) -> Envelope:
-    """A flagged 115の2 provision from Yuki's intermediate server to the network."""
-    signer = services.signer(SystemId.INTERMEDIATE, YUKI)
-    envelope = Envelope.new(
-        payload=example_payload("provision_response"),
-        municipality=YUKI,
-        sender=Party(system=SystemId.INTERMEDIATE, instance="is-1", operator=operator),
-        recipient=Recipient(system=SystemId.NWS, municipality=YUKI),
-        procedure="B2-115-2",
-        data_items=("vaccination.history",),
-        key_id=signer.key_id,
-    )
-    return signer.sign(envelope)
-
-
-def transfer_out(services: Services) -> Envelope:
-    """Yuki's VRS answering Chikusei's transfer-in inquiry: carries My Number; flagged here."""
-    signer = services.signer(SystemId.VRS, YUKI)
-    envelope = Envelope.new(
-        payload=example_payload("transfer_out_provision"),
-        municipality=YUKI,
-        sender=Party(system=SystemId.VRS, instance="vrs-1"),
-        recipient=Recipient(system=SystemId.VRS, municipality=CHIKUSEI),
-        procedure="S19-16",
-        data_items=("covid.vaccination_record",),
-        key_id=signer.key_id,
-    )
-    return signer.sign(envelope)
-
-
-async def held(services: Services, envelope: Envelope) -> None:
-    await publish(services.amqp_url, [envelope.to_bytes()], routing_key=envelope.kind)
-
-    async def stored() -> bool:
-        return bool(
-            await fetchval(
-                services, "SELECT count(*) FROM held_messages WHERE message_id = $1", envelope.id
-            )
-        )
-
-    await wait_for(stored, 30, "the message to be held")
-
-
-async def published(services: Services) -> bool:
-    return not await fetchval(services, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
 
 
 async def bodies(services: Services, system: SystemId, municipality: str) -> list[bytes]:

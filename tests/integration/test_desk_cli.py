@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,29 +14,25 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient
-from contracts.examples import example_payload
-from hub.settings import Settings
+from contracts.envelope import Envelope
 from hub.staff import secret_digest
 from tests.harness import (
     CHIKUSEI,
+    PASSWORD,
     ROOT,
     YUKI,
     HubProcess,
     Services,
     fetchval,
-    publish,
+    held,
+    provision,
     topology_ready,
+    transfer_out,
     wait_for,
 )
 
 pytestmark = pytest.mark.integration
-PASSWORD = "correct horse battery"  # noqa: S105 - test accounts only
 MY_NUMBERS = ("123456789018", "987654321093")  # in the example transfer-out provision
-# The sample policy flags 115の2 provisions; this copy also flags transfer-out provisions,
-# which carry My Number, so `held show` has something to mask.
-EXTRA_FLAG = "vrs,*,S19-16,covid.vaccination_record,covid-vaccination\n"
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -223,55 +218,10 @@ def test_audit_checkpoint_search_and_verify_then_a_tampered_row_is_named(
     assert "row 2 changed" in broken.stdout
 
 
-@pytest.fixture
-def policy_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "policy"
-    shutil.copytree(Settings().routing.directory(), directory)
-    with (directory / "auto_response_disabled.csv").open("a") as flags:
-        flags.write(EXTRA_FLAG)
-    return directory
-
-
-def provision(services: Services) -> Envelope:
-    """A flagged 115の2 provision from Yuki's intermediate server to the network."""
-    signer = services.signer(SystemId.INTERMEDIATE, YUKI)
-    envelope = Envelope.new(
-        payload=example_payload("provision_response"),
-        municipality=YUKI,
-        sender=Party(system=SystemId.INTERMEDIATE, instance="is-1"),
-        recipient=Recipient(system=SystemId.NWS, municipality=YUKI),
-        procedure="B2-115-2",
-        data_items=("vaccination.history",),
-        key_id=signer.key_id,
-    )
-    return signer.sign(envelope)
-
-
-def transfer_out(services: Services) -> Envelope:
-    """Yuki's VRS answering Chikusei's transfer-in inquiry: carries My Number."""
-    signer = services.signer(SystemId.VRS, YUKI)
-    envelope = Envelope.new(
-        payload=example_payload("transfer_out_provision"),
-        municipality=YUKI,
-        sender=Party(system=SystemId.VRS, instance="vrs-1"),
-        recipient=Recipient(system=SystemId.VRS, municipality=CHIKUSEI),
-        procedure="S19-16",
-        data_items=("covid.vaccination_record",),
-        key_id=signer.key_id,
-    )
-    return signer.sign(envelope)
-
-
 async def _held(services: Services, envelopes: list[Envelope]) -> None:
     await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
     for envelope in envelopes:
-        await publish(services.amqp_url, [envelope.to_bytes()], routing_key=envelope.kind)
-
-    async def stored() -> bool:
-        count = await fetchval(services, "SELECT count(*) FROM held_messages")
-        return bool(count == len(envelopes))
-
-    await wait_for(stored, 30, "the messages to be held")
+        await held(services, envelope)
 
 
 def test_held_messages_are_shown_masked_approved_once_and_rejected_with_a_comment(

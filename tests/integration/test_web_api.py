@@ -17,13 +17,18 @@ from contracts.codes import SystemId
 from hub.approvals import Role
 from hub.service import open_desk
 from hub.web.app import create_app
-from tests.harness import YUKI, HubProcess, Services, drain_queue, topology_ready, wait_for
-from tests.integration.test_desk import (
+from tests.harness import (
     PASSWORD,
+    YUKI,
+    HubProcess,
+    Services,
+    drain_queue,
     held,
     provision,
     published,
+    topology_ready,
     transfer_out,
+    wait_for,
 )
 
 PEOPLE = [

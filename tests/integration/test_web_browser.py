@@ -21,16 +21,19 @@ from contracts.codes import SystemId
 from hub.approvals import Role
 from hub.service import open_desk
 from tests.harness import (
+    PASSWORD,
     ROOT,
     YUKI,
     HubProcess,
     Services,
     drain_queue,
     fetchval,
+    held,
+    provision,
+    published,
     topology_ready,
     wait_for,
 )
-from tests.integration.test_desk import PASSWORD, held, provision, published
 
 # Debian's chromium, which `make test` installs (scripts/tools.sh); no skipping without it.
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
