@@ -36,7 +36,8 @@ from hub.pipeline import JournalEntry
 from hub.settings import Settings
 from hub.store.desk import DeskTransaction, PgDesk
 from hub.store.postgres import ensure_database
-from routing.policy import load_policy
+from routing.decision import Context, Hold, decide
+from routing.policy import Policy, load_policy
 
 __all__ = [
     "HUB_ACTOR",
@@ -808,6 +809,17 @@ class Desk:
                 action=JOURNAL_SEALED,
                 detail={"after_seq": after, "upto_seq": upto, "rows": rows, "sha256": digest},
             )
+
+    async def backfill_departments(self, policy: Policy, context: Context) -> int:
+        """Held rows from before held messages had a department get the one the policy in
+        force names for them (nobody could decide them otherwise); how many."""
+        done = 0
+        for message_id, canonical in await self.store.held_without_department():
+            decision = decide(Envelope.model_validate_json(canonical), policy, context)
+            if isinstance(decision, Hold):
+                await self.store.set_department(message_id, decision.department)
+                done += 1
+        return done
 
     async def record_change(self, action: str, detail: Mapping[str, Any]) -> bool:
         """Audit a policy or key-ring change the hub starts with; False if unchanged."""

@@ -51,6 +51,7 @@ async def housekeep(settings: Settings, triage: Triage, stop: asyncio.Event) -> 
                 if not recorded:
                     await desk.record_change("policy.loaded", {"version": triage.policy.version})
                     await desk.record_change("keys.loaded", key_ring_detail(triage))
+                    await desk.backfill_departments(triage.policy, triage.context)
                     recorded = True
                 if can_sign:
                     await _jobs(settings, desk, seal=tick % every == 0)

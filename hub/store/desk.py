@@ -328,6 +328,16 @@ class PgDesk:
             total = await self._pool.fetchval(query("held_count"), municipality, department, state)
         return rows, int(total)
 
+    async def held_without_department(self) -> list[tuple[str, bytes]]:
+        """(message id, journaled bytes) of held rows that predate departments."""
+        rows = await self._fetch("held_without_department")
+        return [(row["message_id"], bytes(row["canonical"])) for row in rows]
+
+    async def set_department(self, message_id: str, department: str) -> None:
+        """Give a held row that predates departments its department."""
+        with translated():
+            await self._pool.execute(query("held_set_department"), message_id, department)
+
     async def held(self, message_id: str) -> dict[str, Any] | None:
         """One held message with its journaled bytes."""
         return await self._fetchrow("held_get", message_id)

@@ -191,3 +191,13 @@ WHERE seq > $1 AND seq <= $2;
 SELECT count(*) FROM audit_log
 WHERE action = 'login.failed' AND subject = $1
   AND at > now() - make_interval(secs => $2::float8);
+
+-- name: held_without_department
+-- Held rows written before held messages had a department (migration 0003).
+SELECT h.message_id::text AS message_id, j.canonical
+FROM held_messages AS h
+JOIN journal AS j ON j.seq = h.journal_seq
+WHERE h.department = '' AND h.state = 'held';
+
+-- name: held_set_department
+UPDATE held_messages SET department = $2 WHERE message_id = $1::uuid AND department = '';

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from contracts.broker import adapter_queue
+from contracts.broker import adapter_queue, destinations
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
@@ -26,6 +26,8 @@ from hub.audit import row_hash
 from hub.desk import Desk, Forbidden, NotAuthenticated, Refused, Terminal
 from hub.service import open_desk
 from hub.store.desk import audit_row
+from routing.decision import Context
+from routing.policy import load_policy
 from tests.harness import (
     CHIKUSEI,
     PASSWORD,
@@ -550,3 +552,22 @@ async def test_journal_seals_make_every_routing_decision_tamper_evident(
     assert finding.seq == sealed.seq
     assert finding.problem == "journal"
     assert f"journal rows 1-{sealed.detail['upto_seq']} changed" in str(finding)
+
+
+async def test_held_rows_from_before_departments_get_theirs_from_the_policy(
+    services: Services, hub: HubProcess, desk: Desk, policy_dir: Path
+) -> None:
+    reply = provision(services)
+    await held(services, reply)
+    connection = await asyncpg.connect(services.database_url)
+    try:  # what a row written under migration 0002 looks like
+        await connection.execute("UPDATE held_messages SET department = ''")
+    finally:
+        await connection.close()
+    context = Context(destinations=destinations((CHIKUSEI, YUKI)))
+    assert await desk.backfill_departments(load_policy(policy_dir), context) == 1
+    department = await fetchval(
+        services, "SELECT department FROM held_messages WHERE message_id = $1", reply.id
+    )
+    assert department == "health-promotion"
+    assert await desk.backfill_departments(load_policy(policy_dir), context) == 0
