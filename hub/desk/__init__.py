@@ -1,0 +1,71 @@
+"""The approval desk: staff sign in, approvers decide held messages, auditors search the
+trail. The HTTP API, the approver page and the CLI all go through `Desk`, so a rule holds
+(and is audited) the same way whichever door a person uses.
+
+Every act is written to the audit chain in the transaction that does it: a decision, a
+release, a reveal, a log-in (and a failed one), a log-out, an account change. A decision
+locks its held row, so two approvers clicking at once are served in turn and the message
+is released once; the release queues the journaled bytes and the hub's signed approval
+attestation in the outbox, which the relay publishes.
+
+    Desk = Accounts (accounts.py) + Decisions (held.py) + Trail (trail.py), on DeskBase
+    (common.py: store, hub signer, clock, refusals)
+"""
+
+from __future__ import annotations
+
+from hub.desk.accounts import Accounts
+from hub.desk.common import (
+    HUB_ACTOR,
+    DeskError,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    Refused,
+    Terminal,
+    clean_comment,
+    cli_actor,
+    cli_terminal,
+)
+from hub.desk.held import Decisions, HeldView, masked_view
+from hub.desk.trail import Trail
+from hub.settings import Settings
+from hub.store.desk import PgDesk
+from hub.store.postgres import ensure_database
+from routing.policy import load_policy
+
+__all__ = [
+    "HUB_ACTOR",
+    "Desk",
+    "DeskError",
+    "Forbidden",
+    "HeldView",
+    "NotAuthenticated",
+    "NotFound",
+    "Refused",
+    "Terminal",
+    "clean_comment",
+    "cli_actor",
+    "cli_terminal",
+    "masked_view",
+    "open_desk",
+]
+
+
+class Desk(Accounts, Decisions, Trail):
+    """Sessions, held-message decisions and the audit trail, on the desk's store."""
+
+
+async def open_desk(settings: Settings, *, pool_size: int = 2) -> Desk:
+    """The approval desk on its own small pool (creating and migrating the database)."""
+    dsn = settings.database.url.get_secret_value()
+    await ensure_database(dsn)
+    store = await PgDesk.connect(
+        dsn, size=pool_size, command_timeout=settings.database.command_timeout_seconds
+    )
+    return Desk(
+        store,
+        settings.signing.hub_signer(),
+        policy_version=load_policy(settings.routing.directory()).version,
+        session_seconds=settings.desk.session_hours * 3600,
+    )

@@ -1,0 +1,230 @@
+"""Accounts and sessions: staff added and disabled, API tokens, log-in and log-out, each
+audited with its terminal (R16, R18, R29)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from contracts.codes import LocalGovCode
+from hub import staff
+from hub.approvals import Role, Staff
+from hub.desk.common import (
+    LOCKOUT_FAILURES,
+    LOCKOUT_SECONDS,
+    DeskBase,
+    DeskError,
+    NotAuthenticated,
+    Terminal,
+    cli_actor,
+    cli_terminal,
+    staff_from_row,
+)
+
+__all__ = ["Accounts"]
+
+
+class Accounts(DeskBase):
+    """Staff accounts, sessions and API tokens."""
+
+    async def add_staff(
+        self,
+        user_id: str,
+        *,
+        roles: Sequence[Role],
+        municipality: str,
+        department: str,
+        password: str | None,
+        may_reveal: bool = False,
+        actor: str | None = None,
+    ) -> None:
+        """Create a person's account (with a password) or a system's (password None)."""
+        if not staff.USER_ID.fullmatch(user_id):
+            raise DeskError("invalid_user_id", "user id: 2-64 of a-z 0-9 . _ - (no names)")
+        code = str(LocalGovCode(municipality))
+        if not staff.USER_ID.fullmatch(department):
+            raise DeskError("invalid_department", "department: 2-64 of a-z 0-9 . _ -")
+        if not roles:
+            raise DeskError("invalid_roles", "roles: at least one role")
+        digest = (
+            await asyncio.to_thread(staff.hash_password, password) if password is not None else None
+        )
+        kind = "person" if password is not None else "system"
+        async with self.store.transaction() as tx:
+            created = await self.store.add_staff(
+                tx,
+                user_id=user_id,
+                kind=kind,
+                roles=[r.value for r in roles],
+                municipality=code,
+                department=department,
+                may_reveal=may_reveal,
+                password_hash=digest,
+            )
+            if not created:
+                raise DeskError("user_exists", f"user {user_id} already exists")
+            await tx.audit(
+                at=self._now(),
+                actor=actor or cli_actor(),
+                action="staff.added",
+                subject=user_id,
+                municipality=code,
+                detail={
+                    "kind": kind,
+                    "roles": sorted(r.value for r in roles),
+                    "department": department,
+                    "may_reveal": may_reveal,
+                },
+            )
+
+    async def disable_staff(self, user_id: str, *, actor: str | None = None) -> int:
+        """Disable an account (R18) and end its sessions and tokens; sessions ended."""
+        known = await self.store.staff(user_id)
+        async with self.store.transaction() as tx:
+            disabled, ended = await self.store.disable_staff(user_id, tx)
+            if known is None or not disabled:
+                raise DeskError(
+                    "no_such_user" if known is None else "already_disabled",
+                    f"user {user_id} " + ("does not exist" if known is None else "is disabled"),
+                )
+            await tx.audit(
+                at=self._now(),
+                actor=actor or cli_actor(),
+                action="staff.disabled",
+                subject=user_id,
+                municipality=known["municipality"],
+                detail={"sessions_ended": ended},
+            )
+        return ended
+
+    async def account(self, user_id: str) -> Staff:
+        """An account by id, for a tool acting as it; NotAuthenticated if unknown or
+        disabled."""
+        row = await self.store.staff(user_id)
+        if row is None:
+            raise NotAuthenticated("no_such_user", f"user {user_id} does not exist")
+        account = staff_from_row(row)
+        if account.disabled:
+            raise NotAuthenticated("account_disabled", f"user {user_id} is disabled")
+        return account
+
+    async def issue_token(
+        self, user_id: str, *, label: str, days: float, actor: str | None = None
+    ) -> str:
+        """A new API token for an account; only its digest is kept."""
+        row = await self.store.staff(user_id)
+        if row is None or row["disabled_at"] is not None:
+            raise DeskError("no_such_user", f"user {user_id} does not exist or is disabled")
+        secret = staff.new_secret()
+        async with self.store.transaction() as tx:
+            await self.store.add_session(
+                tx,
+                digest=staff.secret_digest(secret),
+                user_id=user_id,
+                kind="api_token",
+                label=label,
+                client=cli_terminal().client,
+                agent=cli_terminal().agent,
+                seconds=days * 86400,
+            )
+            await tx.audit(
+                at=self._now(),
+                actor=actor or cli_actor(),
+                action="token.issued",
+                subject=user_id,
+                municipality=row["municipality"],
+                detail={"label": label, "days": days},
+            )
+        return secret
+
+    async def login(self, user_id: str, password: str, terminal: Terminal) -> tuple[str, Staff]:
+        """Check a password and open a session: (session secret, account). Every try is
+        audited with the terminal (R29); a failure does not say which part was wrong."""
+        row = await self.store.staff(user_id) if staff.USER_ID.fullmatch(user_id) else None
+        # argon2 takes tens of milliseconds of CPU: off the event loop.
+        good = await asyncio.to_thread(
+            staff.check_password, row["password_hash"] if row else None, password
+        )
+        now = self._now()
+        locked = row is not None and (
+            await self.store.failed_logins(user_id, LOCKOUT_SECONDS) >= LOCKOUT_FAILURES
+        )
+        if row is None or not good or locked or row["disabled_at"] is not None:
+            reason = (
+                "unknown_user"
+                if row is None
+                else "locked_out"
+                if locked
+                else ("bad_password" if not good else "account_disabled")
+            )
+            async with self.store.transaction() as tx:
+                await tx.audit(
+                    at=now,
+                    actor=user_id if row is not None else "unknown",
+                    action="login.failed",
+                    subject=user_id if row is not None else None,
+                    municipality=row["municipality"] if row is not None else None,
+                    terminal=terminal.as_dict(),
+                    detail={"reason": reason},
+                )
+            if locked:
+                raise NotAuthenticated(
+                    "too_many_attempts", "too many failed log-ins; try again in 15 minutes"
+                )
+            raise NotAuthenticated("login_failed", "user id or password is wrong, or disabled")
+        secret = staff.new_secret()
+        async with self.store.transaction() as tx:
+            await self.store.add_session(
+                tx,
+                digest=staff.secret_digest(secret),
+                user_id=user_id,
+                kind="session",
+                label=None,
+                client=terminal.client,
+                agent=terminal.agent,
+                seconds=self._session_seconds,
+            )
+            await tx.audit(
+                at=now,
+                actor=user_id,
+                action="login",
+                subject=user_id,
+                municipality=row["municipality"],
+                terminal=terminal.as_dict(),
+                detail={},
+            )
+        return secret, staff_from_row(row)
+
+    async def logout(self, secret: str, terminal: Terminal) -> None:
+        """End a session (audited)."""
+        async with self.store.transaction() as tx:
+            user = await self.store.end_session(staff.secret_digest(secret), tx)
+            if user is None:
+                raise NotAuthenticated("not_signed_in", "no live session")
+            account = await self.store.staff(user)
+            await tx.audit(
+                at=self._now(),
+                actor=user,
+                action="logout",
+                subject=user,
+                municipality=account["municipality"] if account else None,
+                terminal=terminal.as_dict(),
+                detail={},
+            )
+
+    async def authenticate(self, secret: str | None) -> Staff:
+        """The account behind a session or token; NotAuthenticated if none or disabled."""
+        if not secret:
+            raise NotAuthenticated("not_signed_in", "sign in or send a token")
+        row = await self.store.session_staff(staff.secret_digest(secret))
+        if row is None:
+            raise NotAuthenticated("not_signed_in", "the session or token is unknown or ended")
+        account = staff_from_row(row)
+        if account.disabled:
+            raise NotAuthenticated("account_disabled", "the account is disabled")
+        return account
+
+    async def staff_list(self) -> list[dict[str, Any]]:
+        """Every account (no password hashes)."""
+        return await self.store.staff_list()

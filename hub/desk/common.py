@@ -1,0 +1,257 @@
+"""What the desk's parts share: refusals, the terminal, rows to domain objects, comment
+rules, and the base every part builds on (store, hub signer, clock, the hub's own
+messages)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from contracts.broker import DELIVER_EXCHANGE, HEADER_KIND
+from contracts.codes import SystemId, looks_like_my_number
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.payloads import Payload
+from contracts.signing import Signer
+from hub.approvals import ApprovalRefused, Held, HeldState, Role, Staff
+from hub.pipeline import JournalEntry
+from hub.store.desk import PgDesk
+
+__all__ = [
+    "COMMENT_MAX",
+    "FORBIDDEN_CODES",
+    "HUB_ACTOR",
+    "HUB_INSTANCE",
+    "JOURNAL_SEALED",
+    "LOCKOUT_FAILURES",
+    "LOCKOUT_SECONDS",
+    "DeskBase",
+    "DeskError",
+    "Forbidden",
+    "NotAuthenticated",
+    "NotFound",
+    "Refused",
+    "Terminal",
+    "audit_time",
+    "clean_comment",
+    "cli_actor",
+    "cli_terminal",
+    "held_from_row",
+    "message_uuid",
+    "refusing",
+    "staff_from_row",
+]
+
+HUB_ACTOR = "system:hub"
+# Five failed log-ins of an account within 15 minutes lock it for the rest of the window.
+LOCKOUT_FAILURES = 5
+LOCKOUT_SECONDS = 15 * 60
+COMMENT_MAX = 500
+JOURNAL_SEALED = "journal.sealed"
+HUB_INSTANCE = "hub-desk"
+
+
+class DeskError(Exception):
+    """A request the desk refuses; `code` is stable, the message never holds personal data."""
+
+    status = 400
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class NotAuthenticated(DeskError):
+    """No live session or token, or a disabled account."""
+
+    status = 401
+
+
+class Forbidden(DeskError):
+    """Signed in, but not allowed this (role, municipality, department, permission)."""
+
+    status = 403
+
+
+class NotFound(DeskError):
+    """No such held message."""
+
+    status = 404
+
+
+class Refused(DeskError):
+    """The approval rules refuse the decision (four eyes, not held, expired, ...)."""
+
+    status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class Terminal:
+    """Where a person acted from (R29): client address and user agent."""
+
+    client: str
+    agent: str
+
+    def as_dict(self) -> dict[str, str]:
+        """For the audit row."""
+        return {"client": self.client[:100], "agent": self.agent[:300]}
+
+
+def cli_terminal() -> Terminal:
+    """The terminal of a command-line act: this host, and the OS user running it."""
+    return Terminal(f"cli@{socket.gethostname()}", f"sesshu ({cli_actor()})")
+
+
+def cli_actor() -> str:
+    """Who an account change made from the command line is recorded as: the OS user."""
+    try:
+        return "os:" + getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid
+        return f"os:uid-{os.getuid()}"
+
+
+def staff_from_row(row: Mapping[str, Any]) -> Staff:
+    return Staff(
+        user_id=row["user_id"],
+        roles=frozenset(Role(r) for r in row["roles"]),
+        municipality=row["municipality"],
+        department=row["department"],
+        disabled=row["disabled_at"] is not None,
+        may_reveal=row["may_reveal"],
+    )
+
+
+def held_from_row(row: Mapping[str, Any]) -> Held:
+    return Held(
+        message_id=row["message_id"],
+        municipality=row["municipality"],
+        department=row["department"],
+        originated_by=row["originated_by"],
+        held_at=row["held_at"],
+        expires_at=row["expires_at"],
+        state=HeldState(row["state"]),
+        decided_by=row["decided_by"],
+        decided_at=row["decided_at"],
+        comment=row["comment"],
+    )
+
+
+def audit_time(moment: datetime) -> str:
+    """A time in an audit detail: the wire form."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def clean_comment(comment: str | None) -> str | None:
+    """An approver's comment, stripped; refused if too long, if it holds control
+    characters, or if it holds anything that looks like a My Number (comments go into the
+    audit log and the attestation, where personal data must not)."""
+    if comment is None or not comment.strip():
+        return None
+    text = comment.strip()
+    if len(text) > COMMENT_MAX:
+        raise DeskError("invalid_comment", f"comment: at most {COMMENT_MAX} characters")
+    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+        raise DeskError("invalid_comment", "comment: control characters are not allowed")
+    digits = "".join(c if c.isascii() and c.isdigit() else " " for c in text)
+    if any(looks_like_my_number(run) for run in digits.split() if len(run) == 12):
+        raise DeskError("invalid_comment", "comment: must not contain a My Number")
+    return text
+
+
+def message_uuid(value: str) -> str:
+    try:
+        return str(UUID(value))
+    except ValueError:
+        raise NotFound("not_found", "no held message with that id") from None
+
+
+def refusing(decide: Callable[[], Held]) -> Held:
+    try:
+        return decide()
+    except ApprovalRefused as exc:
+        status = Forbidden if exc.code in FORBIDDEN_CODES else Refused
+        raise status(exc.code, exc.reason) from None
+
+
+FORBIDDEN_CODES = frozenset(
+    {"account_disabled", "not_an_approver", "wrong_municipality", "wrong_department", "four_eyes"}
+)
+
+
+class DeskBase:
+    """The store, the hub's signer, the policy version and the clock, for every part."""
+
+    def __init__(
+        self,
+        store: PgDesk,
+        signer: Signer | None,
+        *,
+        policy_version: str,
+        session_seconds: float = 8 * 3600,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self._signer = signer
+        self._policy_version = policy_version
+        self._session_seconds = session_seconds
+        self._now = clock
+
+    def _hub_signer(self) -> Signer:
+        if self._signer is None:
+            raise DeskError(
+                "no_hub_key", "the hub has no signing key (SESSHU_SIGNING__HUB_KEY_FILE)"
+            )
+        return self._signer
+
+    def _hub_envelope(
+        self,
+        signer: Signer,
+        original: Envelope,
+        payload: Payload,
+        recipient: Recipient,
+        now: datetime,
+    ) -> Envelope:
+        envelope = Envelope.new(
+            payload=payload,
+            municipality=original.municipality,
+            sender=Party(system=SystemId.HUB, instance=HUB_INSTANCE),
+            recipient=recipient,
+            procedure=original.procedure,
+            data_items=original.data_items,
+            key_id=signer.key_id,
+            correlation_id=original.correlation_id,
+            causation_id=original.id,
+            traceparent=original.traceparent,
+            sent_at=now,
+        )
+        return signer.sign(envelope)
+
+    def _entry(self, envelope: Envelope) -> JournalEntry:
+        return JournalEntry(
+            dedupe_key=f"id:{envelope.id}",
+            canonical=envelope.to_bytes(),
+            decision="deliver",
+            policy_version=self._policy_version,
+            message_id=str(envelope.id),
+            kind=envelope.kind,
+            sender_system=envelope.sender.system.value,
+            sender_instance=envelope.sender.instance,
+            recipient_system=envelope.recipient.system.value,
+            recipient_municipality=str(envelope.recipient.municipality),
+            municipality=str(envelope.municipality),
+            procedure=str(envelope.procedure),
+            correlation_id=str(envelope.correlation_id),
+            causation_id=str(envelope.causation_id),
+            key_id=envelope.key_id,
+            sent_at=envelope.sent_at,
+            signature=envelope.signature,
+            exchange=DELIVER_EXCHANGE,
+            routing_key=envelope.recipient.routing_key,
+            headers={HEADER_KIND: envelope.kind},
+        )
