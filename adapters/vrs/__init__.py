@@ -1,0 +1,1 @@
+"""The Vaccination Record System's adapter (VRS): certificates as SMART Health Cards."""

@@ -1,0 +1,178 @@
+"""SMART Health Cards as VRS issues them: the JWS, the numeric QR text, the Bundle's rules,
+and every way verification refuses a card."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zlib
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import segno
+from segno.consts import MODE_BYTE, MODE_NUMERIC
+
+from adapters.vrs.shc import (
+    QR_PREFIX,
+    SHC_TYPES,
+    CardError,
+    Issuer,
+    from_qr_text,
+    health_card,
+    qr_png,
+    qr_text,
+    verify,
+)
+from contracts.payloads import CovidDose
+
+ISSUER = Issuer.generate("https://sesshu.example/issuer")
+OTHER = Issuer.generate("https://elsewhere.example/issuer")
+ISSUED = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+DOSES = [
+    CovidDose(
+        dose_number=2,
+        vaccinated_on=date(2021, 7, 1),
+        manufacturer="0002",
+        lot_number="FF1234",
+        product_name="Spikevax",
+    ),
+    CovidDose(
+        dose_number=1,
+        vaccinated_on=date(2021, 6, 1),
+        manufacturer="0001",
+        lot_number="EY5678",
+        product_name="Comirnaty",
+    ),
+    CovidDose(
+        dose_number=3,
+        status="not_done",
+        vaccinated_on=date(2022, 1, 1),
+        manufacturer="0001",
+        lot_number="EY5679",
+    ),
+]
+
+
+def card(issuer: Issuer = ISSUER) -> str:
+    return health_card(
+        issuer, name="YAMADA TARO", birth_date=date(1960, 4, 1), doses=DOSES, issued_at=ISSUED
+    )
+
+
+def _part(token: str, index: int) -> bytes:
+    text = token.split(".")[index]
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_a_card_is_an_es256_jws_of_a_deflated_fhir_bundle() -> None:
+    token = card()
+    header = json.loads(_part(token, 0))
+    assert header == {"alg": "ES256", "zip": "DEF", "kid": ISSUER.kid}
+    payload = json.loads(zlib.decompress(_part(token, 1), -15))
+    assert payload["iss"] == ISSUER.url
+    assert payload["nbf"] == int(ISSUED.timestamp())
+    assert payload["vc"]["type"] == list(SHC_TYPES)
+    bundle = payload["vc"]["credentialSubject"]["fhirBundle"]
+    assert payload["vc"]["credentialSubject"]["fhirVersion"] == "4.0.1"
+    urls = [entry["fullUrl"] for entry in bundle["entry"]]
+    assert urls == ["resource:0", "resource:1", "resource:2"]  # the dose not given is left out
+    patient, first, second = (entry["resource"] for entry in bundle["entry"])
+    assert patient == {
+        "resourceType": "Patient",
+        "name": [{"family": "YAMADA", "given": ["TARO"]}],
+        "birthDate": "1960-04-01",
+    }
+    assert first["occurrenceDateTime"] == "2021-06-01"
+    assert first["vaccineCode"]["coding"][0]["code"] == "208"  # Comirnaty
+    assert second["vaccineCode"]["coding"][0]["code"] == "207"  # Spikevax
+    assert second["protocolApplied"] == [{"doseNumberPositiveInt": 2}]
+    assert second["patient"] == {"reference": "resource:0"}
+    assert not any({"id", "meta", "text"} & set(e["resource"]) for e in bundle["entry"])
+    assert len(_part(token, 2)) == 64  # ES256: r || s, not DER
+
+
+def test_verify_accepts_the_card_its_qr_text_and_a_published_key_set() -> None:
+    token = card()
+    verified = verify(token, [OTHER, ISSUER])
+    assert verified.issuer == ISSUER.url
+    assert verified.issued_at == ISSUED
+    assert len(verified.immunizations) == 2
+    assert verify(qr_text(token), [ISSUER]) == verified
+    published = ISSUER.jwks() | {"url": ISSUER.url}
+    assert "d" not in published["keys"][0]  # the private part never leaves
+    assert verify(token, [published]) == verified
+
+
+def test_the_numeric_qr_text_is_two_digits_per_character() -> None:
+    assert qr_text("ey") == "shc:/5676"  # 'e' is 101 - 45, 'y' is 121 - 45
+    assert qr_text("-.") == "shc:/0001"
+    token = card()
+    assert from_qr_text(qr_text(token)) == token
+    for bad in ("shc:/123", "shc:/12a4", "http://5676"):
+        with pytest.raises(CardError, match="shc:/"):
+            from_qr_text(bad)
+
+
+def _swap_payload(token: str, payload: dict[str, object]) -> str:
+    head, _, signature = token.split(".")
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = compressor.compress(json.dumps(payload).encode()) + compressor.flush()
+    return ".".join([head, base64.urlsafe_b64encode(body).rstrip(b"=").decode(), signature])
+
+
+def test_verification_refuses_every_kind_of_bad_card() -> None:
+    token = card()
+    payload = json.loads(zlib.decompress(_part(token, 1), -15))
+    forged = _swap_payload(token, payload | {"nbf": 0})
+    impostor = health_card(
+        Issuer(ISSUER.url, OTHER.key),
+        name="X Y",
+        birth_date=date(1960, 4, 1),
+        doses=DOSES,
+        issued_at=ISSUED,
+    )
+    claims_other_url = health_card(
+        Issuer(OTHER.url, ISSUER.key),
+        name="X Y",
+        birth_date=date(1960, 4, 1),
+        doses=DOSES,
+        issued_at=ISSUED,
+    )
+    cases = {
+        forged: "does not verify",
+        impostor: "kid: not a key of a trusted issuer",
+        claims_other_url: "iss: not the issuer",
+        "not.a-card": "not a compact JWS",
+        token[: len(token) // 2]: "not",
+    }
+    for bad, reason in cases.items():
+        with pytest.raises(CardError, match=reason):
+            verify(bad, [ISSUER])
+
+
+def test_a_card_needs_a_dose_given_and_must_fit_one_qr_code() -> None:
+    with pytest.raises(CardError, match="at least one dose"):
+        health_card(
+            ISSUER, name="X", birth_date=date(1960, 4, 1), doses=DOSES[2:], issued_at=ISSUED
+        )
+    noise = "".join(hashlib.sha512(bytes([i])).hexdigest() for i in range(8))  # incompressible
+    with pytest.raises(CardError, match="one QR holds 1195"):
+        health_card(
+            ISSUER, name=f"X {noise}", birth_date=date(1960, 4, 1), doses=DOSES, issued_at=ISSUED
+        )
+
+
+def test_the_qr_image_uses_numeric_mode_for_the_digits(tmp_path: Path) -> None:
+    token = card()
+    path = qr_png(token, tmp_path / "card.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    as_bytes = segno.make(qr_text(token), mode="byte", error="l", micro=False)
+    mixed = segno.make(
+        [(QR_PREFIX, MODE_BYTE), (qr_text(token)[5:], MODE_NUMERIC)],  # type: ignore[arg-type]
+        error="l",
+        micro=False,
+    )
+    assert int(mixed.version) < int(as_bytes.version)
+    assert int(mixed.version) <= 22
