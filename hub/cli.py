@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -219,3 +220,6 @@ app.add_typer(held_app, name="held")
 app.add_typer(staff_app, name="staff")
 app.add_typer(audit_app, name="audit")
 app.command("desk")(desk_serve)
+# The adapters' commands (`sesshu cert`, ...), registered as `sesshu.commands` entry points.
+for _plugin in entry_points(group="sesshu.commands"):
+    app.add_typer(_plugin.load(), name=_plugin.name)
