@@ -1,0 +1,1 @@
+"""The health-management system's adapter: 予診票 results in, targets and inquiries out."""
