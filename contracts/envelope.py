@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 from uuid import UUID
@@ -13,7 +14,15 @@ from contracts.canonical import UtcDateTime, WireUUID, canonical_bytes
 from contracts.codes import DataItemCode, LocalGovCode, ProcedureCode, SystemId
 from contracts.payloads import AnyPayload, MessageKind, Payload, SealedPayload
 
-__all__ = ["SCHEMA_VERSION", "Envelope", "KeyId", "Party", "Recipient", "new_message_id"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Envelope",
+    "KeyId",
+    "Party",
+    "Recipient",
+    "new_message_id",
+    "stable_message_id",
+]
 
 SCHEMA_VERSION = 1
 
@@ -30,6 +39,17 @@ Signature = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{86}$")]
 def new_message_id() -> UUID:
     """A fresh UUIDv7: time-ordered, so journal indexes stay append-mostly."""
     return uuid7()
+
+
+def stable_message_id(seed: bytes, at: datetime) -> UUID:
+    """A UUIDv7 that is the same every time for the same seed and time: for a message an
+    edge may have to send again after a crash (a row of an imported file), so the hub's
+    dedupe by id makes the second send a no-op. The 74 random bits come from SHA-256 of
+    the seed; the timestamp is `at` in milliseconds."""
+    millis = int(at.timestamp() * 1000) & ((1 << 48) - 1)
+    bits = int.from_bytes(hashlib.sha256(seed).digest()[:10], "big")
+    rand_a, rand_b = (bits >> 62) & 0xFFF, bits & ((1 << 62) - 1)
+    return UUID(int=(millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)
 
 
 class _Frozen(BaseModel):
