@@ -46,9 +46,18 @@ async def test_ten_thousand_messages_are_delivered_once_and_a_replay_delivers_no
         document = json.loads(body)
         recipient = document["recipient"]
         expected_queue[message_id] = adapter_queue(recipient["system"], recipient["municipality"])
-    # The harness's short outbox claim (2 s) keeps the relay in play: with no crash, every
-    # row must still go out exactly once, published by its writer and marked in time.
-    hub = HubProcess(services).start()
+    # With no crash, every row must go out exactly once, published by its writer and
+    # marked within its claim. The claim here keeps the documented rule (longer than the
+    # publish timeout): the harness's 2 s claim, made to hurry the relay in the crash
+    # tests, is shorter than a burst's publish-and-confirm on a slow machine, and then the
+    # relay rightly republishes rows whose mark came late (at least once; consumers dedupe).
+    hub = HubProcess(
+        services,
+        extra_env={
+            "SESSHU_HUB__OUTBOX_CLAIM_SECONDS": "15",
+            "SESSHU_AMQP__PUBLISH_TIMEOUT_SECONDS": "10",
+        },
+    ).start()
     try:
         await wait_for(lambda: topology_ready(services), 30, "the hub to declare its topology")
         await publish(services.amqp_url, [body for _, body in traffic])

@@ -64,7 +64,11 @@ async def _journaled_some(services: Services) -> bool:
 
 async def test_several_workers_compete_and_a_dead_one_is_replaced(services: Services) -> None:
     traffic = signed_traffic(services, 4_000)
-    hub = HubProcess(services, workers=2).start()
+    # A claim longer than the publish timeout, as documented: exactly-once delivery here
+    # must not hang on a burst's confirms beating a 2 s claim (see test_pipeline).
+    hub = HubProcess(
+        services, workers=2, extra_env={"SESSHU_HUB__OUTBOX_CLAIM_SECONDS": "15"}
+    ).start()
     assert hub.process is not None
     try:
         await wait_for(lambda: topology_ready(services), 30, "the hub's topology")

@@ -1,0 +1,172 @@
+"""`sesshu import records FILE`: a batch of 予診票 results sent by hand (F3 to F4), with a
+progress bar on a terminal; `sesshu import watch DIR` serves the drop folder.
+
+Each good row goes to the municipality's intermediate server as a signed
+`vaccination_record` (B1-10, 副本 registration follows there). Rows keep stable message
+ids, so running the same file again sends nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+import typer
+from rich.progress import Progress, TaskID
+
+from adapters._bridge.bridge import INGRESS, make_broker
+from adapters.health_mgmt.edge import DropFolder
+from adapters.health_mgmt.records_csv import Batch
+from contracts.codes import CodeError, LocalGovCode, SystemId
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.keys import load_signing_key
+from contracts.payloads import VaccinationRecord
+from contracts.signing import Signer
+from hub.settings import Settings
+from hub.settings import load as load_settings
+
+__all__ = ["import_app", "record_envelope"]
+
+import_app = typer.Typer(help="Batches from the health-management system.", no_args_is_help=True)
+PROCEDURE, DATA_ITEM = "B1-10", "vaccination.record"
+
+
+def record_envelope(
+    record: VaccinationRecord, message_id: UUID, municipality: str, signer: Signer, instance: str
+) -> Envelope:
+    """One imported row as the signed envelope the health-management system sends."""
+    return signer.sign(
+        Envelope.new(
+            payload=record,
+            municipality=municipality,
+            sender=Party(system=SystemId.HEALTH_MGMT, instance=instance),
+            recipient=Recipient(system=SystemId.INTERMEDIATE, municipality=municipality),
+            procedure=PROCEDURE,
+            data_items=(DATA_ITEM,),
+            key_id=signer.key_id,
+            message_id=message_id,
+        )
+    )
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValueError as exc:  # names the setting, never its value
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _signer(key: Path) -> Signer:
+    suffix = ".signing.pem"
+    if not key.name.endswith(suffix):
+        raise typer.BadParameter("must be named <key_id>.signing.pem", param_hint="--key")
+    try:
+        return Signer(key.name.removesuffix(suffix), load_signing_key(key))
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"{type(exc).__name__}: {exc}", param_hint="--key") from None
+
+
+async def _send(
+    settings: Settings, folder: DropFolder, paths: list[Path], municipality: str, signer: Signer
+) -> list[Batch]:
+    broker = make_broker(settings.amqp.url.get_secret_value())
+    await broker.connect()
+    try:
+
+        async def publish(record: VaccinationRecord, message_id: UUID) -> None:
+            envelope = record_envelope(record, message_id, municipality, signer, "import-cli")
+            await broker.publish(
+                envelope.to_bytes(),
+                exchange=INGRESS,
+                routing_key=envelope.kind,
+                message_id=str(envelope.id),
+                content_type="application/json",
+                persist=True,
+                mandatory=True,
+                timeout=settings.amqp.publish_timeout_seconds,
+            )
+
+        batches = []
+        with Progress(disable=not sys.stdout.isatty(), transient=True) as bar:
+            for path in paths:
+                task = bar.add_task(path.name, total=None)
+                batches.append(
+                    await folder.process(
+                        path,
+                        publish,
+                        functools.partial(_advance, bar, task),
+                    )
+                )
+        return batches
+    finally:
+        await broker.stop()
+
+
+def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
+    bar.update(task, completed=done, total=total)
+
+
+@import_app.command("records")
+def import_records(
+    file: Annotated[Path, typer.Argument(help="CSV batch (UTF-8 or Shift_JIS)", exists=True)],
+    municipality: Annotated[str, typer.Option(help="6-digit local-government code")],
+    key: Annotated[Path, typer.Option(help="the system's <key_id>.signing.pem")],
+    folder: Annotated[
+        Path, typer.Option(help="drop-folder root that keeps results/ and done/")
+    ] = Path("var/health_mgmt"),
+) -> None:
+    """Validate a batch, send its good rows, write its result file; exit 1 if rows were bad."""
+    try:
+        code = str(LocalGovCode(municipality))
+    except CodeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--municipality") from None
+    signer, drop = _signer(key), DropFolder(folder).prepare()
+    staged = drop.inbox / file.name
+    if file.resolve() != staged.resolve():
+        shutil.copy2(file, staged)  # keeps the mtime, so the message ids stay stable
+    (batch,) = asyncio.run(_send(_settings(), drop, [staged], code, signer))
+    typer.echo(
+        f"{file.name}: {len(batch.records)} row(s) sent, {batch.bad_lines} rejected "
+        f"(encoding {batch.encoding}); result in {folder / 'results' / (file.stem + '.result.csv')}"
+    )
+    for error in batch.errors[:20]:
+        typer.echo(f"  line {error.line}: {error.field}: {error.reason}")
+    if batch.errors:
+        raise typer.Exit(1)
+
+
+@import_app.command("watch")
+def import_watch(
+    municipality: Annotated[str, typer.Option(help="6-digit local-government code")],
+    key: Annotated[Path, typer.Option(help="the system's <key_id>.signing.pem")],
+    folder: Annotated[Path, typer.Option(help="drop-folder root (inbox/ is watched)")] = Path(
+        "var/health_mgmt"
+    ),
+    interval: Annotated[float, typer.Option(min=0.1, help="seconds between looks")] = 5.0,
+) -> None:
+    """Serve the drop folder: every batch dropped in inbox/ is sent and answered in results/."""
+    try:
+        code = str(LocalGovCode(municipality))
+    except CodeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--municipality") from None
+    signer, drop, settings = _signer(key), DropFolder(folder).prepare(), _settings()
+    typer.echo(f"watching {drop.inbox} (Ctrl-C stops)")
+    try:
+        asyncio.run(_watch(settings, drop, code, signer, interval))
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
+async def _watch(
+    settings: Settings, drop: DropFolder, municipality: str, signer: Signer, interval: float
+) -> None:
+    while True:
+        pending = await asyncio.to_thread(drop.pending)
+        for batch in await _send(settings, drop, pending, municipality, signer) if pending else []:
+            typer.echo(f"batch: {len(batch.records)} sent, {batch.bad_lines} rejected")
+        await asyncio.sleep(interval)
