@@ -1,0 +1,79 @@
+"""符号 management (F5): each agency holds its own opaque linkage code (情報提供用個人識別
+符号) for a person, mapped to the municipality's 団体内統合宛名番号.
+
+A code is 22 random base-62 characters (about 131 bits) from the operating system's CSPRNG:
+never derived from the My Number or from the person number (R40), so two agencies' codes
+for one person cannot be joined, and at 16+ characters no code can pass for a My Number.
+The mapping lives behind a port (`LinkageRegistry`); the in-memory registry is here, the
+PostgreSQL one comes with the adapter's own schema.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from contracts.codes import InternalPersonNumber, LinkageCode
+
+__all__ = ["LinkageRegistry", "MemoryLinkage", "acquire", "new_linkage_code"]
+
+_ALPHABET = string.ascii_letters + string.digits
+CODE_LENGTH = 22
+
+
+def new_linkage_code() -> LinkageCode:
+    """A fresh 符号: random, owing nothing to any number of the person."""
+    return LinkageCode("".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH)))
+
+
+class LinkageRegistry(Protocol):
+    """Where an intermediate server keeps its 符号 ↔ 団体内統合宛名番号 mapping."""
+
+    async def code_for(self, agency: str, person: InternalPersonNumber) -> LinkageCode | None:
+        """The agency's code for the person, if one was issued."""
+        ...
+
+    async def person_for(self, agency: str, code: LinkageCode) -> InternalPersonNumber | None:
+        """The person an agency's code stands for, if any."""
+        ...
+
+    async def put(
+        self, agency: str, person: InternalPersonNumber, code: LinkageCode
+    ) -> LinkageCode:
+        """Record a new code; if the agency already has one for the person (a concurrent
+        acquisition won), keep and return that one instead."""
+        ...
+
+
+async def acquire(
+    registry: LinkageRegistry, agency: str, person: InternalPersonNumber
+) -> LinkageCode:
+    """The agency's code for the person, issuing one the first time (F5)."""
+    existing = await registry.code_for(agency, person)
+    return existing or await registry.put(agency, person, new_linkage_code())
+
+
+@dataclass
+class MemoryLinkage:
+    """The in-memory registry (tests, simulators): one event loop, so no locks."""
+
+    by_person: dict[tuple[str, str], LinkageCode] = field(default_factory=dict)
+    by_code: dict[tuple[str, str], InternalPersonNumber] = field(default_factory=dict)
+
+    async def code_for(self, agency: str, person: InternalPersonNumber) -> LinkageCode | None:
+        """The agency's code for the person, if one was issued."""
+        return self.by_person.get((agency, str(person)))
+
+    async def person_for(self, agency: str, code: LinkageCode) -> InternalPersonNumber | None:
+        """The person an agency's code stands for, if any."""
+        return self.by_code.get((agency, str(code)))
+
+    async def put(
+        self, agency: str, person: InternalPersonNumber, code: LinkageCode
+    ) -> LinkageCode:
+        """Record a new code unless the person already has one at this agency."""
+        kept = self.by_person.setdefault((agency, str(person)), code)
+        self.by_code.setdefault((agency, str(kept)), person)
+        return kept
