@@ -1,0 +1,135 @@
+"""The 副本 store: the vaccination history the health-management system registers on the
+intermediate server for provision (F4), format-checked on the way in (R45) and exportable
+for reconciliation against the original (R46).
+
+A 副本 is keyed by (団体内統合宛名番号, data item) and holds doses only: no name, no My
+Number. The store sits behind a port; the in-memory one is here, the PostgreSQL one comes
+with the adapter's own schema.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from contracts.payloads import DoseHistoryItem, FukuhonRegistration
+
+__all__ = [
+    "FUKUHON_ITEMS",
+    "FukuhonStore",
+    "MemoryFukuhon",
+    "Mismatch",
+    "format_problems",
+    "reconcile",
+    "reconciliation_csv",
+]
+
+# The data items a 副本 may hold on this intermediate server.
+FUKUHON_ITEMS = frozenset({"vaccination.history"})
+History = tuple[DoseHistoryItem, ...]
+
+
+def format_problems(registration: FukuhonRegistration) -> list[str]:
+    """What is wrong with a registration beyond its contract (R45); empty if nothing."""
+    problems = []
+    if str(registration.data_item) not in FUKUHON_ITEMS:
+        problems.append("data_item: not a 副本 item of this intermediate server")
+    if registration.operation == "delete" and registration.history:
+        problems.append("history: a delete carries no history")
+    if registration.operation == "upsert" and not registration.history:
+        problems.append("history: an upsert needs at least one dose")
+    seen: set[tuple[str, int]] = set()
+    for index, dose in enumerate(registration.history):
+        key = (dose.vaccine_type, dose.dose_number)
+        if key in seen:
+            problems.append(f"history[{index}]: dose {dose.dose_number} of {key[0]} repeats")
+        seen.add(key)
+    return problems
+
+
+class FukuhonStore(Protocol):
+    """Where the 副本 are kept."""
+
+    async def apply(self, registration: FukuhonRegistration) -> None:
+        """Store (upsert) or remove (delete) one person's 副本 for a data item."""
+        ...
+
+    async def history(self, person: str, data_item: str) -> History | None:
+        """One person's 副本, if registered (R45: content can be viewed)."""
+        ...
+
+    async def everything(self, data_item: str) -> Mapping[str, History]:
+        """Every person's 副本 of a data item (for reconciliation)."""
+        ...
+
+
+@dataclass
+class MemoryFukuhon:
+    """The in-memory 副本 store (tests, simulators)."""
+
+    rows: dict[tuple[str, str], History] = field(default_factory=dict)
+
+    async def apply(self, registration: FukuhonRegistration) -> None:
+        """Store or remove one 副本."""
+        key = (str(registration.person), str(registration.data_item))
+        if registration.operation == "delete":
+            self.rows.pop(key, None)
+        else:
+            self.rows[key] = _ordered(registration.history)
+
+    async def history(self, person: str, data_item: str) -> History | None:
+        """One person's 副本, if registered."""
+        return self.rows.get((person, data_item))
+
+    async def everything(self, data_item: str) -> Mapping[str, History]:
+        """Every person's 副本 of a data item."""
+        return {person: h for (person, item), h in self.rows.items() if item == data_item}
+
+
+def _ordered(history: Iterable[DoseHistoryItem]) -> History:
+    return tuple(sorted(history, key=lambda d: (d.administered_on, d.vaccine_type, d.dose_number)))
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A person whose 副本 and original differ (R46); no personal data beyond the number."""
+
+    person: str
+    problem: str  # only_in_fukuhon | only_in_original | differs
+
+
+def reconcile(
+    fukuhon: Mapping[str, History], original: Mapping[str, Sequence[DoseHistoryItem]]
+) -> list[Mismatch]:
+    """Every person whose 副本 is missing, extra, or not what the original holds."""
+    found = []
+    for person in sorted(set(fukuhon) | set(original)):
+        if person not in original:
+            found.append(Mismatch(person, "only_in_fukuhon"))
+        elif person not in fukuhon:
+            found.append(Mismatch(person, "only_in_original"))
+        elif _ordered(original[person]) != _ordered(fukuhon[person]):
+            found.append(Mismatch(person, "differs"))
+    return found
+
+
+def reconciliation_csv(fukuhon: Mapping[str, History]) -> str:
+    """The 副本 as CSV, one row per dose, for checking against the original (R46)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["person", "vaccine_type", "dose_number", "administered_on", "lot_number"])
+    for person in sorted(fukuhon):
+        for dose in fukuhon[person]:
+            writer.writerow(
+                [
+                    person,
+                    dose.vaccine_type,
+                    dose.dose_number,
+                    dose.administered_on.isoformat(),
+                    dose.lot_number or "",
+                ]
+            )
+    return out.getvalue()
