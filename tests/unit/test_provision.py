@@ -11,6 +11,7 @@ import pytest
 from adapters.intermediate.fukuhon import MemoryFukuhon
 from adapters.intermediate.linkage import MemoryLinkage, acquire
 from adapters.intermediate.provision import answer, sealed_reply
+from adapters.intermediate.results import interrupted, opened_result
 from adapters.nws.permits import NetworkList, PermitRefused, issue_permit
 from contracts.codes import InternalPersonNumber, SystemId
 from contracts.keys import KeyRing, generate_key
@@ -20,9 +21,10 @@ from contracts.payloads import (
     InquiryRequest,
     PermittedListRow,
     ProvisionPermit,
+    RejectionNotice,
     SealedPayload,
 )
-from contracts.sealing import open_sealed
+from contracts.sealing import SealError, open_sealed
 from contracts.signing import Freshness, Signer, parse_and_verify
 
 NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
@@ -123,3 +125,54 @@ async def test_the_reply_is_sealed_to_the_inquirer_and_signed_by_the_provider() 
         kind=received.kind,
     )
     assert opened == reply
+
+
+async def test_the_inquirer_opens_the_reply_into_a_result_deleted_after_its_period() -> None:
+    linkage, fukuhon, inquiry, permit = await provider_side()
+    reply = await answer(
+        inquiry,
+        permit,
+        local_list=LIST,
+        procedure=PROCEDURE,
+        data_item=ITEM,
+        now=NOW,
+        agency=PROVIDER,
+        linkage=linkage,
+        fukuhon=fukuhon,
+    )
+    inquirer_key = generate_key(SystemId.INTERMEDIATE, INQUIRER, valid_from=NOW - timedelta(1))
+    provider_key = generate_key(SystemId.INTERMEDIATE, PROVIDER, valid_from=NOW - timedelta(1))
+    envelope = sealed_reply(
+        reply,
+        ring=KeyRing([inquirer_key.entry, provider_key.entry]),
+        signer=Signer(provider_key.entry.key_id, provider_key.signing),
+        inquirer=INQUIRER,
+        provider=PROVIDER,
+        procedure=PROCEDURE,
+        data_item=ITEM,
+        causation=uuid4(),
+        now=NOW,
+    )
+    ours = InternalPersonNumber("2000111")
+    result = opened_result(
+        envelope, private_key=inquirer_key.sealing, person=ours, now=NOW, keep_for=timedelta(30)
+    )
+    assert (result.inquiry_id, result.person, result.status) == (
+        inquiry.inquiry_id,
+        ours,
+        "provided",
+    )
+    assert result.history == DOSES
+    assert result.delete_after == NOW + timedelta(30)
+    with pytest.raises(SealError):  # another server's key opens nothing
+        opened_result(
+            envelope, private_key=provider_key.sealing, person=ours, now=NOW, keep_for=timedelta(1)
+        )
+    for code, status in (("rejected_by_approver", "refused"), ("approval_expired", "withheld")):
+        notice = RejectionNotice(
+            rejected_message_id=envelope.id, reason_code=code, reason="r", rejected_at=NOW
+        )
+        cut = interrupted(
+            notice, inquiry_id=inquiry.inquiry_id, person=ours, now=NOW, keep_for=timedelta(1)
+        )
+        assert cut.status == status
