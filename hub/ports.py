@@ -6,14 +6,28 @@ Each has a PostgreSQL implementation (`hub.store.postgres`) and an in-memory one
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from contracts.codes import InternalPersonNumber, LinkageCode
+from contracts.payloads import DoseHistoryItem, FukuhonRegistration
 from hub.pipeline import JournalEntry
 
-__all__ = ["AdapterInbox", "InboxTransaction", "Journal", "OutboxRow", "Publisher"]
+__all__ = [
+    "AdapterInbox",
+    "FukuhonStore",
+    "History",
+    "InboxTransaction",
+    "Journal",
+    "LinkageRegistry",
+    "OutboxRow",
+    "Publisher",
+]
+
+History = tuple[DoseHistoryItem, ...]
+"""A 副本: one person's doses, in date order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,4 +99,39 @@ class AdapterInbox(Protocol):
         The dedupe row commits with whatever the body of the `async with` does, and rolls
         back with it if the body raises, so a failed handler is retried on redelivery.
         """
+        ...
+
+
+class LinkageRegistry(Protocol):
+    """Where an intermediate server keeps its 符号 ↔ 団体内統合宛名番号 mapping (F5)."""
+
+    async def code_for(self, agency: str, person: InternalPersonNumber) -> LinkageCode | None:
+        """The agency's code for the person, if one was issued."""
+        ...
+
+    async def person_for(self, agency: str, code: LinkageCode) -> InternalPersonNumber | None:
+        """The person an agency's code stands for, if any."""
+        ...
+
+    async def put(
+        self, agency: str, person: InternalPersonNumber, code: LinkageCode
+    ) -> LinkageCode:
+        """Record a new code; if the agency already has one for the person (a concurrent
+        acquisition won), keep and return that one instead."""
+        ...
+
+
+class FukuhonStore(Protocol):
+    """Where an intermediate server keeps the 副本 (F4)."""
+
+    async def apply(self, registration: FukuhonRegistration) -> None:
+        """Store (upsert) or remove (delete) one person's 副本 for a data item."""
+        ...
+
+    async def history(self, person: str, data_item: str) -> History | None:
+        """One person's 副本, if registered (R45: content can be viewed)."""
+        ...
+
+    async def everything(self, data_item: str) -> Mapping[str, History]:
+        """Every person's 副本 of a data item (for reconciliation, R46)."""
         ...

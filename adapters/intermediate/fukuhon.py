@@ -3,8 +3,8 @@ intermediate server for provision (F4), format-checked on the way in (R45) and e
 for reconciliation against the original (R46).
 
 A 副本 is keyed by (団体内統合宛名番号, data item) and holds doses only: no name, no My
-Number. The store sits behind a port; the in-memory one is here, the PostgreSQL one comes
-with the adapter's own schema.
+Number. The store sits behind a port (`hub.ports.FukuhonStore`): the in-memory one is
+here, the PostgreSQL one in `hub.store.intermediate` (schema `intermediate`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
+from hub.ports import FukuhonStore, History
 
 __all__ = [
     "FUKUHON_ITEMS",
@@ -23,13 +23,13 @@ __all__ = [
     "MemoryFukuhon",
     "Mismatch",
     "format_problems",
+    "ordered",
     "reconcile",
     "reconciliation_csv",
 ]
 
 # The data items a 副本 may hold on this intermediate server.
 FUKUHON_ITEMS = frozenset({"vaccination.history"})
-History = tuple[DoseHistoryItem, ...]
 
 
 def format_problems(registration: FukuhonRegistration) -> list[str]:
@@ -50,22 +50,6 @@ def format_problems(registration: FukuhonRegistration) -> list[str]:
     return problems
 
 
-class FukuhonStore(Protocol):
-    """Where the 副本 are kept."""
-
-    async def apply(self, registration: FukuhonRegistration) -> None:
-        """Store (upsert) or remove (delete) one person's 副本 for a data item."""
-        ...
-
-    async def history(self, person: str, data_item: str) -> History | None:
-        """One person's 副本, if registered (R45: content can be viewed)."""
-        ...
-
-    async def everything(self, data_item: str) -> Mapping[str, History]:
-        """Every person's 副本 of a data item (for reconciliation)."""
-        ...
-
-
 @dataclass
 class MemoryFukuhon:
     """The in-memory 副本 store (tests, simulators)."""
@@ -78,7 +62,7 @@ class MemoryFukuhon:
         if registration.operation == "delete":
             self.rows.pop(key, None)
         else:
-            self.rows[key] = _ordered(registration.history)
+            self.rows[key] = ordered(registration.history)
 
     async def history(self, person: str, data_item: str) -> History | None:
         """One person's 副本, if registered."""
@@ -89,7 +73,8 @@ class MemoryFukuhon:
         return {person: h for (person, item), h in self.rows.items() if item == data_item}
 
 
-def _ordered(history: Iterable[DoseHistoryItem]) -> History:
+def ordered(history: Iterable[DoseHistoryItem]) -> History:
+    """A history in date order: how a 副本 is kept and compared."""
     return tuple(sorted(history, key=lambda d: (d.administered_on, d.vaccine_type, d.dose_number)))
 
 
@@ -111,7 +96,7 @@ def reconcile(
             found.append(Mismatch(person, "only_in_fukuhon"))
         elif person not in fukuhon:
             found.append(Mismatch(person, "only_in_original"))
-        elif _ordered(original[person]) != _ordered(fukuhon[person]):
+        elif ordered(original[person]) != ordered(fukuhon[person]):
             found.append(Mismatch(person, "differs"))
     return found
 

@@ -4,8 +4,8 @@
 A code is 22 random base-62 characters (about 131 bits) from the operating system's CSPRNG:
 never derived from the My Number or from the person number (R40), so two agencies' codes
 for one person cannot be joined, and at 16+ characters no code can pass for a My Number.
-The mapping lives behind a port (`LinkageRegistry`); the in-memory registry is here, the
-PostgreSQL one comes with the adapter's own schema.
+The mapping lives behind a port (`hub.ports.LinkageRegistry`): the in-memory registry is
+here, the PostgreSQL one in `hub.store.intermediate` (schema `intermediate`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from contracts.codes import InternalPersonNumber, LinkageCode
+from hub.ports import LinkageRegistry
 
 __all__ = ["LinkageRegistry", "MemoryLinkage", "acquire", "new_linkage_code"]
 
@@ -26,25 +26,6 @@ CODE_LENGTH = 22
 def new_linkage_code() -> LinkageCode:
     """A fresh 符号: random, owing nothing to any number of the person."""
     return LinkageCode("".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH)))
-
-
-class LinkageRegistry(Protocol):
-    """Where an intermediate server keeps its 符号 ↔ 団体内統合宛名番号 mapping."""
-
-    async def code_for(self, agency: str, person: InternalPersonNumber) -> LinkageCode | None:
-        """The agency's code for the person, if one was issued."""
-        ...
-
-    async def person_for(self, agency: str, code: LinkageCode) -> InternalPersonNumber | None:
-        """The person an agency's code stands for, if any."""
-        ...
-
-    async def put(
-        self, agency: str, person: InternalPersonNumber, code: LinkageCode
-    ) -> LinkageCode:
-        """Record a new code; if the agency already has one for the person (a concurrent
-        acquisition won), keep and return that one instead."""
-        ...
 
 
 async def acquire(

@@ -1,0 +1,33 @@
+-- Named queries of the intermediate server adapter's tables (schema `intermediate`).
+
+-- name: linkage_code_for
+SELECT code FROM intermediate.linkage_codes WHERE agency = $1 AND person = $2;
+
+-- name: linkage_person_for
+SELECT person FROM intermediate.linkage_codes WHERE agency = $1 AND code = $2;
+
+-- name: linkage_put
+-- The first code issued for (agency, person) wins; a concurrent second gets the first back.
+WITH inserted AS (
+    INSERT INTO intermediate.linkage_codes (agency, person, code) VALUES ($1, $2, $3)
+    ON CONFLICT (agency, person) DO NOTHING
+    RETURNING code
+)
+SELECT code FROM inserted
+UNION ALL
+SELECT code FROM intermediate.linkage_codes
+WHERE agency = $1 AND person = $2 AND NOT EXISTS (SELECT 1 FROM inserted);
+
+-- name: fukuhon_upsert
+INSERT INTO intermediate.fukuhon (person, data_item, history) VALUES ($1, $2, $3::jsonb)
+ON CONFLICT (person, data_item)
+DO UPDATE SET history = EXCLUDED.history, registered_at = now();
+
+-- name: fukuhon_delete
+DELETE FROM intermediate.fukuhon WHERE person = $1 AND data_item = $2;
+
+-- name: fukuhon_history
+SELECT history FROM intermediate.fukuhon WHERE person = $1 AND data_item = $2;
+
+-- name: fukuhon_all
+SELECT person, history FROM intermediate.fukuhon WHERE data_item = $1 ORDER BY person;

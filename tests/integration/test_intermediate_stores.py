@@ -1,0 +1,79 @@
+"""One suite for both implementations of the intermediate server's ports: the 符号
+registry (F5) and the 副本 store (F4), in memory and in PostgreSQL (schema
+`intermediate`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+
+import asyncpg
+import pytest
+
+from adapters.intermediate.fukuhon import MemoryFukuhon, reconcile
+from adapters.intermediate.linkage import MemoryLinkage, acquire
+from contracts.codes import InternalPersonNumber
+from contracts.payloads import DoseHistoryItem, FukuhonRegistration
+from hub.ports import FukuhonStore, LinkageRegistry
+from hub.store.intermediate import PgFukuhon, PgLinkage
+from hub.store.migrate import migrate
+from tests.harness import Services
+
+pytestmark = pytest.mark.integration
+ITEM = "vaccination.history"
+PERSON = InternalPersonNumber("1000234567")
+
+
+@dataclass
+class Stores:
+    linkage: LinkageRegistry
+    fukuhon: FukuhonStore
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def stores(request: pytest.FixtureRequest, services: Services) -> AsyncIterator[Stores]:
+    if request.param == "memory":
+        yield Stores(MemoryLinkage(), MemoryFukuhon())
+        return
+    pool = await asyncpg.create_pool(services.database_url, min_size=1, max_size=4)
+    async with pool.acquire() as connection:
+        await migrate(connection)
+    try:
+        yield Stores(PgLinkage(pool), PgFukuhon(pool))
+    finally:
+        await pool.close()
+
+
+def dose(n: int, day: date) -> DoseHistoryItem:
+    return DoseHistoryItem.model_validate(
+        {"vaccine_type": "COVID19", "dose_number": n, "administered_on": day, "lot_number": "AB12"}
+    )
+
+
+async def test_codes_are_stable_per_agency_and_concurrent_acquisitions_agree(
+    stores: Stores,
+) -> None:
+    codes = await asyncio.gather(*(acquire(stores.linkage, "082279", PERSON) for _ in range(8)))
+    assert len(set(codes)) == 1
+    other = await acquire(stores.linkage, "mhlw", PERSON)
+    assert other != codes[0]
+    assert await stores.linkage.person_for("082279", codes[0]) == PERSON
+    assert await stores.linkage.person_for("mhlw", codes[0]) is None
+    assert await stores.linkage.code_for("082279", InternalPersonNumber("42")) is None
+
+
+async def test_fukuhon_upsert_view_delete_and_reconcile(stores: Stores) -> None:
+    first, second = dose(1, date(2021, 6, 1)), dose(2, date(2021, 7, 1))
+    store = stores.fukuhon
+    await store.apply(FukuhonRegistration(person="100", data_item=ITEM, history=(second, first)))
+    await store.apply(FukuhonRegistration(person="200", data_item=ITEM, history=(first,)))
+    await store.apply(FukuhonRegistration(person="200", data_item=ITEM, history=(first, second)))
+    await store.apply(FukuhonRegistration(person="300", data_item=ITEM, history=(first,)))
+    await store.apply(FukuhonRegistration(person="300", data_item=ITEM, operation="delete"))
+    assert await store.history("100", ITEM) == (first, second)
+    assert await store.history("300", ITEM) is None
+    everything = await store.everything(ITEM)
+    assert sorted(everything) == ["100", "200"]
+    assert reconcile(everything, {"100": [first, second], "200": [first, second]}) == []
