@@ -26,6 +26,7 @@ from contracts.canonical import UtcDateTime
 from contracts.codes import LocalGovCode, SystemId
 
 __all__ = [
+    "SIGNING_KEY_SUFFIX",
     "GeneratedKey",
     "KeyEntry",
     "KeyRing",
@@ -35,6 +36,7 @@ __all__ = [
     "load_signing_key",
 ]
 
+SIGNING_KEY_SUFFIX = ".signing.pem"
 RawKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
 # Systems that serve every municipality of a deployment rather than one of them.
 SHARED_SYSTEMS = frozenset({SystemId.HUB, SystemId.NWS})

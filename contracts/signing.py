@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature
@@ -31,7 +32,7 @@ from pydantic_core import ErrorDetails
 from contracts._b64 import b64decode, b64encode
 from contracts.canonical import CanonicalError, canonical_bytes
 from contracts.envelope import Envelope
-from contracts.keys import KeyEntry, KeyRing
+from contracts.keys import SIGNING_KEY_SUFFIX, KeyEntry, KeyRing, load_signing_key
 
 __all__ = [
     "BadSignature",
@@ -132,6 +133,18 @@ class Signer:
     def from_seed(cls, key_id: str, seed: bytes) -> Signer:
         """A signer from a raw 32-byte Ed25519 private key (RFC 8032's "secret key")."""
         return cls(key_id, Ed25519PrivateKey.from_private_bytes(seed))
+
+    @classmethod
+    def from_file(cls, path: Path) -> Signer:
+        """The signer in a private key file written by `sesshu keys generate`
+        (`<key_id>.signing.pem`: the key id is the file's name); ValueError names the
+        problem (a wrong name, not a key, unreadable)."""
+        if not path.name.endswith(SIGNING_KEY_SUFFIX):
+            raise ValueError(f"must be named <key_id>{SIGNING_KEY_SUFFIX}")
+        try:
+            return cls(path.name.removesuffix(SIGNING_KEY_SUFFIX), load_signing_key(path))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{type(exc).__name__}: {exc}") from None
 
     def sign_bytes(self, data: bytes) -> str:
         """The unpadded base64url Ed25519 signature of `data`."""

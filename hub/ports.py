@@ -6,7 +6,7 @@ Each has a PostgreSQL implementation (`hub.store.postgres`) and an in-memory one
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,10 +24,16 @@ __all__ = [
     "LinkageRegistry",
     "OutboxRow",
     "Publisher",
+    "in_date_order",
 ]
 
 History = tuple[DoseHistoryItem, ...]
 """A 副本: one person's doses, in date order."""
+
+
+def in_date_order(history: Iterable[DoseHistoryItem]) -> History:
+    """A history as every 副本 store keeps and compares it: by date, kind, dose."""
+    return tuple(sorted(history, key=lambda d: (d.administered_on, d.vaccine_type, d.dose_number)))
 
 
 @dataclass(frozen=True, slots=True)

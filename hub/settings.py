@@ -17,7 +17,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import routing
 from contracts.codes import LocalGovCode
-from contracts.keys import load_signing_key
 from contracts.signing import Freshness, Signer
 
 __all__ = [
@@ -128,14 +127,10 @@ class SigningSettings(BaseModel):
         """The hub's signer from `hub_key_file`; ValueError if the file is not a key."""
         if self.hub_key_file is None:
             return None
-        suffix = ".signing.pem"
-        if not self.hub_key_file.name.endswith(suffix):
-            raise ValueError("signing.hub_key_file: must be named <key_id>.signing.pem")
-        key_id = self.hub_key_file.name.removesuffix(suffix)
         try:
-            return Signer(key_id, load_signing_key(self.hub_key_file))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"signing.hub_key_file: {type(exc).__name__}: {exc}") from None
+            return Signer.from_file(self.hub_key_file)
+        except ValueError as exc:
+            raise ValueError(f"signing.hub_key_file: {exc}") from None
 
     def freshness(self) -> Freshness:
         """The freshness window for `contracts.signing.verify`."""

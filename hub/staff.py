@@ -21,6 +21,7 @@ __all__ = [
     "hash_password",
     "needs_rehash",
     "new_secret",
+    "rehash",
     "secret_digest",
 ]
 
@@ -45,6 +46,12 @@ def check_password(stored: str | None, password: str) -> bool:
         return _HASHER.verify(stored or _DUMMY, password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def rehash(password: str) -> str:
+    """A fresh hash of a password already in use (no length rule: it was checked when
+    the password was set)."""
+    return _HASHER.hash(password)
 
 
 def needs_rehash(stored: str) -> bool:

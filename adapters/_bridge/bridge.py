@@ -25,7 +25,7 @@ from contracts.keys import KeyRing
 from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
 from hub.ports import AdapterInbox, InboxTransaction
 
-__all__ = ["Bridge", "Handler", "make_broker"]
+__all__ = ["Bridge", "Handler", "make_broker", "publish_signed"]
 
 log = logging.getLogger("sesshu.adapters.bridge")
 
@@ -42,6 +42,22 @@ def make_broker(url: str, *, prefetch: int = 100) -> RabbitBroker:
     """A FastStream broker whose publishes wait for confirms and raise when returned."""
     channel = Channel(prefetch_count=prefetch, publisher_confirms=True, on_return_raises=True)
     return RabbitBroker(url, default_channel=channel, logger=log)
+
+
+async def publish_signed(
+    broker: RabbitBroker, envelope: Envelope, *, confirm_within: float
+) -> None:
+    """Publish a signed envelope to the hub's ingress: persistent, mandatory, confirmed."""
+    await broker.publish(
+        envelope.to_bytes(),
+        exchange=INGRESS,
+        routing_key=envelope.kind,
+        message_id=str(envelope.id),
+        content_type="application/json",
+        persist=True,
+        mandatory=True,
+        timeout=confirm_within,
+    )
 
 
 @dataclass
@@ -64,16 +80,7 @@ class Bridge:
     async def publish(self, envelope: Envelope) -> Envelope:
         """Sign (if needed) and publish; returns the signed envelope once confirmed."""
         signed = envelope if envelope.signature else self.signer.sign(envelope)
-        await self.broker.publish(
-            signed.to_bytes(),
-            exchange=INGRESS,
-            routing_key=signed.kind,
-            message_id=str(signed.id),
-            content_type="application/json",
-            persist=True,
-            mandatory=True,
-            timeout=self.publish_timeout,
-        )
+        await publish_signed(self.broker, signed, confirm_within=self.publish_timeout)
         return signed
 
     def subscribe(self, handler: Handler) -> None:

@@ -18,12 +18,11 @@ from uuid import UUID
 import typer
 from rich.progress import Progress, TaskID
 
-from adapters._bridge.bridge import INGRESS, make_broker
+from adapters._bridge.bridge import make_broker, publish_signed
 from adapters.health_mgmt.edge import DropFolder
 from adapters.health_mgmt.records_csv import Batch
 from contracts.codes import CodeError, LocalGovCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient
-from contracts.keys import load_signing_key
 from contracts.payloads import VaccinationRecord
 from contracts.signing import Signer
 from hub.settings import Settings
@@ -62,13 +61,10 @@ def _settings() -> Settings:
 
 
 def _signer(key: Path) -> Signer:
-    suffix = ".signing.pem"
-    if not key.name.endswith(suffix):
-        raise typer.BadParameter("must be named <key_id>.signing.pem", param_hint="--key")
     try:
-        return Signer(key.name.removesuffix(suffix), load_signing_key(key))
-    except (OSError, ValueError) as exc:
-        raise typer.BadParameter(f"{type(exc).__name__}: {exc}", param_hint="--key") from None
+        return Signer.from_file(key)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--key") from None
 
 
 async def _send(
@@ -80,15 +76,8 @@ async def _send(
 
         async def publish(record: VaccinationRecord, message_id: UUID) -> None:
             envelope = record_envelope(record, message_id, municipality, signer, "import-cli")
-            await broker.publish(
-                envelope.to_bytes(),
-                exchange=INGRESS,
-                routing_key=envelope.kind,
-                message_id=str(envelope.id),
-                content_type="application/json",
-                persist=True,
-                mandatory=True,
-                timeout=settings.amqp.publish_timeout_seconds,
+            await publish_signed(
+                broker, envelope, confirm_within=settings.amqp.publish_timeout_seconds
             )
 
         batches = []

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -118,21 +117,16 @@ def read_batch(data: bytes) -> Batch:
     if problems:
         batch.errors += problems
         return batch
-    for line, cells in _numbered(rows):
+    # The reader's line_num is the file line a row ends on (a quoted cell may span lines).
+    for cells in rows:
+        if not any(cell.strip() for cell in cells):
+            continue
+        line = rows.line_num
         record, errors = _row(line, columns, cells)
         batch.errors += errors
         if record is not None:
             batch.records.append((line, record))
     return batch
-
-
-def _numbered(rows: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    # csv counts physical lines; a quoted cell may span several, so ask the reader.
-    reader = rows
-    for cells in reader:
-        line = getattr(reader, "line_num", 0)
-        if any(cell.strip() for cell in cells):
-            yield line, cells
 
 
 def _columns(header: list[str] | None) -> tuple[list[str], list[RowError]]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
-from hub.ports import FukuhonStore, History
+from hub.ports import FukuhonStore, History, in_date_order
 
 __all__ = [
     "FUKUHON_ITEMS",
@@ -23,7 +23,6 @@ __all__ = [
     "MemoryFukuhon",
     "Mismatch",
     "format_problems",
-    "ordered",
     "reconcile",
     "reconciliation_csv",
 ]
@@ -62,7 +61,7 @@ class MemoryFukuhon:
         if registration.operation == "delete":
             self.rows.pop(key, None)
         else:
-            self.rows[key] = ordered(registration.history)
+            self.rows[key] = in_date_order(registration.history)
 
     async def history(self, person: str, data_item: str) -> History | None:
         """One person's 副本, if registered."""
@@ -71,11 +70,6 @@ class MemoryFukuhon:
     async def everything(self, data_item: str) -> Mapping[str, History]:
         """Every person's 副本 of a data item."""
         return {person: h for (person, item), h in self.rows.items() if item == data_item}
-
-
-def ordered(history: Iterable[DoseHistoryItem]) -> History:
-    """A history in date order: how a 副本 is kept and compared."""
-    return tuple(sorted(history, key=lambda d: (d.administered_on, d.vaccine_type, d.dose_number)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +90,7 @@ def reconcile(
             found.append(Mismatch(person, "only_in_fukuhon"))
         elif person not in fukuhon:
             found.append(Mismatch(person, "only_in_original"))
-        elif ordered(original[person]) != ordered(fukuhon[person]):
+        elif in_date_order(original[person]) != in_date_order(fukuhon[person]):
             found.append(Mismatch(person, "differs"))
     return found
 

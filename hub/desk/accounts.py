@@ -21,6 +21,7 @@ from hub.desk.common import (
     cli_terminal,
     staff_from_row,
 )
+from hub.store.desk import DeskTransaction
 
 __all__ = ["Accounts"]
 
@@ -116,17 +117,9 @@ class Accounts(DeskBase):
         row = await self.store.staff(user_id)
         if row is None or row["disabled_at"] is not None:
             raise DeskError("no_such_user", f"user {user_id} does not exist or is disabled")
-        secret = staff.new_secret()
         async with self.store.transaction() as tx:
-            await self.store.add_session(
-                tx,
-                digest=staff.secret_digest(secret),
-                user_id=user_id,
-                kind="api_token",
-                label=label,
-                client=cli_terminal().client,
-                agent=cli_terminal().agent,
-                seconds=days * 86400,
+            secret = await self._open(
+                tx, user_id, "api_token", label, cli_terminal(), seconds=days * 86400
             )
             await tx.audit(
                 at=self._now(),
@@ -173,18 +166,15 @@ class Accounts(DeskBase):
                     "too_many_attempts", "too many failed log-ins; try again in 15 minutes"
                 )
             raise NotAuthenticated("login_failed", "user id or password is wrong, or disabled")
-        secret = staff.new_secret()
         async with self.store.transaction() as tx:
-            await self.store.add_session(
-                tx,
-                digest=staff.secret_digest(secret),
-                user_id=user_id,
-                kind="session",
-                label=None,
-                client=terminal.client,
-                agent=terminal.agent,
-                seconds=self._session_seconds,
+            secret = await self._open(
+                tx, user_id, "session", None, terminal, seconds=self._session_seconds
             )
+            if staff.needs_rehash(row["password_hash"]):
+                # Hashed under weaker parameters than today's: now is the one moment the
+                # password is at hand to hash it again.
+                digest = await asyncio.to_thread(staff.rehash, password)
+                await self.store.set_password(tx, user_id, digest)
             await tx.audit(
                 at=now,
                 actor=user_id,
@@ -195,6 +185,30 @@ class Accounts(DeskBase):
                 detail={},
             )
         return secret, staff_from_row(row)
+
+    async def _open(
+        self,
+        tx: DeskTransaction,
+        user_id: str,
+        kind: str,
+        label: str | None,
+        terminal: Terminal,
+        *,
+        seconds: float,
+    ) -> str:
+        """A new session or token secret, stored as its digest only."""
+        secret = staff.new_secret()
+        await self.store.add_session(
+            tx,
+            digest=staff.secret_digest(secret),
+            user_id=user_id,
+            kind=kind,
+            label=label,
+            client=terminal.client,
+            agent=terminal.agent,
+            seconds=seconds,
+        )
+        return secret
 
     async def logout(self, secret: str, terminal: Terminal) -> None:
         """End a session (audited)."""

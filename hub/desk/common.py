@@ -37,7 +37,6 @@ __all__ = [
     "NotFound",
     "Refused",
     "Terminal",
-    "audit_time",
     "clean_comment",
     "cli_actor",
     "cli_terminal",
@@ -140,11 +139,6 @@ def held_from_row(row: Mapping[str, Any]) -> Held:
         decided_at=row["decided_at"],
         comment=row["comment"],
     )
-
-
-def audit_time(moment: datetime) -> str:
-    """A time in an audit detail: the wire form."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def clean_comment(comment: str | None) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.broker import DELIVER_EXCHANGE, HEADER_KIND
+from contracts.canonical import format_datetime
 from contracts.codes import MyNumber
 from contracts.envelope import Envelope, Recipient
 from contracts.payloads import ApprovalAttestation, RejectionNotice
@@ -27,7 +28,6 @@ from hub.desk.common import (
     NotFound,
     Refused,
     Terminal,
-    audit_time,
     clean_comment,
     held_from_row,
     message_uuid,
@@ -268,7 +268,7 @@ class Decisions(DeskBase):
                     action="held.expired",
                     subject=row["message_id"],
                     municipality=row["municipality"],
-                    detail={"expires_at": audit_time(row["expires_at"])},
+                    detail={"expires_at": format_datetime(row["expires_at"])},
                 )
         return len(rows)
 

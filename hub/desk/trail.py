@@ -35,9 +35,7 @@ class Trail(DeskBase):
         offset: int = 0,
     ) -> list[audit.AuditRow]:
         """Audit rows, newest first: auditors see their municipality's, admins all."""
-        if not (who.roles & {Role.AUDITOR, Role.ADMIN}):
-            raise Forbidden("not_an_auditor", "only auditors and admins search the audit log")
-        municipality = None if Role.ADMIN in who.roles else who.municipality
+        municipality = self._audited_municipality(who)
         return await self.store.audit_search(
             actor=actor,
             action=action,
@@ -47,6 +45,17 @@ class Trail(DeskBase):
             limit=limit,
             offset=offset,
         )
+
+    async def provision_records(self, who: Staff, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest 情報提供等記録 (R47): auditors see those where their municipality is a
+        party, admins all."""
+        return await self.store.provision_records(self._audited_municipality(who), limit)
+
+    @staticmethod
+    def _audited_municipality(who: Staff) -> str | None:
+        if not (who.roles & {Role.AUDITOR, Role.ADMIN}):
+            raise Forbidden("not_an_auditor", "only auditors and admins read the records")
+        return None if Role.ADMIN in who.roles else who.municipality
 
     async def checkpoint(self) -> audit.Checkpoint | None:
         """Sign the chain's head if it moved since the last checkpoint."""
@@ -108,9 +117,11 @@ class Trail(DeskBase):
             )
 
     async def record_change(self, action: str, detail: Mapping[str, Any]) -> bool:
-        """Audit a policy or key-ring change the hub starts with; False if unchanged."""
-        if await self.store.last_detail(action) == dict(detail):
-            return False
+        """Audit a policy or key-ring change the hub starts with; False if unchanged.
+        Compared under the append lock, so workers starting together record it once."""
         async with self.store.transaction() as tx:
+            await tx.lock_audit()
+            if await tx.last_detail(action) == dict(detail):
+                return False
             await tx.audit(at=self._now(), actor=HUB_ACTOR, action=action, detail=detail)
         return True

@@ -286,6 +286,11 @@ class PgDesk:
             row = await tx.connection.fetchrow(query("staff_disable"), user_id)
         return (0, 0) if row is None else (int(row["disabled"]), int(row["ended"]))
 
+    async def set_password(self, tx: DeskTransaction, user_id: str, digest: str) -> None:
+        """Replace a person's password hash."""
+        with translated():
+            await tx.connection.execute(query("staff_set_password"), user_id, digest)
+
     async def add_session(
         self,
         tx: DeskTransaction,

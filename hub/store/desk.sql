@@ -28,6 +28,9 @@ WITH disabled AS (
 )
 SELECT (SELECT count(*) FROM disabled) AS disabled, (SELECT count(*) FROM ended) AS ended;
 
+-- name: staff_set_password
+UPDATE staff SET password_hash = $2 WHERE user_id = $1 AND kind = 'person';
+
 -- name: session_add
 INSERT INTO sessions (token_sha256, user_id, kind, label, client, user_agent, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::float8));

@@ -11,7 +11,7 @@ import asyncpg
 
 from contracts.codes import InternalPersonNumber, LinkageCode
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
-from hub.ports import History
+from hub.ports import History, in_date_order
 from hub.store.postgres import translated
 from hub.store.queries import query
 
@@ -58,10 +58,7 @@ class PgFukuhon:
             if registration.operation == "delete":
                 await self.pool.execute(query("fukuhon_delete"), *key)
                 return
-            doses = sorted(
-                registration.history,
-                key=lambda d: (d.administered_on, d.vaccine_type, d.dose_number),
-            )
+            doses = in_date_order(registration.history)
             history = json.dumps([d.model_dump(mode="json") for d in doses])
             await self.pool.execute(query("fukuhon_upsert"), *key, history)
 

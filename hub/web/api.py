@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -137,6 +137,26 @@ class AuditEntry(BaseModel):
     terminal: dict[str, Any] | None
     detail: dict[str, Any]
     hash: str
+
+
+class ProvisionRecord(BaseModel):
+    """One 情報提供等記録 (R47)."""
+
+    message_id: str
+    correlation_id: str
+    direction: str
+    kind: str
+    procedure: str
+    data_items: list[str]
+    inquirer_system: str
+    inquirer_municipality: str
+    provider_system: str
+    provider_municipality: str
+    requested_at: datetime
+    provided_at: datetime | None
+    state: str
+    nondisclosure: bool
+    retention_until: date
 
 
 def _account_model(staff: Staff) -> Account:
@@ -282,3 +302,11 @@ def _detail(view: HeldView) -> HeldDetail:
         masked_fields=list(view.masked_paths),
         envelope=view.envelope,
     )
+
+
+@router.get("/provision-records", tags=["audit"])
+async def api_provision_records(
+    *, staff: StaffDep, desk: DeskDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[ProvisionRecord]:
+    rows = await desk.provision_records(staff, limit=limit)
+    return [ProvisionRecord(**row) for row in rows]

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
 
 from contracts.broker import adapter_queue, destinations
 from contracts.codes import SystemId
@@ -21,6 +22,7 @@ from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
 from contracts.payloads import ApprovalAttestation, RejectionNotice
 from contracts.signing import Freshness, parse_and_verify
+from hub import staff
 from hub.approvals import Role
 from hub.audit import row_hash
 from hub.desk import Desk, Forbidden, NotAuthenticated, Refused, Terminal
@@ -479,7 +481,8 @@ async def test_inquiries_and_provisions_get_a_provision_record_linked_by_correla
     await held(services, reply)
     _, aoki = await desk.login("aoki", PASSWORD, TERMINAL)
     await desk.approve(aoki, str(reply.id), terminal=TERMINAL)
-    rows = {r["direction"]: r for r in await desk.store.provision_records(YUKI, 10)}
+    _, endo = await desk.login("endo", PASSWORD, TERMINAL)  # Yuki's auditor
+    rows = {r["direction"]: r for r in await desk.provision_records(endo, limit=10)}
     assert set(rows) == {"inquiry", "provision"}
     asked, answered = rows["inquiry"], rows["provision"]
     assert asked["message_id"] == str(inquiry.id)
@@ -571,3 +574,35 @@ async def test_held_rows_from_before_departments_get_theirs_from_the_policy(
     )
     assert department == "health-promotion"
     assert await desk.backfill_departments(load_policy(policy_dir), context) == 0
+
+
+async def test_a_weaker_password_hash_is_renewed_at_log_in(services: Services, desk: Desk) -> None:
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024).hash(PASSWORD)
+    connection = await asyncpg.connect(services.database_url)
+    try:
+        await connection.execute("UPDATE staff SET password_hash = $1 WHERE user_id = 'aoki'", weak)
+        await desk.login("aoki", PASSWORD, TERMINAL)
+        renewed = await connection.fetchval(
+            "SELECT password_hash FROM staff WHERE user_id = 'aoki'"
+        )
+    finally:
+        await connection.close()
+    assert renewed != weak
+    assert not staff.needs_rehash(renewed)
+    assert (await desk.login("aoki", PASSWORD, TERMINAL))[1].user_id == "aoki"
+
+
+async def test_workers_starting_together_record_a_policy_change_once(
+    services: Services, desk: Desk
+) -> None:
+    other = await open_desk(services.settings())
+    try:
+        detail = {"version": "0123456789abcdef"}
+        recorded = await asyncio.gather(
+            *(d.record_change("policy.loaded", detail) for d in (desk, other, desk, other))
+        )
+    finally:
+        await other.store.close()
+    assert sorted(recorded) == [False, False, False, True]
+    rows = await fetchval(services, "SELECT count(*) FROM audit_log WHERE action = 'policy.loaded'")
+    assert rows == 1

@@ -120,6 +120,7 @@ def test_roles_and_municipalities_give_403_and_bad_input_names_the_field(
         ("POST", f"{url}/reveal", aoki, None, "may_not_reveal"),
         ("GET", "/api/audit", doi, None, "not_an_auditor"),
         ("GET", "/api/audit", aoki, None, "not_an_auditor"),
+        ("GET", "/api/provision-records", aoki, None, "not_an_auditor"),
     ]
     for method, path, headers, body, code in cases:
         response = client.request(method, path, headers=headers, json=body)
@@ -152,6 +153,9 @@ def test_roles_and_municipalities_give_403_and_bad_input_names_the_field(
     audit = client.get("/api/audit", headers=endo, params={"subject": str(reply.id)})
     assert audit.status_code == 200
     assert [row["action"] for row in audit.json()] == ["held.revealed", "held.revealed"]
+    records = client.get("/api/provision-records", headers=endo)
+    assert records.status_code == 200
+    assert [(r["message_id"], r["state"]) for r in records.json()] == [(str(reply.id), "held")]
 
 
 PEOPLE_IDS = ("doi", "chiba", "aoki", "endo", "fujita")

@@ -3,6 +3,7 @@ so that only the inquirer's intermediate server can read it (R43)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
@@ -14,6 +15,7 @@ from adapters.intermediate.provision import answer, sealed_reply
 from adapters.intermediate.results import interrupted, opened_result
 from adapters.nws.permits import NetworkList, PermitRefused, issue_permit
 from contracts.codes import InternalPersonNumber, SystemId
+from contracts.envelope import Envelope
 from contracts.keys import KeyRing, generate_key
 from contracts.payloads import (
     DoseHistoryItem,
@@ -21,6 +23,7 @@ from contracts.payloads import (
     InquiryRequest,
     PermittedListRow,
     ProvisionPermit,
+    ProvisionResponse,
     RejectionNotice,
     SealedPayload,
 )
@@ -52,7 +55,37 @@ DOSES = (
 )
 
 
-async def provider_side() -> tuple[MemoryLinkage, MemoryFukuhon, InquiryRequest, ProvisionPermit]:
+INQUIRER_KEY = generate_key(SystemId.INTERMEDIATE, INQUIRER, valid_from=NOW - timedelta(1))
+PROVIDER_KEY = generate_key(SystemId.INTERMEDIATE, PROVIDER, valid_from=NOW - timedelta(1))
+RING = KeyRing([INQUIRER_KEY.entry, PROVIDER_KEY.entry])
+
+
+@dataclass
+class ProviderSide:
+    """The providing intermediate server's stores, and a permitted inquiry to it."""
+
+    linkage: MemoryLinkage
+    fukuhon: MemoryFukuhon
+    inquiry: InquiryRequest
+    permit: ProvisionPermit
+
+    async def answer(
+        self, inquiry: InquiryRequest | None = None, now: datetime = NOW
+    ) -> ProvisionResponse:
+        return await answer(
+            inquiry or self.inquiry,
+            self.permit,
+            local_list=LIST,
+            procedure=PROCEDURE,
+            data_item=ITEM,
+            now=now,
+            agency=PROVIDER,
+            linkage=self.linkage,
+            fukuhon=self.fukuhon,
+        )
+
+
+async def provider_side() -> ProviderSide:
     linkage, fukuhon = MemoryLinkage(), MemoryFukuhon()
     person = InternalPersonNumber("1000234567")
     code = await acquire(linkage, PROVIDER, person)
@@ -61,49 +94,15 @@ async def provider_side() -> tuple[MemoryLinkage, MemoryFukuhon, InquiryRequest,
         inquiry_id=uuid4(), inquirer=INQUIRER, provider=PROVIDER, person=code
     )
     permit = issue_permit(LIST, unpermitted, procedure=PROCEDURE, data_items=[ITEM], now=NOW)
-    return linkage, fukuhon, unpermitted.model_copy(update={"permit_id": permit.permit_id}), permit
+    inquiry = unpermitted.model_copy(update={"permit_id": permit.permit_id})
+    return ProviderSide(linkage, fukuhon, inquiry, permit)
 
 
-async def test_a_permitted_inquiry_is_answered_from_the_fukuhon() -> None:
-    linkage, fukuhon, inquiry, permit = await provider_side()
-    common = {
-        "local_list": LIST,
-        "procedure": PROCEDURE,
-        "data_item": ITEM,
-        "agency": PROVIDER,
-        "linkage": linkage,
-        "fukuhon": fukuhon,
-    }
-    reply = await answer(inquiry, permit, now=NOW, **common)  # type: ignore[arg-type]
-    assert reply.status == "provided"
-    assert reply.history == DOSES
-    stranger = inquiry.model_copy(update={"person": "Z" * 22})
-    unknown = await answer(stranger, permit, now=NOW, **common)  # type: ignore[arg-type]
-    assert (unknown.status, unknown.history) == ("no_data", ())
-    with pytest.raises(PermitRefused, match="permit_expired"):
-        await answer(inquiry, permit, now=NOW + timedelta(hours=1), **common)  # type: ignore[arg-type]
-
-
-async def test_the_reply_is_sealed_to_the_inquirer_and_signed_by_the_provider() -> None:
-    linkage, fukuhon, inquiry, permit = await provider_side()
-    reply = await answer(
-        inquiry,
-        permit,
-        local_list=LIST,
-        procedure=PROCEDURE,
-        data_item=ITEM,
-        now=NOW,
-        agency=PROVIDER,
-        linkage=linkage,
-        fukuhon=fukuhon,
-    )
-    inquirer_key = generate_key(SystemId.INTERMEDIATE, INQUIRER, valid_from=NOW - timedelta(1))
-    provider_key = generate_key(SystemId.INTERMEDIATE, PROVIDER, valid_from=NOW - timedelta(1))
-    ring = KeyRing([inquirer_key.entry, provider_key.entry])
-    envelope = sealed_reply(
+def sealed(reply: ProvisionResponse) -> Envelope:
+    return sealed_reply(
         reply,
-        ring=ring,
-        signer=Signer(provider_key.entry.key_id, provider_key.signing),
+        ring=RING,
+        signer=Signer(PROVIDER_KEY.entry.key_id, PROVIDER_KEY.signing),
         inquirer=INQUIRER,
         provider=PROVIDER,
         procedure=PROCEDURE,
@@ -111,16 +110,32 @@ async def test_the_reply_is_sealed_to_the_inquirer_and_signed_by_the_provider() 
         causation=uuid4(),
         now=NOW,
     )
-    wire = envelope.to_bytes()
+
+
+async def test_a_permitted_inquiry_is_answered_from_the_fukuhon() -> None:
+    side = await provider_side()
+    reply = await side.answer()
+    assert reply.status == "provided"
+    assert reply.history == DOSES
+    stranger = side.inquiry.model_copy(update={"person": "Z" * 22})
+    unknown = await side.answer(stranger)
+    assert (unknown.status, unknown.history) == ("no_data", ())
+    with pytest.raises(PermitRefused, match="permit_expired"):
+        await side.answer(now=NOW + timedelta(hours=1))
+
+
+async def test_the_reply_is_sealed_to_the_inquirer_and_signed_by_the_provider() -> None:
+    reply = await (await provider_side()).answer()
+    wire = sealed(reply).to_bytes()
     assert b"LOTSECRET1" not in wire  # the network and the hub see only ciphertext
     received, _ = parse_and_verify(
-        wire, ring, now=NOW, freshness=Freshness(max_age=timedelta(minutes=15))
+        wire, RING, now=NOW, freshness=Freshness(max_age=timedelta(minutes=15))
     )
     assert isinstance(received.payload, SealedPayload)
     assert received.recipient.system is SystemId.NWS
     opened = open_sealed(
         received.payload,
-        private_key=inquirer_key.sealing,
+        private_key=INQUIRER_KEY.sealing,
         envelope_id=received.id,
         kind=received.kind,
     )
@@ -128,34 +143,12 @@ async def test_the_reply_is_sealed_to_the_inquirer_and_signed_by_the_provider() 
 
 
 async def test_the_inquirer_opens_the_reply_into_a_result_deleted_after_its_period() -> None:
-    linkage, fukuhon, inquiry, permit = await provider_side()
-    reply = await answer(
-        inquiry,
-        permit,
-        local_list=LIST,
-        procedure=PROCEDURE,
-        data_item=ITEM,
-        now=NOW,
-        agency=PROVIDER,
-        linkage=linkage,
-        fukuhon=fukuhon,
-    )
-    inquirer_key = generate_key(SystemId.INTERMEDIATE, INQUIRER, valid_from=NOW - timedelta(1))
-    provider_key = generate_key(SystemId.INTERMEDIATE, PROVIDER, valid_from=NOW - timedelta(1))
-    envelope = sealed_reply(
-        reply,
-        ring=KeyRing([inquirer_key.entry, provider_key.entry]),
-        signer=Signer(provider_key.entry.key_id, provider_key.signing),
-        inquirer=INQUIRER,
-        provider=PROVIDER,
-        procedure=PROCEDURE,
-        data_item=ITEM,
-        causation=uuid4(),
-        now=NOW,
-    )
+    side = await provider_side()
+    inquiry = side.inquiry
+    envelope = sealed(await side.answer())
     ours = InternalPersonNumber("2000111")
     result = opened_result(
-        envelope, private_key=inquirer_key.sealing, person=ours, now=NOW, keep_for=timedelta(30)
+        envelope, private_key=INQUIRER_KEY.sealing, person=ours, now=NOW, keep_for=timedelta(30)
     )
     assert (result.inquiry_id, result.person, result.status) == (
         inquiry.inquiry_id,
@@ -166,7 +159,7 @@ async def test_the_inquirer_opens_the_reply_into_a_result_deleted_after_its_peri
     assert result.delete_after == NOW + timedelta(30)
     with pytest.raises(SealError):  # another server's key opens nothing
         opened_result(
-            envelope, private_key=provider_key.sealing, person=ours, now=NOW, keep_for=timedelta(1)
+            envelope, private_key=PROVIDER_KEY.sealing, person=ours, now=NOW, keep_for=timedelta(1)
         )
     for code, status in (("rejected_by_approver", "refused"), ("approval_expired", "withheld")):
         notice = RejectionNotice(
