@@ -157,6 +157,12 @@ class Outbox:
         seqs, self._confirmed = self._confirmed, []
         try:
             await retrying(self.settings.hub, lambda: self.journal.mark_published(seqs))
+        except asyncio.CancelledError:
+            # The drain cancels this loop, maybe mid-UPDATE: give the marks back for the
+            # drain's final flush (marking a row twice is harmless), or they were lost
+            # without a word and their rows published again after their claim.
+            self._confirmed.extend(seqs)
+            raise
         except DatabaseUnavailable:
             log.warning("%d outbox marks lost; those rows will be published again", len(seqs))
 

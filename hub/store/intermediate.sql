@@ -7,16 +7,12 @@ SELECT code FROM intermediate.linkage_codes WHERE agency = $1 AND person = $2;
 SELECT person FROM intermediate.linkage_codes WHERE agency = $1 AND code = $2;
 
 -- name: linkage_put
--- The first code issued for (agency, person) wins; a concurrent second gets the first back.
-WITH inserted AS (
-    INSERT INTO intermediate.linkage_codes (agency, person, code) VALUES ($1, $2, $3)
-    ON CONFLICT (agency, person) DO NOTHING
-    RETURNING code
-)
-SELECT code FROM inserted
-UNION ALL
-SELECT code FROM intermediate.linkage_codes
-WHERE agency = $1 AND person = $2 AND NOT EXISTS (SELECT 1 FROM inserted);
+-- The first code issued for (agency, person) wins. A concurrent second waits for the first
+-- to commit, then gets its code back: ON CONFLICT DO UPDATE sees the committed row, where a
+-- plain SELECT in the same statement would not (its snapshot predates the winner's commit).
+INSERT INTO intermediate.linkage_codes AS l (agency, person, code) VALUES ($1, $2, $3)
+ON CONFLICT (agency, person) DO UPDATE SET code = l.code
+RETURNING code;
 
 -- name: fukuhon_upsert
 INSERT INTO intermediate.fukuhon (person, data_item, history) VALUES ($1, $2, $3::jsonb)
