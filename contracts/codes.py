@@ -31,6 +31,7 @@ __all__ = [
     "PhoneNumber",
     "PostalAddress",
     "ProcedureCode",
+    "ResidentRecordCode",
     "SystemId",
     "TicketNumber",
     "fiscal_year",
@@ -181,6 +182,14 @@ class InternalPersonNumber(_PatternStr):
 
     pattern = re.compile(r"[0-9]{1,15}")
     rule = "1 to 15 ASCII digits (団体内統合宛名番号)"
+
+
+class ResidentRecordCode(_PatternStr):
+    """住民票コード: the resident-register code the 符号 is acquired with (F5). Eleven
+    digits; the check-digit rule is not public, so only the form is checked."""
+
+    pattern = re.compile(r"[0-9]{11}")
+    rule = "11 ASCII digits (住民票コード)"
 
 
 class LinkageCode(_PatternStr):

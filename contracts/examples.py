@@ -29,6 +29,7 @@ from contracts.codes import (
     PhoneNumber,
     PostalAddress,
     ProcedureCode,
+    ResidentRecordCode,
     SystemId,
     TicketNumber,
 )
@@ -45,6 +46,7 @@ from contracts.payloads import (
     IdentityCheck,
     InquiryRequest,
     InquiryResult,
+    LinkageRegistration,
     PassportInfo,
     Payload,
     PermittedListRow,
@@ -78,6 +80,7 @@ _ADDRESS = "茨城県筑西市みどり町九丁目99番9号"
 _ADDRESS_2 = "茨城県筑西市明野台九丁目9番99号"
 _BIRTH = date(1951, 6, 23)
 _BIRTH_2 = date(1963, 2, 11)
+_RESIDENT_CODE = "40718293560"
 _PHONE = "0296-00-1234"
 _ROMANIZED = "SHIMODATE HANAKO"
 _PASSPORT = "TZ0012345"
@@ -95,6 +98,7 @@ PERSONAL_VALUES: tuple[str, ...] = (
     _PHONE,
     _ROMANIZED,
     _PASSPORT,
+    _RESIDENT_CODE,
 )
 """The identifying values in the examples (My Numbers, names, addresses, birth dates ...)."""
 
@@ -394,6 +398,10 @@ def _build_all() -> dict[str, Payload]:
             ),
         ),
         ("permitted_list_update", _permitted_list_update()),
+        (
+            "linkage_registration",
+            LinkageRegistration(code=linkage, resident_code=ResidentRecordCode(_RESIDENT_CODE)),
+        ),
         ("self_information_request", SelfInformationRequest(request_id=_REQUEST, person=linkage)),
         (
             "resident_notice",

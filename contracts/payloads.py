@@ -27,6 +27,7 @@ from contracts.codes import (
     PhoneNumber,
     PostalAddress,
     ProcedureCode,
+    ResidentRecordCode,
     SystemId,
     TicketNumber,
     fiscal_year,
@@ -170,6 +171,10 @@ class FukuhonRegistration(Payload):
     data_item: DataItemCode
     operation: Literal["upsert", "delete"] = "upsert"
     history: tuple[DoseHistoryItem, ...] = Field(default=(), max_length=200)
+    resident_code: ResidentRecordCode | None = Field(
+        default=None, repr=False, json_schema_extra=_PII
+    )
+    """符号取得のための情報: given for a new subject, so the server can acquire its 符号 (F5)."""
 
 
 class TargetPerson(Part):
@@ -475,6 +480,14 @@ class PermittedListUpdate(Payload):
     rows: tuple[PermittedListRow, ...] = Field(min_length=1, max_length=10_000)
 
 
+class LinkageRegistration(Payload):
+    """F5: a new 符号 and whom it stands for, so the network can convert it between agencies."""
+
+    kind: Literal["linkage_registration"] = "linkage_registration"
+    code: LinkageCode
+    resident_code: ResidentRecordCode = Field(repr=False, json_schema_extra=_PII)
+
+
 class SelfInformationRequest(Payload):
     """F9: a resident asks, through the network, for their own data."""
 
@@ -488,7 +501,7 @@ class ResidentNotice(Payload):
 
     kind: Literal["resident_notice"] = "resident_notice"
     notice_id: WireUUID
-    person: LinkageCode
+    person: LinkageCode | InternalPersonNumber  # the 符号 only, once past the server (R40)
     in_reply_to: WireUUID | None = None
     notice_type: Literal["vaccination_due", "self_information_reply", "status"]
     history: tuple[DoseHistoryItem, ...] = Field(default=(), max_length=200)
@@ -542,6 +555,7 @@ PAYLOAD_MODELS: tuple[type[Payload], ...] = (
     InquiryResult,
     ProvisionRecord,
     PermittedListUpdate,
+    LinkageRegistration,
     SelfInformationRequest,
     ResidentNotice,
     ApprovalAttestation,
@@ -566,6 +580,7 @@ MessageKind = Literal[
     "inquiry_result",
     "provision_record",
     "permitted_list_update",
+    "linkage_registration",
     "self_information_request",
     "resident_notice",
     "approval_attestation",
@@ -589,6 +604,7 @@ AnyPayload = Annotated[
     | InquiryResult
     | ProvisionRecord
     | PermittedListUpdate
+    | LinkageRegistration
     | SelfInformationRequest
     | ResidentNotice
     | ApprovalAttestation

@@ -59,6 +59,7 @@ ROUTES: dict[str, tuple[SystemId, SystemId, str, str]] = {
     "inquiry_result": (IS, H, "B2-115-2", "vaccination.history"),
     "provision_record": (IS, H, "B2-115-2", "network.provision_record"),
     "permitted_list_update": (NWS, IS, "S19-8", "network.permitted_list"),
+    "linkage_registration": (IS, NWS, "S19-8", "network.linkage"),
     "self_information_request": (NWS, IS, "B2-115-2", "self.vaccination_history"),
     "resident_notice": (IS, NWS, "B2-115-2", "notice.vaccination"),
     "approval_attestation": (HUB, IS, "B2-115-2", "vaccination.history"),

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Protocol
+from uuid import UUID
 
 from contracts.codes import InternalPersonNumber, LinkageCode
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
@@ -20,10 +22,15 @@ __all__ = [
     "FukuhonStore",
     "History",
     "InboxTransaction",
+    "IntermediateBook",
     "Journal",
     "LinkageRegistry",
+    "NetworkBook",
     "OutboxRow",
     "Publisher",
+    "ResidentRegister",
+    "Row",
+    "VrsBook",
     "in_date_order",
 ]
 
@@ -140,4 +147,158 @@ class FukuhonStore(Protocol):
 
     async def everything(self, data_item: str) -> Mapping[str, History]:
         """Every person's 副本 of a data item (for reconciliation, R46)."""
+        ...
+
+
+Row = Mapping[str, Any]
+"""A row of a system's own table, by column name."""
+
+
+class ResidentRegister(Protocol):
+    """The health-management system's residents (F1) and recorded doses (F3)."""
+
+    async def put(self, resident: Row) -> tuple[bool, str | None]:
+        """Insert or update one resident; (new?, status before)."""
+        ...
+
+    async def get(self, person: str) -> Row | None:
+        """One resident by 団体内統合宛名番号."""
+        ...
+
+    async def by_basic_code(self, basic_code: str) -> Row | None:
+        """One resident by 基本コード."""
+        ...
+
+    async def mark_coded(self, person: str) -> None:
+        """Note that the 符号 acquisition information was sent (F5)."""
+        ...
+
+    async def put_dose(self, person: str, dose: Row) -> None:
+        """Record or correct one dose."""
+        ...
+
+    async def history(self, person: str) -> list[Row]:
+        """A person's doses in date order."""
+        ...
+
+
+class IntermediateBook(Protocol):
+    """The intermediate server's list copy, permits, inquiries and 情報提供等記録."""
+
+    async def put_list(self, version: str, rows: list[Any]) -> None:
+        """Keep a distributed list (F8)."""
+        ...
+
+    async def latest_list(self) -> tuple[str, list[Any]] | None:
+        """The newest list received."""
+        ...
+
+    async def put_permit(self, permit_id: UUID, inquiry_id: UUID, permit: dict[str, Any]) -> None:
+        """Keep a permit for an inquiry to this city."""
+        ...
+
+    async def permit(self, permit_id: UUID) -> dict[str, Any] | None:
+        """A permit received."""
+        ...
+
+    async def put_inquiry(  # noqa: PLR0917 - one column each
+        self, inquiry_id: UUID, person: str, provider: str, procedure: str, item: str, at: datetime
+    ) -> None:
+        """Remember an outbound inquiry (F6)."""
+        ...
+
+    async def inquiry(self, inquiry_id: UUID) -> Row | None:
+        """An outbound inquiry, while kept."""
+        ...
+
+    async def set_state(self, inquiry_id: UUID, state: str) -> None:
+        """Move an unfinished inquiry on."""
+        ...
+
+    async def finish(
+        self, inquiry_id: UUID, state: str, result: dict[str, Any], at: datetime, until: datetime
+    ) -> None:
+        """Keep an inquiry's result until `until` (R42)."""
+        ...
+
+    async def purge(self, now: datetime) -> list[UUID]:
+        """Delete results whose time has come (R42)."""
+        ...
+
+    async def record(self, **fields: Any) -> None:
+        """Write or complete a 情報提供等記録 (R47)."""
+        ...
+
+
+class VrsBook(Protocol):
+    """One city's part of VRS."""
+
+    async def put_target(self, target: Row) -> None:
+        """Register a person due and their ticket (F11)."""
+        ...
+
+    async def target(
+        self, *, ticket: str | None = None, my_number: str | None = None
+    ) -> Row | None:
+        """A target by ticket or My Number."""
+        ...
+
+    async def set_status(self, basic_code: str, status: str, on: date) -> bool:
+        """Flag a target (F16); False if unknown."""
+        ...
+
+    async def put_dose(self, ticket: str, number: int, dose: dict[str, Any], source: str) -> bool:
+        """Record a dose once; False if already recorded."""
+        ...
+
+    async def doses(self, ticket: str) -> list[dict[str, Any]]:
+        """A ticket's doses in order."""
+        ...
+
+    async def unexported(self, limit: int) -> list[Row]:
+        """Doses not yet exported (F13)."""
+        ...
+
+    async def mark_exported(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Note the doses an export carried."""
+        ...
+
+    async def put_transfer(self, inquiry_id: UUID, former: str, ticket: str | None) -> None:
+        """Remember a transfer-in inquiry (F14)."""
+        ...
+
+    async def transfer(self, inquiry_id: UUID) -> Row | None:
+        """A transfer-in inquiry sent from here."""
+        ...
+
+    async def transfer_answered(self, inquiry_id: UUID, state: str, doses: int) -> None:
+        """Note the former city's answer."""
+        ...
+
+
+class NetworkBook(Protocol):
+    """The network's 符号 directory and permits."""
+
+    async def put_code(self, agency: str, code: str, individual: bytes) -> None:
+        """Register an agency's 符号 for an individual (F5)."""
+        ...
+
+    async def convert(self, agency: str, code: str, to_agency: str) -> str | None:
+        """Another agency's 符号 for the same individual."""
+        ...
+
+    async def put_permit(self, permit: Row) -> None:
+        """Keep an issued permit (R30)."""
+        ...
+
+    async def permit(self, permit_id: UUID) -> Row | None:
+        """A permit by id."""
+        ...
+
+    async def permit_by_correlation(self, correlation_id: UUID) -> Row | None:
+        """The permit of the inquiry a reply belongs to."""
+        ...
+
+    async def answered(self, inquiry_id: UUID) -> None:
+        """Note that the provider's reply passed."""
         ...

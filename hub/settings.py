@@ -20,6 +20,7 @@ from contracts.codes import LocalGovCode
 from contracts.signing import Freshness, Signer
 
 __all__ = [
+    "AdaptersSettings",
     "AmqpSettings",
     "DatabaseSettings",
     "DeskSettings",
@@ -59,6 +60,13 @@ class DatabaseSettings(BaseModel):
     )
 
 
+def split_list(value: object) -> object:
+    """An environment variable holds "082279,082074"; a list in Python is a tuple."""
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value
+
+
 class HubSettings(BaseModel):
     """The hub worker: batching, outbox relay, retries, the municipalities it serves."""
 
@@ -94,8 +102,7 @@ class HubSettings(BaseModel):
     @field_validator("municipalities", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
-        # An environment variable holds "082279,082074"; a code list in Python is a tuple.
-        return tuple(v.strip() for v in value.split(",")) if isinstance(value, str) else value
+        return split_list(value)
 
     @field_validator("municipalities")
     @classmethod
@@ -187,6 +194,78 @@ class RoutingSettings(BaseModel):
         return self.policy_dir or Path(routing.__file__).parent / "policies" / "chikusei"
 
 
+class AdaptersSettings(BaseModel):
+    """The five systems' adapters: their keys, databases, edge folders and ports."""
+
+    municipalities: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("082279", "082074"),
+        description="the cities whose adapters `sesshu up` starts (each a hub municipality)",
+    )
+    key_dir: Path = Field(
+        default=Path("var/keys/private"),
+        description="the adapters' private keys (`<key_id>.signing.pem`, `.sealing.pem`); "
+        "each adapter signs with the newest valid key of the ring for its system and city",
+    )
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://postgres@127.0.0.1:5432/sesshu_adapters"),
+        description="base DSN of the adapters' own databases: a city's systems use "
+        "`<name>_<code>`, the network `<name>_nws` (never the hub's database)",
+    )
+    data_dir: Path = Field(
+        default=Path("var/adapters"),
+        description="root of the edge folders, `<data_dir>/<code>/<system>/`",
+    )
+    poll_interval_seconds: float = Field(
+        default=2.0, gt=0, description="how often the drop folders are looked at"
+    )
+    result_retention_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="finished or interrupted inquiry results are deleted this long after "
+        "they arrive (R42)",
+    )
+    consent_not_required: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="cities whose transfer-in inquiries need no consent reference (VRS "
+        "dropped the checkbox in Dec 2021; on by default, as the source document says)",
+    )
+    kiosk_enrolled: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="cities enrolled in convenience-store issuance: the kiosk takes "
+        "applications for these only (R10)",
+    )
+    kiosk_http_host: str = Field(default="127.0.0.1", description="address of the kiosk edge")
+    kiosk_http_port: int = Field(
+        default=8090, ge=0, le=65535, description="first port of the kiosk edge (one per city)"
+    )
+    shc_issuer_url: str = Field(
+        default="https://vrs.example.jp/shc",
+        description="the `iss` of SMART Health Cards the VRS adapter issues",
+    )
+    shc_key_file: Path | None = Field(
+        default=None,
+        description="the VRS issuer's ES256 private key (PEM); unset, one is generated "
+        "under key_dir on first start",
+    )
+
+    @field_validator("municipalities", "consent_not_required", "kiosk_enrolled", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("municipalities", "consent_not_required", "kiosk_enrolled")
+    @classmethod
+    def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(LocalGovCode(v) for v in value)
+
+    def database_for(self, owner: str) -> str:
+        """The DSN of one city's (or the network's) adapter database."""
+        base = self.database_url.get_secret_value()
+        head, _, name = base.rpartition("/")
+        name, query = ([*name.split("?", 1), ""])[:2]
+        return f"{head}/{name}_{owner}" + (f"?{query}" if query else "")
+
+
 class Settings(BaseSettings):
     """Everything an operator can set, from `SESSHU_*` environment variables."""
 
@@ -200,6 +279,7 @@ class Settings(BaseSettings):
     hub: HubSettings = HubSettings()
     routing: RoutingSettings = RoutingSettings()
     desk: DeskSettings = DeskSettings()
+    adapters: AdaptersSettings = AdaptersSettings()
     log_level: str = Field(default="INFO", description="log level of every process")
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+from uuid import UUID
 
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import (
@@ -20,17 +23,65 @@ from faststream.rabbit.schemas import Channel
 
 from contracts.broker import INGRESS_EXCHANGE, adapter_queue
 from contracts.codes import SystemId
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, Party, Recipient, stable_message_id
 from contracts.keys import KeyRing
+from contracts.payloads import Payload
 from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
 from hub.ports import AdapterInbox, InboxTransaction
 
-__all__ = ["Bridge", "Handler", "make_broker", "publish_signed"]
+__all__ = [
+    "Bridge",
+    "Handler",
+    "NotYet",
+    "dispatch",
+    "make_broker",
+    "payload_of",
+    "publish_signed",
+    "reply_id",
+]
 
 log = logging.getLogger("sesshu.adapters.bridge")
 
 Handler = Callable[[Envelope, InboxTransaction], Awaitable[None]]
 """Does the adapter's work for one delivery, inside the inbox transaction."""
+RETRY_PAUSE = 1.0
+
+
+class NotYet(Exception):
+    """The delivery cannot be handled yet (what it depends on is still on its way): it is
+    put back after a pause and tried again."""
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def payload_of(envelope: Envelope, model: type[P]) -> P:
+    """The delivery's payload as the model its kind promises (TypeError if it is not, e.g.
+    still sealed)."""
+    if not isinstance(envelope.payload, model):
+        raise TypeError(f"payload: a {envelope.kind} delivery does not hold a {model.__name__}")
+    return envelope.payload
+
+
+def reply_id(cause: Envelope, label: str) -> UUID:
+    """The id of what an adapter sends because of `cause`: the same on every redelivery,
+    so a handler that runs twice sends nothing twice (the hub dedupes by id)."""
+    return stable_message_id(cause.id.bytes + label.encode(), cause.sent_at)
+
+
+def dispatch(handlers: Mapping[str, Handler]) -> Handler:
+    """One handler that hands each delivery to the one for its kind; other kinds are
+    recorded as ignored (a system is told of approvals it has no use for, for example)."""
+
+    async def handle(envelope: Envelope, transaction: InboxTransaction) -> None:
+        handler = handlers.get(envelope.kind)
+        if handler is None:
+            await transaction.record_effect(f"ignored:{envelope.kind}")
+            return
+        await handler(envelope, transaction)
+
+    return handle
+
 
 # The hub checked freshness when the message arrived; a delivery may wait in the adapter's
 # queue for as long as the adapter is down, so here only signature and binding count.
@@ -77,11 +128,53 @@ class Bridge:
         """The name this adapter's dedupe rows are kept under."""
         return adapter_queue(self.system, self.municipality)
 
+    @property
+    def instance(self) -> str:
+        """The running instance's name in the envelopes it sends."""
+        return f"{self.system.value.replace('_', '-')}-{self.municipality}"
+
     async def publish(self, envelope: Envelope) -> Envelope:
         """Sign (if needed) and publish; returns the signed envelope once confirmed."""
         signed = envelope if envelope.signature else self.signer.sign(envelope)
         await publish_signed(self.broker, signed, confirm_within=self.publish_timeout)
         return signed
+
+    async def send(
+        self,
+        payload: Payload,
+        *,
+        to: SystemId,
+        city: str | None = None,
+        procedure: str,
+        data_item: str,
+        cause: Envelope | None = None,
+        label: str = "",
+        message_id: UUID | None = None,
+        kind: str | None = None,
+        municipality: str | None = None,
+        operator: str | None = None,
+    ) -> Envelope:
+        """Build, sign and publish one envelope from this adapter.
+
+        Sent because of a delivery (`cause`), it continues that delivery's correlation and
+        gets a stable id from it and `label`.
+        """
+        if message_id is None and cause is not None:
+            message_id = reply_id(cause, label or payload.kind)
+        envelope = Envelope.new(
+            payload=payload,
+            kind=kind,
+            message_id=message_id,
+            municipality=municipality or self.municipality,
+            sender=Party(system=self.system, instance=self.instance, operator=operator),
+            recipient=Recipient(system=to, municipality=city or self.municipality),
+            procedure=procedure,
+            data_items=(data_item,),
+            key_id=self.signer.key_id,
+            correlation_id=None if cause is None else cause.correlation_id,
+            causation_id=None if cause is None else cause.id,
+        )
+        return await self.publish(envelope)
 
     def subscribe(self, handler: Handler) -> None:
         """Consume this adapter's queue; `handler` runs once per message id."""
@@ -106,6 +199,11 @@ class Bridge:
             async with self.inbox.first_time(self.consumer, str(envelope.id)) as transaction:
                 if transaction.fresh:
                     await handler(envelope, transaction)
+        except NotYet as exc:
+            log.info("message %s of %s waits: %s", envelope.id, self.consumer, exc)
+            await asyncio.sleep(RETRY_PAUSE)
+            await message.nack(requeue=True)
+            return
         except Exception:
             log.exception("handler failed for message %s; requeued", envelope.id)
             await message.nack(requeue=True)

@@ -38,7 +38,9 @@ def format_problems(registration: FukuhonRegistration) -> list[str]:
         problems.append("data_item: not a 副本 item of this intermediate server")
     if registration.operation == "delete" and registration.history:
         problems.append("history: a delete carries no history")
-    if registration.operation == "upsert" and not registration.history:
+    # An upsert without doses only announces a new subject, for its 符号 (F5).
+    empty = registration.operation == "upsert" and not registration.history
+    if empty and registration.resident_code is None:
         problems.append("history: an upsert needs at least one dose")
     seen: set[tuple[str, int]] = set()
     for index, dose in enumerate(registration.history):

@@ -61,10 +61,13 @@ def sealed_reply(
     data_item: str,
     causation: UUID,
     now: datetime,
+    message_id: UUID | None = None,
+    instance: str = "is-1",
+    correlation: UUID | None = None,
 ) -> Envelope:
     """The reply as the provider sends it: sealed to the inquirer's intermediate server,
     signed, addressed to the network (which carries what it cannot open)."""
-    message_id = new_message_id()
+    message_id = message_id or new_message_id()
     key_id, public = ring.sealing_key_for(SystemId.INTERMEDIATE, inquirer, now)
     sealed = seal(response, recipient_key_id=key_id, recipient=public, envelope_id=message_id)
     return signer.sign(
@@ -73,12 +76,12 @@ def sealed_reply(
             kind=response.kind,
             message_id=message_id,
             municipality=provider,
-            sender=Party(system=SystemId.INTERMEDIATE, instance="is-1"),
+            sender=Party(system=SystemId.INTERMEDIATE, instance=instance),
             recipient=Recipient(system=SystemId.NWS, municipality=provider),
             procedure=procedure,
             data_items=(data_item,),
             key_id=signer.key_id,
-            correlation_id=causation,
+            correlation_id=correlation or causation,
             causation_id=causation,
             sent_at=now,
         )

@@ -1,13 +1,12 @@
 """PostgreSQL implementations of the intermediate server adapter's ports (schema
-`intermediate`, migration 0004): the 符号 registry and the 副本 store."""
+`intermediate` of a city's adapter database): the 符号 registry and the 副本 store."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import asyncpg
+from typing import Any, Protocol
 
 from contracts.codes import InternalPersonNumber, LinkageCode
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
@@ -15,14 +14,22 @@ from hub.ports import History, in_date_order
 from hub.store.postgres import translated
 from hub.store.queries import query
 
-__all__ = ["PgFukuhon", "PgLinkage"]
+__all__ = ["Executor", "PgFukuhon", "PgLinkage"]
+
+
+class Executor(Protocol):
+    """An asyncpg pool, or an `AdapterDb` that runs on a delivery's transaction."""
+
+    async def execute(self, sql: str, *args: Any) -> str: ...
+    async def fetch(self, sql: str, *args: Any) -> list[Any]: ...
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
 
 
 @dataclass
 class PgLinkage:
     """The 符号 ↔ 団体内統合宛名番号 mapping."""
 
-    pool: asyncpg.Pool
+    pool: Executor
 
     async def code_for(self, agency: str, person: InternalPersonNumber) -> LinkageCode | None:
         """The agency's code for the person, if one was issued."""
@@ -49,7 +56,7 @@ class PgLinkage:
 class PgFukuhon:
     """The 副本, one row per (person, data item), doses as JSON in date order."""
 
-    pool: asyncpg.Pool
+    pool: Executor
 
     async def apply(self, registration: FukuhonRegistration) -> None:
         """Store (upsert) or remove (delete) one person's 副本 for a data item."""

@@ -9,9 +9,18 @@ from pathlib import Path
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-__all__ = ["MIGRATIONS_DIR", "Migration", "applied", "migrate", "migrations"]
+__all__ = [
+    "ADAPTER_MIGRATIONS_DIR",
+    "MIGRATIONS_DIR",
+    "Migration",
+    "applied",
+    "migrate",
+    "migrations",
+]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The adapters' own databases (one per city, one for the network) have their own history.
+ADAPTER_MIGRATIONS_DIR = Path(__file__).with_name("adapter_migrations")
 _NAME = re.compile(r"(?P<number>[0-9]{4})_(?P<name>[a-z0-9_]+)\.sql")
 # Any number that is the same for every hub process: two processes starting at once must
 # not both apply a migration.
@@ -27,10 +36,10 @@ class Migration:
     path: Path
 
 
-def migrations() -> list[Migration]:
+def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """Every migration file, in order; a gap or a badly named file is an error."""
     found = []
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+    for path in sorted(directory.glob("*.sql")):
         match = _NAME.fullmatch(path.name)
         if not match:
             raise ValueError(f"migration file {path.name} is not NNNN_name.sql")
@@ -50,7 +59,7 @@ async def applied(connection: Connection) -> list[int]:
     return [row["number"] for row in rows]
 
 
-async def migrate(connection: Connection) -> list[str]:
+async def migrate(connection: Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply every migration not yet applied; return the names applied now."""
     await connection.execute("SELECT pg_advisory_lock($1)", _LOCK)
     try:
@@ -61,7 +70,7 @@ async def migrate(connection: Connection) -> list[str]:
         )
         done = set(await applied(connection))
         names = []
-        for migration in migrations():
+        for migration in migrations(directory):
             if migration.number in done:
                 continue
             async with connection.transaction():

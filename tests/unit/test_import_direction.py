@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("contracts", "routing", "observability", "hub", "adapters")
+PACKAGES = ("contracts", "routing", "observability", "hub", "adapters", "stack")
 BROKER_CLIENTS = {"faststream", "aio_pika", "aiormq", "pamqp"}
 
 
@@ -33,6 +33,8 @@ RULES = {
     "adapters": Rule(
         ("contracts", "observability", "adapters", "hub.settings", "hub.errors", "hub.ports")
     ),
+    # The composition root: wires adapters to the hub's stores; nothing imports it back.
+    "stack": Rule(("contracts", "routing", "observability", "hub", "adapters", "stack")),
 }
 
 

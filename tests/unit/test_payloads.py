@@ -91,7 +91,7 @@ def every_part_model() -> list[type[Part]]:
 
 def test_every_kind_has_exactly_one_example() -> None:
     assert sorted(EXAMPLE_KINDS) == sorted(PAYLOAD_BY_KIND)
-    assert len(EXAMPLE_KINDS) == len(set(EXAMPLE_KINDS)) == 20
+    assert len(EXAMPLE_KINDS) == len(set(EXAMPLE_KINDS)) == 21
 
 
 def test_message_kind_literal_matches_the_payload_models() -> None:
@@ -786,6 +786,23 @@ INVALID_CASES: list[Any] = [
         "",
         "direction",
     ),
+    # linkage_registration cases (F5)
+    case(
+        "linkage_registration",
+        {"code": MY_NUMBER},
+        "code",
+        "符号",
+        "code-is-a-my-number",
+    ),
+    case("linkage_registration", {"resident_code": "4071829356"}, "resident_code", "11", "short"),
+    case(
+        "linkage_registration",
+        {"resident_code": "４０７１８２９３５６０"},
+        "resident_code",
+        "ASCII",
+        "full-width",
+    ),
+    case("linkage_registration", {"code": DELETE}, "code", "required", "no-code"),
     # self_information_request cases (F9)
     case(
         "self_information_request",
@@ -799,7 +816,14 @@ INVALID_CASES: list[Any] = [
     # resident_notice cases (F10)
     case("resident_notice", {"notice_type": "advert"}, "notice_type", "", "notice-type"),
     case("resident_notice", {"in_reply_to": "123"}, "in_reply_to", "UUID", "in-reply-to"),
-    case("resident_notice", {"person": "QZ7K-2M9X-4T1B-8W6R"}, "person", "符号", "person"),
+    # A 符号 or, from health management to its own server, a person number: neither fits.
+    case(
+        "resident_notice",
+        {"person": "QZ7K-2M9X-4T1B-8W6R"},
+        "person.function-after[LinkageCode(), str]",
+        "符号",
+        "person",
+    ),
     # approval_attestation cases (R37)
     case(
         "approval_attestation",

@@ -1,0 +1,66 @@
+"""CSV request files at an edge: every row checked against a pydantic model, every bad one
+reported with its line, field and reason (never its cell), the good ones kept."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from adapters.health_mgmt.records_csv import RowError, decode
+
+__all__ = ["Rows", "read_rows", "rows_result"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Rows(Generic[M]):
+    """The good rows of a file, with their lines, and every problem found."""
+
+    good: list[tuple[int, M]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def read_rows(data: bytes, model: type[M]) -> Rows[M]:
+    """Rows of a CSV file whose header names the model's fields (UTF-8 or CP932)."""
+    found: Rows[M] = Rows()
+    try:
+        text, _ = decode(data)
+    except ValueError as exc:
+        found.errors.append(RowError(0, "file", str(exc)))
+        return found
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    unknown = [n for n in reader.fieldnames or [] if n not in model.model_fields]
+    if not reader.fieldnames or unknown:
+        found.errors.append(RowError(1, "header", f"not a column of the layout: {unknown}"))
+        return found
+    for cells in reader:
+        values = {k: v.strip() for k, v in cells.items() if k and v and v.strip()}
+        if not values:
+            continue
+        try:
+            found.good.append((reader.line_num, model.model_validate(values)))
+        except ValidationError as exc:
+            found.errors += [
+                RowError(reader.line_num, ".".join(map(str, e["loc"])) or "row", e["msg"])
+                for e in exc.errors(include_input=False, include_url=False)
+            ]
+    return found
+
+
+def rows_result(rows: Rows[M], source: str, refused: list[RowError] | None = None) -> str:
+    """The result file: a summary, then each problem with line, field and reason."""
+    errors = rows.errors + (refused or [])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["# file", source])
+    writer.writerow(["# accepted rows", len(rows.good) - len({e.line for e in refused or []})])
+    writer.writerow(["# rejected rows", len({e.line for e in errors})])
+    writer.writerow(["line", "field", "reason"])
+    for error in errors:
+        writer.writerow([error.line, error.field, error.reason])
+    return out.getvalue()

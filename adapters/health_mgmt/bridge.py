@@ -1,0 +1,334 @@
+"""The health-management system (健康管理システム) as an adapter.
+
+Edge input (CSV request files dropped in `<root>/<name>/inbox/`, answered in `results/`):
+
+    residents    the address system's residents (F1): register them; a new subject's 符号
+                 acquisition information goes to the intermediate server (F5); people due
+                 with a ticket are registered with VRS (F11) and sent a notice (F2);
+                 moved-out and deceased residents are flagged to VRS (F16)
+    records      returned 予診票 results (F3): the doses are recorded and the person's 副本
+                 registered with the intermediate server (F4)
+    inquiries    `person,provider` rows: an inquiry through the network (F6)
+
+Deliveries (written under `<root>/out/<kind>/`): inquiry results and 情報提供等記録 (F6,
+R47), VRS exports as Shift_JIS CSV without any My Number (F13), dose records (F12),
+rejection notices.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from adapters._bridge.bridge import Bridge, Handler, payload_of
+from adapters._bridge.rows import Rows, read_rows, rows_result
+from adapters.health_mgmt.edge import row_message_id
+from adapters.health_mgmt.records_csv import RowError, read_batch, result_csv
+from adapters.vrs.export_csv import export_csv
+from contracts.codes import (
+    BasicCode,
+    InternalPersonNumber,
+    LocalGovCode,
+    MyNumber,
+    PersonName,
+    PostalAddress,
+    ResidentRecordCode,
+    SystemId,
+    TicketNumber,
+)
+from contracts.envelope import Envelope, stable_message_id
+from contracts.payloads import (
+    DoseHistoryItem,
+    FukuhonRegistration,
+    InquiryRequest,
+    ResidentNotice,
+    ResidentStatusFlag,
+    TargetPerson,
+    TargetRegistration,
+    VaccinationExport,
+)
+from hub.ports import InboxTransaction, ResidentRegister
+
+__all__ = ["HealthMgmt", "InquiryRow", "ResidentRow", "Source"]
+
+log = logging.getLogger("sesshu.adapters.health_mgmt")
+HISTORY = "vaccination.history"
+
+
+class ResidentRow(BaseModel):
+    """One row of the address system's residents file (F1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    person: InternalPersonNumber
+    basic_code: BasicCode
+    resident_code: ResidentRecordCode
+    my_number: MyNumber
+    name: PersonName
+    name_kana: PersonName | None = None
+    birth_date: date
+    sex: Literal[1, 2, 9]
+    address: PostalAddress
+    ticket_number: TicketNumber | None = None
+    ticket_issued_on: date | None = None
+    status: Literal["resident", "moved_out", "deceased"] = "resident"
+    status_on: date | None = None
+
+    @field_validator("sex", mode="before")
+    @classmethod
+    def _sex_code(cls, value: object) -> object:
+        # A CSV cell is text; the sex code is a number (1, 2 or 9).
+        return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+class InquiryRow(BaseModel):
+    """One row of an inquiries file (F6): whom to ask about which person."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    person: InternalPersonNumber
+    provider: LocalGovCode
+
+
+@dataclass
+class HealthMgmt:
+    """One city's health-management system."""
+
+    bridge: Bridge
+    residents: ResidentRegister
+    root: Path
+
+    def prepare(self) -> HealthMgmt:
+        """Create the edge folders."""
+        for name in ("residents", "records", "inquiries"):
+            for sub in ("inbox", "results", "done"):
+                (self.root / name / sub).mkdir(parents=True, exist_ok=True)
+        return self
+
+    def handlers(self) -> dict[str, Handler]:
+        """What health management does with each kind delivered to it."""
+        return {
+            "inquiry_result": self.keep,
+            "provision_record": self.keep,
+            "dose_record": self.keep,
+            "rejection_notice": self.keep,
+            "vaccination_export": self.on_export,
+        }
+
+    # --- edge input ---------------------------------------------------------------------
+
+    async def poll(self) -> int:
+        """Handle every file waiting in the three inboxes; how many were handled."""
+        handled = 0
+        for name, handle in (
+            ("residents", self.import_residents),
+            ("records", self.import_records),
+            ("inquiries", self.send_inquiries),
+        ):
+            inbox = self.root / name / "inbox"
+            for path in sorted(inbox.glob("*.csv"), key=lambda p: (p.stat().st_mtime, p.name)):
+                result = await handle(Source.read(path))
+                self._finish(path, name, result)
+                handled += 1
+        return handled
+
+    def _finish(self, path: Path, name: str, result: str) -> None:
+        # The result first: a file in done/ always has its result beside it.
+        target = self.root / name / "results" / f"{path.stem}.result.csv"
+        partial = target.with_suffix(".part")
+        partial.write_text(result, encoding="utf-8")
+        partial.replace(target)
+        path.replace(self.root / name / "done" / path.name)
+
+    async def import_residents(self, source: Source) -> str:
+        """F1 (with F2, F5, F11, F16) for one residents file."""
+        rows = read_rows(source.data, ResidentRow)
+        due: list[tuple[int, ResidentRow]] = []
+        for line, row in rows.good:
+            resident = row.model_dump() | {"my_number": row.my_number.reveal()}
+            new, before = await self.residents.put(resident)
+            if new:
+                await self._register_fukuhon(str(row.person), source, line, with_doses=False)
+            if row.status != "resident" and before == "resident":
+                await self._flag(row, source, line)
+            if new and row.status == "resident" and row.ticket_number is not None:
+                due.append((line, row))
+        if due:
+            await self._register_targets(due, source)
+        return rows_result(rows, source.name)
+
+    async def _flag(self, row: ResidentRow, source: Source, line: int) -> None:
+        flag = ResidentStatusFlag(
+            basic_code=row.basic_code,
+            ticket_number=row.ticket_number,
+            flag=row.status,
+            effective_on=row.status_on or datetime.now(UTC).date(),
+        )
+        await self.bridge.send(
+            flag,
+            to=SystemId.VRS,
+            procedure="S19-16",
+            data_item="covid.resident_status",
+            message_id=source.stable_id(line, "flag"),
+        )
+
+    async def _register_targets(self, due: list[tuple[int, ResidentRow]], source: Source) -> None:
+        targets = tuple(
+            TargetPerson(
+                basic_code=row.basic_code,
+                my_number=row.my_number,
+                name=row.name,
+                name_kana=row.name_kana,
+                birth_date=row.birth_date,
+                sex=row.sex,
+                address=row.address,
+                ticket_number=row.ticket_number,
+                ticket_issued_on=row.ticket_issued_on or datetime.now(UTC).date(),
+            )
+            for _, row in due
+        )
+        for start in range(0, len(targets), 1000):
+            registration = TargetRegistration(
+                batch_id=source.stable_id(start, "targets"),
+                purpose="transfer_out_provision",
+                targets=targets[start : start + 1000],
+            )
+            await self.bridge.send(
+                registration,
+                to=SystemId.VRS,
+                procedure="S19-16",
+                data_item="covid.target",
+                message_id=source.stable_id(start, "target-batch"),
+            )
+        for line, row in due:
+            notice = ResidentNotice(
+                notice_id=source.stable_id(line, "notice"),
+                person=row.person,
+                notice_type="vaccination_due",
+            )
+            await self.bridge.send(
+                notice,
+                to=SystemId.INTERMEDIATE,
+                procedure="B2-115-2",
+                data_item="notice.vaccination",
+                message_id=source.stable_id(line, "notice-message"),
+            )
+
+    async def import_records(self, source: Source) -> str:
+        """F3 then F4: record each good row's dose, register each person's 副本."""
+        batch = read_batch(source.data)
+        touched: dict[str, int] = {}
+        good = []
+        for line, record in batch.records:
+            resident = await self.residents.by_basic_code(str(record.basic_code))
+            if resident is None:
+                batch.errors.append(RowError(line, "basic_code", "no such resident"))
+                continue
+            dose = DoseHistoryItem(
+                vaccine_type=record.vaccine_type,
+                dose_number=record.dose_number,
+                administered_on=record.administered_on,
+                lot_number=record.lot_number,
+                manufacturer=record.manufacturer,
+            )
+            await self.residents.put_dose(resident["person"], dose.model_dump())
+            touched.setdefault(resident["person"], line)
+            good.append((line, record))
+        batch.records = good
+        for person, line in touched.items():
+            await self._register_fukuhon(person, source, line)
+        return result_csv(batch, source.name)
+
+    async def _register_fukuhon(
+        self, person: str, source: Source, line: int, *, with_doses: bool = True
+    ) -> None:
+        """F4, and F5 the first time: the 符号 acquisition information of a new subject."""
+        resident = await self.residents.get(person)
+        if resident is None:  # registered by this same file a moment ago
+            raise LookupError(f"resident {person} vanished from the register")
+        doses = await self.residents.history(person) if with_doses else []
+        history = tuple(DoseHistoryItem.model_validate(d) for d in doses)
+        registration = FukuhonRegistration(
+            person=InternalPersonNumber(person),
+            data_item=HISTORY,
+            history=history,
+            resident_code=None if resident["coded"] else resident["resident_code"],
+        )
+        await self.bridge.send(
+            registration,
+            to=SystemId.INTERMEDIATE,
+            procedure="B2-115-2",
+            data_item=HISTORY,
+            message_id=source.stable_id(line, f"fukuhon-{person}"),
+        )
+        if not resident["coded"]:
+            await self.residents.mark_coded(person)
+
+    async def send_inquiries(self, source: Source) -> str:
+        """F6: one inquiry per row, through our intermediate server and the network."""
+        rows: Rows[InquiryRow] = read_rows(source.data, InquiryRow)
+        for line, row in rows.good:
+            inquiry = InquiryRequest(
+                inquiry_id=source.stable_id(line, "inquiry"),
+                inquirer=LocalGovCode(self.bridge.municipality),
+                provider=row.provider,
+                person=row.person,
+            )
+            await self.bridge.send(
+                inquiry,
+                to=SystemId.INTERMEDIATE,
+                procedure="B2-115-2",
+                data_item=HISTORY,
+                message_id=source.stable_id(line, "inquiry-message"),
+            )
+        return rows_result(rows, source.name)
+
+    # --- deliveries -----------------------------------------------------------------------
+
+    async def keep(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """Write a delivery to `out/<kind>/<message id>.json` for the system to read."""
+        self._write(
+            envelope.kind,
+            f"{envelope.id}.json",
+            json.dumps(envelope.payload.model_dump(mode="json"), ensure_ascii=False).encode(),
+        )
+        await tx.record_effect(f"kept:{envelope.kind}")
+
+    async def on_export(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """F13: the VRS export as the Shift_JIS CSV the system imports (no My Number)."""
+        export = payload_of(envelope, VaccinationExport)
+        self._write("vaccination_export", f"{export.batch_id}.csv", export_csv(export))
+        await tx.record_effect(f"export:{len(export.rows)}")
+
+    def _write(self, kind: str, name: str, data: bytes) -> None:
+        folder = self.root / "out" / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / (name + ".part")
+        partial.write_bytes(data)
+        partial.replace(folder / name)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A request file: its bytes, name and modification time."""
+
+    data: bytes
+    name: str
+    modified: datetime
+
+    @classmethod
+    def read(cls, path: Path) -> Source:
+        """The file as it is now."""
+        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        return cls(path.read_bytes(), path.name, modified)
+
+    def stable_id(self, line: int, label: str) -> UUID:
+        """The id of what one line causes: a file handled again after a crash sends the
+        same ids, which the hub drops as duplicates."""
+        seed = row_message_id(self.data, line, self.modified).bytes + label.encode()
+        return stable_message_id(seed, self.modified)

@@ -1,0 +1,207 @@
+"""The information-provision network (情報提供ネットワークシステム) as an adapter.
+
+    linkage_registration   keep which individual an agency's 符号 stands for, as a keyed
+                           hash of the 住民票コード (F5)
+    inquiry_request        without a permit: check the list, issue the permit with the
+                           route to both servers (R30); with one: convert the 符号 and carry
+                           the inquiry to the provider
+    provision_response     carry the sealed reply to the inquirer; the network cannot open
+                           it (R43)
+    resident_notice        deliver to the resident's portal (マイナポータル, F2, F10)
+
+One instance serves one city's queue; every instance signs with the network's key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapters._bridge.bridge import Bridge, Handler, payload_of, reply_id
+from adapters.nws.permits import NetworkList, PermitRefused, issue_permit
+from contracts.codes import LinkageCode, SystemId
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.payloads import (
+    InquiryRequest,
+    LinkageRegistration,
+    PermittedListUpdate,
+    ProvisionPermit,
+    ResidentNotice,
+    SealedPayload,
+)
+from hub.ports import InboxTransaction, NetworkBook
+
+__all__ = ["Network", "list_update"]
+
+log = logging.getLogger("sesshu.adapters.nws")
+
+
+def list_update(network_list: NetworkList) -> PermittedListUpdate:
+    """The list as the network distributes it (F8)."""
+    return PermittedListUpdate(list_version=network_list.version, rows=network_list.rows)
+
+
+@dataclass
+class Network:
+    """The network's part for one city's queue."""
+
+    bridge: Bridge
+    book: NetworkBook
+    network_list: NetworkList
+    individual_key: bytes
+    """Key of the hash under which the network keeps whom a 符号 stands for."""
+    portal: Path
+    """Where notices for residents are delivered (the portal's inbox)."""
+    bridge_for: Callable[[str], Bridge]
+    """The instance serving another city's queue (the network publishes as one system)."""
+
+    def handlers(self) -> dict[str, Handler]:
+        """The handler of each kind the network acts on."""
+        return {
+            "linkage_registration": self.on_linkage,
+            "inquiry_request": self.on_inquiry,
+            "provision_response": self.on_response,
+            "resident_notice": self.on_notice,
+        }
+
+    async def distribute(self, city: str) -> None:
+        """F8: send the list to a city's intermediate server."""
+        await self.bridge_for(city).send(
+            list_update(self.network_list),
+            to=SystemId.INTERMEDIATE,
+            procedure="S19-8",
+            data_item="network.permitted_list",
+        )
+
+    async def on_linkage(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """F5: one agency's 符号 and the individual it stands for."""
+        registration = payload_of(envelope, LinkageRegistration)
+        individual = hmac.new(
+            self.individual_key, str(registration.resident_code).encode(), hashlib.sha256
+        ).digest()
+        await self.book.put_code(str(envelope.municipality), str(registration.code), individual)
+        await tx.record_effect("linkage:kept")
+
+    async def on_inquiry(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """Issue a permit, or carry a permitted inquiry to the provider."""
+        inquiry = payload_of(envelope, InquiryRequest)
+        if str(inquiry.inquirer) != str(envelope.municipality):
+            await tx.record_effect("refused:inquirer_mismatch")
+            return
+        if inquiry.permit_id is None:
+            await self._permit(envelope, inquiry, tx)
+        else:
+            await self._carry(envelope, inquiry, tx)
+
+    async def _permit(
+        self, envelope: Envelope, inquiry: InquiryRequest, tx: InboxTransaction
+    ) -> None:
+        now = datetime.now(UTC)
+        try:
+            permit = issue_permit(
+                self.network_list,
+                inquiry,
+                procedure=envelope.procedure,
+                data_items=list(envelope.data_items),
+                now=now,
+            )
+        except PermitRefused as exc:
+            log.warning("no permit for inquiry %s: %s", inquiry.inquiry_id, exc.code)
+            await tx.record_effect(f"refused:{exc.code}")
+            return
+        await self.book.put_permit(
+            permit.model_dump()
+            | {
+                "inquirer": str(permit.inquirer),
+                "provider": str(permit.provider),
+                "procedure": envelope.procedure,
+                "data_item": envelope.data_items[0],
+                "correlation_id": envelope.correlation_id,
+            }
+        )
+        for city, label in (
+            (str(permit.provider), "permit-provider"),
+            (str(permit.inquirer), "permit"),
+        ):
+            await self._send(permit, city, envelope, label, "network.permit")
+        await tx.record_effect("permit:issued")
+
+    async def _carry(
+        self, envelope: Envelope, inquiry: InquiryRequest, tx: InboxTransaction
+    ) -> None:
+        permit = None if inquiry.permit_id is None else await self.book.permit(inquiry.permit_id)
+        if permit is None or permit["inquiry_id"] != inquiry.inquiry_id:
+            await tx.record_effect("refused:permit_mismatch")
+            return
+        theirs = await self.book.convert(
+            str(inquiry.inquirer), str(inquiry.person), str(inquiry.provider)
+        )
+        if theirs is None:
+            await tx.record_effect("refused:unknown_individual")
+            return
+        forwarded = inquiry.model_copy(update={"person": LinkageCode(theirs)})
+        await self._send(
+            forwarded, str(inquiry.provider), envelope, "carry", envelope.data_items[0]
+        )
+        await tx.record_effect("inquiry:carried")
+
+    async def on_response(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """Carry a sealed reply back to the inquirer, unopened."""
+        if not isinstance(envelope.payload, SealedPayload):
+            await tx.record_effect("refused:not_sealed")
+            return
+        permit = await self.book.permit_by_correlation(envelope.correlation_id)
+        if permit is None:
+            await tx.record_effect("refused:unknown_inquiry")
+            return
+        bridge = self.bridge_for(permit["inquirer"])
+        carried = Envelope.new(
+            payload=envelope.payload,
+            kind=envelope.kind,
+            message_id=reply_id(envelope, "carry"),
+            municipality=permit["inquirer"],
+            sender=Party(system=SystemId.NWS, instance=bridge.instance),
+            recipient=Recipient(system=SystemId.INTERMEDIATE, municipality=permit["inquirer"]),
+            procedure=envelope.procedure,
+            data_items=envelope.data_items,
+            key_id=bridge.signer.key_id,
+            correlation_id=envelope.correlation_id,
+            causation_id=envelope.id,  # the envelope the reply was sealed under
+        )
+        await bridge.publish(carried)
+        await self.book.answered(permit["inquiry_id"])
+        await tx.record_effect("provision:carried")
+
+    async def on_notice(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """Deliver a notice to the resident's portal inbox (one file per notice)."""
+        notice = payload_of(envelope, ResidentNotice)
+        folder = self.portal / str(envelope.municipality)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{notice.notice_id}.json"
+        path.write_text(json.dumps(notice.model_dump(mode="json"), ensure_ascii=False))
+        await tx.record_effect(f"notice:{notice.notice_type}")
+
+    async def _send(
+        self,
+        payload: InquiryRequest | ProvisionPermit,
+        city: str,
+        cause: Envelope,
+        label: str,
+        item: str,
+    ) -> None:
+        await self.bridge_for(city).send(
+            payload,
+            to=SystemId.INTERMEDIATE,
+            city=city,
+            municipality=city,
+            procedure=cause.procedure,
+            data_item=item,
+            cause=cause,
+            label=label,
+        )

@@ -1,0 +1,306 @@
+"""PostgreSQL state of the systems the adapters play, in their own databases (schemas
+`ims`, `intermediate`, `vrs` of a city's adapter database, `nws` of the network's).
+
+Each store takes an `Executor`: inside a delivery it runs on the inbox's transaction, so
+what a handler writes commits with the delivery's dedupe row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from hub.ports import Row
+from hub.store.intermediate import Executor
+from hub.store.postgres import translated
+from hub.store.queries import query
+
+__all__ = ["PgIntermediateBook", "PgNetworkBook", "PgResidents", "PgVrsBook"]
+
+
+@dataclass
+class PgResidents:
+    """The health-management system's register of residents (F1)."""
+
+    db: Executor
+
+    async def put(self, resident: Row) -> tuple[bool, str | None]:
+        """Insert or update one resident; (new?, status before)."""
+        with translated():
+            rows = await self.db.fetch(
+                query("ims_resident_put"),
+                *(
+                    resident[k]
+                    for k in (
+                        "person",
+                        "basic_code",
+                        "resident_code",
+                        "my_number",
+                        "name",
+                        "name_kana",
+                        "birth_date",
+                        "sex",
+                        "address",
+                        "ticket_number",
+                        "ticket_issued_on",
+                        "status",
+                        "status_on",
+                    )
+                ),
+            )
+        return bool(rows[0]["inserted"]), rows[0]["before"]
+
+    async def get(self, person: str) -> Row | None:
+        """One resident by 団体内統合宛名番号."""
+        with translated():
+            return _first(await self.db.fetch(query("ims_resident"), person))
+
+    async def by_basic_code(self, basic_code: str) -> Row | None:
+        """One resident by 基本コード."""
+        with translated():
+            return _first(await self.db.fetch(query("ims_resident_by_basic_code"), basic_code))
+
+    async def mark_coded(self, person: str) -> None:
+        """Note that the 符号 acquisition information was sent for the person (F5)."""
+        with translated():
+            await self.db.execute(query("ims_coded"), person)
+
+    async def put_dose(self, person: str, dose: Row) -> None:
+        """Record (or correct) one dose of a person (F3)."""
+        keys = ("vaccine_type", "dose_number", "administered_on", "lot_number", "manufacturer")
+        with translated():
+            await self.db.execute(query("ims_dose_put"), person, *(dose[k] for k in keys))
+
+    async def history(self, person: str) -> list[Row]:
+        """A person's doses in date order (what the 副本 registers, F4)."""
+        with translated():
+            return [dict(r) for r in await self.db.fetch(query("ims_history"), person)]
+
+
+def _first(rows: Sequence[Any]) -> Row | None:
+    return dict(rows[0]) if rows else None
+
+
+@dataclass
+class PgIntermediateBook:
+    """The intermediate server's list copy, permits, inquiries and 情報提供等記録."""
+
+    db: Executor
+
+    async def put_list(self, version: str, rows: list[Any]) -> None:
+        """Keep a distributed list (F8)."""
+        with translated():
+            await self.db.execute(query("is_list_put"), version, json.dumps(rows))
+
+    async def latest_list(self) -> tuple[str, list[Any]] | None:
+        """The newest list received, if any."""
+        with translated():
+            row = _first(await self.db.fetch(query("is_list_latest")))
+        if row is None:
+            return None
+        rows = row["rows"]
+        return row["version"], json.loads(rows) if isinstance(rows, str) else rows
+
+    async def put_permit(self, permit_id: UUID, inquiry_id: UUID, permit: dict[str, Any]) -> None:
+        """Keep a permit for an inquiry to this city."""
+        with translated():
+            await self.db.execute(query("is_permit_put"), permit_id, inquiry_id, json.dumps(permit))
+
+    async def permit(self, permit_id: UUID) -> dict[str, Any] | None:
+        """A permit received, as JSON."""
+        with translated():
+            raw = await self.db.fetchval(query("is_permit"), permit_id)
+        return None if raw is None else json.loads(raw) if isinstance(raw, str) else raw
+
+    async def put_inquiry(  # noqa: PLR0917 - one column each
+        self, inquiry_id: UUID, person: str, provider: str, procedure: str, item: str, at: datetime
+    ) -> None:
+        """Remember an outbound inquiry until its result comes back (F6)."""
+        with translated():
+            await self.db.execute(
+                query("is_inquiry_put"), inquiry_id, person, provider, procedure, item, at
+            )
+
+    async def inquiry(self, inquiry_id: UUID) -> Row | None:
+        """An outbound inquiry, if still kept."""
+        with translated():
+            return _first(await self.db.fetch(query("is_inquiry"), inquiry_id))
+
+    async def set_state(self, inquiry_id: UUID, state: str) -> None:
+        """Move an unfinished inquiry on (sent -> permitted)."""
+        with translated():
+            await self.db.execute(query("is_inquiry_state"), inquiry_id, state)
+
+    async def finish(
+        self, inquiry_id: UUID, state: str, result: dict[str, Any], at: datetime, until: datetime
+    ) -> None:
+        """Keep an inquiry's result until `until` (R42)."""
+        with translated():
+            await self.db.execute(
+                query("is_inquiry_finish"), inquiry_id, state, json.dumps(result), at, until
+            )
+
+    async def purge(self, now: datetime) -> list[UUID]:
+        """Delete the results whose time has come (R42); the ids deleted."""
+        with translated():
+            return [r["inquiry_id"] for r in await self.db.fetch(query("is_inquiry_purge"), now)]
+
+    async def record(self, **fields: Any) -> None:
+        """Write or complete this server's 情報提供等記録 of an inquiry or provision (R47)."""
+        names = (
+            "record_id",
+            "inquiry_id",
+            "role",
+            "inquirer",
+            "provider",
+            "procedure",
+            "data_item",
+            "requested_at",
+            "provided_at",
+            "outcome",
+            "nondisclosure",
+            "retention_until",
+        )
+        with translated():
+            await self.db.execute(query("is_record_put"), *(fields[n] for n in names))
+
+    async def records(self) -> list[Row]:
+        """Every 情報提供等記録 kept here."""
+        with translated():
+            return [dict(r) for r in await self.db.fetch(query("is_records"))]
+
+
+@dataclass
+class PgVrsBook:
+    """One city's part of VRS: targets and tickets, doses, transfer-in inquiries."""
+
+    db: Executor
+
+    async def put_target(self, target: Row) -> None:
+        """Register a person due and their ticket (F11)."""
+        keys = (
+            "basic_code",
+            "ticket_number",
+            "my_number",
+            "name",
+            "name_kana",
+            "birth_date",
+            "sex",
+            "address",
+            "ticket_issued_on",
+        )
+        with translated():
+            await self.db.execute(query("vrs_target_put"), *(target[k] for k in keys))
+
+    async def target(
+        self, *, ticket: str | None = None, my_number: str | None = None
+    ) -> Row | None:
+        """A target by ticket number or My Number."""
+        name, value = (
+            ("vrs_target_by_ticket", ticket) if ticket else ("vrs_target_by_my_number", my_number)
+        )
+        with translated():
+            return _first(await self.db.fetch(query(name), value))
+
+    async def set_status(self, basic_code: str, status: str, on: date) -> bool:
+        """Flag a target moved out, deceased or cleared (F16); False if unknown."""
+        with translated():
+            return bool(await self.db.fetch(query("vrs_target_status"), basic_code, status, on))
+
+    async def put_dose(self, ticket: str, number: int, dose: dict[str, Any], source: str) -> bool:
+        """Record a dose once; False if that dose of that ticket was recorded already."""
+        with translated():
+            rows = await self.db.fetch(
+                query("vrs_dose_put"), ticket, number, json.dumps(dose), source
+            )
+        return bool(rows)
+
+    async def doses(self, ticket: str) -> list[dict[str, Any]]:
+        """A ticket's doses in order."""
+        with translated():
+            rows = await self.db.fetch(query("vrs_doses_of"), ticket)
+        return [json.loads(r["dose"]) if isinstance(r["dose"], str) else r["dose"] for r in rows]
+
+    async def unexported(self, limit: int) -> list[Row]:
+        """Doses not yet exported to health management (F13)."""
+        with translated():
+            return [dict(r) for r in await self.db.fetch(query("vrs_unexported"), limit)]
+
+    async def mark_exported(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Note the doses an export carried."""
+        with translated():
+            await self.db.execute(
+                query("vrs_mark_exported"), [k[0] for k in keys], [k[1] for k in keys]
+            )
+
+    async def put_transfer(self, inquiry_id: UUID, former: str, ticket: str | None) -> None:
+        """Remember a transfer-in inquiry (F14)."""
+        with translated():
+            await self.db.execute(query("vrs_transfer_put"), inquiry_id, former, ticket)
+
+    async def transfer(self, inquiry_id: UUID) -> Row | None:
+        """A transfer-in inquiry sent from here."""
+        with translated():
+            return _first(await self.db.fetch(query("vrs_transfer"), inquiry_id))
+
+    async def transfer_answered(self, inquiry_id: UUID, state: str, doses: int) -> None:
+        """Note the former city's answer."""
+        with translated():
+            await self.db.execute(query("vrs_transfer_answered"), inquiry_id, state, doses)
+
+
+@dataclass
+class PgNetworkBook:
+    """The network's 符号 directory and the permits it issued."""
+
+    db: Executor
+
+    async def put_code(self, agency: str, code: str, individual: bytes) -> None:
+        """Register one agency's 符号 for an individual (F5)."""
+        with translated():
+            await self.db.execute(query("nws_code_put"), agency, code, individual)
+
+    async def convert(self, agency: str, code: str, to_agency: str) -> str | None:
+        """The other agency's 符号 for the same individual, if it has one."""
+        with translated():
+            return await self.db.fetchval(query("nws_code_convert"), agency, code, to_agency)  # type: ignore[no-any-return]
+
+    async def put_permit(self, permit: Row) -> None:
+        """Keep a permit the network issued (R30)."""
+        keys = (
+            "permit_id",
+            "inquiry_id",
+            "inquirer",
+            "provider",
+            "procedure",
+            "data_item",
+            "issued_at",
+            "expires_at",
+            "correlation_id",
+        )
+        with translated():
+            await self.db.execute(query("nws_permit_put"), *(permit[k] for k in keys))
+
+    async def permit(self, permit_id: UUID) -> Row | None:
+        """A permit by id."""
+        with translated():
+            return _first(await self.db.fetch(query("nws_permit"), permit_id))
+
+    async def permit_for(self, inquiry_id: UUID) -> Row | None:
+        """The permit issued for an inquiry."""
+        with translated():
+            return _first(await self.db.fetch(query("nws_permit_for_inquiry"), inquiry_id))
+
+    async def permit_by_correlation(self, correlation_id: UUID) -> Row | None:
+        """The permit of the inquiry a reply belongs to."""
+        with translated():
+            return _first(await self.db.fetch(query("nws_permit_by_correlation"), correlation_id))
+
+    async def answered(self, inquiry_id: UUID) -> None:
+        """Note that the provider's reply passed."""
+        with translated():
+            await self.db.execute(query("nws_permit_answered"), inquiry_id)

@@ -1,0 +1,161 @@
+-- Named queries of the systems' own state in a city's adapter database (schemas ims,
+-- intermediate, vrs) and in the network's (schema nws).
+
+-- name: ims_resident_put
+-- The address system's latest word on a person (F1); returns whether the person is new and
+-- the status before (the statement's snapshot predates its own update).
+INSERT INTO ims.residents AS r (person, basic_code, resident_code, my_number, name, name_kana,
+    birth_date, sex, address, ticket_number, ticket_issued_on, status, status_on)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (person) DO UPDATE SET
+    name = EXCLUDED.name, name_kana = EXCLUDED.name_kana, address = EXCLUDED.address,
+    status = EXCLUDED.status, status_on = EXCLUDED.status_on, updated_at = now(),
+    ticket_number = coalesce(r.ticket_number, EXCLUDED.ticket_number),
+    ticket_issued_on = coalesce(r.ticket_issued_on, EXCLUDED.ticket_issued_on)
+RETURNING (xmax = 0) AS inserted, (SELECT status FROM ims.residents WHERE person = $1) AS before;
+
+-- name: ims_resident
+SELECT * FROM ims.residents WHERE person = $1;
+
+-- name: ims_coded
+UPDATE ims.residents SET coded = true WHERE person = $1;
+
+-- name: ims_dose_put
+INSERT INTO ims.doses (person, vaccine_type, dose_number, administered_on, lot_number,
+    manufacturer)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (person, vaccine_type, dose_number) DO UPDATE SET
+    administered_on = EXCLUDED.administered_on, lot_number = EXCLUDED.lot_number,
+    manufacturer = EXCLUDED.manufacturer;
+
+-- name: ims_history
+SELECT vaccine_type, dose_number, administered_on, lot_number, manufacturer
+FROM ims.doses WHERE person = $1
+ORDER BY administered_on, vaccine_type, dose_number;
+
+-- name: ims_resident_by_basic_code
+SELECT * FROM ims.residents WHERE basic_code = $1;
+
+-- name: is_list_put
+INSERT INTO intermediate.network_list (version, rows) VALUES ($1, $2::jsonb)
+ON CONFLICT (version) DO NOTHING;
+
+-- name: is_list_latest
+SELECT version, rows FROM intermediate.network_list ORDER BY received_at DESC, version LIMIT 1;
+
+-- name: is_permit_put
+INSERT INTO intermediate.permits (permit_id, inquiry_id, permit) VALUES ($1, $2, $3::jsonb)
+ON CONFLICT (permit_id) DO NOTHING;
+
+-- name: is_permit
+SELECT permit FROM intermediate.permits WHERE permit_id = $1;
+
+-- name: is_inquiry_put
+INSERT INTO intermediate.inquiries (inquiry_id, person, provider, procedure, data_item,
+    requested_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (inquiry_id) DO NOTHING;
+
+-- name: is_inquiry
+SELECT * FROM intermediate.inquiries WHERE inquiry_id = $1;
+
+-- name: is_inquiry_state
+UPDATE intermediate.inquiries SET state = $2 WHERE inquiry_id = $1 AND finished_at IS NULL;
+
+-- name: is_inquiry_finish
+UPDATE intermediate.inquiries
+SET state = $2, result = $3::jsonb, finished_at = $4, delete_after = $5
+WHERE inquiry_id = $1;
+
+-- name: is_inquiry_purge
+-- R42: a finished or interrupted inquiry's result is deleted once its time has come.
+DELETE FROM intermediate.inquiries WHERE delete_after <= $1 RETURNING inquiry_id;
+
+-- name: is_record_put
+INSERT INTO intermediate.provision_records (record_id, inquiry_id, role, inquirer, provider,
+    procedure, data_item, requested_at, provided_at, outcome, nondisclosure, retention_until)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (inquiry_id, role) DO UPDATE SET
+    provided_at = EXCLUDED.provided_at, outcome = EXCLUDED.outcome;
+
+-- name: is_records
+SELECT * FROM intermediate.provision_records ORDER BY requested_at, role;
+
+-- name: vrs_target_put
+INSERT INTO vrs.targets (basic_code, ticket_number, my_number, name, name_kana, birth_date,
+    sex, address, ticket_issued_on)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (basic_code) DO UPDATE SET
+    my_number = coalesce(EXCLUDED.my_number, vrs.targets.my_number),
+    name = EXCLUDED.name, name_kana = EXCLUDED.name_kana, address = EXCLUDED.address;
+
+-- name: vrs_target_by_ticket
+SELECT * FROM vrs.targets WHERE ticket_number = $1;
+
+-- name: vrs_target_by_basic_code
+SELECT * FROM vrs.targets WHERE basic_code = $1;
+
+-- name: vrs_target_by_my_number
+SELECT * FROM vrs.targets WHERE my_number = $1;
+
+-- name: vrs_target_status
+UPDATE vrs.targets SET status = $2, status_on = $3 WHERE basic_code = $1 RETURNING basic_code;
+
+-- name: vrs_dose_put
+INSERT INTO vrs.doses (ticket_number, dose_number, dose, source) VALUES ($1, $2, $3::jsonb, $4)
+ON CONFLICT (ticket_number, dose_number) DO NOTHING
+RETURNING ticket_number;
+
+-- name: vrs_doses_of
+SELECT dose FROM vrs.doses WHERE ticket_number = $1 ORDER BY dose_number;
+
+-- name: vrs_unexported
+SELECT t.basic_code, d.ticket_number, d.dose_number, d.dose
+FROM vrs.doses d JOIN vrs.targets t USING (ticket_number)
+WHERE d.exported_at IS NULL
+ORDER BY d.ticket_number, d.dose_number
+LIMIT $1;
+
+-- name: vrs_mark_exported
+UPDATE vrs.doses SET exported_at = now()
+WHERE (ticket_number, dose_number) IN (SELECT * FROM unnest($1::text[], $2::smallint[]));
+
+-- name: vrs_transfer_put
+INSERT INTO vrs.transfer_inquiries (inquiry_id, former_municipality, ticket_number)
+VALUES ($1, $2, $3)
+ON CONFLICT (inquiry_id) DO NOTHING;
+
+-- name: vrs_transfer
+SELECT * FROM vrs.transfer_inquiries WHERE inquiry_id = $1;
+
+-- name: vrs_transfer_answered
+UPDATE vrs.transfer_inquiries SET state = $2, doses = $3, answered_at = now()
+WHERE inquiry_id = $1;
+
+-- name: nws_code_put
+INSERT INTO nws.codes (agency, code, individual) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING;
+
+-- name: nws_code_convert
+-- The provider's 符号 for the individual the inquirer's 符号 stands for.
+SELECT theirs.code FROM nws.codes ours
+JOIN nws.codes theirs ON theirs.individual = ours.individual AND theirs.agency = $3
+WHERE ours.agency = $1 AND ours.code = $2;
+
+-- name: nws_permit_put
+INSERT INTO nws.permits (permit_id, inquiry_id, inquirer, provider, procedure, data_item,
+    issued_at, expires_at, correlation_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (inquiry_id) DO NOTHING;
+
+-- name: nws_permit
+SELECT * FROM nws.permits WHERE permit_id = $1;
+
+-- name: nws_permit_for_inquiry
+SELECT * FROM nws.permits WHERE inquiry_id = $1;
+
+-- name: nws_permit_by_correlation
+SELECT * FROM nws.permits WHERE correlation_id = $1;
+
+-- name: nws_permit_answered
+UPDATE nws.permits SET answered_at = now() WHERE inquiry_id = $1;

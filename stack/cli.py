@@ -1,0 +1,100 @@
+"""`sesshu stack`: keys for every adapter, one city's adapters, the network, or everything
+(`up`: the hub, the desk, the network and every city's adapters, until Ctrl-C)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from hub.settings import Settings
+from hub.settings import load as load_settings
+from stack.host import run_city, run_network
+from stack.keys import provision_keys
+
+__all__ = ["stack_app"]
+
+stack_app = typer.Typer(
+    help="The adapters of the five systems, and the whole stack.", no_args_is_help=True
+)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@stack_app.command("keys")
+def keys() -> None:
+    """Generate the keys the adapters (and the hub) lack; print the ids made."""
+    settings = _settings()
+    made = provision_keys(
+        settings.adapters.municipalities, settings.adapters.key_dir, settings.signing.ring_dir
+    )
+    for key_id in made:
+        typer.echo(key_id)
+
+
+def _serve(run: object) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run(stop)  # type: ignore[operator]
+
+    asyncio.run(main())
+
+
+@stack_app.command("city")
+def city(code: Annotated[str, typer.Argument(help="6-digit local-government code")]) -> None:
+    """Run one city's adapters until SIGTERM or Ctrl-C."""
+    settings = _settings()
+    _serve(lambda stop: run_city(settings, code, stop))
+
+
+@stack_app.command("network")
+def network() -> None:
+    """Run the information-provision network until SIGTERM or Ctrl-C."""
+    settings = _settings()
+    _serve(lambda stop: run_network(settings, stop))
+
+
+@stack_app.command("up")
+def up() -> None:
+    """Start the hub, the desk, the network and every city's adapters; Ctrl-C stops all."""
+    settings = _settings()
+    provision_keys(
+        settings.adapters.municipalities, settings.adapters.key_dir, settings.signing.ring_dir
+    )
+    env = dict(os.environ)
+    if settings.signing.hub_key_file is None:
+        hub_keys = sorted(settings.adapters.key_dir.glob("hub-*.signing.pem"))
+        env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(hub_keys[-1])
+    commands = [["hub"], ["desk"], ["stack", "network"]] + [
+        ["stack", "city", code] for code in settings.adapters.municipalities
+    ]
+    children = [
+        subprocess.Popen([sys.executable, "-m", "hub", *argv], env=env)  # noqa: S603
+        for argv in commands
+    ]
+    typer.echo(f"started {len(children)} processes; Ctrl-C stops them")
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    codes = [child.wait(timeout=60) for child in children]
+    raise typer.Exit(max(codes, default=0))

@@ -1,0 +1,70 @@
+"""Each adapter's keys: the newest valid ring entry for its system and city whose private
+keys lie in the adapters' key directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from contracts.codes import SystemId
+from contracts.keys import SIGNING_KEY_SUFFIX, KeyRing, generate_key, load_sealing_key
+from contracts.signing import Signer
+
+__all__ = ["AdapterKeys", "keys_for", "provision_keys"]
+
+
+@dataclass(frozen=True)
+class AdapterKeys:
+    """What one adapter signs with and opens sealed payloads with."""
+
+    signer: Signer
+    sealing: X25519PrivateKey
+
+
+def keys_for(ring: KeyRing, key_dir: Path, system: SystemId, city: str | None) -> AdapterKeys:
+    """The adapter's keys; ValueError naming the system and city if it has none."""
+    now = datetime.now(UTC)
+    candidates = [
+        entry
+        for entry in ring
+        if entry.system == system
+        and (entry.municipality is None if city is None else str(entry.municipality) == city)
+        and entry.valid_at(now)
+        and not entry.revoked
+        and (key_dir / f"{entry.key_id}{SIGNING_KEY_SUFFIX}").is_file()
+    ]
+    if not candidates:
+        owner = f"{system.value} of {city}" if city else system.value
+        raise ValueError(f"no valid key for {owner} in {key_dir} (sesshu stack keys)")
+    entry = max(candidates, key=lambda e: e.not_before)
+    signer = Signer.from_file(key_dir / f"{entry.key_id}{SIGNING_KEY_SUFFIX}")
+    return AdapterKeys(signer, load_sealing_key(key_dir / f"{entry.key_id}.sealing.pem"))
+
+
+def provision_keys(cities: tuple[str, ...], key_dir: Path, ring_dir: Path) -> list[str]:
+    """Generate the keys every adapter of `cities` (and the network, and the hub) lacks:
+    private keys into `key_dir`, ring entries into `ring_dir`. The key ids made."""
+    ring = KeyRing.load(ring_dir) if ring_dir.is_dir() else KeyRing([])
+    owners: list[tuple[SystemId, str | None]] = [
+        (system, city)
+        for city in cities
+        for system in (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE, SystemId.VRS, SystemId.KIOSK)
+    ]
+    owners += [(SystemId.NWS, None), (SystemId.HUB, None)]
+    made = []
+    for system, city in owners:
+        try:
+            keys_for(ring, key_dir, system, city)
+            continue
+        except ValueError:
+            pass
+        key = generate_key(system, city, valid_from=datetime.now(UTC) - timedelta(minutes=5))
+        key.write(key_dir)
+        entry = key_dir / f"{key.entry.key_id}.json"
+        ring_dir.mkdir(parents=True, exist_ok=True)
+        (ring_dir / entry.name).write_bytes(entry.read_bytes())
+        made.append(key.entry.key_id)
+    return made

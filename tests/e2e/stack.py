@@ -1,0 +1,182 @@
+"""The whole stack as processes for end-to-end tests: the hub, the network and both
+cities' adapters (`sesshu stack network|city`), on a fresh vhost and fresh databases."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from adapters.health_mgmt.records_csv import COLUMNS
+from contracts.examples import example_payload
+from stack.keys import provision_keys
+from tests.harness import (
+    CHIKUSEI,
+    PG_ROOT,
+    ROOT,
+    YUKI,
+    HubProcess,
+    Services,
+    topology_ready,
+    wait_for,
+)
+
+__all__ = ["Stack", "records_csv", "rows_csv"]
+
+CITIES = (CHIKUSEI, YUKI)
+
+
+@dataclass
+class Stack:
+    """The running processes and where their edges and databases are."""
+
+    services: Services
+    root: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    hub: HubProcess | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def key_dir(self) -> Path:
+        return self.root / "private"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    def env(self) -> dict[str, str]:
+        return self.services.env(
+            SESSHU_ADAPTERS__KEY_DIR=str(self.key_dir),
+            SESSHU_ADAPTERS__DATA_DIR=str(self.data_dir),
+            SESSHU_ADAPTERS__DATABASE_URL=f"{PG_ROOT}{self.services.database}",
+            SESSHU_ADAPTERS__MUNICIPALITIES=",".join(CITIES),
+            SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS="0.3",
+            **self.extra_env,
+        )
+
+    def database_url(self, owner: str) -> str:
+        return f"{PG_ROOT}{self.services.database}_{owner}"
+
+    async def start(self) -> Stack:
+        provision_keys(CITIES, self.key_dir, self.services.ring_dir)
+        self.hub = HubProcess(self.services, extra_env=self.extra_env).start()
+        await wait_for(lambda: topology_ready(self.services), 30, "the hub's topology")
+        for name, argv in [("network", ["stack", "network"])] + [
+            (code, ["stack", "city", code]) for code in CITIES
+        ]:
+            self._spawn(name, argv)
+        # The network distributes the list to each server when it starts (F8).
+        for city in CITIES:
+            await wait_for(functools.partial(self._has_list, city), 60, f"the list at {city}")
+        return self
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        with (self.root / f"{name}.log").open("wb") as log:  # the child keeps a copy
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "hub", *argv],
+                env=self.env(),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    async def _has_list(self, city: str) -> bool:
+        return await self.exists(city, "SELECT 1 FROM intermediate.network_list")
+
+    def logs(self) -> str:
+        parts = [self.hub.log() if self.hub else ""]
+        parts += [(self.root / f"{n}.log").read_text(errors="replace") for n in self.processes]
+        return "\n".join(parts)
+
+    def stop(self) -> dict[str, int]:
+        codes = {}
+        for process in self.processes.values():
+            process.terminate()
+        for name, process in self.processes.items():
+            try:
+                codes[name] = process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes[name] = -9
+        if self.hub is not None:
+            codes["hub"] = self.hub.stop()
+        return codes
+
+    def drop(self, city: str, system: str, folder: str, name: str, data: bytes) -> Path:
+        """Drop a request file in an edge inbox the way a system does: write, then rename."""
+        inbox = self.data_dir / city / system / folder / "inbox"
+        inbox.mkdir(parents=True, exist_ok=True)
+        partial = inbox / (name + ".part")
+        partial.write_bytes(data)
+        return partial.replace(inbox / name)
+
+    def out(self, city: str, system: str, kind: str) -> list[Any]:
+        """What a system wrote out for a kind (JSON files), oldest first."""
+        folder = self.data_dir / city / system / "out" / kind
+        paths = (
+            sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
+            if folder.is_dir()
+            else []
+        )
+        return [json.loads(p.read_text()) for p in paths]
+
+    async def fetch(self, owner: str, sql: str, *args: object) -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(self.database_url(owner))
+        try:
+            return list(await connection.fetch(sql, *args))
+        finally:
+            await connection.close()
+
+    async def exists(self, owner: str, sql: str, *args: object) -> bool:
+        try:
+            return bool(await self.fetch(owner, sql, *args))
+        except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError, OSError):
+            return False
+
+    async def hub_rows(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(self.services.database_url)
+        try:
+            return list(await connection.fetch(sql, *args))
+        finally:
+            await connection.close()
+
+
+async def drop_adapter_databases(database: str) -> None:
+    connection = await asyncpg.connect(f"{PG_ROOT}postgres")
+    try:
+        for owner in (*CITIES, "nws"):
+            await connection.execute(f'DROP DATABASE IF EXISTS "{database}_{owner}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def rows_csv(rows: list[dict[str, object]]) -> bytes:
+    """A CSV request file with a header of the rows' keys."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def records_csv(rows: list[dict[str, str]]) -> bytes:
+    """A 予診票 results batch (F3): the example record with the given cells changed."""
+    good = {
+        k: ("" if v is None else str(v))
+        for k, v in example_payload("vaccination_record").model_dump(mode="json").items()
+        if k != "kind"
+    }
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(list(COLUMNS))
+    for row in rows:
+        writer.writerow([(good | row).get(n, "") for n in COLUMNS])
+    return out.getvalue().encode()
