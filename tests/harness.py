@@ -333,10 +333,18 @@ def restart_rabbitmq() -> None:
     """Stop the RabbitMQ node and start it again, as an operator or a crash-restart would."""
     subprocess.run(["rabbitmqctl", "-q", "stop"], check=True, capture_output=True, timeout=120)
     subprocess.run(["rabbitmq-server", "-detached"], check=True, capture_output=True, timeout=60)
-    time.sleep(1)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "await_startup"], check=True, capture_output=True, timeout=180
-    )
+    # await_startup exits 69 while the node has not even registered yet (a slow machine
+    # takes more than a second to get that far): ask again until it waits for real.
+    deadline = time.monotonic() + 180
+    while True:
+        time.sleep(1)
+        done = subprocess.run(
+            ["rabbitmqctl", "-q", "await_startup"], check=False, capture_output=True, timeout=180
+        )
+        if done.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"RabbitMQ did not start: {done.stderr.decode(errors='replace')}")
 
 
 def restart_postgres() -> None:
