@@ -11,21 +11,26 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
+
+import uvicorn
 
 from adapters._bridge.bridge import Bridge, dispatch, make_broker
 from adapters.health_mgmt.bridge import HealthMgmt
 from adapters.intermediate.bridge import IntermediateServer
+from adapters.kiosk.bridge import CertificateCenter
+from adapters.kiosk.edge import kiosk_app
 from adapters.nws.bridge import Network
 from adapters.nws.permits import NetworkList
+from adapters.vrs.bridge import Vrs
 from contracts.codes import SystemId
 from contracts.keys import KeyRing
 from hub.settings import Settings
 from hub.store.adapter_db import AdapterDb
 from hub.store.intermediate import PgFukuhon, PgLinkage
-from hub.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents
-from stack.keys import keys_for
+from hub.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
+from stack.keys import card_authority, keys_for, shc_issuer
 from stack.network_list import network_list
 
 __all__ = ["run_city", "run_network"]
@@ -61,14 +66,61 @@ async def run_city(settings: Settings, city: str, stop: asyncio.Event) -> None:
         timedelta(hours=settings.adapters.result_retention_hours),
     )
     server_bridge.subscribe(dispatch(server.handlers()))
+    authority = card_authority(settings.adapters.key_dir).public_key()
+    vrs_bridge, _ = bridge(SystemId.VRS)
+    vrs = Vrs(
+        vrs_bridge,
+        PgVrsBook(db),
+        shc_issuer(
+            settings.adapters.shc_issuer_url,
+            settings.adapters.shc_key_file,
+            settings.adapters.key_dir,
+        ),
+        root / "vrs",
+        city not in settings.adapters.consent_not_required,
+        authority,
+    ).prepare()
+    vrs_bridge.subscribe(dispatch(vrs.handlers()))
+    kiosk_bridge, _ = bridge(SystemId.KIOSK)
+    center = CertificateCenter(kiosk_bridge, authority, settings.adapters.kiosk_enrolled)
+    kiosk_bridge.subscribe(dispatch(center.handlers()))
     interval = settings.adapters.poll_interval_seconds
     try:
         await _start(broker)
+        web = _HostedServer(_http_config(kiosk_app(center), settings, city))
+        serving = asyncio.create_task(web.serve())
         log.info("adapters of %s running", city)
-        await _until(stop, [(health.poll, interval), (server.purge, 60.0)])
+        try:
+            await _until(
+                stop, [(health.poll, interval), (vrs.poll, interval), (server.purge, 60.0)]
+            )
+        finally:
+            web.should_exit = True
+            await serving
     finally:
         await broker.stop()
         await db.close()
+
+
+def _http_config(app: object, settings: Settings, city: str) -> uvicorn.Config:
+    # One port per city, in the order of the configured cities.
+    cities = list(settings.adapters.municipalities)
+    offset = cities.index(city) if city in cities else len(cities)
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=settings.adapters.kiosk_http_host,
+        port=settings.adapters.kiosk_http_port + offset,
+        log_level="warning",
+        lifespan="off",
+    )
+
+
+class _HostedServer(uvicorn.Server):
+    """uvicorn inside the host's event loop: the host, not uvicorn, owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def run_network(settings: Settings, stop: asyncio.Event) -> None:

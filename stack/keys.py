@@ -3,17 +3,21 @@ keys lie in the adapters' key directory."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from adapters.vrs.shc import Issuer
 from contracts.codes import SystemId
 from contracts.keys import SIGNING_KEY_SUFFIX, KeyRing, generate_key, load_sealing_key
 from contracts.signing import Signer
 
-__all__ = ["AdapterKeys", "keys_for", "provision_keys"]
+__all__ = ["AdapterKeys", "card_authority", "keys_for", "provision_keys", "shc_issuer"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +72,44 @@ def provision_keys(cities: tuple[str, ...], key_dir: Path, ring_dir: Path) -> li
         (ring_dir / entry.name).write_bytes(entry.read_bytes())
         made.append(key.entry.key_id)
     return made
+
+
+CARD_AUTHORITY_FILE = "card-authority.pem"
+SHC_ISSUER_FILE = "shc-issuer.pem"
+
+
+def card_authority(key_dir: Path) -> Ed25519PrivateKey:
+    """The test card authority that signs simulated My Number Cards (made on first use).
+
+    A real center trusts J-LIS's public key instead; only the simulator needs the
+    private half."""
+    path = key_dir / CARD_AUTHORITY_FILE
+    if not path.exists():
+        key = Ed25519PrivateKey.generate()
+        _write_private(path, key.private_bytes(*_PKCS8))
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise ValueError(f"{path.name}: not an Ed25519 private key")
+    return loaded
+
+
+def shc_issuer(url: str, key_file: Path | None, key_dir: Path) -> Issuer:
+    """VRS's SMART Health Card issuer: the configured key, or one made on first use."""
+    path = key_file or key_dir / SHC_ISSUER_FILE
+    if key_file is None and not path.exists():
+        _write_private(path, Issuer.generate(url).key.as_pem(private=True))
+    return Issuer.load(url, path)
+
+
+_PKCS8 = (
+    serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption(),
+)
+
+
+def _write_private(path: Path, pem: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)

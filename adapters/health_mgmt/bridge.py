@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
-from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from adapters._bridge import folders
 from adapters._bridge.bridge import Bridge, Handler, payload_of
+from adapters._bridge.folders import Source
 from adapters._bridge.rows import Rows, read_rows, rows_result
-from adapters.health_mgmt.edge import row_message_id
 from adapters.health_mgmt.records_csv import RowError, read_batch, result_csv
 from adapters.vrs.export_csv import export_csv
 from contracts.codes import (
@@ -43,7 +43,7 @@ from contracts.codes import (
     SystemId,
     TicketNumber,
 )
-from contracts.envelope import Envelope, stable_message_id
+from contracts.envelope import Envelope
 from contracts.payloads import (
     DoseHistoryItem,
     FukuhonRegistration,
@@ -56,7 +56,7 @@ from contracts.payloads import (
 )
 from hub.ports import InboxTransaction, ResidentRegister
 
-__all__ = ["HealthMgmt", "InquiryRow", "ResidentRow", "Source"]
+__all__ = ["HealthMgmt", "InquiryRow", "ResidentRow"]
 
 log = logging.getLogger("sesshu.adapters.health_mgmt")
 HISTORY = "vaccination.history"
@@ -105,9 +105,7 @@ class HealthMgmt:
 
     def prepare(self) -> HealthMgmt:
         """Create the edge folders."""
-        for name in ("residents", "records", "inquiries"):
-            for sub in ("inbox", "results", "done"):
-                (self.root / name / sub).mkdir(parents=True, exist_ok=True)
+        folders.prepare(self.root, ("residents", "records", "inquiries"))
         return self
 
     def handlers(self) -> dict[str, Handler]:
@@ -124,26 +122,14 @@ class HealthMgmt:
 
     async def poll(self) -> int:
         """Handle every file waiting in the three inboxes; how many were handled."""
-        handled = 0
-        for name, handle in (
-            ("residents", self.import_residents),
-            ("records", self.import_records),
-            ("inquiries", self.send_inquiries),
-        ):
-            inbox = self.root / name / "inbox"
-            for path in sorted(inbox.glob("*.csv"), key=lambda p: (p.stat().st_mtime, p.name)):
-                result = await handle(Source.read(path))
-                self._finish(path, name, result)
-                handled += 1
-        return handled
-
-    def _finish(self, path: Path, name: str, result: str) -> None:
-        # The result first: a file in done/ always has its result beside it.
-        target = self.root / name / "results" / f"{path.stem}.result.csv"
-        partial = target.with_suffix(".part")
-        partial.write_text(result, encoding="utf-8")
-        partial.replace(target)
-        path.replace(self.root / name / "done" / path.name)
+        return await folders.serve(
+            self.root,
+            {
+                "residents": self.import_residents,
+                "records": self.import_records,
+                "inquiries": self.send_inquiries,
+            },
+        )
 
     async def import_residents(self, source: Source) -> str:
         """F1 (with F2, F5, F11, F16) for one residents file."""
@@ -311,24 +297,3 @@ class HealthMgmt:
         partial = folder / (name + ".part")
         partial.write_bytes(data)
         partial.replace(folder / name)
-
-
-@dataclass(frozen=True)
-class Source:
-    """A request file: its bytes, name and modification time."""
-
-    data: bytes
-    name: str
-    modified: datetime
-
-    @classmethod
-    def read(cls, path: Path) -> Source:
-        """The file as it is now."""
-        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        return cls(path.read_bytes(), path.name, modified)
-
-    def stable_id(self, line: int, label: str) -> UUID:
-        """The id of what one line causes: a file handled again after a crash sends the
-        same ids, which the hub drops as duplicates."""
-        seed = row_message_id(self.data, line, self.modified).bytes + label.encode()
-        return stable_message_id(seed, self.modified)

@@ -15,6 +15,7 @@ This project's issuer is a test issuer with its own keys, never Japan's
 from __future__ import annotations
 
 import base64
+import io
 import json
 import zlib
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ __all__ = [
     "from_qr_text",
     "health_card",
     "qr_png",
+    "qr_png_bytes",
     "qr_text",
     "verify",
 ]
@@ -196,13 +198,20 @@ def from_qr_text(text: str) -> str:
     return "".join(chr(int(digits[i : i + 2]) + 45) for i in range(0, len(digits), 2))
 
 
-def qr_png(token: str, path: Path, *, scale: int = 4) -> Path:
-    """The card as a QR code image: `shc:/` in byte mode, the digits in numeric mode."""
+def qr_png_bytes(token: str, *, scale: int = 4) -> bytes:
+    """The card as a QR code PNG: `shc:/` in byte mode, the digits in numeric mode."""
     digits = qr_text(token).removeprefix(QR_PREFIX)
     # segno takes a list of (content, mode) segments; its annotation says str or bytes.
     segments: Any = [(QR_PREFIX, segno.consts.MODE_BYTE), (digits, segno.consts.MODE_NUMERIC)]
     code = segno.make(segments, error="l", micro=False)
-    code.save(str(path), kind="png", scale=scale, border=4)
+    out = io.BytesIO()
+    code.save(out, kind="png", scale=scale, border=4)
+    return out.getvalue()
+
+
+def qr_png(token: str, path: Path, *, scale: int = 4) -> Path:
+    """The card's QR code written to a PNG file."""
+    path.write_bytes(qr_png_bytes(token, scale=scale))
     return path
 
 

@@ -1,0 +1,330 @@
+"""VRS (ワクチン接種記録システム), one city's part of it, as an adapter.
+
+Edge input (CSV request files in `<root>/<name>/inbox/`, answered in `results/`):
+
+    doses        the vaccination site reads the ticket (F12): the dose is recorded and
+                 reported to health management
+    transfer_in  counter staff ask a new resident's former city for their records (F14):
+                 only with the My Number confirmed in our register (R04) and, where the
+                 city's policy asks for it, the resident's consent (R02)
+
+Deliveries:
+
+    target_registration     people due and their tickets (F11)
+    resident_status_flag    moved out, deceased, cleared (F16)
+    transfer_in_inquiry     from a new city: our records for that My Number (F15)
+    transfer_out_provision  a former city's records for our new resident (F14)
+    certificate_application a certificate for a resident's doses, as a SMART Health Card
+                            (F17-F19); the card's signature is checked again here (F18)
+
+And periodically: the doses not yet exported, to health management without any My
+Number (F13).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict
+
+from adapters._bridge import folders
+from adapters._bridge.bridge import Bridge, Handler, payload_of, reply_id
+from adapters._bridge.folders import Source
+from adapters._bridge.rows import read_rows, rows_result
+from adapters.health_mgmt.records_csv import RowError
+from adapters.kiosk.card_check import CardRejected, check_application
+from adapters.vrs.shc import CardError, Issuer, health_card
+from contracts.codes import LocalGovCode, MyNumber, SystemId, TicketNumber
+from contracts.envelope import Envelope, stable_message_id
+from contracts.payloads import (
+    CertificateApplication,
+    CertificateIssued,
+    CovidDose,
+    DoseRecord,
+    ExportRow,
+    IdentityCheck,
+    ResidentStatusFlag,
+    TargetRegistration,
+    TransferInInquiry,
+    TransferOutProvision,
+    VaccinationExport,
+)
+from hub.ports import InboxTransaction, VrsBook
+
+__all__ = ["TransferInRow", "Vrs"]
+
+log = logging.getLogger("sesshu.adapters.vrs")
+PROCEDURE, RECORDS = "S19-16", "covid.vaccination_record"
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+class TransferInRow(BaseModel):
+    """One row of a transfer-in request file (F14; VRS takes such files since Mar 2022)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    my_number: MyNumber
+    former_municipality: LocalGovCode
+    ticket_number: TicketNumber | None = None
+    register_confirmed: bool
+    consent_reference: str | None = None
+    id_document: Literal["my_number_card", "passport", "driving_licence", "other"]
+    checked_by: str
+    checked_at: datetime
+
+
+@dataclass
+class Vrs:
+    """One city's part of VRS."""
+
+    bridge: Bridge
+    book: VrsBook
+    issuer: Issuer
+    root: Path
+    consent_required: bool
+    card_authority: Ed25519PublicKey
+
+    @property
+    def city(self) -> str:
+        """The municipality whose part of VRS this is."""
+        return self.bridge.municipality
+
+    def prepare(self) -> Vrs:
+        """Create the edge folders."""
+        folders.prepare(self.root, ("doses", "transfer_in"))
+        return self
+
+    def handlers(self) -> dict[str, Handler]:
+        """What VRS does with each kind delivered to it."""
+        return {
+            "target_registration": self.on_targets,
+            "resident_status_flag": self.on_flag,
+            "transfer_in_inquiry": self.on_transfer_inquiry,
+            "transfer_out_provision": self.on_transfer_provision,
+            "certificate_application": self.on_application,
+        }
+
+    # --- edge input -----------------------------------------------------------------------
+
+    async def poll(self) -> int:
+        """Handle every request file waiting; then export what is new (F13)."""
+        handled = await folders.serve(
+            self.root, {"doses": self.record_doses, "transfer_in": self.ask_former}
+        )
+        await self.export()
+        return handled
+
+    async def record_doses(self, source: Source) -> str:
+        """F12: each dose read from a ticket, recorded once and reported."""
+        rows = read_rows(source.data, DoseRecord)
+        refused: list[RowError] = []
+        for line, record in rows.good:
+            if await self.book.target(ticket=str(record.ticket_number)) is None:
+                refused.append(RowError(line, "ticket_number", "no such ticket in this city"))
+                continue
+            dose = CovidDose(
+                dose_number=record.dose_number,
+                vaccinated_on=record.vaccinated_on,
+                manufacturer=record.manufacturer,
+                lot_number=record.lot_number,
+                product_name=record.product_name,
+            )
+            ticket = str(record.ticket_number)
+            if await self.book.put_dose(
+                ticket, record.dose_number, dose.model_dump(mode="json"), "site"
+            ):
+                await self.bridge.send(
+                    record,
+                    to=SystemId.HEALTH_MGMT,
+                    procedure=PROCEDURE,
+                    data_item="covid.dose",
+                    message_id=source.stable_id(line, "dose"),
+                )
+        return rows_result(rows, source.name, refused)
+
+    async def ask_former(self, source: Source) -> str:
+        """F14: a transfer-in inquiry per row, under R04 and the consent policy (R02)."""
+        rows = read_rows(source.data, TransferInRow)
+        refused: list[RowError] = []
+        for line, row in rows.good:
+            problem = self._transfer_problem(row)
+            if problem is not None:
+                refused.append(RowError(line, *problem))
+                continue
+            inquiry = TransferInInquiry(
+                inquiry_id=source.stable_id(line, "transfer-in"),
+                former_municipality=row.former_municipality,
+                my_number=row.my_number,
+                register_confirmed=True,
+                consent_reference=row.consent_reference,
+                identity_check=IdentityCheck(
+                    document=row.id_document, checked_at=row.checked_at, checked_by=row.checked_by
+                ),
+            )
+            await self.book.put_transfer(
+                inquiry.inquiry_id, str(row.former_municipality), row.ticket_number
+            )
+            await self.bridge.send(
+                inquiry,
+                to=SystemId.VRS,
+                city=str(row.former_municipality),
+                procedure=PROCEDURE,
+                data_item=RECORDS,
+                message_id=source.stable_id(line, "transfer-in-message"),
+            )
+        return rows_result(rows, source.name, refused)
+
+    def _transfer_problem(self, row: TransferInRow) -> tuple[str, str] | None:
+        if not row.register_confirmed:
+            return (
+                "register_confirmed",
+                "confirm the My Number in the resident register first (R04)",
+            )
+        if self.consent_required and not row.consent_reference:
+            return "consent_reference", "this city asks for the resident's consent (R02)"
+        if str(row.former_municipality) == self.city:
+            return "former_municipality", "the former city is this city"
+        return None
+
+    async def export(self, limit: int = 5000) -> int:
+        """F13: the doses not yet exported, to health management (never a My Number)."""
+        pending = await self.book.unexported(limit)
+        if not pending:
+            return 0
+        rows = tuple(
+            ExportRow(
+                basic_code=r["basic_code"],
+                ticket_number=r["ticket_number"],
+                dose=CovidDose.model_validate(_json(r["dose"])),
+            )
+            for r in pending
+        )
+        keys = [(r["ticket_number"], int(r["dose_number"])) for r in pending]
+        seed = hashlib.sha256(repr(keys).encode()).digest()
+        export = VaccinationExport(batch_id=stable_message_id(seed + b"batch", _EPOCH), rows=rows)
+        await self.bridge.send(
+            export,
+            to=SystemId.HEALTH_MGMT,
+            procedure=PROCEDURE,
+            data_item=RECORDS,
+            message_id=stable_message_id(seed + b"message", _EPOCH),
+        )
+        await self.book.mark_exported(keys)
+        return len(rows)
+
+    # --- deliveries -------------------------------------------------------------------------
+
+    async def on_targets(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """F11: register the people due and their tickets."""
+        registration = payload_of(envelope, TargetRegistration)
+        for target in registration.targets:
+            fields = target.model_dump()
+            fields["my_number"] = None if target.my_number is None else target.my_number.reveal()
+            await self.book.put_target(fields)
+        await tx.record_effect(f"targets:{len(registration.targets)}")
+
+    async def on_flag(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """F16: a target moved out, died, or was cleared."""
+        flag = payload_of(envelope, ResidentStatusFlag)
+        status = "active" if flag.flag == "cleared" else flag.flag
+        known = await self.book.set_status(str(flag.basic_code), status, flag.effective_on)
+        await tx.record_effect(f"flag:{status}" if known else "refused:unknown_target")
+
+    async def on_transfer_inquiry(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """F15: our records for the My Number the new city confirmed in its register."""
+        inquiry = payload_of(envelope, TransferInInquiry)
+        target = await self.book.target(my_number=inquiry.my_number.reveal())
+        doses = [] if target is None else await self.book.doses(target["ticket_number"])
+        provision = TransferOutProvision(
+            inquiry_id=inquiry.inquiry_id,
+            my_number=inquiry.my_number,
+            register_confirmed=True,
+            status="provided" if doses else "no_record",
+            doses=tuple(CovidDose.model_validate(d) for d in doses),
+        )
+        await self.bridge.send(
+            provision,
+            to=SystemId.VRS,
+            city=str(envelope.municipality),
+            procedure=PROCEDURE,
+            data_item=RECORDS,
+            cause=envelope,
+        )
+        await tx.record_effect(f"transfer_out:{provision.status}")
+
+    async def on_transfer_provision(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """F14's answer: the former city's doses become our new resident's."""
+        provision = payload_of(envelope, TransferOutProvision)
+        asked = await self.book.transfer(provision.inquiry_id)
+        if asked is None:
+            await tx.record_effect("refused:unknown_inquiry")
+            return
+        ticket = asked["ticket_number"]
+        if ticket is None:
+            target = await self.book.target(my_number=provision.my_number.reveal())
+            ticket = None if target is None else target["ticket_number"]
+        if ticket is not None:
+            for dose in provision.doses:
+                await self.book.put_dose(
+                    ticket, dose.dose_number, dose.model_dump(mode="json"), "transfer_in"
+                )
+        await self.book.transfer_answered(
+            provision.inquiry_id, provision.status, len(provision.doses)
+        )
+        await tx.record_effect(f"transfer_in:{provision.status}:{len(provision.doses)}")
+
+    async def on_application(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """F17-F19: issue the certificate as a SMART Health Card, or refuse."""
+        application = payload_of(envelope, CertificateApplication)
+        try:
+            check_application(
+                application,
+                card_authority=self.card_authority,
+                municipality=self.city,
+                enrolled=[self.city],  # the center applied R10; VRS checks the card (F18)
+            )
+            jws = await self._card_for(application)
+        except (CardRejected, CardError) as exc:
+            code = getattr(exc, "code", "no_record")
+            log.warning("certificate application %s refused: %s", envelope.id, code)
+            await tx.record_effect(f"refused:{code}")
+            return
+        issued = CertificateIssued(
+            application_id=application.application_id,
+            certificate_id=f"CERT-{reply_id(envelope, 'certificate').hex[:24]}",
+            issued_on=datetime.now(UTC).date(),
+            jws=jws,
+        )
+        await self.bridge.send(
+            issued,
+            to=SystemId.KIOSK,
+            procedure=PROCEDURE,
+            data_item="covid.certificate",
+            cause=envelope,
+        )
+        await tx.record_effect("certificate:issued")
+
+    async def _card_for(self, application: CertificateApplication) -> str:
+        target = await self.book.target(my_number=application.my_number.reveal())
+        if target is None or target["status"] == "deceased":
+            raise CardError("no_record")
+        doses = [
+            CovidDose.model_validate(d) for d in await self.book.doses(target["ticket_number"])
+        ]
+        return health_card(
+            self.issuer,
+            name=str(application.name),
+            birth_date=application.birth_date,
+            doses=doses,
+            issued_at=datetime.now(UTC),
+        )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
