@@ -7,6 +7,7 @@ import csv
 import functools
 import io
 import json
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -17,9 +18,12 @@ import asyncpg
 
 from adapters.health_mgmt.records_csv import COLUMNS
 from contracts.examples import example_payload
+from hub.approvals import Role
+from hub.desk import Terminal, open_desk
 from stack.keys import provision_keys
 from tests.harness import (
     CHIKUSEI,
+    PASSWORD,
     PG_ROOT,
     ROOT,
     YUKI,
@@ -29,9 +33,24 @@ from tests.harness import (
     wait_for,
 )
 
-__all__ = ["Stack", "records_csv", "rows_csv"]
+__all__ = ["CITIES", "Stack", "kiosk_url", "records_csv", "rows_csv"]
 
 CITIES = (CHIKUSEI, YUKI)
+
+
+def free_port_pair() -> int:
+    """A port whose next one is free too (one certificate center per city)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        with socket.socket() as second:
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two adjacent free ports")
 
 
 @dataclass
@@ -43,6 +62,7 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     hub: HubProcess | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    kiosk_port: int = field(default_factory=free_port_pair)
 
     @property
     def key_dir(self) -> Path:
@@ -59,6 +79,8 @@ class Stack:
             SESSHU_ADAPTERS__DATABASE_URL=f"{PG_ROOT}{self.services.database}",
             SESSHU_ADAPTERS__MUNICIPALITIES=",".join(CITIES),
             SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS="0.3",
+            SESSHU_ADAPTERS__KIOSK_HTTP_PORT=str(self.kiosk_port),
+            SESSHU_ADAPTERS__KIOSK_ENROLLED=CHIKUSEI,
             **self.extra_env,
         )
 
@@ -141,6 +163,31 @@ class Stack:
         except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError, OSError):
             return False
 
+    async def approve(self, city: str, department: str, approver: str) -> list[Any]:
+        """A 所属長 of `city` approves every reply held for `department`; the rows seen."""
+        desk = await open_desk(self.services.settings(**self.extra_env))
+        terminal = Terminal("192.0.2.1", "e2e")
+        try:
+            await desk.add_staff(
+                approver,
+                roles=[Role.APPROVER],
+                municipality=city,
+                department=department,
+                password=PASSWORD,
+            )
+            _, session = await desk.login(approver, PASSWORD, terminal)
+            rows, _ = await desk.held_list(session)
+            for row in rows:
+                await desk.show(session, row["message_id"])
+                await desk.approve(session, row["message_id"], terminal=terminal)
+            return list(rows)
+        finally:
+            await desk.store.close()
+
+    async def held(self) -> bool:
+        """True once a message waits for approval."""
+        return bool(await self.hub_rows("SELECT 1 FROM held_messages WHERE state = 'held'"))
+
     async def hub_rows(self, sql: str, *args: object) -> list[asyncpg.Record]:
         connection = await asyncpg.connect(self.services.database_url)
         try:
@@ -156,6 +203,11 @@ async def drop_adapter_databases(database: str) -> None:
             await connection.execute(f'DROP DATABASE IF EXISTS "{database}_{owner}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+def kiosk_url(stack: Stack, city: str) -> str:
+    """The certificate center of a city."""
+    return f"http://127.0.0.1:{stack.kiosk_port + CITIES.index(city)}"
 
 
 def rows_csv(rows: list[dict[str, object]]) -> bytes:
