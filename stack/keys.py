@@ -48,9 +48,14 @@ def keys_for(ring: KeyRing, key_dir: Path, system: SystemId, city: str | None) -
     return AdapterKeys(signer, load_sealing_key(key_dir / f"{entry.key_id}.sealing.pem"))
 
 
-def provision_keys(cities: tuple[str, ...], key_dir: Path, ring_dir: Path) -> list[str]:
+def provision_keys(
+    cities: tuple[str, ...], key_dir: Path, ring_dir: Path, shc_url: str = ""
+) -> list[str]:
     """Generate the keys every adapter of `cities` (and the network, and the hub) lacks:
-    private keys into `key_dir`, ring entries into `ring_dir`. The key ids made."""
+    private keys into `key_dir`, ring entries into `ring_dir`, and the test card authority
+    and certificate issuer keys. The key ids made."""
+    card_authority(key_dir)
+    shc_issuer(shc_url or "https://vrs.example.jp/shc", None, key_dir)
     ring = KeyRing.load(ring_dir) if ring_dir.is_dir() else KeyRing([])
     owners: list[tuple[SystemId, str | None]] = [
         (system, city)
@@ -109,7 +114,12 @@ _PKCS8 = (
 
 
 def _write_private(path: Path, pem: bytes) -> None:
+    # Created 0600 and exclusively: a second process making the same key at the same
+    # moment keeps the first one's.
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)

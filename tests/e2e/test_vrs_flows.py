@@ -6,6 +6,7 @@ and back, refused without the register check (R04) or the consent (R02)."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from pathlib import Path
 
@@ -125,9 +126,7 @@ async def test_transfer_in_crosses_to_the_former_city_and_back(stack: Stack) -> 
     stack.drop(YUKI, "health_mgmt", "residents", "residents.csv", rows_csv([IN_YUKI]))
     stack.drop(CHIKUSEI, "health_mgmt", "residents", "residents.csv", rows_csv([IN_CHIKUSEI]))
     for city in (YUKI, CHIKUSEI):
-        await wait_for(
-            lambda city=city: stack.exists(city, "SELECT 1 FROM vrs.targets"), 60, "targets"
-        )
+        await wait_for(functools.partial(_has_target, stack, city), 60, f"the target in {city}")
     stack.drop(
         YUKI,
         "vrs",
@@ -192,6 +191,10 @@ async def test_transfer_in_crosses_to_the_former_city_and_back(stack: Stack) -> 
         ("transfer_in_inquiry", "deliver"),
         ("transfer_out_provision", "hold"),
     ]
+
+
+async def _has_target(stack: Stack, city: str) -> bool:
+    return await stack.exists(city, "SELECT 1 FROM vrs.targets")
 
 
 async def _portal(stack: Stack, city: str) -> bool:
