@@ -1,8 +1,11 @@
 """The hub's exception tree. Its first split decides what happens to the input message.
 
     HubError
-    └── Retryable                 transient: keep the message, retry, never ack or dead-letter
-        └── DatabaseUnavailable   PostgreSQL unreachable, connection dropped, failover
+    ├── Retryable                 transient: keep the message, retry, never ack or dead-letter
+    │   └── DatabaseUnavailable   PostgreSQL unreachable, connection dropped, failover
+    └── Conflict                  permanent: a write breaks a rule of the data (a unique or
+                                  reference constraint); the input is at fault, and trying
+                                  again gives the same answer
 
 The other side of the split, "the message itself is at fault", is not an exception the
 hub raises: `contracts.signing.VerificationError` (each subclass with a reason `code`)
@@ -13,7 +16,7 @@ row stays in the outbox and the relay sends it (hub/worker.py, PUBLISH_RETRYABLE
 
 from __future__ import annotations
 
-__all__ = ["DatabaseUnavailable", "HubError", "Retryable"]
+__all__ = ["Conflict", "DatabaseUnavailable", "HubError", "Retryable"]
 
 
 class HubError(Exception):
@@ -26,3 +29,11 @@ class Retryable(HubError):
 
 class DatabaseUnavailable(Retryable):
     """PostgreSQL could not be reached or dropped the connection."""
+
+
+class Conflict(HubError, ValueError):
+    """A write the data's rules refuse; `constraint` names the rule, never the values."""
+
+    def __init__(self, constraint: str) -> None:
+        super().__init__(f"conflicts with {constraint}")
+        self.constraint = constraint

@@ -18,6 +18,10 @@ from contracts.payloads import DoseHistoryItem, FukuhonRegistration
 from hub.pipeline import JournalEntry
 
 __all__ = [
+    "PERMIT_COLUMNS",
+    "RECORD_COLUMNS",
+    "RESIDENT_COLUMNS",
+    "TARGET_COLUMNS",
     "AdapterInbox",
     "FukuhonStore",
     "History",
@@ -152,6 +156,60 @@ class FukuhonStore(Protocol):
 
 Row = Mapping[str, Any]
 """A row of a system's own table, by column name."""
+
+# The columns a caller gives when it writes one of these rows, in the tables' order (the
+# PostgreSQL and in-memory stores both take exactly these).
+RESIDENT_COLUMNS = (
+    "person",
+    "basic_code",
+    "resident_code",
+    "my_number",
+    "name",
+    "name_kana",
+    "birth_date",
+    "sex",
+    "address",
+    "ticket_number",
+    "ticket_issued_on",
+    "status",
+    "status_on",
+)
+RECORD_COLUMNS = (
+    "record_id",
+    "inquiry_id",
+    "role",
+    "inquirer",
+    "provider",
+    "procedure",
+    "data_item",
+    "requested_at",
+    "provided_at",
+    "outcome",
+    "nondisclosure",
+    "retention_until",
+)
+TARGET_COLUMNS = (
+    "basic_code",
+    "ticket_number",
+    "my_number",
+    "name",
+    "name_kana",
+    "birth_date",
+    "sex",
+    "address",
+    "ticket_issued_on",
+)
+PERMIT_COLUMNS = (
+    "permit_id",
+    "inquiry_id",
+    "inquirer",
+    "provider",
+    "procedure",
+    "data_item",
+    "issued_at",
+    "expires_at",
+    "correlation_id",
+)
 
 
 class ResidentRegister(Protocol):

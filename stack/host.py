@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import uvicorn
 
+from adapters._bridge import folders
 from adapters._bridge.bridge import Bridge, dispatch, make_broker
 from adapters.health_mgmt.bridge import HealthMgmt
 from adapters.intermediate.bridge import IntermediateServer
@@ -158,12 +159,19 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
     }
     for city, network in networks.items():
         bridges[city].subscribe(dispatch(network.handlers()))
+    portal = settings.adapters.data_dir / "nws" / "portal"
+    folders.prepare(portal, ("requests",))
+    first = next(iter(networks.values()))
+
+    async def serve_portal() -> int:
+        return await folders.serve(portal, {"requests": first.self_requests})
+
     try:
         await _start(broker)
         for city, network in networks.items():
             await network.distribute(city)
         log.info("network running for %s", ", ".join(bridges))
-        await _until(stop, [])
+        await _until(stop, [(serve_portal, settings.adapters.poll_interval_seconds)])
     finally:
         await broker.stop()
         await db.close()

@@ -162,7 +162,7 @@ def create_services(tmp: Path) -> Services:
 def drop_services(services: Services) -> None:
     """Remove the vhost and the database."""
     rabbitmqctl("delete_vhost", services.vhost)
-    asyncio.run(_drop_database(services.database))
+    asyncio.run(drop_database(services.database))
 
 
 async def _create_database(name: str) -> None:
@@ -173,7 +173,7 @@ async def _create_database(name: str) -> None:
         await connection.close()
 
 
-async def _drop_database(name: str) -> None:
+async def drop_database(name: str) -> None:
     connection = await asyncpg.connect(PG_ROOT + "postgres")
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

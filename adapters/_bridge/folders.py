@@ -6,6 +6,7 @@ again after a crash sends nothing twice (the hub drops the duplicates)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,9 +14,11 @@ from pathlib import Path
 from uuid import UUID
 
 from contracts.envelope import stable_message_id
+from hub.errors import Retryable
 
 __all__ = ["Source", "prepare", "serve"]
 
+log = logging.getLogger("sesshu.adapters.folders")
 Answer = Callable[["Source"], Awaitable[str]]
 """Handles one request file; returns its result file's text."""
 
@@ -53,7 +56,15 @@ async def serve(root: Path, answers: Mapping[str, Answer]) -> int:
     for name, answer in answers.items():
         inbox = root / name / "inbox"
         for path in sorted(inbox.glob("*.csv"), key=lambda p: (p.stat().st_mtime, p.name)):
-            result = await answer(Source.read(path))
+            try:
+                result = await answer(Source.read(path))
+            except Retryable:
+                raise  # the database is away: the file stays for the next look
+            except Exception as exc:
+                # A file that breaks the handler must not block the ones behind it; it is
+                # kept in done/ with a result that says so, for an operator to look at.
+                log.exception("request file %s could not be handled", path.name)
+                result = f"# file,{path.name}\n# failed,{type(exc).__name__}\n"
             _finish(root / name, path, result)
             handled += 1
     return handled

@@ -17,6 +17,8 @@ rejection notices.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from dataclasses import dataclass
@@ -54,6 +56,7 @@ from contracts.payloads import (
     TargetRegistration,
     VaccinationExport,
 )
+from hub.errors import Conflict
 from hub.ports import InboxTransaction, ResidentRegister
 
 __all__ = ["HealthMgmt", "InquiryRow", "ResidentRow"]
@@ -135,9 +138,14 @@ class HealthMgmt:
         """F1 (with F2, F5, F11, F16) for one residents file."""
         rows = read_rows(source.data, ResidentRow)
         due: list[tuple[int, ResidentRow]] = []
+        refused: list[RowError] = []
         for line, row in rows.good:
             resident = row.model_dump() | {"my_number": row.my_number.reveal()}
-            new, before = await self.residents.put(resident)
+            try:
+                new, before = await self.residents.put(resident)
+            except Conflict as exc:  # a basic code or ticket another resident holds
+                refused.append(RowError(line, "row", str(exc)))
+                continue
             if new:
                 await self._register_fukuhon(str(row.person), source, line, with_doses=False)
             if row.status != "resident" and before == "resident":
@@ -146,7 +154,7 @@ class HealthMgmt:
                 due.append((line, row))
         if due:
             await self._register_targets(due, source)
-        return rows_result(rows, source.name)
+        return rows_result(rows, source.name, refused)
 
     async def _flag(self, row: ResidentRow, source: Source, line: int) -> None:
         flag = ResidentStatusFlag(
@@ -191,6 +199,7 @@ class HealthMgmt:
                 data_item="covid.target",
                 message_id=source.stable_id(start, "target-batch"),
             )
+        self._print_run(due, source)
         for line, row in due:
             notice = ResidentNotice(
                 notice_id=source.stable_id(line, "notice"),
@@ -204,6 +213,17 @@ class HealthMgmt:
                 data_item="notice.vaccination",
                 message_id=source.stable_id(line, "notice-message"),
             )
+
+    def _print_run(self, due: list[tuple[int, ResidentRow]], source: Source) -> None:
+        """F2: the vaccination notices and 予診票 to print and post, one row per person."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(["basic_code", "name", "address", "ticket_number", "document"])
+        for _, row in due:
+            writer.writerow(
+                [row.basic_code, row.name, row.address, row.ticket_number, "notice+yoshinhyo"]
+            )
+        self._write("print", f"{Path(source.name).stem}.csv", out.getvalue().encode("cp932"))
 
     async def import_records(self, source: Source) -> str:
         """F3 then F4: record each good row's dose, register each person's 副本."""

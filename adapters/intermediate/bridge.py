@@ -51,7 +51,8 @@ __all__ = ["HISTORY", "NETWORK_PROCEDURE", "IntermediateServer"]
 
 log = logging.getLogger("sesshu.adapters.intermediate")
 NETWORK_PROCEDURE, HISTORY = "B2-115-2", "vaccination.history"
-RETENTION = timedelta(days=7 * 365)  # 情報提供等記録 are kept seven years (R47)
+RETENTION = timedelta(days=7 * 365)
+PERMIT_GRACE = timedelta(seconds=30)  # 情報提供等記録 are kept seven years (R47)
 
 
 @dataclass
@@ -190,7 +191,12 @@ class IntermediateServer:
             return
         raw = await self.book.permit(inquiry.permit_id)
         if raw is None:
-            raise NotYet(f"permit {inquiry.permit_id} has not arrived")
+            # The network sends the permit to us before it carries the inquiry, so only a
+            # race makes it late; an inquiry whose permit never came is refused (R36).
+            if datetime.now(UTC) - envelope.sent_at < PERMIT_GRACE:
+                raise NotYet(f"permit {inquiry.permit_id} has not arrived")
+            await tx.record_effect("refused:permit_unknown")
+            return
         permit = ProvisionPermit.model_validate(raw)
         item, now = envelope.data_items[0], datetime.now(UTC)
         local = await self.local_list()

@@ -23,9 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
 from adapters._bridge.bridge import Bridge, Handler, payload_of, reply_id
+from adapters._bridge.folders import Source
+from adapters._bridge.rows import read_rows, rows_result
 from adapters.nws.permits import NetworkList, PermitRefused, issue_permit
-from contracts.codes import LinkageCode, SystemId
+from contracts.codes import LinkageCode, LocalGovCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.payloads import (
     InquiryRequest,
@@ -34,10 +38,11 @@ from contracts.payloads import (
     ProvisionPermit,
     ResidentNotice,
     SealedPayload,
+    SelfInformationRequest,
 )
 from hub.ports import InboxTransaction, NetworkBook
 
-__all__ = ["Network", "list_update"]
+__all__ = ["Network", "PortalRequestRow", "list_update"]
 
 log = logging.getLogger("sesshu.adapters.nws")
 
@@ -45,6 +50,14 @@ log = logging.getLogger("sesshu.adapters.nws")
 def list_update(network_list: NetworkList) -> PermittedListUpdate:
     """The list as the network distributes it (F8)."""
     return PermittedListUpdate(list_version=network_list.version, rows=network_list.rows)
+
+
+class PortalRequestRow(BaseModel):
+    """One row of the portal's requests file (F9)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    municipality: LocalGovCode
+    code: LinkageCode
 
 
 @dataclass
@@ -60,6 +73,25 @@ class Network:
     """Where notices for residents are delivered (the portal's inbox)."""
     bridge_for: Callable[[str], Bridge]
     """The instance serving another city's queue (the network publishes as one system)."""
+
+    async def self_requests(self, source: Source) -> str:
+        """F9: residents ask through the portal for their own data (one row each: the city
+        and the resident's 符号 there, which the portal knows from the card log-in)."""
+        rows = read_rows(source.data, PortalRequestRow)
+        for line, row in rows.good:
+            request = SelfInformationRequest(
+                request_id=source.stable_id(line, "self-request"), person=row.code
+            )
+            await self.bridge_for(str(row.municipality)).send(
+                request,
+                to=SystemId.INTERMEDIATE,
+                city=str(row.municipality),
+                municipality=str(row.municipality),
+                procedure="B2-115-2",
+                data_item="self.vaccination_history",
+                message_id=source.stable_id(line, "self-request-message"),
+            )
+        return rows_result(rows, source.name)
 
     def handlers(self) -> dict[str, Handler]:
         """The handler of each kind the network acts on."""

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from hub.errors import DatabaseUnavailable
+from hub.errors import Conflict, DatabaseUnavailable
 from hub.pipeline import JournalEntry
 from hub.ports import InboxTransaction, OutboxRow, Publisher
 from hub.store.migrate import migrate
@@ -90,6 +90,9 @@ def translated() -> Iterator[None]:
         yield
     except TRANSIENT as exc:
         raise DatabaseUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        # The constraint's name only: the message's detail would quote the values.
+        raise Conflict(exc.constraint_name or type(exc).__name__) from None
     except asyncio.CancelledError as exc:
         # asyncpg reports a connection reset in mid-query as CancelledError ("Server
         # connection reset"). Only a task that is really being cancelled may see one;

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from hub.ports import Row
+from hub.ports import PERMIT_COLUMNS, RECORD_COLUMNS, RESIDENT_COLUMNS, TARGET_COLUMNS, Row
 from hub.store.intermediate import Executor
 from hub.store.postgres import translated
 from hub.store.queries import query
@@ -33,24 +33,7 @@ class PgResidents:
         with translated():
             rows = await self.db.fetch(
                 query("ims_resident_put"),
-                *(
-                    resident[k]
-                    for k in (
-                        "person",
-                        "basic_code",
-                        "resident_code",
-                        "my_number",
-                        "name",
-                        "name_kana",
-                        "birth_date",
-                        "sex",
-                        "address",
-                        "ticket_number",
-                        "ticket_issued_on",
-                        "status",
-                        "status_on",
-                    )
-                ),
+                *(resident[k] for k in RESIDENT_COLUMNS),
             )
         return bool(rows[0]["inserted"]), rows[0]["before"]
 
@@ -151,22 +134,8 @@ class PgIntermediateBook:
 
     async def record(self, **fields: Any) -> None:
         """Write or complete this server's 情報提供等記録 of an inquiry or provision (R47)."""
-        names = (
-            "record_id",
-            "inquiry_id",
-            "role",
-            "inquirer",
-            "provider",
-            "procedure",
-            "data_item",
-            "requested_at",
-            "provided_at",
-            "outcome",
-            "nondisclosure",
-            "retention_until",
-        )
         with translated():
-            await self.db.execute(query("is_record_put"), *(fields[n] for n in names))
+            await self.db.execute(query("is_record_put"), *(fields[n] for n in RECORD_COLUMNS))
 
     async def records(self) -> list[Row]:
         """Every 情報提供等記録 kept here."""
@@ -182,19 +151,8 @@ class PgVrsBook:
 
     async def put_target(self, target: Row) -> None:
         """Register a person due and their ticket (F11)."""
-        keys = (
-            "basic_code",
-            "ticket_number",
-            "my_number",
-            "name",
-            "name_kana",
-            "birth_date",
-            "sex",
-            "address",
-            "ticket_issued_on",
-        )
         with translated():
-            await self.db.execute(query("vrs_target_put"), *(target[k] for k in keys))
+            await self.db.execute(query("vrs_target_put"), *(target[k] for k in TARGET_COLUMNS))
 
     async def target(
         self, *, ticket: str | None = None, my_number: str | None = None
@@ -271,19 +229,8 @@ class PgNetworkBook:
 
     async def put_permit(self, permit: Row) -> None:
         """Keep a permit the network issued (R30)."""
-        keys = (
-            "permit_id",
-            "inquiry_id",
-            "inquirer",
-            "provider",
-            "procedure",
-            "data_item",
-            "issued_at",
-            "expires_at",
-            "correlation_id",
-        )
         with translated():
-            await self.db.execute(query("nws_permit_put"), *(permit[k] for k in keys))
+            await self.db.execute(query("nws_permit_put"), *(permit[k] for k in PERMIT_COLUMNS))
 
     async def permit(self, permit_id: UUID) -> Row | None:
         """A permit by id."""

@@ -3,7 +3,9 @@
 
 -- name: ims_resident_put
 -- The address system's latest word on a person (F1); returns whether the person is new and
--- the status before (the statement's snapshot predates its own update).
+-- the status before (the subquery sees the statement's snapshot, from before its own
+-- update). Two imports racing on one person could both see the old status; one poller per
+-- city reads the residents folder, so they do not race.
 INSERT INTO ims.residents AS r (person, basic_code, resident_code, my_number, name, name_kana,
     birth_date, sex, address, ticket_number, ticket_issued_on, status, status_on)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -31,7 +33,7 @@ ON CONFLICT (person, vaccine_type, dose_number) DO UPDATE SET
 -- name: ims_history
 SELECT vaccine_type, dose_number, administered_on, lot_number, manufacturer
 FROM ims.doses WHERE person = $1
-ORDER BY administered_on, vaccine_type, dose_number;
+ORDER BY administered_on, vaccine_type COLLATE "C", dose_number;
 
 -- name: ims_resident_by_basic_code
 SELECT * FROM ims.residents WHERE basic_code = $1;
@@ -96,7 +98,10 @@ SELECT * FROM vrs.targets WHERE ticket_number = $1;
 SELECT * FROM vrs.targets WHERE basic_code = $1;
 
 -- name: vrs_target_by_my_number
-SELECT * FROM vrs.targets WHERE my_number = $1;
+-- A person registered again (a new basic code) has two rows: the active one, the newest.
+SELECT * FROM vrs.targets WHERE my_number = $1
+ORDER BY (status = 'active') DESC, registered_at DESC
+LIMIT 1;
 
 -- name: vrs_target_status
 UPDATE vrs.targets SET status = $2, status_on = $3 WHERE basic_code = $1 RETURNING basic_code;
@@ -113,7 +118,7 @@ SELECT dose FROM vrs.doses WHERE ticket_number = $1 ORDER BY dose_number;
 SELECT t.basic_code, d.ticket_number, d.dose_number, d.dose
 FROM vrs.doses d JOIN vrs.targets t USING (ticket_number)
 WHERE d.exported_at IS NULL
-ORDER BY d.ticket_number, d.dose_number
+ORDER BY d.ticket_number COLLATE "C", d.dose_number
 LIMIT $1;
 
 -- name: vrs_mark_exported
@@ -155,7 +160,7 @@ SELECT * FROM nws.permits WHERE permit_id = $1;
 SELECT * FROM nws.permits WHERE inquiry_id = $1;
 
 -- name: nws_permit_by_correlation
-SELECT * FROM nws.permits WHERE correlation_id = $1;
+SELECT * FROM nws.permits WHERE correlation_id = $1 ORDER BY issued_at LIMIT 1;
 
 -- name: nws_permit_answered
 UPDATE nws.permits SET answered_at = now() WHERE inquiry_id = $1;

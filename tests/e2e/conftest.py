@@ -1,22 +1,50 @@
-"""Fixtures of the end-to-end tests: the whole stack, started and stopped per test."""
+"""Fixtures of the end-to-end tests: the whole stack as processes, started once per module
+(each test uses people of its own, so the tests do not see each other's traffic)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
+from hub.settings import Settings
+from tests.conftest import EXTRA_FLAG
 from tests.e2e.stack import Stack, drop_adapter_databases
-from tests.harness import Services
+from tests.harness import Services, create_services, drop_services
 
 
-@pytest.fixture
-async def stack(services: Services, policy_dir: Path, tmp_path: Path) -> AsyncIterator[Stack]:
+@pytest.fixture(scope="module")
+def module_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """A vhost, a database and a key ring for the module."""
+    created = create_services(tmp_path_factory.mktemp("services"))
+    yield created
+    asyncio.run(drop_adapter_databases(created.database))
+    drop_services(created)
+
+
+@pytest.fixture(scope="module")
+def module_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample policy plus the flag on VRS transfer-out provisions (EXTRA_FLAG)."""
+    directory = tmp_path_factory.mktemp("policy") / "policy"
+    shutil.copytree(Settings().routing.directory(), directory)
+    with (directory / "auto_response_disabled.csv").open("a") as flags:
+        flags.write(EXTRA_FLAG)
+    return directory
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(
+    module_services: Services, module_policy: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    """The hub, the network and both cities' adapters, until the module's tests end."""
     running = Stack(
-        services,
-        tmp_path / "stack",
-        extra_env={"SESSHU_ROUTING__POLICY_DIR": str(policy_dir)},
+        module_services,
+        tmp_path_factory.mktemp("stack"),
+        extra_env={"SESSHU_ROUTING__POLICY_DIR": str(module_policy)},
     )
     try:
         await running.start()
@@ -25,5 +53,4 @@ async def stack(services: Services, policy_dir: Path, tmp_path: Path) -> AsyncIt
         raise AssertionError(running.logs()) from None
     yield running
     codes = running.stop()
-    await drop_adapter_databases(services.database)
     assert set(codes.values()) == {0}, (codes, running.logs())

@@ -11,16 +11,21 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from adapters.health_mgmt.records_csv import COLUMNS
+from contracts.codes import SystemId
+from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
+from contracts.keys import KeyRing
+from contracts.payloads import Payload
 from hub.approvals import Role
 from hub.desk import Terminal, open_desk
-from stack.keys import provision_keys
+from stack.keys import keys_for, provision_keys
 from tests.harness import (
     CHIKUSEI,
     PASSWORD,
@@ -29,6 +34,8 @@ from tests.harness import (
     YUKI,
     HubProcess,
     Services,
+    drop_database,
+    publish,
     topology_ready,
     wait_for,
 )
@@ -184,6 +191,49 @@ class Stack:
         finally:
             await desk.store.close()
 
+    async def send_as(
+        self,
+        sender: tuple[SystemId, str | None],
+        payload: Payload,
+        *,
+        to: tuple[SystemId, str],
+        procedure: str,
+        data_item: str,
+        sent_at: datetime | None = None,
+    ) -> Envelope:
+        """Publish a payload signed with an adapter's own key, as if that system sent it
+        (for the variants a well-behaved adapter never sends)."""
+        system, city = sender
+        keys = keys_for(KeyRing.load(self.services.ring_dir), self.key_dir, system, city)
+        envelope = keys.signer.sign(
+            Envelope.new(
+                payload=payload,
+                municipality=city or to[1],
+                sender=Party(system=system, instance="e2e-test"),
+                recipient=Recipient(system=to[0], municipality=to[1]),
+                procedure=procedure,
+                data_items=(data_item,),
+                key_id=keys.signer.key_id,
+                sent_at=sent_at,
+            )
+        )
+        await publish(self.services.amqp_url, [envelope.to_bytes()], routing_key=envelope.kind)
+        return envelope
+
+    async def decision(self, message_id: object) -> tuple[str, str | None] | None:
+        """The hub's decision on a message: (decision, reason code), once journaled."""
+        rows = await self.hub_rows(
+            "SELECT decision, reason_code FROM journal WHERE message_id = $1", message_id
+        )
+        return (rows[0]["decision"], rows[0]["reason_code"]) if rows else None
+
+    async def effects(self, owner: str, consumer: str) -> list[str]:
+        """What an adapter recorded doing with its deliveries, in order."""
+        rows = await self.fetch(
+            owner, "SELECT effect FROM adapter_effects WHERE consumer = $1 ORDER BY seq", consumer
+        )
+        return [r["effect"] for r in rows]
+
     async def held(self) -> bool:
         """True once a message waits for approval."""
         return bool(await self.hub_rows("SELECT 1 FROM held_messages WHERE state = 'held'"))
@@ -197,12 +247,9 @@ class Stack:
 
 
 async def drop_adapter_databases(database: str) -> None:
-    connection = await asyncpg.connect(f"{PG_ROOT}postgres")
-    try:
-        for owner in (*CITIES, "nws"):
-            await connection.execute(f'DROP DATABASE IF EXISTS "{database}_{owner}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    """Drop the adapters' databases of a test database (one per city, one for the network)."""
+    for owner in (*CITIES, "nws"):
+        await drop_database(f"{database}_{owner}")
 
 
 def kiosk_url(stack: Stack, city: str) -> str:

@@ -1,0 +1,887 @@
+"""One end-to-end test per flow of the source document (domain.md section 2, F1-F20).
+
+The hub, the network and both cities' adapters run as processes against the real RabbitMQ
+and PostgreSQL (`tests/e2e/stack.py`); the tests drive them through their edges (request
+folders, the certificate center's HTTP API, the desk) and check what arrives, what the hub
+journaled and audited, and, where a control applies, that the forbidden variant is
+refused. Each test uses residents of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import functools
+import io
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from adapters.kiosk.simulator import CardAuthority, CardLocked, MyNumberCard, WrongPin
+from adapters.vrs.shc import from_qr_text, verify
+from contracts.codes import SystemId, looks_like_my_number
+from contracts.examples import example_payload
+from contracts.payloads import (
+    DoseHistoryItem,
+    FukuhonRegistration,
+    InquiryRequest,
+    TargetPerson,
+    TargetRegistration,
+    VaccinationRecord,
+)
+from hub.approvals import Role
+from hub.desk import NotAuthenticated, Terminal, open_desk
+from hub.settings import AdaptersSettings
+from stack.keys import card_authority, shc_issuer
+from stack.network_list import network_list
+from tests.e2e.people import dose_row, person, record_row
+from tests.e2e.stack import Stack, kiosk_url, records_csv, rows_csv
+from tests.harness import CHIKUSEI, PASSWORD, YUKI, wait_for
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.timeout(240),
+    pytest.mark.asyncio(loop_scope="module"),
+]
+IMS, IS, NWS, VRS, KIOSK = (
+    SystemId.HEALTH_MGMT,
+    SystemId.INTERMEDIATE,
+    SystemId.NWS,
+    SystemId.VRS,
+    SystemId.KIOSK,
+)
+WAIT = 60
+
+
+def _record() -> VaccinationRecord:
+    record = example_payload("vaccination_record")
+    assert isinstance(record, VaccinationRecord)
+    return record
+
+
+RECORD = _record()
+CODE_OF_RESIDENT = (
+    "SELECT code FROM intermediate.linkage_codes JOIN ims.residents r USING (person)"
+    " WHERE r.resident_code = $1"
+)
+
+
+def until(check: Callable[[], Awaitable[bool]], what: str) -> Awaitable[None]:
+    return wait_for(check, WAIT, what)
+
+
+async def register(stack: Stack, city: str, *people: dict[str, Any]) -> None:
+    """F1 for `people`, waiting until each is in the register and, with a ticket, in VRS."""
+    stack.drop(city, "health_mgmt", "residents", f"{uuid.uuid4()}.csv", rows_csv(list(people)))
+    for resident in people:
+        if resident.get("ticket_number"):
+            sql, key = "SELECT 1 FROM vrs.targets WHERE basic_code = $1", resident["basic_code"]
+        else:
+            sql, key = "SELECT 1 FROM ims.residents WHERE person = $1", resident["person"]
+        await until(functools.partial(stack.exists, city, sql, key), f"resident {key} registered")
+
+
+async def record_doses(stack: Stack, city: str, ticket: str, *numbers: int) -> None:
+    """F12 for one ticket, waiting until VRS holds the doses."""
+    stack.drop(
+        city,
+        "vrs",
+        "doses",
+        f"{uuid.uuid4()}.csv",
+        rows_csv([dose_row(ticket, n) for n in numbers]),
+    )
+    await until(
+        lambda: _count(
+            stack,
+            city,
+            "SELECT count(*) FROM vrs.doses WHERE ticket_number = $1",
+            ticket,
+            len(numbers),
+        ),
+        f"{len(numbers)} dose(s) on ticket {ticket}",
+    )
+
+
+async def _count(stack: Stack, owner: str, sql: str, arg: object, expected: int) -> bool:
+    rows = await stack.fetch(owner, sql, arg)
+    return bool(rows) and rows[0][0] >= expected
+
+
+def result_lines(stack: Stack, city: str, system: str, folder: str, name: str) -> list[list[str]]:
+    path = stack.data_dir / city / system / folder / "results" / f"{Path(name).stem}.result.csv"
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+async def journal(stack: Stack, kind: str) -> list[tuple[str, str | None]]:
+    rows = await stack.hub_rows(
+        "SELECT decision, reason_code FROM journal WHERE kind = $1 ORDER BY seq", kind
+    )
+    return [(r["decision"], r["reason_code"]) for r in rows]
+
+
+async def audit(stack: Stack, action: str) -> list[dict[str, Any]]:
+    rows = await stack.hub_rows(
+        "SELECT actor, action, subject, terminal FROM audit_log WHERE action = $1 ORDER BY seq",
+        action,
+    )
+    return [dict(r) for r in rows]
+
+
+# --- F1-F5: residents, records, 副本, 符号 --------------------------------------------------
+
+
+async def test_f01_residents_from_the_address_system_become_targets(stack: Stack) -> None:
+    good = person(CHIKUSEI)
+    bad = person(CHIKUSEI, my_number="123456789012")  # wrong check digit
+    name = f"{uuid.uuid4()}.csv"
+    clash = person(CHIKUSEI, basic_code=good["basic_code"])  # another's basic code
+    stack.drop(CHIKUSEI, "health_mgmt", "residents", name, rows_csv([good, bad, clash]))
+    await until(
+        lambda: stack.exists(
+            CHIKUSEI, "SELECT 1 FROM vrs.targets WHERE basic_code = $1", good["basic_code"]
+        ),
+        "the target",
+    )
+    (target,) = await stack.fetch(
+        CHIKUSEI,
+        "SELECT my_number, ticket_number FROM vrs.targets WHERE basic_code = $1",
+        good["basic_code"],
+    )
+    assert (target["my_number"], target["ticket_number"]) == (
+        good["my_number"],
+        good["ticket_number"],
+    )
+    lines = result_lines(stack, CHIKUSEI, "health_mgmt", "residents", name)
+    assert [line[:2] for line in lines[4:]] == [["3", "my_number"], ["4", "row"]]
+    assert lines[5][2] == "conflicts with residents_basic_code_key"
+    assert bad["my_number"] not in str(lines)
+    assert not await stack.exists(
+        CHIKUSEI, "SELECT 1 FROM ims.residents WHERE person = $1", bad["person"]
+    )
+    assert ("deliver", None) in await journal(stack, "target_registration")
+
+
+async def test_f02_notices_are_printed_and_reach_the_portal_under_the_code(stack: Stack) -> None:
+    resident = person(YUKI)
+    name = f"{uuid.uuid4()}.csv"
+    stack.drop(YUKI, "health_mgmt", "residents", name, rows_csv([resident]))
+    printed = stack.data_dir / YUKI / "health_mgmt" / "out" / "print" / name
+    await until(lambda: _exists(printed), "the print run")
+    text = printed.read_bytes().decode("cp932")
+    assert resident["name"] in text
+    assert resident["ticket_number"] in text
+    code = await _code(stack, YUKI, resident["resident_code"])
+    notice = await _portal_notice(stack, YUKI, code, "vaccination_due")
+    assert resident["person"] not in json.dumps(notice)
+    assert resident["my_number"] not in json.dumps(notice)
+    decisions = await journal(stack, "resident_notice")
+    assert decisions.count(("deliver", None)) >= 2  # health management -> server -> network
+
+
+async def test_f03_returned_forms_become_records_and_bad_rows_are_reported(stack: Stack) -> None:
+    resident = person(CHIKUSEI)
+    await register(stack, CHIKUSEI, resident)
+    name = f"{uuid.uuid4()}.csv"
+    stack.drop(
+        CHIKUSEI,
+        "health_mgmt",
+        "records",
+        name,
+        records_csv(
+            [
+                record_row(resident["basic_code"]),
+                record_row("999999"),
+                record_row(resident["basic_code"], administered_on="2099-01-01"),
+            ]
+        ),
+    )
+    await until(
+        lambda: stack.exists(
+            CHIKUSEI, "SELECT 1 FROM intermediate.fukuhon WHERE person = $1", resident["person"]
+        ),
+        "the 副本",
+    )
+    lines = result_lines(stack, CHIKUSEI, "health_mgmt", "records", name)
+    fields = {(line[0], line[1]) for line in lines[5:]}
+    assert ("3", "basic_code") in fields
+    assert "4" in {line[0] for line in lines[5:]}
+    (held,) = await stack.fetch(
+        CHIKUSEI, "SELECT dose_number FROM ims.doses WHERE person = $1", resident["person"]
+    )
+    assert held["dose_number"] == RECORD.dose_number
+
+
+async def test_f04_fukuhon_registration_is_format_checked(stack: Stack) -> None:
+    resident = person(CHIKUSEI)
+    await register(stack, CHIKUSEI, resident)
+    dose = DoseHistoryItem(vaccine_type="COVID19", dose_number=1, administered_on=date(2024, 10, 1))
+    good = FukuhonRegistration(
+        person=resident["person"], data_item="vaccination.history", history=(dose,)
+    )
+    repeated = good.model_copy(update={"history": (dose, dose)})
+    wrong_item = good.model_copy(update={"data_item": "vaccination.record"})
+    sent = []
+    for payload in (good, repeated, wrong_item):
+        sent.append(
+            await stack.send_as(
+                (IMS, CHIKUSEI),
+                payload,
+                to=(IS, CHIKUSEI),
+                procedure="B2-115-2",
+                data_item="vaccination.history",
+            )
+        )
+    await until(
+        lambda: _effects_at_least(stack, CHIKUSEI, "adapter.intermediate.082279", sent),
+        "the server's answers",
+    )
+    effects = await _effects_of(stack, CHIKUSEI, "adapter.intermediate.082279", sent)
+    assert effects[0] == "fukuhon:upsert"
+    assert effects[1].startswith("refused:history[1]: dose 1 of COVID19 repeats")  # R45
+    assert effects[2].startswith("refused:data_item")
+    (stored,) = await stack.fetch(
+        CHIKUSEI, "SELECT history FROM intermediate.fukuhon WHERE person = $1", resident["person"]
+    )
+    assert len(json.loads(stored["history"])) == 1
+
+
+async def test_f05_each_server_acquires_its_own_code_and_the_network_links_them(
+    stack: Stack,
+) -> None:
+    moved = person(YUKI)
+    await register(stack, YUKI, moved)
+    await register(
+        stack,
+        CHIKUSEI,
+        person(CHIKUSEI, resident_code=moved["resident_code"], my_number=moved["my_number"]),
+    )
+    theirs = await _code(stack, YUKI, moved["resident_code"])
+    ours = await _code(stack, CHIKUSEI, moved["resident_code"])
+    assert theirs != ours
+    for code in (theirs, ours):
+        assert moved["my_number"] not in code
+        assert moved["person"] not in code
+    (converted,) = await stack.fetch(
+        "nws",
+        "SELECT t.code FROM nws.codes o JOIN nws.codes t ON t.individual = o.individual"
+        " WHERE o.agency = $1 AND o.code = $2 AND t.agency = $3",
+        CHIKUSEI,
+        ours,
+        YUKI,
+    )
+    assert converted["code"] == theirs
+    columns = await stack.fetch("nws", "SELECT individual FROM nws.codes")
+    assert all(moved["resident_code"].encode() not in bytes(r["individual"]) for r in columns)
+    assert ("deliver", None) in await journal(stack, "linkage_registration")
+
+
+# --- F6-F10: the network ---------------------------------------------------------------------
+
+
+async def _inquiry(stack: Stack) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A resident of Yuki with a dose, who moved to Chikusei; Chikusei asks Yuki (F6)."""
+    there = person(YUKI)
+    await register(stack, YUKI, there)
+    here = person(CHIKUSEI, resident_code=there["resident_code"], my_number=there["my_number"])
+    await register(stack, CHIKUSEI, here)
+    stack.drop(
+        YUKI,
+        "health_mgmt",
+        "records",
+        f"{uuid.uuid4()}.csv",
+        records_csv([record_row(there["basic_code"])]),
+    )
+    await until(
+        lambda: stack.exists(
+            YUKI, "SELECT 1 FROM intermediate.fukuhon WHERE person = $1", there["person"]
+        ),
+        "Yuki's 副本",
+    )
+    await until(lambda: _coded(stack, here["resident_code"]), "both codes at the network")
+    name = f"{uuid.uuid4()}.csv"
+    stack.drop(
+        CHIKUSEI,
+        "health_mgmt",
+        "inquiries",
+        name,
+        rows_csv([{"person": here["person"], "provider": YUKI}]),
+    )
+    await until(stack.held, "the reply held for Yuki's 所属長")
+    (held,) = await stack.approve(YUKI, "health-promotion", f"kacho.{uuid.uuid4().hex[:6]}")
+    return here, held, name
+
+
+async def test_f06_an_inquiry_gets_a_permit_and_its_result_comes_back(stack: Stack) -> None:
+    here, held, _ = await _inquiry(stack)
+    await until(
+        lambda: _has_result(stack, here["person"]), "the result at Chikusei's health management"
+    )
+    result = await _result_for(stack, here["person"])
+    assert result is not None
+    assert result["status"] == "provided"
+    assert [d["dose_number"] for d in result["history"]] == [1]
+    (kept,) = await stack.fetch(
+        CHIKUSEI,
+        "SELECT state, delete_after FROM intermediate.inquiries WHERE person = $1",
+        here["person"],
+    )
+    assert kept["state"] == "provided"
+    assert kept["delete_after"] > datetime.now(UTC)
+    records = [
+        r
+        for r in stack.out(CHIKUSEI, "health_mgmt", "provision_record")
+        if r["inquiry_id"] == result["inquiry_id"]
+    ]
+    assert [(r["role"], r["provider"]) for r in records] == [("inquirer", YUKI)]  # R47
+    assert ("deliver", None) in await journal(stack, "provision_permit")
+    approvals = [
+        a for a in await audit(stack, "held.approved") if a["subject"] == held["message_id"]
+    ]
+    assert len(approvals) == 1
+    # Forbidden: an item the list does not permit is refused at the hub.
+    refused = await stack.send_as(
+        (IMS, CHIKUSEI),
+        InquiryRequest(
+            inquiry_id=uuid.uuid4(), inquirer=CHIKUSEI, provider=YUKI, person=here["person"]
+        ),
+        to=(IS, CHIKUSEI),
+        procedure="B2-115-2",
+        data_item="vaccination.record",
+    )
+    await until(lambda: _decided(stack, refused.id), "the hub's decision")
+    assert await stack.decision(refused.id) == ("reject", "not_on_list")
+
+
+async def test_f07_the_provider_answers_sealed_and_refuses_a_permit_it_never_saw(
+    stack: Stack,
+) -> None:
+    here, held, _ = await _inquiry(stack)
+    await until(lambda: _has_result(stack, here["person"]), "the result")
+    # The reply crossed the hub sealed: the journal and the approver saw only ciphertext.
+    (body,) = await stack.hub_rows(
+        "SELECT canonical FROM journal WHERE message_id = $1", uuid.UUID(held["message_id"])
+    )
+    assert b'"kind":"sealed"' in bytes(body["canonical"])
+    assert str(RECORD.lot_number).encode() not in bytes(body["canonical"])
+    provided = await stack.fetch(
+        YUKI, "SELECT outcome FROM intermediate.provision_records WHERE role = 'provider'"
+    )
+    assert "provided" in {r["outcome"] for r in provided}  # R47, provider side
+    assert ("deliver", None) in await journal(stack, "approval_attestation")
+    # Forbidden: an inquiry whose permit the network never issued (R36).
+    code = await _code(stack, YUKI, here["resident_code"])
+    forged = await stack.send_as(
+        (NWS, None),
+        InquiryRequest(
+            inquiry_id=uuid.uuid4(),
+            inquirer=CHIKUSEI,
+            provider=YUKI,
+            person=code,
+            permit_id=uuid.uuid4(),
+        ),
+        to=(IS, YUKI),
+        procedure="B2-115-2",
+        data_item="vaccination.history",
+        sent_at=datetime.now(UTC) - timedelta(minutes=2),
+    )
+    await until(
+        lambda: _effects_at_least(stack, YUKI, "adapter.intermediate.082074", [forged]),
+        "the refusal",
+    )
+    assert await _effects_of(stack, YUKI, "adapter.intermediate.082074", [forged]) == [
+        "refused:permit_unknown"
+    ]
+
+
+async def test_f08_the_network_distributes_the_list_to_every_server(stack: Stack) -> None:
+    expected = network_list(Path(stack.extra_env["SESSHU_ROUTING__POLICY_DIR"]))
+    for city in (CHIKUSEI, YUKI):
+        (kept,) = await stack.fetch(city, "SELECT version, rows FROM intermediate.network_list")
+        assert kept["version"] == expected.version
+        assert len(json.loads(kept["rows"])) == len(expected.rows)
+    assert (await journal(stack, "permitted_list_update")).count(("deliver", None)) >= 2
+
+
+async def test_f09_a_resident_asks_for_their_own_data_through_the_portal(stack: Stack) -> None:
+    resident = person(CHIKUSEI)
+    await register(stack, CHIKUSEI, resident)
+    stack.drop(
+        CHIKUSEI,
+        "health_mgmt",
+        "records",
+        f"{uuid.uuid4()}.csv",
+        records_csv([record_row(resident["basic_code"])]),
+    )
+    await until(
+        lambda: stack.exists(
+            CHIKUSEI, "SELECT 1 FROM intermediate.fukuhon WHERE person = $1", resident["person"]
+        ),
+        "the 副本",
+    )
+    code = await _code(stack, CHIKUSEI, resident["resident_code"])
+    _drop_portal_request(stack, CHIKUSEI, code)
+    reply = await _portal_notice(stack, CHIKUSEI, code, "self_information_reply")
+    assert [d["dose_number"] for d in reply["history"]] == [1]
+    assert ("deliver", None) in await journal(stack, "self_information_request")
+
+
+async def test_f10_the_server_notifies_the_resident_without_any_number(stack: Stack) -> None:
+    resident = person(YUKI, ticket_number=None)
+    await register(stack, YUKI, resident)
+    code = await _code(stack, YUKI, resident["resident_code"])
+    _drop_portal_request(stack, YUKI, code)
+    reply = await _portal_notice(stack, YUKI, code, "self_information_reply")
+    assert reply["history"] == []
+    text = json.dumps(reply)
+    assert resident["person"] not in text
+    assert resident["my_number"] not in text
+
+
+# --- F11-F16: VRS --------------------------------------------------------------------------
+
+
+async def test_f11_targets_and_tickets_reach_vrs_and_a_number_without_purpose_is_refused(
+    stack: Stack,
+) -> None:
+    resident = person(YUKI)
+    await register(stack, YUKI, resident)
+    (target,) = await stack.fetch(
+        YUKI, "SELECT * FROM vrs.targets WHERE basic_code = $1", resident["basic_code"]
+    )
+    assert (target["ticket_number"], target["name"], target["status"]) == (
+        resident["ticket_number"],
+        resident["name"],
+        "active",
+    )
+    example = example_payload("target_registration")
+    assert isinstance(example, TargetRegistration)
+    no_purpose = example.model_copy(update={"purpose": None, "batch_id": uuid.uuid4()})
+    assert isinstance(no_purpose.targets[0], TargetPerson)
+    refused = await stack.send_as(
+        (IMS, YUKI), no_purpose, to=(VRS, YUKI), procedure="S19-16", data_item="covid.target"
+    )
+    await until(lambda: _decided(stack, refused.id), "the hub's decision")
+    assert await stack.decision(refused.id) == ("reject", "my_number_purpose")  # R21
+
+
+async def test_f12_a_dose_read_at_the_site_reaches_health_management(stack: Stack) -> None:
+    resident = person(CHIKUSEI)
+    await register(stack, CHIKUSEI, resident)
+    name = f"{uuid.uuid4()}.csv"
+    stack.drop(
+        CHIKUSEI,
+        "vrs",
+        "doses",
+        name,
+        rows_csv([dose_row(resident["ticket_number"], 1), dose_row("0999999999", 1)]),
+    )
+    await until(
+        lambda: _dose_reported(stack, CHIKUSEI, resident["ticket_number"]),
+        "the dose at health management",
+    )
+    lines = result_lines(stack, CHIKUSEI, "vrs", "doses", name)
+    assert ["3", "ticket_number", "no such ticket in this city"] in lines
+    assert "0999999999" not in str(lines)
+
+
+async def test_f13_the_export_reaches_health_management_without_any_my_number(stack: Stack) -> None:
+    resident = person(YUKI)
+    await register(stack, YUKI, resident)
+    await record_doses(stack, YUKI, resident["ticket_number"], 1, 2)
+    folder = stack.data_dir / YUKI / "health_mgmt" / "out" / "vaccination_export"
+    await until(
+        lambda: _exported(folder, resident["ticket_number"], 2), "the export with both doses"
+    )
+    rows = [
+        r
+        for p in folder.glob("*.csv")
+        for r in csv.reader(io.StringIO(p.read_bytes().decode("cp932")))
+    ]
+    mine = [r for r in rows if r[1] == resident["ticket_number"]]
+    assert sorted(r[2] for r in mine) == ["1", "2"]
+    assert not [cell for row in rows for cell in row if looks_like_my_number(cell)]  # R22
+    assert resident["my_number"] not in str(rows)
+    assert ("deliver", None) in await journal(stack, "vaccination_export")
+
+
+async def _transfer(stack: Stack) -> tuple[dict[str, Any], dict[str, Any], str]:
+    before = person(YUKI)
+    await register(stack, YUKI, before)
+    await record_doses(stack, YUKI, before["ticket_number"], 1, 2)
+    after = person(CHIKUSEI, my_number=before["my_number"], resident_code=before["resident_code"])
+    await register(stack, CHIKUSEI, after)
+    name = f"{uuid.uuid4()}.csv"
+    row = {
+        "my_number": before["my_number"],
+        "former_municipality": YUKI,
+        "ticket_number": after["ticket_number"],
+        "register_confirmed": "true",
+        "consent_reference": "CONSENT-2026-0001",
+        "id_document": "my_number_card",
+        "checked_by": "staff.madoguchi.01",
+        "checked_at": "2026-11-20T01:00:00Z",
+    }
+    stack.drop(
+        CHIKUSEI,
+        "vrs",
+        "transfer_in",
+        name,
+        rows_csv(
+            [
+                row,
+                row | {"register_confirmed": "false", "ticket_number": ""},
+                row | {"consent_reference": "", "ticket_number": ""},
+            ]
+        ),
+    )
+    return before, after, name
+
+
+async def test_f14_transfer_in_asks_the_former_city_only_with_register_check_and_consent(
+    stack: Stack,
+) -> None:
+    before, after, name = await _transfer(stack)
+    await until(stack.held, "Yuki's provision held")
+    await stack.approve(YUKI, "covid-vaccination", f"kacho.{uuid.uuid4().hex[:6]}")
+    await until(
+        lambda: _count(
+            stack,
+            CHIKUSEI,
+            "SELECT count(*) FROM vrs.doses WHERE ticket_number = $1 AND source = 'transfer_in'",
+            after["ticket_number"],
+            2,
+        ),
+        "the former city's doses",
+    )
+    lines = result_lines(stack, CHIKUSEI, "vrs", "transfer_in", name)
+    assert [
+        "3",
+        "register_confirmed",
+        "confirm the My Number in the resident register first (R04)",
+    ] in lines
+    assert ["4", "consent_reference", "this city asks for the resident's consent (R02)"] in lines
+    assert before["my_number"] not in str(lines)
+    assert ("deliver", None) in await journal(stack, "transfer_in_inquiry")
+
+
+async def test_f15_transfer_out_waits_for_approval_and_provides_only_that_person(
+    stack: Stack,
+) -> None:
+    bystander = person(YUKI)
+    await register(stack, YUKI, bystander)
+    await record_doses(stack, YUKI, bystander["ticket_number"], 1)
+    _, after, _ = await _transfer(stack)
+    await until(stack.held, "Yuki's provision held")
+    (held,) = await stack.approve(YUKI, "covid-vaccination", f"kacho.{uuid.uuid4().hex[:6]}")
+    assert held["kind"] == "transfer_out_provision"
+    await until(
+        lambda: _count(
+            stack,
+            CHIKUSEI,
+            "SELECT count(*) FROM vrs.transfer_inquiries"
+            " WHERE ticket_number = $1 AND state = 'provided'",
+            after["ticket_number"],
+            1,
+        ),
+        "the answer",
+    )
+    (asked,) = await stack.fetch(
+        CHIKUSEI,
+        "SELECT doses FROM vrs.transfer_inquiries WHERE ticket_number = $1",
+        after["ticket_number"],
+    )
+    assert asked["doses"] == 2  # the bystander's dose is not among them
+    assert any(a["subject"] == held["message_id"] for a in await audit(stack, "held.released"))
+    assert ("hold", "auto_response_disabled") in await journal(stack, "transfer_out_provision")
+
+
+async def test_f16_moved_out_and_deceased_flags_reach_vrs(stack: Stack) -> None:
+    moving, dying = person(CHIKUSEI), person(CHIKUSEI)
+    await register(stack, CHIKUSEI, moving, dying)
+    stack.drop(
+        CHIKUSEI,
+        "health_mgmt",
+        "residents",
+        f"{uuid.uuid4()}.csv",
+        rows_csv(
+            [
+                moving | {"status": "moved_out", "status_on": "2026-11-15"},
+                dying | {"status": "deceased", "status_on": "2026-11-16"},
+            ]
+        ),
+    )
+    flagged = "SELECT 1 FROM vrs.targets WHERE basic_code = $1 AND status = $2"
+    for resident, status in ((moving, "moved_out"), (dying, "deceased")):
+        check = functools.partial(stack.exists, CHIKUSEI, flagged, resident["basic_code"], status)
+        await until(check, f"the {status} flag")
+    assert (await journal(stack, "resident_status_flag")).count(("deliver", None)) >= 2
+
+
+# --- F17-F19: certificates ------------------------------------------------------------------
+
+
+async def _vaccinated_card(stack: Stack) -> tuple[dict[str, Any], MyNumberCard]:
+    resident = person(CHIKUSEI)
+    await register(stack, CHIKUSEI, resident)
+    await record_doses(stack, CHIKUSEI, resident["ticket_number"], 1, 2)
+    card = CardAuthority(key=card_authority(stack.key_dir)).issue(
+        my_number=resident["my_number"],
+        name=resident["name"],
+        birth_date=date.fromisoformat(resident["birth_date"]),
+        sex=resident["sex"],
+        address=resident["address"],
+        pin="4821",
+    )
+    return resident, card
+
+
+async def _apply(city: str, stack: Stack, application: dict[str, Any]) -> httpx2.Response:
+    async with httpx2.AsyncClient(timeout=60) as client:
+        return await client.post(f"{kiosk_url(stack, city)}/applications", json=application)
+
+
+def _verified(stack: Stack, answer: httpx2.Response) -> dict[str, Any]:
+    assert answer.status_code == 201, answer.text
+    certificate: dict[str, Any] = answer.json()
+    issuer = shc_issuer(AdaptersSettings().shc_issuer_url, None, stack.key_dir)
+    assert len(verify(certificate["jws"], [issuer]).immunizations) == 2
+    assert from_qr_text(certificate["qr"]) == certificate["jws"]
+    assert base64.b64decode(certificate["qr_png_base64"]).startswith(b"\x89PNG")
+    return certificate
+
+
+async def test_f17_a_counter_certificate_with_a_typed_number(stack: Stack) -> None:
+    _resident, card = await _vaccinated_card(stack)
+    application = card.apply("4821", application_id=uuid.uuid4()).model_dump(mode="json") | {
+        "channel": "counter",
+        "my_number_source": "typed",
+        "card_signature": None,
+        "pin_verified": False,
+    }
+    _verified(stack, await _apply(CHIKUSEI, stack, application))
+    # Forbidden: a certificate for a person VRS has no dose for.
+    nobody = person(CHIKUSEI)
+    await register(stack, CHIKUSEI, nobody)
+    empty = application | {"application_id": str(uuid.uuid4()), "my_number": nobody["my_number"]}
+    answer = await _apply(CHIKUSEI, stack, empty)
+    assert (answer.status_code, answer.json()["code"]) == (404, "no_certificate")
+    assert ("deliver", None) in await journal(stack, "certificate_issued")
+
+
+async def test_f18_an_app_certificate_needs_the_chip_and_the_pin(stack: Stack) -> None:
+    _, card = await _vaccinated_card(stack)
+    app = card.apply("4821", application_id=uuid.uuid4(), channel="app").model_dump(mode="json")
+    _verified(stack, await _apply(CHIKUSEI, stack, app))
+    answer = await _apply(
+        CHIKUSEI, stack, app | {"application_id": str(uuid.uuid4()), "pin_verified": False}
+    )
+    assert answer.status_code == 422  # R06: both factors
+    with pytest.raises(WrongPin):
+        card.apply("0000", application_id=uuid.uuid4())
+    with pytest.raises(WrongPin):
+        card.apply("1111", application_id=uuid.uuid4())
+    with pytest.raises(CardLocked):
+        card.apply("2222", application_id=uuid.uuid4())
+    with pytest.raises(CardLocked):
+        card.apply("4821", application_id=uuid.uuid4())
+
+
+async def test_f19_a_kiosk_certificate_only_where_enrolled_and_nothing_is_kept(
+    stack: Stack,
+) -> None:
+    resident, card = await _vaccinated_card(stack)
+    kiosk = card.apply("4821", application_id=uuid.uuid4()).model_dump(mode="json")
+    certificate = _verified(stack, await _apply(CHIKUSEI, stack, kiosk))
+    elsewhere = await _apply(YUKI, stack, kiosk | {"application_id": str(uuid.uuid4())})
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "not_enrolled")  # R10
+    forged = kiosk | {"application_id": str(uuid.uuid4()), "name": "偽名 太郎"}
+    refused = await _apply(CHIKUSEI, stack, forged)
+    assert (refused.status_code, refused.json()["code"]) == (403, "card_signature")  # R07
+    typed = await _apply(
+        CHIKUSEI, stack, kiosk | {"application_id": str(uuid.uuid4()), "my_number_source": "typed"}
+    )
+    assert typed.status_code == 422  # R08
+    assert resident["my_number"] not in typed.text
+    assert resident["name"] not in typed.text
+    # R50: no table, file or log line of the adapters holds the application or certificate.
+    secrets = [certificate["jws"].split(".")[2], certificate["certificate_id"]]
+    for owner in (CHIKUSEI, YUKI, "nws"):
+        for value in secrets:
+            assert not await _anywhere(stack, owner, value), (owner, value)
+    for path in stack.root.rglob("*"):
+        if path.is_file() and not path.name.endswith(".pem"):
+            data = path.read_bytes()
+            assert not [v for v in secrets if v.encode() in data], path
+    logs = stack.logs()
+    assert not [
+        v
+        for v in (*secrets, resident["my_number"], resident["name"], resident["address"])
+        if v in logs
+    ]
+
+
+# --- F20: maintenance -------------------------------------------------------------------------
+
+
+async def test_f20_contractors_work_only_from_the_named_roster_and_are_logged(stack: Stack) -> None:
+    desk = await open_desk(stack.services.settings(**stack.extra_env))
+    terminal = Terminal("198.51.100.7", "vendor-maintenance/1.0")
+    try:
+        await desk.add_staff(
+            "vendor.tanaka",
+            roles=[Role.OPERATOR],
+            municipality=CHIKUSEI,
+            department="vendor-maintenance",
+            password=PASSWORD,
+        )
+        _, session = await desk.login("vendor.tanaka", PASSWORD, terminal)
+        await desk.held_list(session)
+        with pytest.raises(NotAuthenticated):
+            await desk.login("vendor.unknown", PASSWORD, terminal)
+        await desk.disable_staff("vendor.tanaka", actor="admin.chikusei")
+        with pytest.raises(NotAuthenticated):
+            await desk.login("vendor.tanaka", PASSWORD, terminal)
+    finally:
+        await desk.store.close()
+    logins = await audit(stack, "login")
+    mine = [a for a in logins if a["actor"] == "vendor.tanaka"]
+    assert mine
+    assert json.loads(mine[0]["terminal"])["client"] == "198.51.100.7"
+    failed = [a["actor"] for a in await audit(stack, "login.failed")]
+    # An unknown account is logged as such, without trusting the name it gave.
+    assert "unknown" in failed
+    assert "vendor.tanaka" in failed
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+async def _exists(path: Path) -> bool:
+    return path.exists()  # noqa: ASYNC240 - a poll
+
+
+async def _code(stack: Stack, city: str, resident_code: str) -> str:
+    await until(lambda: _coded(stack, resident_code, city), "the 符号 at the network")
+    rows = await stack.fetch(
+        city,
+        CODE_OF_RESIDENT,
+        resident_code,
+    )
+    return str(rows[0]["code"])
+
+
+async def _coded(stack: Stack, resident_code: str, city: str | None = None) -> bool:
+    cities = [city] if city else [CHIKUSEI, YUKI]
+    for each in cities:
+        rows = await stack.fetch(
+            each,
+            CODE_OF_RESIDENT,
+            resident_code,
+        )
+        if not rows or not await stack.exists(
+            "nws", "SELECT 1 FROM nws.codes WHERE agency = $1 AND code = $2", each, rows[0]["code"]
+        ):
+            return False
+    return True
+
+
+def _drop_portal_request(stack: Stack, city: str, code: str) -> None:
+    inbox = stack.data_dir / "nws" / "portal" / "requests" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    partial = inbox / f"{uuid.uuid4()}.part"
+    partial.write_bytes(rows_csv([{"municipality": city, "code": code}]))
+    partial.replace(partial.with_suffix(".csv"))
+
+
+async def _portal_notice(stack: Stack, city: str, code: str, notice_type: str) -> dict[str, Any]:
+    async def found() -> dict[str, Any] | None:
+        folder = stack.data_dir / "nws" / "portal" / city
+        for path in folder.glob("*.json") if folder.is_dir() else []:
+            notice: dict[str, Any] = json.loads(path.read_text())
+            if notice["person"] == code and notice["notice_type"] == notice_type:
+                return notice
+        return None
+
+    async def arrived() -> bool:
+        return await found() is not None
+
+    await until(arrived, f"the {notice_type} notice on the portal")
+    notice = await found()
+    assert notice is not None
+    return notice
+
+
+async def _result_for(stack: Stack, person_number: str) -> dict[str, Any] | None:
+    return next(
+        (
+            r
+            for r in stack.out(CHIKUSEI, "health_mgmt", "inquiry_result")
+            if r["person"] == person_number
+        ),
+        None,
+    )
+
+
+async def _has_result(stack: Stack, person_number: str) -> bool:
+    return await _result_for(stack, person_number) is not None
+
+
+async def _decided(stack: Stack, message_id: uuid.UUID) -> bool:
+    return await stack.decision(message_id) is not None
+
+
+async def _effects_of(stack: Stack, owner: str, consumer: str, sent: list[Any]) -> list[str]:
+    rows = await stack.fetch(
+        owner,
+        "SELECT message_id, effect FROM adapter_effects WHERE consumer = $1 ORDER BY seq",
+        consumer,
+    )
+    by_id: dict[uuid.UUID, list[str]] = {}
+    for row in rows:
+        by_id.setdefault(row["message_id"], []).append(row["effect"])
+    return [e for envelope in sent for e in by_id.get(envelope.id, [])]
+
+
+async def _effects_at_least(stack: Stack, owner: str, consumer: str, sent: list[Any]) -> bool:
+    rows = await stack.fetch(
+        owner, "SELECT DISTINCT message_id FROM adapter_effects WHERE consumer = $1", consumer
+    )
+    return {e.id for e in sent} <= {r["message_id"] for r in rows}
+
+
+async def _dose_reported(stack: Stack, city: str, ticket: str) -> bool:
+    return any(r["ticket_number"] == ticket for r in stack.out(city, "health_mgmt", "dose_record"))
+
+
+async def _exported(folder: Path, ticket: str, doses: int) -> bool:
+    if not folder.is_dir():  # noqa: ASYNC240 - a poll
+        return False
+    rows = [
+        r
+        for p in folder.glob("*.csv")  # noqa: ASYNC240 - a poll
+        for r in csv.reader(io.StringIO(p.read_bytes().decode("cp932")))
+    ]
+    return sum(1 for r in rows if r[1] == ticket) >= doses
+
+
+async def _anywhere(stack: Stack, owner: str, value: str) -> bool:
+    """True if any text or JSON column of any table in the database holds `value`."""
+    columns = await stack.fetch(
+        owner,
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        " AND data_type IN ('text', 'jsonb', 'character varying')",
+    )
+    for column in columns:
+        table = f'"{column["table_schema"]}"."{column["table_name"]}"'
+        sql = f'SELECT 1 FROM {table} WHERE "{column["column_name"]}"::text LIKE $1 LIMIT 1'  # noqa: S608 - names from the catalog
+        if await stack.fetch(owner, sql, f"%{value}%"):
+            return True
+    return False
