@@ -2,7 +2,8 @@
 
     HubError
     ├── Retryable                 transient: keep the message, retry, never ack or dead-letter
-    │   └── DatabaseUnavailable   PostgreSQL unreachable, connection dropped, failover
+    │   ├── DatabaseUnavailable   PostgreSQL unreachable, connection dropped, failover
+    │   └── BrokerUnavailable     an adapter's publish was refused, returned or unconfirmed
     └── Conflict                  permanent: a write breaks a rule of the data (a unique or
                                   reference constraint); the input is at fault, and trying
                                   again gives the same answer
@@ -16,7 +17,7 @@ row stays in the outbox and the relay sends it (hub/worker.py, PUBLISH_RETRYABLE
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "DatabaseUnavailable", "HubError", "Retryable"]
+__all__ = ["BrokerUnavailable", "Conflict", "DatabaseUnavailable", "HubError", "Retryable"]
 
 
 class HubError(Exception):
@@ -29,6 +30,11 @@ class Retryable(HubError):
 
 class DatabaseUnavailable(Retryable):
     """PostgreSQL could not be reached or dropped the connection."""
+
+
+class BrokerUnavailable(Retryable):
+    """RabbitMQ refused, returned or did not confirm an adapter's publish in time: what
+    was to be sent is still where it came from, and is sent again later."""
 
 
 class Conflict(HubError, ValueError):

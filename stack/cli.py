@@ -9,12 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from hub.settings import Settings
 from hub.settings import load as load_settings
+from stack.demo import run_demo
 from stack.host import run_city, run_network
 from stack.keys import provision_keys
 
@@ -98,3 +100,19 @@ def up() -> None:
             child.send_signal(signal.SIGTERM)
     codes = [child.wait(timeout=60) for child in children]
     raise typer.Exit(max(codes, default=0))
+
+
+@stack_app.command("demo")
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="where the demo keeps its files")] = Path(
+        "var/demo"
+    ),
+) -> None:
+    """The whole stack and a realistic day, with a live summary; Ctrl-C stops it."""
+    settings = _settings()
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    surprises = asyncio.run(run_demo(settings, directory, interactive, typer.echo))
+    if surprises:
+        typer.echo(f"{surprises} unexpected result(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo("all as expected")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
@@ -169,7 +170,7 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
     try:
         await _start(broker)
         for city, network in networks.items():
-            await network.distribute(city)
+            await _retrying(functools.partial(network.distribute, city))
         log.info("network running for %s", ", ".join(bridges))
         await _until(stop, [(serve_portal, settings.adapters.poll_interval_seconds)])
     finally:
@@ -187,6 +188,18 @@ async def _start(broker: object) -> None:
             log.warning("broker not ready (%s); retrying", type(exc).__name__)
             await asyncio.sleep(min(0.5 * (attempt + 1), 5.0))
     raise RuntimeError("the broker did not become ready")
+
+
+async def _retrying(send: Callable[[], Awaitable[object]]) -> None:
+    # Until the hub has declared the ingress exchange, a publish to it is refused.
+    for attempt in range(60):
+        try:
+            await send()
+            return
+        except Exception as exc:
+            log.warning("publish refused (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(min(0.5 * (attempt + 1), 5.0))
+    raise RuntimeError("the hub's ingress exchange did not appear")
 
 
 async def _until(

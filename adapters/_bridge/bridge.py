@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from uuid import UUID
 
+from aiormq.exceptions import AMQPError
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import (
     ExchangeType,
@@ -27,6 +28,7 @@ from contracts.envelope import Envelope, Party, Recipient, stable_message_id
 from contracts.keys import KeyRing
 from contracts.payloads import Payload
 from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
+from hub.errors import BrokerUnavailable
 from hub.ports import AdapterInbox, InboxTransaction
 
 __all__ = [
@@ -45,6 +47,8 @@ log = logging.getLogger("sesshu.adapters.bridge")
 Handler = Callable[[Envelope, InboxTransaction], Awaitable[None]]
 """Does the adapter's work for one delivery, inside the inbox transaction."""
 RETRY_PAUSE = 1.0
+# A refused, returned or unconfirmed publish; the caller keeps what it was sending.
+PUBLISH_FAILURES = (AMQPError, TimeoutError, ConnectionError, RuntimeError)
 
 
 class NotYet(Exception):
@@ -134,9 +138,15 @@ class Bridge:
         return f"{self.system.value.replace('_', '-')}-{self.municipality}"
 
     async def publish(self, envelope: Envelope) -> Envelope:
-        """Sign (if needed) and publish; returns the signed envelope once confirmed."""
+        """Sign (if needed) and publish; returns the signed envelope once confirmed
+        (BrokerUnavailable if it was not)."""
         signed = envelope if envelope.signature else self.signer.sign(envelope)
-        await publish_signed(self.broker, signed, confirm_within=self.publish_timeout)
+        try:
+            await publish_signed(self.broker, signed, confirm_within=self.publish_timeout)
+        except PUBLISH_FAILURES as exc:
+            raise BrokerUnavailable(
+                f"publish of {signed.kind} failed: {type(exc).__name__}"
+            ) from exc
         return signed
 
     async def send(

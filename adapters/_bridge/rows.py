@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from adapters.health_mgmt.records_csv import RowError, decode
 
-__all__ = ["Rows", "read_rows", "rows_result"]
+__all__ = ["Rows", "read_rows", "rows_csv", "rows_result"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,3 +65,13 @@ def rows_result(rows: Rows[M], source: str, refused: list[RowError] | None = Non
     for error in errors:
         writer.writerow([error.line, error.field, error.reason])
     return out.getvalue()
+
+
+def rows_csv(rows: Sequence[Mapping[str, object]]) -> bytes:
+    """A request file of `rows` (UTF-8, a header of the first row's keys): what the systems
+    and the simulators drop in a folder."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()

@@ -8,8 +8,12 @@ three wrong tries in a row (R06-R08); the right PIN resets the count.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import json
 import secrets
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
@@ -19,9 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from adapters.kiosk.card_check import signed_items
 from contracts._b64 import b64encode
 from contracts.codes import MyNumber, PersonName, PostalAddress
+from contracts.envelope import new_message_id
 from contracts.payloads import CardSignature, CertificateApplication, PassportInfo
 
-__all__ = ["CardAuthority", "CardLocked", "MyNumberCard", "WrongPin", "random_pin"]
+__all__ = ["CardAuthority", "CardLocked", "MyNumberCard", "WrongPin", "at_the_kiosk", "random_pin"]
 
 PIN_TRIES = 3
 
@@ -132,3 +137,27 @@ class MyNumberCard:
 def random_pin() -> str:
     """A PIN for a simulated card."""
     return f"{secrets.randbelow(10_000):04d}"
+
+
+async def at_the_kiosk(
+    center_url: str, card: MyNumberCard, pin: str, *, channel: str = "kiosk"
+) -> tuple[int, dict[str, object]]:
+    """A resident at a terminal: the card read with the PIN, the application posted to the
+    certificate center; (HTTP status, the center's answer)."""
+    application = card.apply(pin, application_id=new_message_id(), channel=channel)
+    body = application.model_dump_json().encode()
+    request = urllib.request.Request(  # noqa: S310 - the center's own URL
+        f"{center_url}/applications",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    return await asyncio.to_thread(_post, request)
+
+
+def _post(request: urllib.request.Request) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read() or b"{}")

@@ -126,14 +126,16 @@ async def ensure_database(dsn: str) -> bool:
 Connection = asyncpg.Connection | PoolConnectionProxy
 
 
-async def recreate_database(dsn: str) -> None:
-    """Drop the DSN's database and create it empty (the demo's and benchmarks' own only)."""
+async def recreate_database(dsn: str, *, create: bool = True) -> None:
+    """Drop the DSN's database and create it empty, or only drop it (the demo's and the
+    benchmarks' own databases only)."""
     admin, name = _database_of(dsn)
     with translated():
         connection = await asyncpg.connect(admin)
         try:
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await connection.execute(f'CREATE DATABASE "{name}"')
+            if create:
+                await connection.execute(f'CREATE DATABASE "{name}"')
         finally:
             await connection.close()
 
@@ -259,6 +261,12 @@ class PgStore:
         with translated():
             rows = await self._pool.fetch(query("journal_summary"))
         return [(r["decision"], r["reason"], int(r["n"])) for r in rows]
+
+    async def journal_by_kind(self) -> list[tuple[str, str, str, int]]:
+        """(kind, decision, reason code or '', count) over the whole journal."""
+        with translated():
+            rows = await self._pool.fetch(query("journal_by_kind"))
+        return [(r["kind"], r["decision"], r["reason"], int(r["n"])) for r in rows]
 
     async def journal_since(
         self, since: datetime, codes: Iterable[str], page: int = 1000

@@ -116,6 +116,10 @@ ORDER BY c.seq;
 SELECT decision, coalesce(reason_code, '') AS reason, count(*) AS n
 FROM journal GROUP BY 1, 2 ORDER BY 1, 2;
 
+-- name: journal_by_kind
+SELECT kind, decision, coalesce(reason_code, '') AS reason, count(*) AS n
+FROM journal GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
 -- name: journal_page
 -- Decisions made by routing since a time, a page at a time (for `sesshu policy simulate`).
 SELECT seq, canonical, decision, reason_code

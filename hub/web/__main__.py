@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+
 import uvicorn
 
 from hub.settings import Settings, load
@@ -9,9 +14,25 @@ from hub.web.app import create_app
 from observability import logs
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, except that SIGTERM after a graceful shutdown exits 0 as the hub does
+    (uvicorn raises the signal again once shut down, so the process dies of it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.handle_exit, signum, None)
+        try:
+            yield
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+
 def serve(settings: Settings) -> None:
-    """Serve the desk on the configured address until interrupted."""
-    uvicorn.run(
+    """Serve the desk on the configured address until SIGTERM or SIGINT; exit 0."""
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.desk.http_host,
         port=settings.desk.http_port,
@@ -19,6 +40,7 @@ def serve(settings: Settings) -> None:
         proxy_headers=bool(settings.desk.trusted_proxies),
         forwarded_allow_ips=settings.desk.trusted_proxies or None,
     )
+    _Server(config).run()
 
 
 def main() -> None:

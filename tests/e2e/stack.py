@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from adapters._bridge.rows import rows_csv
 from adapters.health_mgmt.records_csv import COLUMNS
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
@@ -255,15 +256,6 @@ async def drop_adapter_databases(database: str) -> None:
 def kiosk_url(stack: Stack, city: str) -> str:
     """The certificate center of a city."""
     return f"http://127.0.0.1:{stack.kiosk_port + CITIES.index(city)}"
-
-
-def rows_csv(rows: list[dict[str, object]]) -> bytes:
-    """A CSV request file with a header of the rows' keys."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
 
 
 def records_csv(rows: list[dict[str, str]]) -> bytes:

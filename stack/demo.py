@@ -1,0 +1,266 @@
+"""`sesshu stack demo` (`make demo`): the whole stack and a realistic day, live.
+
+Starts the hub, the desk, the network and both cities' adapters as processes against the
+local RabbitMQ (vhost `sesshu-demo`) and PostgreSQL (`sesshu_demo`, and the adapters'
+`sesshu_demo_adapters_*`), all made fresh; then the simulators play a day (`stack/day.py`)
+while a summary shows, live, what the hub carried per flow and decision, what waits for a
+所属長, and where to open the approval page. On a terminal it runs until Ctrl-C, which
+stops every process cleanly; elsewhere it stops once the day is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from contracts.codes import InternalPersonNumber
+from hub import demo_live
+from hub.approvals import Role
+from hub.desk import open_desk
+from hub.settings import Settings
+from hub.store.adapter_db import AdapterDb
+from hub.store.intermediate import PgLinkage
+from hub.store.postgres import PgStore, recreate_database
+from stack.day import FLOWS, Day
+from stack.keys import provision_keys, shc_issuer
+
+__all__ = ["run_demo"]
+
+CITIES = ("082279", "082074")
+APPROVER = "kacho.yuki"
+
+
+@dataclass
+class Demo:
+    """The demo's processes, settings and files."""
+
+    base: Settings
+    directory: Path
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+
+    def __post_init__(self) -> None:
+        self.settings = demo_live.demo_settings(self.base)
+        pg = self.settings.database.url.get_secret_value().rsplit("/", 1)[0]
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("SESSHU_")} | {
+            "SESSHU_AMQP__URL": self.settings.amqp.url.get_secret_value(),
+            "SESSHU_DATABASE__URL": self.settings.database.url.get_secret_value(),
+            "SESSHU_SIGNING__RING_DIR": str(self.directory / "keys" / "ring"),
+            "SESSHU_ADAPTERS__KEY_DIR": str(self.directory / "keys" / "private"),
+            "SESSHU_ADAPTERS__DATABASE_URL": f"{pg}/sesshu_demo_adapters",
+            "SESSHU_ADAPTERS__DATA_DIR": str(self.directory / "adapters"),
+            "SESSHU_ADAPTERS__MUNICIPALITIES": ",".join(CITIES),
+            "SESSHU_ADAPTERS__KIOSK_ENROLLED": CITIES[0],
+            "SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS": "0.5",
+            "SESSHU_HUB__MUNICIPALITIES": ",".join(CITIES),
+            "SESSHU_DESK__SECURE_COOKIES": "false",  # plain HTTP on this machine only
+            "SESSHU_DESK__HTTP_PORT": str(self.base.desk.http_port),
+            "SESSHU_LOG_LEVEL": "WARNING",
+        }
+
+    @property
+    def desk_url(self) -> str:
+        return f"http://{self.base.desk.http_host}:{self.base.desk.http_port}/"
+
+    def kiosk_url(self, city: str) -> str:
+        return f"http://127.0.0.1:{self.base.adapters.kiosk_http_port + CITIES.index(city)}"
+
+    def _empty(self) -> None:
+        for name in ("adapters", "keys", "logs"):
+            shutil.rmtree(self.directory / name, ignore_errors=True)
+        (self.directory / "logs").mkdir(parents=True)
+        if shutil.which("rabbitmqctl"):
+            subprocess.run(  # noqa: S603
+                ["rabbitmqctl", "-q", "delete_vhost", demo_live.DEMO_VHOST],  # noqa: S607
+                capture_output=True,
+                check=False,
+            )
+            self.settings = demo_live.demo_settings(self.base)  # adds it again, empty
+
+    async def fresh(self) -> None:
+        """Empty databases, folders and queues, and keys for everyone."""
+        await asyncio.to_thread(self._empty)
+        await recreate_database(self.settings.database.url.get_secret_value())
+        base = self.env["SESSHU_ADAPTERS__DATABASE_URL"]
+        for owner in (*CITIES, "nws"):
+            await recreate_database(f"{base}_{owner}", create=False)
+        key_dir = self.directory / "keys" / "private"
+        provision_keys(CITIES, key_dir, self.directory / "keys" / "ring")
+        self.env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(
+            sorted(key_dir.glob("hub-*.signing.pem"))[-1]
+        )
+
+    def start(self) -> None:
+        """The hub, the desk, the network and each city's adapters."""
+        commands = {"hub": ["hub"], "desk": ["desk"], "network": ["stack", "network"]}
+        commands |= {city: ["stack", "city", city] for city in CITIES}
+        for name, argv in commands.items():
+            with (self.directory / "logs" / f"{name}.log").open("wb") as log:
+                self.children[name] = subprocess.Popen(  # noqa: S603 - our own CLI
+                    [sys.executable, "-m", "hub", *argv],
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+
+    def stop(self) -> dict[str, int]:
+        """SIGTERM every process that still runs; their exit codes."""
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        codes = {}
+        for name, child in self.children.items():
+            try:
+                codes[name] = child.wait(60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                codes[name] = -9
+        return codes
+
+    async def approver(self) -> None:
+        """A 所属長 of Yuki's health-promotion section, to approve on the page."""
+        settings = self.loaded()
+        desk = await open_desk(settings)
+        try:
+            await desk.add_staff(
+                APPROVER,
+                roles=[Role.APPROVER],
+                municipality=CITIES[1],
+                department="health-promotion",
+                password=self.password,
+                actor="demo",
+            )
+        finally:
+            await desk.store.close()
+
+    async def code_of(self, city: str, person: str) -> str | None:
+        """A resident's 符号 at a city, read from that city's intermediate server."""
+        db = await AdapterDb.open(f"{self.env['SESSHU_ADAPTERS__DATABASE_URL']}_{city}", size=1)
+        try:
+            code = await PgLinkage(db).code_for(city, InternalPersonNumber(person))
+        finally:
+            await db.close()
+        return None if code is None else str(code)
+
+    def loaded(self) -> Settings:
+        """The settings the processes run with."""
+        saved = dict(os.environ)
+        try:
+            os.environ.clear()
+            os.environ.update(self.env)
+            return Settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    async def summary(self, store: PgStore) -> Group:
+        """What the hub carried, per flow and decision, and what waits for approval."""
+        counts: dict[str, dict[str, int]] = {}
+        for kind, decision, reason, n in await store.journal_by_kind():
+            label = decision if not reason else f"{decision}:{reason}"
+            counts.setdefault(kind, {})[label] = n
+        table = Table(title="Sesshu Hub: what crossed the hub", expand=False)
+        for column in ("flow", "message kind", "delivered", "held", "rejected"):
+            table.add_column(
+                column, justify="right" if column in ("delivered", "held", "rejected") else "left"
+            )
+        for flow, kind in FLOWS:
+            seen = counts.get(kind, {})
+            rejected = sum(v for k, v in seen.items() if k.startswith("reject"))
+            held = sum(v for k, v in seen.items() if k.startswith("hold"))
+            table.add_row(flow, kind, str(seen.get("deliver", 0)), str(held), str(rejected))
+        waiting = [row for city in CITIES for row in await store.held(city)]
+        notes = [Text(line) for line in self.lines[-8:]]
+        notes.append(Text(f"held for a 所属長: {len(waiting)}", style="bold"))
+        notes += [
+            Text(f"  {h['message_id']} for {h['routing_key']} ({h['reason_code']})")
+            for h in waiting
+        ]
+        notes.append(
+            Text(f"approval page: {self.desk_url}  user {APPROVER}  password {self.password}")
+        )
+        kiosk = f"{self.kiosk_url(CITIES[0])}/applications"
+        notes.append(Text(f"kiosk (Chikusei): {kiosk}  edges: {self.directory / 'adapters'}"))
+        return Group(table, *notes)
+
+
+async def run_demo(
+    base: Settings, directory: Path, interactive: bool, echo: Callable[[str], None]
+) -> int:
+    """The demo; the number of surprises (0 when all went as expected)."""
+    demo = Demo(base, await asyncio.to_thread(directory.resolve))
+    await demo.fresh()
+    demo.start()
+    store: PgStore | None = None
+    try:
+        store = await _store(demo)
+        await demo.approver()
+        day = Day(
+            data_dir=directory / "adapters",
+            key_dir=directory / "keys" / "private",
+            kiosk_url=demo.kiosk_url,
+            store=store,
+            code_of=demo.code_of,
+            issuer=shc_issuer(base.adapters.shc_issuer_url, None, directory / "keys" / "private"),
+            out=directory,
+            say=demo.lines.append,
+        )
+        surprises = await _live(demo, day, store, interactive, echo)
+    finally:
+        if store is not None:
+            await store.close()
+        codes = demo.stop()
+    echo("stopped: " + ", ".join(f"{name} {code}" for name, code in codes.items()))
+    return surprises + sum(1 for code in codes.values() if code != 0)
+
+
+async def _store(demo: Demo) -> PgStore:
+    dsn = demo.settings.database.url.get_secret_value()
+    for _ in range(120):  # the hub creates and migrates the database as it starts
+        try:
+            store = await PgStore.connect(dsn, size=2)
+            await store.journal_count()
+            return store
+        except Exception:
+            await asyncio.sleep(0.5)
+    raise RuntimeError("the hub's database did not come up; see var/demo/logs/hub.log")
+
+
+async def _live(
+    demo: Demo, day: Day, store: PgStore, interactive: bool, echo: Callable[[str], None]
+) -> int:
+    playing = asyncio.create_task(day.run())
+    console = Console()
+    if not interactive:
+        await playing
+        await asyncio.sleep(2)  # the last replies settle
+        console.print(await demo.summary(store))
+        return sum(1 for line in demo.lines if line.startswith("(still waiting"))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    with Live(await demo.summary(store), console=console, refresh_per_second=2) as live:
+        while not stop.is_set():
+            live.update(await demo.summary(store))
+            if playing.done() and demo.lines[-1:] != ["(Ctrl-C stops everything)"]:
+                demo.lines.append("(Ctrl-C stops everything)")
+            await asyncio.sleep(1)
+    if not playing.done():
+        playing.cancel()
+    echo("stopping ...")
+    return 0
