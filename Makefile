@@ -36,8 +36,9 @@ test: venv services tools check
 unit: venv
 	$(BIN)/python -m pytest tests/unit
 
+# The whole stack and a realistic day with a live summary; Ctrl-C stops it.
 demo: venv services
-	$(BIN)/sesshu demo
+	$(BIN)/sesshu stack demo
 
 # Hub versus a plain aio-pika forwarder in one run; results also in var/bench/pipeline.json.
 bench: venv services

@@ -3,7 +3,7 @@
 Keys for every system of two municipalities, one signed envelope of every message kind
 verified as the hub will verify it, a payload sealed across municipalities, and each way a
 forged or broken envelope is refused; then the same envelopes through a live hub worker
-over RabbitMQ and PostgreSQL. Later issues add the adapters and simulators.
+over RabbitMQ and PostgreSQL. The whole stack and its simulators are `sesshu stack demo`.
 """
 
 from __future__ import annotations

@@ -37,19 +37,21 @@ DEMO_TERMINAL = Terminal("demo", "sesshu demo")
 CHIKUSEI = "082279"
 
 
-def demo_settings(base: Settings) -> Settings:
+def demo_settings(
+    base: Settings, vhost: str = DEMO_VHOST, database: str = DEMO_DATABASE
+) -> Settings:
     """The operator's settings, pointed at the demo's own vhost and database."""
     amqp_url = base.amqp.url.get_secret_value()
     # Its own vhost where this machine's RabbitMQ can be told to make one; else the default.
     if shutil.which("rabbitmqctl"):
         user = urlsplit(amqp_url).username or "guest"
         for args in (
-            ["add_vhost", DEMO_VHOST],
-            ["set_permissions", "-p", DEMO_VHOST, user, ".*", ".*", ".*"],
+            ["add_vhost", vhost],
+            ["set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
         ):
             subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, check=False)  # noqa: S603, S607
-        amqp_url = _with_path(amqp_url, "/" + quote(DEMO_VHOST, safe=""))
-    database_url = _with_path(base.database.url.get_secret_value(), "/" + DEMO_DATABASE)
+        amqp_url = _with_path(amqp_url, "/" + quote(vhost, safe=""))
+    database_url = _with_path(base.database.url.get_secret_value(), "/" + database)
     return base.model_copy(
         update={
             "amqp": base.amqp.model_copy(update={"url": SecretStr(amqp_url)}),

@@ -51,10 +51,19 @@ def _serve(run: object) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, _stopping, stop)
         await run(stop)  # type: ignore[operator]
 
     asyncio.run(main())
+
+
+def _stopping(stop: asyncio.Event) -> None:
+    # One signal starts the drain; another (a terminal's Ctrl-C and a supervisor's SIGTERM
+    # often both come) must not kill the process in the middle of it, nor once the loop
+    # has closed and the default action would apply again.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop.set()
 
 
 @stack_app.command("city")

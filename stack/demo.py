@@ -1,8 +1,8 @@
 """`sesshu stack demo` (`make demo`): the whole stack and a realistic day, live.
 
 Starts the hub, the desk, the network and both cities' adapters as processes against the
-local RabbitMQ (vhost `sesshu-demo`) and PostgreSQL (`sesshu_demo`, and the adapters'
-`sesshu_demo_adapters_*`), all made fresh; then the simulators play a day (`stack/day.py`)
+local RabbitMQ (vhost `sesshu-stack-demo`) and PostgreSQL (`sesshu_stack_demo`, and the adapters'
+`sesshu_stack_demo_adapters_*`), all made fresh; then the simulators play a day (`stack/day.py`)
 while a summary shows, live, what the hub carried per flow and decision, what waits for a
 所属長, and where to open the approval page. On a terminal it runs until Ctrl-C, which
 stops every process cleanly; elsewhere it stops once the day is done.
@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ __all__ = ["run_demo"]
 
 CITIES = ("082279", "082074")
 APPROVER = "kacho.yuki"
+# Its own vhost and databases, apart from `sesshu demo`'s: each run starts them afresh.
+VHOST, DATABASE = "sesshu-stack-demo", "sesshu_stack_demo"
 
 
 @dataclass
@@ -54,14 +57,14 @@ class Demo:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
 
     def __post_init__(self) -> None:
-        self.settings = demo_live.demo_settings(self.base)
+        self.settings = demo_live.demo_settings(self.base, VHOST, DATABASE)
         pg = self.settings.database.url.get_secret_value().rsplit("/", 1)[0]
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SESSHU_")} | {
             "SESSHU_AMQP__URL": self.settings.amqp.url.get_secret_value(),
             "SESSHU_DATABASE__URL": self.settings.database.url.get_secret_value(),
             "SESSHU_SIGNING__RING_DIR": str(self.directory / "keys" / "ring"),
             "SESSHU_ADAPTERS__KEY_DIR": str(self.directory / "keys" / "private"),
-            "SESSHU_ADAPTERS__DATABASE_URL": f"{pg}/sesshu_demo_adapters",
+            "SESSHU_ADAPTERS__DATABASE_URL": f"{pg}/{DATABASE}_adapters",
             "SESSHU_ADAPTERS__DATA_DIR": str(self.directory / "adapters"),
             "SESSHU_ADAPTERS__MUNICIPALITIES": ",".join(CITIES),
             "SESSHU_ADAPTERS__KIOSK_ENROLLED": CITIES[0],
@@ -69,6 +72,7 @@ class Demo:
             "SESSHU_HUB__MUNICIPALITIES": ",".join(CITIES),
             "SESSHU_DESK__SECURE_COOKIES": "false",  # plain HTTP on this machine only
             "SESSHU_DESK__HTTP_PORT": str(self.base.desk.http_port),
+            "SESSHU_ADAPTERS__KIOSK_HTTP_PORT": str(self.base.adapters.kiosk_http_port),
             "SESSHU_LOG_LEVEL": "WARNING",
         }
 
@@ -85,11 +89,13 @@ class Demo:
         (self.directory / "logs").mkdir(parents=True)
         if shutil.which("rabbitmqctl"):
             subprocess.run(  # noqa: S603
-                ["rabbitmqctl", "-q", "delete_vhost", demo_live.DEMO_VHOST],  # noqa: S607
+                ["rabbitmqctl", "-q", "delete_vhost", VHOST],  # noqa: S607
                 capture_output=True,
                 check=False,
             )
-            self.settings = demo_live.demo_settings(self.base)  # adds it again, empty
+            self.settings = demo_live.demo_settings(
+                self.base, VHOST, DATABASE
+            )  # adds it again, empty
 
     async def fresh(self) -> None:
         """Empty databases, folders and queues, and keys for everyone."""
@@ -117,8 +123,12 @@ class Demo:
                     stderr=subprocess.STDOUT,
                 )
 
-    def stop(self) -> dict[str, int]:
-        """SIGTERM every process that still runs; their exit codes."""
+    def stop(self, grace: float = 0.0) -> dict[str, int]:
+        """SIGTERM every process that still runs after `grace` seconds (a terminal's
+        Ctrl-C reached them all already); their exit codes."""
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(c.poll() is None for c in self.children.values()):
+            time.sleep(0.2)
         for child in self.children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -223,7 +233,7 @@ async def run_demo(
     finally:
         if store is not None:
             await store.close()
-        codes = demo.stop()
+        codes = await asyncio.to_thread(demo.stop, 30.0 if interactive else 0.0)
     echo("stopped: " + ", ".join(f"{name} {code}" for name, code in codes.items()))
     return surprises + sum(1 for code in codes.values() if code != 0)
 
@@ -254,7 +264,13 @@ async def _live(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    with Live(await demo.summary(store), console=console, refresh_per_second=2) as live:
+    # "visible": a terminal too short for the summary scrolls instead of hiding its end.
+    with Live(
+        await demo.summary(store),
+        console=console,
+        refresh_per_second=2,
+        vertical_overflow="visible",
+    ) as live:
         while not stop.is_set():
             live.update(await demo.summary(store))
             if playing.done() and demo.lines[-1:] != ["(Ctrl-C stops everything)"]:

@@ -28,6 +28,8 @@ class _Server(uvicorn.Server):
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+                # Shut down already: a late second signal must not kill the exit.
+                signal.signal(signum, signal.SIG_IGN)
 
 
 def serve(settings: Settings) -> None:
