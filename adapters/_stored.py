@@ -79,7 +79,7 @@ def not_null(row: Mapping[str, Any], columns: Iterable[str]) -> None:
     """Refuse a row with NULL in a NOT NULL column."""
     for column in columns:
         if row[column] is None:
-            raise ConstraintViolation(f"null value in column {column!r} violates not-null")
+            raise ConstraintViolation(f"{column} not null")
 
 
 def jsonb(value: Any) -> str:

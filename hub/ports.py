@@ -231,12 +231,24 @@ class ResidentRegister(Protocol):
         """Note that the 符号 acquisition information was sent (F5)."""
         ...
 
+    async def mark_targeted(self, people: Sequence[str]) -> None:
+        """Note that these people's targets and notices were sent (F11, F2)."""
+        ...
+
+    async def mark_flagged(self, person: str, status: str) -> None:
+        """Note the status last flagged to VRS (F16)."""
+        ...
+
     async def put_dose(self, person: str, dose: Row) -> None:
         """Record or correct one dose."""
         ...
 
     async def history(self, person: str) -> list[Row]:
         """A person's doses in date order."""
+        ...
+
+    async def histories(self) -> dict[str, list[Row]]:
+        """Every person's doses in date order (for reconciliation, R46)."""
         ...
 
 
@@ -279,8 +291,9 @@ class IntermediateBook(Protocol):
         """Keep an inquiry's result until `until` (R42)."""
         ...
 
-    async def purge(self, now: datetime) -> list[UUID]:
-        """Delete results whose time has come (R42)."""
+    async def purge(self, now: datetime, stale_before: datetime | None = None) -> list[UUID]:
+        """Delete results whose time has come, and unfinished inquiries asked before
+        `stale_before` (R42)."""
         ...
 
     async def record(self, **fields: Any) -> None:

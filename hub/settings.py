@@ -199,7 +199,7 @@ class AdaptersSettings(BaseModel):
 
     municipalities: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("082279", "082074"),
-        description="the cities whose adapters `sesshu up` starts (each a hub municipality)",
+        description="the cities whose adapters `sesshu stack up` starts (each a hub municipality)",
     )
     key_dir: Path = Field(
         default=Path("var/keys/private"),

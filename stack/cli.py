@@ -9,13 +9,24 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from adapters.intermediate.fukuhon import (
+    Mismatch,
+    check_against_original,
+    mismatches_csv,
+    reconciliation_csv,
+)
+from hub.ports import History
 from hub.settings import Settings
 from hub.settings import load as load_settings
+from hub.store.adapter_db import AdapterDb
+from hub.store.intermediate import PgFukuhon
+from hub.store.systems import PgResidents
 from stack.demo import run_demo
 from stack.host import run_city, run_network
 from stack.keys import provision_keys
@@ -109,6 +120,34 @@ def up() -> None:
             child.send_signal(signal.SIGTERM)
     codes = [child.wait(timeout=60) for child in children]
     raise typer.Exit(max(codes, default=0))
+
+
+@stack_app.command("reconcile")
+def reconcile(
+    code: Annotated[str, typer.Argument(help="6-digit local-government code")],
+    out: Annotated[Path, typer.Option(help="folder for the two CSV files")] = Path(
+        "var/reconciliation"
+    ),
+) -> None:
+    """R46: check a city's 副本 against health management's original; exit 1 on mismatches."""
+    settings = _settings()
+    kept, mismatches = asyncio.run(_reconcile(settings, code))
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (out / f"fukuhon-{code}-{stamp}.csv").write_text(reconciliation_csv(kept), encoding="utf-8")
+    report = out / f"mismatches-{code}-{stamp}.csv"
+    report.write_text(mismatches_csv(mismatches), encoding="utf-8")
+    typer.echo(f"{len(kept)} 副本 checked, {len(mismatches)} mismatch(es); {report}")
+    if mismatches:
+        raise typer.Exit(1)
+
+
+async def _reconcile(settings: Settings, code: str) -> tuple[dict[str, History], list[Mismatch]]:
+    db = await AdapterDb.open(settings.adapters.database_for(code), size=1)
+    try:
+        return await check_against_original(PgFukuhon(db), PgResidents(db))
+    finally:
+        await db.close()
 
 
 @stack_app.command("demo")

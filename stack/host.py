@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import uvicorn
 
 from adapters._bridge import folders
-from adapters._bridge.bridge import Bridge, dispatch, make_broker
+from adapters._bridge.bridge import Bridge, Broker, dispatch, make_broker
 from adapters.health_mgmt.bridge import HealthMgmt
 from adapters.intermediate.bridge import IntermediateServer
 from adapters.kiosk.bridge import CertificateCenter
@@ -32,7 +33,7 @@ from hub.settings import Settings
 from hub.store.adapter_db import AdapterDb
 from hub.store.intermediate import PgFukuhon, PgLinkage
 from hub.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
-from stack.keys import card_authority, keys_for, shc_issuer
+from stack.keys import AdapterKeys, card_authority, keys_for, secret, shc_issuer
 from stack.network_list import network_list
 
 __all__ = ["run_city", "run_network"]
@@ -40,62 +41,75 @@ __all__ = ["run_city", "run_network"]
 log = logging.getLogger("sesshu.stack")
 
 
-async def run_city(settings: Settings, city: str, stop: asyncio.Event) -> None:
-    """The city's health-management system and intermediate server, until `stop`."""
+@dataclass
+class _City:
+    """One city's four systems, wired to its keys, database and folders."""
+
+    health: HealthMgmt
+    server: IntermediateServer
+    vrs: Vrs
+    center: CertificateCenter
+
+
+def _wire_city(settings: Settings, city: str, db: AdapterDb, broker: Broker) -> _City:
     ring = KeyRing.load(settings.signing.ring_dir)
+    key_dir, root = settings.adapters.key_dir, settings.adapters.data_dir / city
+
+    def bridge(system: SystemId) -> tuple[Bridge, AdapterKeys]:
+        keys = keys_for(ring, key_dir, system, city)
+        timeout = settings.amqp.publish_timeout_seconds
+        return Bridge(broker, system, city, keys.signer, ring, db, timeout), keys
+
+    authority = card_authority(key_dir).public_key()
+    issuer = shc_issuer(settings.adapters.shc_issuer_url, settings.adapters.shc_key_file, key_dir)
+    server_bridge, server_keys = bridge(SystemId.INTERMEDIATE)
+    city_systems = _City(
+        HealthMgmt(
+            bridge(SystemId.HEALTH_MGMT)[0], PgResidents(db), root / "health_mgmt"
+        ).prepare(),
+        IntermediateServer(
+            server_bridge,
+            PgLinkage(db),
+            PgFukuhon(db),
+            PgIntermediateBook(db),
+            server_keys.sealing,
+            timedelta(hours=settings.adapters.result_retention_hours),
+            secret(key_dir, f"linkage-{city}"),
+        ),
+        Vrs(
+            bridge(SystemId.VRS)[0],
+            PgVrsBook(db),
+            issuer,
+            root / "vrs",
+            city not in settings.adapters.consent_not_required,
+            authority,
+        ).prepare(),
+        CertificateCenter(bridge(SystemId.KIOSK)[0], authority, settings.adapters.kiosk_enrolled),
+    )
+    for system in (city_systems.health, city_systems.server, city_systems.vrs, city_systems.center):
+        system.bridge.subscribe(dispatch(system.handlers()))
+    return city_systems
+
+
+async def run_city(settings: Settings, city: str, stop: asyncio.Event) -> None:
+    """The city's health management, intermediate server, VRS and certificate center, until
+    `stop`: their deliveries, their edge folders, and the center's HTTP face."""
     db = await AdapterDb.open(settings.adapters.database_for(city))
     broker = make_broker(settings.amqp.url.get_secret_value(), prefetch=50)
-    root = settings.adapters.data_dir / city
-
-    def bridge(system: SystemId) -> tuple[Bridge, Bridge]:
-        keys = keys_for(ring, settings.adapters.key_dir, system, city)
-        made = Bridge(
-            broker, system, city, keys.signer, ring, db, settings.amqp.publish_timeout_seconds
-        )
-        return made, made
-
-    health_bridge, _ = bridge(SystemId.HEALTH_MGMT)
-    health = HealthMgmt(health_bridge, PgResidents(db), root / "health_mgmt").prepare()
-    health_bridge.subscribe(dispatch(health.handlers()))
-    server_keys = keys_for(ring, settings.adapters.key_dir, SystemId.INTERMEDIATE, city)
-    server_bridge, _ = bridge(SystemId.INTERMEDIATE)
-    server = IntermediateServer(
-        server_bridge,
-        PgLinkage(db),
-        PgFukuhon(db),
-        PgIntermediateBook(db),
-        server_keys.sealing,
-        timedelta(hours=settings.adapters.result_retention_hours),
-    )
-    server_bridge.subscribe(dispatch(server.handlers()))
-    authority = card_authority(settings.adapters.key_dir).public_key()
-    vrs_bridge, _ = bridge(SystemId.VRS)
-    vrs = Vrs(
-        vrs_bridge,
-        PgVrsBook(db),
-        shc_issuer(
-            settings.adapters.shc_issuer_url,
-            settings.adapters.shc_key_file,
-            settings.adapters.key_dir,
-        ),
-        root / "vrs",
-        city not in settings.adapters.consent_not_required,
-        authority,
-    ).prepare()
-    vrs_bridge.subscribe(dispatch(vrs.handlers()))
-    kiosk_bridge, _ = bridge(SystemId.KIOSK)
-    center = CertificateCenter(kiosk_bridge, authority, settings.adapters.kiosk_enrolled)
-    kiosk_bridge.subscribe(dispatch(center.handlers()))
-    interval = settings.adapters.poll_interval_seconds
     try:
+        systems = _wire_city(settings, city, db, broker)
         await _start(broker)
-        web = _HostedServer(_http_config(kiosk_app(center), settings, city))
+        web = _HostedServer(_http_config(kiosk_app(systems.center), settings, city))
         serving = asyncio.create_task(web.serve())
         log.info("adapters of %s running", city)
+        interval = settings.adapters.poll_interval_seconds
+        jobs = [
+            (systems.health.poll, interval),
+            (systems.vrs.poll, interval),
+            (systems.server.purge, 60.0),
+        ]
         try:
-            await _until(
-                stop, [(health.poll, interval), (vrs.poll, interval), (server.purge, 60.0)]
-            )
+            await _until(stop, jobs, watch=serving)
         finally:
             web.should_exit = True
             await serving
@@ -144,9 +158,7 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
         )
         for city in settings.adapters.municipalities
     }
-    individual_key = hashlib.sha256(
-        b"sesshu nws individuals" + keys.sealing.private_bytes_raw()
-    ).digest()
+    individual_key = secret(settings.adapters.key_dir, "nws-individuals")
     networks = {
         city: Network(
             bridge,
@@ -178,37 +190,40 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
         await db.close()
 
 
-async def _start(broker: object) -> None:
+async def _start(broker: Broker) -> None:
     # The hub declares the topology; until it has, the queues are not there to consume.
-    for attempt in range(60):
-        try:
-            await broker.start()  # type: ignore[attr-defined]
-            return
-        except Exception as exc:
-            log.warning("broker not ready (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(min(0.5 * (attempt + 1), 5.0))
-    raise RuntimeError("the broker did not become ready")
+    await _retrying(broker.start, "the broker")
 
 
-async def _retrying(send: Callable[[], Awaitable[object]]) -> None:
-    # Until the hub has declared the ingress exchange, a publish to it is refused.
+async def _retrying(act: Callable[[], Awaitable[object]], what: str = "the hub") -> None:
+    # Until the hub has declared its exchanges and queues, RabbitMQ refuses both consuming
+    # from an adapter queue and publishing to the ingress exchange.
     for attempt in range(60):
         try:
-            await send()
+            await act()
             return
         except Exception as exc:
-            log.warning("publish refused (%s); retrying", type(exc).__name__)
+            log.warning("%s not ready (%s); retrying", what, type(exc).__name__)
             await asyncio.sleep(min(0.5 * (attempt + 1), 5.0))
-    raise RuntimeError("the hub's ingress exchange did not appear")
+    raise RuntimeError(f"{what} did not become ready")
 
 
 async def _until(
-    stop: asyncio.Event, jobs: list[tuple[Callable[[], Awaitable[object]], float]]
+    stop: asyncio.Event,
+    jobs: Sequence[tuple[Callable[[], Awaitable[object]], float]],
+    watch: asyncio.Task[None] | None = None,
 ) -> None:
+    """Run the jobs until `stop`, or until `watch` (a server) ends by itself, which is an
+    error: its port taken, say."""
     tasks = [asyncio.create_task(_every(job, interval, stop)) for job, interval in jobs]
+    stopped = asyncio.ensure_future(stop.wait())
+    waits: set[asyncio.Future[Any]] = {stopped} if watch is None else {stopped, watch}
     try:
-        await stop.wait()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if watch is not None and watch.done() and not stop.is_set():
+            raise RuntimeError("the certificate center's HTTP server stopped (port in use?)")
     finally:
+        stopped.cancel()
         for task in tasks:
             task.cancel()
         for task in tasks:

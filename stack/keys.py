@@ -17,7 +17,14 @@ from contracts.codes import SystemId
 from contracts.keys import SIGNING_KEY_SUFFIX, KeyRing, generate_key, load_sealing_key
 from contracts.signing import Signer
 
-__all__ = ["AdapterKeys", "card_authority", "keys_for", "provision_keys", "shc_issuer"]
+__all__ = [
+    "AdapterKeys",
+    "card_authority",
+    "keys_for",
+    "provision_keys",
+    "secret",
+    "shc_issuer",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,9 @@ def provision_keys(
     and certificate issuer keys. The key ids made."""
     card_authority(key_dir)
     shc_issuer(shc_url or "https://vrs.example.jp/shc", None, key_dir)
+    secret(key_dir, "nws-individuals")
+    for code in cities:
+        secret(key_dir, f"linkage-{code}")
     ring = KeyRing.load(ring_dir) if ring_dir.is_dir() else KeyRing([])
     owners: list[tuple[SystemId, str | None]] = [
         (system, city)
@@ -77,6 +87,15 @@ def provision_keys(
         (ring_dir / entry.name).write_bytes(entry.read_bytes())
         made.append(key.entry.key_id)
     return made
+
+
+def secret(key_dir: Path, name: str) -> bytes:
+    """A system's own 32-byte secret `<name>.secret`, made on first use and kept (a city
+    server's 符号 are drawn from it, the network's individual hashes keyed with it): never
+    derived from a key that rotates."""
+    path = key_dir / f"{name}.secret"
+    _write_private(path, os.urandom(32).hex().encode())
+    return bytes.fromhex(path.read_text().strip())
 
 
 CARD_AUTHORITY_FILE = "card-authority.pem"

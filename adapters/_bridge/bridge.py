@@ -28,15 +28,17 @@ from contracts.envelope import Envelope, Party, Recipient, stable_message_id
 from contracts.keys import KeyRing
 from contracts.payloads import Payload
 from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
-from hub.errors import BrokerUnavailable
+from hub.errors import BrokerUnavailable, Retryable
 from hub.ports import AdapterInbox, InboxTransaction
 
 __all__ = [
     "Bridge",
+    "Broker",
     "Handler",
     "NotYet",
     "dispatch",
     "make_broker",
+    "only_from",
     "payload_of",
     "publish_signed",
     "reply_id",
@@ -44,6 +46,8 @@ __all__ = [
 
 log = logging.getLogger("sesshu.adapters.bridge")
 
+Broker = RabbitBroker
+"""The broker connection adapters share (so the wiring need not import FastStream)."""
 Handler = Callable[[Envelope, InboxTransaction], Awaitable[None]]
 """Does the adapter's work for one delivery, inside the inbox transaction."""
 RETRY_PAUSE = 1.0
@@ -71,6 +75,19 @@ def reply_id(cause: Envelope, label: str) -> UUID:
     """The id of what an adapter sends because of `cause`: the same on every redelivery,
     so a handler that runs twice sends nothing twice (the hub dedupes by id)."""
     return stable_message_id(cause.id.bytes + label.encode(), cause.sent_at)
+
+
+def only_from(*systems: SystemId, handler: Handler) -> Handler:
+    """`handler`, for deliveries sent by one of `systems` only; from any other system the
+    delivery is recorded as refused (routing checks the data item, not who sends a kind)."""
+
+    async def checked(envelope: Envelope, transaction: InboxTransaction) -> None:
+        if envelope.sender.system not in systems:
+            await transaction.record_effect(f"refused:wrong_sender:{envelope.sender.system.value}")
+            return
+        await handler(envelope, transaction)
+
+    return checked
 
 
 def dispatch(handlers: Mapping[str, Handler]) -> Handler:
@@ -209,13 +226,29 @@ class Bridge:
             async with self.inbox.first_time(self.consumer, str(envelope.id)) as transaction:
                 if transaction.fresh:
                     await handler(envelope, transaction)
-        except NotYet as exc:
-            log.info("message %s of %s waits: %s", envelope.id, self.consumer, exc)
+        except (NotYet, Retryable) as exc:
+            # What it waits for is on its way, or the database or broker is away: again,
+            # after a pause (RabbitMQ puts it back at the head of the queue).
+            log.info("message %s of %s waits: %s", envelope.id, self.consumer, type(exc).__name__)
             await asyncio.sleep(RETRY_PAUSE)
             await message.nack(requeue=True)
             return
-        except Exception:
-            log.exception("handler failed for message %s; requeued", envelope.id)
-            await message.nack(requeue=True)
-            return
+        except Exception as exc:
+            await self._failed(envelope, exc)
         await message.ack()
+
+    async def _failed(self, envelope: Envelope, exc: Exception) -> None:
+        """A handler that fails for good must not loop on the message: it is recorded as
+        failed in the adapter's inbox (the hub's journal keeps the message itself) and
+        acknowledged. The log names the error's type only, never its text, which may
+        hold a value of the message."""
+        log.error(
+            "message %s (%s) failed for good in %s: %s",
+            envelope.id,
+            envelope.kind,
+            self.consumer,
+            type(exc).__name__,
+        )
+        async with self.inbox.first_time(self.consumer, str(envelope.id)) as transaction:
+            if transaction.fresh:
+                await transaction.record_effect(f"failed:{type(exc).__name__}")

@@ -44,6 +44,7 @@ from contracts.codes import (
     ResidentRecordCode,
     SystemId,
     TicketNumber,
+    looks_like_my_number,
 )
 from contracts.envelope import Envelope
 from contracts.payloads import (
@@ -82,6 +83,15 @@ class ResidentRow(BaseModel):
     ticket_issued_on: date | None = None
     status: Literal["resident", "moved_out", "deceased"] = "resident"
     status_on: date | None = None
+
+    @field_validator("basic_code")
+    @classmethod
+    def _not_like_a_my_number(cls, value: BasicCode) -> BasicCode:
+        # VRS exports the basic code to health management, and an export that holds a
+        # value passing the My Number check digit is refused whole (R22).
+        if looks_like_my_number(str(value)):
+            raise ValueError("passes the My Number check digit; the VRS export could not carry it")
+        return value
 
     @field_validator("sex", mode="before")
     @classmethod
@@ -135,22 +145,27 @@ class HealthMgmt:
         )
 
     async def import_residents(self, source: Source) -> str:
-        """F1 (with F2, F5, F11, F16) for one residents file."""
+        """F1 (with F2, F5, F11, F16) for one residents file. What is sent for a person is
+        decided by what was already sent for them (marked once confirmed), so handling the
+        file again after a failed send sends what is missing and nothing twice."""
         rows = read_rows(source.data, ResidentRow)
         due: list[tuple[int, ResidentRow]] = []
         refused: list[RowError] = []
         for line, row in rows.good:
             resident = row.model_dump() | {"my_number": row.my_number.reveal()}
             try:
-                new, before = await self.residents.put(resident)
+                await self.residents.put(resident)
             except Conflict as exc:  # a basic code or ticket another resident holds
                 refused.append(RowError(line, "row", str(exc)))
                 continue
-            if new:
+            sent = await self.residents.get(str(row.person))
+            if sent is None:  # only another process deleting it between the two reads
+                continue
+            if not sent["coded"]:
                 await self._register_fukuhon(str(row.person), source, line, with_doses=False)
-            if row.status != "resident" and before == "resident":
+            if row.status != "resident" and sent["targeted"] and sent["flagged"] != row.status:
                 await self._flag(row, source, line)
-            if new and row.status == "resident" and row.ticket_number is not None:
+            if row.status == "resident" and sent["ticket_number"] and not sent["targeted"]:
                 due.append((line, row))
         if due:
             await self._register_targets(due, source)
@@ -168,8 +183,9 @@ class HealthMgmt:
             to=SystemId.VRS,
             procedure="S19-16",
             data_item="covid.resident_status",
-            message_id=source.stable_id(line, "flag"),
+            message_id=source.stable_id(line, f"flag-{row.status}"),
         )
+        await self.residents.mark_flagged(str(row.person), row.status)
 
     async def _register_targets(self, due: list[tuple[int, ResidentRow]], source: Source) -> None:
         targets = tuple(
@@ -187,8 +203,10 @@ class HealthMgmt:
             for _, row in due
         )
         for start in range(0, len(targets), 1000):
+            # Named by the people in it: a batch made again of the same people is the same.
+            batch = ",".join(str(row.person) for _, row in due[start : start + 1000])
             registration = TargetRegistration(
-                batch_id=source.stable_id(start, "targets"),
+                batch_id=source.stable_id(0, f"targets:{batch}"),
                 purpose="transfer_out_provision",
                 targets=targets[start : start + 1000],
             )
@@ -197,7 +215,7 @@ class HealthMgmt:
                 to=SystemId.VRS,
                 procedure="S19-16",
                 data_item="covid.target",
-                message_id=source.stable_id(start, "target-batch"),
+                message_id=source.stable_id(0, f"target-batch:{batch}"),
             )
         self._print_run(due, source)
         for line, row in due:
@@ -213,6 +231,7 @@ class HealthMgmt:
                 data_item="notice.vaccination",
                 message_id=source.stable_id(line, "notice-message"),
             )
+        await self.residents.mark_targeted([str(row.person) for _, row in due])
 
     def _print_run(self, due: list[tuple[int, ResidentRow]], source: Source) -> None:
         """F2: the vaccination notices and 予診票 to print and post, one row per person."""
@@ -223,7 +242,11 @@ class HealthMgmt:
             writer.writerow(
                 [row.basic_code, row.name, row.address, row.ticket_number, "notice+yoshinhyo"]
             )
-        self._write("print", f"{Path(source.name).stem}.csv", out.getvalue().encode("cp932"))
+        self._write(
+            "print",
+            f"{Path(source.name).stem}.csv",
+            out.getvalue().encode("cp932", errors="replace"),
+        )
 
     async def import_records(self, source: Source) -> str:
         """F3 then F4: record each good row's dose, register each person's 副本."""
@@ -256,7 +279,7 @@ class HealthMgmt:
         """F4, and F5 the first time: the 符号 acquisition information of a new subject."""
         resident = await self.residents.get(person)
         if resident is None:  # registered by this same file a moment ago
-            raise LookupError(f"resident {person} vanished from the register")
+            raise LookupError("a resident vanished from the register")
         doses = await self.residents.history(person) if with_doses else []
         history = tuple(DoseHistoryItem.model_validate(d) for d in doses)
         registration = FukuhonRegistration(

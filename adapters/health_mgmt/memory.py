@@ -4,6 +4,7 @@ it in schema `ims`, with the same upsert rules, rows and refusals."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,12 @@ class MemoryResidents:
         if kept is None:
             self._refuse_taken(given, "basic_code")
             self._refuse_taken(given, "ticket_number")
-            self.residents[given["person"]] = given | {"coded": False, "updated_at": pg_now()}
+            self.residents[given["person"]] = given | {
+                "coded": False,
+                "targeted": False,
+                "flagged": None,
+                "updated_at": pg_now(),
+            }
             return True, None
         change = {k: given[k] for k in UPDATED}
         for column in KEPT_ONCE_SET:
@@ -65,7 +71,7 @@ class MemoryResidents:
             return
         for other in self.residents.values():
             if other[column] == value and other["person"] != row["person"]:
-                raise ConstraintViolation(f"{column} is another resident's already")
+                raise ConstraintViolation(f"residents_{column}_key")
 
     async def get(self, person: str) -> Row | None:
         """One resident by 団体内統合宛名番号."""
@@ -84,13 +90,24 @@ class MemoryResidents:
         if person in self.residents:
             self.residents[person]["coded"] = True
 
+    async def mark_targeted(self, people: Sequence[str]) -> None:
+        """Note that these people's targets and notices were sent (F11, F2)."""
+        for person in people:
+            if person in self.residents:
+                self.residents[person]["targeted"] = True
+
+    async def mark_flagged(self, person: str, status: str) -> None:
+        """Note the status last flagged to VRS for the person (F16)."""
+        if person in self.residents:
+            self.residents[person]["flagged"] = status
+
     async def put_dose(self, person: str, dose: Row) -> None:
         """Record (or correct) one dose of a person (F3); the person must be registered."""
         row = {k: dose[k] for k in DOSE}
         row["administered_on"] = pg_date(row["administered_on"])
         not_null({"person": person, **row}, ("person", *DOSE[:3]))
         if person not in self.residents:
-            raise ConstraintViolation(f"a dose of {person!r}, who is not a resident")
+            raise ConstraintViolation("doses_person_fkey")
         self.doses[(person, row["vaccine_type"], row["dose_number"])] = row
 
     async def history(self, person: str) -> list[Row]:
@@ -98,3 +115,8 @@ class MemoryResidents:
         mine: list[Row] = [dict(d) for (who, _, _), d in self.doses.items() if who == person]
         mine.sort(key=lambda d: (d["administered_on"], d["vaccine_type"], d["dose_number"]))
         return mine
+
+    async def histories(self) -> dict[str, list[Row]]:
+        """Every person's doses in date order (for reconciliation, R46)."""
+        people = sorted({who for (who, _, _) in self.doses})
+        return {person: await self.history(person) for person in people}

@@ -23,7 +23,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from adapters._bridge.bridge import Bridge, Handler, NotYet, payload_of, reply_id
+from adapters._bridge.bridge import Bridge, Handler, NotYet, only_from, payload_of, reply_id
 from adapters.intermediate.fukuhon import format_problems
 from adapters.intermediate.linkage import acquire
 from adapters.intermediate.provision import answer, sealed_reply
@@ -51,8 +51,9 @@ __all__ = ["HISTORY", "NETWORK_PROCEDURE", "IntermediateServer"]
 
 log = logging.getLogger("sesshu.adapters.intermediate")
 NETWORK_PROCEDURE, HISTORY = "B2-115-2", "vaccination.history"
-RETENTION = timedelta(days=7 * 365)
-PERMIT_GRACE = timedelta(seconds=30)  # 情報提供等記録 are kept seven years (R47)
+RETENTION = timedelta(days=7 * 365)  # 情報提供等記録 are kept seven years (R47)
+# How long a delivery may wait for what is still on its way (a permit, a 符号).
+GRACE = timedelta(seconds=30)
 
 
 @dataclass
@@ -65,6 +66,8 @@ class IntermediateServer:
     book: IntermediateBook
     sealing_key: X25519PrivateKey
     keep_results: timedelta
+    secret: bytes
+    """This server's own secret, from which a 符号 is drawn (the same on a redelivery)."""
 
     @property
     def city(self) -> str:
@@ -72,15 +75,16 @@ class IntermediateServer:
         return self.bridge.municipality
 
     def handlers(self) -> dict[str, Handler]:
-        """The handler of each kind this server acts on."""
+        """The handler of each kind this server acts on, and who may send it."""
+        ims, nws = SystemId.HEALTH_MGMT, SystemId.NWS
         return {
-            "fukuhon_registration": self.on_fukuhon,
-            "permitted_list_update": self.on_list,
-            "inquiry_request": self.on_inquiry,
-            "provision_permit": self.on_permit,
-            "provision_response": self.on_response,
-            "resident_notice": self.on_notice,
-            "self_information_request": self.on_self_request,
+            "fukuhon_registration": only_from(ims, handler=self.on_fukuhon),
+            "permitted_list_update": only_from(nws, handler=self.on_list),
+            "inquiry_request": only_from(ims, nws, handler=self.on_inquiry),
+            "provision_permit": only_from(nws, handler=self.on_permit),
+            "provision_response": only_from(nws, handler=self.on_response),
+            "resident_notice": only_from(ims, handler=self.on_notice),
+            "self_information_request": only_from(nws, handler=self.on_self_request),
         }
 
     async def on_fukuhon(self, envelope: Envelope, tx: InboxTransaction) -> None:
@@ -95,7 +99,13 @@ class IntermediateServer:
             await self.fukuhon.apply(registration)
             await tx.record_effect(f"fukuhon:{registration.operation}")
         if registration.resident_code is not None:
-            code = await acquire(self.linkage, self.city, registration.person)
+            code = await acquire(
+                self.linkage,
+                self.city,
+                registration.person,
+                secret=self.secret,
+                seed=envelope.id.bytes,
+            )
             await self.bridge.send(
                 LinkageRegistration(code=code, resident_code=registration.resident_code),
                 to=SystemId.NWS,
@@ -132,7 +142,9 @@ class IntermediateServer:
         if not isinstance(inquiry.person, InternalPersonNumber):
             await tx.record_effect("refused:not_a_person_number")
             return
-        code = await acquire(self.linkage, self.city, inquiry.person)
+        code = await acquire(
+            self.linkage, self.city, inquiry.person, secret=self.secret, seed=envelope.id.bytes
+        )
         item = envelope.data_items[0]
         await self.book.put_inquiry(
             inquiry.inquiry_id,
@@ -167,7 +179,13 @@ class IntermediateServer:
             await tx.record_effect("permit:unknown_inquiry")
             return
         await self.book.set_state(permit.inquiry_id, "permitted")
-        code = await acquire(self.linkage, self.city, InternalPersonNumber(asked["person"]))
+        code = await acquire(
+            self.linkage,
+            self.city,
+            InternalPersonNumber(asked["person"]),
+            secret=self.secret,
+            seed=envelope.id.bytes,
+        )
         inquiry = InquiryRequest(
             inquiry_id=permit.inquiry_id,
             inquirer=permit.inquirer,
@@ -193,7 +211,7 @@ class IntermediateServer:
         if raw is None:
             # The network sends the permit to us before it carries the inquiry, so only a
             # race makes it late; an inquiry whose permit never came is refused (R36).
-            if datetime.now(UTC) - envelope.sent_at < PERMIT_GRACE:
+            if datetime.now(UTC) - envelope.sent_at < GRACE:
                 raise NotYet(f"permit {inquiry.permit_id} has not arrived")
             await tx.record_effect("refused:permit_unknown")
             return
@@ -348,6 +366,9 @@ class IntermediateServer:
         if not isinstance(person, LinkageCode):
             code = await self.linkage.code_for(self.city, person)
             if code is None:
+                # The subject's registration (F5) may still be on its way.
+                if datetime.now(UTC) - envelope.sent_at < GRACE:
+                    raise NotYet("the resident's 符号 has not been acquired yet")
                 await tx.record_effect("refused:no_linkage_code")
                 return
             notice = notice.model_copy(update={"person": code})
@@ -382,8 +403,10 @@ class IntermediateServer:
         await tx.record_effect(f"self_information:{'provided' if history else 'no_data'}")
 
     async def purge(self) -> int:
-        """R42: delete the inquiry results whose time has come."""
-        return len(await self.book.purge(datetime.now(UTC)))
+        """R42: delete the inquiry results whose time has come, and the inquiries whose
+        reply never came within the same period (interrupted)."""
+        now = datetime.now(UTC)
+        return len(await self.book.purge(now, now - self.keep_results))
 
 
 def reply_id_for(inquiry_id: UUID, role: str) -> UUID:

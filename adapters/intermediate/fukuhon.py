@@ -15,14 +15,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
-from hub.ports import FukuhonStore, History, in_date_order
+from hub.ports import FukuhonStore, History, ResidentRegister, in_date_order
 
 __all__ = [
     "FUKUHON_ITEMS",
     "FukuhonStore",
     "MemoryFukuhon",
     "Mismatch",
+    "check_against_original",
     "format_problems",
+    "mismatches_csv",
     "reconcile",
     "reconciliation_csv",
 ]
@@ -95,6 +97,28 @@ def reconcile(
         elif in_date_order(original[person]) != in_date_order(fukuhon[person]):
             found.append(Mismatch(person, "differs"))
     return found
+
+
+async def check_against_original(
+    fukuhon: FukuhonStore, original: ResidentRegister, data_item: str = "vaccination.history"
+) -> tuple[dict[str, History], list[Mismatch]]:
+    """R46: the server's 副本 and every person whose 副本 is not what health management's
+    original holds."""
+    kept = dict(await fukuhon.everything(data_item))
+    held = {
+        person: tuple(DoseHistoryItem.model_validate(d) for d in doses)
+        for person, doses in (await original.histories()).items()
+    }
+    return kept, reconcile(kept, held)
+
+
+def mismatches_csv(mismatches: Sequence[Mismatch]) -> str:
+    """The people to look at, one row each: their number and what differs."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["person", "problem"])
+    writer.writerows((m.person, m.problem) for m in mismatches)
+    return out.getvalue()
 
 
 def reconciliation_csv(fukuhon: Mapping[str, History]) -> str:

@@ -10,6 +10,8 @@ here, the PostgreSQL one in `hub.store.intermediate` (schema `intermediate`).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -23,17 +25,27 @@ _ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 22
 
 
-def new_linkage_code() -> LinkageCode:
-    """A fresh 符号: random, owing nothing to any number of the person."""
-    return LinkageCode("".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH)))
+def new_linkage_code(secret: bytes | None = None, seed: bytes = b"") -> LinkageCode:
+    """A fresh 符号: random, owing nothing to any number of the person. With a `secret`,
+    it is drawn from HMAC-SHA256(secret, seed) instead, so that handling the same message
+    again draws the same code (the seed is a message id, never a number of the person)."""
+    if secret is None:
+        return LinkageCode("".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH)))
+    stream = hmac.new(secret, seed, hashlib.sha512).digest()
+    return LinkageCode("".join(_ALPHABET[b % len(_ALPHABET)] for b in stream[:CODE_LENGTH]))
 
 
 async def acquire(
-    registry: LinkageRegistry, agency: str, person: InternalPersonNumber
+    registry: LinkageRegistry,
+    agency: str,
+    person: InternalPersonNumber,
+    *,
+    secret: bytes | None = None,
+    seed: bytes = b"",
 ) -> LinkageCode:
     """The agency's code for the person, issuing one the first time (F5)."""
     existing = await registry.code_for(agency, person)
-    return existing or await registry.put(agency, person, new_linkage_code())
+    return existing or await registry.put(agency, person, new_linkage_code(secret, seed))
 
 
 @dataclass

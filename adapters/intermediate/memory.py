@@ -130,13 +130,16 @@ class MemoryIntermediateBook:
             not_null(change, ("state",))
             row.update(change)
 
-    async def purge(self, now: datetime) -> list[UUID]:
-        """Delete the results whose time has come (R42); the ids deleted."""
+    async def purge(self, now: datetime, stale_before: datetime | None = None) -> list[UUID]:
+        """Delete the results whose time has come, and unfinished inquiries asked before
+        `stale_before` (R42); the ids deleted."""
         cutoff = timestamptz(now)
+        stale = None if stale_before is None else timestamptz(stale_before)
         due = [
             inquiry_id
             for inquiry_id, row in self.inquiries.items()
-            if row["delete_after"] is not None and row["delete_after"] <= cutoff
+            if (row["delete_after"] is not None and row["delete_after"] <= cutoff)
+            or (stale is not None and row["finished_at"] is None and row["requested_at"] <= stale)
         ]
         for inquiry_id in due:
             del self.inquiries[inquiry_id]
@@ -155,13 +158,13 @@ class MemoryIntermediateBook:
         }
         not_null(row, RECORD_NOT_NULL)
         if row["role"] not in ROLES:
-            raise ConstraintViolation(f"role {row['role']!r} is neither of {ROLES}")
+            raise ConstraintViolation("provision_records_role_check")
         for kept in self.provision_records:
             if (kept["inquiry_id"], kept["role"]) == (row["inquiry_id"], row["role"]):
                 kept.update(provided_at=row["provided_at"], outcome=row["outcome"])
                 return
         if any(kept["record_id"] == row["record_id"] for kept in self.provision_records):
-            raise ConstraintViolation(f"record {row['record_id']} is another record's id")
+            raise ConstraintViolation("provision_records_pkey")
         self.provision_records.append(row)
 
     async def records(self) -> list[Row]:

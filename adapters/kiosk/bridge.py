@@ -24,9 +24,13 @@ from contracts.envelope import Envelope
 from contracts.payloads import CertificateApplication, CertificateIssued
 from hub.ports import InboxTransaction
 
-__all__ = ["CertificateCenter", "NoCertificate"]
+__all__ = ["CertificateCenter", "DuplicateApplication", "NoCertificate"]
 
 log = logging.getLogger("sesshu.adapters.kiosk")
+
+
+class DuplicateApplication(Exception):
+    """An application with the id of one still waiting (a terminal sent it twice)."""
 
 
 class NoCertificate(Exception):
@@ -55,6 +59,8 @@ class CertificateCenter:
             municipality=self.bridge.municipality,
             enrolled=self.enrolled,
         )
+        if application.application_id in self._waiting:
+            raise DuplicateApplication("an application with this id is being answered")
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[application.application_id] = waiter
         try:

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from adapters.kiosk.bridge import CertificateCenter, NoCertificate
+from adapters.kiosk.bridge import CertificateCenter, DuplicateApplication, NoCertificate
 from adapters.kiosk.card_check import CardRejected
 from adapters.vrs.shc import qr_png_bytes, qr_text
 from contracts.payloads import CertificateApplication
@@ -34,6 +34,10 @@ def kiosk_app(center: CertificateCenter) -> FastAPI:
             issued = await center.apply(application)
         except CardRejected as exc:
             return JSONResponse({"code": exc.code, "detail": str(exc)}, status_code=403)
+        except DuplicateApplication as exc:
+            return JSONResponse(
+                {"code": "duplicate_application", "detail": str(exc)}, status_code=409
+            )
         except NoCertificate as exc:
             return JSONResponse({"code": "no_certificate", "detail": str(exc)}, status_code=404)
         png = base64.b64encode(qr_png_bytes(issued.jws)).decode()

@@ -18,14 +18,15 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from adapters._bridge.bridge import Bridge, Handler, payload_of, reply_id
+from adapters._bridge.bridge import Bridge, Handler, only_from, payload_of, reply_id
 from adapters._bridge.folders import Source
 from adapters._bridge.rows import read_rows, rows_result
 from adapters.nws.permits import NetworkList, PermitRefused, issue_permit
@@ -36,10 +37,13 @@ from contracts.payloads import (
     LinkageRegistration,
     PermittedListUpdate,
     ProvisionPermit,
+    ProvisionResponse,
+    RejectionNotice,
     ResidentNotice,
     SealedPayload,
     SelfInformationRequest,
 )
+from contracts.sealing import seal
 from hub.ports import InboxTransaction, NetworkBook
 
 __all__ = ["Network", "PortalRequestRow", "list_update"]
@@ -100,6 +104,7 @@ class Network:
             "inquiry_request": self.on_inquiry,
             "provision_response": self.on_response,
             "resident_notice": self.on_notice,
+            "rejection_notice": only_from(SystemId.HUB, handler=self.on_rejection),
         }
 
     async def distribute(self, city: str) -> None:
@@ -168,8 +173,9 @@ class Network:
         self, envelope: Envelope, inquiry: InquiryRequest, tx: InboxTransaction
     ) -> None:
         permit = None if inquiry.permit_id is None else await self.book.permit(inquiry.permit_id)
-        if permit is None or permit["inquiry_id"] != inquiry.inquiry_id:
-            await tx.record_effect("refused:permit_mismatch")
+        problem = _permit_problem(permit, inquiry, envelope)
+        if problem is not None:
+            await tx.record_effect(f"refused:{problem}")
             return
         theirs = await self.book.convert(
             str(inquiry.inquirer), str(inquiry.person), str(inquiry.provider)
@@ -189,8 +195,11 @@ class Network:
             await tx.record_effect("refused:not_sealed")
             return
         permit = await self.book.permit_by_correlation(envelope.correlation_id)
-        if permit is None:
+        if permit is None or permit["provider"] != str(envelope.municipality):
             await tx.record_effect("refused:unknown_inquiry")
+            return
+        if permit["answered_at"] is not None:
+            await tx.record_effect("refused:answered_already")
             return
         bridge = self.bridge_for(permit["inquirer"])
         carried = Envelope.new(
@@ -209,6 +218,37 @@ class Network:
         await bridge.publish(carried)
         await self.book.answered(permit["inquiry_id"])
         await tx.record_effect("provision:carried")
+
+    async def on_rejection(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """A reply the network was to carry was rejected by a 所属長 or expired unapproved
+        (R37): the inquirer is told its inquiry was withheld, so it can finish it (R42)."""
+        notice = payload_of(envelope, RejectionNotice)
+        permit = await self.book.permit_by_correlation(envelope.correlation_id)
+        if permit is None or permit["answered_at"] is not None:
+            await tx.record_effect("rejection:nothing_waits")
+            return
+        inquirer = permit["inquirer"]
+        bridge = self.bridge_for(inquirer)
+        withheld = ProvisionResponse(
+            inquiry_id=permit["inquiry_id"], permit_id=permit["permit_id"], status="withheld"
+        )
+        key_id, public = bridge.ring.sealing_key_for(
+            SystemId.INTERMEDIATE, inquirer, datetime.now(UTC)
+        )
+        # Bound, like a carried reply, to the envelope this one names as its cause.
+        sealed = seal(withheld, recipient_key_id=key_id, recipient=public, envelope_id=envelope.id)
+        await bridge.send(
+            sealed,
+            kind="provision_response",
+            to=SystemId.INTERMEDIATE,
+            city=inquirer,
+            municipality=inquirer,
+            procedure=envelope.procedure,
+            data_item=envelope.data_items[0],
+            cause=envelope,
+        )
+        await self.book.answered(permit["inquiry_id"])
+        await tx.record_effect(f"rejection:withheld:{notice.reason_code}")
 
     async def on_notice(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """Deliver a notice to the resident's portal inbox (one file per notice)."""
@@ -237,3 +277,19 @@ class Network:
             cause=cause,
             label=label,
         )
+
+
+def _permit_problem(
+    permit: Mapping[str, Any] | None, inquiry: InquiryRequest, envelope: Envelope
+) -> str | None:
+    """Why the network will not carry an inquiry under this permit (R30, R36), if so."""
+    if permit is None or permit["inquiry_id"] != inquiry.inquiry_id:
+        return "permit_mismatch"
+    parties = (permit["inquirer"], permit["provider"])
+    if parties != (str(inquiry.inquirer), str(inquiry.provider)):
+        return "permit_mismatch"
+    if (permit["procedure"], permit["data_item"]) != (envelope.procedure, envelope.data_items[0]):
+        return "permit_mismatch"
+    if not permit["issued_at"] <= datetime.now(UTC) < permit["expires_at"]:
+        return "permit_expired"
+    return None

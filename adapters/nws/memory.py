@@ -51,7 +51,7 @@ class MemoryNetworkBook:
         if any(p["inquiry_id"] == row["inquiry_id"] for p in self.permits.values()):
             return
         if row["permit_id"] in self.permits:
-            raise ConstraintViolation(f"permit {row['permit_id']} was issued for another inquiry")
+            raise ConstraintViolation("permits_pkey")
         self.permits[row["permit_id"]] = row | {"answered_at": None}
 
     async def permit(self, permit_id: UUID) -> Row | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from contracts.codes import SystemId
@@ -78,13 +79,15 @@ def issue_permit(
     data_items: Sequence[str],
     now: datetime,
     ttl: timedelta = PERMIT_TTL,
+    permit_id: UUID | None = None,
 ) -> ProvisionPermit:
-    """The network's permit for an inquiry whose every data item the list allows (R30)."""
+    """The network's permit for an inquiry whose every data item the list allows (R30);
+    `permit_id` is given when the permit must be the same one if issued again."""
     day = now.astimezone(_JST).date()
     for item in data_items:
         network_list.check(procedure, item, str(inquiry.inquirer), str(inquiry.provider), day)
     return ProvisionPermit(
-        permit_id=new_message_id(),
+        permit_id=permit_id or new_message_id(),
         inquiry_id=inquiry.inquiry_id,
         inquirer=inquiry.inquirer,
         provider=inquiry.provider,

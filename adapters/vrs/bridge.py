@@ -136,16 +136,18 @@ class Vrs:
                 product_name=record.product_name,
             )
             ticket = str(record.ticket_number)
-            if await self.book.put_dose(
+            await self.book.put_dose(
                 ticket, record.dose_number, dose.model_dump(mode="json"), "site"
-            ):
-                await self.bridge.send(
-                    record,
-                    to=SystemId.HEALTH_MGMT,
-                    procedure=PROCEDURE,
-                    data_item="covid.dose",
-                    message_id=source.stable_id(line, "dose"),
-                )
+            )
+            # Sent every time, under the line's stable id: after a failed send, the file
+            # handled again sends it, and the hub drops it if it had gone after all.
+            await self.bridge.send(
+                record,
+                to=SystemId.HEALTH_MGMT,
+                procedure=PROCEDURE,
+                data_item="covid.dose",
+                message_id=source.stable_id(line, "dose"),
+            )
         return rows_result(rows, source.name, refused)
 
     async def ask_former(self, source: Source) -> str:
@@ -262,17 +264,26 @@ class Vrs:
         """F14's answer: the former city's doses become our new resident's."""
         provision = payload_of(envelope, TransferOutProvision)
         asked = await self.book.transfer(provision.inquiry_id)
-        if asked is None:
+        if asked is None or asked["former_municipality"] != str(envelope.municipality):
             await tx.record_effect("refused:unknown_inquiry")
             return
-        ticket = asked["ticket_number"]
-        if ticket is None:
-            target = await self.book.target(my_number=provision.my_number.reveal())
-            ticket = None if target is None else target["ticket_number"]
-        if ticket is not None:
+        number = provision.my_number.reveal()
+        target = (
+            await self.book.target(ticket=asked["ticket_number"])
+            if asked["ticket_number"]
+            else await self.book.target(my_number=number)
+        )
+        # Only the person asked about: the records must be for our resident's number (R04).
+        if target is not None and target["my_number"] not in (None, number):
+            await tx.record_effect("refused:number_mismatch")
+            return
+        if target is not None:
             for dose in provision.doses:
                 await self.book.put_dose(
-                    ticket, dose.dose_number, dose.model_dump(mode="json"), "transfer_in"
+                    target["ticket_number"],
+                    dose.dose_number,
+                    dose.model_dump(mode="json"),
+                    "transfer_in",
                 )
         await self.book.transfer_answered(
             provision.inquiry_id, provision.status, len(provision.doses)

@@ -47,7 +47,7 @@ class MemoryVrsBook:
             kept.update(name=row["name"], name_kana=row["name_kana"], address=row["address"])
             return
         if self._by_ticket(row["ticket_number"]) is not None:
-            raise ConstraintViolation(f"ticket {row['ticket_number']} is another target's")
+            raise ConstraintViolation("targets_ticket_number_key")
         row |= {"status": "active", "status_on": None, "registered_at": pg_now()}
         self.targets[row["basic_code"]] = row
 

@@ -52,6 +52,16 @@ class PgResidents:
         with translated():
             await self.db.execute(query("ims_coded"), person)
 
+    async def mark_targeted(self, people: Sequence[str]) -> None:
+        """Note that these people's targets and notices were sent (F11, F2)."""
+        with translated():
+            await self.db.execute(query("ims_targeted"), list(people))
+
+    async def mark_flagged(self, person: str, status: str) -> None:
+        """Note the status last flagged to VRS for the person (F16)."""
+        with translated():
+            await self.db.execute(query("ims_flagged"), person, status)
+
     async def put_dose(self, person: str, dose: Row) -> None:
         """Record (or correct) one dose of a person (F3)."""
         keys = ("vaccine_type", "dose_number", "administered_on", "lot_number", "manufacturer")
@@ -62,6 +72,17 @@ class PgResidents:
         """A person's doses in date order (what the 副本 registers, F4)."""
         with translated():
             return [dict(r) for r in await self.db.fetch(query("ims_history"), person)]
+
+    async def histories(self) -> dict[str, list[Row]]:
+        """Every person's doses in date order (the original the 副本 is checked against)."""
+        with translated():
+            rows = await self.db.fetch(query("ims_all_doses"))
+        found: dict[str, list[Row]] = {}
+        for row in rows:
+            found.setdefault(row["person"], []).append(
+                {k: v for k, v in dict(row).items() if k != "person"}
+            )
+        return found
 
 
 def _first(rows: Sequence[Any]) -> Row | None:
@@ -127,10 +148,12 @@ class PgIntermediateBook:
                 query("is_inquiry_finish"), inquiry_id, state, json.dumps(result), at, until
             )
 
-    async def purge(self, now: datetime) -> list[UUID]:
-        """Delete the results whose time has come (R42); the ids deleted."""
-        with translated():
-            return [r["inquiry_id"] for r in await self.db.fetch(query("is_inquiry_purge"), now)]
+    async def purge(self, now: datetime, stale_before: datetime | None = None) -> list[UUID]:
+        """Delete the results whose time has come, and inquiries still unfinished that were
+        asked before `stale_before` (R42); the ids deleted."""
+        with translated():  # `requested_at <= NULL` holds for no row
+            rows = await self.db.fetch(query("is_inquiry_purge"), now, stale_before)
+        return [r["inquiry_id"] for r in rows]
 
     async def record(self, **fields: Any) -> None:
         """Write or complete this server's 情報提供等記録 of an inquiry or provision (R47)."""

@@ -22,6 +22,12 @@ SELECT * FROM ims.residents WHERE person = $1;
 -- name: ims_coded
 UPDATE ims.residents SET coded = true WHERE person = $1;
 
+-- name: ims_targeted
+UPDATE ims.residents SET targeted = true WHERE person = ANY($1::text[]);
+
+-- name: ims_flagged
+UPDATE ims.residents SET flagged = $2 WHERE person = $1;
+
 -- name: ims_dose_put
 INSERT INTO ims.doses (person, vaccine_type, dose_number, administered_on, lot_number,
     manufacturer)
@@ -34,6 +40,12 @@ ON CONFLICT (person, vaccine_type, dose_number) DO UPDATE SET
 SELECT vaccine_type, dose_number, administered_on, lot_number, manufacturer
 FROM ims.doses WHERE person = $1
 ORDER BY administered_on, vaccine_type COLLATE "C", dose_number;
+
+-- name: ims_all_doses
+-- Every recorded dose, for reconciling the 副本 against the original (R46).
+SELECT person, vaccine_type, dose_number, administered_on, lot_number, manufacturer
+FROM ims.doses
+ORDER BY person COLLATE "C", administered_on, vaccine_type COLLATE "C", dose_number;
 
 -- name: ims_resident_by_basic_code
 SELECT * FROM ims.residents WHERE basic_code = $1;
@@ -70,8 +82,11 @@ SET state = $2, result = $3::jsonb, finished_at = $4, delete_after = $5
 WHERE inquiry_id = $1;
 
 -- name: is_inquiry_purge
--- R42: a finished or interrupted inquiry's result is deleted once its time has come.
-DELETE FROM intermediate.inquiries WHERE delete_after <= $1 RETURNING inquiry_id;
+-- R42: a finished inquiry's result is deleted once its time has come, and an inquiry that
+-- never finished (its reply lost or never sent) once it is older than $2.
+DELETE FROM intermediate.inquiries
+WHERE delete_after <= $1 OR (finished_at IS NULL AND requested_at <= $2::timestamptz)
+RETURNING inquiry_id;
 
 -- name: is_record_put
 INSERT INTO intermediate.provision_records (record_id, inquiry_id, role, inquirer, provider,

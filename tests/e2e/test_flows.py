@@ -9,11 +9,14 @@ refused. Each test uses residents of its own.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import functools
 import io
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -250,6 +253,27 @@ async def test_f04_fukuhon_registration_is_format_checked(stack: Stack) -> None:
         CHIKUSEI, "SELECT history FROM intermediate.fukuhon WHERE person = $1", resident["person"]
     )
     assert len(json.loads(stored["history"])) == 1
+    # R46: the 副本 sent without a record behind it shows in the reconciliation.
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "hub",
+            "stack",
+            "reconcile",
+            CHIKUSEI,
+            "--out",
+            str(stack.root / "r46"),
+        ],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    (report,) = (stack.root / "r46").glob("mismatches-*.csv")
+    assert f"{resident['person']},only_in_fukuhon" in report.read_text().splitlines()
 
 
 async def test_f05_each_server_acquires_its_own_code_and_the_network_links_them(

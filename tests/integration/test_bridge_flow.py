@@ -12,6 +12,7 @@ from contracts.broker import INGRESS_EXCHANGE
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
+from hub.errors import BrokerUnavailable
 from hub.ports import InboxTransaction
 from hub.store.postgres import PgStore
 from tests.harness import (
@@ -103,7 +104,9 @@ async def test_a_publish_no_queue_takes_is_an_error_not_a_silent_drop(services: 
     try:
         async with broker:
             await broker.start()
-            with pytest.raises(aio_pika.exceptions.PublishError):
+            # Unroutable (mandatory) is refused, and the adapter keeps what it was sending.
+            with pytest.raises(BrokerUnavailable) as refused:
                 await ims.publish(flag_for_vrs())
+            assert isinstance(refused.value.__cause__, aio_pika.exceptions.PublishError)
     finally:
         await store.close()

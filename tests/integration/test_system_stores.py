@@ -98,6 +98,10 @@ def resident(**changes: Any) -> dict[str, Any]:
     } | changes
 
 
+# Nothing sent yet for a new resident: no 符号 information, target or flag.
+UNSENT = {"coded": False, "targeted": False, "flagged": None}
+
+
 async def test_a_resident_is_new_once_then_updated_with_the_status_before(
     stores: Stores,
 ) -> None:
@@ -105,7 +109,7 @@ async def test_a_resident_is_new_once_then_updated_with_the_status_before(
     assert await register.put(resident()) == (True, None)
     first = await register.get("1000000001")
     assert first is not None
-    assert first == resident() | {"coded": False, "updated_at": first["updated_at"]}
+    assert first == resident() | UNSENT | {"updated_at": first["updated_at"]}
     assert aware_utc(first["updated_at"])
     moved = resident(
         status="moved_out",
@@ -130,7 +134,7 @@ async def test_a_resident_is_new_once_then_updated_with_the_status_before(
         name="筑西 花",
         name_kana=None,
         address="茨城県結城市結城1447",
-    ) | {"coded": False, "updated_at": after["updated_at"]}
+    ) | UNSENT | {"updated_at": after["updated_at"]}
     assert after["updated_at"] >= first["updated_at"]
     assert await register.by_basic_code("B9999") is None
 
@@ -164,6 +168,11 @@ async def test_coded_is_noted_once_sent(stores: Stores) -> None:
     again = await register.get("1000000001")
     assert again is not None
     assert again["coded"] is True
+    await register.mark_targeted(["1000000001", "9999999999"])
+    await register.mark_flagged("1000000001", "moved_out")
+    marked = await register.get("1000000001")
+    assert marked is not None
+    assert (marked["targeted"], marked["flagged"]) == (True, "moved_out")
     assert await register.get("4242") is None
 
 
@@ -331,6 +340,9 @@ async def test_purge_deletes_the_results_whose_time_has_come(stores: Stores) -> 
     assert await book.purge(T0 + timedelta(days=365)) == [later]
     assert await book.purge(T0 + timedelta(days=365)) == []
     assert await book.inquiry(open_) == inquiry_row(open_, data_item="v.h")
+    # An inquiry whose reply never came is deleted once asked before the stale cut-off.
+    assert await book.purge(T0 + timedelta(days=365), T0 - timedelta(seconds=1)) == []
+    assert await book.purge(T0 + timedelta(days=365), T0) == [open_]
 
 
 def record_fields(inquiry_id: UUID, role: str, **changes: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from faststream.rabbit import TestRabbitBroker
 
 from adapters._bridge import Bridge, make_broker
+from adapters._bridge.bridge import dispatch, only_from
 from contracts.broker import adapter_queue
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
@@ -74,3 +75,42 @@ async def test_a_tampered_delivery_never_reaches_the_handler() -> None:
         await test_broker.publish(signed().replace(b"moved_out", b"deceased"), queue=QUEUE)
     assert seen == []
     assert store.inbox == set()
+
+
+async def test_a_handler_that_fails_for_good_is_recorded_once_and_not_redelivered() -> None:
+    store = MemoryStore()
+    broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
+    calls: list[str] = []
+
+    async def handle(envelope: Envelope, transaction: InboxTransaction) -> None:
+        calls.append(str(envelope.id))
+        await transaction.record_effect("half done")
+        raise KeyError("a value of the message")
+
+    Bridge(broker, SystemId.VRS, "082279", Signer("vrs-1", VRS.signing), RING, store).subscribe(
+        handle
+    )
+    body = signed()
+    async with TestRabbitBroker(broker) as test_broker:
+        await test_broker.publish(body, queue=QUEUE)
+        await test_broker.publish(body, queue=QUEUE)  # a redelivery finds it recorded
+    assert len(calls) == 1
+    # The half-done effect rolled back with the failure; the failure is what is kept.
+    assert [effect for _, _, effect in store.effects] == ["failed:KeyError"]
+
+
+async def test_a_kind_from_a_system_that_does_not_send_it_is_refused() -> None:
+    store = MemoryStore()
+    broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
+    seen: list[Envelope] = []
+
+    async def handle(envelope: Envelope, transaction: InboxTransaction) -> None:
+        seen.append(envelope)
+
+    Bridge(broker, SystemId.VRS, "082279", Signer("vrs-1", VRS.signing), RING, store).subscribe(
+        dispatch({"resident_status_flag": only_from(SystemId.KIOSK, handler=handle)})
+    )
+    async with TestRabbitBroker(broker) as test_broker:
+        await test_broker.publish(signed(), queue=QUEUE)
+    assert seen == []
+    assert [effect for _, _, effect in store.effects] == ["refused:wrong_sender:health_mgmt"]

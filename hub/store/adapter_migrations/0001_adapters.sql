@@ -38,7 +38,11 @@ CREATE TABLE ims.residents (
     ticket_issued_on date,
     status          text        NOT NULL DEFAULT 'resident',
     status_on       date,
-    coded           boolean     NOT NULL DEFAULT false,  -- 符号 acquisition info sent (F5)
+    -- What was sent for the person, each marked once the broker confirmed it, so a file
+    -- handled again after a failed send sends what is still missing.
+    coded           boolean     NOT NULL DEFAULT false,  -- 符号 acquisition info (F5)
+    targeted        boolean     NOT NULL DEFAULT false,  -- target and notice (F11, F2)
+    flagged         text,                                -- the last status flagged (F16)
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
