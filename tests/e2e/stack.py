@@ -171,8 +171,11 @@ class Stack:
         except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError, OSError):
             return False
 
-    async def approve(self, city: str, department: str, approver: str) -> list[Any]:
-        """A 所属長 of `city` approves every reply held for `department`; the rows seen."""
+    async def approve(
+        self, city: str, department: str, approver: str, *, reject: str | None = None
+    ) -> list[Any]:
+        """A 所属長 of `city` approves every reply held for `department` (or rejects it,
+        with `reject` as the comment); the rows seen."""
         desk = await open_desk(self.services.settings(**self.extra_env))
         terminal = Terminal("192.0.2.1", "e2e")
         try:
@@ -187,7 +190,10 @@ class Stack:
             rows, _ = await desk.held_list(session)
             for row in rows:
                 await desk.show(session, row["message_id"])
-                await desk.approve(session, row["message_id"], terminal=terminal)
+                if reject is None:
+                    await desk.approve(session, row["message_id"], terminal=terminal)
+                else:
+                    await desk.reject(session, row["message_id"], terminal=terminal, comment=reject)
             return list(rows)
         finally:
             await desk.store.close()

@@ -309,7 +309,9 @@ async def test_f05_each_server_acquires_its_own_code_and_the_network_links_them(
 # --- F6-F10: the network ---------------------------------------------------------------------
 
 
-async def _inquiry(stack: Stack) -> tuple[dict[str, Any], dict[str, Any], str]:
+async def _inquiry(
+    stack: Stack, reject: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any], str]:
     """A resident of Yuki with a dose, who moved to Chikusei; Chikusei asks Yuki (F6)."""
     there = person(YUKI)
     await register(stack, YUKI, there)
@@ -338,7 +340,9 @@ async def _inquiry(stack: Stack) -> tuple[dict[str, Any], dict[str, Any], str]:
         rows_csv([{"person": here["person"], "provider": YUKI}]),
     )
     await until(stack.held, "the reply held for Yuki's 所属長")
-    (held,) = await stack.approve(YUKI, "health-promotion", f"kacho.{uuid.uuid4().hex[:6]}")
+    (held,) = await stack.approve(
+        YUKI, "health-promotion", f"kacho.{uuid.uuid4().hex[:6]}", reject=reject
+    )
     return here, held, name
 
 
@@ -422,6 +426,26 @@ async def test_f07_the_provider_answers_sealed_and_refuses_a_permit_it_never_saw
     assert await _effects_of(stack, YUKI, "adapter.intermediate.082074", [forged]) == [
         "refused:permit_unknown"
     ]
+
+
+async def test_f07_a_rejected_reply_ends_the_inquiry_as_withheld(stack: Stack) -> None:
+    here, held, _ = await _inquiry(stack, reject="提供対象外のため提供しない")
+    await until(lambda: _has_result(stack, here["person"]), "the interrupted result")
+    result = await _result_for(stack, here["person"])
+    assert result is not None
+    assert (result["status"], result["history"]) == ("withheld", [])
+    (kept,) = await stack.fetch(
+        CHIKUSEI,
+        "SELECT state, delete_after FROM intermediate.inquiries WHERE person = $1",
+        here["person"],
+    )
+    assert kept["state"] == "withheld"
+    assert kept["delete_after"] is not None  # R42: deleted in its time like any result
+    rejected = [
+        a for a in await audit(stack, "held.rejected") if a["subject"] == held["message_id"]
+    ]
+    assert len(rejected) == 1
+    assert ("deliver", None) in await journal(stack, "rejection_notice")
 
 
 async def test_f08_the_network_distributes_the_list_to_every_server(stack: Stack) -> None:
