@@ -238,6 +238,12 @@ class AdaptersSettings(BaseModel):
     kiosk_http_port: int = Field(
         default=8090, ge=0, le=65535, description="first port of the kiosk edge (one per city)"
     )
+    certificate_wait_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="how long the certificate center waits for VRS before it tells the "
+        "terminal no certificate could be issued",
+    )
     shc_issuer_url: str = Field(
         default="https://vrs.example.jp/shc",
         description="the `iss` of SMART Health Cards the VRS adapter issues",

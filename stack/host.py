@@ -33,7 +33,7 @@ from hub.settings import Settings
 from hub.store.adapter_db import AdapterDb
 from hub.store.intermediate import PgFukuhon, PgLinkage
 from hub.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
-from stack.keys import AdapterKeys, card_authority, keys_for, secret, shc_issuer
+from stack.keys import card_authority, keys_for, sealing_keys, secret, shc_issuer
 from stack.network_list import network_list
 
 __all__ = ["run_city", "run_network"]
@@ -55,36 +55,40 @@ def _wire_city(settings: Settings, city: str, db: AdapterDb, broker: Broker) -> 
     ring = KeyRing.load(settings.signing.ring_dir)
     key_dir, root = settings.adapters.key_dir, settings.adapters.data_dir / city
 
-    def bridge(system: SystemId) -> tuple[Bridge, AdapterKeys]:
-        keys = keys_for(ring, key_dir, system, city)
-        timeout = settings.amqp.publish_timeout_seconds
-        return Bridge(broker, system, city, keys.signer, ring, db, timeout), keys
+    def bridge(system: SystemId) -> Bridge:
+        signer = keys_for(ring, key_dir, system, city).signer
+        return Bridge(broker, system, city, signer, ring, db, settings.amqp.publish_timeout_seconds)
 
     authority = card_authority(key_dir).public_key()
     issuer = shc_issuer(settings.adapters.shc_issuer_url, settings.adapters.shc_key_file, key_dir)
-    server_bridge, server_keys = bridge(SystemId.INTERMEDIATE)
+    opening = sealing_keys(key_dir)
     city_systems = _City(
-        HealthMgmt(
-            bridge(SystemId.HEALTH_MGMT)[0], PgResidents(db), root / "health_mgmt"
-        ).prepare(),
+        HealthMgmt(bridge(SystemId.HEALTH_MGMT), PgResidents(db), root / "health_mgmt").prepare(),
         IntermediateServer(
-            server_bridge,
+            bridge(SystemId.INTERMEDIATE),
             PgLinkage(db),
             PgFukuhon(db),
             PgIntermediateBook(db),
-            server_keys.sealing,
+            opening,
             timedelta(hours=settings.adapters.result_retention_hours),
             secret(key_dir, f"linkage-{city}"),
         ),
         Vrs(
-            bridge(SystemId.VRS)[0],
+            bridge(SystemId.VRS),
             PgVrsBook(db),
             issuer,
             root / "vrs",
             city not in settings.adapters.consent_not_required,
             authority,
+            opening,
         ).prepare(),
-        CertificateCenter(bridge(SystemId.KIOSK)[0], authority, settings.adapters.kiosk_enrolled),
+        CertificateCenter(
+            bridge(SystemId.KIOSK),
+            authority,
+            settings.adapters.kiosk_enrolled,
+            opening,
+            settings.adapters.certificate_wait_seconds,
+        ),
     )
     for system in (city_systems.health, city_systems.server, city_systems.vrs, city_systems.center):
         system.bridge.subscribe(dispatch(system.handlers()))

@@ -4,6 +4,7 @@ keys lie in the adapters' key directory."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ __all__ = [
     "card_authority",
     "keys_for",
     "provision_keys",
+    "sealing_keys",
     "secret",
     "shc_issuer",
 ]
@@ -53,6 +55,22 @@ def keys_for(ring: KeyRing, key_dir: Path, system: SystemId, city: str | None) -
     entry = max(candidates, key=lambda e: e.not_before)
     signer = Signer.from_file(key_dir / f"{entry.key_id}{SIGNING_KEY_SUFFIX}")
     return AdapterKeys(signer, load_sealing_key(key_dir / f"{entry.key_id}.sealing.pem"))
+
+
+def sealing_keys(key_dir: Path) -> Callable[[str], X25519PrivateKey]:
+    """An adapter's private sealing keys by key id, read from `key_dir` when first asked
+    for (KeyError for an id it has no key of)."""
+    cache: dict[str, X25519PrivateKey] = {}
+
+    def lookup(key_id: str) -> X25519PrivateKey:
+        if key_id not in cache:
+            path = key_dir / f"{key_id}.sealing.pem"
+            if not path.is_file() or "/" in key_id:
+                raise KeyError(key_id)
+            cache[key_id] = load_sealing_key(path)
+        return cache[key_id]
+
+    return lookup
 
 
 def provision_keys(

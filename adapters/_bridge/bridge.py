@@ -11,6 +11,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from aiormq.exceptions import AMQPError
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import (
     ExchangeType,
@@ -24,9 +25,10 @@ from faststream.rabbit.schemas import Channel
 
 from contracts.broker import INGRESS_EXCHANGE, adapter_queue
 from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient, stable_message_id
+from contracts.envelope import Envelope, Party, Recipient, new_message_id, stable_message_id
 from contracts.keys import KeyRing
-from contracts.payloads import Payload
+from contracts.payloads import Payload, SealedPayload
+from contracts.sealing import SealError, open_sealed, seal
 from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
 from hub.errors import BrokerUnavailable, Retryable
 from hub.ports import AdapterInbox, InboxTransaction
@@ -36,9 +38,11 @@ __all__ = [
     "Broker",
     "Handler",
     "NotYet",
+    "SealingKeys",
     "dispatch",
     "make_broker",
     "only_from",
+    "opened",
     "payload_of",
     "publish_signed",
     "reply_id",
@@ -69,6 +73,34 @@ def payload_of(envelope: Envelope, model: type[P]) -> P:
     if not isinstance(envelope.payload, model):
         raise TypeError(f"payload: a {envelope.kind} delivery does not hold a {model.__name__}")
     return envelope.payload
+
+
+SealingKeys = Callable[[str], X25519PrivateKey]
+"""This system's private sealing key of a key id (KeyError if it has none of that id):
+a payload sealed before a key rotation still opens with the key it names."""
+
+
+def opened(
+    envelope: Envelope, model: type[P], keys: SealingKeys, *, bound_to: UUID | None = None
+) -> P:
+    """The payload of a delivery sealed to this system, opened with the key it names (the
+    envelope it is bound to is this one unless `bound_to` says otherwise); SealError if it
+    does not open, TypeError if it is not a `model`."""
+    payload: Payload = envelope.payload
+    if isinstance(payload, SealedPayload):
+        try:
+            private_key = keys(payload.recipient_key_id)
+        except KeyError:
+            raise SealError(f"no private key {payload.recipient_key_id}") from None
+        payload = open_sealed(
+            payload,
+            private_key=private_key,
+            envelope_id=bound_to or envelope.id,
+            kind=envelope.kind,
+        )
+    if not isinstance(payload, model):
+        raise TypeError(f"payload: a {envelope.kind} delivery does not hold a {model.__name__}")
+    return payload
 
 
 def reply_id(cause: Envelope, label: str) -> UUID:
@@ -165,6 +197,30 @@ class Bridge:
                 f"publish of {signed.kind} failed: {type(exc).__name__}"
             ) from exc
         return signed
+
+    async def send_sealed(
+        self,
+        payload: Payload,
+        *,
+        to: SystemId,
+        procedure: str,
+        data_item: str,
+        cause: Envelope | None = None,
+    ) -> Envelope:
+        """Like `send`, with the payload sealed to the recipient system of this city: the
+        hub routes it and journals only ciphertext (R43, R50)."""
+        message_id = new_message_id() if cause is None else reply_id(cause, payload.kind)
+        key_id, public = self.ring.sealing_key_for(to, self.municipality, datetime.now(UTC))
+        sealed = seal(payload, recipient_key_id=key_id, recipient=public, envelope_id=message_id)
+        return await self.send(
+            sealed,
+            kind=payload.kind,
+            message_id=message_id,
+            to=to,
+            procedure=procedure,
+            data_item=data_item,
+            cause=cause,
+        )
 
     async def send(
         self,

@@ -21,9 +21,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
-from adapters._bridge.bridge import Bridge, Handler, NotYet, only_from, payload_of, reply_id
+from adapters._bridge.bridge import (
+    Bridge,
+    Handler,
+    NotYet,
+    SealingKeys,
+    only_from,
+    opened,
+    payload_of,
+    reply_id,
+)
 from adapters.intermediate.fukuhon import format_problems
 from adapters.intermediate.linkage import acquire
 from adapters.intermediate.provision import answer, sealed_reply
@@ -44,7 +51,7 @@ from contracts.payloads import (
     SealedPayload,
     SelfInformationRequest,
 )
-from contracts.sealing import SealError, open_sealed
+from contracts.sealing import SealError
 from hub.ports import FukuhonStore, InboxTransaction, IntermediateBook, LinkageRegistry
 
 __all__ = ["HISTORY", "NETWORK_PROCEDURE", "IntermediateServer"]
@@ -64,7 +71,7 @@ class IntermediateServer:
     linkage: LinkageRegistry
     fukuhon: FukuhonStore
     book: IntermediateBook
-    sealing_key: X25519PrivateKey
+    sealing_keys: SealingKeys
     keep_results: timedelta
     secret: bytes
     """This server's own secret, from which a 符号 is drawn (the same on a redelivery)."""
@@ -264,13 +271,10 @@ class IntermediateServer:
             return
         try:
             # The provider sealed it to the envelope it made; the network names that one.
-            response = open_sealed(
-                envelope.payload,
-                private_key=self.sealing_key,
-                envelope_id=envelope.causation_id,
-                kind=envelope.kind,
+            response = opened(
+                envelope, ProvisionResponse, self.sealing_keys, bound_to=envelope.causation_id
             )
-        except SealError:
+        except (SealError, TypeError):
             await tx.record_effect("refused:seal")
             return
         if not isinstance(response, ProvisionResponse):

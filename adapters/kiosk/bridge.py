@@ -17,11 +17,12 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from adapters._bridge.bridge import Bridge, Handler, payload_of
+from adapters._bridge.bridge import Bridge, Handler, SealingKeys, opened
 from adapters.kiosk.card_check import check_application
 from contracts.codes import SystemId
 from contracts.envelope import Envelope
 from contracts.payloads import CertificateApplication, CertificateIssued
+from contracts.sealing import SealError
 from hub.ports import InboxTransaction
 
 __all__ = ["CertificateCenter", "DuplicateApplication", "NoCertificate"]
@@ -44,6 +45,8 @@ class CertificateCenter:
     bridge: Bridge
     card_authority: Ed25519PublicKey
     enrolled: Collection[str]
+    sealing_keys: SealingKeys
+    """Opens the certificates VRS seals to this center."""
     wait_seconds: float = 20.0
     _waiting: dict[UUID, asyncio.Future[CertificateIssued]] = field(default_factory=dict)
 
@@ -64,11 +67,9 @@ class CertificateCenter:
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[application.application_id] = waiter
         try:
-            await self.bridge.send(
-                application,
-                to=SystemId.VRS,
-                procedure="S19-16",
-                data_item="covid.certificate",
+            # Sealed to VRS: the hub routes it and journals only ciphertext (R50).
+            await self.bridge.send_sealed(
+                application, to=SystemId.VRS, procedure="S19-16", data_item="covid.certificate"
             )
             return await asyncio.wait_for(waiter, self.wait_seconds)
         except TimeoutError:
@@ -78,7 +79,11 @@ class CertificateCenter:
 
     async def on_issued(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """Hand a certificate to the terminal waiting for it; if none waits, forget it."""
-        issued = payload_of(envelope, CertificateIssued)
+        try:
+            issued = opened(envelope, CertificateIssued, self.sealing_keys)
+        except SealError:
+            await tx.record_effect("refused:seal")
+            return
         waiter = self._waiting.get(issued.application_id)
         if waiter is not None and not waiter.done():
             waiter.set_result(issued)

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict
 
 from adapters._bridge import folders
-from adapters._bridge.bridge import Bridge, Handler, payload_of, reply_id
+from adapters._bridge.bridge import Bridge, Handler, SealingKeys, opened, payload_of, reply_id
 from adapters._bridge.folders import Source
 from adapters._bridge.rows import read_rows, rows_result
 from adapters.health_mgmt.records_csv import RowError
@@ -56,6 +56,7 @@ from contracts.payloads import (
     TransferOutProvision,
     VaccinationExport,
 )
+from contracts.sealing import SealError
 from hub.ports import InboxTransaction, VrsBook
 
 __all__ = ["TransferInRow", "Vrs"]
@@ -89,6 +90,8 @@ class Vrs:
     root: Path
     consent_required: bool
     card_authority: Ed25519PublicKey
+    sealing_keys: SealingKeys
+    """Opens the certificate applications sealed to this VRS."""
 
     @property
     def city(self) -> str:
@@ -292,7 +295,11 @@ class Vrs:
 
     async def on_application(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F17-F19: issue the certificate as a SMART Health Card, or refuse."""
-        application = payload_of(envelope, CertificateApplication)
+        try:
+            application = opened(envelope, CertificateApplication, self.sealing_keys)
+        except SealError:
+            await tx.record_effect("refused:seal")
+            return
         try:
             check_application(
                 application,
@@ -312,7 +319,8 @@ class Vrs:
             issued_on=datetime.now(UTC).date(),
             jws=jws,
         )
-        await self.bridge.send(
+        # Sealed to the center: the hub journals the certificate as ciphertext only (R50).
+        await self.bridge.send_sealed(
             issued,
             to=SystemId.KIOSK,
             procedure=PROCEDURE,

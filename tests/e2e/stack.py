@@ -89,10 +89,14 @@ class Stack:
             SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS="0.3",
             SESSHU_ADAPTERS__KIOSK_HTTP_PORT=str(self.kiosk_port),
             SESSHU_ADAPTERS__KIOSK_ENROLLED=CHIKUSEI,
+            SESSHU_ADAPTERS__CERTIFICATE_WAIT_SECONDS="5",
             **self.extra_env,
         )
 
     def database_url(self, owner: str) -> str:
+        """A city's or the network's adapter database, or the hub's (`owner` "hub")."""
+        if owner == "hub":
+            return self.services.database_url
         return f"{PG_ROOT}{self.services.database}_{owner}"
 
     async def start(self) -> Stack:

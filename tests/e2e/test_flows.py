@@ -758,9 +758,17 @@ async def test_f19_a_kiosk_certificate_only_where_enrolled_and_nothing_is_kept(
     assert typed.status_code == 422  # R08
     assert resident["my_number"] not in typed.text
     assert resident["name"] not in typed.text
-    # R50: no table, file or log line of the adapters holds the application or certificate.
+    # R50: no table, file or log line holds the certificate: not the adapters' (the
+    # center keeps nothing) and not the hub's (it carried it sealed, so its journal holds
+    # ciphertext only), nor the application (sealed to VRS likewise).
     secrets = [certificate["jws"].split(".")[2], certificate["certificate_id"]]
-    for owner in (CHIKUSEI, YUKI, "nws"):
+    journaled = await stack.hub_rows(
+        "SELECT canonical FROM journal"
+        " WHERE kind IN ('certificate_application', 'certificate_issued')"
+    )
+    assert journaled
+    assert all(b'"kind":"sealed"' in bytes(row["canonical"]) for row in journaled)
+    for owner in ("hub", CHIKUSEI, YUKI, "nws"):
         for value in secrets:
             assert not await _anywhere(stack, owner, value), (owner, value)
     for path in stack.root.rglob("*"):
