@@ -127,12 +127,14 @@ class KeyRing:
     def sealing_key_for(
         self, system: SystemId, municipality: str, at: datetime
     ) -> tuple[str, X25519PublicKey]:
-        """The newest valid, unrevoked sealing key of a system in a municipality."""
+        """The newest valid, unrevoked sealing key of a system in a municipality (for the
+        shared systems, the network and the hub, their one key for every municipality)."""
+        shared = system in SHARED_SYSTEMS
         candidates = [
             e
             for e in self._entries.values()
             if e.system == system
-            and e.municipality == municipality
+            and (e.municipality is None if shared else e.municipality == municipality)
             and e.sealing_public_key is not None
             and not e.revoked
             and e.valid_at(at)

@@ -171,6 +171,7 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
             individual_key,
             settings.adapters.data_dir / "nws" / "portal",
             bridges.__getitem__,
+            sealing_keys(settings.adapters.key_dir),
         )
         for city, bridge in bridges.items()
     }

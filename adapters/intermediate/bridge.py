@@ -113,7 +113,8 @@ class IntermediateServer:
                 secret=self.secret,
                 seed=envelope.id.bytes,
             )
-            await self.bridge.send(
+            # Sealed to the network: the hub journals no 住民票コード, only ciphertext.
+            await self.bridge.send_sealed(
                 LinkageRegistration(code=code, resident_code=registration.resident_code),
                 to=SystemId.NWS,
                 procedure="S19-8",

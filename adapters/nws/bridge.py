@@ -26,7 +26,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from adapters._bridge.bridge import Bridge, Handler, only_from, payload_of, reply_id
+from adapters._bridge.bridge import (
+    Bridge,
+    Handler,
+    SealingKeys,
+    only_from,
+    opened,
+    payload_of,
+    reply_id,
+)
 from adapters._bridge.folders import Source
 from adapters._bridge.rows import read_rows, rows_result
 from adapters.nws.permits import NetworkList, PermitRefused, issue_permit
@@ -43,7 +51,7 @@ from contracts.payloads import (
     SealedPayload,
     SelfInformationRequest,
 )
-from contracts.sealing import seal
+from contracts.sealing import SealError, seal
 from hub.ports import InboxTransaction, NetworkBook
 
 __all__ = ["Network", "PortalRequestRow", "list_update"]
@@ -76,6 +84,8 @@ class Network:
     portal: Path
     """Where notices for residents are delivered (the portal's inbox)."""
     bridge_for: Callable[[str], Bridge]
+    sealing_keys: SealingKeys
+    """Opens what the servers seal to the network (the 符号 registrations)."""
     """The instance serving another city's queue (the network publishes as one system)."""
 
     async def self_requests(self, source: Source) -> str:
@@ -118,7 +128,11 @@ class Network:
 
     async def on_linkage(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F5: one agency's 符号 and the individual it stands for."""
-        registration = payload_of(envelope, LinkageRegistration)
+        try:
+            registration = opened(envelope, LinkageRegistration, self.sealing_keys)
+        except SealError:
+            await tx.record_effect("refused:seal")
+            return
         individual = hmac.new(
             self.individual_key, str(registration.resident_code).encode(), hashlib.sha256
         ).digest()

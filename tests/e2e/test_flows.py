@@ -304,6 +304,11 @@ async def test_f05_each_server_acquires_its_own_code_and_the_network_links_them(
     columns = await stack.fetch("nws", "SELECT individual FROM nws.codes")
     assert all(moved["resident_code"].encode() not in bytes(r["individual"]) for r in columns)
     assert ("deliver", None) in await journal(stack, "linkage_registration")
+    # Sealed to the network: the hub's journal holds no 住民票コード.
+    bodies = await stack.hub_rows(
+        "SELECT canonical FROM journal WHERE kind = 'linkage_registration'"
+    )
+    assert not [b for b in bodies if moved["resident_code"].encode() in bytes(b["canonical"])]
 
 
 # --- F6-F10: the network ---------------------------------------------------------------------
