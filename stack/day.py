@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -158,14 +157,7 @@ class Day:
         self.say("portal: a resident asked for their own data and got it back (F9 F10)")
 
     async def _kiosk(self, resident: dict[str, Any]) -> None:
-        card = CardAuthority(key=card_authority(self.key_dir)).issue(
-            my_number=resident["my_number"],
-            name=resident["name"],
-            birth_date=date.fromisoformat(resident["birth_date"]),
-            sex=resident["sex"],
-            address=resident["address"],
-            pin="4821",
-        )
+        card = CardAuthority(key=card_authority(self.key_dir)).card_for(resident, "4821")
         status, answer = await at_the_kiosk(self.kiosk_url(CHIKUSEI), card, "4821")
         if status != 201:
             self.say(f"kiosk: no certificate ({status} {answer.get('code')})")

@@ -21,7 +21,7 @@ from adapters.health_mgmt.records_csv import COLUMNS
 from contracts.codes import my_number_check_digit
 from contracts.examples import example_payload
 
-__all__ = ["CITY_NAMES", "Town"]
+__all__ = ["CITY_NAMES", "Town", "forms_csv"]
 
 CITY_NAMES = {"082279": "茨城県筑西市", "082074": "茨城県結城市"}
 
@@ -80,23 +80,32 @@ class Town:
 
     def returned_forms(self, people: list[dict[str, Any]], *, bad: int = 0) -> bytes:
         """A clinic's batch of returned 予診票 (F3) for `people`, with `bad` broken rows."""
-        template = {
-            k: ("" if v is None else str(v))
-            for k, v in example_payload("vaccination_record").model_dump(mode="json").items()
-            if k != "kind"
-        }
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(list(COLUMNS))
+        rows = []
         for index, resident in enumerate(people):
             on = date(2025, 10, 1) + timedelta(days=self._random.randrange(40))
-            row = template | {
-                "basic_code": resident["basic_code"],
-                "administered_on": on.isoformat(),
-                "fiscal_year": str(on.year if on.month >= 4 else on.year - 1),
-                "dose_number": str(1 + index % 3),
-            }
-            writer.writerow([row.get(name, "") for name in COLUMNS])
-        for _ in range(bad):
-            writer.writerow([(template | {"basic_code": "12a"}).get(name, "") for name in COLUMNS])
-        return out.getvalue().encode("cp932")
+            rows.append(
+                {
+                    "basic_code": resident["basic_code"],
+                    "administered_on": on.isoformat(),
+                    "fiscal_year": str(on.year if on.month >= 4 else on.year - 1),
+                    "dose_number": str(1 + index % 3),
+                }
+            )
+        rows += [{"basic_code": "12a"}] * bad
+        return forms_csv(rows, encoding="cp932")
+
+
+def forms_csv(rows: list[dict[str, str]], *, encoding: str = "utf-8") -> bytes:
+    """A batch of returned 予診票 (F3): for each row, the example record with the row's
+    cells changed, under the layout's header."""
+    template = {
+        k: ("" if v is None else str(v))
+        for k, v in example_payload("vaccination_record").model_dump(mode="json").items()
+        if k != "kind"
+    }
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(list(COLUMNS))
+    for row in rows:
+        writer.writerow([(template | row).get(name, "") for name in COLUMNS])
+    return out.getvalue().encode(encoding)

@@ -34,13 +34,13 @@ from adapters._bridge.bridge import (
 from adapters.intermediate.fukuhon import format_problems
 from adapters.intermediate.linkage import acquire
 from adapters.intermediate.provision import answer, sealed_reply
+from adapters.intermediate.results import result_of
 from adapters.nws.permits import NetworkList, PermitRefused
 from contracts.codes import InternalPersonNumber, LinkageCode, SystemId
 from contracts.envelope import Envelope, stable_message_id
 from contracts.payloads import (
     FukuhonRegistration,
     InquiryRequest,
-    InquiryResult,
     LinkageRegistration,
     PermittedListRow,
     PermittedListUpdate,
@@ -281,27 +281,18 @@ class IntermediateServer:
         if not isinstance(response, ProvisionResponse):
             await tx.record_effect("refused:not_a_provision")
             return
-        await self.deliver_result(envelope, response.inquiry_id, response.status, response.history)
+        await self.deliver_result(envelope, response)
         await tx.record_effect(f"result:{response.status}")
 
-    async def deliver_result(
-        self, cause: Envelope, inquiry_id: UUID, status: str, history: Any
-    ) -> None:
+    async def deliver_result(self, cause: Envelope, response: ProvisionResponse) -> None:
         """Keep the result until its deletion time (R42) and send it to health management
         with this side's 情報提供等記録 (R47)."""
+        inquiry_id, status = response.inquiry_id, response.status
         asked = await self.book.inquiry(inquiry_id)
         if asked is None:
             return
         now = datetime.now(UTC)
-        result = InquiryResult.model_validate(
-            {
-                "inquiry_id": inquiry_id,
-                "person": asked["person"],
-                "status": status,
-                "history": history,
-                "delete_after": now + self.keep_results,
-            }
-        )
+        result = result_of(response, person=asked["person"], now=now, keep_for=self.keep_results)
         await self.book.finish(
             inquiry_id, status, result.model_dump(mode="json"), now, result.delete_after
         )
@@ -377,13 +368,7 @@ class IntermediateServer:
                 await tx.record_effect("refused:no_linkage_code")
                 return
             notice = notice.model_copy(update={"person": code})
-        await self.bridge.send(
-            notice,
-            to=SystemId.NWS,
-            procedure=NETWORK_PROCEDURE,
-            data_item="notice.vaccination",
-            cause=envelope,
-        )
+        await self._to_portal(notice, envelope)
         await tx.record_effect("notice:forwarded")
 
     async def on_self_request(self, envelope: Envelope, tx: InboxTransaction) -> None:
@@ -398,14 +383,18 @@ class IntermediateServer:
             notice_type="self_information_reply",
             history=history or (),
         )
+        await self._to_portal(notice, envelope)
+        await tx.record_effect(f"self_information:{'provided' if history else 'no_data'}")
+
+    async def _to_portal(self, notice: ResidentNotice, cause: Envelope) -> None:
+        """A notice for the resident's portal, through the network, under our 符号."""
         await self.bridge.send(
             notice,
             to=SystemId.NWS,
             procedure=NETWORK_PROCEDURE,
             data_item="notice.vaccination",
-            cause=envelope,
+            cause=cause,
         )
-        await tx.record_effect(f"self_information:{'provided' if history else 'no_data'}")
 
     async def purge(self) -> int:
         """R42: delete the inquiry results whose time has come, and the inquiries whose

@@ -13,7 +13,26 @@ from contracts.envelope import Envelope
 from contracts.payloads import InquiryResult, ProvisionResponse, RejectionNotice, SealedPayload
 from contracts.sealing import open_sealed
 
-__all__ = ["interrupted", "opened_result"]
+__all__ = ["interrupted", "opened_result", "result_of"]
+
+
+def result_of(
+    response: ProvisionResponse,
+    *,
+    person: InternalPersonNumber | str,
+    now: datetime,
+    keep_for: timedelta,
+) -> InquiryResult:
+    """The inquiry result an opened reply makes, with its deletion time (R42)."""
+    return InquiryResult.model_validate(
+        {
+            "inquiry_id": response.inquiry_id,
+            "person": person,
+            "status": response.status,
+            "history": response.history,
+            "delete_after": now + keep_for,
+        }
+    )
 
 
 def opened_result(
@@ -33,13 +52,7 @@ def opened_result(
     )
     if not isinstance(response, ProvisionResponse):
         raise ValueError(f"payload: a {response.kind} is not a provision")
-    return InquiryResult(
-        inquiry_id=response.inquiry_id,
-        person=person,
-        status=response.status,
-        history=response.history,
-        delete_after=now + keep_for,
-    )
+    return result_of(response, person=person, now=now, keep_for=keep_for)
 
 
 def interrupted(

@@ -14,8 +14,10 @@ import json
 import secrets
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -49,6 +51,17 @@ class CardAuthority:
 
     key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     serial: str = "5E55C0DE"
+
+    def card_for(self, resident: Mapping[str, Any], pin: str) -> MyNumberCard:
+        """The card of a resident as the simulators describe one (a row of F1)."""
+        return self.issue(
+            my_number=resident["my_number"],
+            name=resident["name"],
+            birth_date=date.fromisoformat(str(resident["birth_date"])),
+            sex=int(resident["sex"]),
+            address=resident["address"],
+            pin=pin,
+        )
 
     def issue(
         self,

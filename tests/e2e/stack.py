@@ -3,9 +3,7 @@ cities' adapters (`sesshu stack network|city`), on a fresh vhost and fresh datab
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import socket
 import subprocess
@@ -18,10 +16,9 @@ from typing import Any
 import asyncpg
 
 from adapters._bridge.rows import rows_csv
-from adapters.health_mgmt.records_csv import COLUMNS
+from adapters.health_mgmt.simulator import forms_csv as records_csv
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
-from contracts.examples import example_payload
 from contracts.keys import KeyRing
 from contracts.payloads import Payload
 from hub.approvals import Role
@@ -266,18 +263,3 @@ async def drop_adapter_databases(database: str) -> None:
 def kiosk_url(stack: Stack, city: str) -> str:
     """The certificate center of a city."""
     return f"http://127.0.0.1:{stack.kiosk_port + CITIES.index(city)}"
-
-
-def records_csv(rows: list[dict[str, str]]) -> bytes:
-    """A 予診票 results batch (F3): the example record with the given cells changed."""
-    good = {
-        k: ("" if v is None else str(v))
-        for k, v in example_payload("vaccination_record").model_dump(mode="json").items()
-        if k != "kind"
-    }
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(list(COLUMNS))
-    for row in rows:
-        writer.writerow([(good | row).get(n, "") for n in COLUMNS])
-    return out.getvalue().encode()

@@ -684,14 +684,7 @@ async def _vaccinated_card(stack: Stack) -> tuple[dict[str, Any], MyNumberCard]:
     resident = person(CHIKUSEI)
     await register(stack, CHIKUSEI, resident)
     await record_doses(stack, CHIKUSEI, resident["ticket_number"], 1, 2)
-    card = CardAuthority(key=card_authority(stack.key_dir)).issue(
-        my_number=resident["my_number"],
-        name=resident["name"],
-        birth_date=date.fromisoformat(resident["birth_date"]),
-        sex=resident["sex"],
-        address=resident["address"],
-        pin="4821",
-    )
+    card = CardAuthority(key=card_authority(stack.key_dir)).card_for(resident, "4821")
     return resident, card
 
 
