@@ -19,6 +19,7 @@ __all__ = [
     "HEADER_KIND",
     "HEADER_REASON",
     "HEADER_REASON_CODE",
+    "HEADER_RECEIVED_BYTES",
     "INGRESS_EXCHANGE",
     "INGRESS_QUEUE",
     "adapter_queue",
@@ -33,6 +34,8 @@ DEAD_QUEUE = "hub.dead"
 HEADER_KIND = "x-sesshu-kind"
 HEADER_REASON_CODE = "x-sesshu-reason-code"
 HEADER_REASON = "x-sesshu-reason"
+# On a too_large dead letter, which carries only the first max_message_bytes of the body.
+HEADER_RECEIVED_BYTES = "x-sesshu-received-bytes"
 ADAPTER_SYSTEMS = tuple(s for s in SystemId if s is not SystemId.HUB)
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, ValidationInfo
 
 __all__ = [
     "CanonicalError",
@@ -95,12 +95,14 @@ def _date_form(value: object) -> object:
     return value
 
 
-def _decimal_form(value: object) -> Decimal:
+def _decimal_form(value: object, info: ValidationInfo) -> Decimal:
     if isinstance(value, str):
         if not _DECIMAL_FORM.fullmatch(value):
             raise ValueError("decimal must be a string in plain notation without trailing zeros")
         return Decimal(value)
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+    # On the wire a decimal is a string; a JSON number is refused (contracts/README.md).
+    python = info.mode == "python"
+    if python and isinstance(value, Decimal | int) and not isinstance(value, bool):
         try:
             return Decimal(format_decimal(Decimal(value)))
         except InvalidOperation:

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 from uuid_utils.compat import uuid7
 
 from contracts.canonical import UtcDateTime, WireUUID, canonical_bytes
@@ -56,14 +63,29 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
+def _operator_required(schema: dict[str, Any]) -> None:
+    schema["required"] = [*schema.get("required", []), "operator"]
+
+
 class Party(_Frozen):
     """The sending system and which running instance of it sent the message."""
+
+    model_config = ConfigDict(json_schema_extra=_operator_required)
 
     system: SystemId
     instance: Instance
     operator: StaffId | None = None
     """The staff account that made the sending system send this, when a person did (the
     approver of a held reply may not be the person who prepared it: four eyes)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _operator_on_the_wire(cls, data: Any, info: ValidationInfo) -> Any:
+        # Every envelope member is on the wire, null where there is none; the default is
+        # for Python callers only (a system that no person drove).
+        if info.mode == "json" and isinstance(data, dict) and "operator" not in data:
+            raise ValueError("operator is required (null when no person sent it)")
+        return data
 
 
 class Recipient(_Frozen):

@@ -10,10 +10,16 @@ the hub journals and puts on the dead-letter headers:
     ├── KeyNotValid       key_not_valid     sent_at is outside the key's validity window
     ├── KeyNotBound       key_not_bound     the key is not the sender system's
     │   └── WrongTenant   wrong_tenant      the key is not the envelope municipality's (R14)
-    └── StaleMessage      stale_message     sent_at is further from now than the skew allows
+    ├── StaleMessage      stale_message     sent_at is further from now than the skew allows
+    └── MalformedEnvelope contract_invalid  not a canonical JSON object, or breaks the contract
+        └── OversizedEnvelope too_large     larger than the limit; not read at all
 
-The checks run in that order: nothing the envelope claims (sender, municipality, time) is
-looked at before the signature over it has been verified.
+The checks run in that order, after the bytes have been read within their limits
+(contracts/wire.py): nothing the envelope claims (sender, municipality, time) is looked at
+before the signature over it has been verified. No reason quotes the input: it names the
+field and the rule (`describe_validation_error`), and a key id only once the ring knows it.
+A failure after the signature verified carries `signed_by`, the key that signed, so the
+caller can keep what a known sender claimed apart from what anybody could have written.
 """
 
 from __future__ import annotations
@@ -21,18 +27,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, get_args
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from contracts._b64 import b64decode, b64encode
 from contracts.canonical import CanonicalError, canonical_bytes
 from contracts.envelope import Envelope
 from contracts.keys import SIGNING_KEY_SUFFIX, KeyEntry, KeyRing, load_signing_key
+from contracts.payloads import PAYLOAD_MODELS, SealedPayload
+from contracts.wire import TooLarge, WireError, WireLimits, read_document
 
 __all__ = [
     "BadSignature",
@@ -40,6 +49,7 @@ __all__ = [
     "KeyNotBound",
     "KeyNotValid",
     "MalformedEnvelope",
+    "OversizedEnvelope",
     "RevokedKey",
     "Signer",
     "StaleMessage",
@@ -53,9 +63,16 @@ __all__ = [
 
 
 class VerificationError(Exception):
-    """An envelope failed verification; `code` is the stable reason code."""
+    """An envelope failed verification; `code` is the stable reason code.
+
+    `document` is the parsed envelope (signature removed) when the bytes were a canonical
+    JSON object; `signed_by` is the ring entry whose key verified the signature, when the
+    failure came after that check.
+    """
 
     code: ClassVar[str] = "verification_failed"
+    signed_by: KeyEntry | None = None
+    document: dict[str, Any] | None = None
 
 
 class UnknownKey(VerificationError):
@@ -114,6 +131,12 @@ class MalformedEnvelope(VerificationError):
         self.errors = errors or []
 
 
+class OversizedEnvelope(MalformedEnvelope):
+    """The body is larger than the configured limit; none of it was parsed."""
+
+    code = "too_large"
+
+
 @dataclass(frozen=True)
 class Freshness:
     """How far `sent_at` may lie from the verifier's clock."""
@@ -166,7 +189,12 @@ def verify(envelope: Envelope, ring: KeyRing, *, now: datetime, freshness: Fresh
 
 
 def parse_and_verify(
-    data: bytes, ring: KeyRing, *, now: datetime, freshness: Freshness
+    data: bytes,
+    ring: KeyRing,
+    *,
+    now: datetime,
+    freshness: Freshness,
+    limits: WireLimits = WireLimits(),  # noqa: B008 - frozen, so one shared default is safe
 ) -> tuple[Envelope, KeyEntry]:
     """Verify the signature over the received bytes, then validate the contract and claims.
 
@@ -174,52 +202,148 @@ def parse_and_verify(
     journaled and forwarded is exactly what the sender signed; a sender in another language
     needs nothing but that page.
     """
-    try:
-        document = json.loads(data, parse_float=_no_float, parse_constant=_no_float)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedEnvelope("envelope is not UTF-8 JSON") from None
-    if not isinstance(document, dict):
-        raise MalformedEnvelope("envelope must be a JSON object")
-    try:
-        if canonical_bytes(document) != data:
-            raise MalformedEnvelope("envelope bytes are not in canonical form")
-    except CanonicalError:
-        raise MalformedEnvelope("envelope has no canonical form") from None
+    document = _canonical_document(data, limits)
     signature = document.pop("signature", None)
-    key_id = document.get("key_id")
-    entry = verify_signature(key_id, signature, canonical_bytes(document), ring)
     try:
-        # Strict: "1" is not 1 and "yes" is not true, so the model never re-spells what the
-        # sender signed (every wire form is one spelling; contracts/README.md).
-        envelope = Envelope.model_validate_json(data, strict=True)
-    except ValidationError as exc:
-        errors = exc.errors(include_input=False, include_url=False)
-        raise MalformedEnvelope(describe_validation_error(exc), errors) from None
-    _check_claims(envelope, entry, now, freshness)
+        entry = verify_signature(document.get("key_id"), signature, canonical_bytes(document), ring)
+    except VerificationError as exc:
+        exc.document = document
+        raise
+    try:
+        try:
+            # Strict: "1" is not 1 and "yes" is not true, so the model never re-spells what
+            # the sender signed (every wire form is one spelling; contracts/README.md).
+            envelope = Envelope.model_validate_json(data, strict=True)
+        except ValidationError as exc:
+            errors = exc.errors(include_input=False, include_url=False)
+            raise MalformedEnvelope(describe_validation_error(exc), errors) from None
+        _check_claims(envelope, entry, now, freshness)
+    except VerificationError as exc:
+        exc.signed_by, exc.document = entry, document
+        raise
     return envelope, entry
 
 
-def _no_float(text: str) -> None:
-    # Envelopes carry integers only; decimals travel as strings (contracts/README.md).
-    raise MalformedEnvelope("envelope holds a non-integer number; decimals travel as strings")
+def _canonical_document(data: bytes, limits: WireLimits) -> dict[str, Any]:
+    try:
+        document = read_document(data, limits)
+    except TooLarge as exc:
+        raise OversizedEnvelope(str(exc)) from None
+    except WireError as exc:
+        raise MalformedEnvelope(str(exc)) from None
+    try:
+        canonical = canonical_bytes(document)
+    except CanonicalError:
+        raise MalformedEnvelope("envelope: has no canonical form (a lone surrogate)") from None
+    if canonical != data:
+        raise MalformedEnvelope("envelope: bytes are not in canonical form")
+    return document
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """`field.path: reason; ...` without any input value."""
+    """`field.path: rule; ...`, naming fields the contract knows and never quoting input."""
     parts = []
     for error in exc.errors(include_input=False, include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "(envelope)"
-        parts.append(f"{where}: {error['msg']}")
+        parts.append(f"{_where(error)}: {_rule(error)}")
     return "; ".join(parts)
+
+
+# Error types whose message is made of the schema alone (bounds, patterns, expected
+# values). Others may quote the input (a union tag, a parser's "found `x` at 3"): those get
+# a fixed text. `value_error` messages are this package's own validators'.
+_SCHEMA_ONLY_MESSAGES = frozenset(
+    {
+        "missing",
+        "extra_forbidden",
+        "value_error",
+        "string_type",
+        "string_too_short",
+        "string_too_long",
+        "string_pattern_mismatch",
+        "int_type",
+        "bool_type",
+        "none_required",
+        "literal_error",
+        "enum",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "multiple_of",
+        "too_short",
+        "too_long",
+        "tuple_type",
+        "list_type",
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+        "date_type",
+        "datetime_type",
+        "uuid_type",
+        "decimal_type",
+        "union_tag_not_found",
+    }
+)
+_FIXED_MESSAGES = {
+    "union_tag_invalid": "kind is not one of the payload kinds (a message kind, or sealed)",
+}
+
+
+def _rule(error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind in _SCHEMA_ONLY_MESSAGES:
+        return error["msg"].removeprefix("Value error, ")
+    return _FIXED_MESSAGES.get(kind, f"is not valid ({kind})")
+
+
+def _where(error: ErrorDetails) -> str:
+    """The field path, with member names the contract does not know left out."""
+    loc = error["loc"]
+    known = _member_names()
+    parts: list[str] = []
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            parts.append(str(part))
+        elif part in known:
+            parts.append(part)
+        elif error["type"] == "extra_forbidden" and index == len(loc) - 1:
+            parts.append("(unknown member)")
+        # Anything else is one of pydantic's own labels for a branch of a union.
+    return ".".join(parts) or "(envelope)"
+
+
+@cache
+def _member_names() -> frozenset[str]:
+    """Every member name and payload kind the contract defines."""
+    names: set[str] = set()
+    models: list[type[BaseModel]] = [Envelope, SealedPayload, *PAYLOAD_MODELS]
+    seen: set[type[BaseModel]] = set()
+    while models:
+        model = models.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            names.add(name)
+            models.extend(_models_in(field.annotation))
+    names.update(str(m.model_fields["kind"].default) for m in (*PAYLOAD_MODELS, SealedPayload))
+    return frozenset(names)
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
 
 
 def verify_signature(key_id: object, signature: object, signed: bytes, ring: KeyRing) -> KeyEntry:
     """Check that `signature` over `signed` verifies under the ring's key `key_id`."""
     if not isinstance(key_id, str):
-        raise UnknownKey("envelope names no key_id")
+        raise UnknownKey("key_id: missing or not a string")
     entry = ring.get(key_id)
     if entry is None:
-        raise UnknownKey(f"key {key_id} is not in the key ring")
+        # Not quoted: until the ring knows it, a key id is whatever the sender wrote.
+        raise UnknownKey("key_id: names no key in the key ring")
     if entry.revoked:
         raise RevokedKey(f"key {key_id} is revoked")
     if not isinstance(signature, str):

@@ -1,18 +1,23 @@
 """The pure half of the hub: from received bytes to a journal entry with its decision.
 
-`triage` verifies the signature, validates the contract, checks the tenant and freshness
-(all in `contracts.signing.parse_and_verify`), and asks `routing.decide`. It does no I/O,
-so the whole decision path is tested without a broker or a database.
+`triage` reads the bytes within limits, verifies the signature, validates the contract,
+checks the tenant and freshness (all in `contracts.signing.parse_and_verify`), and asks
+`routing.decide`. It does no I/O, so the whole decision path is tested without a broker or
+a database, and it never raises: whatever the bytes hold, the answer is one entry.
+
+A refusal's columns hold only what is safe to keep of a message nobody vouches for: the
+reason the hub wrote (a field path and a rule, never a value), a kind from the list of
+kinds, a key id the ring knows, and, once the signature has verified, the id, sender and
+municipality the known sender signed. Everything else stays in the received bytes alone.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-from uuid import UUID
+from typing import Any, get_args
 
 from contracts.broker import (
     DEAD_EXCHANGE,
@@ -20,14 +25,18 @@ from contracts.broker import (
     HEADER_KIND,
     HEADER_REASON,
     HEADER_REASON_CODE,
+    HEADER_RECEIVED_BYTES,
 )
+from contracts.codes import CodeError, LocalGovCode
 from contracts.envelope import Envelope
 from contracts.keys import KeyRing
-from contracts.signing import Freshness, VerificationError, parse_and_verify
+from contracts.payloads import MessageKind
+from contracts.signing import Freshness, OversizedEnvelope, VerificationError, parse_and_verify
+from contracts.wire import WireLimits
 from routing.decision import DIRECTION_OF, Context, Deliver, Hold, Reject, decide
 from routing.policy import Policy
 
-__all__ = ["JournalEntry", "Triage", "triage"]
+__all__ = ["JournalEntry", "Triage", "id_conflict", "internal_error", "triage"]
 
 
 _RECORDED_DIRECTIONS = {
@@ -76,6 +85,7 @@ class Triage:
     freshness: Freshness
     policy: Policy
     context: Context
+    limits: WireLimits = WireLimits()
 
     def __call__(self, body: bytes, now: datetime) -> JournalEntry:
         """Decide one received message."""
@@ -83,15 +93,38 @@ class Triage:
 
 
 def triage(body: bytes, setup: Triage, now: datetime) -> JournalEntry:
-    """Verify, validate and decide one received message; never raises for bad input."""
+    """Verify, validate and decide one received message.
+
+    Never raises: a failure of the hub's own code on some input (a bug) is an
+    `internal_error` refusal of that input, so no message can stop the worker."""
     try:
-        envelope, _ = parse_and_verify(body, setup.ring, now=now, freshness=setup.freshness)
+        return _triage(body, setup, now)
+    except Exception as exc:  # the promise above; the class is journaled, never the content
+        return internal_error(body, setup.policy.version, exc)
+
+
+def _triage(body: bytes, setup: Triage, now: datetime) -> JournalEntry:
+    try:
+        envelope, _ = parse_and_verify(
+            body, setup.ring, now=now, freshness=setup.freshness, limits=setup.limits
+        )
+    except OversizedEnvelope as exc:
+        # Only what fits the limit is kept; the hash in the dedupe key covers all of it.
+        return _rejected(
+            body[: setup.limits.max_bytes],
+            setup.policy.version,
+            exc.code,
+            str(exc),
+            {},
+            dedupe_key=_bytes_key(body),
+            extra_headers={HEADER_RECEIVED_BYTES: str(len(body))},
+        )
     except VerificationError as exc:
-        return _rejected(body, setup.policy, exc.code, str(exc), _claimed(body))
+        return _rejected(body, setup.policy.version, exc.code, str(exc), _claimed(exc, setup))
     decision = decide(envelope, setup.policy, setup.context)
     fields = _envelope_fields(envelope)
     if isinstance(decision, Reject):
-        return _rejected(body, setup.policy, decision.code, decision.reason, fields)
+        return _rejected(body, setup.policy.version, decision.code, decision.reason, fields)
     if isinstance(decision, Hold):
         return JournalEntry(
             dedupe_key=f"id:{envelope.id}",
@@ -119,23 +152,74 @@ def triage(body: bytes, setup: Triage, now: datetime) -> JournalEntry:
     )
 
 
+def internal_error(body: bytes, policy_version: str, exc: BaseException) -> JournalEntry:
+    """The refusal of a message the hub failed on: its exception class, nothing of the
+    message but its bytes (a bug of ours, found on this input; the dead letter keeps it)."""
+    return _rejected(
+        body,
+        policy_version,
+        "internal_error",
+        f"the hub failed on this message ({type(exc).__name__}); nothing was delivered",
+        {},
+    )
+
+
+def id_conflict(entry: JournalEntry) -> JournalEntry:
+    """The refusal of a verified envelope whose id is journaled with other bytes: keyed by
+    its own bytes, so the first message keeps its id and the sender hears of the reuse."""
+    verified = {
+        "message_id": entry.message_id,
+        "kind": entry.kind,
+        "sender_system": entry.sender_system,
+        "municipality": entry.municipality,
+        "key_id": entry.key_id,
+        "sent_at": entry.sent_at,
+        "signature": entry.signature,
+    }
+    return _rejected(
+        entry.canonical,
+        entry.policy_version,
+        "id_conflict",
+        "id: already journaled with other content; an id names one message",
+        verified,
+    )
+
+
 def _rejected(
-    body: bytes, policy: Policy, code: str, reason: str, fields: dict[str, Any]
+    body: bytes,
+    policy_version: str,
+    code: str,
+    reason: str,
+    fields: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> JournalEntry:
     # Keyed by the bytes, not the claimed id: a forged or broken copy must never occupy the
     # id of a real message, and a sender may fix a rejected message and resend its id.
+    reason = _printable(reason)
     return JournalEntry(
-        dedupe_key="sha256:" + hashlib.sha256(body).hexdigest(),
+        dedupe_key=dedupe_key or _bytes_key(body),
         canonical=body,
         decision="reject",
-        policy_version=policy.version,
+        policy_version=policy_version,
         reason_code=code,
         reason=reason,
         exchange=DEAD_EXCHANGE,
         routing_key=code,
-        headers={HEADER_REASON_CODE: code, HEADER_REASON: reason[:500]},
+        headers={HEADER_REASON_CODE: code, HEADER_REASON: reason, **(extra_headers or {})},
         **fields,
     )
+
+
+def _bytes_key(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _printable(reason: str) -> str:
+    # The hub writes every reason itself; this only guarantees what the journal and an AMQP
+    # header can take, whatever a bug might put there.
+    return "".join(c if c.isprintable() else "?" for c in reason[:500])
 
 
 def _envelope_fields(envelope: Envelope) -> dict[str, Any]:
@@ -161,37 +245,35 @@ def _envelope_fields(envelope: Envelope) -> dict[str, Any]:
     }
 
 
-_CLAIMED_TEXT = ("kind", "key_id")
+_KINDS = frozenset(get_args(MessageKind))
+_UUID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
-def _claimed(body: bytes) -> dict[str, Any]:
-    """What a refused message claims about itself, for the journal; never trusted."""
-    try:
-        document = json.loads(body)
-    except ValueError:
+def _claimed(exc: VerificationError, setup: Triage) -> dict[str, Any]:
+    """What the journal may keep of a refused message: values from closed sets (a kind, a
+    key the ring knows) and, once the signature verified, what the known sender signed."""
+    document = exc.document
+    if document is None:
         return {}
-    if not isinstance(document, dict):
-        return {}
-    claimed = {name: _short(document.get(name)) for name in _CLAIMED_TEXT}
-    sender = document.get("sender")
-    if isinstance(sender, dict):
-        claimed["sender_system"] = _short(sender.get("system"))
-    claimed["municipality"] = _short(document.get("municipality"))
-    claimed["message_id"] = _uuid_or_none(document.get("id"))
-    return {k: v for k, v in claimed.items() if v is not None}
+    claimed: dict[str, Any] = {}
+    kind, key_id = document.get("kind"), document.get("key_id")
+    if isinstance(kind, str) and kind in _KINDS:
+        claimed["kind"] = kind
+    if isinstance(key_id, str) and setup.ring.get(key_id) is not None:
+        claimed["key_id"] = key_id
+    signer = exc.signed_by
+    if signer is None:
+        return claimed
+    claimed["sender_system"] = signer.system.value
+    message_id = document.get("id")
+    if isinstance(message_id, str) and _UUID_FORM.fullmatch(message_id):
+        claimed["message_id"] = message_id
+    claimed["municipality"] = _code_or(document.get("municipality"), signer.municipality)
+    return claimed
 
 
-def _short(value: object) -> str | None:
-    # Claimed strings go into indexed journal columns; keep them short and printable.
-    if isinstance(value, str) and value.isprintable() and len(value) <= 64:
-        return value
-    return None
-
-
-def _uuid_or_none(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
+def _code_or(value: object, fallback: str | None) -> str | None:
     try:
-        return str(UUID(value))
-    except ValueError:
-        return None
+        return str(LocalGovCode(value))
+    except CodeError:
+        return None if fallback is None else str(fallback)

@@ -147,7 +147,7 @@ def decide(envelope: Envelope, policy: Policy, context: Context) -> Decision:
     """The decision for one verified envelope under `policy`."""
     key = envelope.recipient.routing_key
     if key not in context.destinations:
-        return Reject("unroutable", f"no adapter queue for {key}")
+        return Reject("unroutable", "recipient: no adapter queue for its system and municipality")
     if envelope.sender.system is SystemId.HUB and envelope.kind in HUB_KINDS:
         return Deliver(key)
     refusal = _content_refusal(envelope)
@@ -161,38 +161,39 @@ def _content_refusal(envelope: Envelope) -> Reject | None:
     if crosses and envelope.kind not in CROSS_MUNICIPALITY_KINDS:
         return Reject(
             "cross_municipality",
-            f"{envelope.kind} may not leave municipality {envelope.municipality} (R14)",
+            "recipient.municipality: this kind may not leave the sender's municipality (R14)",
         )
     payload = envelope.payload
     if isinstance(payload, SealedPayload) or not carries_my_number(payload):
         return None
     systems = {envelope.sender.system, envelope.recipient.system}
     if envelope.kind in NETWORK_KINDS or SystemId.NWS in systems:
-        return Reject("my_number_on_network", "a My Number may not travel the network (R40)")
+        return Reject("my_number_on_network", "payload: a My Number may not travel the network (R40)")
     covid = envelope.procedure in COVID_PROCEDURES or envelope.kind in COVID_KINDS
     if covid and getattr(payload, "purpose", None) not in MY_NUMBER_PURPOSES:
         return Reject(
             "my_number_purpose",
-            f"{envelope.kind} holds a My Number without one of the three purposes (R21)",
+            "payload: holds a My Number without one of the three purposes (R21)",
         )
     return None
 
 
 def _by_list(envelope: Envelope, policy: Policy, key: str) -> Decision:
     if not envelope.data_items:
-        return Reject("not_on_list", "the message declares no data item")
+        return Reject("not_on_list", "data_items: the message declares none")
     direction = DIRECTION_OF.get(envelope.kind, "transfer")
     sender = _Party(envelope.sender.system, str(envelope.municipality))
     recipient = _Party(envelope.recipient.system, str(envelope.recipient.municipality))
     inquirer, provider = (recipient, sender) if direction == "provision" else (sender, recipient)
     day = envelope.sent_at.astimezone(_JST).date()
     held: str | None = None
-    for item in envelope.data_items:
+    for index, item in enumerate(envelope.data_items):
         found = _listed(
             policy.rows_for(envelope.procedure, item), direction, inquirer, provider, day
         )
         if isinstance(found, Reject):
-            return Reject(found.code, f"{envelope.procedure} {item}: {found.reason}")
+            # The field, not its value: the journal row holds the procedure and the items.
+            return Reject(found.code, f"data_items.{index}: {found.reason}")
         if direction == "provision" and held is None:
             held = next(
                 (
@@ -213,7 +214,7 @@ def _listed(
     rows: list[Row], direction: str, inquirer: _Party, provider: _Party, day: date
 ) -> Row | Reject:
     if not rows:
-        return Reject("not_on_list", "not on the permitted-inquiry list")
+        return Reject("not_on_list", "not on the permitted-inquiry list for the procedure")
     valid = [r for r in rows if r.valid_on(day)]
     if not valid:
         return Reject("outside_validity", "no row of the list is valid on the day sent")
@@ -227,6 +228,5 @@ def _listed(
             return row
     return Reject(
         "sender_not_listed",
-        f"{inquirer.system.value} {inquirer.org} -> {provider.system.value} {provider.org} "
-        f"is not a listed inquirer and provider for this {direction}",
+        f"sender, recipient: not a listed inquirer and provider for this {direction}",
     )

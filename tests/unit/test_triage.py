@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,9 +116,22 @@ def test_a_contract_breach_names_the_field_but_never_the_personal_data() -> None
         assert value not in shown
 
 
-def test_a_refusal_journals_what_the_message_claims_without_trusting_it() -> None:
+def test_a_forgery_keeps_only_values_from_closed_sets() -> None:
+    # Nobody vouches for a message whose signature fails: its kind (one of the kinds) and
+    # its key (one the ring knows) are kept; its id, sender and municipality are not.
     entry = TRIAGE(wire().replace(b"moved_out", b"deceased"), NOW)
     assert entry.kind == "resident_status_flag"
     assert entry.key_id == "ims-1"
+    assert entry.sender_system is None
+    assert entry.message_id is None
+    assert entry.municipality is None
+
+
+def test_a_refusal_after_the_signature_verified_keeps_what_the_sender_signed() -> None:
+    body = wire(sent_at=NOW - timedelta(hours=2))
+    entry = TRIAGE(body, NOW)
+    assert entry.reason_code == "stale_message"
+    assert entry.message_id == json.loads(body)["id"]
     assert entry.sender_system == "health_mgmt"
-    assert entry.message_id is not None
+    assert entry.municipality == "082279"
+    assert entry.key_id == "ims-1"

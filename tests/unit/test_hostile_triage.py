@@ -1,0 +1,271 @@
+"""Whatever bytes reach the hub, triage returns one journal entry; it never raises, and
+nothing it journals or puts on a header quotes what the sender wrote (issue 10)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from contracts.canonical import canonical_bytes
+from contracts.examples import example_payload
+from contracts.signing import Signer
+from contracts.wire import WireLimits
+from hub.pipeline import JournalEntry, Triage
+from tests.unit.test_triage import IMS, NOW, TRIAGE, envelope, wire
+
+MY_NUMBER = "123456789018"  # passes the check digit (domain.md 3.4)
+REASON_CODES = {
+    "contract_invalid",
+    "too_large",
+    "unknown_key",
+    "revoked_key",
+    "bad_signature",
+    "key_not_valid",
+    "key_not_bound",
+    "wrong_tenant",
+    "stale_message",
+    "internal_error",
+}
+# Columns that hold the received bytes themselves (evidence), not text about them.
+_BODY = {"canonical", "signature", "headers"}
+
+
+def signed(document: dict[str, Any], key: Any = IMS) -> bytes:
+    """`document` signed as it stands, whatever the contract says of it."""
+    document = {k: v for k, v in document.items() if k != "signature"}
+    document["signature"] = Signer(key.entry.key_id, key.signing).sign_bytes(
+        canonical_bytes(document)
+    )
+    return canonical_bytes(document)
+
+
+def good_document() -> dict[str, Any]:
+    return envelope().to_document()
+
+
+def assert_safe(entry: JournalEntry, *, absent: str = MY_NUMBER) -> None:
+    """Every text column and header is short, printable and free of `absent`."""
+    texts = [
+        (name, value)
+        for name, value in ((f.name, getattr(entry, f.name)) for f in dataclasses.fields(entry))
+        if isinstance(value, str) and name not in _BODY
+    ]
+    texts += [(f"header {k}", v) for k, v in entry.headers.items()]
+    for name, value in texts:
+        assert value.isprintable(), name
+        assert len(value) <= 600, name
+        value.encode("utf-8")  # no lone surrogates: PostgreSQL and AMQP take it
+        assert absent not in value, name
+
+
+def deep(depth: int, opener: bytes = b"[", closer: bytes = b"]") -> bytes:
+    return opener * depth + closer * depth
+
+
+def nul_member() -> bytes:
+    document = good_document()
+    document["\u0000"] = 1
+    return signed(document)
+
+
+def nul_kind() -> bytes:
+    document = good_document()
+    document["payload"]["kind"] = "\u0000"
+    return signed(document)
+
+
+POISON: dict[str, Any] = {
+    "NUL in key_id": lambda: b'{"key_id":"\\u0000"}',
+    "integer of 5,000 digits": lambda: b'{"a":' + b"7" * 5000 + b"}",
+    "integer past 2^53": lambda: b'{"a":9007199254740993}',
+    "arrays 50,000 deep": lambda: deep(50_000),
+    "objects 50,000 deep": lambda: b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    "invalid UTF-8": lambda: b'{"key_id":"\xff\xfe"}',
+    "UTF-8 of a surrogate": lambda: b'{"key_id":"\xed\xa0\x80"}',
+    "escaped lone surrogate": lambda: b'{"key_id":"\\ud800"}',
+    "UTF-16": lambda: '{"key_id":"x"}'.encode("utf-16"),
+    "byte-order mark": lambda: b'\xef\xbb\xbf{"key_id":"x"}',
+    "empty body": lambda: b"",
+    "JSON null": lambda: b"null",
+    "a bare string": lambda: b'"hello"',
+    "unterminated": lambda: b'{"key_id":"abc',
+    "unbalanced brackets": lambda: b"[[[[}",
+    "NaN": lambda: b'{"a":NaN}',
+    "a float": lambda: b'{"a":1.5}',
+    "NUL in a member name, signed": nul_member,
+    "NUL in payload.kind, signed": nul_kind,
+    "control characters everywhere": lambda: signed(
+        good_document() | {"kind": "\u0001\u001f\u007f\u2028"}
+    ),
+}
+
+
+@pytest.mark.parametrize("make", POISON.values(), ids=POISON.keys())
+def test_poison_becomes_a_refusal_with_a_reason_code(make: Any) -> None:
+    entry = TRIAGE(make(), NOW)
+    assert entry.decision == "reject"
+    assert entry.reason_code in REASON_CODES
+    assert entry.headers["x-sesshu-reason-code"] == entry.reason_code
+    assert_safe(entry, absent="\u0000")
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_parsed() -> None:
+    small = dataclasses.replace(TRIAGE, limits=WireLimits(max_bytes=1000))
+    body = deep(10_000_000)  # would take seconds to scan, and is never scanned
+    entry = small(body, NOW)
+    assert entry.reason_code == "too_large"
+    assert entry.reason == "envelope: 20000000 bytes, over the limit of 1000"
+    # The journal keeps what fits, and the hash of everything, as the evidence.
+    assert entry.canonical == body[:1000]
+    assert entry.headers["x-sesshu-received-bytes"] == "20000000"
+
+
+def test_the_limit_admits_an_envelope_exactly_at_it() -> None:
+    body = wire()
+    exact = dataclasses.replace(TRIAGE, limits=WireLimits(max_bytes=len(body)))
+    assert exact(body, NOW).decision == "deliver"
+    assert exact(body + b" ", NOW).reason_code == "too_large"
+
+
+def test_nesting_within_the_limit_is_judged_by_the_contract_alone() -> None:
+    entry = TRIAGE(deep(30), NOW)
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason == "envelope must be a JSON object"
+    too_deep = TRIAGE(b'{"a":' + deep(40) + b"}", NOW)
+    assert too_deep.reason == "envelope: arrays and objects nested deeper than 32 levels"
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    document = good_document()
+    document["payload"]["basic_code"] = "[" * 100
+    entry = TRIAGE(signed(document), NOW)
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason is not None
+    assert "payload.resident_status_flag.basic_code" in entry.reason
+
+
+def test_integers_at_the_contract_limit_parse() -> None:
+    entry = TRIAGE(b'{"a":9007199254740991,"b":-9007199254740991}', NOW)
+    assert entry.reason_code == "unknown_key"  # got past parsing
+    assert TRIAGE(b'{"a":-9007199254740992}', NOW).reason == (
+        "envelope: an integer outside the range of +-(2^53 - 1)"
+    )
+
+
+# -- reasons and columns never quote what the sender wrote --------------------------------
+
+
+def test_an_unknown_key_id_is_not_quoted() -> None:
+    entry = TRIAGE(wire().replace(b'"ims-1"', f'"x{MY_NUMBER}"'.encode()), NOW)
+    assert entry.reason_code == "unknown_key"
+    assert entry.reason == "key_id: names no key in the key ring"
+    assert entry.key_id is None
+    assert_safe(entry)
+
+
+def test_an_unknown_member_name_is_not_quoted() -> None:
+    document = good_document()
+    document[f"m{MY_NUMBER}"] = 1
+    entry = TRIAGE(signed(document), NOW)
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason == "(unknown member): Extra inputs are not permitted"
+    assert_safe(entry)
+
+
+def test_a_bad_payload_kind_is_not_quoted() -> None:
+    document = good_document()
+    document["payload"]["kind"] = MY_NUMBER
+    entry = TRIAGE(signed(document), NOW)
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason is not None
+    assert entry.reason.startswith("payload: kind is not one of the payload kinds")
+    assert_safe(entry)
+
+
+def test_a_bad_uuid_is_not_quoted() -> None:
+    document = good_document()
+    document["correlation_id"] = f"x{MY_NUMBER}"
+    entry = TRIAGE(signed(document), NOW)
+    assert entry.reason == (
+        "correlation_id: UUID must be 36 lower-case hexadecimal characters with hyphens"
+    )
+    assert_safe(entry)
+
+
+def _with_my_number_at(document: Any, path: tuple[str | int, ...]) -> Any:
+    """A copy of `document` with the value at `path` replaced by the My Number."""
+    if not path:
+        return MY_NUMBER
+    head, rest = path[0], path[1:]
+    if isinstance(document, dict):
+        return {k: _with_my_number_at(v, rest) if k == head else v for k, v in document.items()}
+    return [_with_my_number_at(v, rest) if i == head else v for i, v in enumerate(document)]
+
+
+def _paths(document: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    if isinstance(document, dict):
+        return [p for k, v in document.items() for p in _paths(v, (*prefix, k))]
+    if isinstance(document, list):
+        return [p for i, v in enumerate(document) for p in _paths(v, (*prefix, i))]
+    return [prefix]
+
+
+def _every_field() -> list[tuple[str | int, ...]]:
+    document = dict(good_document())
+    document["signature"] = "x"
+    return _paths(document)
+
+
+@pytest.mark.parametrize("sign", [True, False], ids=["signed", "unsigned"])
+@pytest.mark.parametrize("path", _every_field(), ids=lambda p: ".".join(map(str, p)))
+def test_a_my_number_in_any_field_of_a_refused_message_is_never_repeated(
+    path: tuple[str | int, ...], sign: bool
+) -> None:
+    document = _with_my_number_at(good_document(), path)
+    if path == ("signature",):
+        body = canonical_bytes(document | {"signature": MY_NUMBER})
+    elif sign:
+        body = signed(document)
+    else:
+        body = canonical_bytes(document | {"signature": "A" * 86})
+    entry = TRIAGE(body, NOW)
+    if entry.decision != "reject":
+        return  # the My Number was valid content there: the sender's business, signed
+    assert_safe(entry)
+
+
+# -- the contract as written ---------------------------------------------------------------
+
+
+def test_an_envelope_without_sender_operator_is_refused() -> None:
+    document = good_document()
+    del document["sender"]["operator"]
+    entry = TRIAGE(signed(document), NOW)
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason == "sender: operator is required (null when no person sent it)"
+
+
+def test_a_decimal_written_as_a_json_number_is_refused() -> None:
+    document = envelope(
+        payload=example_payload("vaccination_record"),
+        recipient={"system": "intermediate", "municipality": "082279"},
+        procedure="B1-10",
+        data_items=("vaccination.record",),
+    ).to_document()
+    assert document["payload"]["dose_volume_ml"] == "0.5"
+    assert TRIAGE(signed(document), NOW).decision == "deliver"
+    document["payload"]["dose_volume_ml"] = 1
+    entry = TRIAGE(signed(document), NOW)
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason == (
+        "payload.vaccination_record.dose_volume_ml: decimal must be a string such as 0.5"
+    )
+
+
+def test_the_clock_is_never_consulted_for_unparsed_input() -> None:
+    # A triage with a broken clock still refuses garbage: parsing comes first.
+    entry = Triage.__call__(TRIAGE, b"\x00", datetime.max)
+    assert entry.reason_code == "contract_invalid"
