@@ -24,7 +24,6 @@ caller can keep what a known sender claimed apart from what anybody could have w
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -326,7 +325,8 @@ def _member_names() -> frozenset[str]:
         for name, field in model.model_fields.items():
             names.add(name)
             models.extend(_models_in(field.annotation))
-    names.update(str(m.model_fields["kind"].default) for m in (*PAYLOAD_MODELS, SealedPayload))
+    kinds: list[type[BaseModel]] = [*PAYLOAD_MODELS, SealedPayload]
+    names.update(str(model.model_fields["kind"].default) for model in kinds)
     return frozenset(names)
 
 

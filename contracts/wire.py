@@ -80,7 +80,7 @@ def read_document(data: bytes, limits: WireLimits) -> dict[str, Any]:
 
 
 def _nesting(data: bytes, limit: int) -> str:
-    """"ok", "deep" (containers nest deeper than `limit`) or "unbalanced" (not JSON)."""
+    """ "ok", "deep" (containers nest deeper than `limit`) or "unbalanced" (not JSON)."""
     skeleton = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
     for _ in range(limit):
         if not skeleton:

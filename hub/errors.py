@@ -3,6 +3,8 @@
     HubError
     ├── Retryable                 transient: keep the message, retry, never ack or dead-letter
     │   ├── DatabaseUnavailable   PostgreSQL unreachable, connection dropped, failover
+    │   │   └── JournalRefuses    the journal refuses even a content-free row: the database
+    │   │                         (read-only, full, mis-migrated), not a message, is at fault
     │   └── BrokerUnavailable     an adapter's publish was refused, returned or unconfirmed
     └── Conflict                  permanent: a write breaks a rule of the data (a unique or
                                   reference constraint); the input is at fault, and trying
@@ -17,7 +19,14 @@ row stays in the outbox and the relay sends it (hub/worker.py, PUBLISH_RETRYABLE
 
 from __future__ import annotations
 
-__all__ = ["BrokerUnavailable", "Conflict", "DatabaseUnavailable", "HubError", "Retryable"]
+__all__ = [
+    "BrokerUnavailable",
+    "Conflict",
+    "DatabaseUnavailable",
+    "HubError",
+    "JournalRefuses",
+    "Retryable",
+]
 
 
 class HubError(Exception):
@@ -30,6 +39,11 @@ class Retryable(HubError):
 
 class DatabaseUnavailable(Retryable):
     """PostgreSQL could not be reached or dropped the connection."""
+
+
+class JournalRefuses(DatabaseUnavailable):
+    """A write the journal refuses whatever the message: handled as an outage (nothing
+    acked, consumption paused), since dead-lettering the batch would blame the messages."""
 
 
 class BrokerUnavailable(Retryable):

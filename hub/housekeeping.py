@@ -1,19 +1,21 @@
-"""The hub's background jobs beside each worker: audit what it starts with (policy and
-key ring, when they changed), expire held messages past their time, seal the journal into
-the audit log and sign the audit log's head. Every job is safe to run in every worker
-process at once (row locks with SKIP LOCKED, the audit append lock)."""
+"""The hub's background jobs beside each worker: audit what it runs with (policy and key
+ring, when they changed, at start and whenever the ring is reloaded), expire held messages
+past their time, seal the journal into the audit log and sign the audit log's head. Every
+job is safe to run in every worker process at once (row locks with SKIP LOCKED, the audit
+append lock)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
+from collections.abc import Callable
 
 from contracts.canonical import canonical_bytes
 from hub.desk import Desk, open_desk
 from hub.errors import DatabaseUnavailable
 from hub.pipeline import Triage
+from hub.retry import sleep_unless
 from hub.settings import Settings
 
 __all__ = ["housekeep", "key_ring_detail"]
@@ -33,11 +35,19 @@ def key_ring_detail(triage: Triage) -> dict[str, object]:
     }
 
 
-async def housekeep(settings: Settings, triage: Triage, stop: asyncio.Event) -> None:
-    """Run the jobs until `stop` is set. A database outage only delays them, and no failure
-    of a job stops the others or the worker beside them."""
+async def housekeep(
+    settings: Settings,
+    current: Callable[[], Triage],
+    stop: asyncio.Event,
+    ring_changed: asyncio.Event | None = None,
+) -> None:
+    """Run the jobs until `stop` is set; `current()` is the triage in force, and setting
+    `ring_changed` audits its key ring at once. A database outage only delays the jobs, and
+    no failure of a job stops the others or the worker beside them."""
     desk: Desk | None = None
     recorded = False
+    ring_changed = ring_changed or asyncio.Event()
+    audited: dict[str, object] | None = None
     can_sign = settings.signing.hub_key_file is not None
     if not can_sign:
         log.warning("no hub signing key: held messages will not expire, checkpoints not signed")
@@ -48,11 +58,15 @@ async def housekeep(settings: Settings, triage: Triage, stop: asyncio.Event) -> 
         while not stop.is_set():
             try:
                 desk = desk or await open_desk(settings, pool_size=1)
+                triage = current()
                 if not recorded:
                     await desk.record_change("policy.loaded", {"version": triage.policy.version})
-                    await desk.record_change("keys.loaded", key_ring_detail(triage))
                     await desk.backfill_departments(triage.policy, triage.context)
                     recorded = True
+                ring = key_ring_detail(triage)
+                if ring != audited:
+                    await desk.record_change("keys.loaded", ring)
+                    audited = ring
                 if can_sign:
                     await _jobs(settings, desk, seal=tick % every == 0)
             except DatabaseUnavailable:
@@ -60,8 +74,7 @@ async def housekeep(settings: Settings, triage: Triage, stop: asyncio.Event) -> 
             except Exception as exc:  # a job's bug must not stop the worker beside it
                 log.error("housekeeping: %s; retrying", type(exc).__name__)
             tick += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+            await sleep_unless(stop, interval, ring_changed)
     finally:
         if desk is not None:
             await desk.store.close()

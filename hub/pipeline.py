@@ -85,7 +85,7 @@ class Triage:
     freshness: Freshness
     policy: Policy
     context: Context
-    limits: WireLimits = WireLimits()
+    limits: WireLimits = field(default_factory=WireLimits)
 
     def __call__(self, body: bytes, now: datetime) -> JournalEntry:
         """Decide one received message."""

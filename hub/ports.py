@@ -75,6 +75,11 @@ class Journal(Protocol):
         """
         ...
 
+    async def differing(self, digests: Sequence[tuple[str, bytes]]) -> set[str]:
+        """Of these (dedupe key, SHA-256 of the bytes), the keys journaled with other bytes:
+        an id reused for another message, where the rest are exact replays."""
+        ...
+
     async def mark_published(self, seqs: Sequence[int]) -> None:
         """Record that the broker confirmed these rows (durability not needed: a lost mark
         only means the row goes out again, and consumers dedupe)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -35,7 +34,15 @@ async def retrying(settings: HubSettings, call: Callable[[], Awaitable[T]]) -> T
     raise AssertionError("unreachable: AsyncRetrying reraises")  # pragma: no cover
 
 
-async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep `seconds`, or less if `stop` is set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+async def sleep_unless(
+    stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None
+) -> None:
+    """Sleep `seconds`, or less if `stop` (or `wake`, which is then cleared) is set meanwhile."""
+    waits = [asyncio.ensure_future(e.wait()) for e in (stop, wake) if e is not None]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+    if wake is not None:
+        wake.clear()

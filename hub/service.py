@@ -10,15 +10,18 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import uvloop
 
 from contracts.broker import destinations
 from contracts.keys import KeyRing
+from contracts.wire import WireLimits
 from hub.desk import open_desk
 from hub.errors import DatabaseUnavailable
 from hub.housekeeping import housekeep
+from hub.keyring_watch import ring_fingerprint, watch_key_ring
 from hub.pipeline import Triage
 from hub.settings import Settings
 from hub.store.postgres import PgStore, ensure_database
@@ -55,33 +58,54 @@ async def open_store(settings: Settings, stop: asyncio.Event | None = None) -> P
 
 
 def build_triage(settings: Settings) -> Triage:
-    """Key ring, freshness window and policy, loaded once at start-up."""
+    """Key ring, freshness window, policy and size limits as they are at start-up."""
     return Triage(
         ring=KeyRing.load(settings.signing.ring_dir),
         freshness=settings.signing.freshness(),
         policy=load_policy(settings.routing.directory()),
         context=Context(destinations=destinations(settings.hub.municipalities)),
+        limits=WireLimits(max_bytes=settings.hub.max_message_bytes),
     )
 
 
 async def run_worker(settings: Settings) -> int:
-    """Run one worker until SIGTERM or SIGINT, then drain; the process exit code."""
-    stop = asyncio.Event()
+    """Run one worker until SIGTERM or SIGINT, then drain; the process exit code. SIGHUP
+    rereads the key ring at once (it is also reread whenever it changes)."""
+    stop, reload_keys, ring_changed = asyncio.Event(), asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_keys.set)
+    loaded = ring_fingerprint(settings.signing.ring_dir)  # before reading: no change missed
     triage = build_triage(settings)
     store = await open_store(settings, stop)
     if store is None:
         return 0
     worker = Worker(settings, triage, store)
-    jobs = asyncio.create_task(housekeep(settings, triage, stop))
+
+    def new_ring(ring: KeyRing) -> None:
+        worker.triage = replace(worker.triage, ring=ring)
+        ring_changed.set()
+
+    jobs = [
+        asyncio.create_task(housekeep(settings, lambda: worker.triage, stop, ring_changed)),
+        asyncio.create_task(
+            watch_key_ring(
+                settings.signing.ring_dir,
+                loaded=loaded,
+                interval=settings.signing.ring_reload_seconds,
+                apply=new_ring,
+                stop=stop,
+                wake=reload_keys,
+            )
+        ),
+    ]
     started = datetime.now(UTC)
     try:
         await worker.run(stop)
     finally:
         stop.set()
-        await jobs
+        await asyncio.gather(*jobs)
         await store.close()
     stats = worker.stats
     log.info(
@@ -118,9 +142,15 @@ def supervise(workers: int, argv_for_worker: list[str]) -> int:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
+    def _reload(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGHUP)
+
     children = [_spawn(argv_for_worker) for _ in range(workers)]
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, _reload)
     while not stopping:
         time.sleep(0.5)
         for index, child in enumerate(children):

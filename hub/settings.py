@@ -98,6 +98,12 @@ class HubSettings(BaseModel):
     drain_timeout_seconds: float = Field(
         default=30.0, gt=0, description="longest a SIGTERM drain may take"
     )
+    max_message_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="largest envelope accepted; a larger one is refused (too_large) before "
+        "it is read, and only this many of its bytes are journaled and dead-lettered",
+    )
 
     @field_validator("municipalities", mode="before")
     @classmethod
@@ -122,6 +128,13 @@ class SigningSettings(BaseModel):
     )
     max_future_seconds: int = Field(
         default=60, ge=0, description="furthest sent_at accepted, in seconds after now (clock skew)"
+    )
+    ring_reload_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=30,
+        description="how often each hub worker looks for a changed key ring (SIGHUP: at "
+        "once); a revoked key is refused, a new one accepted, from the next batch on",
     )
     hub_key_file: Path | None = Field(
         default=None,

@@ -2,9 +2,10 @@
 
 Per batch (what is waiting in the prefetch window, up to batch_max):
 
-    triage every message (pure: verify, validate, tenant, decide)
+    triage every message (pure: verify, validate, tenant, decide; never raises)
     -> one transaction: journal + dedupe (ON CONFLICT DO NOTHING) + outbox rows, which
-       this worker holds a claim on
+       this worker holds a claim on (hub/recording.py: a message the journal refuses is
+       split out of the batch and dead-lettered alone; a reused id is an id_conflict)
     -> hand the new rows to the outbox publisher (hub/outbox.py), then ack the batch
        (only now: a crash before the commit leaves every message queued)
 
@@ -37,7 +38,8 @@ from hub.errors import DatabaseUnavailable
 from hub.outbox import Outbox
 from hub.pipeline import JournalEntry, Triage
 from hub.ports import Journal, OutboxRow
-from hub.retry import retrying, sleep_unless
+from hub.recording import Recorded, record_batch, unique
+from hub.retry import sleep_unless
 from hub.settings import Settings
 from hub.topology import declare
 
@@ -141,13 +143,14 @@ class Worker:
         self, batch: list[AbstractIncomingMessage], stop: asyncio.Event, outbox: Outbox
     ) -> None:
         now = datetime.now(UTC)
-        entries = _unique([self.triage(message.body, now) for message in batch])
-        new = await self._until_recorded(entries, stop)
-        if new is None:
+        triage = self.triage  # one ring and policy for the whole batch, even mid-reload
+        entries = unique([triage(message.body, now) for message in batch])
+        recorded = await self._until_recorded(entries, stop)
+        if recorded is None:
             return  # stopping during a database outage: nothing acked, all redelivered
-        self._count(len(batch), entries, new)
+        self._count(len(batch), recorded)
         # Committed, so safe to send before the ack goes out.
-        outbox.add([_outbox_row(e, seq) for e in entries if (seq := new.get(e.dedupe_key))])
+        outbox.add([_outbox_row(entry, seq) for entry, seq in recorded if seq is not None])
         await _ack(batch)
         # Rows are acked but maybe not yet sent; while too many wait, take no new batch:
         # the prefetch window fills and the broker holds the rest.
@@ -155,14 +158,17 @@ class Worker:
 
     async def _until_recorded(
         self, entries: list[JournalEntry], stop: asyncio.Event
-    ) -> dict[str, int | None] | None:
+    ) -> Recorded | None:
         # Retries within the configured limits, then pauses: the batch stays unacked and
         # the prefetch window stays full, so consumption stops until PostgreSQL is back.
         while True:
             try:
-                return await retrying(self.settings.hub, lambda: self.journal.record(entries))
-            except DatabaseUnavailable:
-                log.error("PostgreSQL unavailable; consumption paused, nothing acked")
+                return await record_batch(self.journal, entries, self.settings.hub)
+            except DatabaseUnavailable as exc:
+                log.error(
+                    "PostgreSQL unavailable (%s); consumption paused, nothing acked",
+                    type(exc).__name__,
+                )
                 if not await self._wait_for_database(stop):
                     return None
 
@@ -177,27 +183,16 @@ class Worker:
             return True
         return False
 
-    def _count(
-        self, received: int, entries: list[JournalEntry], new: dict[str, int | None]
-    ) -> None:
+    def _count(self, received: int, recorded: Recorded) -> None:
         stats = self.stats
         stats.batches += 1
         stats.received += received
-        stats.duplicates += received - len(new)
-        for entry in entries:
-            if entry.dedupe_key in new:
-                decision = entry.decision
-                stats.delivered += decision == "deliver"
-                stats.held += decision == "hold"
-                stats.rejected += decision == "reject"
-
-
-def _unique(entries: list[JournalEntry]) -> list[JournalEntry]:
-    # The same message twice in one batch (a redelivery racing a retry): keep the first.
-    seen: dict[str, JournalEntry] = {}
-    for entry in entries:
-        seen.setdefault(entry.dedupe_key, entry)
-    return list(seen.values())
+        stats.duplicates += received - len(recorded)
+        for entry, _ in recorded:
+            decision = entry.decision
+            stats.delivered += decision == "deliver"
+            stats.held += decision == "hold"
+            stats.rejected += decision == "reject"
 
 
 def _outbox_row(entry: JournalEntry, seq: int) -> OutboxRow:

@@ -168,7 +168,9 @@ def _content_refusal(envelope: Envelope) -> Reject | None:
         return None
     systems = {envelope.sender.system, envelope.recipient.system}
     if envelope.kind in NETWORK_KINDS or SystemId.NWS in systems:
-        return Reject("my_number_on_network", "payload: a My Number may not travel the network (R40)")
+        return Reject(
+            "my_number_on_network", "payload: a My Number may not travel the network (R40)"
+        )
     covid = envelope.procedure in COVID_PROCEDURES or envelope.kind in COVID_KINDS
     if covid and getattr(payload, "purpose", None) not in MY_NUMBER_PURPOSES:
         return Reject(

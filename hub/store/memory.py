@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -58,6 +59,15 @@ class MemoryStore:
         )
         self.outbox[seq] = _Outbox(row, time.monotonic() + self.claim_seconds)
         return seq
+
+    async def differing(self, digests: Sequence[tuple[str, bytes]]) -> set[str]:
+        """The dedupe keys journaled with bytes of another digest (an id reused)."""
+        return {
+            key
+            for key, digest in digests
+            if key in self.journal
+            and hashlib.sha256(self.journal[key].canonical).digest() != digest
+        }
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
         """Record broker confirms."""

@@ -78,6 +78,13 @@ SELECT j.dedupe_key, q.seq AS outbox_seq
 FROM journaled AS j
 LEFT JOIN queued AS q ON q.journal_seq = j.seq;
 
+-- name: differing
+-- Of the given dedupe keys and SHA-256 digests, the keys journaled with other bytes.
+SELECT i.dedupe_key
+FROM unnest($1::text[], $2::bytea[]) AS i(dedupe_key, digest)
+JOIN journal AS j USING (dedupe_key)
+WHERE sha256(j.canonical) <> i.digest;
+
 -- name: mark_published
 -- Run with synchronous_commit off: a mark lost in a crash only means the row is
 -- published again, and every consumer dedupes.

@@ -4,7 +4,6 @@ nothing it journals or puts on a header quotes what the sender wrote (issue 10).
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from contracts.canonical import canonical_bytes
 from contracts.examples import example_payload
 from contracts.signing import Signer
 from contracts.wire import WireLimits
-from hub.pipeline import JournalEntry, Triage
+from hub.pipeline import JournalEntry
 from tests.unit.test_triage import IMS, NOW, TRIAGE, envelope, wire
 
 MY_NUMBER = "123456789018"  # passes the check digit (domain.md 3.4)
@@ -263,9 +262,3 @@ def test_a_decimal_written_as_a_json_number_is_refused() -> None:
     assert entry.reason == (
         "payload.vaccination_record.dose_volume_ml: decimal must be a string such as 0.5"
     )
-
-
-def test_the_clock_is_never_consulted_for_unparsed_input() -> None:
-    # A triage with a broken clock still refuses garbage: parsing comes first.
-    entry = Triage.__call__(TRIAGE, b"\x00", datetime.max)
-    assert entry.reason_code == "contract_invalid"
