@@ -9,6 +9,7 @@ queue received.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import shutil
 import subprocess
@@ -152,10 +153,17 @@ async def _publish(url: str, bodies: list[bytes]) -> None:
                 await asyncio.sleep(0.1)
         await asyncio.gather(
             *(
-                exchange.publish(aio_pika.Message(b, delivery_mode=2), routing_key="demo")
+                exchange.publish(aio_pika.Message(b, delivery_mode=2), routing_key=_kind(b))
                 for b in bodies
             )
         )
+
+
+def _kind(body: bytes) -> str:
+    # The routing key on the ingress exchange is the envelope's kind (contracts/README.md);
+    # the forgeries the demo sends keep theirs.
+    kind = json.loads(body).get("kind")
+    return kind if isinstance(kind, str) else "unknown"
 
 
 async def _until_settled(store: PgStore, count: int) -> None:

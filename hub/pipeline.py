@@ -87,23 +87,27 @@ class Triage:
     context: Context
     limits: WireLimits = field(default_factory=WireLimits)
 
-    def __call__(self, body: bytes, now: datetime) -> JournalEntry:
-        """Decide one received message."""
-        return triage(body, self, now)
+    def __call__(self, body: bytes, now: datetime, routing_key: str | None = None) -> JournalEntry:
+        """Decide one received message (published with `routing_key`, when known)."""
+        return triage(body, self, now, routing_key)
 
 
-def triage(body: bytes, setup: Triage, now: datetime) -> JournalEntry:
-    """Verify, validate and decide one received message.
+def triage(
+    body: bytes, setup: Triage, now: datetime, routing_key: str | None = None
+) -> JournalEntry:
+    """Verify, validate and decide one received message. A message published under another
+    routing key than its kind is refused: the broker's topic permissions are on that key,
+    so a key that lies about the kind would slip past them.
 
     Never raises: a failure of the hub's own code on some input (a bug) is an
     `internal_error` refusal of that input, so no message can stop the worker."""
     try:
-        return _triage(body, setup, now)
+        return _triage(body, setup, now, routing_key)
     except Exception as exc:  # the promise above; the class is journaled, never the content
         return internal_error(body, setup.policy.version, exc)
 
 
-def _triage(body: bytes, setup: Triage, now: datetime) -> JournalEntry:
+def _triage(body: bytes, setup: Triage, now: datetime, routing_key: str | None) -> JournalEntry:
     try:
         envelope, _ = parse_and_verify(
             body, setup.ring, now=now, freshness=setup.freshness, limits=setup.limits
@@ -121,8 +125,11 @@ def _triage(body: bytes, setup: Triage, now: datetime) -> JournalEntry:
         )
     except VerificationError as exc:
         return _rejected(body, setup.policy.version, exc.code, str(exc), _claimed(exc, setup))
-    decision = decide(envelope, setup.policy, setup.context)
     fields = _envelope_fields(envelope)
+    if routing_key is not None and routing_key != envelope.kind:
+        reason = "routing key: must be the envelope's kind (contracts/README.md, AMQP)"
+        return _rejected(body, setup.policy.version, "contract_invalid", reason, fields)
+    decision = decide(envelope, setup.policy, setup.context)
     if isinstance(decision, Reject):
         return _rejected(body, setup.policy.version, decision.code, decision.reason, fields)
     if isinstance(decision, Hold):

@@ -75,9 +75,9 @@ class Journal(Protocol):
         """
         ...
 
-    async def differing(self, digests: Sequence[tuple[str, bytes]]) -> set[str]:
-        """Of these (dedupe key, SHA-256 of the bytes), the keys journaled with other bytes:
-        an id reused for another message, where the rest are exact replays."""
+    async def differing(self, digests: Sequence[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
+        """Of these (dedupe key, SHA-256 of the bytes), those whose key is journaled with
+        other bytes: an id reused for another message, where the rest are exact replays."""
         ...
 
     async def mark_published(self, seqs: Sequence[int]) -> None:

@@ -11,7 +11,8 @@
   (read-only, out of disk, a broken migration). That is `JournalRefuses`, an outage:
   nothing is acked, and the batch waits like any other during an outage.
 - A verified envelope whose id is journaled with other bytes is no duplicate: it becomes
-  an `id_conflict` refusal, keyed by its own bytes. An exact replay stays a silent duplicate.
+  an `id_conflict` refusal, keyed by its own bytes. An exact replay stays a silent duplicate,
+  in the same batch as in a later one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hub.ports import Journal
 from hub.retry import retrying
 from hub.settings import HubSettings
 
-__all__ = ["Recorded", "record_batch", "unique"]
+__all__ = ["Recorded", "record_batch"]
 
 log = logging.getLogger("sesshu.hub.recording")
 
@@ -34,27 +35,33 @@ Recorded = list[tuple[JournalEntry, int | None]]
 """The entries that were new, each with its outbox seq (None for a hold)."""
 
 
-def unique(entries: Sequence[JournalEntry]) -> list[JournalEntry]:
-    """One entry per dedupe key: a copy with the same bytes (a redelivery racing a retry)
-    is dropped, one with other bytes under the same id becomes an id_conflict."""
-    seen: dict[str, JournalEntry] = {}
-    for entry in entries:
-        first = seen.setdefault(entry.dedupe_key, entry)
-        if first.canonical != entry.canonical:
-            conflict = id_conflict(entry)
-            seen.setdefault(conflict.dedupe_key, conflict)
-    return list(seen.values())
-
-
 async def record_batch(
     journal: Journal, entries: Sequence[JournalEntry], settings: HubSettings
 ) -> Recorded:
-    """Journal `entries` (deduped by `unique`); DatabaseUnavailable while it cannot."""
-    recorded = await _split_until_recorded(journal, list(entries), settings)
-    conflicts = await _conflicts(journal, entries, recorded, settings)
+    """Journal `entries`; DatabaseUnavailable while it cannot.
+
+    Of several entries with one dedupe key, the first goes in and exact copies are dropped;
+    the others are compared with what the journal holds once the first is in, so a replay
+    of the journaled message stays silent whichever copy came first in the batch."""
+    firsts, others = _by_key(entries)
+    recorded = await _split_until_recorded(journal, firsts, settings)
+    new = {entry.dedupe_key for entry, _ in recorded}
+    # Only an id can be reused: refusals are keyed by their bytes' hash already.
+    candidates = [e for e in firsts if e.dedupe_key not in new] + others
+    conflicts = await _conflicts(journal, candidates, settings)
     if conflicts:
         recorded += await _split_until_recorded(journal, conflicts, settings)
     return recorded
+
+
+def _by_key(entries: Sequence[JournalEntry]) -> tuple[list[JournalEntry], list[JournalEntry]]:
+    firsts: dict[str, JournalEntry] = {}
+    others: dict[tuple[str, bytes], JournalEntry] = {}
+    for entry in entries:
+        first = firsts.setdefault(entry.dedupe_key, entry)
+        if first.canonical != entry.canonical:
+            others.setdefault((entry.dedupe_key, entry.canonical), entry)
+    return list(firsts.values()), list(others.values())
 
 
 async def _split_until_recorded(
@@ -93,13 +100,14 @@ async def _refuse_culprit(
 
 
 async def _conflicts(
-    journal: Journal, entries: Sequence[JournalEntry], recorded: Recorded, settings: HubSettings
+    journal: Journal, candidates: Sequence[JournalEntry], settings: HubSettings
 ) -> list[JournalEntry]:
-    new = {entry.dedupe_key for entry, _ in recorded}
-    # Only an id can be reused: refusals are keyed by their bytes' hash already.
-    old = [e for e in entries if e.dedupe_key not in new and e.dedupe_key.startswith("id:")]
-    if not old:
+    by_digest = {
+        (e.dedupe_key, hashlib.sha256(e.canonical).digest()): e
+        for e in candidates
+        if e.dedupe_key.startswith("id:")
+    }
+    if not by_digest:
         return []
-    digests = [(e.dedupe_key, hashlib.sha256(e.canonical).digest()) for e in old]
-    differing = await retrying(settings, lambda: journal.differing(digests))
-    return [id_conflict(e) for e in old if e.dedupe_key in differing]
+    differing = await retrying(settings, lambda: journal.differing(list(by_digest)))
+    return [id_conflict(entry) for pair, entry in by_digest.items() if pair in differing]

@@ -38,7 +38,7 @@ from hub.errors import DatabaseUnavailable
 from hub.outbox import Outbox
 from hub.pipeline import JournalEntry, Triage
 from hub.ports import Journal, OutboxRow
-from hub.recording import Recorded, record_batch, unique
+from hub.recording import Recorded, record_batch
 from hub.retry import sleep_unless
 from hub.settings import Settings
 from hub.topology import declare
@@ -144,7 +144,7 @@ class Worker:
     ) -> None:
         now = datetime.now(UTC)
         triage = self.triage  # one ring and policy for the whole batch, even mid-reload
-        entries = unique([triage(message.body, now) for message in batch])
+        entries = [triage(message.body, now, message.routing_key or "") for message in batch]
         recorded = await self._until_recorded(entries, stop)
         if recorded is None:
             return  # stopping during a database outage: nothing acked, all redelivered

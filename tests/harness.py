@@ -7,6 +7,7 @@ Everything here talks to the real servers on 127.0.0.1; nothing is mocked.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -204,14 +205,25 @@ def signed_traffic(
     return traffic
 
 
+def kind_of(body: bytes) -> str:
+    """The envelope's kind, the routing key an adapter publishes it under; for bytes that
+    are no envelope, a key of their own."""
+    try:
+        kind = json.loads(body).get("kind")
+    except (ValueError, AttributeError, RecursionError):
+        return "not-an-envelope"
+    return kind if isinstance(kind, str) and kind.isidentifier() else "not-an-envelope"
+
+
 async def publish(
     url: str,
     bodies: Sequence[bytes],
     *,
-    routing_key: str = "resident_status_flag",
+    routing_key: str | None = None,
     window: int = 500,
 ) -> None:
-    """Publish to the ingress exchange with confirms, `window` at a time, retrying on outages.
+    """Publish to the ingress exchange with confirms, `window` at a time, retrying on outages;
+    each under its kind, as adapters do, unless `routing_key` is given.
 
     A publish whose confirm was lost is sent again: the hub dedupes it by message id.
     """
@@ -231,7 +243,7 @@ async def publish(
                     *(
                         exchange.publish(
                             aio_pika.Message(b, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                            routing_key=routing_key,
+                            routing_key=routing_key or kind_of(b),
                             timeout=30,
                         )
                         for b in chunk

@@ -60,10 +60,10 @@ class MemoryStore:
         self.outbox[seq] = _Outbox(row, time.monotonic() + self.claim_seconds)
         return seq
 
-    async def differing(self, digests: Sequence[tuple[str, bytes]]) -> set[str]:
-        """The dedupe keys journaled with bytes of another digest (an id reused)."""
+    async def differing(self, digests: Sequence[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
+        """The (key, digest) pairs whose key is journaled with other bytes (an id reused)."""
         return {
-            key
+            (key, digest)
             for key, digest in digests
             if key in self.journal
             and hashlib.sha256(self.journal[key].canonical).digest() != digest

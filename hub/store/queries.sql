@@ -79,8 +79,9 @@ FROM journaled AS j
 LEFT JOIN queued AS q ON q.journal_seq = j.seq;
 
 -- name: differing
--- Of the given dedupe keys and SHA-256 digests, the keys journaled with other bytes.
-SELECT i.dedupe_key
+-- Of the given (dedupe key, SHA-256 digest) pairs, those whose key is journaled with
+-- other bytes.
+SELECT i.dedupe_key, i.digest
 FROM unnest($1::text[], $2::bytea[]) AS i(dedupe_key, digest)
 JOIN journal AS j USING (dedupe_key)
 WHERE sha256(j.canonical) <> i.digest;

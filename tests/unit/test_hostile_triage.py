@@ -262,3 +262,13 @@ def test_a_decimal_written_as_a_json_number_is_refused() -> None:
     assert entry.reason == (
         "payload.vaccination_record.dose_volume_ml: decimal must be a string such as 0.5"
     )
+
+
+def test_a_routing_key_other_than_the_kind_is_refused() -> None:
+    # The broker's topic permissions are on the routing key: one that lies about the kind
+    # would carry a kind past them (issue 13).
+    assert TRIAGE(wire(), NOW, "resident_status_flag").decision == "deliver"
+    entry = TRIAGE(wire(), NOW, "dose_record")
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason == "routing key: must be the envelope's kind (contracts/README.md, AMQP)"
+    assert entry.message_id is not None  # verified: kept
