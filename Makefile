@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv services tools check test unit demo bench readme clean
+.PHONY: venv services tools check test unit demo bench readme schema clean
 
 venv: $(STAMP)
 
@@ -49,3 +49,7 @@ clean:
 
 readme: venv
 	$(BIN)/python scripts/readme_settings.py
+
+# The JSON Schema files of the contract (contracts/schema/), from the models.
+schema: venv
+	$(BIN)/python -m contracts.schema

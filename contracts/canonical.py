@@ -14,7 +14,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
 __all__ = [
     "CanonicalError",
@@ -118,23 +124,29 @@ def _uuid_form(value: object) -> object:
     return value
 
 
+def _wire_schema(pattern: re.Pattern[str], **extra: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "pattern": f"^{pattern.pattern}$", **extra})
+
+
 UtcDateTime = Annotated[
     datetime,
     BeforeValidator(_datetime_form),
     AfterValidator(_to_utc),
     PlainSerializer(format_datetime, return_type=str, when_used="json"),
+    _wire_schema(_DATETIME_FORM, format="date-time"),
 ]
 """An aware date-time, kept in UTC, on the wire as `2026-11-26T06:20:11.000000Z`."""
 
-Day = Annotated[date, BeforeValidator(_date_form)]
+Day = Annotated[date, BeforeValidator(_date_form), _wire_schema(_DATE_FORM, format="date")]
 """A calendar date, on the wire as `YYYY-MM-DD`."""
 
 PlainDecimal = Annotated[
     Decimal,
     BeforeValidator(_decimal_form),
     PlainSerializer(format_decimal, return_type=str, when_used="json"),
+    _wire_schema(_DECIMAL_FORM, description="a decimal number written as a string"),
 ]
 """A finite decimal, on the wire as a JSON string in plain notation (`"0.5"`, `"12"`)."""
 
-WireUUID = Annotated[UUID, BeforeValidator(_uuid_form)]
+WireUUID = Annotated[UUID, BeforeValidator(_uuid_form), _wire_schema(_UUID_FORM, format="uuid")]
 """A UUID, on the wire in lower-case hyphenated form."""

@@ -85,6 +85,9 @@ class _ValidatedStr(str):
     """A string that is checked once, when it is made, and is a plain str afterwards."""
 
     rule: ClassVar[str] = ""
+    # What the JSON Schema says of it (contracts/schema/): the form; checks beyond a
+    # pattern (a check digit) are in the description and contracts/README.md.
+    json_pattern: ClassVar[str] = ""
 
     def __new__(cls, value: object) -> Self:
         if isinstance(value, cls):
@@ -108,9 +111,27 @@ class _ValidatedStr(str):
             serialization=core_schema.to_string_ser_schema(),
         )
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        described: dict[str, Any] = {"type": "string", "description": cls._description()}
+        pattern = cls.json_pattern or cls._own_pattern()
+        return described | ({"pattern": pattern} if pattern else {})
+
+    @classmethod
+    def _description(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0]
+
+    @classmethod
+    def _own_pattern(cls) -> str:
+        return ""
+
 
 class _PatternStr(_ValidatedStr):
     pattern: ClassVar[re.Pattern[str]]
+
+    @classmethod
+    def _own_pattern(cls) -> str:
+        return f"^(?:{cls.pattern.pattern})$"
 
     @classmethod
     def _check(cls, value: str) -> None:
@@ -120,6 +141,8 @@ class _PatternStr(_ValidatedStr):
 
 class LocalGovCode(_ValidatedStr):
     """6-digit local-government code, JIS X 0402, with its check digit (082279 is Chikusei)."""
+
+    json_pattern = "^[0-9]{6}$"
 
     @classmethod
     def _check(cls, value: str) -> None:
@@ -209,6 +232,8 @@ class MedicalInstitutionCode(_ValidatedStr):
     checked here.
     """
 
+    json_pattern = "^(?:0[1-9]|[1-3][0-9]|4[0-7])[134][0-9]{7}$"
+
     @classmethod
     def _check(cls, value: str) -> None:
         if not _is_digits(value, 10):
@@ -220,7 +245,7 @@ class MedicalInstitutionCode(_ValidatedStr):
 
 
 class _PersonalText(_ValidatedStr):
-    """Identifying text about a person: usable as a str, but masked in `repr()`."""
+    """Identifying text about a person, without outer spaces: masked in `repr()`."""
 
     max_length: ClassVar[int] = 100
 
@@ -236,7 +261,14 @@ class _PersonalText(_ValidatedStr):
 
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return {"type": "string", "maxLength": cls.max_length, "x-pii": True}
+        shape = {"pattern": cls.json_pattern} if cls.json_pattern else {"minLength": 1}
+        return {
+            "type": "string",
+            **shape,
+            "maxLength": cls.max_length,
+            "description": cls._description(),
+            "x-pii": True,
+        }
 
 
 class PersonName(_PersonalText):
@@ -251,6 +283,9 @@ class PostalAddress(_PersonalText):
 
 class PhoneNumber(_PersonalText):
     """A telephone number: 10 to 13 ASCII digits and hyphens."""
+
+    max_length = 13
+    json_pattern = "^[0-9-]{10,13}$"
 
     @classmethod
     def _check(cls, value: str) -> None:
@@ -320,4 +355,10 @@ class MyNumber:
 
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return {"type": "string", "pattern": "^[0-9]{12}$", "x-pii": True}
+        return {
+            "type": "string",
+            "pattern": "^[0-9]{12}$",
+            "description": "個人番号 (My Number): 12 digits, the last a check digit "
+            "(contracts/README.md)",
+            "x-pii": True,
+        }

@@ -100,8 +100,15 @@ class Recipient(_Frozen):
         return f"{self.system.value}.{self.municipality}"
 
 
+def _every_member_required(schema: dict[str, Any]) -> None:
+    schema["required"] = sorted(schema["properties"])
+
+
 class Envelope(_Frozen):
     """A message between two systems, signed by its sender (contracts/README.md)."""
+
+    # On the wire every member is present, the signature too (null where the table allows).
+    model_config = ConfigDict(json_schema_extra=_every_member_required)
 
     id: WireUUID
     kind: MessageKind

@@ -212,7 +212,8 @@ def kind_of(body: bytes) -> str:
         kind = json.loads(body).get("kind")
     except (ValueError, AttributeError, RecursionError):
         return "not-an-envelope"
-    return kind if isinstance(kind, str) and kind.isidentifier() else "not-an-envelope"
+    plain = isinstance(kind, str) and kind.isascii() and kind.isidentifier() and len(kind) <= 64
+    return kind if plain else "not-an-envelope"
 
 
 async def publish(
@@ -220,14 +221,17 @@ async def publish(
     bodies: Sequence[bytes],
     *,
     routing_key: str | None = None,
+    routing_keys: Sequence[str] | None = None,
     window: int = 500,
 ) -> None:
     """Publish to the ingress exchange with confirms, `window` at a time, retrying on outages;
-    each under its kind, as adapters do, unless `routing_key` is given.
+    each under its kind, as adapters do, unless `routing_key` (for all) or `routing_keys`
+    (one per body) is given.
 
     A publish whose confirm was lost is sent again: the hub dedupes it by message id.
     """
-    pending = list(bodies)
+    keys = list(routing_keys or [routing_key or kind_of(b) for b in bodies])
+    pending = list(zip(bodies, keys, strict=True))
     while pending:
         try:
             connection = await aio_pika.connect(url)
@@ -243,10 +247,10 @@ async def publish(
                     *(
                         exchange.publish(
                             aio_pika.Message(b, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                            routing_key=routing_key or kind_of(b),
+                            routing_key=key,
                             timeout=30,
                         )
-                        for b in chunk
+                        for b, key in chunk
                     )
                 )
                 del pending[: len(chunk)]

@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from contracts._b64 import b64encode
+from contracts.broker import destinations
 from contracts.canonical import (
     CanonicalError,
     Day,
@@ -25,6 +26,10 @@ from contracts.envelope import Envelope, Party, Recipient
 from contracts.keys import KeyEntry, KeyRing
 from contracts.payloads import ResidentStatusFlag
 from contracts.signing import Freshness, Signer, parse_and_verify
+from hub.pipeline import Triage
+from hub.settings import Settings
+from routing.decision import Context
+from routing.policy import load_policy
 
 SPEC = Path(__file__).resolve().parents[2] / "contracts" / "README.md"
 
@@ -107,24 +112,24 @@ def _readme_block(label: str) -> str:
 
 def worked_example() -> tuple[Envelope, Signer, KeyRing]:
     """The envelope, key and ring of the worked example in contracts/README.md."""
-    signer = Signer.from_seed("vrs-082279-example", bytes(range(32)))
+    signer = Signer.from_seed("health_mgmt-082279-example", bytes(range(32)))
     envelope = Envelope.new(
         message_id=UUID("019abf3c-2a00-7000-8000-000000000001"),
         payload=ResidentStatusFlag(
             basic_code="1234567", flag="moved_out", effective_on=date(2026, 11, 20)
         ),
         municipality="082279",
-        sender=Party(system="vrs", instance="vrs-1"),
-        recipient=Recipient(system="health_mgmt", municipality="082279"),
+        sender=Party(system="health_mgmt", instance="health-mgmt-1"),
+        recipient=Recipient(system="vrs", municipality="082279"),
         procedure="S19-16",
-        data_items=("vaccination.status_flag",),
-        key_id="vrs-082279-example",
+        data_items=("covid.resident_status",),
+        key_id="health_mgmt-082279-example",
         sent_at=datetime(2026, 11, 26, 6, 20, 11, tzinfo=UTC),
     )
     public = signer.private_key.public_key().public_bytes_raw()
     entry = KeyEntry(
-        key_id="vrs-082279-example",
-        system="vrs",
+        key_id="health_mgmt-082279-example",
+        system="health_mgmt",
         municipality="082279",
         signing_public_key=b64encode(public),
         not_before=datetime(2026, 4, 1, tzinfo=UTC),
@@ -139,6 +144,19 @@ def test_the_worked_example_in_the_spec_is_what_the_code_does() -> None:
     signed = signer.sign(envelope)
     assert signed.signature == _readme_block("signature")
     assert signed.to_bytes().decode() == _readme_block("wire")
-    assert _readme_block("public-key") == ring.get("vrs-082279-example").signing_public_key  # type: ignore[union-attr]
+    assert _readme_block("public-key") == ring.get(envelope.key_id).signing_public_key  # type: ignore[union-attr]
     now = datetime(2026, 11, 26, 6, 21, tzinfo=UTC)
     parse_and_verify(_readme_block("wire").encode(), ring, now=now, freshness=Freshness())
+
+
+def test_the_shipped_policy_delivers_the_worked_example() -> None:
+    envelope, _, ring = worked_example()
+    body = _readme_block("wire").encode()
+    triage = Triage(
+        ring=ring,
+        freshness=Freshness(),
+        policy=load_policy(Settings().routing.directory()),
+        context=Context(destinations=destinations(["082279"])),
+    )
+    entry = triage(body, datetime(2026, 11, 26, 6, 21, tzinfo=UTC), envelope.kind)
+    assert (entry.decision, entry.routing_key) == ("deliver", "vrs.082279")

@@ -1,0 +1,106 @@
+"""The JSON Schema files in contracts/schema/ are what the models say, and an outside
+sender that checks its envelopes against them is refused nothing the schema accepts for the
+forms it covers (check digits and canonical bytes are the README's)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from contracts.codes import SystemId
+from contracts.envelope import Envelope, Party, Recipient
+from contracts.examples import EXAMPLE_KINDS, example_payload
+from contracts.keys import generate_key
+from contracts.schema import SCHEMA_DIR, schema_files
+from contracts.sealing import seal
+from contracts.signing import Signer
+
+KEY = generate_key(SystemId.VRS, "082279", key_id="vrs-schema-t")
+SIGNER = Signer(KEY.entry.key_id, KEY.signing)
+
+
+def validator(name: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+ENVELOPE = validator("envelope.json")
+
+
+def wire(kind: str) -> dict[str, Any]:
+    envelope = Envelope.new(
+        payload=example_payload(kind),
+        municipality="082279",
+        sender=Party(system="vrs", instance="vrs-1"),
+        recipient=Recipient(system="health_mgmt", municipality="082279"),
+        procedure="S19-16",
+        data_items=("covid.dose",),
+        key_id=SIGNER.key_id,
+    )
+    return SIGNER.sign(envelope).to_document()
+
+
+def test_the_checked_in_schema_files_are_up_to_date() -> None:
+    expected = schema_files()
+    present = {
+        str(path.relative_to(SCHEMA_DIR)): path.read_text(encoding="utf-8")
+        for path in SCHEMA_DIR.rglob("*.json")
+    }
+    names = expected.keys() | present.keys()
+    stale = sorted(name for name in names if expected.get(name) != present.get(name))
+    assert not stale, f"contracts/schema is out of date (run `make schema`): {stale}"
+
+
+@pytest.mark.parametrize("kind", EXAMPLE_KINDS)
+def test_every_example_envelope_is_valid_under_the_schema(kind: str) -> None:
+    document = wire(kind)
+    ENVELOPE.validate(document)
+    validator(f"payloads/{kind}.json").validate(document["payload"])
+
+
+def test_a_sealed_envelope_is_valid_under_the_schema() -> None:
+    envelope = Envelope.new(
+        payload=example_payload("resident_status_flag"),
+        municipality="082279",
+        sender=Party(system="vrs", instance="vrs-1"),
+        recipient=Recipient(system="health_mgmt", municipality="082279"),
+        procedure="S19-16",
+        key_id=SIGNER.key_id,
+    )
+    sealed = seal(
+        envelope.payload,
+        recipient_key_id=KEY.entry.key_id,
+        recipient=KEY.sealing.public_key(),
+        envelope_id=envelope.id,
+    )
+    document = envelope.model_copy(update={"payload": sealed}).to_document()
+    ENVELOPE.validate(document)
+    validator("payloads/sealed.json").validate(document["payload"])
+
+
+def _without_operator(document: dict[str, Any]) -> None:
+    del document["sender"]["operator"]
+
+
+BREACHES: dict[str, Any] = {
+    "no sender.operator": _without_operator,
+    "no signature": lambda d: d.pop("signature"),
+    "an unknown member": lambda d: d.update({"extra": 1}),
+    "a decimal as a number": lambda d: d["payload"].update({"dose_volume_ml": 0.5}),
+    "a UUID in upper case": lambda d: d.update({"id": d["id"].upper()}),
+    "a date-time without microseconds": lambda d: d.update({"sent_at": "2026-11-26T06:20:11Z"}),
+    "a lot number in lower case": lambda d: d["payload"].update({"lot_number": "ab-1"}),
+    "a 5-digit municipality": lambda d: d.update({"municipality": "08227"}),
+    "a payload kind unknown": lambda d: d["payload"].update({"kind": "telegram"}),
+}
+
+
+@pytest.mark.parametrize("breach", BREACHES.values(), ids=BREACHES.keys())
+def test_what_the_hub_refuses_for_its_form_the_schema_refuses_too(breach: Any) -> None:
+    document = wire("vaccination_record")
+    ENVELOPE.validate(document)
+    breach(document)
+    assert not ENVELOPE.is_valid(document)
