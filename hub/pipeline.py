@@ -14,6 +14,7 @@ municipality the known sender signed. Everything else stays in the received byte
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +37,7 @@ from contracts.wire import WireLimits
 from routing.decision import DIRECTION_OF, Context, Deliver, Hold, Reject, decide
 from routing.policy import Policy
 
-__all__ = ["JournalEntry", "Triage", "id_conflict", "internal_error", "triage"]
+__all__ = ["JournalEntry", "Triage", "id_conflict", "internal_error", "same_message", "triage"]
 
 
 _RECORDED_DIRECTIONS = {
@@ -169,6 +170,22 @@ def internal_error(body: bytes, policy_version: str, exc: BaseException) -> Jour
         f"the hub failed on this message ({type(exc).__name__}); nothing was delivered",
         {},
     )
+
+
+# What a sender stamps anew each time it sends the same message (and the signature over
+# them): a resend that differs only here is the same message, not a reuse of its id.
+_RESTAMPED = frozenset({"sent_at", "traceparent", "signature"})
+
+
+def same_message(received: bytes, journaled: bytes) -> bool:
+    """True if two verified envelopes are one message sent twice: equal but for
+    `sent_at`, `traceparent` and the signature."""
+    if received == journaled:
+        return True
+    one, other = json.loads(received), json.loads(journaled)
+    return {k: v for k, v in one.items() if k not in _RESTAMPED} == {
+        k: v for k, v in other.items() if k not in _RESTAMPED
+    }
 
 
 def id_conflict(entry: JournalEntry) -> JournalEntry:

@@ -75,9 +75,9 @@ class Journal(Protocol):
         """
         ...
 
-    async def differing(self, digests: Sequence[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
-        """Of these (dedupe key, SHA-256 of the bytes), those whose key is journaled with
-        other bytes: an id reused for another message, where the rest are exact replays."""
+    async def journaled_bytes(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The bytes journaled under those of these dedupe keys that are journaled (to tell
+        a reused id from a resend of the same message)."""
         ...
 
     async def mark_published(self, seqs: Sequence[int]) -> None:

@@ -10,19 +10,20 @@
 - If even that content-free refusal fails, the message is not at fault: the database is
   (read-only, out of disk, a broken migration). That is `JournalRefuses`, an outage:
   nothing is acked, and the batch waits like any other during an outage.
-- A verified envelope whose id is journaled with other bytes is no duplicate: it becomes
-  an `id_conflict` refusal, keyed by its own bytes. An exact replay stays a silent duplicate,
-  in the same batch as in a later one.
+- A verified envelope whose id is journaled for another message is no duplicate: it becomes
+  an `id_conflict` refusal, keyed by its own bytes. The same message again stays a silent
+  duplicate, in the same batch as in a later one: an exact replay, or a resend that differs
+  only in what a sender stamps anew each time it sends (`sent_at`, `traceparent` and so
+  the signature; an edge resending a file after a crash, contracts/README.md).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 
 from hub.errors import DatabaseUnavailable, JournalRefuses
-from hub.pipeline import JournalEntry, id_conflict, internal_error
+from hub.pipeline import JournalEntry, id_conflict, internal_error, same_message
 from hub.ports import Journal
 from hub.retry import retrying
 from hub.settings import HubSettings
@@ -41,7 +42,7 @@ async def record_batch(
     """Journal `entries`; DatabaseUnavailable while it cannot.
 
     Of several entries with one dedupe key, the first goes in and exact copies are dropped;
-    the others are compared with what the journal holds once the first is in, so a replay
+    the others are compared with what the journal holds once the first is in, so a resend
     of the journaled message stays silent whichever copy came first in the batch."""
     firsts, others = _by_key(entries)
     recorded = await _split_until_recorded(journal, firsts, settings)
@@ -102,12 +103,15 @@ async def _refuse_culprit(
 async def _conflicts(
     journal: Journal, candidates: Sequence[JournalEntry], settings: HubSettings
 ) -> list[JournalEntry]:
-    by_digest = {
-        (e.dedupe_key, hashlib.sha256(e.canonical).digest()): e
-        for e in candidates
-        if e.dedupe_key.startswith("id:")
-    }
-    if not by_digest:
+    # Only an id can be reused: refusals are keyed by their bytes' hash already.
+    by_id = [e for e in candidates if e.dedupe_key.startswith("id:")]
+    if not by_id:
         return []
-    differing = await retrying(settings, lambda: journal.differing(list(by_digest)))
-    return [id_conflict(entry) for pair, entry in by_digest.items() if pair in differing]
+    keys = sorted({e.dedupe_key for e in by_id})
+    journaled = await retrying(settings, lambda: journal.journaled_bytes(keys))
+    return [
+        id_conflict(entry)
+        for entry in by_id
+        if entry.dedupe_key in journaled
+        and not same_message(entry.canonical, journaled[entry.dedupe_key])
+    ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -60,14 +59,9 @@ class MemoryStore:
         self.outbox[seq] = _Outbox(row, time.monotonic() + self.claim_seconds)
         return seq
 
-    async def differing(self, digests: Sequence[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
-        """The (key, digest) pairs whose key is journaled with other bytes (an id reused)."""
-        return {
-            (key, digest)
-            for key, digest in digests
-            if key in self.journal
-            and hashlib.sha256(self.journal[key].canonical).digest() != digest
-        }
+    async def journaled_bytes(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The bytes journaled under those of `keys` that are journaled."""
+        return {key: self.journal[key].canonical for key in keys if key in self.journal}
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
         """Record broker confirms."""

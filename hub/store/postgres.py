@@ -226,12 +226,11 @@ class PgStore:
             )
         return {row["dedupe_key"]: row["outbox_seq"] for row in rows}
 
-    async def differing(self, digests: Sequence[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
-        """The (key, digest) pairs whose key is journaled with other bytes (an id reused)."""
-        keys, hashes = [k for k, _ in digests], [d for _, d in digests]
+    async def journaled_bytes(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The bytes journaled under those of `keys` that are journaled."""
         with translated():
-            rows = await self._pool.fetch(query("differing"), keys, hashes)
-        return {(row["dedupe_key"], bytes(row["digest"])) for row in rows}
+            rows = await self._pool.fetch(query("journaled_bytes"), list(keys))
+        return {row["dedupe_key"]: bytes(row["canonical"]) for row in rows}
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
         """Record broker confirms (asynchronous commit)."""

@@ -78,13 +78,8 @@ SELECT j.dedupe_key, q.seq AS outbox_seq
 FROM journaled AS j
 LEFT JOIN queued AS q ON q.journal_seq = j.seq;
 
--- name: differing
--- Of the given (dedupe key, SHA-256 digest) pairs, those whose key is journaled with
--- other bytes.
-SELECT i.dedupe_key, i.digest
-FROM unnest($1::text[], $2::bytea[]) AS i(dedupe_key, digest)
-JOIN journal AS j USING (dedupe_key)
-WHERE sha256(j.canonical) <> i.digest;
+-- name: journaled_bytes
+SELECT dedupe_key, canonical FROM journal WHERE dedupe_key = ANY($1::text[]);
 
 -- name: mark_published
 -- Run with synchronous_commit off: a mark lost in a crash only means the row is

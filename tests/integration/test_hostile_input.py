@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from contracts.broker import DEAD_QUEUE, INGRESS_QUEUE
-from contracts.canonical import canonical_bytes
+from contracts.canonical import canonical_bytes, format_datetime
 from contracts.codes import SystemId
 from contracts.keys import generate_key
 from contracts.signing import Signer
@@ -177,13 +177,16 @@ async def test_a_reused_id_is_refused_as_id_conflict_and_a_replay_stays_silent(
     (first_id, first), (second_id, second) = signed_traffic(services, 2, [SENDER])
     reuse = resigned(services, first, lambda d: d["payload"].update({"basic_code": "77"}))
     in_batch = resigned(services, second, lambda d: d["payload"].update({"basic_code": "78"}))
+    # The same message sent again, stamped and signed anew (an edge after a crash).
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=1))
+    resend = resigned(services, first, lambda d: d.update({"sent_at": later}))
     hub = HubProcess(services).start()
     try:
         await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
         await publish(services.amqp_url, [first])
         await wait_for(lambda: settled(services, 1), 30, "the first message")
-        # A reuse of a journaled id, an exact replay, and a reuse within one batch.
-        await publish(services.amqp_url, [reuse, first, second, in_batch])
+        # A reuse of a journaled id, an exact replay, a resend, a reuse within one batch.
+        await publish(services.amqp_url, [reuse, first, resend, second, in_batch])
         await wait_for(lambda: settled(services, 4), 30, "the reuses journaled")
         assert sorted(delivered_ids(await delivered(services))) == sorted([first_id, second_id])
         dead = await dead_letters(services)

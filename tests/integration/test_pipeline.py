@@ -131,7 +131,7 @@ def rejection_cases(services: Services) -> dict[str, tuple[bytes, str]]:
         "bad_signature": (valid.replace(b'"deceased"', b'"moved_out"'), "does not verify"),
         "unknown_key": (
             Signer("stranger-1", stranger.signing).sign(good(key_id="stranger-1")).to_bytes(),
-            "stranger-1",
+            "key_id: names no key in the key ring",  # never the id it names
         ),
         "revoked_key": (
             Signer("revoked-1", revoked.signing).sign(good(key_id="revoked-1")).to_bytes(),
@@ -148,7 +148,7 @@ def rejection_cases(services: Services) -> dict[str, tuple[bytes, str]]:
         "stale_message": (ims.sign(good(sent_at=hour_ago)).to_bytes(), "outside the window"),
         "unroutable": (
             ims.sign(good(recipient=Recipient(system="vrs", municipality="131016"))).to_bytes(),
-            "vrs.131016",
+            "recipient: no adapter queue",
         ),
     }
 
