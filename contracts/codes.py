@@ -182,7 +182,8 @@ class ProcedureCode(_PatternStr):
     for VRS inquiry and provision).
     """
 
-    pattern = re.compile(r"(?:B1|B2)-[0-9]{1,3}(?:-[0-9]{1,2})?|S19-[0-9]{1,2}")
+    # No leading zeros: one spelling per procedure, as the list writes it.
+    pattern = re.compile(r"(?:B1|B2)-[1-9][0-9]{0,2}(?:-[1-9][0-9]?)?|S19-[1-9][0-9]?")
     rule = "B1-<item>[-<sub>], B2-<item>[-<sub>] or S19-<clause>, e.g. B2-115-2"
 
 
@@ -285,7 +286,7 @@ class PhoneNumber(_PersonalText):
     """A telephone number: 10 to 13 ASCII digits and hyphens."""
 
     max_length = 13
-    json_pattern = "^[0-9-]{10,13}$"
+    json_pattern = "^(?=.*[0-9])[0-9-]{10,13}$"
 
     @classmethod
     def _check(cls, value: str) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Self
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,13 +33,25 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 KeyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 Instance = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 # A staff account id (hub.staff): one per person (R16), never a name.
 StaffId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+
+
+def _w3c_ids(value: str) -> str:
+    # W3C Trace Context: an all-zero trace id or parent id is invalid.
+    if value[3:35] == "0" * 32 or value[36:52] == "0" * 16:
+        raise ValueError("traceparent trace-id and parent-id must not be all zeros")
+    return value
+
+
 Traceparent = Annotated[
-    str, StringConstraints(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+    str,
+    StringConstraints(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"),
+    AfterValidator(_w3c_ids),
 ]
 Signature = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{86}$")]
 
@@ -53,7 +66,9 @@ def stable_message_id(seed: bytes, at: datetime) -> UUID:
     edge may have to send again after a crash (a row of an imported file), so the hub's
     dedupe by id makes the second send a no-op. The 74 random bits come from SHA-256 of
     the seed; the timestamp is `at` in milliseconds."""
-    millis = int(at.timestamp() * 1000) & ((1 << 48) - 1)
+    # Exact integer milliseconds (floor), not float seconds times 1000: another language
+    # must be able to compute the same id (contracts/README.md, "Stable message ids").
+    millis = ((at - _EPOCH) // timedelta(milliseconds=1)) & ((1 << 48) - 1)
     bits = int.from_bytes(hashlib.sha256(seed).digest()[:10], "big")
     rand_a, rand_b = (bits >> 62) & 0xFFF, bits & ((1 << 62) - 1)
     return UUID(int=(millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)
@@ -102,6 +117,12 @@ class Recipient(_Frozen):
 
 def _every_member_required(schema: dict[str, Any]) -> None:
     schema["required"] = sorted(schema["properties"])
+    # The model lets Python build an unsigned envelope; on the wire the signature is there.
+    signature = schema["properties"]["signature"]
+    schema["properties"]["signature"] = next(
+        s for s in signature["anyOf"] if s.get("type") == "string"
+    ) | {"description": "Ed25519 over the signing input, unpadded base64url"}
+    schema["properties"]["data_items"]["uniqueItems"] = True
 
 
 class Envelope(_Frozen):

@@ -153,7 +153,8 @@ class KeyRing:
 
 def _read_entry(path: Path) -> KeyEntry:
     try:
-        entry = KeyEntry.model_validate_json(path.read_bytes())
+        # Strict, as envelopes are: "revoked": "yes" is not true, a time is a string.
+        entry = KeyEntry.model_validate_json(path.read_bytes(), strict=True)
     except OSError as exc:
         raise KeyRingError(f"{path.name}: cannot read ({exc.strerror})") from None
     except ValidationError as exc:

@@ -11,8 +11,17 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
+from contracts._b64 import b64decode
 from contracts.canonical import Day, PlainDecimal, UtcDateTime, WireUUID
 from contracts.codes import (
     BasicCode,
@@ -41,7 +50,16 @@ MasterCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{1,10}$")]
 """A code from one of the health-management system's masters (physicians, venues, makers)."""
 BirthDate = Annotated[Day, Field(repr=False, json_schema_extra=_PII)]
 """A birth date: never optional, so the repr-hiding Field can sit in the alias."""
-Sex = Literal[1, 2, 9]
+
+
+def _not_bool(value: object) -> object:
+    # Literal[1] admits True (True == 1 in Python): on the wire an integer is an integer.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+Sex = Annotated[Literal[1, 2, 9], BeforeValidator(_not_bool)]
 """ISO 5218: 1 male, 2 female, 9 not applicable."""
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 YearMonth = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$")]
@@ -528,14 +546,31 @@ class RejectionNotice(Payload):
     rejected_at: UtcDateTime
 
 
+def _binary(length: int | None = None, at_least: int = 0) -> AfterValidator:
+    """Unpadded base64url with zero trailing bits, of `length` (or at least `at_least`)
+    bytes: the one spelling of binary on the wire, checked where it is received."""
+
+    def check(text: str) -> str:
+        data = b64decode(text)  # ValueError names the rule, never the text
+        if (length is not None and len(data) != length) or len(data) < at_least:
+            raise ValueError(f"must hold {length or f'at least {at_least}'} bytes")
+        return text
+
+    return AfterValidator(check)
+
+
 class SealedPayload(Payload):
     """A payload encrypted to the recipient (contracts/README.md, "Sealing")."""
 
     kind: Literal["sealed"] = "sealed"
     recipient_key_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
-    ephemeral_public_key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
-    nonce: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16}$")]
-    ciphertext: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{22,}$")]
+    ephemeral_public_key: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$"), _binary(32)
+    ]
+    nonce: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16}$"), _binary(12)]
+    ciphertext: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{22,}$"), _binary(at_least=16)
+    ]
 
 
 PAYLOAD_MODELS: tuple[type[Payload], ...] = (

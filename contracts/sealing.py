@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from contracts._b64 import b64decode, b64encode
 from contracts.canonical import canonical_bytes
 from contracts.payloads import PAYLOAD_BY_KIND, Payload, SealedPayload
+from contracts.signing import describe_validation_error
 
 __all__ = ["HKDF_INFO", "SealError", "open_sealed", "seal"]
 
@@ -62,20 +63,22 @@ def open_sealed(
     model = PAYLOAD_BY_KIND.get(kind)
     if model is None:
         raise SealError(f"no payload model for kind {kind}")
-    ephemeral_raw = b64decode(sealed.ephemeral_public_key)
-    recipient_raw = private_key.public_key().public_bytes(*_RAW)
-    shared = private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_raw))
+    try:
+        ephemeral_raw = b64decode(sealed.ephemeral_public_key)
+        nonce, ciphertext = b64decode(sealed.nonce), b64decode(sealed.ciphertext)
+        recipient_raw = private_key.public_key().public_bytes(*_RAW)
+        shared = private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_raw))
+    except ValueError as exc:  # a model built in Python skips none of this, but may be odd
+        raise SealError(f"sealed payload is malformed: {exc}") from None
     key = _key(shared, ephemeral_raw, recipient_raw)
     try:
-        plaintext = AESGCM(key).decrypt(
-            b64decode(sealed.nonce),
-            b64decode(sealed.ciphertext),
-            str(envelope_id).encode("ascii"),
-        )
-    except InvalidTag:
+        plaintext = AESGCM(key).decrypt(nonce, ciphertext, str(envelope_id).encode("ascii"))
+    except (InvalidTag, ValueError):
         raise SealError("sealed payload does not open with this key for this envelope") from None
     try:
         # The model's `kind` literal rejects a plaintext of another kind than the envelope's.
         return model.model_validate_json(plaintext)
     except ValidationError as exc:
-        raise SealError(f"sealed plaintext is not a valid {kind} payload: {exc}") from None
+        raise SealError(
+            f"sealed plaintext is not a valid {kind} payload: {describe_validation_error(exc)}"
+        ) from None

@@ -148,8 +148,11 @@ def decide(envelope: Envelope, policy: Policy, context: Context) -> Decision:
     key = envelope.recipient.routing_key
     if key not in context.destinations:
         return Reject("unroutable", "recipient: no adapter queue for its system and municipality")
-    if envelope.sender.system is SystemId.HUB and envelope.kind in HUB_KINDS:
-        return Deliver(key)
+    if envelope.kind in HUB_KINDS:
+        # What the hub says of its own decisions: from anybody else, a forgery of them.
+        if envelope.sender.system is SystemId.HUB:
+            return Deliver(key)
+        return Reject("sender_not_listed", "sender.system: only the hub sends this kind")
     refusal = _content_refusal(envelope)
     if refusal is not None:
         return refusal

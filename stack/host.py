@@ -29,6 +29,7 @@ from adapters.nws.permits import NetworkList
 from adapters.vrs.bridge import Vrs
 from contracts.codes import SystemId
 from contracts.keys import KeyRing
+from contracts.wire import WireLimits
 from hub.settings import Settings
 from hub.store.adapter_db import AdapterDb
 from hub.store.intermediate import PgFukuhon, PgLinkage
@@ -57,7 +58,16 @@ def _wire_city(settings: Settings, city: str, db: AdapterDb, broker: Broker) -> 
 
     def bridge(system: SystemId) -> Bridge:
         signer = keys_for(ring, key_dir, system, city).signer
-        return Bridge(broker, system, city, signer, ring, db, settings.amqp.publish_timeout_seconds)
+        return Bridge(
+            broker,
+            system,
+            city,
+            signer,
+            ring,
+            db,
+            settings.amqp.publish_timeout_seconds,
+            WireLimits(max_bytes=settings.hub.max_message_bytes),
+        )
 
     authority = card_authority(key_dir).public_key()
     issuer = shc_issuer(settings.adapters.shc_issuer_url, settings.adapters.shc_key_file, key_dir)
@@ -159,6 +169,7 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
             ring,
             db,
             settings.amqp.publish_timeout_seconds,
+            WireLimits(max_bytes=settings.hub.max_message_bytes),
         )
         for city in settings.adapters.municipalities
     }

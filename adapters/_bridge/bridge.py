@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from uuid import UUID
@@ -30,6 +30,7 @@ from contracts.keys import KeyRing
 from contracts.payloads import Payload, SealedPayload
 from contracts.sealing import SealError, open_sealed, seal
 from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
+from contracts.wire import WireLimits
 from hub.errors import BrokerUnavailable, Retryable
 from hub.ports import AdapterInbox, InboxTransaction
 
@@ -175,6 +176,8 @@ class Bridge:
     ring: KeyRing
     inbox: AdapterInbox
     publish_timeout: float = 10.0
+    limits: WireLimits = field(default_factory=WireLimits)
+    """The hub's size limit (hub.max_message_bytes): what the hub delivers, it reads."""
 
     @property
     def consumer(self) -> str:
@@ -270,7 +273,11 @@ class Bridge:
     async def _deliver(self, message: RabbitMessage, handler: Handler) -> None:
         try:
             envelope, _ = parse_and_verify(
-                message.body, self.ring, now=datetime.now(UTC), freshness=DELIVERY_FRESHNESS
+                message.body,
+                self.ring,
+                now=datetime.now(UTC),
+                freshness=DELIVERY_FRESHNESS,
+                limits=self.limits,
             )
         except VerificationError as exc:
             # Only the hub publishes here and it verified first: this is tampering or a

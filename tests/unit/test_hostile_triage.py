@@ -272,3 +272,81 @@ def test_a_routing_key_other_than_the_kind_is_refused() -> None:
     assert entry.reason_code == "contract_invalid"
     assert entry.reason == "routing key: must be the envelope's kind (contracts/README.md, AMQP)"
     assert entry.message_id is not None  # verified: kept
+
+
+def _target_document() -> dict[str, Any]:
+    return envelope(
+        payload=example_payload("target_registration"),
+        data_items=("covid.target",),
+    ).to_document()
+
+
+def test_a_boolean_is_not_an_integer_even_where_the_values_are_1_2_9() -> None:
+    document = _target_document()
+    assert TRIAGE(signed(document), NOW).decision == "deliver"
+    document["payload"]["targets"][0]["sex"] = True  # True == 1 in Python
+    entry = TRIAGE(signed(document), NOW)
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason is not None
+    assert "sex: must be an integer, not a boolean" in entry.reason
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "rule"),
+    [
+        ("ephemeral_public_key", "A" * 42 + "B", "non-zero trailing bits"),
+        ("ciphertext", "A" * 185, "not unpadded base64url"),
+        ("ciphertext", "A" * 22 + "B", "non-zero trailing bits"),
+    ],
+)
+def test_a_sealed_payload_is_checked_as_binary(member: str, value: str, rule: str) -> None:
+    document = good_document()
+    document["payload"] = {
+        "kind": "sealed",
+        "recipient_key_id": "vrs-1",
+        "ephemeral_public_key": "A" * 43,
+        "nonce": "A" * 16,
+        "ciphertext": "A" * 24,
+    }
+    assert TRIAGE(signed(document), NOW).decision == "deliver"
+    document["payload"][member] = value
+    entry = TRIAGE(signed(document), NOW)
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason is not None
+    assert f"payload.sealed.{member}" in entry.reason
+    assert rule in entry.reason
+
+
+def test_only_the_hub_sends_what_the_hub_says() -> None:
+    # A system that signs an "approval" itself forges a 所属長's decision.
+    document = good_document()
+    document["kind"] = "approval_attestation"
+    document["payload"] = {
+        "kind": "approval_attestation",
+        "held_message_id": document["id"],
+        "approver": "boss",
+        "decided_at": document["sent_at"],
+        "content_sha256": "0" * 64,
+        "comment": None,
+    }
+    entry = TRIAGE(signed(document), NOW)
+    assert entry.reason_code == "sender_not_listed"
+    assert entry.reason == "sender.system: only the hub sends this kind"
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("traceparent", "00-" + "0" * 32 + "-" + "ab" * 8 + "-01"),
+        ("traceparent", "00-" + "ab" * 16 + "-" + "0" * 16 + "-01"),
+        ("traceparent", "00-" + "AB" * 16 + "-" + "ab" * 8 + "-01"),
+        ("procedure", "S19-016"),
+        ("procedure", "B2-115-02"),
+    ],
+)
+def test_one_spelling_for_trace_context_and_procedures(member: str, value: str) -> None:
+    document = good_document() | {member: value}
+    entry = TRIAGE(signed(document), NOW)
+    assert entry.reason_code == "contract_invalid"
+    assert entry.reason is not None
+    assert entry.reason.startswith(f"{member}:")

@@ -122,3 +122,15 @@ def test_keys_list_shows_the_ring(tmp_path: Path) -> None:
 def test_a_missing_ring_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(KeyRingError, match="does not exist"):
         KeyRing.load(tmp_path / "nope")
+
+
+def test_a_ring_entry_is_read_strictly(tmp_path: Path) -> None:
+    # "revoked": "yes" must not load as true (nor "no" as anything): one spelling, as on
+    # the wire; a revocation written wrongly is an error, not a guess.
+    key = generate_key(SystemId.VRS, "082279", key_id="vrs-strict-1")
+    key.write(tmp_path)
+    path = tmp_path / "vrs-strict-1.json"
+    entry = json.loads(path.read_text())
+    path.write_text(json.dumps(entry | {"revoked": "yes"}))
+    with pytest.raises(KeyRingError, match=r"vrs-strict-1\.json: revoked"):
+        KeyRing.load(tmp_path)

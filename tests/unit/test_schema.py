@@ -76,7 +76,7 @@ def test_a_sealed_envelope_is_valid_under_the_schema() -> None:
         recipient=KEY.sealing.public_key(),
         envelope_id=envelope.id,
     )
-    document = envelope.model_copy(update={"payload": sealed}).to_document()
+    document = SIGNER.sign(envelope.model_copy(update={"payload": sealed})).to_document()
     ENVELOPE.validate(document)
     validator("payloads/sealed.json").validate(document["payload"])
 
