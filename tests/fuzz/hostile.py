@@ -20,7 +20,17 @@ from contracts.canonical import CanonicalError, canonical_bytes, format_datetime
 from contracts.signing import Signer
 from tests.harness import kind_of
 
-__all__ = ["FAMILIES", "MAX_BYTES", "WEIGHTS", "Hostile", "Keys", "Template", "generate"]
+__all__ = [
+    "FAMILIES",
+    "MAX_BYTES",
+    "WEIGHTS",
+    "Hostile",
+    "Keys",
+    "Template",
+    "generate",
+    "leaf_paths",
+    "with_value_at",
+]
 
 MAX_BYTES = 65_536
 """The hub's size limit in the fuzz runs: the oversized family writes 70 KB."""
@@ -95,11 +105,27 @@ _CONTRACT = frozenset({"contract_invalid"})
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path in a JSON value, containers included."""
     if isinstance(value, dict):
         return [prefix] + [p for k, v in value.items() for p in _paths(v, (*prefix, k))]
     if isinstance(value, list):
         return [prefix] + [p for i, v in enumerate(value) for p in _paths(v, (*prefix, i))]
     return [prefix]
+
+
+def leaf_paths(value: Any) -> list[tuple[Any, ...]]:
+    """The path of every value in a JSON value that is not an object or an array."""
+    return [p for p in _paths(value) if not isinstance(_value(value, p), dict | list)]
+
+
+def with_value_at(document: Any, path: tuple[Any, ...], value: object) -> Any:
+    """A copy of `document` with the value at `path` replaced by `value`."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(document, dict):
+        return {k: with_value_at(v, rest, value) if k == head else v for k, v in document.items()}
+    return [with_value_at(v, rest, value) if i == head else v for i, v in enumerate(document)]
 
 
 def _parent(document: Any, path: tuple[Any, ...]) -> Any:

@@ -21,6 +21,7 @@ from contracts.canonical import canonical_bytes, format_datetime
 from contracts.codes import SystemId
 from contracts.keys import generate_key
 from contracts.signing import Signer
+from tests.fuzz.hostile import leaf_paths, with_value_at
 from tests.harness import (
     CHIKUSEI,
     HubProcess,
@@ -324,3 +325,44 @@ async def test_a_key_ring_changed_while_the_hub_runs_takes_effect_and_is_audited
         assert all(a != b for a, b in itertools.pairwise(audited))
     finally:
         assert hub.stop() == 0, hub.log()
+
+
+async def test_a_my_number_in_any_field_reaches_no_column_header_or_log_line(
+    services: Services,
+) -> None:
+    my_number = "123456789018"
+    (_, template), *_ = signed_traffic(services, 1, [SENDER])
+    document = json.loads(template)
+    bodies = []
+    for path in leaf_paths(document):
+        changed = with_value_at(document, path, my_number)
+        bodies.append(canonical_bytes(changed))  # its old signature: refused unsigned
+        bodies.append(resigned(services, canonical_bytes(changed), lambda d: None))
+    bodies.append(b'{"key_id":"' + my_number.encode() + b'"}')
+    # DEBUG: not even the libraries' own debug lines may carry it.
+    hub = HubProcess(services, extra_env={"SESSHU_LOG_LEVEL": "DEBUG"}).start()
+    try:
+        await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
+        await publish(services.amqp_url, bodies)
+        await wait_for(lambda: _ingress_empty(services), 60, "every message consumed")
+        await wait_for(lambda: settled(services, 1), 30, "the outbox published")
+        connection = await asyncpg.connect(services.database_url)
+        try:
+            refused = await connection.fetch(
+                "SELECT (to_jsonb(j) - 'canonical' - 'signature')::text AS row "
+                "FROM journal AS j WHERE decision = 'reject'"
+            )
+            outbox = await connection.fetch("SELECT headers::text AS h FROM outbox")
+        finally:
+            await connection.close()
+        dead = await dead_letters(services)
+    finally:
+        assert hub.stop() == 0, hub.log()
+    assert len(refused) == len(dead) > len(bodies) // 2
+    for row in refused:
+        assert my_number not in row["row"]
+    for row in outbox:
+        assert my_number not in row["h"]
+    for message in dead:
+        assert my_number not in json.dumps(message.headers, default=str)
+    assert my_number not in hub.log()

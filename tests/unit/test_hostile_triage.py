@@ -13,6 +13,7 @@ from contracts.examples import example_payload
 from contracts.signing import Signer
 from contracts.wire import WireLimits
 from hub.pipeline import JournalEntry
+from tests.fuzz.hostile import leaf_paths, with_value_at
 from tests.unit.test_triage import IMS, NOW, TRIAGE, envelope, wire
 
 MY_NUMBER = "123456789018"  # passes the check digit (domain.md 3.4)
@@ -194,28 +195,8 @@ def test_a_bad_uuid_is_not_quoted() -> None:
     assert_safe(entry)
 
 
-def _with_my_number_at(document: Any, path: tuple[str | int, ...]) -> Any:
-    """A copy of `document` with the value at `path` replaced by the My Number."""
-    if not path:
-        return MY_NUMBER
-    head, rest = path[0], path[1:]
-    if isinstance(document, dict):
-        return {k: _with_my_number_at(v, rest) if k == head else v for k, v in document.items()}
-    return [_with_my_number_at(v, rest) if i == head else v for i, v in enumerate(document)]
-
-
-def _paths(document: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
-    if isinstance(document, dict):
-        return [p for k, v in document.items() for p in _paths(v, (*prefix, k))]
-    if isinstance(document, list):
-        return [p for i, v in enumerate(document) for p in _paths(v, (*prefix, i))]
-    return [prefix]
-
-
 def _every_field() -> list[tuple[str | int, ...]]:
-    document = dict(good_document())
-    document["signature"] = "x"
-    return _paths(document)
+    return leaf_paths(good_document() | {"signature": "x"})
 
 
 @pytest.mark.parametrize("sign", [True, False], ids=["signed", "unsigned"])
@@ -223,7 +204,7 @@ def _every_field() -> list[tuple[str | int, ...]]:
 def test_a_my_number_in_any_field_of_a_refused_message_is_never_repeated(
     path: tuple[str | int, ...], sign: bool
 ) -> None:
-    document = _with_my_number_at(good_document(), path)
+    document = with_value_at(good_document(), path, MY_NUMBER)
     if path == ("signature",):
         body = canonical_bytes(document | {"signature": MY_NUMBER})
     elif sign:
