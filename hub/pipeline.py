@@ -28,7 +28,7 @@ from contracts.broker import (
     HEADER_REASON_CODE,
     HEADER_RECEIVED_BYTES,
 )
-from contracts.codes import CodeError, LocalGovCode
+from contracts.codes import CodeError, LocalGovCode, looks_like_my_number
 from contracts.envelope import Envelope
 from contracts.keys import KeyRing
 from contracts.payloads import MessageKind
@@ -222,6 +222,7 @@ def _rejected(
     # Keyed by the bytes, not the claimed id: a forged or broken copy must never occupy the
     # id of a real message, and a sender may fix a rejected message and resend its id.
     reason = _printable(reason)
+    fields = {name: _scrubbed(value) for name, value in fields.items()}
     return JournalEntry(
         dedupe_key=dedupe_key or _bytes_key(body),
         canonical=body,
@@ -234,6 +235,21 @@ def _rejected(
         headers={HEADER_REASON_CODE: code, HEADER_REASON: reason, **(extra_headers or {})},
         **fields,
     )
+
+
+_DIGIT_RUN = re.compile(r"[0-9]{12,}")
+
+
+def _scrubbed(value: Any) -> Any:
+    """`value`, or None if its text holds 12 digits in a row that pass the My Number check:
+    a refusal's columns never repeat one, wherever the contract let its digits in (an
+    instance name, a staff id, the last group of a UUID). Its bytes keep everything."""
+    if not isinstance(value, str):
+        return value
+    for run in _DIGIT_RUN.findall(value):
+        if any(looks_like_my_number(run[i : i + 12]) for i in range(len(run) - 11)):
+            return None
+    return value
 
 
 def _bytes_key(body: bytes) -> str:

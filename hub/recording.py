@@ -44,14 +44,19 @@ async def record_batch(
     Of several entries with one dedupe key, the first goes in and exact copies are dropped;
     the others are compared with what the journal holds once the first is in, so a resend
     of the journaled message stays silent whichever copy came first in the batch."""
-    firsts, others = _by_key(entries)
-    recorded = await _split_until_recorded(journal, firsts, settings)
-    new = {entry.dedupe_key for entry, _ in recorded}
-    # Only an id can be reused: refusals are keyed by their bytes' hash already.
-    candidates = [e for e in firsts if e.dedupe_key not in new] + others
-    conflicts = await _conflicts(journal, candidates, settings)
-    if conflicts:
+    recorded: Recorded = []
+    pending = list(entries)
+    while pending:
+        firsts, others = _by_key(pending)
+        recorded += await _split_until_recorded(journal, firsts, settings)
+        new = {entry.dedupe_key for entry, _ in recorded}
+        # Only an id can be reused: refusals are keyed by their bytes' hash already.
+        candidates = [e for e in firsts if e.dedupe_key not in new] + others
+        conflicts, unjournaled = await _conflicts(journal, candidates, settings)
         recorded += await _split_until_recorded(journal, conflicts, settings)
+        # A copy whose first the journal refused (split out as internal_error) finds its
+        # id free: it goes in on the next round, as the first of its key.
+        pending = [e for e in others if e.dedupe_key in unjournaled]
     return recorded
 
 
@@ -68,6 +73,8 @@ def _by_key(entries: Sequence[JournalEntry]) -> tuple[list[JournalEntry], list[J
 async def _split_until_recorded(
     journal: Journal, entries: list[JournalEntry], settings: HubSettings
 ) -> Recorded:
+    if not entries:
+        return []
     try:
         new = await retrying(settings, lambda: journal.record(entries))
     except DatabaseUnavailable:
@@ -102,16 +109,17 @@ async def _refuse_culprit(
 
 async def _conflicts(
     journal: Journal, candidates: Sequence[JournalEntry], settings: HubSettings
-) -> list[JournalEntry]:
-    # Only an id can be reused: refusals are keyed by their bytes' hash already.
+) -> tuple[list[JournalEntry], set[str]]:
+    """The id_conflict refusals among `candidates`, and the keys none of them holds yet."""
     by_id = [e for e in candidates if e.dedupe_key.startswith("id:")]
     if not by_id:
-        return []
+        return [], set()
     keys = sorted({e.dedupe_key for e in by_id})
     journaled = await retrying(settings, lambda: journal.journaled_bytes(keys))
-    return [
+    conflicts = [
         id_conflict(entry)
         for entry in by_id
         if entry.dedupe_key in journaled
         and not same_message(entry.canonical, journaled[entry.dedupe_key])
     ]
+    return conflicts, set(keys) - journaled.keys()

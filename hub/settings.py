@@ -75,6 +75,11 @@ class HubSettings(BaseModel):
         description="local-government codes served; one adapter queue per system and code",
     )
     batch_max: int = Field(default=200, ge=1, description="most messages in one transaction")
+    batch_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="most bytes of messages in one transaction (a batch holds at least one)",
+    )
     outbox_claim_seconds: float = Field(
         default=15.0,
         gt=0,

@@ -48,6 +48,8 @@ __all__ = ["Worker", "WorkerStats"]
 log = logging.getLogger("sesshu.hub.worker")
 # Failures that mean "the broker is away or slow", never "the message is bad".
 BROKER_TRANSIENT: tuple[type[BaseException], ...] = (AMQPError, ConnectionError, TimeoutError)
+# Batches larger than this are triaged in a thread (see Worker._triaged).
+_TRIAGE_INLINE_BYTES = 1024 * 1024
 # An ack on a channel that has since closed raises ChannelInvalidStateError, a RuntimeError.
 ACK_LOST: tuple[type[BaseException], ...] = (*BROKER_TRANSIENT, RuntimeError)
 
@@ -130,21 +132,21 @@ class Worker:
         first = await self._buffer.get()
         if first is None:
             return []
-        batch = [first]
-        while len(batch) < self.settings.hub.batch_max and not self._buffer.empty():
+        batch, size = [first], len(first.body)
+        limit, most = self.settings.hub.batch_max_bytes, self.settings.hub.batch_max
+        while len(batch) < most and size < limit and not self._buffer.empty():
             message = self._buffer.get_nowait()
             if message is None:  # stop: keep the sentinel for the loop, finish this batch
                 self._buffer.put_nowait(None)
                 break
             batch.append(message)
+            size += len(message.body)
         return batch
 
     async def _handle(
         self, batch: list[AbstractIncomingMessage], stop: asyncio.Event, outbox: Outbox
     ) -> None:
-        now = datetime.now(UTC)
-        triage = self.triage  # one ring and policy for the whole batch, even mid-reload
-        entries = [triage(message.body, now, message.routing_key or "") for message in batch]
+        entries = await self._triaged(batch)
         recorded = await self._until_recorded(entries, stop)
         if recorded is None:
             return  # stopping during a database outage: nothing acked, all redelivered
@@ -155,6 +157,21 @@ class Worker:
         # Rows are acked but maybe not yet sent; while too many wait, take no new batch:
         # the prefetch window fills and the broker holds the rest.
         await outbox.wait_for_room()
+
+    async def _triaged(self, batch: list[AbstractIncomingMessage]) -> list[JournalEntry]:
+        now = datetime.now(UTC)
+        triage = self.triage  # one ring and policy for the whole batch, even mid-reload
+        work = [(message.body, message.routing_key or "") for message in batch]
+
+        def run() -> list[JournalEntry]:
+            return [triage(body, now, key) for body, key in work]
+
+        # Megabytes of envelopes take a second or more to read and verify: off the event
+        # loop, so the broker's heartbeats are answered meanwhile and the connection (and
+        # with it every unacked delivery) is not lost. Small batches stay on the loop.
+        if sum(len(body) for body, _ in work) > _TRIAGE_INLINE_BYTES:
+            return await asyncio.to_thread(run)
+        return run()
 
     async def _until_recorded(
         self, entries: list[JournalEntry], stop: asyncio.Event

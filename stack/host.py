@@ -67,6 +67,7 @@ def _wire_city(settings: Settings, city: str, db: AdapterDb, broker: Broker) -> 
             db,
             settings.amqp.publish_timeout_seconds,
             WireLimits(max_bytes=settings.hub.max_message_bytes),
+            settings.signing.ring_dir,
         )
 
     authority = card_authority(key_dir).public_key()
@@ -170,6 +171,7 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
             db,
             settings.amqp.publish_timeout_seconds,
             WireLimits(max_bytes=settings.hub.max_message_bytes),
+            settings.signing.ring_dir,
         )
         for city in settings.adapters.municipalities
     }

@@ -35,6 +35,10 @@ instances = st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,20}\Z")
 data_items = st.lists(
     st.from_regex(r"\A[a-z][a-z0-9_]{0,8}(\.[a-z][a-z0-9_]{0,8}){0,2}\Z"), max_size=4, unique=True
 )
+# W3C: an all-zero trace id or parent id is invalid.
+traceparents = st.from_regex(r"\A00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]\Z").filter(
+    lambda t: t[3:35] != "0" * 32 and t[36:52] != "0" * 16
+)
 procedures = st.sampled_from(["B2-115-2", "B2-16-2", "S19-16", "B1-10", "B1-93-2"])
 
 
@@ -83,7 +87,7 @@ def envelopes(
         key_id=key_id,
         data_items=tuple(draw(data_items)),
         causation_id=draw(st.none() | st.uuids()),
-        traceparent=draw(st.none() | st.from_regex(r"\A00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]\Z")),
+        traceparent=draw(st.none() | traceparents),
         sent_at=draw(instants),
     )
 

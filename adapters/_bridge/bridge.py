@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
@@ -26,10 +27,16 @@ from faststream.rabbit.schemas import Channel
 from contracts.broker import INGRESS_EXCHANGE, adapter_queue
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient, new_message_id, stable_message_id
-from contracts.keys import KeyRing
+from contracts.keys import KeyRing, KeyRingError
 from contracts.payloads import Payload, SealedPayload
 from contracts.sealing import SealError, open_sealed, seal
-from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
+from contracts.signing import (
+    Freshness,
+    Signer,
+    UnknownKey,
+    VerificationError,
+    parse_and_verify,
+)
 from contracts.wire import WireLimits
 from hub.errors import BrokerUnavailable, Retryable
 from hub.ports import AdapterInbox, InboxTransaction
@@ -178,6 +185,8 @@ class Bridge:
     publish_timeout: float = 10.0
     limits: WireLimits = field(default_factory=WireLimits)
     """The hub's size limit (hub.max_message_bytes): what the hub delivers, it reads."""
+    ring_dir: Path | None = None
+    """Where `ring` came from: reread when a delivery names a key not in it."""
 
     @property
     def consumer(self) -> str:
@@ -270,15 +279,42 @@ class Bridge:
         async def _on_delivery(message: RabbitMessage) -> None:
             await self._deliver(message, handler)
 
-    async def _deliver(self, message: RabbitMessage, handler: Handler) -> None:
+    def _verified(self, body: bytes) -> Envelope:
         try:
             envelope, _ = parse_and_verify(
-                message.body,
+                body,
                 self.ring,
                 now=datetime.now(UTC),
                 freshness=DELIVERY_FRESHNESS,
                 limits=self.limits,
             )
+        except UnknownKey:
+            # The hub rereads its ring while it runs: a key it took in since this adapter
+            # read its own is on the disk now. Read it again, once, then decide.
+            if not self._reread_ring():
+                raise
+            envelope, _ = parse_and_verify(
+                body,
+                self.ring,
+                now=datetime.now(UTC),
+                freshness=DELIVERY_FRESHNESS,
+                limits=self.limits,
+            )
+        return envelope
+
+    def _reread_ring(self) -> bool:
+        if self.ring_dir is None:
+            return False
+        try:
+            self.ring = KeyRing.load(self.ring_dir)
+        except KeyRingError as exc:
+            log.error("%s could not reread the key ring: %s", self.consumer, exc)
+            return False
+        return True
+
+    async def _deliver(self, message: RabbitMessage, handler: Handler) -> None:
+        try:
+            envelope = self._verified(message.body)
         except VerificationError as exc:
             # Only the hub publishes here and it verified first: this is tampering or a
             # misconfigured ring. Refuse it for good rather than loop on it.

@@ -45,6 +45,16 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     # pool terminates it: the next try gets a fresh connection. We never share a
     # connection between tasks, so here it means the outage, not a bug of ours.
     asyncpg.InternalClientError,
+    # The server's own state, not the statement: a deadlock or serialization failure
+    # between workers, a lock timeout, a standby after failover (read-only), a full disk or
+    # too little memory, an operator's cancel, an I/O error. Trying again is right; taking
+    # one of these for a fault of the message would dead-letter a valid one.
+    asyncpg.TransactionRollbackError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.PostgresSystemError,
 )
 
 _JOURNAL_COLUMNS = (

@@ -281,6 +281,7 @@ def garbage(t: Template, k: Keys, rng: random.Random, now: datetime) -> tuple[by
             bytes(rng.randrange(256) for _ in range(size)),
             b"[" * (size * 30) + b"]" * (size * 30),
             b'{"a":' + b"9" * (size + 20) + b"}",
+            b'{"a":"' + b'\\"' * (size * 20),
             b'{"key_id":"' + rng.choice(_TRICKS).encode("utf-8", "surrogatepass") + b'"}',
             b"null",
             b'{"id":1.5e308}',

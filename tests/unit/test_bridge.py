@@ -7,6 +7,7 @@ decisions: verify, dedupe, ack, refuse.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from faststream.rabbit import TestRabbitBroker
 
@@ -114,3 +115,33 @@ async def test_a_kind_from_a_system_that_does_not_send_it_is_refused() -> None:
         await test_broker.publish(signed(), queue=QUEUE)
     assert seen == []
     assert [effect for _, _, effect in store.effects] == ["refused:wrong_sender:health_mgmt"]
+
+
+async def test_a_key_the_hub_took_in_since_the_adapter_started_is_read_from_the_ring(
+    tmp_path: Path,
+) -> None:
+    # The hub rereads its ring while running; an adapter that started before a sender's
+    # new key was added must not drop what that key signed (its queue has no dead letters).
+    store = MemoryStore()
+    broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
+    seen: list[str] = []
+
+    async def handle(envelope: Envelope, transaction: InboxTransaction) -> None:
+        seen.append(str(envelope.id))
+
+    VRS.write(tmp_path)
+    bridge = Bridge(
+        broker,
+        SystemId.VRS,
+        "082279",
+        Signer("vrs-1", VRS.signing),
+        KeyRing.load(tmp_path),
+        store,
+        ring_dir=tmp_path,
+    )
+    bridge.subscribe(handle)
+    IMS.write(tmp_path)  # added after the adapter read its ring
+    async with TestRabbitBroker(broker) as test_broker:
+        await test_broker.publish(signed(), queue=QUEUE)
+    assert len(seen) == 1
+    assert bridge.ring.get("ims-1") is not None

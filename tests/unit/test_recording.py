@@ -71,3 +71,17 @@ async def test_a_reused_id_is_a_conflict_and_a_resend_is_not() -> None:
     assert resend.dedupe_key == reuse.dedupe_key == original.dedupe_key
     recorded = await record_batch(journal, [reuse, resend, original], SETTINGS)
     assert [(e.reason_code, e.canonical) for e, _ in recorded] == [("id_conflict", reuse.canonical)]
+
+
+async def test_a_copy_under_the_id_of_a_refused_message_is_not_lost() -> None:
+    # Two envelopes under one id in one batch; the journal refuses the first. The second
+    # must still be journaled (it is the first of its id now), not taken for a duplicate.
+    first = TRIAGE(wire(), NOW)
+    second = TRIAGE(wire(message_id=UUID(first.message_id), data_items=("covid.target",)), NOW)
+    journal = Refusing({first.canonical})
+    recorded = await record_batch(journal, [first, second], SETTINGS)
+    assert sorted((e.decision, e.reason_code) for e, _ in recorded) == [
+        ("deliver", None),
+        ("reject", "internal_error"),
+    ]
+    assert second.dedupe_key in journal.journal

@@ -42,6 +42,11 @@ async def test_a_real_cancellation_still_cancels() -> None:
         asyncpg.CannotConnectNowError("starting up"),
         asyncpg.InternalClientError("another operation (2) is in progress"),
         TimeoutError(),
+        asyncpg.DeadlockDetectedError("deadlock detected"),
+        asyncpg.SerializationError("could not serialize access"),
+        asyncpg.ReadOnlySQLTransactionError("read-only transaction"),
+        asyncpg.DiskFullError("no space left on device"),
+        asyncpg.QueryCanceledError("canceling statement"),
     ],
 )
 async def test_transient_failures_become_database_unavailable(error: BaseException) -> None:
@@ -52,3 +57,9 @@ async def test_transient_failures_become_database_unavailable(error: BaseExcepti
 async def test_a_wrong_statement_is_a_bug_not_an_outage() -> None:
     with pytest.raises(asyncpg.UndefinedTableError), translated():
         raise asyncpg.UndefinedTableError("relation does not exist")
+
+
+async def test_a_value_the_database_refuses_is_the_message_s_fault() -> None:
+    # Split out of its batch and refused alone (hub/recording.py), never retried forever.
+    with pytest.raises(asyncpg.CharacterNotInRepertoireError), translated():
+        raise asyncpg.CharacterNotInRepertoireError("invalid byte sequence for encoding")
