@@ -296,7 +296,9 @@ FAMILIES: dict[str, tuple[Family, frozenset[str]]] = {
     "extra member": (extra_member, _CONTRACT),
     "duplicate JSON key": (duplicate_key, _CONTRACT),
     "unicode trick": (unicode_trick, _CONTRACT | {"unknown_key"}),
-    "invalid UTF-8": (broken_bytes, _CONTRACT),
+    # A continuation byte swapped for another inside a multi-byte character stays UTF-8:
+    # another character, so the signature fails instead.
+    "invalid UTF-8": (broken_bytes, _CONTRACT | {"bad_signature"}),
     "tampered": (tampered, frozenset({"bad_signature"})),
     "forged signature": (forged, frozenset({"bad_signature"})),
     "stale or future": (stale, frozenset({"stale_message"})),
