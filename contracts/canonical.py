@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "UUID_FORM",
     "CanonicalError",
     "Day",
     "PlainDecimal",
@@ -36,7 +37,8 @@ __all__ = [
 _DATETIME_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _DATE_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DECIMAL_FORM = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
-_UUID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""The one wire spelling of a UUID."""
 
 
 class CanonicalError(ValueError):
@@ -118,7 +120,7 @@ def _decimal_form(value: object, info: ValidationInfo) -> Decimal:
 
 def _uuid_form(value: object) -> object:
     if isinstance(value, str):
-        if not _UUID_FORM.fullmatch(value):
+        if not UUID_FORM.fullmatch(value):
             raise ValueError("UUID must be 36 lower-case hexadecimal characters with hyphens")
         return UUID(value)
     return value
@@ -148,5 +150,5 @@ PlainDecimal = Annotated[
 ]
 """A finite decimal, on the wire as a JSON string in plain notation (`"0.5"`, `"12"`)."""
 
-WireUUID = Annotated[UUID, BeforeValidator(_uuid_form), _wire_schema(_UUID_FORM, format="uuid")]
+WireUUID = Annotated[UUID, BeforeValidator(_uuid_form), _wire_schema(UUID_FORM, format="uuid")]
 """A UUID, on the wire in lower-case hyphenated form."""

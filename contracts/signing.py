@@ -39,7 +39,7 @@ from contracts._b64 import b64decode, b64encode
 from contracts.canonical import CanonicalError, canonical_bytes
 from contracts.envelope import Envelope
 from contracts.keys import SIGNING_KEY_SUFFIX, KeyEntry, KeyRing, load_signing_key
-from contracts.payloads import PAYLOAD_MODELS, SealedPayload
+from contracts.payloads import Payload
 from contracts.wire import TooLarge, WireError, WireLimits, read_document
 
 __all__ = [
@@ -315,7 +315,7 @@ def _where(error: ErrorDetails) -> str:
 def _member_names() -> frozenset[str]:
     """Every member name and payload kind the contract defines."""
     names: set[str] = set()
-    models: list[type[BaseModel]] = [Envelope, SealedPayload, *PAYLOAD_MODELS]
+    models: list[type[BaseModel]] = [Envelope]  # every payload model is below its `payload`
     seen: set[type[BaseModel]] = set()
     while models:
         model = models.pop()
@@ -325,8 +325,8 @@ def _member_names() -> frozenset[str]:
         for name, field in model.model_fields.items():
             names.add(name)
             models.extend(_models_in(field.annotation))
-    kinds: list[type[BaseModel]] = [*PAYLOAD_MODELS, SealedPayload]
-    names.update(str(model.model_fields["kind"].default) for model in kinds)
+        if issubclass(model, Payload):
+            names.add(str(model.model_fields["kind"].default))  # a union tag in a path
     return frozenset(names)
 
 

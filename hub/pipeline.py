@@ -5,10 +5,10 @@ checks the tenant and freshness (all in `contracts.signing.parse_and_verify`), a
 `routing.decide`. It does no I/O, so the whole decision path is tested without a broker or
 a database, and it never raises: whatever the bytes hold, the answer is one entry.
 
-A refusal's columns hold only what is safe to keep of a message nobody vouches for: the
-reason the hub wrote (a field path and a rule, never a value), a kind from the list of
-kinds, a key id the ring knows, and, once the signature has verified, the id, sender and
-municipality the known sender signed. Everything else stays in the received bytes alone.
+A refusal's columns hold only what is safe to keep: the reason the hub wrote (a field path
+and a rule, never a value); until the signature verifies, a kind from the list of kinds and
+a key id the ring knows; after that, what the known sender signed, less any text holding
+twelve digits that pass the My Number check. Everything else stays in the received bytes.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from contracts.broker import (
     HEADER_REASON_CODE,
     HEADER_RECEIVED_BYTES,
 )
+from contracts.canonical import UUID_FORM
 from contracts.codes import CodeError, LocalGovCode, looks_like_my_number
 from contracts.envelope import Envelope
 from contracts.keys import KeyRing
@@ -286,7 +287,6 @@ def _envelope_fields(envelope: Envelope) -> dict[str, Any]:
 
 
 _KINDS = frozenset(get_args(MessageKind))
-_UUID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 def _claimed(exc: VerificationError, setup: Triage) -> dict[str, Any]:
@@ -306,7 +306,7 @@ def _claimed(exc: VerificationError, setup: Triage) -> dict[str, Any]:
         return claimed
     claimed["sender_system"] = signer.system.value
     message_id = document.get("id")
-    if isinstance(message_id, str) and _UUID_FORM.fullmatch(message_id):
+    if isinstance(message_id, str) and UUID_FORM.fullmatch(message_id):
         claimed["message_id"] = message_id
     claimed["municipality"] = _code_or(document.get("municipality"), signer.municipality)
     return claimed

@@ -110,7 +110,8 @@ async def _refuse_culprit(
 async def _conflicts(
     journal: Journal, candidates: Sequence[JournalEntry], settings: HubSettings
 ) -> tuple[list[JournalEntry], set[str]]:
-    """The id_conflict refusals among `candidates`, and the keys none of them holds yet."""
+    """The id_conflict refusals among `candidates`, and those of their keys that nothing
+    is journaled under (the first copy was refused)."""
     by_id = [e for e in candidates if e.dedupe_key.startswith("id:")]
     if not by_id:
         return [], set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -147,6 +148,8 @@ def dispatch(handlers: Mapping[str, Handler]) -> Handler:
 # The hub checked freshness when the message arrived; a delivery may wait in the adapter's
 # queue for as long as the adapter is down, so here only signature and binding count.
 DELIVERY_FRESHNESS = Freshness(max_age=timedelta(days=3650), max_future=timedelta(days=1))
+# The least time between two rereads of the key ring on unknown keys (Bridge._reread_ring).
+RING_REREAD_SECONDS = 1.0
 INGRESS = RabbitExchange(INGRESS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
 
 
@@ -187,6 +190,7 @@ class Bridge:
     """The hub's size limit (hub.max_message_bytes): what the hub delivers, it reads."""
     ring_dir: Path | None = None
     """Where `ring` came from: reread when a delivery names a key not in it."""
+    _ring_read_at: float = field(default=float("-inf"), init=False, repr=False)
 
     @property
     def consumer(self) -> str:
@@ -280,31 +284,29 @@ class Bridge:
             await self._deliver(message, handler)
 
     def _verified(self, body: bytes) -> Envelope:
-        try:
+        def verify() -> Envelope:
+            now = datetime.now(UTC)
             envelope, _ = parse_and_verify(
-                body,
-                self.ring,
-                now=datetime.now(UTC),
-                freshness=DELIVERY_FRESHNESS,
-                limits=self.limits,
+                body, self.ring, now=now, freshness=DELIVERY_FRESHNESS, limits=self.limits
             )
+            return envelope
+
+        try:
+            return verify()
         except UnknownKey:
             # The hub rereads its ring while it runs: a key it took in since this adapter
             # read its own is on the disk now. Read it again, once, then decide.
             if not self._reread_ring():
                 raise
-            envelope, _ = parse_and_verify(
-                body,
-                self.ring,
-                now=datetime.now(UTC),
-                freshness=DELIVERY_FRESHNESS,
-                limits=self.limits,
-            )
-        return envelope
+            return verify()
 
     def _reread_ring(self) -> bool:
-        if self.ring_dir is None:
+        # At most once a second: deliveries naming a key nobody has must not make the
+        # adapter read the directory for each of them.
+        moment = time.monotonic()
+        if self.ring_dir is None or moment - self._ring_read_at < RING_REREAD_SECONDS:
             return False
+        self._ring_read_at = moment
         try:
             self.ring = KeyRing.load(self.ring_dir)
         except KeyRingError as exc:

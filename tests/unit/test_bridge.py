@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from faststream.rabbit import TestRabbitBroker
 
 from adapters._bridge import Bridge, make_broker
@@ -145,3 +146,39 @@ async def test_a_key_the_hub_took_in_since_the_adapter_started_is_read_from_the_
         await test_broker.publish(signed(), queue=QUEUE)
     assert len(seen) == 1
     assert bridge.ring.get("ims-1") is not None
+
+
+async def test_deliveries_naming_unknown_keys_do_not_make_the_adapter_read_the_ring_each_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whoever can put messages on an adapter queue must not turn each into a directory read.
+    reads: list[Path] = []
+    real_load = KeyRing.load
+
+    def counted(directory: Path) -> KeyRing:
+        reads.append(directory)
+        return real_load(directory)
+
+    VRS.write(tmp_path)
+    store = MemoryStore()
+    broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
+    bridge = Bridge(
+        broker,
+        SystemId.VRS,
+        "082279",
+        Signer("vrs-1", VRS.signing),
+        KeyRing.load(tmp_path),
+        store,
+        ring_dir=tmp_path,
+    )
+
+    async def handle(envelope: Envelope, transaction: InboxTransaction) -> None:
+        raise AssertionError("a forged key reached the handler")
+
+    bridge.subscribe(handle)
+    monkeypatch.setattr(KeyRing, "load", staticmethod(counted))
+    async with TestRabbitBroker(broker) as test_broker:
+        for _ in range(20):
+            await test_broker.publish(signed(), queue=QUEUE)  # ims-1: in no ring here
+    assert len(reads) == 1
+    assert store.inbox == set()

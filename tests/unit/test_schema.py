@@ -5,21 +5,24 @@ forms it covers (check digits and canonical bytes are the README's)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from contracts.canonical import canonical_bytes
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import EXAMPLE_KINDS, example_payload
-from contracts.keys import generate_key
+from contracts.keys import KeyRing, generate_key
 from contracts.schema import SCHEMA_DIR, schema_files
 from contracts.sealing import seal
-from contracts.signing import Signer
+from contracts.signing import BadSignature, Freshness, MalformedEnvelope, Signer, parse_and_verify
 
 KEY = generate_key(SystemId.VRS, "082279", key_id="vrs-schema-t")
 SIGNER = Signer(KEY.entry.key_id, KEY.signing)
+RING = KeyRing([KEY.entry])
 
 
 def validator(name: str) -> Draft202012Validator:
@@ -104,3 +107,11 @@ def test_what_the_hub_refuses_for_its_form_the_schema_refuses_too(breach: Any) -
     ENVELOPE.validate(document)
     breach(document)
     assert not ENVELOPE.is_valid(document)
+    # ... and the hub does refuse it, signed anew by its sender as it now stands.
+    if "signature" in document:
+        del document["signature"]
+        document["signature"] = SIGNER.sign_bytes(canonical_bytes(document))
+    with pytest.raises((MalformedEnvelope, BadSignature)):
+        parse_and_verify(
+            canonical_bytes(document), RING, now=datetime.now(UTC), freshness=Freshness()
+        )
