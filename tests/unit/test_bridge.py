@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from faststream.rabbit import TestRabbitBroker
+from faststream.rabbit import RabbitBroker, TestRabbitBroker
 
 from adapters._bridge import Bridge, make_broker
 from adapters._bridge.bridge import dispatch, only_from
@@ -118,6 +118,13 @@ async def test_a_kind_from_a_system_that_does_not_send_it_is_refused() -> None:
     assert [effect for _, _, effect in store.effects] == ["refused:wrong_sender:health_mgmt"]
 
 
+def reading_vrs(broker: RabbitBroker, store: MemoryStore, ring_dir: Path) -> Bridge:
+    """Chikusei's VRS bridge with the ring read from `ring_dir`, which it may read again."""
+    signer = Signer("vrs-1", VRS.signing)
+    ring = KeyRing.load(ring_dir)
+    return Bridge(broker, SystemId.VRS, "082279", signer, ring, store, ring_dir=ring_dir)
+
+
 async def test_a_key_the_hub_took_in_since_the_adapter_started_is_read_from_the_ring(
     tmp_path: Path,
 ) -> None:
@@ -131,15 +138,7 @@ async def test_a_key_the_hub_took_in_since_the_adapter_started_is_read_from_the_
         seen.append(str(envelope.id))
 
     VRS.write(tmp_path)
-    bridge = Bridge(
-        broker,
-        SystemId.VRS,
-        "082279",
-        Signer("vrs-1", VRS.signing),
-        KeyRing.load(tmp_path),
-        store,
-        ring_dir=tmp_path,
-    )
+    bridge = reading_vrs(broker, store, tmp_path)
     bridge.subscribe(handle)
     IMS.write(tmp_path)  # added after the adapter read its ring
     async with TestRabbitBroker(broker) as test_broker:
@@ -162,15 +161,7 @@ async def test_deliveries_naming_unknown_keys_do_not_make_the_adapter_read_the_r
     VRS.write(tmp_path)
     store = MemoryStore()
     broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
-    bridge = Bridge(
-        broker,
-        SystemId.VRS,
-        "082279",
-        Signer("vrs-1", VRS.signing),
-        KeyRing.load(tmp_path),
-        store,
-        ring_dir=tmp_path,
-    )
+    bridge = reading_vrs(broker, store, tmp_path)
 
     async def handle(envelope: Envelope, transaction: InboxTransaction) -> None:
         raise AssertionError("a forged key reached the handler")
