@@ -27,8 +27,9 @@ from hub.pipeline import Triage
 from hub.service import open_store
 from hub.settings import Settings
 from hub.store.desk import PgDesk
-from hub.store.postgres import PgStore, recreate_database
+from hub.store.postgres import PgStore
 from hub.worker import Worker
+from storekit.databases import recreate_database
 
 __all__ = ["DEMO_DATABASE", "DEMO_VHOST", "through_the_hub"]
 

@@ -24,10 +24,11 @@ from hub.housekeeping import housekeep
 from hub.keyring_watch import ring_fingerprint, watch_key_ring
 from hub.pipeline import Triage
 from hub.settings import Settings
-from hub.store.postgres import PgStore, ensure_database
+from hub.store.postgres import PgStore
 from hub.worker import Worker
 from routing.decision import Context
 from routing.policy import load_policy
+from storekit.databases import ensure_database
 
 __all__ = ["open_desk", "open_store", "run_worker", "supervise"]
 

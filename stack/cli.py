@@ -21,12 +21,12 @@ from adapters.intermediate.fukuhon import (
     mismatches_csv,
     reconciliation_csv,
 )
-from hub.ports import History
+from adapters.ports import History
+from adapters.store.db import AdapterDb
+from adapters.store.intermediate import PgFukuhon
+from adapters.store.systems import PgResidents
 from hub.settings import Settings
 from hub.settings import load as load_settings
-from hub.store.adapter_db import AdapterDb
-from hub.store.intermediate import PgFukuhon
-from hub.store.systems import PgResidents
 from stack.demo import run_demo
 from stack.host import run_city, run_network
 from stack.keys import provision_keys

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters._bridge.rows import rows_csv
 from adapters.health_mgmt.simulator import Town
 from adapters.kiosk.simulator import CardAuthority, at_the_kiosk
+from adapters.kit.rows import rows_csv
+from adapters.kit.shc import Issuer, qr_png, verify
 from adapters.nws.simulator import self_requests
-from adapters.vrs.shc import Issuer, qr_png, verify
 from adapters.vrs.simulator import site_readings, transfer_requests
 from hub.store.postgres import PgStore
 from stack.keys import card_authority

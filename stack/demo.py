@@ -27,16 +27,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from adapters.store.db import AdapterDb
+from adapters.store.intermediate import PgLinkage
 from contracts.codes import InternalPersonNumber
 from hub import demo_live
 from hub.approvals import Role
 from hub.desk import open_desk
 from hub.settings import Settings
-from hub.store.adapter_db import AdapterDb
-from hub.store.intermediate import PgLinkage
-from hub.store.postgres import PgStore, recreate_database
+from hub.store.postgres import PgStore
 from stack.day import FLOWS, Day
 from stack.keys import provision_keys, shc_issuer
+from storekit.databases import recreate_database
 
 __all__ = ["run_demo"]
 

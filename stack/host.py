@@ -18,22 +18,22 @@ from typing import Any
 
 import uvicorn
 
-from adapters._bridge import folders
-from adapters._bridge.bridge import Bridge, Broker, dispatch, make_broker
 from adapters.health_mgmt.bridge import HealthMgmt
 from adapters.intermediate.bridge import IntermediateServer
 from adapters.kiosk.bridge import CertificateCenter
 from adapters.kiosk.edge import kiosk_app
+from adapters.kit import folders
+from adapters.kit.bridge import Bridge, Broker, dispatch, make_broker
+from adapters.kit.permits import NetworkList
 from adapters.nws.bridge import Network
-from adapters.nws.permits import NetworkList
+from adapters.store.db import AdapterDb
+from adapters.store.intermediate import PgFukuhon, PgLinkage
+from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
 from adapters.vrs.bridge import Vrs
 from contracts.codes import SystemId
 from contracts.keys import KeyRing
 from contracts.wire import WireLimits
 from hub.settings import Settings
-from hub.store.adapter_db import AdapterDb
-from hub.store.intermediate import PgFukuhon, PgLinkage
-from hub.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
 from stack.keys import card_authority, keys_for, sealing_keys, secret, shc_issuer
 from stack.network_list import network_list
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from adapters.vrs.shc import Issuer
+from adapters.kit.shc import Issuer
 from contracts.codes import SystemId
 from contracts.keys import SIGNING_KEY_SUFFIX, KeyRing, generate_key, load_sealing_key
 from contracts.signing import Signer

@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from adapters.nws.permits import NetworkList
+from adapters.kit.permits import NetworkList
 from contracts.codes import SystemId
 from contracts.payloads import PermittedListRow
 from routing.policy import ANY, load_policy

@@ -95,6 +95,11 @@ class Services:
     def database_url(self) -> str:
         return f"{PG_ROOT}{self.database}"
 
+    @property
+    def adapters_database_url(self) -> str:
+        """The adapters' own database (never the hub's), made on first use."""
+        return f"{PG_ROOT}{self.database}_adapters"
+
     def ring(self) -> KeyRing:
         return KeyRing.load(self.ring_dir)
 
@@ -161,9 +166,10 @@ def create_services(tmp: Path) -> Services:
 
 
 def drop_services(services: Services) -> None:
-    """Remove the vhost and the database."""
+    """Remove the vhost and the databases."""
     rabbitmqctl("delete_vhost", services.vhost)
     asyncio.run(drop_database(services.database))
+    asyncio.run(drop_database(f"{services.database}_adapters"))
 
 
 async def _create_database(name: str) -> None:

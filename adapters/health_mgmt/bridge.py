@@ -28,12 +28,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from adapters._bridge import folders
-from adapters._bridge.bridge import Bridge, Handler, payload_of
-from adapters._bridge.folders import Source
-from adapters._bridge.rows import Rows, read_rows, rows_result
-from adapters.health_mgmt.records_csv import RowError, read_batch, result_csv
-from adapters.vrs.export_csv import export_csv
+from adapters.health_mgmt.export_csv import export_csv
+from adapters.health_mgmt.records_csv import read_batch, result_csv
+from adapters.kit import folders
+from adapters.kit.bridge import Bridge, Handler, payload_of
+from adapters.kit.folders import Source
+from adapters.kit.rows import RowError, Rows, read_rows, rows_result
+from adapters.ports import InboxTransaction, ResidentRegister
 from contracts.codes import (
     BasicCode,
     InternalPersonNumber,
@@ -58,7 +59,6 @@ from contracts.payloads import (
     VaccinationExport,
 )
 from hub.errors import Conflict
-from hub.ports import InboxTransaction, ResidentRegister
 
 __all__ = ["HealthMgmt", "InquiryRow", "ResidentRow"]
 

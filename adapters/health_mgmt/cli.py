@@ -18,9 +18,9 @@ from uuid import UUID
 import typer
 from rich.progress import Progress, TaskID
 
-from adapters._bridge.bridge import make_broker, publish_signed
 from adapters.health_mgmt.edge import DropFolder
 from adapters.health_mgmt.records_csv import Batch
+from adapters.kit.bridge import make_broker, publish_signed
 from contracts.codes import CodeError, LocalGovCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.payloads import VaccinationRecord

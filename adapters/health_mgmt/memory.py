@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters._stored import ConstraintViolation, not_null, pg_date, pg_now
-from hub.ports import RESIDENT_COLUMNS, ResidentRegister, Row
+from adapters.kit.stored import ConstraintViolation, not_null, pg_date, pg_now
+from adapters.ports import RESIDENT_COLUMNS, ResidentRegister, Row
 
 __all__ = ["MemoryResidents", "ResidentRegister"]
 

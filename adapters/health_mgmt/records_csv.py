@@ -22,9 +22,10 @@ from datetime import date
 
 from pydantic import ValidationError
 
+from adapters.kit.rows import RowError, decode
 from contracts.payloads import VaccinationRecord
 
-__all__ = ["COLUMNS", "Batch", "RowError", "decode", "read_batch", "result_csv"]
+__all__ = ["COLUMNS", "Batch", "read_batch", "result_csv"]
 
 # Field name -> 別添1 item name; the header may use either.
 COLUMNS: dict[str, str] = {
@@ -71,15 +72,6 @@ _ERA_DATE = re.compile(r"^(R|H|S|令和|平成|昭和)\s*(\d{1,2}|元)[./年](\d
 _PLAIN_DATE = re.compile(r"^(\d{4})[-/]?(\d{1,2})[-/]?(\d{1,2})$")
 
 
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem with one row: its line in the file, the field, the reason."""
-
-    line: int
-    field: str
-    reason: str
-
-
 @dataclass
 class Batch:
     """What a file held: the good rows (with their lines) and every problem found."""
@@ -92,16 +84,6 @@ class Batch:
     def bad_lines(self) -> int:
         """How many rows had at least one problem."""
         return len({e.line for e in self.errors})
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """(text, encoding): UTF-8 (BOM or not) if it decodes, else CP932; ValueError if neither."""
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            return data.decode(encoding), "utf-8" if encoding == "utf-8-sig" else encoding
-        except UnicodeDecodeError:
-            continue
-    raise ValueError("file: neither UTF-8 nor Shift_JIS (CP932)")
 
 
 def read_batch(data: bytes) -> Batch:

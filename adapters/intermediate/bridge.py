@@ -21,7 +21,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from adapters._bridge.bridge import (
+from adapters.intermediate.fukuhon import format_problems
+from adapters.intermediate.linkage import acquire
+from adapters.intermediate.provision import answer, sealed_reply
+from adapters.intermediate.results import result_of
+from adapters.kit.bridge import (
     Bridge,
     Handler,
     NotYet,
@@ -31,11 +35,8 @@ from adapters._bridge.bridge import (
     payload_of,
     reply_id,
 )
-from adapters.intermediate.fukuhon import format_problems
-from adapters.intermediate.linkage import acquire
-from adapters.intermediate.provision import answer, sealed_reply
-from adapters.intermediate.results import result_of
-from adapters.nws.permits import NetworkList, PermitRefused
+from adapters.kit.permits import NetworkList, PermitRefused
+from adapters.ports import FukuhonStore, InboxTransaction, IntermediateBook, LinkageRegistry
 from contracts.codes import InternalPersonNumber, LinkageCode, SystemId
 from contracts.envelope import Envelope, stable_message_id
 from contracts.payloads import (
@@ -52,7 +53,6 @@ from contracts.payloads import (
     SelfInformationRequest,
 )
 from contracts.sealing import SealError
-from hub.ports import FukuhonStore, InboxTransaction, IntermediateBook, LinkageRegistry
 
 __all__ = ["HISTORY", "NETWORK_PROCEDURE", "IntermediateServer"]
 

@@ -3,7 +3,7 @@ intermediate server for provision (F4), format-checked on the way in (R45) and e
 for reconciliation against the original (R46).
 
 A 副本 is keyed by (団体内統合宛名番号, data item) and holds doses only: no name, no My
-Number. The store sits behind a port (`hub.ports.FukuhonStore`): the in-memory one is
+Number. The store sits behind a port (`adapters.ports.FukuhonStore`): the in-memory one is
 here, the PostgreSQL one in `hub.store.intermediate` (schema `intermediate`).
 """
 
@@ -14,8 +14,8 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from adapters.ports import FukuhonStore, History, ResidentRegister, in_date_order
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
-from hub.ports import FukuhonStore, History, ResidentRegister, in_date_order
 
 __all__ = [
     "FUKUHON_ITEMS",

@@ -4,7 +4,7 @@
 A code is 22 random base-62 characters (about 131 bits) from the operating system's CSPRNG:
 never derived from the My Number or from the person number (R40), so two agencies' codes
 for one person cannot be joined, and at 16+ characters no code can pass for a My Number.
-The mapping lives behind a port (`hub.ports.LinkageRegistry`): the in-memory registry is
+The mapping lives behind a port (`adapters.ports.LinkageRegistry`): the in-memory registry is
 here, the PostgreSQL one in `hub.store.intermediate` (schema `intermediate`).
 """
 
@@ -16,8 +16,8 @@ import secrets
 import string
 from dataclasses import dataclass, field
 
+from adapters.ports import LinkageRegistry
 from contracts.codes import InternalPersonNumber, LinkageCode
-from hub.ports import LinkageRegistry
 
 __all__ = ["LinkageRegistry", "MemoryLinkage", "acquire", "new_linkage_code"]
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from adapters._stored import (
+from adapters.kit.stored import (
     ConstraintViolation,
     jsonb,
     not_null,
@@ -20,7 +20,7 @@ from adapters._stored import (
     pg_uuid,
     timestamptz,
 )
-from hub.ports import RECORD_COLUMNS, IntermediateBook, Row
+from adapters.ports import RECORD_COLUMNS, IntermediateBook, Row
 
 __all__ = ["IntermediateBook", "MemoryIntermediateBook"]
 

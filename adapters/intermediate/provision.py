@@ -11,7 +11,7 @@ from uuid import UUID
 
 from adapters.intermediate.fukuhon import FukuhonStore
 from adapters.intermediate.linkage import LinkageRegistry
-from adapters.nws.permits import NetworkList, check_permit
+from adapters.kit.permits import NetworkList, check_permit
 from contracts.codes import LinkageCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient, new_message_id
 from contracts.keys import KeyRing

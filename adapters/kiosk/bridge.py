@@ -17,13 +17,13 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from adapters._bridge.bridge import Bridge, Handler, SealingKeys, opened
-from adapters.kiosk.card_check import check_application
+from adapters.kit.bridge import Bridge, Handler, SealingKeys, opened
+from adapters.kit.card_check import check_application
+from adapters.ports import InboxTransaction
 from contracts.codes import SystemId
 from contracts.envelope import Envelope
 from contracts.payloads import CertificateApplication, CertificateIssued
 from contracts.sealing import SealError
-from hub.ports import InboxTransaction
 
 __all__ = ["CertificateCenter", "DuplicateApplication", "NoCertificate"]
 

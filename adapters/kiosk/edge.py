@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from adapters.kiosk.bridge import CertificateCenter, DuplicateApplication, NoCertificate
-from adapters.kiosk.card_check import CardRejected
-from adapters.vrs.shc import qr_png_bytes, qr_text
+from adapters.kit.card_check import CardRejected
+from adapters.kit.shc import qr_png_bytes, qr_text
 from contracts.payloads import CertificateApplication
 
 __all__ = ["kiosk_app"]

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from adapters.kiosk.card_check import signed_items
+from adapters.kit.card_check import signed_items
 from contracts._b64 import b64encode
 from contracts.codes import MyNumber, PersonName, PostalAddress
 from contracts.envelope import new_message_id

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from adapters._bridge.bridge import (
+from adapters.kit.bridge import (
     Bridge,
     Handler,
     SealingKeys,
@@ -35,9 +35,10 @@ from adapters._bridge.bridge import (
     payload_of,
     reply_id,
 )
-from adapters._bridge.folders import Source
-from adapters._bridge.rows import read_rows, rows_result
-from adapters.nws.permits import NetworkList, PermitRefused, issue_permit
+from adapters.kit.folders import Source
+from adapters.kit.permits import NetworkList, PermitRefused, issue_permit
+from adapters.kit.rows import read_rows, rows_result
+from adapters.ports import InboxTransaction, NetworkBook
 from contracts.codes import LinkageCode, LocalGovCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.payloads import (
@@ -52,7 +53,6 @@ from contracts.payloads import (
     SelfInformationRequest,
 )
 from contracts.sealing import SealError, seal
-from hub.ports import InboxTransaction, NetworkBook
 
 __all__ = ["Network", "PortalRequestRow", "list_update"]
 

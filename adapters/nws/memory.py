@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from adapters._stored import ConstraintViolation, not_null, pg_now, pg_uuid, timestamptz
-from hub.ports import PERMIT_COLUMNS, NetworkBook, Row
+from adapters.kit.stored import ConstraintViolation, not_null, pg_now, pg_uuid, timestamptz
+from adapters.ports import PERMIT_COLUMNS, NetworkBook, Row
 
 __all__ = ["MemoryNetworkBook", "NetworkBook"]
 

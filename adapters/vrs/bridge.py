@@ -34,13 +34,13 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict
 
-from adapters._bridge import folders
-from adapters._bridge.bridge import Bridge, Handler, SealingKeys, opened, payload_of, reply_id
-from adapters._bridge.folders import Source
-from adapters._bridge.rows import read_rows, rows_result
-from adapters.health_mgmt.records_csv import RowError
-from adapters.kiosk.card_check import CardRejected, check_application
-from adapters.vrs.shc import CardError, Issuer, health_card
+from adapters.kit import folders
+from adapters.kit.bridge import Bridge, Handler, SealingKeys, opened, payload_of, reply_id
+from adapters.kit.card_check import CardRejected, check_application
+from adapters.kit.folders import Source
+from adapters.kit.rows import RowError, read_rows, rows_result
+from adapters.kit.shc import CardError, Issuer, health_card
+from adapters.ports import InboxTransaction, VrsBook
 from contracts.codes import LocalGovCode, MyNumber, SystemId, TicketNumber
 from contracts.envelope import Envelope, stable_message_id
 from contracts.payloads import (
@@ -57,7 +57,6 @@ from contracts.payloads import (
     VaccinationExport,
 )
 from contracts.sealing import SealError
-from hub.ports import InboxTransaction, VrsBook
 
 __all__ = ["TransferInRow", "Vrs"]
 

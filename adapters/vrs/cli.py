@@ -13,7 +13,7 @@ import typer
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
-from adapters.vrs.shc import CardError, Issuer, VerifiedCard, verify
+from adapters.kit.shc import CardError, Issuer, VerifiedCard, verify
 
 __all__ = ["cert_app", "read_card"]
 

@@ -12,8 +12,8 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from adapters._stored import ConstraintViolation, jsonb, not_null, pg_date, pg_now, pg_uuid
-from hub.ports import TARGET_COLUMNS, Row, VrsBook
+from adapters.kit.stored import ConstraintViolation, jsonb, not_null, pg_date, pg_now, pg_uuid
+from adapters.ports import TARGET_COLUMNS, Row, VrsBook
 
 __all__ = ["MemoryVrsBook", "VrsBook"]
 

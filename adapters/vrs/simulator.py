@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters._bridge.rows import rows_csv
+from adapters.kit.rows import rows_csv
 from contracts.examples import example_payload
 
 __all__ = ["site_readings", "transfer_requests"]

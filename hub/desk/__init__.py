@@ -31,8 +31,8 @@ from hub.desk.held import Decisions, HeldView, masked_view
 from hub.desk.trail import Trail
 from hub.settings import Settings
 from hub.store.desk import PgDesk
-from hub.store.postgres import ensure_database
 from routing.policy import load_policy
+from storekit.databases import ensure_database
 
 __all__ = [
     "HUB_ACTOR",

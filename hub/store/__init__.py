@@ -1,1 +1,2 @@
-"""PostgreSQL storage (the only package that imports asyncpg) and its in-memory twin."""
+"""The hub's PostgreSQL storage (journal, outbox, desk, audit trail) and its in-memory
+twin; what it shares with the adapters' stores is in `storekit`."""

@@ -18,9 +18,10 @@ import asyncpg
 
 from hub.audit import GENESIS, AuditRow, Checkpoint, row_hash
 from hub.pipeline import JournalEntry
-from hub.store.migrate import migrate
-from hub.store.postgres import Connection, record_columns, translated
+from hub.store.postgres import MIGRATIONS_DIR, record_columns
 from hub.store.queries import query
+from storekit.migrate import migrated_pool
+from storekit.translate import Connection, translated
 
 __all__ = ["DeskTransaction", "PgDesk"]
 
@@ -217,13 +218,9 @@ class PgDesk:
     @classmethod
     async def connect(cls, dsn: str, *, size: int = 4, command_timeout: float = 30.0) -> PgDesk:
         """Open the pool and apply pending migrations."""
-        with translated():
-            pool = await asyncpg.create_pool(
-                dsn, min_size=1, max_size=size, command_timeout=command_timeout
-            )
-            async with pool.acquire() as connection:
-                await migrate(connection)
-        return cls(pool)
+        return cls(
+            await migrated_pool(dsn, MIGRATIONS_DIR, size=size, command_timeout=command_timeout)
+        )
 
     async def close(self) -> None:
         """Close the pool."""

@@ -1,14 +1,13 @@
-"""In-memory twin of `PgStore`, for unit tests of the hub and the adapters (no I/O)."""
+"""In-memory twin of `PgStore`, for unit tests of the hub (no I/O)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hub.pipeline import JournalEntry
-from hub.ports import InboxTransaction, OutboxRow, Publisher
+from hub.ports import OutboxRow, Publisher
 
 __all__ = ["MemoryStore"]
 
@@ -21,23 +20,12 @@ class _Outbox:
 
 
 @dataclass
-class _MemoryInboxTransaction:
-    effects: list[str]
-    fresh: bool
-
-    async def record_effect(self, effect: str) -> None:
-        self.effects.append(effect)
-
-
-@dataclass
 class MemoryStore:
-    """Journal, outbox and adapter inbox held in dicts (one event loop, so no locks)."""
+    """Journal and outbox held in dicts (one event loop, so no locks)."""
 
     claim_seconds: float = 15.0
     journal: dict[str, JournalEntry] = field(default_factory=dict)
     outbox: dict[int, _Outbox] = field(default_factory=dict)
-    inbox: set[tuple[str, str]] = field(default_factory=set)
-    effects: list[tuple[str, str, str]] = field(default_factory=list)
 
     async def record(self, entries: Sequence[JournalEntry]) -> dict[str, int | None]:
         """Journal new entries and queue their outbox rows."""
@@ -90,13 +78,3 @@ class MemoryStore:
 
     async def ping(self) -> None:
         """Always answers."""
-
-    @asynccontextmanager
-    async def first_time(self, consumer: str, message_id: str) -> AsyncIterator[InboxTransaction]:
-        """Dedupe row and effects, kept only if the body does not raise."""
-        key = (consumer, message_id)
-        fresh = key not in self.inbox
-        transaction = _MemoryInboxTransaction([], fresh)
-        yield transaction
-        self.inbox.add(key)
-        self.effects.extend((consumer, message_id, e) for e in transaction.effects)

@@ -4,58 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-from hub.errors import Conflict, DatabaseUnavailable
 from hub.pipeline import JournalEntry
-from hub.ports import InboxTransaction, OutboxRow, Publisher
-from hub.store.migrate import migrate
+from hub.ports import OutboxRow, Publisher
 from hub.store.queries import query
+from storekit.migrate import migrate
+from storekit.translate import translated
 
-__all__ = [
-    "TRANSIENT",
-    "PgStore",
-    "ensure_database",
-    "record_columns",
-    "recreate_database",
-    "translated",
-]
+__all__ = ["MIGRATIONS_DIR", "PgStore", "record_columns"]
 
-# The failures that say "the database is away", not "this statement is wrong". Only these
-# become DatabaseUnavailable and are retried; anything else is a bug and propagates.
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.TooManyConnectionsError,
-    # After a connection reset in mid-query (reported as CancelledError, below), releasing
-    # that connection to the pool fails with "another operation is in progress" while the
-    # pool terminates it: the next try gets a fresh connection. We never share a
-    # connection between tasks, so here it means the outage, not a bug of ours.
-    asyncpg.InternalClientError,
-    # The server's own state, not the statement: a deadlock or serialization failure
-    # between workers, a lock timeout, a standby after failover (read-only), a full disk or
-    # too little memory, an operator's cancel, an I/O error. Trying again is right; taking
-    # one of these for a fault of the message would dead-letter a valid one.
-    asyncpg.TransactionRollbackError,
-    asyncpg.LockNotAvailableError,
-    asyncpg.ReadOnlySQLTransactionError,
-    asyncpg.InsufficientResourcesError,
-    asyncpg.OperatorInterventionError,
-    asyncpg.PostgresSystemError,
-)
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 _JOURNAL_COLUMNS = (
     "dedupe_key",
@@ -94,78 +58,8 @@ def record_columns(entries: Sequence[JournalEntry]) -> list[list[Any]]:
     return columns
 
 
-@contextmanager
-def translated() -> Iterator[None]:
-    try:
-        yield
-    except TRANSIENT as exc:
-        raise DatabaseUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
-    except asyncpg.IntegrityConstraintViolationError as exc:
-        # The constraint's name only: the message's detail would quote the values.
-        raise Conflict(exc.constraint_name or type(exc).__name__) from None
-    except asyncio.CancelledError as exc:
-        # asyncpg reports a connection reset in mid-query as CancelledError ("Server
-        # connection reset"). Only a task that is really being cancelled may see one;
-        # otherwise it is an outage like any other, not a reason to kill the worker.
-        task = asyncio.current_task()
-        if task is None or task.cancelling():
-            raise
-        raise DatabaseUnavailable("PostgreSQL connection reset") from exc
-
-
-def _database_of(dsn: str) -> tuple[str, str]:
-    parts = urlsplit(dsn)
-    name = parts.path.lstrip("/") or "postgres"
-    return urlunsplit(parts._replace(path="/postgres")), name
-
-
-async def ensure_database(dsn: str) -> bool:
-    """Create the DSN's database if it does not exist; True if it was created."""
-    admin, name = _database_of(dsn)
-    with translated():
-        connection = await asyncpg.connect(admin)
-        try:
-            if await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                return False
-            await connection.execute(f'CREATE DATABASE "{name}"')
-            return True
-        finally:
-            await connection.close()
-
-
-Connection = asyncpg.Connection | PoolConnectionProxy
-
-
-async def recreate_database(dsn: str, *, create: bool = True) -> None:
-    """Drop the DSN's database and create it empty, or only drop it (the demo's and the
-    benchmarks' own databases only)."""
-    admin, name = _database_of(dsn)
-    with translated():
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            if create:
-                await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-
-@dataclass
-class _PgInboxTransaction:
-    connection: Connection
-    consumer: str
-    message_id: str
-    fresh: bool
-
-    async def record_effect(self, effect: str) -> None:
-        with translated():
-            await self.connection.execute(
-                query("adapter_effect"), self.consumer, self.message_id, effect
-            )
-
-
 class PgStore:
-    """Journal, outbox and adapter inbox on asyncpg pools.
+    """Journal and outbox on asyncpg pools.
 
     Two pools: the main one commits synchronously (a journaled message must survive a
     crash before it is acked); the second, for outbox marks and claims, commits with
@@ -221,7 +115,7 @@ class PgStore:
         """Apply pending migrations."""
         with translated():
             async with self._pool.acquire() as connection:
-                return await migrate(connection)
+                return await migrate(connection, MIGRATIONS_DIR)
 
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers."""
@@ -308,14 +202,6 @@ class PgStore:
         """Rows in the journal."""
         with translated():
             return int(await self._pool.fetchval(query("journal_count")))
-
-    @asynccontextmanager
-    async def first_time(self, consumer: str, message_id: str) -> AsyncIterator[InboxTransaction]:
-        """An adapter's dedupe row and effects, in one transaction."""
-        with translated():
-            async with self._pool.acquire() as connection, connection.transaction():
-                fresh = await connection.fetchval(query("adapter_accept"), consumer, message_id)
-                yield _PgInboxTransaction(connection, consumer, message_id, fresh is not None)
 
 
 def _outbox_row(row: asyncpg.Record) -> OutboxRow:

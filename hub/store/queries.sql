@@ -146,14 +146,5 @@ SELECT count(*) AS unpublished,
        COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
 FROM outbox WHERE published_at IS NULL;
 
--- name: adapter_accept
--- The dedupe row of an adapter; returns a row only the first time a message arrives.
-INSERT INTO adapter_inbox (consumer, message_id) VALUES ($1, $2)
-ON CONFLICT DO NOTHING
-RETURNING message_id;
-
--- name: adapter_effect
-INSERT INTO adapter_effects (consumer, message_id, effect) VALUES ($1, $2, $3);
-
 -- name: ping
 SELECT 1;

@@ -17,11 +17,11 @@ import asyncpg
 import pytest
 from faststream.rabbit import RabbitBroker
 
-from adapters._bridge import Bridge, make_broker
+from adapters.kit import Bridge, make_broker
+from adapters.ports import InboxTransaction
+from adapters.store.db import AdapterDb
 from contracts.codes import SystemId
 from contracts.envelope import Envelope
-from hub.ports import InboxTransaction
-from hub.store.postgres import PgStore
 from tests.harness import (
     CHIKUSEI,
     YUKI,
@@ -49,8 +49,7 @@ DESTINATIONS = (
 @asynccontextmanager
 async def adapters(services: Services) -> AsyncIterator[RabbitBroker]:
     """The four destination adapters, each recording one effect per message it processes."""
-    store = await PgStore.connect(services.database_url, size=4)
-    await store.migrate()
+    store = await AdapterDb.open(services.adapters_database_url, size=4)
     broker = make_broker(services.amqp_url)
     ring = services.ring()
 
@@ -77,7 +76,7 @@ async def adapters(services: Services) -> AsyncIterator[RabbitBroker]:
 async def effects(services: Services) -> tuple[int, int]:
     """(effects recorded, distinct messages) at the adapters; (0, 0) while unreachable."""
     try:
-        connection = await asyncpg.connect(services.database_url, timeout=5)
+        connection = await asyncpg.connect(services.adapters_database_url, timeout=5)
     except (OSError, asyncpg.PostgresError):
         return 0, 0
     try:
@@ -112,16 +111,18 @@ async def run_with_failure(
         recorded, distinct = await effects(services)
     expected = {message_id for message_id, _ in traffic}
     connection = await asyncpg.connect(services.database_url)
+    adapters_db = await asyncpg.connect(services.adapters_database_url)
     try:
         seen = {
             str(r["message_id"])
-            for r in await connection.fetch("SELECT message_id FROM adapter_effects")
+            for r in await adapters_db.fetch("SELECT message_id FROM adapter_effects")
         }
         journal = await connection.fetchval(
             "SELECT count(*) FROM journal WHERE decision = 'deliver'"
         )
     finally:
         await connection.close()
+        await adapters_db.close()
     assert seen == expected, f"{len(expected - seen)} missing"
     assert distinct == MESSAGES
     assert recorded == MESSAGES, f"{recorded - MESSAGES} processed twice"

@@ -15,8 +15,8 @@ from typing import Any
 
 import asyncpg
 
-from adapters._bridge.rows import rows_csv
 from adapters.health_mgmt.simulator import forms_csv as records_csv
+from adapters.kit.rows import rows_csv
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.keys import KeyRing

@@ -27,7 +27,7 @@ import httpx2
 import pytest
 
 from adapters.kiosk.simulator import CardAuthority, CardLocked, MyNumberCard, WrongPin
-from adapters.vrs.shc import from_qr_text, verify
+from adapters.kit.shc import from_qr_text, verify
 from contracts.codes import SystemId, looks_like_my_number
 from contracts.examples import example_payload
 from contracts.payloads import (

@@ -7,14 +7,14 @@ import asyncio
 import aio_pika
 import pytest
 
-from adapters._bridge import Bridge, make_broker
+from adapters.kit import Bridge, make_broker
+from adapters.ports import InboxTransaction
+from adapters.store.db import AdapterDb
 from contracts.broker import INGRESS_EXCHANGE
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
 from hub.errors import BrokerUnavailable
-from hub.ports import InboxTransaction
-from hub.store.postgres import PgStore
 from tests.harness import (
     CHIKUSEI,
     HubProcess,
@@ -40,10 +40,9 @@ def flag_for_vrs() -> Envelope:
 
 async def test_health_management_to_vrs_through_the_hub(services: Services) -> None:
     hub = HubProcess(services).start()
-    store = await PgStore.connect(services.database_url)
+    store = await AdapterDb.open(services.adapters_database_url)
     try:
         await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
-        await store.migrate()
         broker = make_broker(services.amqp_url)
         ims = Bridge(
             broker,
@@ -90,7 +89,7 @@ async def test_a_publish_no_queue_takes_is_an_error_not_a_silent_drop(services: 
     async with connection:
         channel = await connection.channel()
         await channel.declare_exchange(INGRESS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-    store = await PgStore.connect(services.database_url)
+    store = await AdapterDb.open(services.adapters_database_url)
     broker = make_broker(services.amqp_url)
     ims = Bridge(
         broker,

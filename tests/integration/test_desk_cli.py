@@ -1,20 +1,31 @@
 """The approval desk's command line, run as a user would: `sesshu staff`, `sesshu held
-show|approve|reject` and `sesshu audit`, against the real hub, RabbitMQ and PostgreSQL."""
+show|approve|reject` and `sesshu audit`, against the real hub, RabbitMQ and PostgreSQL.
+
+The commands run in this process, through Typer's test runner, with the environment, stdin,
+stdout, stderr and exit code a shell would give them (a new interpreter for each of some 70
+commands cost most of these tests' time); the first test runs the installed `sesshu`
+executable itself, as its own process.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
+import logging
 import socket
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 import pytest
+from typer.testing import CliRunner
 
 from contracts.envelope import Envelope
+from hub.cli import app
 from hub.staff import secret_digest
 from tests.harness import (
     CHIKUSEI,
@@ -34,28 +45,75 @@ from tests.harness import (
 pytestmark = pytest.mark.integration
 MY_NUMBERS = ("123456789018", "987654321093")  # in the example transfer-out provision
 Run = Callable[..., subprocess.CompletedProcess[str]]
+# The console script `pip install` made beside this interpreter; `python -m hub` where the
+# project is not installed (hub/__main__.py: the same command).
+SCRIPT = Path(sys.executable).with_name("sesshu")
+EXECUTABLE = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "hub"]
+
+
+def _arguments(
+    services: Services, args: tuple[str, ...], stdin: str | None, policy: Path | None
+) -> tuple[dict[str, str], str | None]:
+    """The command's environment, and its stdin (acting as an account signs in with its
+    password)."""
+    extra = {} if policy is None else {"SESSHU_ROUTING__POLICY_DIR": str(policy)}
+    if "--as" in args and stdin is None:
+        stdin = PASSWORD + "\n"
+    return services.env(COLUMNS="200", **extra), stdin
+
+
+def _checked(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert "Traceback" not in result.stderr, result.stderr
+    assert not any(number in result.stdout + result.stderr for number in MY_NUMBERS)
+    return result
 
 
 def sesshu(
     services: Services, *args: str, stdin: str | None = None, policy: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the `sesshu` command against the test's database and keys."""
-    extra = {} if policy is None else {"SESSHU_ROUTING__POLICY_DIR": str(policy)}
-    if "--as" in args and stdin is None:
-        stdin = PASSWORD + "\n"  # acting as an account signs in with its password
-    result = subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=180,
-        check=False,
-        env=services.env(COLUMNS="200", **extra),
+    """Run the `sesshu` command against the test's database and keys, in this process.
+
+    What reaches the user's terminal in a process of its own is checked here too: stderr,
+    and the log records of WARNING and above that Python's last-resort handler would print
+    there (a traceback is a crash: CliRunner catches what would have been printed)."""
+    environment, stdin = _arguments(services, args, stdin, policy)
+    logged = io.StringIO()
+    handler = logging.StreamHandler(logged)
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        result = CliRunner().invoke(app, list(args), input=stdin, env=environment)
+    finally:
+        root.removeHandler(handler)
+    crash = result.exception
+    if crash is not None and not isinstance(crash, SystemExit):
+        printed = "".join(traceback.format_exception(crash))
+        raise AssertionError(f"sesshu {' '.join(args)} crashed:\n{printed}")
+    return _checked(
+        subprocess.CompletedProcess(
+            ["sesshu", *args], result.exit_code, result.stdout, result.stderr + logged.getvalue()
+        )
     )
-    assert "Traceback" not in result.stderr, result.stderr
-    assert not any(number in result.stdout + result.stderr for number in MY_NUMBERS)
-    return result
+
+
+def sesshu_executable(
+    services: Services, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the `sesshu` executable as a process of its own, as a shell would."""
+    environment, stdin = _arguments(services, args, stdin, None)
+    return _checked(
+        subprocess.run(
+            [*EXECUTABLE, *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=180,
+            check=False,
+            env=environment,
+        )
+    )
 
 
 def add(
@@ -101,6 +159,33 @@ def refused(result: subprocess.CompletedProcess[str], *expected: str) -> str:
 def line_of(output: str, user: str) -> str:
     (line,) = [line for line in output.splitlines() if line.startswith(f"{user} ")]
     return line
+
+
+def test_the_sesshu_executable_reads_the_password_from_stdin_and_exits_with_its_code(
+    services: Services,
+) -> None:
+    # The installed command end to end, as a process of its own: its entry point, stdin
+    # read through a pipe, stdout, stderr and the exit status a shell sees.
+    added = sesshu_executable(
+        services,
+        *("staff", "add", "endo", "--role", "auditor", "--municipality", YUKI),
+        *("--department", "audit", "--password-stdin"),
+        stdin=PASSWORD + "\n",
+    )
+    assert "added person endo: auditor in 082074 audit" in ok(added)
+    # endo's account and endo's log-in to search.
+    found = ok(sesshu_executable(services, "audit", "search", "--as", "endo"))
+    assert found.startswith("2 row(s), newest first")
+    assert "staff.added" in found
+    assert " login " in found
+    wrong = sesshu_executable(
+        services, "audit", "search", "--as", "endo", stdin="not the password\n"
+    )
+    refused(wrong, "error: login_failed: ")
+    refused(
+        sesshu_executable(services, "staff", "add", "sato", "--role", "operator"),
+        "--municipality",
+    )
 
 
 def test_staff_accounts_are_added_listed_given_tokens_and_disabled(services: Services) -> None:

@@ -5,21 +5,21 @@ registry (F5) and the 副本 store (F4), in memory and in PostgreSQL (schema
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 
-import asyncpg
 import pytest
 
 from adapters.intermediate.fukuhon import MemoryFukuhon, reconcile
 from adapters.intermediate.linkage import MemoryLinkage, acquire
+from adapters.ports import FukuhonStore, LinkageRegistry
+from adapters.store.db import AdapterDb
+from adapters.store.intermediate import PgFukuhon, PgLinkage
 from contracts.codes import InternalPersonNumber
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
-from hub.ports import FukuhonStore, LinkageRegistry
-from hub.store.intermediate import PgFukuhon, PgLinkage
-from hub.store.migrate import migrate
-from tests.harness import Services
+from tests.harness import PG_ROOT, Services, drop_database
 
 pytestmark = pytest.mark.integration
 ITEM = "vaccination.history"
@@ -37,13 +37,15 @@ async def stores(request: pytest.FixtureRequest, services: Services) -> AsyncIte
     if request.param == "memory":
         yield Stores(MemoryLinkage(), MemoryFukuhon())
         return
-    pool = await asyncpg.create_pool(services.database_url, min_size=1, max_size=4)
-    async with pool.acquire() as connection:
-        await migrate(connection)
+    name = "t" + uuid.uuid4().hex[:12]
     try:
-        yield Stores(PgLinkage(pool), PgFukuhon(pool))
+        db = await AdapterDb.open(PG_ROOT + name)
+        try:
+            yield Stores(PgLinkage(db), PgFukuhon(db))
+        finally:
+            await db.close()
     finally:
-        await pool.close()
+        await drop_database(name)
 
 
 def dose(n: int, day: date) -> DoseHistoryItem:

@@ -18,11 +18,11 @@ import pytest
 from adapters.health_mgmt.memory import MemoryResidents
 from adapters.intermediate.memory import MemoryIntermediateBook
 from adapters.nws.memory import MemoryNetworkBook
+from adapters.ports import IntermediateBook, NetworkBook, ResidentRegister, Row, VrsBook
+from adapters.store.db import AdapterDb
+from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
 from adapters.vrs.memory import MemoryVrsBook
 from hub.errors import Conflict
-from hub.ports import IntermediateBook, NetworkBook, ResidentRegister, Row, VrsBook
-from hub.store.adapter_db import AdapterDb
-from hub.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
 from tests.harness import PG_ROOT, drop_database
 
 pytestmark = pytest.mark.integration

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from faststream.rabbit import RabbitBroker, TestRabbitBroker
 
-from adapters._bridge import Bridge, make_broker
-from adapters._bridge.bridge import dispatch, only_from
+from adapters.kit import Bridge, make_broker
+from adapters.kit.bridge import dispatch, only_from
+from adapters.kit.stored import MemoryInbox
+from adapters.ports import InboxTransaction
 from contracts.broker import adapter_queue
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
 from contracts.keys import KeyRing, generate_key
 from contracts.signing import Signer
-from hub.ports import InboxTransaction
-from hub.store.memory import MemoryStore
 
 START = datetime.now(UTC) - timedelta(days=1)
 IMS = generate_key(SystemId.HEALTH_MGMT, "082279", key_id="ims-1", valid_from=START)
@@ -43,7 +43,7 @@ def signed() -> bytes:
 
 
 async def test_a_redelivered_message_reaches_the_handler_once() -> None:
-    store = MemoryStore()
+    store = MemoryInbox()
     broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
     seen: list[str] = []
 
@@ -63,7 +63,7 @@ async def test_a_redelivered_message_reaches_the_handler_once() -> None:
 
 
 async def test_a_tampered_delivery_never_reaches_the_handler() -> None:
-    store = MemoryStore()
+    store = MemoryInbox()
     broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
     seen: list[Envelope] = []
 
@@ -76,11 +76,11 @@ async def test_a_tampered_delivery_never_reaches_the_handler() -> None:
     async with TestRabbitBroker(broker) as test_broker:
         await test_broker.publish(signed().replace(b"moved_out", b"deceased"), queue=QUEUE)
     assert seen == []
-    assert store.inbox == set()
+    assert store.seen == set()
 
 
 async def test_a_handler_that_fails_for_good_is_recorded_once_and_not_redelivered() -> None:
-    store = MemoryStore()
+    store = MemoryInbox()
     broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
     calls: list[str] = []
 
@@ -102,7 +102,7 @@ async def test_a_handler_that_fails_for_good_is_recorded_once_and_not_redelivere
 
 
 async def test_a_kind_from_a_system_that_does_not_send_it_is_refused() -> None:
-    store = MemoryStore()
+    store = MemoryInbox()
     broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
     seen: list[Envelope] = []
 
@@ -118,7 +118,7 @@ async def test_a_kind_from_a_system_that_does_not_send_it_is_refused() -> None:
     assert [effect for _, _, effect in store.effects] == ["refused:wrong_sender:health_mgmt"]
 
 
-def reading_vrs(broker: RabbitBroker, store: MemoryStore, ring_dir: Path) -> Bridge:
+def reading_vrs(broker: RabbitBroker, store: MemoryInbox, ring_dir: Path) -> Bridge:
     """Chikusei's VRS bridge with the ring read from `ring_dir`, which it may read again."""
     signer = Signer("vrs-1", VRS.signing)
     ring = KeyRing.load(ring_dir)
@@ -130,7 +130,7 @@ async def test_a_key_the_hub_took_in_since_the_adapter_started_is_read_from_the_
 ) -> None:
     # The hub rereads its ring while running; an adapter that started before a sender's
     # new key was added must not drop what that key signed (its queue has no dead letters).
-    store = MemoryStore()
+    store = MemoryInbox()
     broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
     seen: list[str] = []
 
@@ -159,7 +159,7 @@ async def test_deliveries_naming_unknown_keys_do_not_make_the_adapter_read_the_r
         return real_load(directory)
 
     VRS.write(tmp_path)
-    store = MemoryStore()
+    store = MemoryInbox()
     broker = make_broker("amqp://guest:guest@127.0.0.1:5672/")
     bridge = reading_vrs(broker, store, tmp_path)
 
@@ -172,4 +172,4 @@ async def test_deliveries_naming_unknown_keys_do_not_make_the_adapter_read_the_r
         for _ in range(20):
             await test_broker.publish(signed(), queue=QUEUE)  # ims-1: in no ring here
     assert len(reads) == 1
-    assert store.inbox == set()
+    assert store.seen == set()

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 from typer.testing import CliRunner
 
-from adapters.vrs.shc import Issuer, health_card, qr_png, qr_text
+from adapters.kit.shc import Issuer, health_card, qr_png, qr_text
 from contracts.payloads import CovidDose
 from hub.cli import app
 

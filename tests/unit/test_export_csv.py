@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.vrs.export_csv import HEADER, MyNumberInExport, export_csv
+from adapters.health_mgmt.export_csv import HEADER, MyNumberInExport, export_csv
 from contracts.codes import looks_like_my_number
 from contracts.examples import example_payload
 from contracts.payloads import ExportRow, VaccinationExport

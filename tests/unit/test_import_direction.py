@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("contracts", "routing", "observability", "hub", "adapters", "stack")
+PACKAGES = ("contracts", "routing", "observability", "storekit", "hub", "adapters", "stack")
+# Only these talk to PostgreSQL: the kit they share, and each side's store.
+ASYNCPG_USERS = ("storekit", "hub.store", "adapters.store")
+# Inside adapters: the kit every system shares, the ports, and the PostgreSQL stores the
+# stack wires in. A system imports the kit, the ports and itself, never another system.
+ADAPTER_SHARED = {
+    "adapters.kit": ("adapters.kit", "adapters.ports"),
+    "adapters.ports": ("adapters.ports",),
+    "adapters.store": ("adapters.store", "adapters.ports", "storekit"),
+}
 BROKER_CLIENTS = {"faststream", "aio_pika", "aiormq", "pamqp"}
 
 
@@ -29,12 +38,16 @@ RULES = {
     ),
     "routing": Rule(("contracts", "routing"), frozenset({"pydantic", "pydantic_core", "yaml"})),
     "observability": Rule(("contracts", "observability")),
-    "hub": Rule(("contracts", "routing", "observability", "hub")),
+    # The exception tree is a leaf module: the kit raises the hub's DatabaseUnavailable.
+    "storekit": Rule(("storekit", "hub.errors"), frozenset({"asyncpg"})),
+    "hub": Rule(("contracts", "routing", "observability", "storekit", "hub")),
     "adapters": Rule(
-        ("contracts", "observability", "adapters", "hub.settings", "hub.errors", "hub.ports")
+        ("contracts", "observability", "adapters", "storekit", "hub.settings", "hub.errors")
     ),
-    # The composition root: wires adapters to the hub's stores; nothing imports it back.
-    "stack": Rule(("contracts", "routing", "observability", "hub", "adapters", "stack")),
+    # The composition root: wires adapters to their stores; nothing imports it back.
+    "stack": Rule(
+        ("contracts", "routing", "observability", "storekit", "hub", "adapters", "stack")
+    ),
 }
 
 
@@ -84,11 +97,13 @@ def _check(module: str, name: str, rule: Rule, relative: Path) -> str | None:
     if head in RULES:
         if not (_allowed_first_party(name, rule) or name.startswith(top + ".")):
             return f"{top} may import only {', '.join(rule.first_party)}"
-        return "a bridge never imports a simulator" if _sideways_adapter(module, name) else None
+        if (top == "adapters" and head == "adapters") or name.startswith("storekit"):
+            return _inside_adapters(module, name)
+        return None
     problems = [
         (
-            head == "asyncpg" and not module.startswith("hub.store"),
-            "only hub/store imports asyncpg",
+            head == "asyncpg" and not _within(module, ASYNCPG_USERS),
+            "only storekit, hub/store and adapters/store import asyncpg",
         ),
         (
             head in BROKER_CLIENTS and top not in {"adapters", "hub", "observability"},
@@ -106,8 +121,26 @@ def _check(module: str, name: str, rule: Rule, relative: Path) -> str | None:
     return next((message for broken, message in problems if broken), None)
 
 
-def _sideways_adapter(module: str, name: str) -> bool:
-    return module.endswith(".bridge") and name.rsplit(".", maxsplit=1)[-1] == "simulator"
+def _within(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def _inside_adapters(module: str, name: str) -> str | None:
+    """The rules between the adapters' own packages (and the storage kit, for them)."""
+    parts = module.split(".")
+    if not module.startswith("adapters.") or len(parts) < 2:
+        return None
+    home = ".".join(parts[:2])
+    if home in ADAPTER_SHARED:
+        allowed = ADAPTER_SHARED[home]
+        return None if _within(name, allowed) else f"{home} may import only {', '.join(allowed)}"
+    if _within(name, ("storekit", "adapters.store")):
+        return "a system knows its stores only by their ports; the stack wires them"
+    if not _within(name, ("adapters.kit", "adapters.ports", home)):
+        return "a system imports only the kit, the ports and itself"
+    if module.endswith(".bridge") and name.rsplit(".", maxsplit=1)[-1] == "simulator":
+        return "a bridge never imports a simulator"
+    return None
 
 
 def test_the_packages_keep_the_import_direction() -> None:
@@ -129,7 +162,25 @@ def test_every_package_is_covered() -> None:
         ("contracts/x.py", "import yaml\n", "third-party imports allowed here"),
         ("routing/x.py", "from hub import errors\n", "routing may import only"),
         ("routing/x.py", "import aio_pika\n", "broker client"),
-        ("hub/worker.py", "import asyncpg\n", "only hub/store imports asyncpg"),
+        ("hub/worker.py", "import asyncpg\n", "only storekit, hub/store and adapters/store"),
+        ("adapters/vrs/bridge.py", "import asyncpg\n", "only storekit, hub/store and adapters"),
+        ("adapters/vrs/bridge.py", "from adapters.kiosk import edge\n", "only the kit, the ports"),
+        (
+            "adapters/kit/rows.py",
+            "from adapters.vrs import bridge\n",
+            "may import only adapters.kit",
+        ),
+        ("adapters/vrs/bridge.py", "from adapters.store import db\n", "only by their ports"),
+        ("adapters/vrs/bridge.py", "from storekit import translate\n", "only by their ports"),
+        (
+            "adapters/ports.py",
+            "from adapters.kit import bridge\n",
+            "may import only adapters.ports",
+        ),
+        ("hub/pipeline.py", "from adapters import ports\n", "hub may import only"),
+        ("storekit/x.py", "from hub import pipeline\n", "storekit may import only"),
+        ("adapters/store/db.py", "import asyncpg\nfrom storekit import migrate\n", None),
+        ("adapters/vrs/bridge.py", "from adapters.kit import rows\nfrom . import edge\n", None),
         ("hub/store/db.py", "import aio_pika\n", "the store knows nothing of the broker"),
         (
             "adapters/vrs/bridge.py",
@@ -137,6 +188,7 @@ def test_every_package_is_covered() -> None:
             "never imports a simulator",
         ),
         ("adapters/vrs/bridge.py", "from hub.store import journal\n", "adapters may import only"),
+        ("adapters/vrs/bridge.py", "from hub.ports import Journal\n", "adapters may import only"),
         ("adapters/vrs/edge.py", "from . import simulator\n", None),
         ("hub/store/db.py", "import asyncpg\n", None),
         ("hub/worker.py", "from .store import journal\n", None),

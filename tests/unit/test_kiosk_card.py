@@ -9,8 +9,8 @@ from uuid import uuid4
 
 import pytest
 
-from adapters.kiosk.card_check import CardRejected, check_application
 from adapters.kiosk.simulator import CardAuthority, CardLocked, MyNumberCard, WrongPin
+from adapters.kit.card_check import CardRejected, check_application
 from contracts.payloads import CertificateApplication
 
 AUTHORITY = CardAuthority()

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from adapters.nws.permits import NetworkList, PermitRefused, check_permit, issue_permit
+from adapters.kit.permits import NetworkList, PermitRefused, check_permit, issue_permit
 from contracts.examples import example_payload
 from contracts.payloads import InquiryRequest, PermittedListRow, PermittedListUpdate
 

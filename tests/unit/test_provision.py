@@ -13,7 +13,7 @@ from adapters.intermediate.fukuhon import MemoryFukuhon
 from adapters.intermediate.linkage import MemoryLinkage, acquire
 from adapters.intermediate.provision import answer, sealed_reply
 from adapters.intermediate.results import interrupted, opened_result
-from adapters.nws.permits import NetworkList, PermitRefused, issue_permit
+from adapters.kit.permits import NetworkList, PermitRefused, issue_permit
 from contracts.codes import InternalPersonNumber, SystemId
 from contracts.envelope import Envelope
 from contracts.keys import KeyRing, generate_key

@@ -14,7 +14,7 @@ import pytest
 import segno
 from segno.consts import MODE_BYTE, MODE_NUMERIC
 
-from adapters.vrs.shc import (
+from adapters.kit.shc import (
     QR_PREFIX,
     SHC_TYPES,
     CardError,

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from hub.errors import DatabaseUnavailable
-from hub.store.postgres import translated
+from storekit.translate import translated
 
 
 async def test_a_connection_reset_reported_as_cancelled_is_an_outage() -> None:

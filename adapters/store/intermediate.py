@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from adapters.ports import History, in_date_order
+from adapters.store.queries import query
 from contracts.codes import InternalPersonNumber, LinkageCode
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
-from hub.ports import History, in_date_order
-from hub.store.postgres import translated
-from hub.store.queries import query
+from storekit.translate import translated
 
 __all__ = ["Executor", "PgFukuhon", "PgLinkage"]
 

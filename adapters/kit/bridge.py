@@ -25,6 +25,7 @@ from faststream.rabbit import (
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
 
+from adapters.ports import AdapterInbox, InboxTransaction
 from contracts.broker import INGRESS_EXCHANGE, adapter_queue
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient, new_message_id, stable_message_id
@@ -40,7 +41,6 @@ from contracts.signing import (
 )
 from contracts.wire import WireLimits
 from hub.errors import BrokerUnavailable, Retryable
-from hub.ports import AdapterInbox, InboxTransaction
 
 __all__ = [
     "Bridge",

@@ -6,6 +6,6 @@ consumes the adapter's own queue, verifies each delivery's original signature, a
 the handler inside the adapter inbox's transaction, so a redelivery is a no-op.
 """
 
-from adapters._bridge.bridge import Bridge, Handler, make_broker
+from adapters.kit.bridge import Bridge, Handler, make_broker
 
 __all__ = ["Bridge", "Handler", "make_broker"]

@@ -11,11 +11,28 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from adapters.health_mgmt.records_csv import RowError, decode
-
-__all__ = ["Rows", "read_rows", "rows_csv", "rows_result"]
+__all__ = ["RowError", "Rows", "decode", "read_rows", "rows_csv", "rows_result"]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem with one row: its line in the file, the field, the reason."""
+
+    line: int
+    field: str
+    reason: str
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-8 (BOM or not) if it decodes, else CP932; ValueError if neither."""
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return data.decode(encoding), "utf-8" if encoding == "utf-8-sig" else encoding
+        except UnicodeDecodeError:
+            continue
+    raise ValueError("file: neither UTF-8 nor Shift_JIS (CP932)")
 
 
 @dataclass

@@ -14,10 +14,10 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from hub.ports import PERMIT_COLUMNS, RECORD_COLUMNS, RESIDENT_COLUMNS, TARGET_COLUMNS, Row
-from hub.store.intermediate import Executor
-from hub.store.postgres import translated
-from hub.store.queries import query
+from adapters.ports import PERMIT_COLUMNS, RECORD_COLUMNS, RESIDENT_COLUMNS, TARGET_COLUMNS, Row
+from adapters.store.intermediate import Executor
+from adapters.store.queries import query
+from storekit.translate import translated
 
 __all__ = ["PgIntermediateBook", "PgNetworkBook", "PgResidents", "PgVrsBook"]
 

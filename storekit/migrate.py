@@ -1,4 +1,8 @@
-"""Numbered, forward-only SQL migrations, each applied in a transaction and recorded."""
+"""Numbered, forward-only SQL migrations, each applied in a transaction and recorded.
+
+Each database keeps its own history in `schema_migrations`: the hub's migrations are in
+`hub/store/migrations/`, the adapters' databases' in `adapters/store/migrations/`.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-__all__ = [
-    "ADAPTER_MIGRATIONS_DIR",
-    "MIGRATIONS_DIR",
-    "Migration",
-    "applied",
-    "migrate",
-    "migrations",
-]
+from storekit.translate import Connection, translated
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-# The adapters' own databases (one per city, one for the network) have their own history.
-ADAPTER_MIGRATIONS_DIR = Path(__file__).with_name("adapter_migrations")
+__all__ = ["Migration", "applied", "migrate", "migrated_pool", "migrations"]
+
 _NAME = re.compile(r"(?P<number>[0-9]{4})_(?P<name>[a-z0-9_]+)\.sql")
-# Any number that is the same for every hub process: two processes starting at once must
-# not both apply a migration.
+# Any number that is the same for every process: two processes starting at once must not
+# both apply a migration (the lock is per database).
 _LOCK = 0x5E55_4855
 
 
@@ -36,7 +31,7 @@ class Migration:
     path: Path
 
 
-def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def migrations(directory: Path) -> list[Migration]:
     """Every migration file, in order; a gap or a badly named file is an error."""
     found = []
     for path in sorted(directory.glob("*.sql")):
@@ -50,16 +45,13 @@ def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-Connection = asyncpg.Connection | PoolConnectionProxy
-
-
 async def applied(connection: Connection) -> list[int]:
     """Numbers of the migrations already applied."""
     rows = await connection.fetch("SELECT number FROM schema_migrations ORDER BY number")
     return [row["number"] for row in rows]
 
 
-async def migrate(connection: Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def migrate(connection: Connection, directory: Path) -> list[str]:
     """Apply every migration not yet applied; return the names applied now."""
     await connection.execute("SELECT pg_advisory_lock($1)", _LOCK)
     try:
@@ -84,3 +76,17 @@ async def migrate(connection: Connection, directory: Path = MIGRATIONS_DIR) -> l
         return names
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK)
+
+
+async def migrated_pool(
+    dsn: str, directory: Path, *, size: int = 4, command_timeout: float = 30.0
+) -> asyncpg.Pool:
+    """A pool on `dsn` whose database has every migration of `directory` applied;
+    DatabaseUnavailable if PostgreSQL does not answer."""
+    with translated():
+        pool = await asyncpg.create_pool(
+            dsn, min_size=1, max_size=size, command_timeout=command_timeout
+        )
+        async with pool.acquire() as connection:
+            await migrate(connection, directory)
+    return pool

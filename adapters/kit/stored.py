@@ -1,6 +1,7 @@
 """What PostgreSQL makes of a value, for the in-memory stores that stand in for the
-systems' PostgreSQL ones (`hub.store.systems`): the column types asyncpg gives back, the
-text a jsonb column gives back, and a refusal wherever a constraint would refuse.
+systems' PostgreSQL ones (`adapters/store/`): the column types asyncpg gives back, the
+text a jsonb column gives back, and a refusal wherever a constraint would refuse; and the
+in-memory inbox the bridges' unit tests use.
 
 An in-memory store keeps its rows as the database would, so that a caller tested against
 it sees what it would see in production: a `timestamptz` in UTC, a `date` without its
@@ -10,16 +11,20 @@ time, a `uuid` parsed, a jsonb document reordered and its numbers rewritten.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, NoReturn, overload
 from uuid import UUID
 
+from adapters.ports import InboxTransaction
 from hub.errors import Conflict
 
 __all__ = [
     "ConstraintViolation",
+    "MemoryInbox",
     "jsonb",
     "not_null",
     "pg_date",
@@ -114,3 +119,30 @@ def _string(value: str) -> str:
     if "\x00" in value:
         raise ValueError("unsupported Unicode escape sequence: \\u0000 cannot be stored")
     return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class _MemoryInboxTransaction:
+    effects: list[str]
+    fresh: bool
+
+    async def record_effect(self, effect: str) -> None:
+        self.effects.append(effect)
+
+
+@dataclass
+class MemoryInbox:
+    """An adapter inbox held in a set (`AdapterInbox`, for unit tests of the bridges): a
+    delivery's dedupe row and effects are kept only if its handler does not raise."""
+
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    effects: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @asynccontextmanager
+    async def first_time(self, consumer: str, message_id: str) -> AsyncIterator[InboxTransaction]:
+        """Dedupe row and effects, kept only if the body does not raise."""
+        key = (consumer, message_id)
+        transaction = _MemoryInboxTransaction([], key not in self.seen)
+        yield transaction
+        self.seen.add(key)
+        self.effects.extend((consumer, message_id, e) for e in transaction.effects)

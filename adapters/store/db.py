@@ -11,16 +11,32 @@ from __future__ import annotations
 import contextvars
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from hub.ports import InboxTransaction
-from hub.store.migrate import ADAPTER_MIGRATIONS_DIR, migrate
-from hub.store.postgres import _PgInboxTransaction, ensure_database, translated
-from hub.store.queries import query
+from adapters.ports import InboxTransaction
+from adapters.store.queries import MIGRATIONS_DIR, query
+from storekit.databases import ensure_database
+from storekit.migrate import migrated_pool
+from storekit.translate import Connection, translated
 
 __all__ = ["AdapterDb"]
+
+
+@dataclass
+class _PgInboxTransaction:
+    connection: Connection
+    consumer: str
+    message_id: str
+    fresh: bool
+
+    async def record_effect(self, effect: str) -> None:
+        with translated():
+            await self.connection.execute(
+                query("adapter_effect"), self.consumer, self.message_id, effect
+            )
 
 
 class AdapterDb:
@@ -36,13 +52,9 @@ class AdapterDb:
     async def open(cls, dsn: str, *, size: int = 4, command_timeout: float = 30.0) -> AdapterDb:
         """Create the database if needed, open a pool, apply the adapter migrations."""
         await ensure_database(dsn)
-        with translated():
-            pool = await asyncpg.create_pool(
-                dsn, min_size=1, max_size=size, command_timeout=command_timeout
-            )
-            async with pool.acquire() as connection:
-                await migrate(connection, ADAPTER_MIGRATIONS_DIR)
-        return cls(pool)
+        return cls(
+            await migrated_pool(dsn, MIGRATIONS_DIR, size=size, command_timeout=command_timeout)
+        )
 
     async def close(self) -> None:
         """Close the pool."""

@@ -1,0 +1,73 @@
+"""The adapters' inbox (one suite, in memory and on PostgreSQL) and the adapters' schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from adapters.kit.stored import MemoryInbox
+from adapters.ports import AdapterInbox
+from adapters.store.db import AdapterDb
+from adapters.store.queries import MIGRATIONS_DIR
+from adapters.store.queries import query as adapter_query
+from storekit.migrate import migrations
+from tests.harness import PG_ROOT, drop_database
+
+
+@pytest.fixture
+async def adapter_db() -> AsyncIterator[tuple[AdapterDb, str]]:
+    name = "t" + uuid.uuid4().hex[:12]
+    try:
+        db = await AdapterDb.open(PG_ROOT + name)
+        try:
+            yield db, name
+        finally:
+            await db.close()
+    finally:
+        await drop_database(name)
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def inbox(request: pytest.FixtureRequest, adapter_db: tuple[AdapterDb, str]) -> AdapterInbox:
+    return MemoryInbox() if request.param == "memory" else adapter_db[0]
+
+
+async def test_the_adapter_inbox_admits_a_message_once_and_rolls_back_with_its_handler(
+    inbox: AdapterInbox,
+) -> None:
+    message = "019abf3c-2a00-7000-8000-000000000009"
+
+    async def failing_handler() -> None:
+        async with inbox.first_time("adapter.vrs.082279", message) as transaction:
+            assert transaction.fresh
+            await transaction.record_effect("seen")
+            raise RuntimeError("handler failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_handler()
+    async with inbox.first_time("adapter.vrs.082279", message) as transaction:
+        assert transaction.fresh  # the failed attempt left nothing behind
+        await transaction.record_effect("seen")
+    async with inbox.first_time("adapter.vrs.082279", message) as transaction:
+        assert not transaction.fresh
+    async with inbox.first_time("adapter.vrs.082074", message) as transaction:
+        assert transaction.fresh  # dedupe is per consumer
+
+
+async def test_the_adapter_migrations_are_applied_once_and_every_query_fits(
+    adapter_db: tuple[AdapterDb, str],
+) -> None:
+    connection = await asyncpg.connect(PG_ROOT + adapter_db[1])
+    try:
+        applied = await connection.fetch("SELECT number FROM schema_migrations ORDER BY number")
+        assert [r["number"] for r in applied] == [m.number for m in migrations(MIGRATIONS_DIR)]
+        for name, sql in adapter_query.texts.items():
+            try:
+                await connection.prepare(sql)
+            except asyncpg.PostgresError as exc:
+                pytest.fail(f"query {name} does not fit the adapters' schema: {exc}")
+    finally:
+        await connection.close()
