@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -16,13 +15,11 @@ from contracts.broker import destinations
 from contracts.codes import CodeError, LocalGovCode, SystemId
 from contracts.envelope import Envelope
 from contracts.keys import KeyRing, KeyRingError, generate_key
-from hub import demo as demo_module
 from hub import service
 from hub.cli_common import configure_logging, duration, settings_or_exit
 from hub.cli_desk import audit_app, desk_serve, held_app, staff_app
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings, env_table
-from observability import logs
 from routing import compare
 from routing.decision import ROUTING_CODES, Context
 from routing.policy import Policy, PolicyError, load_policy
@@ -191,26 +188,6 @@ def settings_table() -> None:
     typer.echo("| variable | default | meaning |\n| --- | --- | --- |")
     for variable, default, description in env_table():
         typer.echo(f"| `{variable}` | `{default}` | {description} |")
-
-
-@app.command("demo")
-def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="where the demo keeps its files")] = Path(
-        "var/demo"
-    ),
-    offline: Annotated[
-        bool, typer.Option(help="skip the part that needs RabbitMQ and PostgreSQL")
-    ] = False,
-) -> None:
-    """Run the demo: keys, every message kind signed and verified, forgeries refused."""
-    settings = settings_or_exit()
-    logs.configure("WARNING")
-    shutil.rmtree(directory / "keys", ignore_errors=True)
-    surprises = demo_module.run(directory, typer.echo, None if offline else settings)
-    if surprises:
-        typer.echo(f"\n{surprises} unexpected result(s)", err=True)
-        raise typer.Exit(1)
-    typer.echo("\nall as expected")
 
 
 # -- the approval desk ----------------------------------------------------------------

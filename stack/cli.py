@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
-import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -25,13 +24,17 @@ from adapters.ports import History
 from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgFukuhon
 from adapters.store.systems import PgResidents
+from hub.cli_common import settings_or_exit
 from hub.settings import Settings
 from hub.settings import load as load_settings
+from observability import logs
 from stack.demo import run_demo
 from stack.host import run_city, run_network
 from stack.keys import provision_keys
+from stack.processes import Processes, stack_commands
+from stack.walkthrough import run as run_walkthrough
 
-__all__ = ["stack_app"]
+__all__ = ["demo_app", "stack_app"]
 
 stack_app = typer.Typer(
     help="The adapters of the five systems, and the whole stack.", no_args_is_help=True
@@ -102,24 +105,12 @@ def up() -> None:
     if settings.signing.hub_key_file is None:
         hub_keys = sorted(settings.adapters.key_dir.glob("hub-*.signing.pem"))
         env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(hub_keys[-1])
-    commands = [["hub"], ["desk"], ["stack", "network"]] + [
-        ["stack", "city", code] for code in settings.adapters.municipalities
-    ]
-    children = [
-        subprocess.Popen([sys.executable, "-m", "hub", *argv], env=env)  # noqa: S603
-        for argv in commands
-    ]
-    typer.echo(f"started {len(children)} processes; Ctrl-C stops them")
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    codes = [child.wait(timeout=60) for child in children]
-    raise typer.Exit(max(codes, default=0))
+    processes = Processes(env)  # in this terminal, as the operator asked for them
+    processes.start_all(stack_commands(settings.adapters.municipalities))
+    typer.echo(f"started {len(processes.children)} processes; Ctrl-C stops them")
+    processes.wait_any()
+    codes = processes.stop()
+    raise typer.Exit(max(codes.values(), default=0))
 
 
 @stack_app.command("reconcile")
@@ -164,3 +155,30 @@ def demo(
         typer.echo(f"{surprises} unexpected result(s)", err=True)
         raise typer.Exit(1)
     typer.echo("all as expected")
+
+
+demo_app = typer.Typer(
+    help="Every message kind signed, verified and sent through a live hub worker, with every "
+    "forgery refused (the whole stack: `sesshu stack demo`).",
+    invoke_without_command=True,
+)
+
+
+@demo_app.callback()
+def walkthrough(
+    directory: Annotated[Path, typer.Option("--dir", help="where the demo keeps its files")] = Path(
+        "var/demo"
+    ),
+    offline: Annotated[
+        bool, typer.Option(help="skip the part that needs RabbitMQ and PostgreSQL")
+    ] = False,
+) -> None:
+    """Run the demo: keys, every message kind signed and verified, forgeries refused."""
+    settings = settings_or_exit()
+    logs.configure("WARNING")
+    shutil.rmtree(directory / "keys", ignore_errors=True)
+    surprises = run_walkthrough(directory, typer.echo, None if offline else settings)
+    if surprises:
+        typer.echo(f"\n{surprises} unexpected result(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo("\nall as expected")

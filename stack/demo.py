@@ -1,7 +1,7 @@
 """`sesshu stack demo` (`make demo`): the whole stack and a realistic day, live.
 
 Starts the hub, the desk, the network and both cities' adapters as processes against the
-local RabbitMQ (vhost `sesshu-stack-demo`) and PostgreSQL (`sesshu_stack_demo`, and the adapters'
+local RabbitMQ (vhost `sesshu_stack_demo`) and PostgreSQL (`sesshu_stack_demo`, and the adapters'
 `sesshu_stack_demo_adapters_*`), all made fresh; then the simulators play a day (`stack/day.py`)
 while a summary shows, live, what the hub carried per flow and decision, what waits for a
 所属長, and where to open the approval page. On a terminal it runs until Ctrl-C, which
@@ -15,9 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,21 +27,21 @@ from rich.text import Text
 from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgLinkage
 from contracts.codes import InternalPersonNumber
-from hub import demo_live
 from hub.approvals import Role
 from hub.desk import open_desk
 from hub.settings import Settings
 from hub.store.postgres import PgStore
 from stack.day import FLOWS, Day
 from stack.keys import provision_keys, shc_issuer
-from storekit.databases import recreate_database
+from stack.processes import Processes, stack_commands
+from stack.provision import Place, environment
 
 __all__ = ["run_demo"]
 
 CITIES = ("082279", "082074")
 APPROVER = "kacho.yuki"
 # Its own vhost and databases, apart from `sesshu demo`'s: each run starts them afresh.
-VHOST, DATABASE = "sesshu-stack-demo", "sesshu_stack_demo"
+VHOST = "sesshu_stack_demo"
 
 
 @dataclass
@@ -53,29 +50,30 @@ class Demo:
 
     base: Settings
     directory: Path
-    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
 
     def __post_init__(self) -> None:
-        self.settings = demo_live.demo_settings(self.base, VHOST, DATABASE)
-        pg = self.settings.database.url.get_secret_value().rsplit("/", 1)[0]
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("SESSHU_")} | {
-            "SESSHU_AMQP__URL": self.settings.amqp.url.get_secret_value(),
-            "SESSHU_DATABASE__URL": self.settings.database.url.get_secret_value(),
-            "SESSHU_SIGNING__RING_DIR": str(self.directory / "keys" / "ring"),
-            "SESSHU_ADAPTERS__KEY_DIR": str(self.directory / "keys" / "private"),
-            "SESSHU_ADAPTERS__DATABASE_URL": f"{pg}/{DATABASE}_adapters",
-            "SESSHU_ADAPTERS__DATA_DIR": str(self.directory / "adapters"),
-            "SESSHU_ADAPTERS__MUNICIPALITIES": ",".join(CITIES),
-            "SESSHU_ADAPTERS__KIOSK_ENROLLED": CITIES[0],
-            "SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS": "0.5",
-            "SESSHU_HUB__MUNICIPALITIES": ",".join(CITIES),
-            "SESSHU_DESK__SECURE_COOKIES": "false",  # plain HTTP on this machine only
-            "SESSHU_DESK__HTTP_PORT": str(self.base.desk.http_port),
-            "SESSHU_ADAPTERS__KIOSK_HTTP_PORT": str(self.base.adapters.kiosk_http_port),
-            "SESSHU_LOG_LEVEL": "WARNING",
-        }
+        self.place = Place(
+            VHOST,
+            self.base.amqp.url.get_secret_value(),
+            self.base.database.url.get_secret_value(),
+        )
+        self.env = environment(
+            self.place,
+            self.directory / "keys" / "ring",
+            SESSHU_ADAPTERS__KEY_DIR=str(self.directory / "keys" / "private"),
+            SESSHU_ADAPTERS__DATA_DIR=str(self.directory / "adapters"),
+            SESSHU_ADAPTERS__MUNICIPALITIES=",".join(CITIES),
+            SESSHU_ADAPTERS__KIOSK_ENROLLED=CITIES[0],
+            SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS="0.5",
+            SESSHU_HUB__MUNICIPALITIES=",".join(CITIES),
+            SESSHU_DESK__SECURE_COOKIES="false",  # plain HTTP on this machine only
+            SESSHU_DESK__HTTP_PORT=str(self.base.desk.http_port),
+            SESSHU_ADAPTERS__KIOSK_HTTP_PORT=str(self.base.adapters.kiosk_http_port),
+            SESSHU_LOG_LEVEL="WARNING",
+        )
+        self.processes = Processes(self.env, self.directory / "logs")
 
     @property
     def desk_url(self) -> str:
@@ -84,27 +82,11 @@ class Demo:
     def kiosk_url(self, city: str) -> str:
         return f"http://127.0.0.1:{self.base.adapters.kiosk_http_port + CITIES.index(city)}"
 
-    def _empty(self) -> None:
-        for name in ("adapters", "keys", "logs"):
-            shutil.rmtree(self.directory / name, ignore_errors=True)
-        (self.directory / "logs").mkdir(parents=True)
-        if shutil.which("rabbitmqctl"):
-            subprocess.run(  # noqa: S603
-                ["rabbitmqctl", "-q", "delete_vhost", VHOST],  # noqa: S607
-                capture_output=True,
-                check=False,
-            )
-            self.settings = demo_live.demo_settings(
-                self.base, VHOST, DATABASE
-            )  # adds it again, empty
-
     async def fresh(self) -> None:
         """Empty databases, folders and queues, and keys for everyone."""
-        await asyncio.to_thread(self._empty)
-        await recreate_database(self.settings.database.url.get_secret_value())
-        base = self.env["SESSHU_ADAPTERS__DATABASE_URL"]
-        for owner in (*CITIES, "nws"):
-            await recreate_database(f"{base}_{owner}", create=False)
+        for name in ("adapters", "keys", "logs"):
+            await asyncio.to_thread(shutil.rmtree, self.directory / name, ignore_errors=True)
+        await self.place.make(fresh=True)
         key_dir = self.directory / "keys" / "private"
         provision_keys(CITIES, key_dir, self.directory / "keys" / "ring")
         self.env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(
@@ -113,34 +95,12 @@ class Demo:
 
     def start(self) -> None:
         """The hub, the desk, the network and each city's adapters."""
-        commands = {"hub": ["hub"], "desk": ["desk"], "network": ["stack", "network"]}
-        commands |= {city: ["stack", "city", city] for city in CITIES}
-        for name, argv in commands.items():
-            with (self.directory / "logs" / f"{name}.log").open("wb") as log:
-                self.children[name] = subprocess.Popen(  # noqa: S603 - our own CLI
-                    [sys.executable, "-m", "hub", *argv],
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+        self.processes.start_all(stack_commands(CITIES))
 
     def stop(self, grace: float = 0.0) -> dict[str, int]:
         """SIGTERM every process that still runs after `grace` seconds (a terminal's
         Ctrl-C reached them all already); their exit codes."""
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(c.poll() is None for c in self.children.values()):
-            time.sleep(0.2)
-        for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        codes = {}
-        for name, child in self.children.items():
-            try:
-                codes[name] = child.wait(60)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                codes[name] = -9
-        return codes
+        return self.processes.stop(grace=grace)
 
     async def approver(self) -> None:
         """A 所属長 of Yuki's health-promotion section, to approve on the page."""
@@ -160,7 +120,7 @@ class Demo:
 
     async def code_of(self, city: str, person: str) -> str | None:
         """A resident's 符号 at a city, read from that city's intermediate server."""
-        db = await AdapterDb.open(f"{self.env['SESSHU_ADAPTERS__DATABASE_URL']}_{city}", size=1)
+        db = await AdapterDb.open(self.place.database(f"adapters_{city}"), size=1)
         try:
             code = await PgLinkage(db).code_for(city, InternalPersonNumber(person))
         finally:
@@ -240,7 +200,7 @@ async def run_demo(
 
 
 async def _store(demo: Demo) -> PgStore:
-    dsn = demo.settings.database.url.get_secret_value()
+    dsn = demo.place.database_url
     for _ in range(120):  # the hub creates and migrates the database as it starts
         try:
             store = await PgStore.connect(dsn, size=2)

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from contracts.payloads import PAYLOAD_BY_KIND
 from hub.cli import app
-from hub.demo import ROUTES, run
+from stack.walkthrough import ROUTES, run
 
 
 def test_the_demo_covers_every_kind_and_refuses_every_forgery(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """The live half of `sesshu demo`: the same envelopes through a real hub worker.
 
-Runs a worker in this process against the local RabbitMQ (its own vhost where
-`rabbitmqctl` is at hand) and a `sesshu_demo` database, publishes every example kind and
-the forgeries with confirms, and shows what the journal decided and what each adapter
-queue received.
+Runs a worker in this process against the local RabbitMQ (its own vhost `sesshu_demo` where
+`rabbitmqctl` is at hand) and a `sesshu_demo` database (`stack.provision.Place`), publishes
+every example kind and the forgeries with confirms, and shows what the journal decided
+and what each adapter queue received.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import shutil
-import subprocess
 from collections.abc import Callable
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
 from pydantic import SecretStr
@@ -29,41 +26,31 @@ from hub.settings import Settings
 from hub.store.desk import PgDesk
 from hub.store.postgres import PgStore
 from hub.worker import Worker
-from storekit.databases import recreate_database
+from stack.provision import Place
 
-__all__ = ["DEMO_DATABASE", "DEMO_VHOST", "through_the_hub"]
+__all__ = ["DEMO_NAME", "demo_settings", "through_the_hub"]
 
-DEMO_VHOST = "sesshu-demo"
-DEMO_DATABASE = "sesshu_demo"
+# The vhost and the database (made fresh each run, and kept afterwards to look at).
+DEMO_NAME = "sesshu_demo"
 DEMO_TERMINAL = Terminal("demo", "sesshu demo")
 CHIKUSEI = "082279"
 
 
-def demo_settings(
-    base: Settings, vhost: str = DEMO_VHOST, database: str = DEMO_DATABASE
-) -> Settings:
+def demo_settings(base: Settings, name: str = DEMO_NAME) -> Settings:
     """The operator's settings, pointed at the demo's own vhost and database."""
-    amqp_url = base.amqp.url.get_secret_value()
-    # Its own vhost where this machine's RabbitMQ can be told to make one; else the default.
-    if shutil.which("rabbitmqctl"):
-        user = urlsplit(amqp_url).username or "guest"
-        for args in (
-            ["add_vhost", vhost],
-            ["set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
-        ):
-            subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, check=False)  # noqa: S603, S607
-        amqp_url = _with_path(amqp_url, "/" + quote(vhost, safe=""))
-    database_url = _with_path(base.database.url.get_secret_value(), "/" + database)
+    place = _place(base, name)
     return base.model_copy(
         update={
-            "amqp": base.amqp.model_copy(update={"url": SecretStr(amqp_url)}),
-            "database": base.database.model_copy(update={"url": SecretStr(database_url)}),
+            "amqp": base.amqp.model_copy(update={"url": SecretStr(place.amqp_url)}),
+            "database": base.database.model_copy(update={"url": SecretStr(place.database_url)}),
         }
     )
 
 
-def _with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
+def _place(settings: Settings, name: str = DEMO_NAME) -> Place:
+    return Place(
+        name, settings.amqp.url.get_secret_value(), settings.database.url.get_secret_value()
+    )
 
 
 async def through_the_hub(
@@ -75,7 +62,7 @@ async def through_the_hub(
 ) -> int:
     """Send `(label, wire bytes)` through a live worker, then approve what it held; return
     the number of surprises."""
-    await recreate_database(settings.database.url.get_secret_value())
+    await _place(settings).make(fresh=True)
     store = await open_store(settings)
     if store is None:  # pragma: no cover - only with a stop event
         return 1

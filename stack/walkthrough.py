@@ -21,11 +21,11 @@ from contracts.examples import EXAMPLE_KINDS, example_payload
 from contracts.keys import GeneratedKey, KeyRing, generate_key
 from contracts.sealing import open_sealed, seal
 from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
-from hub import demo_live
 from hub.pipeline import Triage
 from hub.settings import Settings
 from routing.decision import Context
 from routing.policy import load_policy
+from stack import walkthrough_live
 
 CHIKUSEI = "082279"
 YUKI = "082074"
@@ -188,8 +188,8 @@ def run(directory: Path, echo: Callable[[str], None], live: Settings | None = No
 
 
 def _live(keys: Keys, settings: Settings, echo: Callable[[str], None]) -> int:
-    settings = demo_live.demo_settings(settings)
-    echo(f"\nthrough a live hub worker ({demo_live.DEMO_VHOST}, {demo_live.DEMO_DATABASE}):")
+    settings = walkthrough_live.demo_settings(settings)
+    echo(f"\nthrough a live hub worker (vhost and database {walkthrough_live.DEMO_NAME}):")
     triage = Triage(
         ring=keys.ring(),
         freshness=settings.signing.freshness(),
@@ -200,4 +200,4 @@ def _live(keys: Keys, settings: Settings, echo: Callable[[str], None]) -> int:
     bodies += [(label, make()) for label, make in forgeries(keys)]
     hub = keys.of(SystemId.HUB, CHIKUSEI)
     signer = Signer(hub.entry.key_id, hub.signing)
-    return asyncio.run(demo_live.through_the_hub(settings, triage, bodies, echo, signer))
+    return asyncio.run(walkthrough_live.through_the_hub(settings, triage, bodies, echo, signer))
