@@ -47,6 +47,7 @@ from bench.stages import hub_stages, timeline
 from bench.traffic import KIND, BenchMessage, signed_messages
 from contracts.broker import DEAD_QUEUE, INGRESS_EXCHANGE, INGRESS_QUEUE, adapter_queue
 from hub.settings import Settings
+from stack.processes import Processes
 
 __all__ = ["RunResult", "main"]
 
@@ -169,7 +170,7 @@ async def _bench(services: BenchServices, args: argparse.Namespace) -> dict[str,
     # Deliveries come on their own connection, so a publisher held by flow control cannot
     # delay them.
     listener = await aio_pika.connect(services.amqp_url)
-    processes: list[subprocess.Popen[bytes]] = []
+    processes = Processes(services.hub_env(), OUTPUT)
     try:
         setup = await driver.channel()
         await declare_plain(setup, DESTINATIONS)
@@ -187,7 +188,7 @@ async def _bench(services: BenchServices, args: argparse.Namespace) -> dict[str,
             INGRESS_QUEUE,
             tuple(adapter_queue(*key.split(".")) for key in DESTINATIONS),
             (DEAD_QUEUE,),
-            _start_hub(services, processes),
+            _start_hub(processes),
         )
         systems = (plain, hub)
         for system in systems:
@@ -227,14 +228,11 @@ async def _bench(services: BenchServices, args: argparse.Namespace) -> dict[str,
                 why = "stalled for 30 s" if code is None else f"exited with {code}"
                 print(f"stopping: {system.name} {why} in the {mode} run")
                 break
-        exits = {s.name: _stop(s.process) for s in systems}
+        exits = processes.stop(s.name for s in systems)
         return _report(runs, exits, args, prefetch, bench.message_bytes)
     finally:
         # Reached with live processes only when something failed: do not leave them behind.
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        processes.kill_all()
         await listener.close()
         await driver.close()
 
@@ -364,31 +362,17 @@ def _result(
 
 
 def _start_forwarder(
-    services: BenchServices, prefetch: int, processes: list[subprocess.Popen[bytes]]
+    services: BenchServices, prefetch: int, processes: Processes
 ) -> subprocess.Popen[bytes]:
-    argv = ["-m", "bench.forwarder", "--url", services.amqp_url, "--prefetch", str(prefetch)]
+    argv = ["--url", services.amqp_url, "--prefetch", str(prefetch)]
     for key in DESTINATIONS:
         argv += ["--destination", key]
-    return _spawn(argv, services.hub_env(), "forwarder.log", processes)
+    return processes.module("plain", "bench.forwarder", argv)
 
 
-def _start_hub(
-    services: BenchServices, processes: list[subprocess.Popen[bytes]]
-) -> subprocess.Popen[bytes]:
+def _start_hub(processes: Processes) -> subprocess.Popen[bytes]:
     # One worker process runs in the `hub` process itself, so its pid is the one to measure.
-    env = services.hub_env()
-    return _spawn(["-m", "hub", "hub", "--workers", "1"], env, "hub.log", processes)
-
-
-def _spawn(
-    argv: list[str], env: dict[str, str], log_name: str, processes: list[subprocess.Popen[bytes]]
-) -> subprocess.Popen[bytes]:
-    with (OUTPUT / log_name).open("wb") as log:  # the child keeps its own descriptor
-        process = subprocess.Popen(  # noqa: S603 - this interpreter, our own modules
-            [sys.executable, *argv], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-    processes.append(process)
-    return process
+    return processes.sesshu("hub", ["hub", "--workers", "1"])
 
 
 async def _until_consuming(connection: AbstractConnection, system: System) -> None:
@@ -409,15 +393,6 @@ async def _until_consuming(connection: AbstractConnection, system: System) -> No
                 await channel.close()
         await asyncio.sleep(0.2)
     raise RuntimeError(f"{system.name} did not start consuming within 60 s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> int:
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return process.wait()
 
 
 def _profile_path(path: Path | None, mode: str) -> Path | None:

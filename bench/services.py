@@ -1,37 +1,27 @@
-"""A benchmark's own RabbitMQ vhost, PostgreSQL database and key ring, removed afterwards.
-
-A small copy of what tests/harness.py does, so that `python -m bench.pipeline` does not
-depend on the test package.
-"""
+"""A benchmark's own RabbitMQ vhost, PostgreSQL database and key ring, removed afterwards,
+made as every stack's are (`stack.provision.Place`)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
-
 from contracts.codes import SystemId
 from contracts.keys import generate_key
 from contracts.signing import Signer
+from stack.provision import Place, environment
 
 __all__ = [
-    "AMQP_ROOT",
     "MUNICIPALITIES",
-    "PG_ROOT",
     "SENDERS",
     "BenchServices",
     "create_services",
     "drop_services",
 ]
 
-AMQP_ROOT = "amqp://guest:guest@127.0.0.1:5672/"
-PG_ROOT = "postgresql://postgres@127.0.0.1:5432/"
 CHIKUSEI, YUKI = "082279", "082074"
 MUNICIPALITIES = (CHIKUSEI, YUKI)
 # (sender system, municipality, recipient system): the harness's traffic mix, so that the
@@ -44,57 +34,37 @@ SENDERS: tuple[tuple[SystemId, str, SystemId], ...] = (
 )
 
 
-def rabbitmqctl(*args: str) -> None:
-    """Run rabbitmqctl quietly; raise if it fails."""
-    subprocess.run(  # noqa: S603 - fixed program, arguments are ours
-        ["rabbitmqctl", "-q", *args],  # noqa: S607 - found on PATH like `make services` does
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 @dataclass(frozen=True)
 class BenchServices:
     """One benchmark run's vhost, database and the signers of its senders."""
 
-    name: str
+    place: Place
     ring_dir: Path
     signers: dict[tuple[SystemId, str], Signer]
 
     @property
     def amqp_url(self) -> str:
         """AMQP URL of the benchmark's vhost."""
-        return f"{AMQP_ROOT}{self.name}"
+        return self.place.amqp_url
 
     @property
     def database_url(self) -> str:
         """DSN of the benchmark's database."""
-        return f"{PG_ROOT}{self.name}"
+        return self.place.database_url
 
     def hub_env(self) -> dict[str, str]:
         """Environment for a hub process pointed at these services, other settings default."""
-        # Drop the caller's SESSHU_* so a shell setting cannot change what is measured.
-        base = {k: v for k, v in os.environ.items() if not k.startswith("SESSHU_")}
-        return base | {
-            "SESSHU_AMQP__URL": self.amqp_url,
-            "SESSHU_DATABASE__URL": self.database_url,
-            "SESSHU_SIGNING__RING_DIR": str(self.ring_dir),
-            "SESSHU_HUB__MUNICIPALITIES": ",".join(MUNICIPALITIES),
-            "SESSHU_LOG_LEVEL": "WARNING",
-        }
+        return environment(
+            self.place,
+            self.ring_dir,
+            SESSHU_HUB__MUNICIPALITIES=",".join(MUNICIPALITIES),
+            SESSHU_LOG_LEVEL="WARNING",
+        )
 
 
 def create_services(ring_dir: Path) -> BenchServices:
     """A new vhost and database, and a key ring in `ring_dir` with a key per sender."""
-    name = "bench" + uuid.uuid4().hex[:12]
-    rabbitmqctl("add_vhost", name)
-    try:
-        rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-        asyncio.run(_execute(f'CREATE DATABASE "{name}"'))
-    except BaseException:
-        rabbitmqctl("delete_vhost", name)
-        raise
+    place = asyncio.run(Place("bench" + uuid.uuid4().hex[:12]).make())
     signers = {}
     for system, municipality, _ in SENDERS:
         key = generate_key(
@@ -106,20 +76,9 @@ def create_services(ring_dir: Path) -> BenchServices:
         )
         key.write(ring_dir)
         signers[(system, municipality)] = Signer(key.entry.key_id, key.signing)
-    return BenchServices(name, ring_dir, signers)
+    return BenchServices(place, ring_dir, signers)
 
 
 def drop_services(services: BenchServices) -> None:
     """Remove the vhost and the database (the database even while a client holds it)."""
-    try:
-        rabbitmqctl("delete_vhost", services.name)
-    finally:
-        asyncio.run(_execute(f'DROP DATABASE IF EXISTS "{services.name}" WITH (FORCE)'))
-
-
-async def _execute(sql: str) -> None:
-    connection = await asyncpg.connect(PG_ROOT + "postgres")
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
+    asyncio.run(services.place.remove())

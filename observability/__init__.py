@@ -1,1 +1,2 @@
-"""Metrics, traces and logs that never carry personal information."""
+"""What the processes tell their operators: structured JSON logs that never carry personal
+information (`logs`). Metrics and traces are not here yet."""

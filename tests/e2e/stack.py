@@ -6,8 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import socket
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +22,11 @@ from contracts.payloads import Payload
 from hub.approvals import Role
 from hub.desk import Terminal, open_desk
 from stack.keys import keys_for, provision_keys
+from stack.processes import Processes, stack_commands
 from tests.harness import (
     CHIKUSEI,
     PASSWORD,
     PG_ROOT,
-    ROOT,
     YUKI,
     HubProcess,
     Services,
@@ -66,7 +64,7 @@ class Stack:
     root: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     hub: HubProcess | None = None
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: Processes | None = None
     kiosk_port: int = field(default_factory=free_port_pair)
 
     @property
@@ -100,43 +98,25 @@ class Stack:
         provision_keys(CITIES, self.key_dir, self.services.ring_dir)
         self.hub = HubProcess(self.services, extra_env=self.extra_env).start()
         await wait_for(lambda: topology_ready(self.services), 30, "the hub's topology")
-        for name, argv in [("network", ["stack", "network"])] + [
-            (code, ["stack", "city", code]) for code in CITIES
-        ]:
-            self._spawn(name, argv)
+        self.processes = Processes(self.env(), self.root)
+        commands = stack_commands(CITIES, desk=False)
+        del commands["hub"]  # started above, to wait for its topology
+        self.processes.start_all(commands)
         # The network distributes the list to each server when it starts (F8).
         for city in CITIES:
             await wait_for(functools.partial(self._has_list, city), 60, f"the list at {city}")
         return self
-
-    def _spawn(self, name: str, argv: list[str]) -> None:
-        with (self.root / f"{name}.log").open("wb") as log:  # the child keeps a copy
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "hub", *argv],
-                env=self.env(),
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
 
     async def _has_list(self, city: str) -> bool:
         return await self.exists(city, "SELECT 1 FROM intermediate.network_list")
 
     def logs(self) -> str:
         parts = [self.hub.log() if self.hub else ""]
-        parts += [(self.root / f"{n}.log").read_text(errors="replace") for n in self.processes]
+        parts += [self.processes.logs() if self.processes else ""]
         return "\n".join(parts)
 
     def stop(self) -> dict[str, int]:
-        codes = {}
-        for process in self.processes.values():
-            process.terminate()
-        for name, process in self.processes.items():
-            try:
-                codes[name] = process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes[name] = -9
+        codes = self.processes.stop() if self.processes else {}
         if self.hub is not None:
             codes["hub"] = self.hub.stop()
         return codes
