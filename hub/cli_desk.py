@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -21,7 +21,7 @@ from hub import service, staff
 from hub.approvals import Held, Role, Staff
 from hub.audit import AuditRow
 from hub.cli_common import configure_logging, duration, fail, settings_or_exit
-from hub.desk import Desk, DeskError, HeldView, cli_terminal
+from hub.desk import Desk, DeskError, HeldView, StaffRow, cli_terminal
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings
 from routing.policy import PolicyError
@@ -213,16 +213,16 @@ def staff_list() -> None:
         typer.echo(_account_line(row))
 
 
-def _account_line(row: Mapping[str, Any]) -> str:
+def _account_line(row: StaffRow) -> str:
     state = (
-        f"enabled since {_time(row['created_at'])}"
-        if row["disabled_at"] is None
-        else f"disabled since {_time(row['disabled_at'])}"
+        f"enabled since {_time(row.created_at)}"
+        if row.disabled_at is None
+        else f"disabled since {_time(row.disabled_at)}"
     )
-    reveal = "yes" if row["may_reveal"] else "no"
+    reveal = "yes" if row.may_reveal else "no"
     return (
-        f"{row['user_id']:<20} {row['kind']:<6} {','.join(sorted(row['roles'])):<24} "
-        f"{row['municipality']} {row['department']:<20} reveal {reveal:<3}  {state}"
+        f"{row.user_id:<20} {row.kind:<6} {','.join(sorted(row.roles)):<24} "
+        f"{row.municipality} {row.department:<20} reveal {reveal:<3}  {state}"
     )
 
 
@@ -264,15 +264,15 @@ def held_show(
 def _held_lines(view: HeldView) -> list[str]:
     row = view.row
     lines = [
-        f"message   {row['message_id']}",
-        f"state     {row['state']} ({row['reason_code']})",
-        f"kind      {row['kind']} {row['procedure']} from {row['sender_system']} "
-        f"of {row['sender_municipality']}",
-        f"for       {row['municipality']} {row['department']}",
-        f"held      {_time(row['held_at'])}, expires {_time(row['expires_at'])}",
+        f"message   {row.message_id}",
+        f"state     {row.state} ({row.reason_code})",
+        f"kind      {row.kind} {row.procedure} from {row.sender_system} "
+        f"of {row.sender_municipality}",
+        f"for       {row.municipality} {row.department}",
+        f"held      {_time(row.held_at)}, expires {_time(row.expires_at)}",
     ]
-    if row["decided_by"] is not None:
-        lines.append(f"decided   by {row['decided_by']} at {_time(row['decided_at'])}")
+    if row.decided_by is not None:
+        lines.append(f"decided   by {row.decided_by} at {_time(row.decided_at)}")
     masked = ", ".join(view.masked_paths) or "none"
     return [*lines, f"masked    {masked}", f"sha256    {view.content_sha256}"]
 

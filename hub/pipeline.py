@@ -38,7 +38,15 @@ from contracts.wire import WireLimits
 from routing.decision import DIRECTION_OF, Context, Deliver, Hold, Reject, decide
 from routing.policy import Policy
 
-__all__ = ["JournalEntry", "Triage", "id_conflict", "internal_error", "same_message", "triage"]
+__all__ = [
+    "JournalEntry",
+    "Triage",
+    "accepted",
+    "id_conflict",
+    "internal_error",
+    "same_message",
+    "triage",
+]
 
 
 _RECORDED_DIRECTIONS = {
@@ -127,19 +135,32 @@ def _triage(body: bytes, setup: Triage, now: datetime, routing_key: str | None) 
         )
     except VerificationError as exc:
         return _rejected(body, setup.policy.version, exc.code, str(exc), _claimed(exc, setup))
-    fields = _envelope_fields(envelope)
     if routing_key is not None and routing_key != envelope.kind:
         reason = "routing key: must be the envelope's kind (contracts/README.md, AMQP)"
+        fields = _envelope_fields(envelope)
         return _rejected(body, setup.policy.version, "contract_invalid", reason, fields)
     decision = decide(envelope, setup.policy, setup.context)
     if isinstance(decision, Reject):
+        fields = _envelope_fields(envelope)
         return _rejected(body, setup.policy.version, decision.code, decision.reason, fields)
+    return accepted(body, envelope, setup.policy.version, decision)
+
+
+def accepted(
+    body: bytes, envelope: Envelope, policy_version: str, decision: Deliver | Hold
+) -> JournalEntry:
+    """The journal entry of a verified envelope (`body`, its bytes) the hub delivers or
+    holds: keyed by its id, with every column the envelope fills. The one builder for a
+    sender's envelope `triage` accepted and for the hub's own attestations and notices,
+    which the desk journals, so both get the same columns (trace id, data items,
+    originator, direction)."""
+    fields = _envelope_fields(envelope)
     if isinstance(decision, Hold):
         return JournalEntry(
             dedupe_key=f"id:{envelope.id}",
             canonical=body,
             decision="hold",
-            policy_version=setup.policy.version,
+            policy_version=policy_version,
             reason_code=decision.code,
             reason=decision.reason,
             # Where it goes once released; no exchange, so no outbox row until then.
@@ -147,13 +168,11 @@ def _triage(body: bytes, setup: Triage, now: datetime, routing_key: str | None) 
             department=decision.department,
             **fields,
         )
-    if not isinstance(decision, Deliver):  # pragma: no cover - Decision has three members
-        raise TypeError(f"unknown decision {decision!r}")
     return JournalEntry(
         dedupe_key=f"id:{envelope.id}",
         canonical=body,
         decision="deliver",
-        policy_version=setup.policy.version,
+        policy_version=policy_version,
         exchange=DELIVER_EXCHANGE,
         routing_key=decision.routing_key,
         headers={HEADER_KIND: envelope.kind},

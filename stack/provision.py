@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import asyncpg
-
-from storekit.databases import recreate_database
+from storekit.databases import drop_family, ensure_database
 
 __all__ = ["AMQP_ROOT", "PG_ROOT", "Place", "environment", "rabbitmqctl"]
 
@@ -89,35 +87,14 @@ class Place:
         if self.own_vhost:
             rabbitmqctl("add_vhost", self.name, check=False)  # already there: fine
             rabbitmqctl("set_permissions", "-p", self.name, self.user, ".*", ".*", ".*")
-        connection = await asyncpg.connect(_with_path(self.pg_base, "/postgres"))
-        try:
-            if not await connection.fetchval(
-                "SELECT 1 FROM pg_database WHERE datname = $1", self.name
-            ):
-                await connection.execute(f'CREATE DATABASE "{self.name}"')
-        finally:
-            await connection.close()
+        await ensure_database(self.database_url)
         return self
 
     async def remove(self) -> None:
         """The vhost, and every database named after it, even while a client holds one."""
         if self.own_vhost:
             rabbitmqctl("delete_vhost", self.name, check=False)  # not there: fine
-        for name in await self.databases():
-            await recreate_database(_with_path(self.pg_base, "/" + name), create=False)
-
-    async def databases(self) -> list[str]:
-        """The databases of this place that exist."""
-        connection = await asyncpg.connect(_with_path(self.pg_base, "/postgres"))
-        try:
-            rows = await connection.fetch(
-                "SELECT datname FROM pg_database"
-                " WHERE datname = $1 OR starts_with(datname, $1 || '_')",
-                self.name,
-            )
-        finally:
-            await connection.close()
-        return sorted(row["datname"] for row in rows)
+        await drop_family(self.database_url)
 
 
 def environment(place: Place, ring_dir: Path, **settings: str) -> dict[str, str]:

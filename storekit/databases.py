@@ -1,4 +1,5 @@
-"""Databases as a whole: create one that is missing, or make one anew."""
+"""Databases as a whole: create one that is missing, make one anew, or drop one with the
+databases named after it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncpg
 
 from storekit.translate import translated
 
-__all__ = ["ensure_database", "recreate_database"]
+__all__ = ["drop_family", "ensure_database", "recreate_database"]
 
 
 def _database_of(dsn: str) -> tuple[str, str]:
@@ -43,3 +44,22 @@ async def recreate_database(dsn: str, *, create: bool = True) -> None:
                 await connection.execute(f'CREATE DATABASE "{name}"')
         finally:
             await connection.close()
+
+
+async def drop_family(dsn: str) -> list[str]:
+    """Drop the DSN's database and every database named `<its name>_...` (a stack's, a
+    test's or a benchmark's own, even while a client holds one); the names dropped."""
+    admin, name = _database_of(dsn)
+    with translated():
+        connection = await asyncpg.connect(admin)
+        try:
+            rows = await connection.fetch(
+                "SELECT datname FROM pg_database"
+                " WHERE datname = $1 OR starts_with(datname, $1 || '_') ORDER BY datname",
+                name,
+            )
+            for row in rows:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+        finally:
+            await connection.close()
+    return [row["datname"] for row in rows]

@@ -10,6 +10,9 @@ attestation in the outbox, which the relay publishes.
 
     Desk = Accounts (accounts.py) + Decisions (held.py) + Trail (trail.py), on DeskBase
     (common.py: store, hub signer, clock, refusals)
+
+What it answers with are frozen records the store builds (hub/store/rows.py): HeldRow,
+StaffRow, ProvisionRow, read by field by the HTTP API, the pages and the CLI.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from hub.desk.held import Decisions, HeldView, masked_view
 from hub.desk.trail import Trail
 from hub.settings import Settings
 from hub.store.desk import PgDesk
+from hub.store.rows import HeldRow, ProvisionDirection, ProvisionRow, ProvisionState, StaffRow
 from routing.policy import load_policy
 from storekit.databases import ensure_database
 
@@ -39,10 +43,15 @@ __all__ = [
     "Desk",
     "DeskError",
     "Forbidden",
+    "HeldRow",
     "HeldView",
     "NotAuthenticated",
     "NotFound",
+    "ProvisionDirection",
+    "ProvisionRow",
+    "ProvisionState",
     "Refused",
+    "StaffRow",
     "Terminal",
     "clean_comment",
     "cli_actor",

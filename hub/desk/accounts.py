@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from contracts.codes import LocalGovCode
 from hub import staff
@@ -19,9 +18,9 @@ from hub.desk.common import (
     Terminal,
     cli_actor,
     cli_terminal,
-    staff_from_row,
 )
 from hub.store.desk import DeskTransaction
+from hub.store.rows import StaffRow
 
 __all__ = ["Accounts"]
 
@@ -94,7 +93,7 @@ class Accounts(DeskBase):
                 actor=actor or cli_actor(),
                 action="staff.disabled",
                 subject=user_id,
-                municipality=known["municipality"],
+                municipality=known.municipality,
                 detail={"sessions_ended": ended},
             )
         return ended
@@ -105,7 +104,7 @@ class Accounts(DeskBase):
         row = await self.store.staff(user_id)
         if row is None:
             raise NotAuthenticated("no_such_user", f"user {user_id} does not exist")
-        account = staff_from_row(row)
+        account = row.as_staff()
         if account.disabled:
             raise NotAuthenticated("account_disabled", f"user {user_id} is disabled")
         return account
@@ -115,7 +114,7 @@ class Accounts(DeskBase):
     ) -> str:
         """A new API token for an account; only its digest is kept."""
         row = await self.store.staff(user_id)
-        if row is None or row["disabled_at"] is not None:
+        if row is None or row.disabled_at is not None:
             raise DeskError("no_such_user", f"user {user_id} does not exist or is disabled")
         async with self.store.transaction() as tx:
             secret = await self._open(
@@ -126,7 +125,7 @@ class Accounts(DeskBase):
                 actor=actor or cli_actor(),
                 action="token.issued",
                 subject=user_id,
-                municipality=row["municipality"],
+                municipality=row.municipality,
                 detail={"label": label, "days": days},
             )
         return secret
@@ -137,13 +136,13 @@ class Accounts(DeskBase):
         row = await self.store.staff(user_id) if staff.USER_ID.fullmatch(user_id) else None
         # argon2 takes tens of milliseconds of CPU: off the event loop.
         good = await asyncio.to_thread(
-            staff.check_password, row["password_hash"] if row else None, password
+            staff.check_password, row.password_hash if row else None, password
         )
         now = self._now()
         locked = row is not None and (
             await self.store.failed_logins(user_id, LOCKOUT_SECONDS) >= LOCKOUT_FAILURES
         )
-        if row is None or not good or locked or row["disabled_at"] is not None:
+        if row is None or not good or locked or row.disabled_at is not None:
             reason = (
                 "unknown_user"
                 if row is None
@@ -157,7 +156,7 @@ class Accounts(DeskBase):
                     actor=user_id if row is not None else "unknown",
                     action="login.failed",
                     subject=user_id if row is not None else None,
-                    municipality=row["municipality"] if row is not None else None,
+                    municipality=row.municipality if row is not None else None,
                     terminal=terminal.as_dict(),
                     detail={"reason": reason},
                 )
@@ -170,7 +169,7 @@ class Accounts(DeskBase):
             secret = await self._open(
                 tx, user_id, "session", None, terminal, seconds=self._session_seconds
             )
-            if staff.needs_rehash(row["password_hash"]):
+            if row.password_hash is not None and staff.needs_rehash(row.password_hash):
                 # Hashed under weaker parameters than today's: now is the one moment the
                 # password is at hand to hash it again.
                 digest = await asyncio.to_thread(staff.rehash, password)
@@ -180,11 +179,11 @@ class Accounts(DeskBase):
                 actor=user_id,
                 action="login",
                 subject=user_id,
-                municipality=row["municipality"],
+                municipality=row.municipality,
                 terminal=terminal.as_dict(),
                 detail={},
             )
-        return secret, staff_from_row(row)
+        return secret, row.as_staff()
 
     async def _open(
         self,
@@ -222,7 +221,7 @@ class Accounts(DeskBase):
                 actor=user,
                 action="logout",
                 subject=user,
-                municipality=account["municipality"] if account else None,
+                municipality=account.municipality if account else None,
                 terminal=terminal.as_dict(),
                 detail={},
             )
@@ -234,11 +233,11 @@ class Accounts(DeskBase):
         row = await self.store.session_staff(staff.secret_digest(secret))
         if row is None:
             raise NotAuthenticated("not_signed_in", "the session or token is unknown or ended")
-        account = staff_from_row(row)
+        account = row.as_staff()
         if account.disabled:
             raise NotAuthenticated("account_disabled", "the account is disabled")
         return account
 
-    async def staff_list(self) -> list[dict[str, Any]]:
+    async def staff_list(self) -> list[StaffRow]:
         """Every account (no password hashes)."""
         return await self.store.staff_list()

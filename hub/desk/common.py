@@ -1,26 +1,24 @@
-"""What the desk's parts share: refusals, the terminal, rows to domain objects, comment
-rules, and the base every part builds on (store, hub signer, clock, the hub's own
-messages)."""
+"""What the desk's parts share: refusals, the terminal, comment rules, and the base every
+part builds on (store, hub signer, clock, the hub's own messages)."""
 
 from __future__ import annotations
 
 import getpass
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
-from contracts.broker import DELIVER_EXCHANGE, HEADER_KIND
 from contracts.codes import SystemId, looks_like_my_number
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.payloads import Payload
 from contracts.signing import Signer
-from hub.approvals import ApprovalRefused, Held, HeldState, Role, Staff
-from hub.pipeline import JournalEntry
+from hub.approvals import ApprovalRefused, Held
+from hub.pipeline import JournalEntry, accepted
 from hub.store.desk import PgDesk
+from routing.decision import Deliver
 
 __all__ = [
     "COMMENT_MAX",
@@ -40,10 +38,8 @@ __all__ = [
     "clean_comment",
     "cli_actor",
     "cli_terminal",
-    "held_from_row",
     "message_uuid",
     "refusing",
-    "staff_from_row",
 ]
 
 HUB_ACTOR = "system:hub"
@@ -113,32 +109,6 @@ def cli_actor() -> str:
         return "os:" + getpass.getuser()
     except (KeyError, OSError):  # no passwd entry for this uid
         return f"os:uid-{os.getuid()}"
-
-
-def staff_from_row(row: Mapping[str, Any]) -> Staff:
-    return Staff(
-        user_id=row["user_id"],
-        roles=frozenset(Role(r) for r in row["roles"]),
-        municipality=row["municipality"],
-        department=row["department"],
-        disabled=row["disabled_at"] is not None,
-        may_reveal=row["may_reveal"],
-    )
-
-
-def held_from_row(row: Mapping[str, Any]) -> Held:
-    return Held(
-        message_id=row["message_id"],
-        municipality=row["municipality"],
-        department=row["department"],
-        originated_by=row["originated_by"],
-        held_at=row["held_at"],
-        expires_at=row["expires_at"],
-        state=HeldState(row["state"]),
-        decided_by=row["decided_by"],
-        decided_at=row["decided_at"],
-        comment=row["comment"],
-    )
 
 
 def clean_comment(comment: str | None) -> str | None:
@@ -226,26 +196,7 @@ class DeskBase:
         )
         return signer.sign(envelope)
 
-    def _entry(self, envelope: Envelope) -> JournalEntry:
-        return JournalEntry(
-            dedupe_key=f"id:{envelope.id}",
-            canonical=envelope.to_bytes(),
-            decision="deliver",
-            policy_version=self._policy_version,
-            message_id=str(envelope.id),
-            kind=envelope.kind,
-            sender_system=envelope.sender.system.value,
-            sender_instance=envelope.sender.instance,
-            recipient_system=envelope.recipient.system.value,
-            recipient_municipality=str(envelope.recipient.municipality),
-            municipality=str(envelope.municipality),
-            procedure=str(envelope.procedure),
-            correlation_id=str(envelope.correlation_id),
-            causation_id=str(envelope.causation_id),
-            key_id=envelope.key_id,
-            sent_at=envelope.sent_at,
-            signature=envelope.signature,
-            exchange=DELIVER_EXCHANGE,
-            routing_key=envelope.recipient.routing_key,
-            headers={HEADER_KIND: envelope.kind},
-        )
+    def _journal_entry(self, envelope: Envelope) -> JournalEntry:
+        """The hub's own message, journaled as the pipeline journals what it delivers."""
+        routing_key = envelope.recipient.routing_key
+        return accepted(envelope.to_bytes(), envelope, self._policy_version, Deliver(routing_key))

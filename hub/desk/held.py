@@ -4,7 +4,6 @@ release exactly once, reject, expire), each in one transaction that locks the he
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,11 +28,11 @@ from hub.desk.common import (
     Refused,
     Terminal,
     clean_comment,
-    held_from_row,
     message_uuid,
     refusing,
 )
 from hub.store.desk import DeskTransaction
+from hub.store.rows import HeldMessage, HeldRow
 from routing.decision import Context, Hold, decide
 from routing.policy import Policy
 
@@ -44,7 +43,7 @@ __all__ = ["Decisions", "HeldView", "masked_view"]
 class HeldView:
     """What an approver sees of a held message: its envelope, My Number masked."""
 
-    row: dict[str, Any]
+    row: HeldRow
     envelope: dict[str, Any]
     masked_paths: tuple[str, ...]
     content_sha256: str
@@ -100,7 +99,7 @@ class Decisions(DeskBase):
         department: str | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[HeldRow], int]:
         """A page of held messages of a municipality (no content) and the total."""
         code = municipality or who.municipality
         self._may_see(who, code)
@@ -110,42 +109,44 @@ class Decisions(DeskBase):
             )
         return await self.store.held_page(code, department, state, limit, offset)
 
-    async def _row(self, message_id: str) -> dict[str, Any]:
-        row = await self.store.held(message_uuid(message_id))
-        if row is None:
+    async def _message(self, message_id: str) -> HeldMessage:
+        message = await self.store.held(message_uuid(message_id))
+        if message is None:
             raise NotFound("not_found", "no held message with that id")
-        return row
+        return message
 
     async def show(self, who: Staff, message_id: str) -> HeldView:
         """A held message as its approver sees it: My Number masked."""
-        row = await self._row(message_id)
-        self._may_see(who, row["municipality"], admin_anywhere=False)
-        deciding = Role.APPROVER in who.roles and who.department == row["department"]
+        message = await self._message(message_id)
+        row = message.row
+        self._may_see(who, row.municipality, admin_anywhere=False)
+        deciding = Role.APPROVER in who.roles and who.department == row.department
         if not (deciding or who.roles & {Role.AUDITOR, Role.ADMIN}):
             if Role.APPROVER in who.roles:
                 raise Forbidden("wrong_department", "the message belongs to another department")
             raise Forbidden("not_an_approver", "only its approvers and auditors see content")
-        canonical = bytes(row.pop("canonical"))
-        view, found = masked_view(canonical)
-        return HeldView(row, view, tuple(sorted(found)), hashlib.sha256(canonical).hexdigest())
+        view, found = masked_view(message.canonical)
+        digest = hashlib.sha256(message.canonical).hexdigest()
+        return HeldView(row, view, tuple(sorted(found)), digest)
 
     async def reveal(self, who: Staff, message_id: str, terminal: Terminal) -> dict[str, str]:
         """The full My Numbers of a held message, for an approver allowed to reveal them;
         audited with who, when, where from and which fields (never the numbers)."""
-        row = await self._row(message_id)
-        self._may_see(who, row["municipality"], admin_anywhere=False)
+        message = await self._message(message_id)
+        row = message.row
+        self._may_see(who, row.municipality, admin_anywhere=False)
         if Role.APPROVER not in who.roles or not who.may_reveal:
             raise Forbidden("may_not_reveal", "revealing My Number needs its own permission")
-        if row["department"] != who.department:
+        if row.department != who.department:
             raise Forbidden("wrong_department", "the message belongs to another department")
-        _, found = masked_view(bytes(row["canonical"]))
+        _, found = masked_view(message.canonical)
         async with self.store.transaction() as tx:
             await tx.audit(
                 at=self._now(),
                 actor=who.user_id,
                 action="held.revealed",
-                subject=row["message_id"],
-                municipality=row["municipality"],
+                subject=row.message_id,
+                municipality=row.municipality,
                 terminal=terminal.as_dict(),
                 detail={"fields": sorted(found)},
             )
@@ -166,14 +167,14 @@ class Decisions(DeskBase):
         signer = self._hub_signer()
         comment = clean_comment(comment)
         async with self.store.transaction() as tx:
-            row = await self._locked(tx, message_id)
+            message = await self._locked(tx, message_id)
+            row = message.row
             now = self._now()
-            decided = refusing(lambda: approvals.approve(held_from_row(row), who, now, comment))
-            canonical = bytes(row["canonical"])
-            digest = hashlib.sha256(canonical).hexdigest()
+            decided = refusing(lambda: approvals.approve(row.as_held(), who, now, comment))
+            digest = hashlib.sha256(message.canonical).hexdigest()
             if content_sha256 is not None and content_sha256 != digest:
                 raise Refused("content_changed", "the content differs from what was shown")
-            original = Envelope.model_validate_json(canonical)
+            original = Envelope.model_validate_json(message.canonical)
             attestation = self._hub_envelope(
                 signer,
                 original,
@@ -190,16 +191,16 @@ class Decisions(DeskBase):
                 now,
             )
             await tx.release(
-                row["journal_seq"],
-                row["message_id"],
+                row.journal_seq,
+                row.message_id,
                 DELIVER_EXCHANGE,
-                row["routing_key"],
+                row.routing_key,
                 {HEADER_KIND: original.kind},
             )
-            await tx.record([self._entry(attestation)])
+            await tx.record([self._journal_entry(attestation)])
             released = approvals.release(decided)
             await tx.decide(
-                row["message_id"],
+                row.message_id,
                 released.state.value,
                 decided_by=who.user_id,
                 decided_at=now,
@@ -207,14 +208,14 @@ class Decisions(DeskBase):
                 content_sha256=digest,
                 released_at=now,
             )
-            await tx.provision(row["message_id"], "released", now)
+            await tx.provision(row.message_id, "released", now)
             for action in ("held.approved", "held.released"):
                 await tx.audit(
                     at=now,
                     actor=who.user_id,
                     action=action,
-                    subject=row["message_id"],
-                    municipality=row["municipality"],
+                    subject=row.message_id,
+                    municipality=row.municipality,
                     terminal=terminal.as_dict(),
                     detail={
                         "content_sha256": digest,
@@ -222,7 +223,7 @@ class Decisions(DeskBase):
                         "comment": comment or "",
                     }
                     if action == "held.approved"
-                    else {"routing_key": row["routing_key"], "attestation": str(attestation.id)},
+                    else {"routing_key": row.routing_key, "attestation": str(attestation.id)},
                 )
         return released
 
@@ -234,18 +235,24 @@ class Decisions(DeskBase):
         signer = self._hub_signer()
         comment = clean_comment(comment) or ""
         async with self.store.transaction() as tx:
-            row = await self._locked(tx, message_id)
+            message = await self._locked(tx, message_id)
+            row = message.row
             now = self._now()
-            decided = refusing(lambda: approvals.reject(held_from_row(row), who, now, comment))
+            decided = refusing(lambda: approvals.reject(row.as_held(), who, now, comment))
             await self._refuse(
-                tx, signer=signer, row=row, decided=decided, code="rejected_by_approver", now=now
+                tx,
+                signer=signer,
+                message=message,
+                decided=decided,
+                code="rejected_by_approver",
+                now=now,
             )
             await tx.audit(
                 at=now,
                 actor=who.user_id,
                 action="held.rejected",
-                subject=row["message_id"],
-                municipality=row["municipality"],
+                subject=row.message_id,
+                municipality=row.municipality,
                 terminal=terminal.as_dict(),
                 detail={"comment": comment},
             )
@@ -255,41 +262,46 @@ class Decisions(DeskBase):
         """Expire held messages whose time ran out and notify their parties; how many."""
         signer = self._hub_signer()
         async with self.store.transaction() as tx:
-            rows = await tx.due(limit)
-            for row in rows:
-                now = max(self._now(), row["db_now"])
-                expired = approvals.expire(held_from_row(row), now)
+            due = await tx.due(limit)
+            for message, db_now in due:
+                now = max(self._now(), db_now)
+                expired = approvals.expire(message.row.as_held(), now)
                 await self._refuse(
-                    tx, signer=signer, row=row, decided=expired, code="approval_expired", now=now
+                    tx,
+                    signer=signer,
+                    message=message,
+                    decided=expired,
+                    code="approval_expired",
+                    now=now,
                 )
                 await tx.audit(
                     at=now,
                     actor=HUB_ACTOR,
                     action="held.expired",
-                    subject=row["message_id"],
-                    municipality=row["municipality"],
-                    detail={"expires_at": format_datetime(row["expires_at"])},
+                    subject=message.row.message_id,
+                    municipality=message.row.municipality,
+                    detail={"expires_at": format_datetime(message.row.expires_at)},
                 )
-        return len(rows)
+        return len(due)
 
     @staticmethod
-    async def _locked(tx: DeskTransaction, message_id: str) -> dict[str, Any]:
-        row = await tx.lock_held(message_uuid(message_id))
-        if row is None:
+    async def _locked(tx: DeskTransaction, message_id: str) -> HeldMessage:
+        message = await tx.lock_held(message_uuid(message_id))
+        if message is None:
             raise NotFound("not_found", "no held message with that id")
-        return row
+        return message
 
     async def _refuse(
         self,
         tx: DeskTransaction,
         *,
         signer: Signer,
-        row: Mapping[str, Any],
+        message: HeldMessage,
         decided: Held,
         code: str,
         now: datetime,
     ) -> None:
-        original = Envelope.model_validate_json(bytes(row["canonical"]))
+        original = Envelope.model_validate_json(message.canonical)
         reason = (
             "the 所属長 rejected the reply (R37)"
             if code == "rejected_by_approver"
@@ -301,7 +313,7 @@ class Decisions(DeskBase):
             (original.recipient.system, original.recipient.municipality),
         }
         entries = [
-            self._entry(
+            self._journal_entry(
                 self._hub_envelope(
                     signer,
                     original,
@@ -319,13 +331,13 @@ class Decisions(DeskBase):
         ]
         await tx.record(entries)
         await tx.decide(
-            row["message_id"],
+            message.row.message_id,
             decided.state.value,
             decided_by=decided.decided_by,
             decided_at=now,
             comment=decided.comment,
         )
-        await tx.provision(row["message_id"], decided.state.value, None)
+        await tx.provision(message.row.message_id, decided.state.value, None)
 
     async def backfill_departments(self, policy: Policy, context: Context) -> int:
         """Held rows from before held messages had a department get the one the policy in

@@ -16,6 +16,7 @@ from hub.desk.common import (
     DeskBase,
     Forbidden,
 )
+from hub.store.rows import ProvisionRow
 
 __all__ = ["Trail"]
 
@@ -46,7 +47,7 @@ class Trail(DeskBase):
             offset=offset,
         )
 
-    async def provision_records(self, who: Staff, *, limit: int = 100) -> list[dict[str, Any]]:
+    async def provision_records(self, who: Staff, *, limit: int = 100) -> list[ProvisionRow]:
         """The latest 情報提供等記録 (R47): auditors see those where their municipality is a
         party, admins all."""
         return await self.store.provision_records(self._audited_municipality(who), limit)

@@ -20,6 +20,7 @@ from hub.audit import GENESIS, AuditRow, Checkpoint, row_hash
 from hub.pipeline import JournalEntry
 from hub.store.postgres import MIGRATIONS_DIR, record_columns
 from hub.store.queries import query
+from hub.store.rows import HeldMessage, HeldRow, ProvisionRow, StaffRow, StaffWithPassword
 from storekit.migrate import migrated_pool
 from storekit.translate import Connection, translated
 
@@ -52,17 +53,18 @@ class DeskTransaction:
 
     connection: Connection
 
-    async def lock_held(self, message_id: str) -> dict[str, Any] | None:
+    async def lock_held(self, message_id: str) -> HeldMessage | None:
         """The held message, locked until this transaction ends."""
         with translated():
             row = await self.connection.fetchrow(query("held_lock"), message_id)
-        return None if row is None else dict(row)
+        return None if row is None else HeldMessage.of(dict(row))
 
-    async def due(self, limit: int) -> list[dict[str, Any]]:
-        """Held messages whose time ran out, locked (others' locked rows skipped)."""
+    async def due(self, limit: int) -> list[tuple[HeldMessage, datetime]]:
+        """Held messages whose time ran out, locked (others' locked rows skipped), each
+        with the database's time that found it due."""
         with translated():
             rows = await self.connection.fetch(query("held_due"), limit)
-        return [dict(row) for row in rows]
+        return [(HeldMessage.of(dict(row)), row["db_now"]) for row in rows]
 
     async def decide(
         self,
@@ -269,13 +271,14 @@ class PgDesk:
             )
         return created is not None
 
-    async def staff(self, user_id: str) -> dict[str, Any] | None:
-        """An account by id."""
-        return await self._fetchrow("staff_get", user_id)
+    async def staff(self, user_id: str) -> StaffWithPassword | None:
+        """An account by id, with its password hash."""
+        row = await self._fetchrow("staff_get", user_id)
+        return None if row is None else StaffWithPassword.of(row)
 
-    async def staff_list(self) -> list[dict[str, Any]]:
+    async def staff_list(self) -> list[StaffRow]:
         """Every account, by id."""
-        return await self._fetch("staff_list")
+        return [StaffRow.of(row) for row in await self._fetch("staff_list")]
 
     async def disable_staff(self, user_id: str, tx: DeskTransaction) -> tuple[int, int]:
         """(accounts disabled: 0 or 1, sessions and tokens ended)."""
@@ -311,9 +314,10 @@ class PgDesk:
         with translated():
             return int(await self._pool.fetchval(query("failed_logins"), user_id, seconds))
 
-    async def session_staff(self, digest: str) -> dict[str, Any] | None:
+    async def session_staff(self, digest: str) -> StaffRow | None:
         """The account behind a live session or token."""
-        return await self._fetchrow("session_staff", digest)
+        row = await self._fetchrow("session_staff", digest)
+        return None if row is None else StaffRow.of(row)
 
     async def end_session(self, digest: str, tx: DeskTransaction) -> str | None:
         """End a session; the user id it belonged to, or None if it was not live."""
@@ -323,12 +327,12 @@ class PgDesk:
 
     async def held_page(
         self, municipality: str, department: str | None, state: str | None, limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        """A page of held messages and the total that match."""
+    ) -> tuple[list[HeldRow], int]:
+        """A page of held messages (no content) and the total that match."""
         rows = await self._fetch("held_page", municipality, department, state, limit, offset)
         with translated():
             total = await self._pool.fetchval(query("held_count"), municipality, department, state)
-        return rows, int(total)
+        return [HeldRow.of(row) for row in rows], int(total)
 
     async def held_without_department(self) -> list[tuple[str, bytes]]:
         """(message id, journaled bytes) of held rows that predate departments."""
@@ -340,9 +344,10 @@ class PgDesk:
         with translated():
             await self._pool.execute(query("held_set_department"), message_id, department)
 
-    async def held(self, message_id: str) -> dict[str, Any] | None:
+    async def held(self, message_id: str) -> HeldMessage | None:
         """One held message with its journaled bytes."""
-        return await self._fetchrow("held_get", message_id)
+        row = await self._fetchrow("held_get", message_id)
+        return None if row is None else HeldMessage.of(row)
 
     async def audit_rows(self, page: int = 2000) -> AsyncIterator[AuditRow]:
         """Every audit row in order."""
@@ -381,6 +386,7 @@ class PgDesk:
         row = await self._fetchrow("audit_last_of", action)
         return None if row is None else dict(_json(row["detail"]))
 
-    async def provision_records(self, municipality: str | None, limit: int) -> list[dict[str, Any]]:
+    async def provision_records(self, municipality: str | None, limit: int) -> list[ProvisionRow]:
         """The latest 情報提供等記録 where the municipality is a party (or all)."""
-        return await self._fetch("provision_records_of", municipality, limit)
+        rows = await self._fetch("provision_records_of", municipality, limit)
+        return [ProvisionRow.of(row) for row in rows]

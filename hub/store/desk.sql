@@ -39,7 +39,7 @@ VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::float8));
 -- The account behind a live session or token; disabled accounts are returned too, so the
 -- caller can say why it refuses them.
 SELECT st.user_id, st.kind, st.roles, st.municipality, st.department, st.may_reveal,
-       st.disabled_at, s.kind AS credential
+       st.created_at, st.disabled_at, s.kind AS credential
 FROM sessions AS s
 JOIN staff AS st USING (user_id)
 WHERE s.token_sha256 = $1 AND s.ended_at IS NULL AND s.expires_at > now();
@@ -50,10 +50,12 @@ WHERE token_sha256 = $1 AND ended_at IS NULL
 RETURNING user_id;
 
 -- name: held_page
--- Held messages of a municipality (and department, when given) in a state, oldest first.
-SELECT h.message_id::text AS message_id, h.state, h.reason_code, h.department,
-       h.routing_key, h.held_at, h.expires_at, h.decided_by, h.decided_at,
-       j.kind, j.procedure, j.sender_system
+-- Held messages of a municipality (and department, when given) in a state, oldest first;
+-- the columns of held_get but the content.
+SELECT h.message_id::text AS message_id, h.journal_seq, h.municipality, h.department,
+       h.routing_key, h.reason_code, h.state, h.held_at, h.expires_at, h.originated_by,
+       h.decided_by, h.decided_at, h.comment, h.content_sha256, h.released_at,
+       j.kind, j.procedure, j.sender_system, j.municipality AS sender_municipality
 FROM held_messages AS h
 JOIN journal AS j ON j.seq = h.journal_seq
 WHERE h.municipality = $1

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from hub.approvals import Held, HeldState, Staff
-from hub.desk import HeldView
+from hub.desk import HeldView, ProvisionDirection, ProvisionState
 from hub.web.common import COOKIE, DeskDep, StaffDep, secret_of, set_cookie, terminal
 
 __all__ = ["router"]
@@ -45,7 +45,7 @@ class HeldSummary(BaseModel):
     """A held message in a list (no content)."""
 
     message_id: str
-    state: str
+    state: HeldState
     reason_code: str
     department: str
     routing_key: str
@@ -69,7 +69,7 @@ class HeldDetail(BaseModel):
     """A held message as its approver sees it: My Number masked."""
 
     message_id: str
-    state: str
+    state: HeldState
     reason_code: str
     department: str
     municipality: str
@@ -104,7 +104,7 @@ class Decided(BaseModel):
     """The outcome of a decision."""
 
     message_id: str
-    state: str
+    state: HeldState
     decided_by: str | None
     decided_at: datetime | None
 
@@ -113,7 +113,7 @@ class Decided(BaseModel):
         """From the desk's answer."""
         return cls(
             message_id=held.message_id,
-            state=held.state.value,
+            state=held.state,
             decided_by=held.decided_by,
             decided_at=held.decided_at,
         )
@@ -144,7 +144,7 @@ class ProvisionRecord(BaseModel):
 
     message_id: str
     correlation_id: str
-    direction: str
+    direction: ProvisionDirection
     kind: str
     procedure: str
     data_items: list[str]
@@ -154,7 +154,7 @@ class ProvisionRecord(BaseModel):
     provider_municipality: str
     requested_at: datetime
     provided_at: datetime | None
-    state: str
+    state: ProvisionState
     nondisclosure: bool
     retention_until: date
 
@@ -210,7 +210,8 @@ async def api_held(
         limit=limit,
         offset=offset,
     )
-    return HeldPage(total=total, items=[HeldSummary(**row) for row in rows])
+    items = [HeldSummary.model_validate(row, from_attributes=True) for row in rows]
+    return HeldPage(total=total, items=items)
 
 
 @router.get("/held/{message_id}", tags=["held"])
@@ -287,17 +288,17 @@ async def api_audit(
 def _detail(view: HeldView) -> HeldDetail:
     row = view.row
     return HeldDetail(
-        message_id=row["message_id"],
-        state=row["state"],
-        reason_code=row["reason_code"],
-        department=row["department"],
-        municipality=row["municipality"],
-        routing_key=row["routing_key"],
-        held_at=row["held_at"],
-        expires_at=row["expires_at"],
-        decided_by=row["decided_by"],
-        decided_at=row["decided_at"],
-        comment=row["comment"],
+        message_id=row.message_id,
+        state=row.state,
+        reason_code=row.reason_code,
+        department=row.department,
+        municipality=row.municipality,
+        routing_key=row.routing_key,
+        held_at=row.held_at,
+        expires_at=row.expires_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        comment=row.comment,
         content_sha256=view.content_sha256,
         masked_fields=list(view.masked_paths),
         envelope=view.envelope,
@@ -309,4 +310,4 @@ async def api_provision_records(
     *, staff: StaffDep, desk: DeskDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[ProvisionRecord]:
     rows = await desk.provision_records(staff, limit=limit)
-    return [ProvisionRecord(**row) for row in rows]
+    return [ProvisionRecord.model_validate(row, from_attributes=True) for row in rows]

@@ -82,11 +82,10 @@ async def logout_form(
 async def queue_page(
     *, request: Request, staff: StaffDep, desk: DeskDep, done: str | None = None
 ) -> Response:
-    rows, total = await desk.held_list(staff, limit=200)
+    held, total = await desk.held_list(staff, limit=200)
     now = datetime.now(UTC)
-    for row in rows:
-        row["age"] = _age(now - row["held_at"])
-        row["left"] = _age(row["expires_at"] - now)
+    # (row, how long it has waited, how long it has left)
+    rows = [(row, _age(now - row.held_at), _age(row.expires_at - now)) for row in held]
     return _page(
         request,
         "queue.html",

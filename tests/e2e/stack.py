@@ -170,11 +170,11 @@ class Stack:
             _, session = await desk.login(approver, PASSWORD, terminal)
             rows, _ = await desk.held_list(session)
             for row in rows:
-                await desk.show(session, row["message_id"])
+                await desk.show(session, row.message_id)
                 if reject is None:
-                    await desk.approve(session, row["message_id"], terminal=terminal)
+                    await desk.approve(session, row.message_id, terminal=terminal)
                 else:
-                    await desk.reject(session, row["message_id"], terminal=terminal, comment=reject)
+                    await desk.reject(session, row.message_id, terminal=terminal, comment=reject)
             return list(rows)
         finally:
             await desk.store.close()

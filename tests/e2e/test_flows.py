@@ -39,7 +39,7 @@ from contracts.payloads import (
     VaccinationRecord,
 )
 from hub.approvals import Role
-from hub.desk import NotAuthenticated, Terminal, open_desk
+from hub.desk import HeldRow, NotAuthenticated, Terminal, open_desk
 from hub.settings import AdaptersSettings
 from stack.keys import card_authority, shc_issuer
 from stack.network_list import network_list
@@ -314,9 +314,7 @@ async def test_f05_each_server_acquires_its_own_code_and_the_network_links_them(
 # --- F6-F10: the network ---------------------------------------------------------------------
 
 
-async def _inquiry(
-    stack: Stack, reject: str | None = None
-) -> tuple[dict[str, Any], dict[str, Any], str]:
+async def _inquiry(stack: Stack, reject: str | None = None) -> tuple[dict[str, Any], HeldRow, str]:
     """A resident of Yuki with a dose, who moved to Chikusei; Chikusei asks Yuki (F6)."""
     there = person(YUKI)
     await register(stack, YUKI, there)
@@ -374,9 +372,7 @@ async def test_f06_an_inquiry_gets_a_permit_and_its_result_comes_back(stack: Sta
     ]
     assert [(r["role"], r["provider"]) for r in records] == [("inquirer", YUKI)]  # R47
     assert ("deliver", None) in await journal(stack, "provision_permit")
-    approvals = [
-        a for a in await audit(stack, "held.approved") if a["subject"] == held["message_id"]
-    ]
+    approvals = [a for a in await audit(stack, "held.approved") if a["subject"] == held.message_id]
     assert len(approvals) == 1
     # Forbidden: an item the list does not permit is refused at the hub.
     refused = await stack.send_as(
@@ -399,7 +395,7 @@ async def test_f07_the_provider_answers_sealed_and_refuses_a_permit_it_never_saw
     await until(lambda: _has_result(stack, here["person"]), "the result")
     # The reply crossed the hub sealed: the journal and the approver saw only ciphertext.
     (body,) = await stack.hub_rows(
-        "SELECT canonical FROM journal WHERE message_id = $1", uuid.UUID(held["message_id"])
+        "SELECT canonical FROM journal WHERE message_id = $1", uuid.UUID(held.message_id)
     )
     assert b'"kind":"sealed"' in bytes(body["canonical"])
     assert str(RECORD.lot_number).encode() not in bytes(body["canonical"])
@@ -446,9 +442,7 @@ async def test_f07_a_rejected_reply_ends_the_inquiry_as_withheld(stack: Stack) -
     )
     assert kept["state"] == "withheld"
     assert kept["delete_after"] is not None  # R42: deleted in its time like any result
-    rejected = [
-        a for a in await audit(stack, "held.rejected") if a["subject"] == held["message_id"]
-    ]
+    rejected = [a for a in await audit(stack, "held.rejected") if a["subject"] == held.message_id]
     assert len(rejected) == 1
     assert ("deliver", None) in await journal(stack, "rejection_notice")
 
@@ -633,7 +627,7 @@ async def test_f15_transfer_out_waits_for_approval_and_provides_only_that_person
     _, after, _ = await _transfer(stack)
     await until(stack.held, "Yuki's provision held")
     (held,) = await stack.approve(YUKI, "covid-vaccination", f"kacho.{uuid.uuid4().hex[:6]}")
-    assert held["kind"] == "transfer_out_provision"
+    assert held.kind == "transfer_out_provision"
     await until(
         lambda: _count(
             stack,
@@ -651,7 +645,7 @@ async def test_f15_transfer_out_waits_for_approval_and_provides_only_that_person
         after["ticket_number"],
     )
     assert asked["doses"] == 2  # the bystander's dose is not among them
-    assert any(a["subject"] == held["message_id"] for a in await audit(stack, "held.released"))
+    assert any(a["subject"] == held.message_id for a in await audit(stack, "held.released"))
     assert ("hold", "auto_response_disabled") in await journal(stack, "transfer_out_provision")
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from hub import staff
 from hub.approvals import Role
 from hub.audit import row_hash
 from hub.desk import Desk, Forbidden, NotAuthenticated, Refused, Terminal
-from hub.service import open_desk
-from hub.store.desk import audit_row
+from hub.pipeline import JournalEntry
+from hub.service import build_triage, open_desk
+from hub.store.desk import DeskTransaction, audit_row
+from hub.store.postgres import PgStore
 from routing.decision import Context
 from routing.policy import load_policy
 from tests.harness import (
@@ -50,6 +53,7 @@ from tests.harness import (
 )
 
 TERMINAL = Terminal("192.0.2.10", "pytest-browser/1.0")
+SPAN = "00f067aa0ba902b7"
 LONG_AGO = Freshness(max_age=timedelta(days=1), max_future=timedelta(minutes=5))
 
 
@@ -130,8 +134,8 @@ async def test_two_approvers_at_once_release_the_reply_once_with_a_signed_attest
     _, baba = await desk.login("baba", PASSWORD, TERMINAL)
     rows, total = await desk.held_list(aoki)
     assert total == 1
-    assert rows[0]["message_id"] == str(reply.id)
-    assert rows[0]["department"] == "health-promotion"
+    assert rows[0].message_id == str(reply.id)
+    assert rows[0].department == "health-promotion"
     view = await desk.show(aoki, str(reply.id))
     expected = hashlib.sha256(reply.to_bytes()).hexdigest()
     assert view.content_sha256 == expected
@@ -265,6 +269,69 @@ async def test_a_reply_nobody_approves_expires_and_both_parties_are_told(
         await desk.approve(baba, str(reply.id), terminal=TERMINAL)
 
 
+async def test_the_desk_journals_its_attestations_and_notices_as_the_pipeline_would(
+    services: Services, policy_dir: Path, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hub's own messages are envelopes like any other: the journal entry the desk
+    # writes for one must be the entry the pipeline makes when it accepts that envelope
+    # (trace id, data items, originator and direction included).
+    triage = build_triage(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
+    written: list[JournalEntry] = []
+    record = DeskTransaction.record
+
+    async def recording(tx: DeskTransaction, entries: Sequence[JournalEntry]) -> None:
+        written.extend(entries)
+        await record(tx, entries)
+
+    monkeypatch.setattr(DeskTransaction, "record", recording)
+    signer = services.signer(SystemId.INTERMEDIATE, YUKI)
+    replies = {
+        trace: signer.sign(
+            provision(services).model_copy(update={"traceparent": f"00-{trace}-{SPAN}-01"})
+        )
+        for trace in (uuid.uuid4().hex for _ in range(3))
+    }
+    approved, rejected, expired = replies.values()
+    for reply, hold_seconds in ((approved, 3600.0), (rejected, 3600.0), (expired, 0.2)):
+        store = await PgStore.connect(services.database_url, hold_seconds=hold_seconds)
+        try:
+            entry = triage(reply.to_bytes(), datetime.now(UTC), reply.kind)
+            assert entry.decision == "hold"
+            await store.record([entry])
+        finally:
+            await store.close()
+    _, baba = await desk.login("baba", PASSWORD, TERMINAL)
+    await desk.approve(baba, str(approved.id), terminal=TERMINAL)
+    await desk.reject(baba, str(rejected.id), terminal=TERMINAL, comment="history incomplete")
+
+    async def expired_now() -> bool:
+        return await desk.expire_due() == 1
+
+    await wait_for(expired_now, 10, "the short hold to expire")
+
+    # One attestation, and a notice to each party of the rejected and the expired reply.
+    assert sorted(e.kind or "" for e in written) == [
+        "approval_attestation",
+        *["rejection_notice"] * 4,
+    ]
+    trace_of = {str(reply.id): trace for trace, reply in replies.items()}
+    for entry in written:
+        accepted = triage(entry.canonical, datetime.now(UTC), entry.kind)
+        assert accepted.decision == "deliver", accepted.reason
+        assert entry == accepted
+        assert entry.trace_id == trace_of[entry.causation_id or ""]
+        assert entry.data_items == "vaccination.history"
+        assert (entry.originated_by, entry.direction) == (None, None)
+    for trace, reply in replies.items():
+        journaled_traces = await fetchval(
+            services,
+            "SELECT array_agg(DISTINCT coalesce(trace_id, '-')) FROM journal"
+            " WHERE correlation_id = $1",
+            reply.correlation_id,
+        )
+        assert journaled_traces == [trace]
+
+
 async def test_the_approver_sees_my_number_masked_and_revealing_it_is_audited(
     services: Services, hub: HubProcess, desk: Desk
 ) -> None:
@@ -277,7 +344,7 @@ async def test_the_approver_sees_my_number_masked_and_revealing_it_is_audited(
     assert numbers, "the example transfer-out provision carries a My Number"
 
     view = await desk.show(fujita, str(reply.id))
-    assert view.row["department"] == "covid-vaccination"
+    assert view.row.department == "covid-vaccination"
     assert view.masked_paths
     shown = json.dumps(view.envelope)
     assert not any(number in shown for number in numbers)
@@ -482,19 +549,20 @@ async def test_inquiries_and_provisions_get_a_provision_record_linked_by_correla
     _, aoki = await desk.login("aoki", PASSWORD, TERMINAL)
     await desk.approve(aoki, str(reply.id), terminal=TERMINAL)
     _, endo = await desk.login("endo", PASSWORD, TERMINAL)  # Yuki's auditor
-    rows = {r["direction"]: r for r in await desk.provision_records(endo, limit=10)}
+    rows = {r.direction: r for r in await desk.provision_records(endo, limit=10)}
     assert set(rows) == {"inquiry", "provision"}
     asked, answered = rows["inquiry"], rows["provision"]
-    assert asked["message_id"] == str(inquiry.id)
-    assert (asked["inquirer_system"], asked["provider_system"]) == ("intermediate", "nws")
-    assert (answered["inquirer_system"], answered["provider_system"]) == ("nws", "intermediate")
-    assert answered["correlation_id"] == str(inquiry.id)
-    assert answered["requested_at"] == asked["requested_at"]
-    assert answered["state"] == "released"
-    assert answered["provided_at"] >= answered["requested_at"]
-    assert answered["data_items"] == ["vaccination.history"]
-    assert not answered["nondisclosure"]
-    assert (answered["retention_until"] - answered["requested_at"].date()).days >= 7 * 365
+    assert asked.message_id == str(inquiry.id)
+    assert (asked.inquirer_system, asked.provider_system) == ("intermediate", "nws")
+    assert (answered.inquirer_system, answered.provider_system) == ("nws", "intermediate")
+    assert answered.correlation_id == str(inquiry.id)
+    assert answered.requested_at == asked.requested_at
+    assert answered.state == "released"
+    assert answered.provided_at is not None
+    assert answered.provided_at >= answered.requested_at
+    assert answered.data_items == ("vaccination.history",)
+    assert not answered.nondisclosure
+    assert (answered.retention_until - answered.requested_at.date()).days >= 7 * 365
 
 
 async def test_the_hub_audits_the_policy_and_key_ring_it_starts_with_once_per_change(

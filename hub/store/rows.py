@@ -1,0 +1,174 @@
+"""The desk store's rows as frozen records: held messages, staff accounts, 情報提供等記録.
+
+The store builds them from what PostgreSQL returns, and the desk, the HTTP API, the pages
+and the CLI read their fields, never a row's keys. They are frozen slotted dataclasses, as
+the audit rows and the approval state are (`hub/audit.py`, `hub/approvals.py`): every value
+comes from a typed column (timestamptz as an aware datetime, uuid cast to text, text[] as a
+list), so a model would only check again what the database guarantees; what is converted is
+what has a type of its own here (a held state, roles, a tuple for an array).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+
+from hub.approvals import Held, HeldState, Role, Staff
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+__all__ = [
+    "HeldMessage",
+    "HeldRow",
+    "ProvisionDirection",
+    "ProvisionRow",
+    "ProvisionState",
+    "StaffRow",
+    "StaffWithPassword",
+]
+
+ProvisionDirection = Literal["inquiry", "provision"]
+ProvisionState = Literal["delivered", "held", "released", "rejected", "expired"]
+
+_Row = TypeVar("_Row", bound="DataclassInstance")
+
+
+def _from_record(cls: type[_Row], record: Mapping[str, Any], **converted: Any) -> _Row:
+    """`cls` with each field taken from the record's column of that name (a missing column
+    raises KeyError), except those given converted. A naive time is refused: the desk
+    compares these with aware clocks, and a column that lost its time zone must fail here,
+    named, not in a comparison far away."""
+    taken = {f.name: record[f.name] for f in fields(cls) if f.name not in converted}
+    naive = [k for k, v in taken.items() if isinstance(v, datetime) and v.tzinfo is None]
+    if naive:
+        raise TypeError(f"{cls.__name__}: {', '.join(naive)} must be timestamptz (aware)")
+    return cls(**taken, **converted)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    """A held message and what was decided about it, without its content: the journaled
+    bytes travel apart (`HeldMessage`), so whatever shows a row cannot show them unmasked."""
+
+    message_id: str
+    journal_seq: int
+    municipality: str
+    department: str
+    """The department whose 所属長 decides."""
+    routing_key: str
+    reason_code: str
+    state: HeldState
+    held_at: datetime
+    expires_at: datetime
+    originated_by: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    comment: str | None
+    content_sha256: str | None
+    """Of the content its approver was shown, once approved."""
+    released_at: datetime | None
+    kind: str | None
+    procedure: str | None
+    sender_system: str | None
+    sender_municipality: str | None
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> HeldRow:
+        """From a row of held_page, held_get, held_lock or held_due (desk.sql)."""
+        return _from_record(cls, record, state=HeldState(record["state"]))
+
+    def as_held(self) -> Held:
+        """What the approval rules decide on (`hub.approvals`)."""
+        return Held(
+            message_id=self.message_id,
+            municipality=self.municipality,
+            department=self.department,
+            originated_by=self.originated_by,
+            held_at=self.held_at,
+            expires_at=self.expires_at,
+            state=self.state,
+            decided_by=self.decided_by,
+            decided_at=self.decided_at,
+            comment=self.comment,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessage:
+    """A held row with its journaled bytes (My Number unmasked: for deciding and masking,
+    never for showing as they are)."""
+
+    row: HeldRow
+    canonical: bytes = field(repr=False)
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> HeldMessage:
+        """From a row of held_get, held_lock or held_due (desk.sql)."""
+        return cls(HeldRow.of(record), bytes(record["canonical"]))
+
+
+@dataclass(frozen=True, slots=True)
+class StaffRow:
+    """An account as listed (never its password hash)."""
+
+    user_id: str
+    kind: Literal["person", "system"]
+    roles: frozenset[Role]
+    municipality: str
+    department: str
+    may_reveal: bool
+    created_at: datetime
+    disabled_at: datetime | None
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> Self:
+        """From a row of staff_list, staff_get or session_staff (desk.sql)."""
+        roles = frozenset(Role(role) for role in record["roles"])
+        return _from_record(cls, record, roles=roles)
+
+    def as_staff(self) -> Staff:
+        """What the approval rules know of the account (`hub.approvals`)."""
+        return Staff(
+            user_id=self.user_id,
+            roles=self.roles,
+            municipality=self.municipality,
+            department=self.department,
+            disabled=self.disabled_at is not None,
+            may_reveal=self.may_reveal,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StaffWithPassword(StaffRow):
+    """An account with its argon2id password hash (None for a system's), for log-in."""
+
+    password_hash: str | None = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionRow:
+    """One 情報提供等記録 (R47): both parties, request and provision times, data items."""
+
+    message_id: str
+    correlation_id: str
+    direction: ProvisionDirection
+    kind: str
+    procedure: str
+    data_items: tuple[str, ...]
+    inquirer_system: str
+    inquirer_municipality: str
+    provider_system: str
+    provider_municipality: str
+    requested_at: datetime
+    provided_at: datetime | None
+    state: ProvisionState
+    nondisclosure: bool
+    retention_until: date
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> ProvisionRow:
+        """From a row of provision_records_of (desk.sql)."""
+        return _from_record(cls, record, data_items=tuple(record["data_items"]))
