@@ -108,8 +108,7 @@ def _check(module: str, name: str, rule: Rule, relative: Path) -> str | None:
         (
             # The stack is the composition root: its demos publish and read queues directly.
             head in BROKER_CLIENTS and top not in {"adapters", "hub", "observability", "stack"},
-            "only adapters, the hub's wiring, the stack and observability import the broker"
-            " client",
+            "only adapters, the hub, the stack and observability import the broker client",
         ),
         (
             head in BROKER_CLIENTS and module.startswith("hub.store"),
