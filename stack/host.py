@@ -1,8 +1,10 @@
 """One process per city hosting its systems' adapters, and one for the network.
 
 Each adapter has its own key and its own queue; a city's adapters share one broker
-connection and the city's adapter database. A stop event ends the edge loops, then the
-broker (which lets the handler in progress finish) and the database.
+connection and the city's adapter database. Each system's bridge side consumes its queue;
+its edge (the folders, the certificate center's HTTP face) runs here as a timed job or a
+server. A stop event ends the edge loops, then the broker (which lets the handler in
+progress finish) and the database.
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ from typing import Any
 import uvicorn
 
 from adapters.health_mgmt.bridge import HealthMgmt
+from adapters.health_mgmt.edge import HealthMgmtEdge, OutFolder
 from adapters.intermediate.bridge import IntermediateServer
+from adapters.intermediate.retention import Retention
 from adapters.kiosk.bridge import CertificateCenter
 from adapters.kiosk.edge import kiosk_app
-from adapters.kit import folders
 from adapters.kit.bridge import Bridge, Broker, dispatch, make_broker
 from adapters.kit.permits import NetworkList
 from adapters.nws.bridge import Network
+from adapters.nws.edge import PortalEdge, PortalNotices
 from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgFukuhon, PgLinkage
 from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
 from adapters.vrs.bridge import Vrs
+from adapters.vrs.edge import VrsEdge
 from contracts.codes import SystemId
 from contracts.keys import KeyRing
 from contracts.wire import WireLimits
@@ -44,12 +49,15 @@ log = logging.getLogger("sesshu.stack")
 
 @dataclass
 class _City:
-    """One city's four systems, wired to its keys, database and folders."""
+    """One city's four systems, wired to its keys, database and folders, and their edges."""
 
     health: HealthMgmt
     server: IntermediateServer
     vrs: Vrs
     center: CertificateCenter
+    health_edge: HealthMgmtEdge
+    vrs_edge: VrsEdge
+    retention: Retention
 
 
 def _wire_city(settings: Settings, city: str, db: AdapterDb, broker: Broker) -> _City:
@@ -73,33 +81,42 @@ def _wire_city(settings: Settings, city: str, db: AdapterDb, broker: Broker) -> 
     authority = card_authority(key_dir).public_key()
     issuer = shc_issuer(settings.adapters.shc_issuer_url, settings.adapters.shc_key_file, key_dir)
     opening = sealing_keys(key_dir)
+    book, keep = PgIntermediateBook(db), timedelta(hours=settings.adapters.result_retention_hours)
+    health = HealthMgmt(
+        bridge(SystemId.HEALTH_MGMT), PgResidents(db), OutFolder(root / "health_mgmt")
+    )
+    server = IntermediateServer(
+        bridge(SystemId.INTERMEDIATE),
+        PgLinkage(db),
+        PgFukuhon(db),
+        book,
+        opening,
+        keep,
+        secret(key_dir, f"linkage-{city}"),
+    )
+    vrs = Vrs(
+        bridge(SystemId.VRS),
+        PgVrsBook(db),
+        issuer,
+        city not in settings.adapters.consent_not_required,
+        authority,
+        opening,
+    )
+    center = CertificateCenter(
+        bridge(SystemId.KIOSK),
+        authority,
+        settings.adapters.kiosk_enrolled,
+        opening,
+        settings.adapters.certificate_wait_seconds,
+    )
     city_systems = _City(
-        HealthMgmt(bridge(SystemId.HEALTH_MGMT), PgResidents(db), root / "health_mgmt").prepare(),
-        IntermediateServer(
-            bridge(SystemId.INTERMEDIATE),
-            PgLinkage(db),
-            PgFukuhon(db),
-            PgIntermediateBook(db),
-            opening,
-            timedelta(hours=settings.adapters.result_retention_hours),
-            secret(key_dir, f"linkage-{city}"),
-        ),
-        Vrs(
-            bridge(SystemId.VRS),
-            PgVrsBook(db),
-            issuer,
-            root / "vrs",
-            city not in settings.adapters.consent_not_required,
-            authority,
-            opening,
-        ).prepare(),
-        CertificateCenter(
-            bridge(SystemId.KIOSK),
-            authority,
-            settings.adapters.kiosk_enrolled,
-            opening,
-            settings.adapters.certificate_wait_seconds,
-        ),
+        health,
+        server,
+        vrs,
+        center,
+        HealthMgmtEdge(health, root / "health_mgmt").prepare(),
+        VrsEdge(vrs, root / "vrs").prepare(),
+        Retention(book, keep),
     )
     for system in (city_systems.health, city_systems.server, city_systems.vrs, city_systems.center):
         system.bridge.subscribe(dispatch(system.handlers()))
@@ -119,9 +136,9 @@ async def run_city(settings: Settings, city: str, stop: asyncio.Event) -> None:
         log.info("adapters of %s running", city)
         interval = settings.adapters.poll_interval_seconds
         jobs = [
-            (systems.health.poll, interval),
-            (systems.vrs.poll, interval),
-            (systems.server.purge, 60.0),
+            (systems.health_edge.poll, interval),
+            (systems.vrs_edge.poll, interval),
+            (systems.retention.purge, 60.0),
         ]
         try:
             await _until(stop, jobs, watch=serving)
@@ -176,13 +193,14 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
         for city in settings.adapters.municipalities
     }
     individual_key = secret(settings.adapters.key_dir, "nws-individuals")
+    portal = settings.adapters.data_dir / "nws" / "portal"
     networks = {
         city: Network(
             bridge,
             PgNetworkBook(db),
             the_list,
             individual_key,
-            settings.adapters.data_dir / "nws" / "portal",
+            PortalNotices(portal),
             bridges.__getitem__,
             sealing_keys(settings.adapters.key_dir),
         )
@@ -190,19 +208,14 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
     }
     for city, network in networks.items():
         bridges[city].subscribe(dispatch(network.handlers()))
-    portal = settings.adapters.data_dir / "nws" / "portal"
-    folders.prepare(portal, ("requests",))
-    first = next(iter(networks.values()))
-
-    async def serve_portal() -> int:
-        return await folders.serve(portal, {"requests": first.self_requests})
-
+    # Any instance answers the portal: each row goes out on the instance of its city.
+    portal_edge = PortalEdge(next(iter(networks.values())), portal).prepare()
     try:
         await _start(broker)
         for city, network in networks.items():
             await _retrying(functools.partial(network.distribute, city))
         log.info("network running for %s", ", ".join(bridges))
-        await _until(stop, [(serve_portal, settings.adapters.poll_interval_seconds)])
+        await _until(stop, [(portal_edge.poll, settings.adapters.poll_interval_seconds)])
     finally:
         await broker.stop()
         await db.close()

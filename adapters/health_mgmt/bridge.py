@@ -1,39 +1,16 @@
-"""The health-management system (健康管理システム) as an adapter.
-
-Edge input (CSV request files dropped in `<root>/<name>/inbox/`, answered in `results/`):
-
-    residents    the address system's residents (F1): register them; a new subject's 符号
-                 acquisition information goes to the intermediate server (F5); people due
-                 with a ticket are registered with VRS (F11) and sent a notice (F2);
-                 moved-out and deceased residents are flagged to VRS (F16)
-    records      returned 予診票 results (F3): the doses are recorded and the person's 副本
-                 registered with the intermediate server (F4)
-    inquiries    `person,provider` rows: an inquiry through the network (F6)
-
-Deliveries (written under `<root>/out/<kind>/`): inquiry results and 情報提供等記録 (F6,
-R47), VRS exports as Shift_JIS CSV without any My Number (F13), dose records (F12),
-rejection notices.
-"""
-
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from adapters.health_mgmt.export_csv import export_csv
-from adapters.health_mgmt.records_csv import read_batch, result_csv
-from adapters.kit import folders
-from adapters.kit.bridge import Bridge, Handler, payload_of
-from adapters.kit.folders import Source
-from adapters.kit.rows import RowError, Rows, read_rows, rows_result
+from adapters.kit.bridge import Bridge, Handler, LineIds, payload_of
+from adapters.kit.rows import RowError
 from adapters.ports import InboxTransaction, ResidentRegister
 from contracts.codes import (
     BasicCode,
@@ -52,15 +29,17 @@ from contracts.payloads import (
     DoseHistoryItem,
     FukuhonRegistration,
     InquiryRequest,
+    Payload,
     ResidentNotice,
     ResidentStatusFlag,
     TargetPerson,
     TargetRegistration,
     VaccinationExport,
+    VaccinationRecord,
 )
 from hub.errors import Conflict
 
-__all__ = ["HealthMgmt", "InquiryRow", "ResidentRow"]
+__all__ = ["Due", "HealthMgmt", "InquiryRow", "Output", "ResidentRow"]
 
 log = logging.getLogger("sesshu.adapters.health_mgmt")
 HISTORY = "vaccination.history"
@@ -108,18 +87,29 @@ class InquiryRow(BaseModel):
     provider: LocalGovCode
 
 
+Due = tuple[int, ResidentRow]
+"""A resident due for vaccination, with the line of the residents file that made them so."""
+
+
+class Output(Protocol):
+    """Where health management reads what is delivered to it (the edge's `OutFolder`)."""
+
+    def keep(self, kind: str, message_id: UUID, payload: Payload) -> None:
+        """A delivery's payload as it came."""
+        ...
+
+    def export(self, export: VaccinationExport) -> None:
+        """F13: a VRS export, in the layout the system imports."""
+        ...
+
+
 @dataclass
 class HealthMgmt:
-    """One city's health-management system."""
+    """One city's health-management system, as the hub sees it."""
 
     bridge: Bridge
     residents: ResidentRegister
-    root: Path
-
-    def prepare(self) -> HealthMgmt:
-        """Create the edge folders."""
-        folders.prepare(self.root, ("residents", "records", "inquiries"))
-        return self
+    out: Output
 
     def handlers(self) -> dict[str, Handler]:
         """What health management does with each kind delivered to it."""
@@ -131,27 +121,18 @@ class HealthMgmt:
             "vaccination_export": self.on_export,
         }
 
-    # --- edge input ---------------------------------------------------------------------
+    # --- what the edge hands over ---------------------------------------------------------
 
-    async def poll(self) -> int:
-        """Handle every file waiting in the three inboxes; how many were handled."""
-        return await folders.serve(
-            self.root,
-            {
-                "residents": self.import_residents,
-                "records": self.import_records,
-                "inquiries": self.send_inquiries,
-            },
-        )
-
-    async def import_residents(self, source: Source) -> str:
-        """F1 (with F2, F5, F11, F16) for one residents file. What is sent for a person is
-        decided by what was already sent for them (marked once confirmed), so handling the
-        file again after a failed send sends what is missing and nothing twice."""
-        rows = read_rows(source.data, ResidentRow)
-        due: list[tuple[int, ResidentRow]] = []
+    async def register_residents(
+        self, rows: Sequence[Due], ids: LineIds
+    ) -> tuple[list[Due], list[RowError]]:
+        """F1 (with F5, F16) for the good rows of one residents file: (the people due, the
+        rows refused). What is sent for a person is decided by what was already sent for
+        them (marked once confirmed), so handling the file again after a failed send sends
+        what is missing and nothing twice."""
+        due: list[Due] = []
         refused: list[RowError] = []
-        for line, row in rows.good:
+        for line, row in rows:
             resident = row.model_dump() | {"my_number": row.my_number.reveal()}
             try:
                 await self.residents.put(resident)
@@ -162,16 +143,14 @@ class HealthMgmt:
             if sent is None:  # only another process deleting it between the two reads
                 continue
             if not sent["coded"]:
-                await self._register_fukuhon(str(row.person), source, line, with_doses=False)
+                await self._register_fukuhon(str(row.person), ids, line, with_doses=False)
             if row.status != "resident" and sent["targeted"] and sent["flagged"] != row.status:
-                await self._flag(row, source, line)
+                await self._flag(row, ids, line)
             if row.status == "resident" and sent["ticket_number"] and not sent["targeted"]:
                 due.append((line, row))
-        if due:
-            await self._register_targets(due, source)
-        return rows_result(rows, source.name, refused)
+        return due, refused
 
-    async def _flag(self, row: ResidentRow, source: Source, line: int) -> None:
+    async def _flag(self, row: ResidentRow, ids: LineIds, line: int) -> None:
         flag = ResidentStatusFlag(
             basic_code=row.basic_code,
             ticket_number=row.ticket_number,
@@ -183,11 +162,13 @@ class HealthMgmt:
             to=SystemId.VRS,
             procedure="S19-16",
             data_item="covid.resident_status",
-            message_id=source.stable_id(line, f"flag-{row.status}"),
+            message_id=ids(line, f"flag-{row.status}"),
         )
         await self.residents.mark_flagged(str(row.person), row.status)
 
-    async def _register_targets(self, due: list[tuple[int, ResidentRow]], source: Source) -> None:
+    async def register_targets(self, due: Sequence[Due], ids: LineIds) -> None:
+        """F11 and F2: the people due registered with VRS with their tickets, in batches
+        of 1000, and a notice for each through the intermediate server; then marked."""
         targets = tuple(
             TargetPerson(
                 basic_code=row.basic_code,
@@ -206,7 +187,7 @@ class HealthMgmt:
             # Named by the people in it: a batch made again of the same people is the same.
             batch = ",".join(str(row.person) for _, row in due[start : start + 1000])
             registration = TargetRegistration(
-                batch_id=source.stable_id(0, f"targets:{batch}"),
+                batch_id=ids(0, f"targets:{batch}"),
                 purpose="transfer_out_provision",
                 targets=targets[start : start + 1000],
             )
@@ -215,48 +196,32 @@ class HealthMgmt:
                 to=SystemId.VRS,
                 procedure="S19-16",
                 data_item="covid.target",
-                message_id=source.stable_id(0, f"target-batch:{batch}"),
+                message_id=ids(0, f"target-batch:{batch}"),
             )
-        self._print_run(due, source)
         for line, row in due:
             notice = ResidentNotice(
-                notice_id=source.stable_id(line, "notice"),
-                person=row.person,
-                notice_type="vaccination_due",
+                notice_id=ids(line, "notice"), person=row.person, notice_type="vaccination_due"
             )
             await self.bridge.send(
                 notice,
                 to=SystemId.INTERMEDIATE,
                 procedure="B2-115-2",
                 data_item="notice.vaccination",
-                message_id=source.stable_id(line, "notice-message"),
+                message_id=ids(line, "notice-message"),
             )
         await self.residents.mark_targeted([str(row.person) for _, row in due])
 
-    def _print_run(self, due: list[tuple[int, ResidentRow]], source: Source) -> None:
-        """F2: the vaccination notices and 予診票 to print and post, one row per person."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(["basic_code", "name", "address", "ticket_number", "document"])
-        for _, row in due:
-            writer.writerow(
-                [row.basic_code, row.name, row.address, row.ticket_number, "notice+yoshinhyo"]
-            )
-        self._write(
-            "print",
-            f"{Path(source.name).stem}.csv",
-            out.getvalue().encode("cp932", errors="replace"),
-        )
-
-    async def import_records(self, source: Source) -> str:
-        """F3 then F4: record each good row's dose, register each person's 副本."""
-        batch = read_batch(source.data)
+    async def record_doses(
+        self, records: Sequence[tuple[int, VaccinationRecord]], ids: LineIds
+    ) -> list[RowError]:
+        """F3 then F4 for the good rows of one 予診票 batch: record each row's dose,
+        register each person's 副本; the rows refused (no such resident)."""
         touched: dict[str, int] = {}
-        good = []
-        for line, record in batch.records:
+        refused: list[RowError] = []
+        for line, record in records:
             resident = await self.residents.by_basic_code(str(record.basic_code))
             if resident is None:
-                batch.errors.append(RowError(line, "basic_code", "no such resident"))
+                refused.append(RowError(line, "basic_code", "no such resident"))
                 continue
             dose = DoseHistoryItem(
                 vaccine_type=record.vaccine_type,
@@ -267,14 +232,12 @@ class HealthMgmt:
             )
             await self.residents.put_dose(resident["person"], dose.model_dump())
             touched.setdefault(resident["person"], line)
-            good.append((line, record))
-        batch.records = good
         for person, line in touched.items():
-            await self._register_fukuhon(person, source, line)
-        return result_csv(batch, source.name)
+            await self._register_fukuhon(person, ids, line)
+        return refused
 
     async def _register_fukuhon(
-        self, person: str, source: Source, line: int, *, with_doses: bool = True
+        self, person: str, ids: LineIds, line: int, *, with_doses: bool = True
     ) -> None:
         """F4, and F5 the first time: the 符号 acquisition information of a new subject."""
         resident = await self.residents.get(person)
@@ -293,17 +256,16 @@ class HealthMgmt:
             to=SystemId.INTERMEDIATE,
             procedure="B2-115-2",
             data_item=HISTORY,
-            message_id=source.stable_id(line, f"fukuhon-{person}"),
+            message_id=ids(line, f"fukuhon-{person}"),
         )
         if not resident["coded"]:
             await self.residents.mark_coded(person)
 
-    async def send_inquiries(self, source: Source) -> str:
+    async def inquire(self, rows: Sequence[tuple[int, InquiryRow]], ids: LineIds) -> None:
         """F6: one inquiry per row, through our intermediate server and the network."""
-        rows: Rows[InquiryRow] = read_rows(source.data, InquiryRow)
-        for line, row in rows.good:
+        for line, row in rows:
             inquiry = InquiryRequest(
-                inquiry_id=source.stable_id(line, "inquiry"),
+                inquiry_id=ids(line, "inquiry"),
                 inquirer=LocalGovCode(self.bridge.municipality),
                 provider=row.provider,
                 person=row.person,
@@ -313,30 +275,18 @@ class HealthMgmt:
                 to=SystemId.INTERMEDIATE,
                 procedure="B2-115-2",
                 data_item=HISTORY,
-                message_id=source.stable_id(line, "inquiry-message"),
+                message_id=ids(line, "inquiry-message"),
             )
-        return rows_result(rows, source.name)
 
     # --- deliveries -----------------------------------------------------------------------
 
     async def keep(self, envelope: Envelope, tx: InboxTransaction) -> None:
-        """Write a delivery to `out/<kind>/<message id>.json` for the system to read."""
-        self._write(
-            envelope.kind,
-            f"{envelope.id}.json",
-            json.dumps(envelope.payload.model_dump(mode="json"), ensure_ascii=False).encode(),
-        )
+        """Hand a delivery to the system as it came (`out/<kind>/<message id>.json`)."""
+        self.out.keep(envelope.kind, envelope.id, envelope.payload)
         await tx.record_effect(f"kept:{envelope.kind}")
 
     async def on_export(self, envelope: Envelope, tx: InboxTransaction) -> None:
-        """F13: the VRS export as the Shift_JIS CSV the system imports (no My Number)."""
+        """F13: the VRS export, for the system to import (no My Number)."""
         export = payload_of(envelope, VaccinationExport)
-        self._write("vaccination_export", f"{export.batch_id}.csv", export_csv(export))
+        self.out.export(export)
         await tx.record_effect(f"export:{len(export.rows)}")
-
-    def _write(self, kind: str, name: str, data: bytes) -> None:
-        folder = self.root / "out" / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / (name + ".part")
-        partial.write_bytes(data)
-        partial.replace(folder / name)

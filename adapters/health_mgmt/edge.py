@@ -1,32 +1,136 @@
-"""The health-management system's drop folder for 予診票 result batches (F3).
+"""The health-management system's edge: the folders it shares with the system.
 
-    <root>/inbox/     the system (or a person) drops `*.csv` here; write under another
-                      name and rename, so a half-written file is never picked up
-    <root>/results/   `<name>.result.csv` for each batch: accepted and rejected counts and
-                      every bad row with line, field and reason
-    <root>/done/      the batch, once every good row was published and its result written
+Request folders under the system's root, each with `inbox/` (a system or a person drops
+`*.csv` there, written under another name and renamed, so a half-written file is never
+picked up), `results/` (`<name>.result.csv`: accepted and rejected counts and every bad
+row with line, field and reason, never the cell) and `done/` (the file, once answered):
 
-Each good row becomes a `vaccination_record` whose message id is stable for that file and
-line (`stable_message_id`), so a batch interrupted by a crash is simply processed again:
-rows already sent are duplicates the hub drops, nothing is lost and nothing doubles.
+    residents    the address system's residents (F1): `HealthMgmt.register_residents`,
+                 then the print run of notices and 予診票 for the people due (F2, in
+                 `out/print/`) and `HealthMgmt.register_targets`
+    records      returned 予診票 results (F3): `HealthMgmt.record_doses`
+    inquiries    `person,provider` rows (F6): `HealthMgmt.inquire`
+
+`HealthMgmtEdge` serves those three for the bridge side (`bridge.HealthMgmt`), which
+hands what is delivered to `OutFolder`: `out/<kind>/<message id>.json` as it came, the
+VRS exports as Shift_JIS CSV in `out/vaccination_export/` (F13).
+
+`DropFolder` is the 予診票 drop folder of `sesshu import records` (F3), with the same
+three sub-folders: each good row becomes a `vaccination_record` whose message id is
+stable for that file and line (`row_message_id`), so a batch interrupted by a crash is
+simply processed again: rows already sent are duplicates the hub drops, nothing is lost
+and nothing doubles.
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
+import io
+import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
+from adapters.health_mgmt.bridge import Due, HealthMgmt, InquiryRow, ResidentRow
+from adapters.health_mgmt.export_csv import export_csv
 from adapters.health_mgmt.records_csv import Batch, read_batch, result_csv
+from adapters.kit import folders
+from adapters.kit.folders import Source
+from adapters.kit.rows import Rows, read_rows, rows_result
 from contracts.envelope import stable_message_id
-from contracts.payloads import VaccinationRecord
+from contracts.payloads import Payload, VaccinationExport, VaccinationRecord
 
-__all__ = ["DropFolder", "Publish", "row_message_id"]
+__all__ = ["DropFolder", "HealthMgmtEdge", "OutFolder", "Publish", "row_message_id"]
+
+
+@dataclass(frozen=True)
+class HealthMgmtEdge:
+    """The residents, records and inquiries request folders under the system's root."""
+
+    system: HealthMgmt
+    root: Path
+
+    def prepare(self) -> HealthMgmtEdge:
+        """Create the request folders."""
+        folders.prepare(self.root, ("residents", "records", "inquiries"))
+        return self
+
+    async def poll(self) -> int:
+        """Handle every file waiting in the three inboxes; how many were handled."""
+        return await folders.serve(
+            self.root,
+            {
+                "residents": self.import_residents,
+                "records": self.import_records,
+                "inquiries": self.import_inquiries,
+            },
+        )
+
+    async def import_residents(self, source: Source) -> str:
+        """F1 (with F2, F5, F11, F16) for one residents file; its result file."""
+        rows = read_rows(source.data, ResidentRow)
+        due, refused = await self.system.register_residents(rows.good, source.stable_id)
+        if due:
+            # Printed before the people are marked registered: a file handled again after
+            # a crash prints them again rather than never.
+            OutFolder(self.root).print_run(due, Path(source.name).stem)
+            await self.system.register_targets(due, source.stable_id)
+        return rows_result(rows, source.name, refused)
+
+    async def import_records(self, source: Source) -> str:
+        """F3 then F4 for one 予診票 batch; its result file."""
+        batch = read_batch(source.data)
+        refused = await self.system.record_doses(batch.records, source.stable_id)
+        lines = {error.line for error in refused}
+        batch.records = [(line, record) for line, record in batch.records if line not in lines]
+        batch.errors += refused
+        return result_csv(batch, source.name)
+
+    async def import_inquiries(self, source: Source) -> str:
+        """F6 for one inquiries file; its result file."""
+        rows: Rows[InquiryRow] = read_rows(source.data, InquiryRow)
+        await self.system.inquire(rows.good, source.stable_id)
+        return rows_result(rows, source.name)
+
+
+@dataclass(frozen=True)
+class OutFolder:
+    """`<root>/out/<kind>/`: where the system reads its deliveries and the print run."""
+
+    root: Path
+
+    def keep(self, kind: str, message_id: UUID, payload: Payload) -> None:
+        """A delivery's payload as it came, as `out/<kind>/<message id>.json`."""
+        document = json.dumps(payload.model_dump(mode="json"), ensure_ascii=False)
+        self._write(kind, f"{message_id}.json", document.encode())
+
+    def export(self, export: VaccinationExport) -> None:
+        """F13: the VRS export as the Shift_JIS CSV the system imports (no My Number)."""
+        self._write("vaccination_export", f"{export.batch_id}.csv", export_csv(export))
+
+    def print_run(self, due: Sequence[Due], name: str) -> None:
+        """F2: the vaccination notices and 予診票 to print and post, one row per person."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(["basic_code", "name", "address", "ticket_number", "document"])
+        for _, row in due:
+            writer.writerow(
+                [row.basic_code, row.name, row.address, row.ticket_number, "notice+yoshinhyo"]
+            )
+        self._write("print", f"{name}.csv", out.getvalue().encode("cp932", errors="replace"))
+
+    def _write(self, kind: str, name: str, data: bytes) -> None:
+        folder = self.root / "out" / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / (name + ".part")
+        partial.write_bytes(data)
+        partial.replace(folder / name)
+
 
 Publish = Callable[[VaccinationRecord, UUID], Awaitable[None]]
 """Sends one record under the given message id; returns once the broker confirmed it."""
@@ -41,7 +145,7 @@ def row_message_id(data: bytes, line: int, modified: datetime) -> UUID:
 
 @dataclass(frozen=True)
 class DropFolder:
-    """The inbox, results and done folders under one root."""
+    """The 予診票 drop folder of `sesshu import records`: inbox, results and done."""
 
     root: Path
 

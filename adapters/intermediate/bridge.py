@@ -11,6 +11,12 @@ provision_response     the sealed reply, forwarded by the network: open it, keep
                        result until its deletion time (R42), hand it to health
                        management with the 情報提供等記録 (R47)
 resident_notice        from health management: to the resident's portal under our 符号
+self_information_request
+                       from the network: a resident's own data, back to their portal
+                       (F9, F10)
+
+The server has no edge (it speaks no outside protocol); its timed deletion of results
+(R42) is `retention.Retention`, which the stack runs beside the other systems' edges.
 """
 
 from __future__ import annotations
@@ -395,12 +401,6 @@ class IntermediateServer:
             data_item="notice.vaccination",
             cause=cause,
         )
-
-    async def purge(self) -> int:
-        """R42: delete the inquiry results whose time has come, and the inquiries whose
-        reply never came within the same period (interrupted)."""
-        now = datetime.now(UTC)
-        return len(await self.book.purge(now, now - self.keep_results))
 
 
 def reply_id_for(inquiry_id: UUID, role: str) -> UUID:

@@ -46,6 +46,7 @@ __all__ = [
     "Bridge",
     "Broker",
     "Handler",
+    "LineIds",
     "NotYet",
     "SealingKeys",
     "dispatch",
@@ -63,6 +64,10 @@ Broker = RabbitBroker
 """The broker connection adapters share (so the wiring need not import FastStream)."""
 Handler = Callable[[Envelope, InboxTransaction], Awaitable[None]]
 """Does the adapter's work for one delivery, inside the inbox transaction."""
+LineIds = Callable[[int, str], UUID]
+"""The stable id of what a line of an edge's request file causes, by (line, label), as
+`adapters.kit.folders.Source.stable_id` gives it: the same each time the file is handled,
+so a file handled again after a crash sends nothing twice (line 0: the whole file)."""
 RETRY_PAUSE = 1.0
 # A refused, returned or unconfirmed publish; the caller keeps what it was sending.
 PUBLISH_FAILURES = (AMQPError, TimeoutError, ConnectionError, RuntimeError)

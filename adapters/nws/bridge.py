@@ -7,37 +7,37 @@
                            the inquiry to the provider
     provision_response     carry the sealed reply to the inquirer; the network cannot open
                            it (R43)
-    resident_notice        deliver to the resident's portal (マイナポータル, F2, F10)
+    resident_notice        deliver to the resident's portal (マイナポータル, F2, F10),
+                           through the edge's `Portal`
 
-One instance serves one city's queue; every instance signs with the network's key.
+Its edge (`edge.py`) reads the portal's requests and hands this side their good rows
+(`ask_for_self`, F9). One instance serves one city's queue; every instance signs with
+the network's key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from adapters.kit.bridge import (
     Bridge,
     Handler,
+    LineIds,
     SealingKeys,
     only_from,
     opened,
     payload_of,
     reply_id,
 )
-from adapters.kit.folders import Source
 from adapters.kit.permits import NetworkList, PermitRefused, issue_permit
-from adapters.kit.rows import read_rows, rows_result
 from adapters.ports import InboxTransaction, NetworkBook
 from contracts.codes import LinkageCode, LocalGovCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient
@@ -54,7 +54,7 @@ from contracts.payloads import (
 )
 from contracts.sealing import SealError, seal
 
-__all__ = ["Network", "PortalRequestRow", "list_update"]
+__all__ = ["Network", "Portal", "PortalRequestRow", "list_update"]
 
 log = logging.getLogger("sesshu.adapters.nws")
 
@@ -72,6 +72,14 @@ class PortalRequestRow(BaseModel):
     code: LinkageCode
 
 
+class Portal(Protocol):
+    """The resident's portal, where notices are delivered (the edge's `PortalNotices`)."""
+
+    def deliver(self, municipality: str, notice: ResidentNotice) -> None:
+        """A notice for a resident of `municipality`, known there by its 符号."""
+        ...
+
+
 @dataclass
 class Network:
     """The network's part for one city's queue."""
@@ -81,21 +89,20 @@ class Network:
     network_list: NetworkList
     individual_key: bytes
     """Key of the hash under which the network keeps whom a 符号 stands for."""
-    portal: Path
-    """Where notices for residents are delivered (the portal's inbox)."""
+    portal: Portal
+    """Where notices for residents are delivered."""
     bridge_for: Callable[[str], Bridge]
+    """The instance serving another city's queue (the network publishes as one system)."""
     sealing_keys: SealingKeys
     """Opens what the servers seal to the network (the 符号 registrations)."""
-    """The instance serving another city's queue (the network publishes as one system)."""
 
-    async def self_requests(self, source: Source) -> str:
+    async def ask_for_self(
+        self, rows: Sequence[tuple[int, PortalRequestRow]], ids: LineIds
+    ) -> None:
         """F9: residents ask through the portal for their own data (one row each: the city
         and the resident's 符号 there, which the portal knows from the card log-in)."""
-        rows = read_rows(source.data, PortalRequestRow)
-        for line, row in rows.good:
-            request = SelfInformationRequest(
-                request_id=source.stable_id(line, "self-request"), person=row.code
-            )
+        for line, row in rows:
+            request = SelfInformationRequest(request_id=ids(line, "self-request"), person=row.code)
             await self.bridge_for(str(row.municipality)).send(
                 request,
                 to=SystemId.INTERMEDIATE,
@@ -103,9 +110,8 @@ class Network:
                 municipality=str(row.municipality),
                 procedure="B2-115-2",
                 data_item="self.vaccination_history",
-                message_id=source.stable_id(line, "self-request-message"),
+                message_id=ids(line, "self-request-message"),
             )
-        return rows_result(rows, source.name)
 
     def handlers(self) -> dict[str, Handler]:
         """The handler of each kind the network acts on."""
@@ -265,12 +271,9 @@ class Network:
         await tx.record_effect(f"rejection:withheld:{notice.reason_code}")
 
     async def on_notice(self, envelope: Envelope, tx: InboxTransaction) -> None:
-        """Deliver a notice to the resident's portal inbox (one file per notice)."""
+        """Deliver a notice to the resident's portal."""
         notice = payload_of(envelope, ResidentNotice)
-        folder = self.portal / str(envelope.municipality)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{notice.notice_id}.json"
-        path.write_text(json.dumps(notice.model_dump(mode="json"), ensure_ascii=False))
+        self.portal.deliver(str(envelope.municipality), notice)
         await tx.record_effect(f"notice:{notice.notice_type}")
 
     async def _send(

@@ -1,12 +1,16 @@
-"""VRS (ワクチン接種記録システム), one city's part of it, as an adapter.
+"""VRS (ワクチン接種記録システム), one city's part of it, as an adapter: the envelopes it
+signs and sends, and what it does with each one delivered to it.
 
-Edge input (CSV request files in `<root>/<name>/inbox/`, answered in `results/`):
+Its edge (`edge.py`) reads the request files and hands this side their good rows, each
+with its line, so that every message is named by the line that caused it (`LineIds`):
 
-    doses        the vaccination site reads the ticket (F12): the dose is recorded and
-                 reported to health management
-    transfer_in  counter staff ask a new resident's former city for their records (F14):
-                 only with the My Number confirmed in our register (R04) and, where the
-                 city's policy asks for it, the resident's consent (R02)
+    record_doses  the vaccination site read the ticket (F12): the dose is recorded and
+                  reported to health management
+    ask_former    counter staff ask a new resident's former city for their records
+                  (F14): only with the My Number confirmed in our register (R04) and,
+                  where the city's policy asks for it, the resident's consent (R02)
+    export        after each look at the folders: the doses not yet exported, to health
+                  management without any My Number (F13)
 
 Deliveries:
 
@@ -16,9 +20,6 @@ Deliveries:
     transfer_out_provision  a former city's records for our new resident (F14)
     certificate_application a certificate for a resident's doses, as a SMART Health Card
                             (F17-F19); the card's signature is checked again here (F18)
-
-And periodically: the doses not yet exported, to health management without any My
-Number (F13).
 """
 
 from __future__ import annotations
@@ -26,19 +27,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict
 
-from adapters.kit import folders
-from adapters.kit.bridge import Bridge, Handler, SealingKeys, opened, payload_of, reply_id
+from adapters.kit.bridge import (
+    Bridge,
+    Handler,
+    LineIds,
+    SealingKeys,
+    opened,
+    payload_of,
+    reply_id,
+)
 from adapters.kit.card_check import CardRejected, check_application
-from adapters.kit.folders import Source
-from adapters.kit.rows import RowError, read_rows, rows_result
+from adapters.kit.rows import RowError
 from adapters.kit.shc import CardError, Issuer, health_card
 from adapters.ports import InboxTransaction, VrsBook
 from contracts.codes import LocalGovCode, MyNumber, SystemId, TicketNumber
@@ -86,7 +93,6 @@ class Vrs:
     bridge: Bridge
     book: VrsBook
     issuer: Issuer
-    root: Path
     consent_required: bool
     card_authority: Ed25519PublicKey
     sealing_keys: SealingKeys
@@ -96,11 +102,6 @@ class Vrs:
     def city(self) -> str:
         """The municipality whose part of VRS this is."""
         return self.bridge.municipality
-
-    def prepare(self) -> Vrs:
-        """Create the edge folders."""
-        folders.prepare(self.root, ("doses", "transfer_in"))
-        return self
 
     def handlers(self) -> dict[str, Handler]:
         """What VRS does with each kind delivered to it."""
@@ -112,21 +113,14 @@ class Vrs:
             "certificate_application": self.on_application,
         }
 
-    # --- edge input -----------------------------------------------------------------------
+    # --- what the edge hands over -----------------------------------------------------------
 
-    async def poll(self) -> int:
-        """Handle every request file waiting; then export what is new (F13)."""
-        handled = await folders.serve(
-            self.root, {"doses": self.record_doses, "transfer_in": self.ask_former}
-        )
-        await self.export()
-        return handled
-
-    async def record_doses(self, source: Source) -> str:
-        """F12: each dose read from a ticket, recorded once and reported."""
-        rows = read_rows(source.data, DoseRecord)
+    async def record_doses(
+        self, rows: Sequence[tuple[int, DoseRecord]], ids: LineIds
+    ) -> list[RowError]:
+        """F12: each dose read from a ticket, recorded once and reported; the rows refused."""
         refused: list[RowError] = []
-        for line, record in rows.good:
+        for line, record in rows:
             if await self.book.target(ticket=str(record.ticket_number)) is None:
                 refused.append(RowError(line, "ticket_number", "no such ticket in this city"))
                 continue
@@ -148,21 +142,23 @@ class Vrs:
                 to=SystemId.HEALTH_MGMT,
                 procedure=PROCEDURE,
                 data_item="covid.dose",
-                message_id=source.stable_id(line, "dose"),
+                message_id=ids(line, "dose"),
             )
-        return rows_result(rows, source.name, refused)
+        return refused
 
-    async def ask_former(self, source: Source) -> str:
-        """F14: a transfer-in inquiry per row, under R04 and the consent policy (R02)."""
-        rows = read_rows(source.data, TransferInRow)
+    async def ask_former(
+        self, rows: Sequence[tuple[int, TransferInRow]], ids: LineIds
+    ) -> list[RowError]:
+        """F14: a transfer-in inquiry per row, under R04 and the consent policy (R02); the
+        rows refused."""
         refused: list[RowError] = []
-        for line, row in rows.good:
+        for line, row in rows:
             problem = self._transfer_problem(row)
             if problem is not None:
                 refused.append(RowError(line, *problem))
                 continue
             inquiry = TransferInInquiry(
-                inquiry_id=source.stable_id(line, "transfer-in"),
+                inquiry_id=ids(line, "transfer-in"),
                 former_municipality=row.former_municipality,
                 my_number=row.my_number,
                 register_confirmed=True,
@@ -180,9 +176,9 @@ class Vrs:
                 city=str(row.former_municipality),
                 procedure=PROCEDURE,
                 data_item=RECORDS,
-                message_id=source.stable_id(line, "transfer-in-message"),
+                message_id=ids(line, "transfer-in-message"),
             )
-        return rows_result(rows, source.name, refused)
+        return refused
 
     def _transfer_problem(self, row: TransferInRow) -> tuple[str, str] | None:
         if not row.register_confirmed:

@@ -1,0 +1,200 @@
+"""Each system's edge reads its request folders and hands the good rows to the bridge side,
+which sends under the ids of the file's lines (`Source.stable_id`, part of the wire
+contract); deliveries come back out through the edge's folders. No broker: the bridge side
+talks to a recorder in place of `adapters.kit.Bridge`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+from uuid import UUID
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from adapters.health_mgmt.bridge import HealthMgmt
+from adapters.health_mgmt.edge import HealthMgmtEdge, OutFolder
+from adapters.health_mgmt.export_csv import export_csv
+from adapters.health_mgmt.memory import MemoryResidents
+from adapters.health_mgmt.simulator import Town
+from adapters.kit.bridge import Bridge
+from adapters.kit.folders import Source
+from adapters.kit.rows import rows_csv
+from adapters.nws.bridge import Network
+from adapters.nws.edge import PortalEdge, PortalNotices
+from adapters.nws.memory import MemoryNetworkBook
+from adapters.nws.simulator import self_requests
+from adapters.vrs.bridge import Vrs
+from adapters.vrs.edge import VrsEdge
+from adapters.vrs.memory import MemoryVrsBook
+from adapters.vrs.simulator import site_readings, transfer_requests
+from contracts.examples import example_payload
+from contracts.payloads import (
+    Payload,
+    ResidentNotice,
+    SelfInformationRequest,
+    TargetRegistration,
+    TransferInInquiry,
+    VaccinationExport,
+)
+
+CITY, OTHER = "082279", "082074"
+
+
+@dataclass
+class Recorder:
+    """Stands in for the bridge: keeps (kind, message id, payload, city) of each send."""
+
+    municipality: str = CITY
+    sent: list[tuple[str, UUID | None, Payload, str | None]] = field(default_factory=list)
+
+    async def send(self, payload: Payload, **given: Any) -> None:
+        self.sent.append((payload.kind, given.get("message_id"), payload, given.get("city")))
+
+
+def no_keys(key_id: str) -> X25519PrivateKey:
+    raise KeyError(key_id)  # nothing sealed is opened by what these tests drive
+
+
+def drop(root: Path, folder: str, name: str, data: bytes) -> Path:
+    inbox = root / folder / "inbox"
+    (inbox / name).write_bytes(data)
+    return root / folder / "done" / name
+
+
+def summary(root: Path, folder: str, name: str) -> dict[str, str]:
+    text = (root / folder / "results" / f"{Path(name).stem}.result.csv").read_text()
+    return {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if row[0].startswith("#")}
+
+
+async def test_health_management_sends_under_the_ids_of_the_residents_file(
+    tmp_path: Path,
+) -> None:
+    recorder, residents = Recorder(), MemoryResidents()
+    health = HealthMgmt(cast(Bridge, recorder), residents, OutFolder(tmp_path))
+    edge = HealthMgmtEdge(health, tmp_path).prepare()
+    people = Town(CITY, seed=1).residents(3)
+    done = drop(tmp_path, "residents", "day.csv", rows_csv(people))
+
+    assert await edge.poll() == 1
+
+    source = Source.read(done)
+    persons = [p["person"] for p in people]
+    expected = [
+        ("fukuhon_registration", source.stable_id(n, f"fukuhon-{p}"))
+        for n, p in zip((2, 3, 4), persons, strict=True)
+    ]
+    expected.append(
+        ("target_registration", source.stable_id(0, f"target-batch:{','.join(persons)}"))
+    )
+    expected += [("resident_notice", source.stable_id(n, "notice-message")) for n in (2, 3, 4)]
+    assert [(kind, message_id) for kind, message_id, _, _ in recorder.sent] == expected
+    notice = recorder.sent[-1][2]
+    assert isinstance(notice, ResidentNotice)
+    assert notice.notice_id == source.stable_id(4, "notice")
+    assert summary(tmp_path, "residents", "day.csv")["# accepted rows"] == "3"
+    printed = (tmp_path / "out" / "print" / "day.csv").read_bytes().decode("cp932")
+    assert printed.count("notice+yoshinhyo") == 3
+    assert all(r["targeted"] and r["coded"] for r in residents.residents.values())
+
+
+async def test_health_management_records_doses_and_asks_through_the_edge(tmp_path: Path) -> None:
+    recorder, town = Recorder(), Town(CITY, seed=2)
+    health = HealthMgmt(cast(Bridge, recorder), MemoryResidents(), OutFolder(tmp_path))
+    edge = HealthMgmtEdge(health, tmp_path).prepare()
+    drop(tmp_path, "residents", "day.csv", rows_csv(town.residents(2)))
+    await edge.poll()
+    recorder.sent.clear()
+    forms = drop(tmp_path, "records", "clinic.csv", town.returned_forms(town.people, bad=1))
+    ask = f"person,provider\r\n{town.people[0]['person']},{OTHER}\r\n".encode()
+    asked = drop(tmp_path, "inquiries", "ask.csv", ask)
+
+    assert await edge.poll() == 2
+
+    kinds = [kind for kind, _, _, _ in recorder.sent]
+    assert kinds == ["fukuhon_registration", "fukuhon_registration", "inquiry_request"]
+    first = town.people[0]["person"]
+    assert recorder.sent[0][1] == Source.read(forms).stable_id(2, f"fukuhon-{first}")
+    assert recorder.sent[2][1] == Source.read(asked).stable_id(2, "inquiry-message")
+    assert summary(tmp_path, "records", "clinic.csv")["# rejected rows"] == "1"
+    assert summary(tmp_path, "inquiries", "ask.csv")["# accepted rows"] == "1"
+
+
+def test_the_out_folder_keeps_deliveries_and_exports(tmp_path: Path) -> None:
+    out, notice = OutFolder(tmp_path), example_payload("resident_notice")
+    out.keep("resident_notice", UUID(int=7), notice)
+    kept = tmp_path / "out" / "resident_notice" / f"{UUID(int=7)}.json"
+    assert json.loads(kept.read_text()) == notice.model_dump(mode="json")
+    export = example_payload("vaccination_export")
+    assert isinstance(export, VaccinationExport)
+    out.export(export)
+    exported = tmp_path / "out" / "vaccination_export" / f"{export.batch_id}.csv"
+    assert exported.read_bytes() == export_csv(export)
+
+
+async def test_vrs_records_doses_asks_former_cities_and_exports(tmp_path: Path) -> None:
+    recorder, book = Recorder(), MemoryVrsBook()
+    vrs = Vrs(cast(Bridge, recorder), book, cast(Any, None), True, cast(Any, None), no_keys)
+    registration = example_payload("target_registration")
+    assert isinstance(registration, TargetRegistration)
+    target = registration.targets[0]
+    await book.put_target(target.model_dump() | {"my_number": None})
+    edge = VrsEdge(vrs, tmp_path).prepare()
+    ticket = str(target.ticket_number)
+    doses = drop(tmp_path, "doses", "site.csv", site_readings([(ticket, 1), ("9" * 10, 1)]))
+    mover = Town(CITY, seed=3).residents(1)[0]
+    transfers = drop(tmp_path, "transfer_in", "counter.csv", transfer_requests([mover], OTHER))
+
+    assert await edge.poll() == 2
+
+    kinds = [kind for kind, _, _, _ in recorder.sent]
+    assert kinds == ["dose_record", "transfer_in_inquiry", "vaccination_export"]
+    assert recorder.sent[0][1] == Source.read(doses).stable_id(2, "dose")
+    inquiry = recorder.sent[1][2]
+    assert isinstance(inquiry, TransferInInquiry)
+    assert inquiry.inquiry_id == Source.read(transfers).stable_id(2, "transfer-in")
+    assert recorder.sent[1][1] == Source.read(transfers).stable_id(2, "transfer-in-message")
+    assert recorder.sent[1][3] == OTHER
+    assert summary(tmp_path, "doses", "site.csv")["# rejected rows"] == "1"
+    # Asking this city itself is refused by the bridge side, reported by the edge.
+    drop(tmp_path, "transfer_in", "back.csv", transfer_requests([mover], CITY))
+    await edge.poll()
+    assert summary(tmp_path, "transfer_in", "back.csv")["# rejected rows"] == "1"
+
+
+async def test_the_portal_asks_each_city_on_its_own_instance(tmp_path: Path) -> None:
+    recorders = {CITY: Recorder(CITY), OTHER: Recorder(OTHER)}
+    notices = PortalNotices(tmp_path)
+    network = Network(
+        cast(Bridge, recorders[CITY]),
+        MemoryNetworkBook(),
+        cast(Any, None),
+        b"key",
+        notices,
+        lambda city: cast(Bridge, recorders[city]),
+        no_keys,
+    )
+    edge = PortalEdge(network, tmp_path).prepare()
+    request = example_payload("self_information_request")
+    assert isinstance(request, SelfInformationRequest)
+    asked = drop(tmp_path, "requests", "r.csv", self_requests([(OTHER, str(request.person))]))
+
+    assert await edge.poll() == 1
+
+    ((kind, message_id, payload, city),) = recorders[OTHER].sent
+    assert (kind, message_id, city) == (
+        "self_information_request",
+        Source.read(asked).stable_id(2, "self-request-message"),
+        OTHER,
+    )
+    assert isinstance(payload, SelfInformationRequest)
+    assert payload.request_id == Source.read(asked).stable_id(2, "self-request")
+    assert recorders[CITY].sent == []
+    notice = example_payload("resident_notice")
+    assert isinstance(notice, ResidentNotice)
+    notices.deliver(OTHER, notice)
+    delivered = tmp_path / OTHER / f"{notice.notice_id}.json"
+    assert json.loads(delivered.read_text()) == notice.model_dump(mode="json")
