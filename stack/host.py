@@ -26,7 +26,8 @@ from adapters.intermediate.bridge import IntermediateServer
 from adapters.intermediate.retention import Retention
 from adapters.kiosk.bridge import CertificateCenter
 from adapters.kiosk.edge import kiosk_app
-from adapters.kit.bridge import Bridge, Broker, dispatch, make_broker
+from adapters.kit.bridge import Bridge, Broker, make_broker
+from adapters.kit.handlers import dispatch
 from adapters.kit.permits import NetworkList
 from adapters.nws.bridge import Network
 from adapters.nws.edge import PortalEdge, PortalNotices

@@ -9,7 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from adapters.kit.bridge import Bridge, Handler, LineIds, payload_of
+from adapters.kit.bridge import Bridge
+from adapters.kit.handlers import Handler, LineIds, payload_of
 from adapters.kit.rows import RowError
 from adapters.ports import InboxTransaction, ResidentRegister
 from contracts.codes import (

@@ -15,8 +15,10 @@ self_information_request
                        from the network: a resident's own data, back to their portal
                        (F9, F10)
 
-The server has no edge (it speaks no outside protocol); its timed deletion of results
-(R42) is `retention.Retention`, which the stack runs beside the other systems' edges.
+The provider's side of an inquiry is `provision.Provider`; the 情報提供等記録 both sides
+keep are built in `records`. The server has no edge (it speaks no outside protocol); its
+timed deletion of results (R42) is `retention.Retention`, which the stack runs beside
+the other systems' edges.
 """
 
 from __future__ import annotations
@@ -24,35 +26,31 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from uuid import UUID
 
 from adapters.intermediate.fukuhon import format_problems
 from adapters.intermediate.linkage import acquire
-from adapters.intermediate.provision import answer, sealed_reply
+from adapters.intermediate.provision import GRACE, Provider
+from adapters.intermediate.records import inquiry_record, provision_record, record_fields
 from adapters.intermediate.results import result_of
-from adapters.kit.bridge import (
-    Bridge,
-    Handler,
-    NotYet,
-    SealingKeys,
-    only_from,
-    opened,
-    payload_of,
-    reply_id,
+from adapters.kit.bridge import Bridge
+from adapters.kit.handlers import Handler, NotYet, only_from, payload_of, reply_id
+from adapters.kit.sealed import SealingKeys, opened
+from adapters.ports import (
+    FukuhonStore,
+    InboxTransaction,
+    IntermediateBook,
+    LinkageRegistry,
+    Row,
 )
-from adapters.kit.permits import NetworkList, PermitRefused
-from adapters.ports import FukuhonStore, InboxTransaction, IntermediateBook, LinkageRegistry
 from contracts.codes import InternalPersonNumber, LinkageCode, SystemId
-from contracts.envelope import Envelope, stable_message_id
+from contracts.envelope import Envelope
 from contracts.payloads import (
     FukuhonRegistration,
     InquiryRequest,
+    InquiryResult,
     LinkageRegistration,
-    PermittedListRow,
     PermittedListUpdate,
     ProvisionPermit,
-    ProvisionRecord,
     ProvisionResponse,
     ResidentNotice,
     SealedPayload,
@@ -64,9 +62,6 @@ __all__ = ["HISTORY", "NETWORK_PROCEDURE", "IntermediateServer"]
 
 log = logging.getLogger("sesshu.adapters.intermediate")
 NETWORK_PROCEDURE, HISTORY = "B2-115-2", "vaccination.history"
-RETENTION = timedelta(days=7 * 365)  # 情報提供等記録 are kept seven years (R47)
-# How long a delivery may wait for what is still on its way (a permit, a 符号).
-GRACE = timedelta(seconds=30)
 
 
 @dataclass
@@ -86,6 +81,11 @@ class IntermediateServer:
     def city(self) -> str:
         """The municipality this server belongs to (its own agency for 符号)."""
         return self.bridge.municipality
+
+    @property
+    def provider(self) -> Provider:
+        """This server as the provider of the inquiries the network carries to it (F7)."""
+        return Provider(self.bridge, self.book, self.linkage, self.fukuhon)
 
     def handlers(self) -> dict[str, Handler]:
         """The handler of each kind this server acts on, and who may send it."""
@@ -112,13 +112,7 @@ class IntermediateServer:
             await self.fukuhon.apply(registration)
             await tx.record_effect(f"fukuhon:{registration.operation}")
         if registration.resident_code is not None:
-            code = await acquire(
-                self.linkage,
-                self.city,
-                registration.person,
-                secret=self.secret,
-                seed=envelope.id.bytes,
-            )
+            code = await self._code(registration.person, envelope)
             # Sealed to the network: the hub journals no 住民票コード, only ciphertext.
             await self.bridge.send_sealed(
                 LinkageRegistration(code=code, resident_code=registration.resident_code),
@@ -136,18 +130,10 @@ class IntermediateServer:
         await self.book.put_list(update.list_version, rows)
         await tx.record_effect(f"list:{update.list_version}")
 
-    async def local_list(self) -> NetworkList | None:
-        """The newest list copy, if one was received."""
-        latest = await self.book.latest_list()
-        if latest is None:
-            return None
-        version, rows = latest
-        return NetworkList(version, tuple(PermittedListRow.model_validate(r) for r in rows))
-
     async def on_inquiry(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """An outbound inquiry from health management, or an inbound one from the network."""
         if envelope.sender.system is SystemId.NWS:
-            await self._provide(envelope, tx)
+            await self.provider.provide(envelope, tx)
         else:
             await self._ask(envelope, tx)
 
@@ -156,50 +142,49 @@ class IntermediateServer:
         if not isinstance(inquiry.person, InternalPersonNumber):
             await tx.record_effect("refused:not_a_person_number")
             return
-        code = await acquire(
-            self.linkage, self.city, inquiry.person, secret=self.secret, seed=envelope.id.bytes
-        )
-        item = envelope.data_items[0]
-        await self.book.put_inquiry(
-            inquiry.inquiry_id,
-            str(inquiry.person),
-            str(inquiry.provider),
-            envelope.procedure,
-            item,
-            envelope.sent_at,
-        )
-        await self._record(envelope, inquiry.inquiry_id, "inquirer", str(inquiry.provider), "sent")
+        code = await self._code(inquiry.person, envelope)
+        await self._remember(envelope, inquiry)
         await self.bridge.send(
             inquiry.model_copy(update={"person": code}),
             to=SystemId.NWS,
             procedure=envelope.procedure,
-            data_item=item,
+            data_item=envelope.data_items[0],
             cause=envelope,
             label="ask-permit",
         )
         await tx.record_effect("inquiry:permit_requested")
 
+    async def _remember(self, envelope: Envelope, inquiry: InquiryRequest) -> None:
+        """The inquiry asked, kept until its result comes, and its record (F6, R47)."""
+        await self.book.put_inquiry(
+            inquiry.inquiry_id,
+            str(inquiry.person),
+            str(inquiry.provider),
+            envelope.procedure,
+            envelope.data_items[0],
+            envelope.sent_at,
+        )
+        record = inquiry_record(envelope, inquiry, "inquirer", city=self.city, outcome="sent")
+        await self.book.record(**record)
+
     async def on_permit(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """Our permit: send the inquiry with it. A permit for an inquiry to us: keep it."""
         permit = payload_of(envelope, ProvisionPermit)
         if str(permit.provider) == self.city:
-            await self.book.put_permit(
-                permit.permit_id, permit.inquiry_id, permit.model_dump(mode="json")
-            )
-            await tx.record_effect("permit:kept")
-            return
+            await self.provider.keep_permit(permit, tx)
+        else:
+            await self._send_with(permit, envelope, tx)
+
+    async def _send_with(
+        self, permit: ProvisionPermit, envelope: Envelope, tx: InboxTransaction
+    ) -> None:
+        """F6: the inquiry asked, now with the network's permit, to the network."""
         asked = await self.book.inquiry(permit.inquiry_id)
         if asked is None:
             await tx.record_effect("permit:unknown_inquiry")
             return
         await self.book.set_state(permit.inquiry_id, "permitted")
-        code = await acquire(
-            self.linkage,
-            self.city,
-            InternalPersonNumber(asked["person"]),
-            secret=self.secret,
-            seed=envelope.id.bytes,
-        )
+        code = await self._code(InternalPersonNumber(asked["person"]), envelope)
         inquiry = InquiryRequest(
             inquiry_id=permit.inquiry_id,
             inquirer=permit.inquirer,
@@ -215,61 +200,6 @@ class IntermediateServer:
             cause=envelope,
         )
         await tx.record_effect("inquiry:sent_with_permit")
-
-    async def _provide(self, envelope: Envelope, tx: InboxTransaction) -> None:
-        inquiry = payload_of(envelope, InquiryRequest)
-        if inquiry.permit_id is None:
-            await tx.record_effect("refused:no_permit")
-            return
-        raw = await self.book.permit(inquiry.permit_id)
-        if raw is None:
-            # The network sends the permit to us before it carries the inquiry, so only a
-            # race makes it late; an inquiry whose permit never came is refused (R36).
-            if datetime.now(UTC) - envelope.sent_at < GRACE:
-                raise NotYet(f"permit {inquiry.permit_id} has not arrived")
-            await tx.record_effect("refused:permit_unknown")
-            return
-        permit = ProvisionPermit.model_validate(raw)
-        item, now = envelope.data_items[0], datetime.now(UTC)
-        local = await self.local_list()
-        try:
-            if local is None:
-                raise PermitRefused("no_local_list", "no permitted-inquiry list received yet")
-            response = await answer(
-                inquiry,
-                permit,
-                local_list=local,
-                procedure=envelope.procedure,
-                data_item=item,
-                now=now,
-                agency=self.city,
-                linkage=self.linkage,
-                fukuhon=self.fukuhon,
-            )
-            outcome: str = response.status
-        except PermitRefused as exc:
-            log.warning("inquiry %s refused: %s", inquiry.inquiry_id, exc.code)
-            response = ProvisionResponse(
-                inquiry_id=inquiry.inquiry_id, permit_id=permit.permit_id, status="withheld"
-            )
-            outcome = f"refused:{exc.code}"
-        reply = sealed_reply(
-            response,
-            ring=self.bridge.ring,
-            signer=self.bridge.signer,
-            inquirer=str(inquiry.inquirer),
-            provider=self.city,
-            procedure=envelope.procedure,
-            data_item=item,
-            causation=envelope.id,
-            now=now,
-            message_id=reply_id(envelope, "provision"),
-            instance=self.bridge.instance,
-            correlation=envelope.correlation_id,
-        )
-        await self.bridge.publish(reply)
-        await self._record(envelope, inquiry.inquiry_id, "provider", str(inquiry.inquirer), outcome)
-        await tx.record_effect(f"provision:{outcome}")
 
     async def on_response(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """The sealed reply the network forwarded: open, keep until deleted, hand over."""
@@ -293,73 +223,32 @@ class IntermediateServer:
     async def deliver_result(self, cause: Envelope, response: ProvisionResponse) -> None:
         """Keep the result until its deletion time (R42) and send it to health management
         with this side's 情報提供等記録 (R47)."""
-        inquiry_id, status = response.inquiry_id, response.status
-        asked = await self.book.inquiry(inquiry_id)
+        asked = await self.book.inquiry(response.inquiry_id)
         if asked is None:
             return
         now = datetime.now(UTC)
         result = result_of(response, person=asked["person"], now=now, keep_for=self.keep_results)
-        await self.book.finish(
-            inquiry_id, status, result.model_dump(mode="json"), now, result.delete_after
-        )
-        await self.book.record(**self._fields(inquiry_id, "inquirer", asked, now, status))
-        for payload in (result, self._provision_record(inquiry_id, asked, now)):
+        await self._finish(result, asked, now)
+        record = provision_record(result.inquiry_id, asked, city=self.city, now=now)
+        for payload, item in ((result, asked["data_item"]), (record, "network.provision_record")):
             await self.bridge.send(
                 payload,
                 to=SystemId.HEALTH_MGMT,
                 procedure=asked["procedure"],
-                data_item=asked["data_item"]
-                if payload.kind == "inquiry_result"
-                else "network.provision_record",
+                data_item=item,
                 cause=cause,
             )
 
-    def _provision_record(self, inquiry_id: UUID, asked: Any, now: datetime) -> ProvisionRecord:
-        return ProvisionRecord(
-            record_id=reply_id_for(inquiry_id, "inquirer"),
-            inquiry_id=inquiry_id,
-            role="inquirer",
-            inquirer=self.city,
-            provider=asked["provider"],
-            requested_at=asked["requested_at"],
-            provided_at=now,
-            retention_until=(now + RETENTION).date(),
+    async def _finish(self, result: InquiryResult, asked: Row, now: datetime) -> None:
+        """The result kept until its deletion time, and this side's record completed."""
+        inquiry_id, status = result.inquiry_id, result.status
+        await self.book.finish(
+            inquiry_id, status, result.model_dump(mode="json"), now, result.delete_after
         )
-
-    def _fields(
-        self, inquiry_id: UUID, role: str, asked: Any, now: datetime | None, outcome: str
-    ) -> dict[str, Any]:
-        inquirer, provider = (
-            (self.city, asked["provider"]) if role == "inquirer" else (asked["inquirer"], self.city)
+        fields = record_fields(
+            inquiry_id, "inquirer", asked, city=self.city, now=now, outcome=status
         )
-        requested = asked["requested_at"]
-        return {
-            "record_id": reply_id_for(inquiry_id, role),
-            "inquiry_id": inquiry_id,
-            "role": role,
-            "inquirer": inquirer,
-            "provider": provider,
-            "procedure": asked["procedure"],
-            "data_item": asked["data_item"],
-            "requested_at": requested,
-            "provided_at": now,
-            "outcome": outcome,
-            "nondisclosure": False,
-            "retention_until": (requested + RETENTION).date(),
-        }
-
-    async def _record(
-        self, envelope: Envelope, inquiry_id: UUID, role: str, other: str, outcome: str
-    ) -> None:
-        asked = {
-            "provider": other,
-            "inquirer": other,
-            "procedure": envelope.procedure,
-            "data_item": envelope.data_items[0],
-            "requested_at": envelope.sent_at,
-        }
-        provided = datetime.now(UTC) if role == "provider" else None
-        await self.book.record(**self._fields(inquiry_id, role, asked, provided, outcome))
+        await self.book.record(**fields)
 
     async def on_notice(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """A notice for a resident (F2, F10): to the portal under our 符号, never a number."""
@@ -402,10 +291,9 @@ class IntermediateServer:
             cause=cause,
         )
 
-
-def reply_id_for(inquiry_id: UUID, role: str) -> UUID:
-    """The 情報提供等記録 id of one side of an inquiry: the same every time it is written."""
-    return stable_message_id(inquiry_id.bytes + role.encode(), _EPOCH)
-
-
-_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+    async def _code(self, person: InternalPersonNumber, cause: Envelope) -> LinkageCode:
+        """The subject's 符号, acquired on first use; drawn from the delivery that asks, so a
+        redelivery draws the same one."""
+        return await acquire(
+            self.linkage, self.city, person, secret=self.secret, seed=cause.id.bytes
+        )

@@ -17,8 +17,10 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from adapters.kit.bridge import Bridge, Handler, SealingKeys, opened
+from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import check_application
+from adapters.kit.handlers import Handler
+from adapters.kit.sealed import SealingKeys, opened
 from adapters.ports import InboxTransaction
 from contracts.codes import SystemId
 from contracts.envelope import Envelope

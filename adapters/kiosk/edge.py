@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from adapters.kiosk.bridge import CertificateCenter, DuplicateApplication, NoCertificate
 from adapters.kit.card_check import CardRejected
 from adapters.kit.shc import qr_png_bytes, qr_text
-from contracts.payloads import CertificateApplication
+from contracts.payloads import CertificateApplication, CertificateIssued
 
 __all__ = ["kiosk_app"]
 
@@ -21,35 +21,42 @@ __all__ = ["kiosk_app"]
 def kiosk_app(center: CertificateCenter) -> FastAPI:
     """The center's HTTP API: `POST /applications`."""
     app = FastAPI(title="Sesshu certificate center", docs_url=None, redoc_url=None)
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        # Name the field and the reason, never the input: it holds a My Number.
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        return JSONResponse({"code": "invalid_application", "detail": errors}, status_code=422)
+    app.exception_handler(RequestValidationError)(_bad_request)
 
     @app.post("/applications", status_code=201)
     async def apply(application: CertificateApplication) -> Response:
         try:
             issued = await center.apply(application)
-        except CardRejected as exc:
-            return JSONResponse({"code": exc.code, "detail": str(exc)}, status_code=403)
-        except DuplicateApplication as exc:
-            return JSONResponse(
-                {"code": "duplicate_application", "detail": str(exc)}, status_code=409
-            )
-        except NoCertificate as exc:
-            return JSONResponse({"code": "no_certificate", "detail": str(exc)}, status_code=404)
-        png = base64.b64encode(qr_png_bytes(issued.jws)).decode()
-        return JSONResponse(
-            {
-                "certificate_id": issued.certificate_id,
-                "issued_on": issued.issued_on.isoformat(),
-                "jws": issued.jws,
-                "qr": qr_text(issued.jws),
-                "qr_png_base64": png,
-            },
-            status_code=201,
-        )
+        except (CardRejected, DuplicateApplication, NoCertificate) as exc:
+            return _refused(exc)
+        return JSONResponse(_certificate(issued), status_code=201)
 
     return app
+
+
+async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+    # Name the field and the reason, never the input: it holds a My Number.
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+    return JSONResponse({"code": "invalid_application", "detail": errors}, status_code=422)
+
+
+def _refused(exc: CardRejected | DuplicateApplication | NoCertificate) -> Response:
+    """Why the terminal gets no certificate: the card (403), a second application with
+    the same id while the first waits (409), or none issued in time (404)."""
+    if isinstance(exc, CardRejected):
+        return JSONResponse({"code": exc.code, "detail": str(exc)}, status_code=403)
+    if isinstance(exc, DuplicateApplication):
+        return JSONResponse({"code": "duplicate_application", "detail": str(exc)}, status_code=409)
+    return JSONResponse({"code": "no_certificate", "detail": str(exc)}, status_code=404)
+
+
+def _certificate(issued: CertificateIssued) -> dict[str, str]:
+    """The certificate as the terminal gets it: the JWS, its QR text and a PNG of the QR."""
+    png = base64.b64encode(qr_png_bytes(issued.jws)).decode()
+    return {
+        "certificate_id": issued.certificate_id,
+        "issued_on": issued.issued_on.isoformat(),
+        "jws": issued.jws,
+        "qr": qr_text(issued.jws),
+        "qr_png_base64": png,
+    }

@@ -1,19 +1,20 @@
-"""The adapter side of the hub: publish signed envelopes, consume deliveries once."""
+"""The adapter side of the hub: publish signed envelopes, consume deliveries once.
+
+`Bridge` is one system's link over FastStream: it signs and publishes to the hub's
+ingress (confirmed, mandatory), and consumes its own queue, each delivery checked first
+(`deliveries`) and handled once inside the inbox's transaction. What the handlers are
+made of is in `handlers`; sealing and opening payloads is in `sealed`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 from uuid import UUID
 
 from aiormq.exceptions import AMQPError
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import (
     ExchangeType,
@@ -25,136 +26,28 @@ from faststream.rabbit import (
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
 
-from adapters.ports import AdapterInbox, InboxTransaction
+from adapters.kit.deliveries import RingRereads, verified
+from adapters.kit.handlers import Handler, NotYet, reply_id
+from adapters.kit.sealed import sealed_to
+from adapters.ports import AdapterInbox
 from contracts.broker import INGRESS_EXCHANGE, adapter_queue
 from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient, new_message_id, stable_message_id
-from contracts.keys import KeyRing, KeyRingError
-from contracts.payloads import Payload, SealedPayload
-from contracts.sealing import SealError, open_sealed, seal
-from contracts.signing import (
-    Freshness,
-    Signer,
-    UnknownKey,
-    VerificationError,
-    parse_and_verify,
-)
+from contracts.envelope import Envelope, Party, Recipient, new_message_id
+from contracts.keys import KeyRing
+from contracts.payloads import Payload
+from contracts.signing import Signer, UnknownKey, VerificationError
 from contracts.wire import WireLimits
 from hub.errors import BrokerUnavailable, Retryable
 
-__all__ = [
-    "Bridge",
-    "Broker",
-    "Handler",
-    "LineIds",
-    "NotYet",
-    "SealingKeys",
-    "dispatch",
-    "make_broker",
-    "only_from",
-    "opened",
-    "payload_of",
-    "publish_signed",
-    "reply_id",
-]
+__all__ = ["Bridge", "Broker", "make_broker", "publish_signed"]
 
 log = logging.getLogger("sesshu.adapters.bridge")
 
 Broker = RabbitBroker
 """The broker connection adapters share (so the wiring need not import FastStream)."""
-Handler = Callable[[Envelope, InboxTransaction], Awaitable[None]]
-"""Does the adapter's work for one delivery, inside the inbox transaction."""
-LineIds = Callable[[int, str], UUID]
-"""The stable id of what a line of an edge's request file causes, by (line, label), as
-`adapters.kit.folders.Source.stable_id` gives it: the same each time the file is handled,
-so a file handled again after a crash sends nothing twice (line 0: the whole file)."""
 RETRY_PAUSE = 1.0
 # A refused, returned or unconfirmed publish; the caller keeps what it was sending.
 PUBLISH_FAILURES = (AMQPError, TimeoutError, ConnectionError, RuntimeError)
-
-
-class NotYet(Exception):
-    """The delivery cannot be handled yet (what it depends on is still on its way): it is
-    put back after a pause and tried again."""
-
-
-P = TypeVar("P", bound=Payload)
-
-
-def payload_of(envelope: Envelope, model: type[P]) -> P:
-    """The delivery's payload as the model its kind promises (TypeError if it is not, e.g.
-    still sealed)."""
-    if not isinstance(envelope.payload, model):
-        raise TypeError(f"payload: a {envelope.kind} delivery does not hold a {model.__name__}")
-    return envelope.payload
-
-
-SealingKeys = Callable[[str], X25519PrivateKey]
-"""This system's private sealing key of a key id (KeyError if it has none of that id):
-a payload sealed before a key rotation still opens with the key it names."""
-
-
-def opened(
-    envelope: Envelope, model: type[P], keys: SealingKeys, *, bound_to: UUID | None = None
-) -> P:
-    """The payload of a delivery sealed to this system, opened with the key it names (the
-    envelope it is bound to is this one unless `bound_to` says otherwise); SealError if it
-    does not open, TypeError if it is not a `model`."""
-    payload: Payload = envelope.payload
-    if isinstance(payload, SealedPayload):
-        try:
-            private_key = keys(payload.recipient_key_id)
-        except KeyError:
-            raise SealError(f"no private key {payload.recipient_key_id}") from None
-        payload = open_sealed(
-            payload,
-            private_key=private_key,
-            envelope_id=bound_to or envelope.id,
-            kind=envelope.kind,
-        )
-    if not isinstance(payload, model):
-        raise TypeError(f"payload: a {envelope.kind} delivery does not hold a {model.__name__}")
-    return payload
-
-
-def reply_id(cause: Envelope, label: str) -> UUID:
-    """The id of what an adapter sends because of `cause`: the same on every redelivery,
-    so a handler that runs twice sends nothing twice (the hub dedupes by id)."""
-    return stable_message_id(cause.id.bytes + label.encode(), cause.sent_at)
-
-
-def only_from(*systems: SystemId, handler: Handler) -> Handler:
-    """`handler`, for deliveries sent by one of `systems` only; from any other system the
-    delivery is recorded as refused (routing checks the data item, not who sends a kind)."""
-
-    async def checked(envelope: Envelope, transaction: InboxTransaction) -> None:
-        if envelope.sender.system not in systems:
-            await transaction.record_effect(f"refused:wrong_sender:{envelope.sender.system.value}")
-            return
-        await handler(envelope, transaction)
-
-    return checked
-
-
-def dispatch(handlers: Mapping[str, Handler]) -> Handler:
-    """One handler that hands each delivery to the one for its kind; other kinds are
-    recorded as ignored (a system is told of approvals it has no use for, for example)."""
-
-    async def handle(envelope: Envelope, transaction: InboxTransaction) -> None:
-        handler = handlers.get(envelope.kind)
-        if handler is None:
-            await transaction.record_effect(f"ignored:{envelope.kind}")
-            return
-        await handler(envelope, transaction)
-
-    return handle
-
-
-# The hub checked freshness when the message arrived; a delivery may wait in the adapter's
-# queue for as long as the adapter is down, so here only signature and binding count.
-DELIVERY_FRESHNESS = Freshness(max_age=timedelta(days=3650), max_future=timedelta(days=1))
-# The least time between two rereads of the key ring on unknown keys (Bridge._reread_ring).
-RING_REREAD_SECONDS = 1.0
 INGRESS = RabbitExchange(INGRESS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
 
 
@@ -195,7 +88,10 @@ class Bridge:
     """The hub's size limit (hub.max_message_bytes): what the hub delivers, it reads."""
     ring_dir: Path | None = None
     """Where `ring` came from: reread when a delivery names a key not in it."""
-    _ring_read_at: float = field(default=float("-inf"), init=False, repr=False)
+    _rereads: RingRereads = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rereads = RingRereads(self.ring_dir, self.consumer)
 
     @property
     def consumer(self) -> str:
@@ -231,8 +127,7 @@ class Bridge:
         """Like `send`, with the payload sealed to the recipient system of this city: the
         hub routes it and journals only ciphertext (R43, R50)."""
         message_id = new_message_id() if cause is None else reply_id(cause, payload.kind)
-        key_id, public = self.ring.sealing_key_for(to, self.municipality, datetime.now(UTC))
-        sealed = seal(payload, recipient_key_id=key_id, recipient=public, envelope_id=message_id)
+        sealed = sealed_to(payload, self.ring, to, self.municipality, envelope_id=message_id)
         return await self.send(
             sealed,
             kind=payload.kind,
@@ -289,35 +184,16 @@ class Bridge:
             await self._deliver(message, handler)
 
     def _verified(self, body: bytes) -> Envelope:
-        def verify() -> Envelope:
-            now = datetime.now(UTC)
-            envelope, _ = parse_and_verify(
-                body, self.ring, now=now, freshness=DELIVERY_FRESHNESS, limits=self.limits
-            )
-            return envelope
-
         try:
-            return verify()
+            return verified(body, self.ring, self.limits)
         except UnknownKey:
             # The hub rereads its ring while it runs: a key it took in since this adapter
             # read its own is on the disk now. Read it again, once, then decide.
-            if not self._reread_ring():
+            ring = self._rereads.reread()
+            if ring is None:
                 raise
-            return verify()
-
-    def _reread_ring(self) -> bool:
-        # At most once a second: deliveries naming a key nobody has must not make the
-        # adapter read the directory for each of them.
-        moment = time.monotonic()
-        if self.ring_dir is None or moment - self._ring_read_at < RING_REREAD_SECONDS:
-            return False
-        self._ring_read_at = moment
-        try:
-            self.ring = KeyRing.load(self.ring_dir)
-        except KeyRingError as exc:
-            log.error("%s could not reread the key ring: %s", self.consumer, exc)
-            return False
-        return True
+            self.ring = ring
+            return verified(body, ring, self.limits)
 
     async def _deliver(self, message: RabbitMessage, handler: Handler) -> None:
         try:
@@ -328,6 +204,13 @@ class Bridge:
             log.error("delivery refused by %s: %s", self.consumer, exc.code)
             await message.reject(requeue=False)
             return
+        if await self._handled_once(envelope, handler):
+            await message.ack()
+        else:
+            await message.nack(requeue=True)
+
+    async def _handled_once(self, envelope: Envelope, handler: Handler) -> bool:
+        """Run `handler` unless the inbox saw this message id; False: put it back."""
         try:
             async with self.inbox.first_time(self.consumer, str(envelope.id)) as transaction:
                 if transaction.fresh:
@@ -337,11 +220,10 @@ class Bridge:
             # after a pause (RabbitMQ puts it back at the head of the queue).
             log.info("message %s of %s waits: %s", envelope.id, self.consumer, type(exc).__name__)
             await asyncio.sleep(RETRY_PAUSE)
-            await message.nack(requeue=True)
-            return
+            return False
         except Exception as exc:
             await self._failed(envelope, exc)
-        await message.ack()
+        return True
 
     async def _failed(self, envelope: Envelope, exc: Exception) -> None:
         """A handler that fails for good must not loop on the message: it is recorded as

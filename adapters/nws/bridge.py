@@ -12,7 +12,8 @@
 
 Its edge (`edge.py`) reads the portal's requests and hands this side their good rows
 (`ask_for_self`, F9). One instance serves one city's queue; every instance signs with
-the network's key.
+the network's key. What the network keeps of a permit and makes of what it carries under
+one is `carrying`.
 """
 
 from __future__ import annotations
@@ -20,39 +21,32 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from adapters.kit.bridge import (
-    Bridge,
-    Handler,
-    LineIds,
-    SealingKeys,
-    only_from,
-    opened,
-    payload_of,
-    reply_id,
-)
+from adapters.kit.bridge import Bridge
+from adapters.kit.handlers import Handler, LineIds, only_from, payload_of
 from adapters.kit.permits import NetworkList, PermitRefused, issue_permit
+from adapters.kit.sealed import SealingKeys, opened
+from adapters.nws.carrying import carried, permit_problem, permit_row, withheld
 from adapters.ports import InboxTransaction, NetworkBook
 from contracts.codes import LinkageCode, LocalGovCode, SystemId
-from contracts.envelope import Envelope, Party, Recipient
+from contracts.envelope import Envelope
 from contracts.payloads import (
     InquiryRequest,
     LinkageRegistration,
     PermittedListUpdate,
     ProvisionPermit,
-    ProvisionResponse,
     RejectionNotice,
     ResidentNotice,
     SealedPayload,
     SelfInformationRequest,
 )
-from contracts.sealing import SealError, seal
+from contracts.sealing import SealError
 
 __all__ = ["Network", "Portal", "PortalRequestRow", "list_update"]
 
@@ -172,16 +166,7 @@ class Network:
             log.warning("no permit for inquiry %s: %s", inquiry.inquiry_id, exc.code)
             await tx.record_effect(f"refused:{exc.code}")
             return
-        await self.book.put_permit(
-            permit.model_dump()
-            | {
-                "inquirer": str(permit.inquirer),
-                "provider": str(permit.provider),
-                "procedure": envelope.procedure,
-                "data_item": envelope.data_items[0],
-                "correlation_id": envelope.correlation_id,
-            }
-        )
+        await self.book.put_permit(permit_row(permit, envelope))
         for city, label in (
             (str(permit.provider), "permit-provider"),
             (str(permit.inquirer), "permit"),
@@ -193,7 +178,7 @@ class Network:
         self, envelope: Envelope, inquiry: InquiryRequest, tx: InboxTransaction
     ) -> None:
         permit = None if inquiry.permit_id is None else await self.book.permit(inquiry.permit_id)
-        problem = _permit_problem(permit, inquiry, envelope)
+        problem = permit_problem(permit, inquiry, envelope)
         if problem is not None:
             await tx.record_effect(f"refused:{problem}")
             return
@@ -222,20 +207,7 @@ class Network:
             await tx.record_effect("refused:answered_already")
             return
         bridge = self.bridge_for(permit["inquirer"])
-        carried = Envelope.new(
-            payload=envelope.payload,
-            kind=envelope.kind,
-            message_id=reply_id(envelope, "carry"),
-            municipality=permit["inquirer"],
-            sender=Party(system=SystemId.NWS, instance=bridge.instance),
-            recipient=Recipient(system=SystemId.INTERMEDIATE, municipality=permit["inquirer"]),
-            procedure=envelope.procedure,
-            data_items=envelope.data_items,
-            key_id=bridge.signer.key_id,
-            correlation_id=envelope.correlation_id,
-            causation_id=envelope.id,  # the envelope the reply was sealed under
-        )
-        await bridge.publish(carried)
+        await bridge.publish(carried(envelope, permit["inquirer"], bridge))
         await self.book.answered(permit["inquiry_id"])
         await tx.record_effect("provision:carried")
 
@@ -249,16 +221,8 @@ class Network:
             return
         inquirer = permit["inquirer"]
         bridge = self.bridge_for(inquirer)
-        withheld = ProvisionResponse(
-            inquiry_id=permit["inquiry_id"], permit_id=permit["permit_id"], status="withheld"
-        )
-        key_id, public = bridge.ring.sealing_key_for(
-            SystemId.INTERMEDIATE, inquirer, datetime.now(UTC)
-        )
-        # Bound, like a carried reply, to the envelope this one names as its cause.
-        sealed = seal(withheld, recipient_key_id=key_id, recipient=public, envelope_id=envelope.id)
         await bridge.send(
-            sealed,
+            withheld(permit, envelope, bridge),
             kind="provision_response",
             to=SystemId.INTERMEDIATE,
             city=inquirer,
@@ -294,19 +258,3 @@ class Network:
             cause=cause,
             label=label,
         )
-
-
-def _permit_problem(
-    permit: Mapping[str, Any] | None, inquiry: InquiryRequest, envelope: Envelope
-) -> str | None:
-    """Why the network will not carry an inquiry under this permit (R30, R36), if so."""
-    if permit is None or permit["inquiry_id"] != inquiry.inquiry_id:
-        return "permit_mismatch"
-    parties = (permit["inquirer"], permit["provider"])
-    if parties != (str(inquiry.inquirer), str(inquiry.provider)):
-        return "permit_mismatch"
-    if (permit["procedure"], permit["data_item"]) != (envelope.procedure, envelope.data_items[0]):
-        return "permit_mismatch"
-    if not permit["issued_at"] <= datetime.now(UTC) < permit["expires_at"]:
-        return "permit_expired"
-    return None

@@ -20,6 +20,9 @@ Deliveries:
     transfer_out_provision  a former city's records for our new resident (F14)
     certificate_application a certificate for a resident's doses, as a SMART Health Card
                             (F17-F19); the card's signature is checked again here (F18)
+
+What the transfers decide and keep is `transfers` (F14, F15); the certificate itself is
+`certificates` (F17-F19).
 """
 
 from __future__ import annotations
@@ -30,25 +33,26 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict
 
-from adapters.kit.bridge import (
-    Bridge,
-    Handler,
-    LineIds,
-    SealingKeys,
-    opened,
-    payload_of,
-    reply_id,
-)
-from adapters.kit.card_check import CardRejected, check_application
+from adapters.kit.bridge import Bridge
+from adapters.kit.card_check import CardRejected
+from adapters.kit.handlers import Handler, LineIds, payload_of, reply_id
 from adapters.kit.rows import RowError
-from adapters.kit.shc import CardError, Issuer, health_card
-from adapters.ports import InboxTransaction, VrsBook
-from contracts.codes import LocalGovCode, MyNumber, SystemId, TicketNumber
+from adapters.kit.sealed import SealingKeys, opened
+from adapters.kit.shc import CardError, Issuer
+from adapters.ports import InboxTransaction, Row, VrsBook
+from adapters.vrs.certificates import issue
+from adapters.vrs.transfers import (
+    TransferInRow,
+    provision_for,
+    take_in,
+    transfer_inquiry,
+    transfer_problem,
+)
+from contracts.codes import SystemId
 from contracts.envelope import Envelope, stable_message_id
 from contracts.payloads import (
     CertificateApplication,
@@ -56,7 +60,6 @@ from contracts.payloads import (
     CovidDose,
     DoseRecord,
     ExportRow,
-    IdentityCheck,
     ResidentStatusFlag,
     TargetRegistration,
     TransferInInquiry,
@@ -65,25 +68,11 @@ from contracts.payloads import (
 )
 from contracts.sealing import SealError
 
-__all__ = ["TransferInRow", "Vrs"]
+__all__ = ["Vrs"]
 
 log = logging.getLogger("sesshu.adapters.vrs")
 PROCEDURE, RECORDS = "S19-16", "covid.vaccination_record"
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-class TransferInRow(BaseModel):
-    """One row of a transfer-in request file (F14; VRS takes such files since Mar 2022)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-    my_number: MyNumber
-    former_municipality: LocalGovCode
-    ticket_number: TicketNumber | None = None
-    register_confirmed: bool
-    consent_reference: str | None = None
-    id_document: Literal["my_number_card", "passport", "driving_licence", "other"]
-    checked_by: str
-    checked_at: datetime
 
 
 @dataclass
@@ -121,20 +110,12 @@ class Vrs:
         """F12: each dose read from a ticket, recorded once and reported; the rows refused."""
         refused: list[RowError] = []
         for line, record in rows:
-            if await self.book.target(ticket=str(record.ticket_number)) is None:
+            ticket = str(record.ticket_number)
+            if await self.book.target(ticket=ticket) is None:
                 refused.append(RowError(line, "ticket_number", "no such ticket in this city"))
                 continue
-            dose = CovidDose(
-                dose_number=record.dose_number,
-                vaccinated_on=record.vaccinated_on,
-                manufacturer=record.manufacturer,
-                lot_number=record.lot_number,
-                product_name=record.product_name,
-            )
-            ticket = str(record.ticket_number)
-            await self.book.put_dose(
-                ticket, record.dose_number, dose.model_dump(mode="json"), "site"
-            )
+            dose = _dose(record).model_dump(mode="json")
+            await self.book.put_dose(ticket, record.dose_number, dose, "site")
             # Sent every time, under the line's stable id: after a failed send, the file
             # handled again sends it, and the hub drops it if it had gone after all.
             await self.bridge.send(
@@ -153,70 +134,39 @@ class Vrs:
         rows refused."""
         refused: list[RowError] = []
         for line, row in rows:
-            problem = self._transfer_problem(row)
+            problem = transfer_problem(row, city=self.city, consent_required=self.consent_required)
             if problem is not None:
                 refused.append(RowError(line, *problem))
                 continue
-            inquiry = TransferInInquiry(
-                inquiry_id=ids(line, "transfer-in"),
-                former_municipality=row.former_municipality,
-                my_number=row.my_number,
-                register_confirmed=True,
-                consent_reference=row.consent_reference,
-                identity_check=IdentityCheck(
-                    document=row.id_document, checked_at=row.checked_at, checked_by=row.checked_by
-                ),
-            )
-            await self.book.put_transfer(
-                inquiry.inquiry_id, str(row.former_municipality), row.ticket_number
-            )
+            inquiry = transfer_inquiry(row, ids(line, "transfer-in"))
+            former = str(row.former_municipality)
+            await self.book.put_transfer(inquiry.inquiry_id, former, row.ticket_number)
             await self.bridge.send(
                 inquiry,
                 to=SystemId.VRS,
-                city=str(row.former_municipality),
+                city=former,
                 procedure=PROCEDURE,
                 data_item=RECORDS,
                 message_id=ids(line, "transfer-in-message"),
             )
         return refused
 
-    def _transfer_problem(self, row: TransferInRow) -> tuple[str, str] | None:
-        if not row.register_confirmed:
-            return (
-                "register_confirmed",
-                "confirm the My Number in the resident register first (R04)",
-            )
-        if self.consent_required and not row.consent_reference:
-            return "consent_reference", "this city asks for the resident's consent (R02)"
-        if str(row.former_municipality) == self.city:
-            return "former_municipality", "the former city is this city"
-        return None
-
     async def export(self, limit: int = 5000) -> int:
         """F13: the doses not yet exported, to health management (never a My Number)."""
         pending = await self.book.unexported(limit)
         if not pending:
             return 0
-        rows = tuple(
-            ExportRow(
-                basic_code=r["basic_code"],
-                ticket_number=r["ticket_number"],
-                dose=CovidDose.model_validate(_json(r["dose"])),
-            )
-            for r in pending
-        )
         keys = [(r["ticket_number"], int(r["dose_number"])) for r in pending]
         seed = hashlib.sha256(repr(keys).encode()).digest()
-        export = VaccinationExport(batch_id=stable_message_id(seed + b"batch", _EPOCH), rows=rows)
         await self.bridge.send(
-            export,
+            _export_of(pending, seed),
             to=SystemId.HEALTH_MGMT,
             procedure=PROCEDURE,
             data_item=RECORDS,
             message_id=stable_message_id(seed + b"message", _EPOCH),
         )
         await self.book.mark_exported(keys)
-        return len(rows)
+        return len(pending)
 
     # --- deliveries -------------------------------------------------------------------------
 
@@ -238,16 +188,7 @@ class Vrs:
 
     async def on_transfer_inquiry(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F15: our records for the My Number the new city confirmed in its register."""
-        inquiry = payload_of(envelope, TransferInInquiry)
-        target = await self.book.target(my_number=inquiry.my_number.reveal())
-        doses = [] if target is None else await self.book.doses(target["ticket_number"])
-        provision = TransferOutProvision(
-            inquiry_id=inquiry.inquiry_id,
-            my_number=inquiry.my_number,
-            register_confirmed=True,
-            status="provided" if doses else "no_record",
-            doses=tuple(CovidDose.model_validate(d) for d in doses),
-        )
+        provision = await provision_for(self.book, payload_of(envelope, TransferInInquiry))
         await self.bridge.send(
             provision,
             to=SystemId.VRS,
@@ -261,32 +202,9 @@ class Vrs:
     async def on_transfer_provision(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F14's answer: the former city's doses become our new resident's."""
         provision = payload_of(envelope, TransferOutProvision)
-        asked = await self.book.transfer(provision.inquiry_id)
-        if asked is None or asked["former_municipality"] != str(envelope.municipality):
-            await tx.record_effect("refused:unknown_inquiry")
-            return
-        number = provision.my_number.reveal()
-        target = (
-            await self.book.target(ticket=asked["ticket_number"])
-            if asked["ticket_number"]
-            else await self.book.target(my_number=number)
+        await tx.record_effect(
+            await take_in(self.book, provision, sender=str(envelope.municipality))
         )
-        # Only the person asked about: the records must be for our resident's number (R04).
-        if target is not None and target["my_number"] not in (None, number):
-            await tx.record_effect("refused:number_mismatch")
-            return
-        if target is not None:
-            for dose in provision.doses:
-                await self.book.put_dose(
-                    target["ticket_number"],
-                    dose.dose_number,
-                    dose.model_dump(mode="json"),
-                    "transfer_in",
-                )
-        await self.book.transfer_answered(
-            provision.inquiry_id, provision.status, len(provision.doses)
-        )
-        await tx.record_effect(f"transfer_in:{provision.status}:{len(provision.doses)}")
 
     async def on_application(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F17-F19: issue the certificate as a SMART Health Card, or refuse."""
@@ -295,25 +213,9 @@ class Vrs:
         except SealError:
             await tx.record_effect("refused:seal")
             return
-        try:
-            check_application(
-                application,
-                card_authority=self.card_authority,
-                municipality=self.city,
-                enrolled=[self.city],  # the center applied R10; VRS checks the card (F18)
-            )
-            jws = await self._card_for(application)
-        except (CardRejected, CardError) as exc:
-            code = getattr(exc, "code", "no_record")
-            log.warning("certificate application %s refused: %s", envelope.id, code)
-            await tx.record_effect(f"refused:{code}")
+        issued = await self._certificate(application, envelope, tx)
+        if issued is None:
             return
-        issued = CertificateIssued(
-            application_id=application.application_id,
-            certificate_id=f"CERT-{reply_id(envelope, 'certificate').hex[:24]}",
-            issued_on=datetime.now(UTC).date(),
-            jws=jws,
-        )
         # Sealed to the center: the hub journals the certificate as ciphertext only (R50).
         await self.bridge.send_sealed(
             issued,
@@ -324,20 +226,46 @@ class Vrs:
         )
         await tx.record_effect("certificate:issued")
 
-    async def _card_for(self, application: CertificateApplication) -> str:
-        target = await self.book.target(my_number=application.my_number.reveal())
-        if target is None or target["status"] == "deceased":
-            raise CardError("no_record")
-        doses = [
-            CovidDose.model_validate(d) for d in await self.book.doses(target["ticket_number"])
-        ]
-        return health_card(
-            self.issuer,
-            name=str(application.name),
-            birth_date=application.birth_date,
-            doses=doses,
-            issued_at=datetime.now(UTC),
+    async def _certificate(
+        self, application: CertificateApplication, envelope: Envelope, tx: InboxTransaction
+    ) -> CertificateIssued | None:
+        """The certificate; None, recorded as refused, if the card or the records allow none."""
+        try:
+            return await issue(
+                application,
+                book=self.book,
+                issuer=self.issuer,
+                card_authority=self.card_authority,
+                city=self.city,
+                certificate_id=f"CERT-{reply_id(envelope, 'certificate').hex[:24]}",
+            )
+        except (CardRejected, CardError) as exc:
+            code = getattr(exc, "code", "no_record")
+            log.warning("certificate application %s refused: %s", envelope.id, code)
+            await tx.record_effect(f"refused:{code}")
+            return None
+
+
+def _dose(record: DoseRecord) -> CovidDose:
+    return CovidDose(
+        dose_number=record.dose_number,
+        vaccinated_on=record.vaccinated_on,
+        manufacturer=record.manufacturer,
+        lot_number=record.lot_number,
+        product_name=record.product_name,
+    )
+
+
+def _export_of(pending: Sequence[Row], seed: bytes) -> VaccinationExport:
+    rows = tuple(
+        ExportRow(
+            basic_code=r["basic_code"],
+            ticket_number=r["ticket_number"],
+            dose=CovidDose.model_validate(_json(r["dose"])),
         )
+        for r in pending
+    )
+    return VaccinationExport(batch_id=stable_message_id(seed + b"batch", _EPOCH), rows=rows)
 
 
 def _json(value: Any) -> Any:

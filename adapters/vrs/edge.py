@@ -23,7 +23,8 @@ from pathlib import Path
 from adapters.kit import folders
 from adapters.kit.folders import Source
 from adapters.kit.rows import read_rows, rows_result
-from adapters.vrs.bridge import TransferInRow, Vrs
+from adapters.vrs.bridge import Vrs
+from adapters.vrs.transfers import TransferInRow
 from contracts.payloads import DoseRecord
 
 __all__ = ["VrsEdge"]

@@ -13,7 +13,7 @@ import pytest
 from faststream.rabbit import RabbitBroker, TestRabbitBroker
 
 from adapters.kit import Bridge, make_broker
-from adapters.kit.bridge import dispatch, only_from
+from adapters.kit.handlers import dispatch, only_from
 from adapters.kit.stored import MemoryInbox
 from adapters.ports import InboxTransaction
 from contracts.broker import adapter_queue

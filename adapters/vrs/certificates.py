@@ -1,0 +1,58 @@
+"""Certificates of vaccination (F17-F19): the card of an application is checked again
+here (F18; the center applied R10 before it sent the application), then the resident's
+doses are issued as a SMART Health Card. `bridge.Vrs` opens the sealed application and
+seals the certificate back to the center.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from adapters.kit.card_check import check_application
+from adapters.kit.shc import CardError, Issuer, health_card
+from adapters.ports import VrsBook
+from contracts.payloads import CertificateApplication, CertificateIssued, CovidDose
+
+__all__ = ["issue"]
+
+
+async def issue(
+    application: CertificateApplication,
+    *,
+    book: VrsBook,
+    issuer: Issuer,
+    card_authority: Ed25519PublicKey,
+    city: str,
+    certificate_id: str,
+) -> CertificateIssued:
+    """The certificate for an application to `city`'s VRS: CardRejected if its card does
+    not check out, CardError if there is no record to certify."""
+    check_application(
+        application,
+        card_authority=card_authority,
+        municipality=city,
+        enrolled=[city],  # the center applied R10; VRS checks the card (F18)
+    )
+    jws = await _card_for(application, book, issuer)
+    return CertificateIssued(
+        application_id=application.application_id,
+        certificate_id=certificate_id,
+        issued_on=datetime.now(UTC).date(),
+        jws=jws,
+    )
+
+
+async def _card_for(application: CertificateApplication, book: VrsBook, issuer: Issuer) -> str:
+    target = await book.target(my_number=application.my_number.reveal())
+    if target is None or target["status"] == "deceased":
+        raise CardError("no_record")
+    doses = [CovidDose.model_validate(d) for d in await book.doses(target["ticket_number"])]
+    return health_card(
+        issuer,
+        name=str(application.name),
+        birth_date=application.birth_date,
+        doses=doses,
+        issued_at=datetime.now(UTC),
+    )
