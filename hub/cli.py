@@ -16,8 +16,11 @@ from contracts.codes import CodeError, LocalGovCode, SystemId
 from contracts.envelope import Envelope
 from contracts.keys import KeyRing, KeyRingError, generate_key
 from hub import service
+from hub.cli_audit import audit_app
 from hub.cli_common import configure_logging, duration, settings_or_exit
-from hub.cli_desk import audit_app, desk_serve, held_app, staff_app
+from hub.cli_desk import desk_serve
+from hub.cli_held import held_app
+from hub.cli_staff import staff_app
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings, env_table
 from routing import compare

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from contracts.canonical import canonical_bytes
 from hub.desk import Desk, open_desk
@@ -45,9 +46,8 @@ async def housekeep(
     `ring_changed` audits its key ring at once. A database outage only delays the jobs, and
     no failure of a job stops the others or the worker beside them."""
     desk: Desk | None = None
-    recorded = False
+    started = _Started()
     ring_changed = ring_changed or asyncio.Event()
-    audited: dict[str, object] | None = None
     can_sign = settings.signing.hub_key_file is not None
     if not can_sign:
         log.warning("no hub signing key: held messages will not expire, checkpoints not signed")
@@ -58,15 +58,7 @@ async def housekeep(
         while not stop.is_set():
             try:
                 desk = desk or await open_desk(settings, pool_size=1)
-                triage = current()
-                if not recorded:
-                    await desk.record_change("policy.loaded", {"version": triage.policy.version})
-                    await desk.backfill_departments(triage.policy, triage.context)
-                    recorded = True
-                ring = key_ring_detail(triage)
-                if ring != audited:
-                    await desk.record_change("keys.loaded", ring)
-                    audited = ring
+                await started.audit(desk, current())
                 if can_sign:
                     await _jobs(settings, desk, seal=tick % every == 0)
             except DatabaseUnavailable:
@@ -78,6 +70,26 @@ async def housekeep(
     finally:
         if desk is not None:
             await desk.store.close()
+
+
+@dataclass
+class _Started:
+    """What this process has audited of what it runs with."""
+
+    policy: bool = False
+    ring: dict[str, object] | None = None
+
+    async def audit(self, desk: Desk, triage: Triage) -> None:
+        """Audit the policy once (and give old held rows their department), and the key
+        ring whenever it is not the one audited last."""
+        if not self.policy:
+            await desk.record_change("policy.loaded", {"version": triage.policy.version})
+            await desk.backfill_departments(triage.policy, triage.context)
+            self.policy = True
+        ring = key_ring_detail(triage)
+        if ring != self.ring:
+            await desk.record_change("keys.loaded", ring)
+            self.ring = ring
 
 
 async def _jobs(settings: Settings, desk: Desk, *, seal: bool) -> None:

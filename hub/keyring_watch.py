@@ -10,7 +10,7 @@ directory that holds no entry at all. A change is taken once the directory has h
 for SETTLE_SECONDS, so a ring copied in file by file is not applied half-way. Housekeeping
 writes each ring that took effect to the audit trail, as it does the one the worker started
 with (hub/housekeeping.py). The adapters reread theirs when a delivery names a key they do
-not know yet (adapters/kit/bridge.py), so a key the hub takes in is never one they drop.
+not know yet (adapters/kit/deliveries.py), so a key the hub takes in is never one they drop.
 """
 
 from __future__ import annotations

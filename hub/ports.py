@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hub.pipeline import JournalEntry
+from hub.entries import JournalEntry
 
 __all__ = ["Journal", "OutboxRow", "Publisher"]
 

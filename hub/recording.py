@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from hub.entries import JournalEntry, id_conflict, internal_error, same_message
 from hub.errors import DatabaseUnavailable, JournalRefuses
-from hub.pipeline import JournalEntry, id_conflict, internal_error, same_message
 from hub.ports import Journal
 from hub.retry import retrying
 from hub.settings import HubSettings

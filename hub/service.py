@@ -73,10 +73,7 @@ async def run_worker(settings: Settings) -> int:
     """Run one worker until SIGTERM or SIGINT, then drain; the process exit code. SIGHUP
     rereads the key ring at once (it is also reread whenever it changes)."""
     stop, reload_keys, ring_changed = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, reload_keys.set)
+    _on_signals(stop, reload_keys)
     loaded = ring_fingerprint(settings.signing.ring_dir)  # before reading: no change missed
     triage = build_triage(settings)
     store = await open_store(settings, stop)
@@ -108,6 +105,19 @@ async def run_worker(settings: Settings) -> int:
         stop.set()
         await asyncio.gather(*jobs)
         await store.close()
+    _log_stopped(worker, started)
+    return 0
+
+
+def _on_signals(stop: asyncio.Event, reload_keys: asyncio.Event) -> None:
+    """SIGTERM and SIGINT stop the worker (it drains); SIGHUP rereads the key ring."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_keys.set)
+
+
+def _log_stopped(worker: Worker, started: datetime) -> None:
     stats = worker.stats
     log.info(
         "worker %d stopped after %.0f s: %d received, %d duplicates, %d rejected",
@@ -117,7 +127,6 @@ async def run_worker(settings: Settings) -> int:
         stats.duplicates,
         stats.rejected,
     )
-    return 0
 
 
 def run_worker_process(settings: Settings) -> int:

@@ -34,9 +34,10 @@ from aio_pika.abc import (
 from aiormq.exceptions import AMQPError
 
 from contracts.broker import DEAD_EXCHANGE, DELIVER_EXCHANGE, INGRESS_QUEUE
+from hub.entries import JournalEntry
 from hub.errors import DatabaseUnavailable
 from hub.outbox import Outbox
-from hub.pipeline import JournalEntry, Triage
+from hub.pipeline import Triage
 from hub.ports import Journal, OutboxRow
 from hub.recording import Recorded, record_batch
 from hub.retry import sleep_unless

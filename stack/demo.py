@@ -157,10 +157,7 @@ class Demo:
         waiting = [row for city in CITIES for row in await store.held(city)]
         notes = [Text(line) for line in self.lines[-8:]]
         notes.append(Text(f"held for a 所属長: {len(waiting)}", style="bold"))
-        notes += [
-            Text(f"  {h['message_id']} for {h['routing_key']} ({h['reason_code']})")
-            for h in waiting
-        ]
+        notes += [Text(f"  {h.message_id} for {h.routing_key} ({h.reason_code})") for h in waiting]
         notes.append(
             Text(f"approval page: {self.desk_url}  user {APPROVER}  password {self.password}")
         )

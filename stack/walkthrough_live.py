@@ -115,10 +115,10 @@ async def _approve(
         released = 0
         for held in await store.held(CHIKUSEI):
             await desk.approve(
-                account, held["message_id"], terminal=DEMO_TERMINAL, comment="内容確認済み"
+                account, held.message_id, terminal=DEMO_TERMINAL, comment="内容確認済み"
             )
             released += 1
-            echo(f"  approved by {APPROVER}: {held['message_id']} released, attested by the hub")
+            echo(f"  approved by {APPROVER}: {held.message_id} released, attested by the hub")
         await _until_settled(store, journal_rows + released)
         count, finding = await desk.verify(triage.ring)
         await desk.checkpoint()
@@ -169,8 +169,8 @@ async def _report(settings: Settings, store: PgStore, echo: Callable[[str], None
     for municipality in settings.hub.municipalities:
         for held in await store.held(municipality):
             echo(
-                f"  held for approval in {municipality}: {held['message_id']} "
-                f"({held['reason_code']}, until {held['expires_at']:%Y-%m-%d %H:%M} UTC)"
+                f"  held for approval in {municipality}: {held.message_id} "
+                f"({held.reason_code}, until {held.expires_at:%Y-%m-%d %H:%M} UTC)"
             )
     depths = await _depths(settings.amqp.url.get_secret_value(), settings.hub.municipalities)
     echo("  queues:")

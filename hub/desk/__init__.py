@@ -8,8 +8,8 @@ locks its held row, so two approvers clicking at once are served in turn and the
 is released once; the release queues the journaled bytes and the hub's signed approval
 attestation in the outbox, which the relay publishes.
 
-    Desk = Accounts (accounts.py) + Decisions (held.py) + Trail (trail.py), on DeskBase
-    (common.py: store, hub signer, clock, refusals)
+    Desk = Accounts (accounts.py) + Viewing (viewing.py) + Decisions (held.py)
+    + Trail (trail.py), on DeskBase (common.py: store, hub signer, clock, refusals)
 
 What it answers with are frozen records the store builds (hub/store/rows.py): HeldRow,
 StaffRow, ProvisionRow, read by field by the HTTP API, the pages and the CLI.
@@ -30,8 +30,9 @@ from hub.desk.common import (
     cli_actor,
     cli_terminal,
 )
-from hub.desk.held import Decisions, HeldView, masked_view
+from hub.desk.held import Decisions
 from hub.desk.trail import Trail
+from hub.desk.viewing import HeldView, Viewing, masked_view
 from hub.settings import Settings
 from hub.store.desk import PgDesk
 from hub.store.rows import HeldRow, ProvisionDirection, ProvisionRow, ProvisionState, StaffRow
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 
-class Desk(Accounts, Decisions, Trail):
+class Desk(Accounts, Viewing, Decisions, Trail):
     """Sessions, held-message decisions and the audit trail, on the desk's store."""
 
 

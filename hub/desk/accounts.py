@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
+from typing import NoReturn
 
 from contracts.codes import LocalGovCode
 from hub import staff
@@ -20,7 +22,7 @@ from hub.desk.common import (
     cli_terminal,
 )
 from hub.store.desk import DeskTransaction
-from hub.store.rows import StaffRow
+from hub.store.rows import StaffRow, StaffWithPassword
 
 __all__ = ["Accounts"]
 
@@ -40,13 +42,7 @@ class Accounts(DeskBase):
         actor: str | None = None,
     ) -> None:
         """Create a person's account (with a password) or a system's (password None)."""
-        if not staff.USER_ID.fullmatch(user_id):
-            raise DeskError("invalid_user_id", "user id: 2-64 of a-z 0-9 . _ - (no names)")
-        code = str(LocalGovCode(municipality))
-        if not staff.USER_ID.fullmatch(department):
-            raise DeskError("invalid_department", "department: 2-64 of a-z 0-9 . _ -")
-        if not roles:
-            raise DeskError("invalid_roles", "roles: at least one role")
+        code = _checked_account(user_id, municipality, department, roles)
         digest = (
             await asyncio.to_thread(staff.hash_password, password) if password is not None else None
         )
@@ -143,37 +139,12 @@ class Accounts(DeskBase):
             await self.store.failed_logins(user_id, LOCKOUT_SECONDS) >= LOCKOUT_FAILURES
         )
         if row is None or not good or locked or row.disabled_at is not None:
-            reason = (
-                "unknown_user"
-                if row is None
-                else "locked_out"
-                if locked
-                else ("bad_password" if not good else "account_disabled")
-            )
-            async with self.store.transaction() as tx:
-                await tx.audit(
-                    at=now,
-                    actor=user_id if row is not None else "unknown",
-                    action="login.failed",
-                    subject=user_id if row is not None else None,
-                    municipality=row.municipality if row is not None else None,
-                    terminal=terminal.as_dict(),
-                    detail={"reason": reason},
-                )
-            if locked:
-                raise NotAuthenticated(
-                    "too_many_attempts", "too many failed log-ins; try again in 15 minutes"
-                )
-            raise NotAuthenticated("login_failed", "user id or password is wrong, or disabled")
+            await self._login_failed(user_id, row, _failure(row, good, locked), terminal, now)
         async with self.store.transaction() as tx:
             secret = await self._open(
                 tx, user_id, "session", None, terminal, seconds=self._session_seconds
             )
-            if row.password_hash is not None and staff.needs_rehash(row.password_hash):
-                # Hashed under weaker parameters than today's: now is the one moment the
-                # password is at hand to hash it again.
-                digest = await asyncio.to_thread(staff.rehash, password)
-                await self.store.set_password(tx, user_id, digest)
+            await self._rehash_if_weak(tx, row, password)
             await tx.audit(
                 at=now,
                 actor=user_id,
@@ -184,6 +155,40 @@ class Accounts(DeskBase):
                 detail={},
             )
         return secret, row.as_staff()
+
+    async def _login_failed(
+        self,
+        user_id: str,
+        row: StaffWithPassword | None,
+        reason: str,
+        terminal: Terminal,
+        now: datetime,
+    ) -> NoReturn:
+        """Audit a failed log-in, then refuse it without saying which part was wrong."""
+        async with self.store.transaction() as tx:
+            await tx.audit(
+                at=now,
+                actor=user_id if row is not None else "unknown",
+                action="login.failed",
+                subject=user_id if row is not None else None,
+                municipality=row.municipality if row is not None else None,
+                terminal=terminal.as_dict(),
+                detail={"reason": reason},
+            )
+        if reason == "locked_out":
+            raise NotAuthenticated(
+                "too_many_attempts", "too many failed log-ins; try again in 15 minutes"
+            )
+        raise NotAuthenticated("login_failed", "user id or password is wrong, or disabled")
+
+    async def _rehash_if_weak(
+        self, tx: DeskTransaction, row: StaffWithPassword, password: str
+    ) -> None:
+        if row.password_hash is not None and staff.needs_rehash(row.password_hash):
+            # Hashed under weaker parameters than today's: now is the one moment the
+            # password is at hand to hash it again.
+            digest = await asyncio.to_thread(staff.rehash, password)
+            await self.store.set_password(tx, row.user_id, digest)
 
     async def _open(
         self,
@@ -241,3 +246,26 @@ class Accounts(DeskBase):
     async def staff_list(self) -> list[StaffRow]:
         """Every account (no password hashes)."""
         return await self.store.staff_list()
+
+
+def _failure(row: StaffWithPassword | None, good: bool, locked: bool) -> str:
+    """Why a log-in failed, for the audit row (never for the person trying)."""
+    if row is None:
+        return "unknown_user"
+    if locked:
+        return "locked_out"
+    return "bad_password" if not good else "account_disabled"
+
+
+def _checked_account(
+    user_id: str, municipality: str, department: str, roles: Sequence[Role]
+) -> str:
+    """The account's municipality code, once its id, department and roles are valid."""
+    if not staff.USER_ID.fullmatch(user_id):
+        raise DeskError("invalid_user_id", "user id: 2-64 of a-z 0-9 . _ - (no names)")
+    code = str(LocalGovCode(municipality))
+    if not staff.USER_ID.fullmatch(department):
+        raise DeskError("invalid_department", "department: 2-64 of a-z 0-9 . _ -")
+    if not roles:
+        raise DeskError("invalid_roles", "roles: at least one role")
+    return code

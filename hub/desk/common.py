@@ -16,7 +16,7 @@ from contracts.envelope import Envelope, Party, Recipient
 from contracts.payloads import Payload
 from contracts.signing import Signer
 from hub.approvals import ApprovalRefused, Held
-from hub.pipeline import JournalEntry, accepted
+from hub.entries import JournalEntry, accepted
 from hub.store.desk import PgDesk
 from routing.decision import Deliver
 

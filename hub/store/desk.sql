@@ -51,7 +51,7 @@ RETURNING user_id;
 
 -- name: held_page
 -- Held messages of a municipality (and department, when given) in a state, oldest first;
--- the columns of held_get but the content.
+-- the columns of held_get but the content. A NULL limit is no limit (PgStore.held).
 SELECT h.message_id::text AS message_id, h.journal_seq, h.municipality, h.department,
        h.routing_key, h.reason_code, h.state, h.held_at, h.expires_at, h.originated_by,
        h.decided_by, h.decided_at, h.comment, h.content_sha256, h.released_at,

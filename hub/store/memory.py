@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hub.pipeline import JournalEntry
+from hub.entries import JournalEntry
 from hub.ports import OutboxRow, Publisher
 
 __all__ = ["MemoryStore"]

@@ -11,9 +11,10 @@ from typing import Any
 
 import asyncpg
 
-from hub.pipeline import JournalEntry
+from hub.entries import JournalEntry
 from hub.ports import OutboxRow, Publisher
 from hub.store.queries import query
+from hub.store.rows import HeldRow
 from storekit.migrate import migrate
 from storekit.translate import translated
 
@@ -192,11 +193,11 @@ class PgStore:
                 return
             last = rows[-1]["seq"]
 
-    async def held(self, municipality: str) -> list[dict[str, Any]]:
-        """The messages of a municipality waiting for approval, oldest first."""
+    async def held(self, municipality: str) -> list[HeldRow]:
+        """The messages of a municipality waiting for approval, oldest first (no content)."""
         with translated():
-            rows = await self._pool.fetch(query("held_open"), municipality)
-        return [dict(row) for row in rows]
+            rows = await self._pool.fetch(query("held_page"), municipality, None, "held", None, 0)
+        return [HeldRow.of(dict(row)) for row in rows]
 
     async def journal_count(self) -> int:
         """Rows in the journal."""

@@ -132,12 +132,6 @@ WHERE received_at >= $1 AND seq > $2
 ORDER BY seq
 LIMIT $4;
 
--- name: held_open
-SELECT message_id::text AS message_id, routing_key, reason_code, held_at, expires_at
-FROM held_messages
-WHERE municipality = $1 AND state = 'held'
-ORDER BY held_at;
-
 -- name: journal_count
 SELECT count(*) FROM journal;
 

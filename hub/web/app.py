@@ -54,56 +54,63 @@ def create_app(settings: Settings, desk: Desk | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(pages.router)
 
-    @app.exception_handler(DeskError)
-    async def desk_error(request: Request, exc: DeskError) -> Response:
-        if request.url.path.startswith("/api/") or request.url.path == "/healthz":
-            return JSONResponse(
-                {"code": exc.code, "detail": exc.reason},
-                status_code=exc.status,
-                headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
-            )
-        if isinstance(exc, NotAuthenticated):
-            return RedirectResponse("/login", status_code=303)
-        return templates.TemplateResponse(
-            request, "error.html", {"error": exc, "account": None}, status_code=exc.status
-        )
-
-    @app.exception_handler(DatabaseUnavailable)
-    async def database_away(request: Request, exc: DatabaseUnavailable) -> Response:
-        return JSONResponse(
-            {"code": "database_unavailable", "detail": "the database does not answer; retry"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        # FastAPI's default echoes the input, which may be a password or a name: name the
-        # field and the reason only.
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
-        ]
-        return JSONResponse({"code": "invalid_request", "detail": errors}, status_code=422)
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if not request.url.path.startswith(("/docs", "/redoc")):
-            response.headers.setdefault(
-                "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"
-            )
-        if request.url.path.startswith(("/api/held", "/held")):
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.exception_handler(DeskError)(_desk_error)
+    app.exception_handler(DatabaseUnavailable)(_database_away)
+    app.exception_handler(RequestValidationError)(_bad_request)
+    app.middleware("http")(_security_headers)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+async def _desk_error(request: Request, exc: DeskError) -> Response:
+    """A refusal: its code as JSON to the API, a page (or the log-in) to a person."""
+    if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+        return JSONResponse(
+            {"code": exc.code, "detail": exc.reason},
+            status_code=exc.status,
+            headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
+        )
+    if isinstance(exc, NotAuthenticated):
+        return RedirectResponse("/login", status_code=303)
+    return templates.TemplateResponse(
+        request, "error.html", {"error": exc, "account": None}, status_code=exc.status
+    )
+
+
+async def _database_away(request: Request, exc: DatabaseUnavailable) -> Response:
+    return JSONResponse(
+        {"code": "database_unavailable", "detail": "the database does not answer; retry"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+    # FastAPI's default echoes the input, which may be a password or a name: name the
+    # field and the reason only.
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"code": "invalid_request", "detail": errors}, status_code=422)
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """No sniffing, framing or referrer; a CSP but on the docs; held content never cached."""
+    response = await call_next(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if not request.url.path.startswith(("/docs", "/redoc")):
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"
+        )
+    if request.url.path.startswith(("/api/held", "/held")):
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -20,7 +20,7 @@ from contracts.envelope import Envelope, Party, Recipient
 from contracts.keys import KeyRing
 from contracts.payloads import Payload
 from hub.approvals import Role
-from hub.desk import Terminal, open_desk
+from hub.desk import HeldRow, Terminal, open_desk
 from stack.keys import keys_for, provision_keys
 from stack.processes import Processes, stack_commands
 from tests.harness import (
@@ -154,7 +154,7 @@ class Stack:
 
     async def approve(
         self, city: str, department: str, approver: str, *, reject: str | None = None
-    ) -> list[Any]:
+    ) -> list[HeldRow]:
         """A 所属長 of `city` approves every reply held for `department` (or rejects it,
         with `reject` as the comment); the rows seen."""
         desk = await open_desk(self.services.settings(**self.extra_env))

@@ -27,10 +27,11 @@ from hub import staff
 from hub.approvals import Role
 from hub.audit import row_hash
 from hub.desk import Desk, Forbidden, NotAuthenticated, Refused, Terminal
-from hub.pipeline import JournalEntry
+from hub.entries import JournalEntry
 from hub.service import build_triage, open_desk
-from hub.store.desk import DeskTransaction, audit_row
+from hub.store.desk import DeskTransaction
 from hub.store.postgres import PgStore
+from hub.store.trail import audit_row
 from routing.decision import Context
 from routing.policy import load_policy
 from tests.harness import (

@@ -9,8 +9,8 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
+from hub.entries import JournalEntry
 from hub.errors import DatabaseUnavailable
-from hub.pipeline import JournalEntry
 from hub.ports import OutboxRow
 from hub.store.memory import MemoryStore
 from hub.store.postgres import _JOURNAL_COLUMNS, MIGRATIONS_DIR, PgStore
@@ -125,10 +125,10 @@ async def test_a_hold_is_held_once_with_its_expiry(services: Services) -> None:
         await pg.record([entry("id-1", "hold"), entry("id-2")])
         await pg.record([entry("id-1", "hold")])
         (held,) = await pg.held("082279")
-        assert held["message_id"] == entry("id-1").message_id
-        assert held["routing_key"] == "vrs.082279"
-        assert held["reason_code"] == "auto_response_disabled"
-        assert held["expires_at"] - held["held_at"] == timedelta(hours=1)
+        assert held.message_id == entry("id-1").message_id
+        assert held.routing_key == "vrs.082279"
+        assert held.reason_code == "auto_response_disabled"
+        assert held.expires_at - held.held_at == timedelta(hours=1)
         assert await pg.held("082074") == []
     finally:
         await pg.close()

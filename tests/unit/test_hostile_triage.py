@@ -12,7 +12,7 @@ from contracts.canonical import canonical_bytes
 from contracts.examples import example_payload
 from contracts.signing import Signer
 from contracts.wire import WireLimits
-from hub.pipeline import JournalEntry
+from hub.entries import JournalEntry
 from tests.fuzz.hostile import leaf_paths, with_value_at
 from tests.unit.test_triage import IMS, NOW, TRIAGE, envelope, wire
 

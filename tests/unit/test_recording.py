@@ -10,8 +10,8 @@ from uuid import UUID
 
 import pytest
 
+from hub.entries import JournalEntry
 from hub.errors import JournalRefuses
-from hub.pipeline import JournalEntry
 from hub.recording import record_batch
 from hub.settings import HubSettings
 from hub.store.memory import MemoryStore

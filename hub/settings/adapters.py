@@ -1,0 +1,80 @@
+"""Settings of the five systems' adapters: their keys, databases, edge folders and ports
+(the hub itself reads none of them; `sesshu stack` and the adapters do)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+
+from hub.settings.fields import MunicipalityCodes
+
+__all__ = ["AdaptersSettings"]
+
+
+class AdaptersSettings(BaseModel):
+    """The five systems' adapters: their keys, databases, edge folders and ports."""
+
+    municipalities: MunicipalityCodes = Field(
+        default=("082279", "082074"),
+        description="the cities whose adapters `sesshu stack up` starts (each a hub municipality)",
+    )
+    key_dir: Path = Field(
+        default=Path("var/keys/private"),
+        description="the adapters' private keys (`<key_id>.signing.pem`, `.sealing.pem`); "
+        "each adapter signs with the newest valid key of the ring for its system and city",
+    )
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://postgres@127.0.0.1:5432/sesshu_adapters"),
+        description="base DSN of the adapters' own databases: a city's systems use "
+        "`<name>_<code>`, the network `<name>_nws` (never the hub's database)",
+    )
+    data_dir: Path = Field(
+        default=Path("var/adapters"),
+        description="root of the edge folders, `<data_dir>/<code>/<system>/`",
+    )
+    poll_interval_seconds: float = Field(
+        default=2.0, gt=0, description="how often the drop folders are looked at"
+    )
+    result_retention_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="finished or interrupted inquiry results are deleted this long after "
+        "they arrive (R42)",
+    )
+    consent_not_required: MunicipalityCodes = Field(
+        default=(),
+        description="cities whose transfer-in inquiries need no consent reference (VRS "
+        "dropped the checkbox in Dec 2021; on by default, as the source document says)",
+    )
+    kiosk_enrolled: MunicipalityCodes = Field(
+        default=(),
+        description="cities enrolled in convenience-store issuance: the kiosk takes "
+        "applications for these only (R10)",
+    )
+    kiosk_http_host: str = Field(default="127.0.0.1", description="address of the kiosk edge")
+    kiosk_http_port: int = Field(
+        default=8090, ge=0, le=65535, description="first port of the kiosk edge (one per city)"
+    )
+    certificate_wait_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="how long the certificate center waits for VRS before it tells the "
+        "terminal no certificate could be issued",
+    )
+    shc_issuer_url: str = Field(
+        default="https://vrs.example.jp/shc",
+        description="the `iss` of SMART Health Cards the VRS adapter issues",
+    )
+    shc_key_file: Path | None = Field(
+        default=None,
+        description="the VRS issuer's ES256 private key (PEM); unset, one is generated "
+        "under key_dir on first start",
+    )
+
+    def database_for(self, owner: str) -> str:
+        """The DSN of one city's (or the network's) adapter database."""
+        base = self.database_url.get_secret_value()
+        head, _, name = base.rpartition("/")
+        name, query = ([*name.split("?", 1), ""])[:2]
+        return f"{head}/{name}_{owner}" + (f"?{query}" if query else "")

@@ -1,0 +1,41 @@
+"""Settings of the approval desk: where it listens, its cookies and proxies, how long
+sessions and tokens last, and how often the hub expires holds and seals the journal."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+__all__ = ["DeskSettings"]
+
+
+class DeskSettings(BaseModel):
+    """The approval desk: HTTP API and approver page, sessions, background jobs."""
+
+    http_host: str = Field(default="127.0.0.1", description="address `sesshu desk` listens on")
+    http_port: int = Field(default=8080, ge=1, le=65535, description="port of `sesshu desk`")
+    secure_cookies: bool = Field(
+        default=True,
+        description="mark the session cookie Secure (sent over HTTPS only); turn off only "
+        "to try the desk over plain HTTP on this machine",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (the terminal recorded at log-in); empty: none",
+    )
+    session_hours: float = Field(default=8.0, gt=0, description="how long a log-in session lasts")
+    api_token_days: float = Field(default=365.0, gt=0, description="how long an API token lasts")
+    expiry_interval_seconds: float = Field(
+        default=30.0, gt=0, description="how often the hub expires held messages past their time"
+    )
+    checkpoint_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how often the hub seals the journal into the audit log and signs its head",
+    )
+    journal_seal_lag_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="journal rows are sealed once this old (keep it well above the database "
+        "command timeout, so no row below a seal can still be uncommitted)",
+    )

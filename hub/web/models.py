@@ -1,0 +1,201 @@
+"""The JSON bodies of the approval desk's API (`hub.web.api`): what it reads and what it
+answers, each answer built from the desk's own records."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from hub.approvals import Held, HeldState, Staff
+from hub.desk import HeldView, ProvisionDirection, ProvisionState
+
+__all__ = [
+    "Account",
+    "Approval",
+    "AuditEntry",
+    "Decided",
+    "HeldDetail",
+    "HeldPage",
+    "HeldSummary",
+    "LoginRequest",
+    "LoginResponse",
+    "ProvisionRecord",
+    "Rejection",
+    "Revealed",
+]
+
+
+class LoginRequest(BaseModel):
+    """Credentials of a person."""
+
+    user_id: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class Account(BaseModel):
+    """Who is signed in."""
+
+    user_id: str
+    roles: list[str]
+    municipality: str
+    department: str
+    may_reveal: bool
+
+    @classmethod
+    def of(cls, staff: Staff) -> Account:
+        """From the desk's account."""
+        return cls(
+            user_id=staff.user_id,
+            roles=sorted(r.value for r in staff.roles),
+            municipality=staff.municipality,
+            department=staff.department,
+            may_reveal=staff.may_reveal,
+        )
+
+
+class LoginResponse(BaseModel):
+    """A new session: the token doubles as a bearer token; the cookie carries it too."""
+
+    token: str
+    account: Account
+
+
+class HeldSummary(BaseModel):
+    """A held message in a list (no content)."""
+
+    message_id: str
+    state: HeldState
+    reason_code: str
+    department: str
+    routing_key: str
+    kind: str | None
+    procedure: str | None
+    sender_system: str | None
+    held_at: datetime
+    expires_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class HeldPage(BaseModel):
+    """A page of held messages and the total that match."""
+
+    total: int
+    items: list[HeldSummary]
+
+
+class HeldDetail(BaseModel):
+    """A held message as its approver sees it: My Number masked."""
+
+    message_id: str
+    state: HeldState
+    reason_code: str
+    department: str
+    municipality: str
+    routing_key: str
+    held_at: datetime
+    expires_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    comment: str | None
+    content_sha256: str
+    masked_fields: list[str]
+    envelope: dict[str, Any]
+
+    @classmethod
+    def of(cls, view: HeldView) -> HeldDetail:
+        """From the desk's masked view."""
+        row = view.row
+        return cls(
+            message_id=row.message_id,
+            state=row.state,
+            reason_code=row.reason_code,
+            department=row.department,
+            municipality=row.municipality,
+            routing_key=row.routing_key,
+            held_at=row.held_at,
+            expires_at=row.expires_at,
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
+            comment=row.comment,
+            content_sha256=view.content_sha256,
+            masked_fields=list(view.masked_paths),
+            envelope=view.envelope,
+        )
+
+
+class Approval(BaseModel):
+    """An approval: the content hash the approver was shown, and an optional comment."""
+
+    content_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="the content_sha256 shown with the message; refused if it differs",
+    )
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class Rejection(BaseModel):
+    """A rejection: the reason, required."""
+
+    comment: str = Field(min_length=1, max_length=500)
+
+
+class Decided(BaseModel):
+    """The outcome of a decision."""
+
+    message_id: str
+    state: HeldState
+    decided_by: str | None
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, held: Held) -> Decided:
+        """From the desk's answer."""
+        return cls(
+            message_id=held.message_id,
+            state=held.state,
+            decided_by=held.decided_by,
+            decided_at=held.decided_at,
+        )
+
+
+class Revealed(BaseModel):
+    """The full My Numbers of a held message, by field path."""
+
+    fields: dict[str, str]
+
+
+class AuditEntry(BaseModel):
+    """One audit row."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str | None
+    municipality: str | None
+    terminal: dict[str, Any] | None
+    detail: dict[str, Any]
+    hash: str
+
+
+class ProvisionRecord(BaseModel):
+    """One 情報提供等記録 (R47)."""
+
+    message_id: str
+    correlation_id: str
+    direction: ProvisionDirection
+    kind: str
+    procedure: str
+    data_items: list[str]
+    inquirer_system: str
+    inquirer_municipality: str
+    provider_system: str
+    provider_municipality: str
+    requested_at: datetime
+    provided_at: datetime | None
+    state: ProvisionState
+    nondisclosure: bool
+    retention_until: date
