@@ -3,15 +3,27 @@ tests that touch the real services get their own vhost, database and key ring.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from hub.settings import Settings
-from tests.harness import Services, create_services, drop_services
+from tests.harness import (
+    PG_ROOT,
+    Services,
+    create_services,
+    drop_database,
+    drop_services,
+    rabbitmqctl,
+)
 
 # The desk tests' policy also flags transfer-out provisions (they carry My Number), so
 # reveal has something to reveal.
@@ -41,3 +53,73 @@ def policy_dir(tmp_path: Path) -> Path:
     with (directory / "auto_response_disabled.csv").open("a") as flags:
         flags.write(EXTRA_FLAG)
     return directory
+
+
+# -- what runs that died left behind ---------------------------------------------------
+
+# create_services' names (tests/harness.py): the owning test process's pid, then a random
+# part; the databases beside the hub's (`_adapters`, the e2e stack's) add a suffix.
+LEFTOVER = re.compile(r"sesshu_test_(?P<pid>[0-9]+)_[0-9a-f]{8}(?:_[a-z0-9_]+)?")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Before tests that use the real services, remove the vhosts and databases of test runs
+    whose process is gone (killed, timed out): each leftover vhost keeps its quorum queues
+    and message stores open, and a node out of file handles takes minutes to do anything."""
+    if any(
+        item.get_closest_marker("integration")
+        or {"services", "module_services"} & set(getattr(item, "fixturenames", ()))
+        for item in session.items
+    ):
+        sweep_leftovers()
+
+
+def _owner_gone(name: str) -> bool:
+    match = LEFTOVER.fullmatch(name)
+    if match is None:
+        return False
+    try:
+        os.kill(int(match["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False  # alive: a run still going (or a reused pid: left for a later session)
+
+
+def sweep_leftovers() -> None:
+    """Delete the harness's vhosts and databases whose test process has exited; quietly
+    nothing where a service does not answer (the tests that need it will say so)."""
+    try:
+        listed = subprocess.run(
+            ["rabbitmqctl", "-q", "list_vhosts", "name"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        pass
+    else:
+        for vhost in listed.stdout.split():
+            if _owner_gone(vhost):
+                with contextlib.suppress(subprocess.SubprocessError):  # gone meanwhile
+                    rabbitmqctl("delete_vhost", vhost)
+    with contextlib.suppress(OSError, asyncpg.PostgresError):
+        asyncio.run(_sweep_databases())
+
+
+async def _sweep_databases() -> None:
+    connection = await asyncpg.connect(PG_ROOT + "postgres", timeout=10)
+    try:
+        names = [
+            row["datname"]
+            for row in await connection.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'sesshu\\_test\\_%'"
+            )
+        ]
+    finally:
+        await connection.close()
+    for name in names:
+        if _owner_gone(name):
+            await drop_database(name)

@@ -1,5 +1,7 @@
-"""Real-service test harness: a fresh RabbitMQ vhost and PostgreSQL database per test,
-keys for the senders, hub worker processes, and signed traffic.
+"""Real-service test harness: the services and processes tests run against, a fresh
+RabbitMQ vhost and PostgreSQL database per test with keys for the senders, hub processes,
+and the restarts the chaos tests inflict. What tests send is in `tests/traffic.py`, what
+they look at in `tests/probes.py`.
 
 Everything here talks to the real servers on 127.0.0.1; nothing is mocked.
 """
@@ -7,33 +9,24 @@ Everything here talks to the real servers on 127.0.0.1; nothing is mocked.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import aio_pika
 import asyncpg
-from aiormq.exceptions import AMQPError
 
-from contracts.broker import ADAPTER_SYSTEMS, INGRESS_QUEUE, adapter_queue
 from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient
-from contracts.examples import example_payload
 from contracts.keys import GeneratedKey, KeyRing, generate_key
-from contracts.payloads import Payload, ResidentStatusFlag
 from contracts.signing import Signer
 from hub.settings import Settings
 from hub.settings import load as load_settings
+from stack.processes import Processes
 
 ROOT = Path(__file__).resolve().parents[1]
 AMQP_ROOT = "amqp://guest:guest@127.0.0.1:5672/"
@@ -45,30 +38,6 @@ SENDERS = (
     (SystemId.VRS, CHIKUSEI),
     (SystemId.INTERMEDIATE, YUKI),
 )
-# What each sender sends, on the sample permitted-inquiry list: recipient, procedure,
-# data item, and the n-th payload.
-TRAFFIC_OF: dict[SystemId, tuple[SystemId, str, str, Callable[[int], Payload]]] = {
-    SystemId.HEALTH_MGMT: (
-        SystemId.VRS,
-        "S19-16",
-        "covid.resident_status",
-        lambda n: ResidentStatusFlag(
-            basic_code=str(10_000 + n), flag="moved_out", effective_on="2026-11-01"
-        ),
-    ),
-    SystemId.VRS: (
-        SystemId.HEALTH_MGMT,
-        "S19-16",
-        "covid.dose",
-        lambda n: example_payload("dose_record"),
-    ),
-    SystemId.INTERMEDIATE: (
-        SystemId.HEALTH_MGMT,
-        "B2-115-2",
-        "vaccination.history",
-        lambda n: example_payload("inquiry_result"),
-    ),
-}
 
 
 def rabbitmqctl(*args: str) -> None:
@@ -138,11 +107,23 @@ class Services:
 
 
 def create_services(tmp: Path) -> Services:
-    """A new vhost and database and a key ring with a key per sender."""
-    name = "t" + uuid.uuid4().hex[:12]
+    """A new vhost and database and a key ring with a key per sender.
+
+    Named `sesshu_test_<pid>_<random>`, the pid this test process's: a later session removes
+    what a run that died left behind (tests/conftest.py), never a running one's. Left over,
+    each vhost keeps its message stores and quorum queues, and so RabbitMQ file handles."""
+    name = f"sesshu_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    asyncio.run(_create_database(name))
+    try:
+        rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        asyncio.run(_create_database(name))
+    except BaseException as failure:
+        # The fixture's teardown will not run for a setup that failed.
+        try:
+            rabbitmqctl("delete_vhost", name)
+        except subprocess.SubprocessError as cleanup:
+            failure.add_note(f"and vhost {name} could not be removed: {cleanup}")
+        raise
     ring_dir = tmp / "ring"
     keys = {}
     for system, municipality in {*SENDERS, (SystemId.VRS, YUKI), (SystemId.HEALTH_MGMT, CHIKUSEI)}:
@@ -166,10 +147,12 @@ def create_services(tmp: Path) -> Services:
 
 
 def drop_services(services: Services) -> None:
-    """Remove the vhost and the databases."""
-    rabbitmqctl("delete_vhost", services.vhost)
-    asyncio.run(drop_database(services.database))
-    asyncio.run(drop_database(f"{services.database}_adapters"))
+    """Remove the vhost and the databases (the databases even if the vhost could not go)."""
+    try:
+        rabbitmqctl("delete_vhost", services.vhost)
+    finally:
+        asyncio.run(drop_database(services.database))
+        asyncio.run(drop_database(f"{services.database}_adapters"))
 
 
 async def _create_database(name: str) -> None:
@@ -188,105 +171,21 @@ async def drop_database(name: str) -> None:
         await connection.close()
 
 
-def signed_traffic(
-    services: Services, count: int, senders: Sequence[tuple[SystemId, str]] = SENDERS
-) -> list[tuple[str, bytes]]:
-    """`count` signed envelopes, round-robin over the senders: (message id, wire bytes)."""
-    signers = {sender: services.signer(*sender) for sender in senders}
-    traffic = []
-    for index in range(count):
-        system, municipality = senders[index % len(senders)]
-        recipient, procedure, data_item, payload = TRAFFIC_OF[system]
-        envelope = Envelope.new(
-            payload=payload(index),
-            municipality=municipality,
-            sender=Party(system=system, instance=f"{system.value.replace('_', '-')}-1"),
-            recipient=Recipient(system=recipient, municipality=municipality),
-            procedure=procedure,
-            data_items=(data_item,),
-            key_id=signers[(system, municipality)].key_id,
-        )
-        signed = signers[(system, municipality)].sign(envelope)
-        traffic.append((str(signed.id), signed.to_bytes()))
-    return traffic
-
-
-def kind_of(body: bytes) -> str:
-    """The envelope's kind, the routing key an adapter publishes it under; for bytes that
-    are no envelope, a key of their own."""
-    try:
-        kind = json.loads(body).get("kind")
-    except (ValueError, AttributeError, RecursionError):
-        return "not-an-envelope"
-    plain = isinstance(kind, str) and kind.isascii() and kind.isidentifier() and len(kind) <= 64
-    return kind if plain else "not-an-envelope"
-
-
-async def publish(
-    url: str,
-    bodies: Sequence[bytes],
-    *,
-    routing_key: str | None = None,
-    routing_keys: Sequence[str] | None = None,
-    window: int = 500,
-) -> None:
-    """Publish to the ingress exchange with confirms, `window` at a time, retrying on outages;
-    each under its kind, as adapters do, unless `routing_key` (for all) or `routing_keys`
-    (one per body) is given.
-
-    A publish whose confirm was lost is sent again: the hub dedupes it by message id.
-    """
-    keys = list(routing_keys or [routing_key or kind_of(b) for b in bodies])
-    pending = list(zip(bodies, keys, strict=True))
-    while pending:
-        try:
-            connection = await aio_pika.connect(url)
-        except (AMQPError, OSError):
-            await asyncio.sleep(0.5)
-            continue
-        try:
-            channel = await connection.channel(on_return_raises=True)
-            exchange = await channel.get_exchange("sesshu.ingress")
-            while pending:
-                chunk = pending[:window]
-                await asyncio.gather(
-                    *(
-                        exchange.publish(
-                            aio_pika.Message(b, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                            routing_key=key,
-                            timeout=30,
-                        )
-                        for b, key in chunk
-                    )
-                )
-                del pending[: len(chunk)]
-        except (AMQPError, OSError, TimeoutError, RuntimeError):
-            await asyncio.sleep(0.5)
-        finally:
-            if not connection.is_closed:
-                await connection.close()
-
-
 @dataclass
 class HubProcess:
-    """A `sesshu hub` process."""
+    """A `sesshu hub` process, started like every process of the stack (`Processes`)."""
 
     services: Services
     workers: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
+    children: Processes | None = None
+    name: str = field(default_factory=lambda: f"hub-{time.monotonic_ns()}")
 
     def start(self) -> HubProcess:
-        self.log_path = self.services.ring_dir.parent / f"hub-{time.monotonic_ns()}.log"
-        with self.log_path.open("wb") as handle:  # the child keeps its own copy
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "hub", "hub", "--workers", str(self.workers)],
-                env=self.services.env(**self.extra_env),
-                cwd=ROOT,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-            )
+        logs = self.services.ring_dir.parent / "logs"
+        self.children = Processes(self.services.env(**self.extra_env), logs)
+        self.process = self.children.sesshu(self.name, ["hub", "--workers", str(self.workers)])
         return self
 
     def signal(self, signum: int) -> None:
@@ -303,63 +202,36 @@ class HubProcess:
 
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM and wait: the drain's exit code."""
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else 0
-        self.signal(signal.SIGTERM)
-        return self.wait(timeout)
+        if self.children is None:
+            return 0
+        return self.children.stop(timeout=timeout)[self.name]
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
-
-
-async def wait_for(predicate: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    """Poll `predicate` until it holds; fail naming `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
-
-
-async def queue_depths(url: str, names: Sequence[str]) -> dict[str, int]:
-    """Messages ready in each queue (passive declare)."""
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        depths = {}
-        for name in names:
-            queue = await channel.declare_queue(name, passive=True)
-            depths[name] = queue.declaration_result.message_count or 0
-        return depths
-    finally:
-        await connection.close()
-
-
-async def drain_queue(url: str, name: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    """Consume and ack everything ready in a queue now."""
-    connection = await aio_pika.connect(url)
-    messages = []
-    try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(name, passive=True)
-        while (message := await queue.get(fail=False)) is not None:
-            await message.ack()
-            messages.append(message)
-        return messages
-    finally:
-        await connection.close()
+        return self.children.log(self.name) if self.children else ""
 
 
 def restart_rabbitmq() -> None:
-    """Stop the RabbitMQ node and start it again, as an operator or a crash-restart would."""
-    subprocess.run(["rabbitmqctl", "-q", "stop"], check=True, capture_output=True, timeout=120)
+    """Stop the RabbitMQ node and start it again, as an operator or a crash-restart would:
+    the Erlang VM ends, every connection drops, and the node recovers its quorum queues from
+    disk. (`stop_app` and `start_app` would keep the VM, and the Ra logs in its memory.)
+
+    About 8 s on this machine. Minutes mean a node out of file handles, waiting for one even
+    to stop: too many vhosts for its open-files limit (scripts/services.sh raises it; the
+    harness's vhosts are removed after each test and, left by a run that died, at the next
+    session's start)."""
+    try:
+        subprocess.run(["rabbitmqctl", "-q", "stop"], check=True, capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(
+            "rabbitmqctl stop took over 120 s: is the node out of file handles? "
+            "(`rabbitmqctl status`, File Descriptors; `rabbitmqctl list_vhosts`)"
+        ) from None
     subprocess.run(["rabbitmq-server", "-detached"], check=True, capture_output=True, timeout=60)
-    # await_startup exits 69 while the node has not even registered yet (a slow machine
-    # takes more than a second to get that far): ask again until it waits for real.
+    # await_startup exits 69 while the node has not even registered yet (it takes the VM a
+    # second or two to get that far): ask again until it waits for real.
     deadline = time.monotonic() + 180
     while True:
-        time.sleep(1)
+        time.sleep(0.5)
         done = subprocess.run(
             ["rabbitmqctl", "-q", "await_startup"], check=False, capture_output=True, timeout=180
         )
@@ -394,130 +266,12 @@ def _pg_ctl(action: str) -> None:
     )
 
 
-def unacked(vhost: str, queue: str) -> tuple[int, int]:
-    """(ready, unacknowledged) messages of a queue, as RabbitMQ counts them."""
-    result = subprocess.run(
-        [
-            "rabbitmqctl",
-            "-q",
-            "list_queues",
-            "-p",
-            vhost,
-            "name",
-            "messages_ready",
-            "messages_unacknowledged",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if parts and parts[0] == queue:
-            return int(parts[1]), int(parts[2])
-    raise AssertionError(f"queue {queue} not found in vhost {vhost}")
-
-
 def children_of(pid: int) -> list[int]:
     """PIDs of the direct children of a process."""
     result = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
     return [int(p) for p in result.stdout.split()]
 
 
-ADAPTER_QUEUES = [adapter_queue(s, m) for s in ADAPTER_SYSTEMS for m in (CHIKUSEI, YUKI)]
-
-
-async def fetchval(services: Services, sql: str, *args: Any) -> Any:
-    """One value from the test's database."""
-    connection = await asyncpg.connect(services.database_url)
-    try:
-        return await connection.fetchval(sql, *args)
-    finally:
-        await connection.close()
-
-
-async def journaled(services: Services) -> int:
-    """Journal rows so far (0 before the hub has migrated)."""
-    try:
-        return int(await fetchval(services, "SELECT count(*) FROM journal"))
-    except asyncpg.UndefinedTableError:
-        return 0
-
-
-async def settled(services: Services, journal_rows: int) -> bool:
-    """Every message journaled and every outbox row confirmed by the broker."""
-    if await journaled(services) < journal_rows:
-        return False
-    return (
-        int(await fetchval(services, "SELECT count(*) FROM outbox WHERE published_at IS NULL")) == 0
-    )
-
-
-async def topology_ready(services: Services) -> bool:
-    """True once the hub has declared its queues."""
-    try:
-        await queue_depths(services.amqp_url, [INGRESS_QUEUE])
-    except Exception:  # not declared yet: any refusal means "not yet"
-        return False
-    return True
-
-
-async def delivered(services: Services) -> dict[str, list[str]]:
-    """Message ids now ready in each adapter queue (consumed and acked)."""
-    return {
-        name: [m.message_id or "" for m in await drain_queue(services.amqp_url, name)]
-        for name in ADAPTER_QUEUES
-    }
-
-
 # -- the approval desk's tests ---------------------------------------------------------
 
 PASSWORD = "correct horse battery"  # noqa: S105 - test accounts only
-
-
-def provision(services: Services, *, operator: str | None = None) -> Envelope:
-    """A flagged 115の2 provision from Yuki's intermediate server to the network."""
-    signer = services.signer(SystemId.INTERMEDIATE, YUKI)
-    envelope = Envelope.new(
-        payload=example_payload("provision_response"),
-        municipality=YUKI,
-        sender=Party(system=SystemId.INTERMEDIATE, instance="is-1", operator=operator),
-        recipient=Recipient(system=SystemId.NWS, municipality=YUKI),
-        procedure="B2-115-2",
-        data_items=("vaccination.history",),
-        key_id=signer.key_id,
-    )
-    return signer.sign(envelope)
-
-
-def transfer_out(services: Services) -> Envelope:
-    """Yuki's VRS answering Chikusei's transfer-in inquiry: carries My Number; flagged here."""
-    signer = services.signer(SystemId.VRS, YUKI)
-    envelope = Envelope.new(
-        payload=example_payload("transfer_out_provision"),
-        municipality=YUKI,
-        sender=Party(system=SystemId.VRS, instance="vrs-1"),
-        recipient=Recipient(system=SystemId.VRS, municipality=CHIKUSEI),
-        procedure="S19-16",
-        data_items=("covid.vaccination_record",),
-        key_id=signer.key_id,
-    )
-    return signer.sign(envelope)
-
-
-async def held(services: Services, envelope: Envelope) -> None:
-    await publish(services.amqp_url, [envelope.to_bytes()], routing_key=envelope.kind)
-
-    async def stored() -> bool:
-        return bool(
-            await fetchval(
-                services, "SELECT count(*) FROM held_messages WHERE message_id = $1", envelope.id
-            )
-        )
-
-    await wait_for(stored, 30, "the message to be held")
-
-
-async def published(services: Services) -> bool:
-    return not await fetchval(services, "SELECT count(*) FROM outbox WHERE published_at IS NULL")

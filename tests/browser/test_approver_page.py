@@ -20,20 +20,9 @@ from contracts.broker import adapter_queue
 from contracts.codes import SystemId
 from hub.approvals import Role
 from hub.service import open_desk
-from tests.harness import (
-    PASSWORD,
-    ROOT,
-    YUKI,
-    HubProcess,
-    Services,
-    drain_queue,
-    fetchval,
-    held,
-    provision,
-    published,
-    topology_ready,
-    wait_for,
-)
+from tests.harness import PASSWORD, ROOT, YUKI, HubProcess, Services
+from tests.probes import drain_queue, fetchval, held, published, topology_ready, wait_for
+from tests.traffic import provision
 
 # Debian's chromium, which `make test` installs (scripts/tools.sh); no skipping without it.
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -20,20 +20,12 @@ from faststream.rabbit import RabbitBroker
 from adapters.kit import Bridge, make_broker
 from adapters.ports import InboxTransaction
 from adapters.store.db import AdapterDb
+from contracts.broker import adapter_queue
 from contracts.codes import SystemId
 from contracts.envelope import Envelope
-from tests.harness import (
-    CHIKUSEI,
-    YUKI,
-    HubProcess,
-    Services,
-    journaled,
-    publish,
-    restart_postgres,
-    restart_rabbitmq,
-    signed_traffic,
-    wait_for,
-)
+from tests.harness import CHIKUSEI, YUKI, HubProcess, Services, restart_postgres, restart_rabbitmq
+from tests.probes import journaled, queue_depths, wait_for
+from tests.traffic import publish, signed_traffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -90,6 +82,16 @@ async def effects(services: Services) -> tuple[int, int]:
         await connection.close()
 
 
+async def adapter_queues_declared(services: Services) -> bool:
+    """True once the hub has declared the queues of every destination adapter."""
+    names = [adapter_queue(system, municipality) for system, municipality in DESTINATIONS]
+    try:
+        await queue_depths(services.amqp_url, names)
+    except Exception:  # not declared yet (or the broker not up): any refusal means "not yet"
+        return False
+    return True
+
+
 async def all_processed(services: Services) -> bool:
     return (await effects(services))[1] >= MESSAGES
 
@@ -98,10 +100,13 @@ async def run_with_failure(
     services: Services, failure: Callable[[HubProcess], Awaitable[HubProcess]]
 ) -> HubProcess:
     """Stream MESSAGES signed messages while `failure` runs; return the (running) hub."""
-    traffic = signed_traffic(services, MESSAGES)
     hub = HubProcess(services).start()
-    # The hub declares the topology; the adapters need their queues to exist.
-    await asyncio.sleep(3)
+    # The hub declares the topology; the adapters need their queues to exist. The traffic
+    # is signed meanwhile (a couple of seconds for 20,000).
+    traffic, _ = await asyncio.gather(
+        asyncio.to_thread(signed_traffic, services, MESSAGES),
+        wait_for(lambda: adapter_queues_declared(services), 60, "the hub's topology"),
+    )
     async with adapters(services):
         hub, _ = await asyncio.gather(
             failure(hub), publish(services.amqp_url, [body for _, body in traffic])

@@ -23,18 +23,9 @@ from hub.approvals import Role
 from hub.desk import HeldRow, Terminal, open_desk
 from stack.keys import keys_for, provision_keys
 from stack.processes import Processes, stack_commands
-from tests.harness import (
-    CHIKUSEI,
-    PASSWORD,
-    PG_ROOT,
-    YUKI,
-    HubProcess,
-    Services,
-    drop_database,
-    publish,
-    topology_ready,
-    wait_for,
-)
+from tests.harness import CHIKUSEI, PASSWORD, PG_ROOT, YUKI, HubProcess, Services, drop_database
+from tests.probes import topology_ready, wait_for
+from tests.traffic import publish
 
 __all__ = ["CITIES", "Stack", "kiosk_url", "records_csv", "rows_csv"]
 

@@ -45,7 +45,8 @@ from stack.keys import card_authority, shc_issuer
 from stack.network_list import network_list
 from tests.e2e.people import dose_row, person, record_row
 from tests.e2e.stack import Stack, kiosk_url, records_csv, rows_csv
-from tests.harness import CHIKUSEI, PASSWORD, YUKI, wait_for
+from tests.harness import CHIKUSEI, PASSWORD, YUKI
+from tests.probes import wait_for
 
 pytestmark = [
     pytest.mark.integration,

@@ -18,7 +18,7 @@ from typing import Any
 
 from contracts.canonical import CanonicalError, canonical_bytes, format_datetime
 from contracts.signing import Signer
-from tests.harness import kind_of
+from tests.traffic import kind_of
 
 __all__ = [
     "FAMILIES",

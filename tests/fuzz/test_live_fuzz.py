@@ -33,22 +33,9 @@ from contracts.codes import SystemId
 from contracts.keys import generate_key
 from contracts.signing import Signer
 from tests.fuzz.hostile import MAX_BYTES, Hostile, Keys, Template, generate
-from tests.harness import (
-    CHIKUSEI,
-    ROOT,
-    SENDERS,
-    YUKI,
-    HubProcess,
-    Services,
-    children_of,
-    delivered,
-    drain_queue,
-    publish,
-    settled,
-    signed_traffic,
-    topology_ready,
-    wait_for,
-)
+from tests.harness import CHIKUSEI, ROOT, SENDERS, YUKI, HubProcess, Services, children_of
+from tests.probes import delivered, drain_queue, settled, topology_ready, wait_for
+from tests.traffic import publish, signed_traffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -15,13 +15,8 @@ from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
 from hub.errors import BrokerUnavailable
-from tests.harness import (
-    CHIKUSEI,
-    HubProcess,
-    Services,
-    topology_ready,
-    wait_for,
-)
+from tests.harness import CHIKUSEI, HubProcess, Services
+from tests.probes import topology_ready, wait_for
 
 pytestmark = pytest.mark.integration
 

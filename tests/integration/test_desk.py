@@ -34,24 +34,9 @@ from hub.store.postgres import PgStore
 from hub.store.trail import audit_row
 from routing.decision import Context
 from routing.policy import load_policy
-from tests.harness import (
-    CHIKUSEI,
-    PASSWORD,
-    YUKI,
-    HubProcess,
-    Services,
-    drain_queue,
-    fetchval,
-    held,
-    journaled,
-    provision,
-    publish,
-    published,
-    signed_traffic,
-    topology_ready,
-    transfer_out,
-    wait_for,
-)
+from tests.harness import CHIKUSEI, PASSWORD, YUKI, HubProcess, Services
+from tests.probes import drain_queue, fetchval, held, journaled, published, topology_ready, wait_for
+from tests.traffic import provision, publish, signed_traffic, transfer_out
 
 TERMINAL = Terminal("192.0.2.10", "pytest-browser/1.0")
 SPAN = "00f067aa0ba902b7"

@@ -27,20 +27,9 @@ from typer.testing import CliRunner
 from contracts.envelope import Envelope
 from hub.cli import app
 from hub.staff import secret_digest
-from tests.harness import (
-    CHIKUSEI,
-    PASSWORD,
-    ROOT,
-    YUKI,
-    HubProcess,
-    Services,
-    fetchval,
-    held,
-    provision,
-    topology_ready,
-    transfer_out,
-    wait_for,
-)
+from tests.harness import CHIKUSEI, PASSWORD, ROOT, YUKI, HubProcess, Services
+from tests.probes import fetchval, held, topology_ready, wait_for
+from tests.traffic import provision, transfer_out
 
 pytestmark = pytest.mark.integration
 MY_NUMBERS = ("123456789018", "987654321093")  # in the example transfer-out provision

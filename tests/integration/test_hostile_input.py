@@ -22,21 +22,18 @@ from contracts.codes import SystemId
 from contracts.keys import generate_key
 from contracts.signing import Signer
 from tests.fuzz.hostile import leaf_paths, with_value_at
-from tests.harness import (
-    CHIKUSEI,
-    HubProcess,
-    Services,
+from tests.harness import CHIKUSEI, HubProcess, Services
+from tests.probes import (
     delivered,
     drain_queue,
     fetchval,
-    publish,
     queue_depths,
     settled,
-    signed_traffic,
     topology_ready,
     unacked,
     wait_for,
 )
+from tests.traffic import publish, signed_traffic
 from tests.unit.test_hostile_triage import POISON
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

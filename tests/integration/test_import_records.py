@@ -12,17 +12,8 @@ from pathlib import Path
 from contracts.broker import adapter_queue
 from contracts.codes import SystemId
 from contracts.envelope import Envelope
-from tests.harness import (
-    CHIKUSEI,
-    ROOT,
-    HubProcess,
-    Services,
-    drain_queue,
-    journaled,
-    settled,
-    topology_ready,
-    wait_for,
-)
+from tests.harness import CHIKUSEI, ROOT, HubProcess, Services
+from tests.probes import drain_queue, journaled, settled, topology_ready, wait_for
 from tests.unit.test_records_csv import GOOD, PHONE, csv_bytes
 
 

@@ -16,17 +16,9 @@ from contracts.canonical import canonical_bytes
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import PERSONAL_VALUES, example_payload
-from tests.harness import (
-    CHIKUSEI,
-    YUKI,
-    HubProcess,
-    Services,
-    drain_queue,
-    publish,
-    settled,
-    topology_ready,
-    wait_for,
-)
+from tests.harness import CHIKUSEI, YUKI, HubProcess, Services
+from tests.probes import drain_queue, settled, topology_ready, wait_for
+from tests.traffic import publish
 
 pytestmark = pytest.mark.integration
 DATA_ITEM = {

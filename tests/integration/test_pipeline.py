@@ -17,22 +17,18 @@ from contracts.envelope import Envelope, Party, Recipient
 from contracts.keys import generate_key
 from contracts.payloads import ResidentStatusFlag
 from contracts.signing import Signer
-from tests.harness import (
-    CHIKUSEI,
-    YUKI,
-    HubProcess,
-    Services,
+from tests.harness import CHIKUSEI, YUKI, HubProcess, Services
+from tests.probes import (
     delivered,
     drain_queue,
     fetchval,
     journaled,
-    publish,
     queue_depths,
     settled,
-    signed_traffic,
     topology_ready,
     wait_for,
 )
+from tests.traffic import publish, signed_traffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

@@ -17,19 +17,9 @@ from contracts.codes import SystemId
 from hub.approvals import Role
 from hub.service import open_desk
 from hub.web.app import create_app
-from tests.harness import (
-    PASSWORD,
-    YUKI,
-    HubProcess,
-    Services,
-    drain_queue,
-    held,
-    provision,
-    published,
-    topology_ready,
-    transfer_out,
-    wait_for,
-)
+from tests.harness import PASSWORD, YUKI, HubProcess, Services
+from tests.probes import drain_queue, held, published, topology_ready, wait_for
+from tests.traffic import provision, transfer_out
 
 PEOPLE = [
     ("aoki", [Role.APPROVER], YUKI, "health-promotion", False),

@@ -10,21 +10,9 @@ import asyncpg
 import pytest
 
 from contracts.broker import INGRESS_QUEUE
-from tests.harness import (
-    HubProcess,
-    Services,
-    children_of,
-    delivered,
-    fetchval,
-    publish,
-    settled,
-    signed_traffic,
-    start_postgres,
-    stop_postgres,
-    topology_ready,
-    unacked,
-    wait_for,
-)
+from tests.harness import HubProcess, Services, children_of, start_postgres, stop_postgres
+from tests.probes import delivered, fetchval, settled, topology_ready, unacked, wait_for
+from tests.traffic import publish, signed_traffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
