@@ -13,6 +13,24 @@ wait_for() {  # name port seconds
   return 1
 }
 
+# RabbitMQ's file handle cache allows the node its open-files limit less ~100, and every
+# vhost's message stores and quorum queues hold some (~40 for a test's vhost). Started as
+# root, `rabbitmq-server` runs the node through `su rabbitmq`, whose PAM session resets the
+# soft limit to 1024: 927 handles, used up by ~20 vhosts. With none left, vhost creation and
+# deletion and even `rabbitmqctl stop` wait for a handle, for minutes. rabbitmq-env.conf is
+# sourced by every RabbitMQ script as the rabbitmq user, so the node raises its own soft
+# limit (up to the hard one) there; it takes effect when the node next starts.
+RABBITMQ_ENV_CONF=/etc/rabbitmq/rabbitmq-env.conf
+RABBITMQ_NOFILE_MARK="# sesshu: raise the node's open-files soft limit"
+raise_rabbitmq_file_limit() {
+  [ -d /etc/rabbitmq ] && [ -w /etc/rabbitmq ] || return 0
+  grep -qxF "$RABBITMQ_NOFILE_MARK" "$RABBITMQ_ENV_CONF" 2>/dev/null && return 0
+  # The node must keep its plain 127.0.0.1:5672 listener: only the limit is touched.
+  printf '%s\n%s\n' "$RABBITMQ_NOFILE_MARK" \
+    'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true' \
+    >>"$RABBITMQ_ENV_CONF"
+}
+
 rabbit_ready() { answers 5672 && { ! command -v rabbitmq-diagnostics >/dev/null || rabbitmq-diagnostics -q check_running >/dev/null 2>&1; }; }
 
 start_rabbitmq() {
@@ -41,6 +59,7 @@ start_postgres() {
   fi
 }
 
+command -v rabbitmq-server >/dev/null && raise_rabbitmq_file_limit
 if ! rabbit_ready; then
   echo "services: starting RabbitMQ"
   start_rabbitmq

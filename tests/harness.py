@@ -9,6 +9,7 @@ Everything here talks to the real servers on 127.0.0.1; nothing is mocked.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ from contracts.signing import Signer
 from hub.settings import Settings
 from hub.settings import load as load_settings
 from stack.processes import Processes
+from stack.provision import Place, environment
 
 ROOT = Path(__file__).resolve().parents[1]
 AMQP_ROOT = "amqp://guest:guest@127.0.0.1:5672/"
@@ -73,12 +75,8 @@ class Services:
         return KeyRing.load(self.ring_dir)
 
     def env(self, **extra: str) -> dict[str, str]:
-        """Environment for a hub process pointed at these services."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith("SESSHU_")}
-        return base | {
-            "SESSHU_AMQP__URL": self.amqp_url,
-            "SESSHU_DATABASE__URL": self.database_url,
-            "SESSHU_SIGNING__RING_DIR": str(self.ring_dir),
+        """Environment for a process of the stack pointed at these services."""
+        defaults = {
             "SESSHU_SIGNING__HUB_KEY_FILE": str(self.hub_key_file),
             "SESSHU_HUB__MUNICIPALITIES": f"{CHIKUSEI},{YUKI}",
             "SESSHU_HUB__OUTBOX_CLAIM_SECONDS": "2",
@@ -86,8 +84,8 @@ class Services:
             # The desk tests talk plain HTTP to 127.0.0.1.
             "SESSHU_DESK__SECURE_COOKIES": "false",
             "SESSHU_LOG_LEVEL": "WARNING",
-            **extra,
         }
+        return environment(Place(self.vhost), self.ring_dir, **(defaults | extra))
 
     def settings(self, **extra: str) -> Settings:
         """The settings a process started with `env(**extra)` would load."""
@@ -113,46 +111,94 @@ def create_services(tmp: Path) -> Services:
     what a run that died left behind (tests/conftest.py), never a running one's. Left over,
     each vhost keeps its message stores and quorum queues, and so RabbitMQ file handles."""
     name = f"sesshu_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    rabbitmqctl("add_vhost", name)
+    # One rabbitmqctl, not two (most of its half second is an Erlang VM starting), makes the
+    # vhost and lets guest in; the database and the keys are made meanwhile.
+    guest = {"user": "guest", "vhost": name, "configure": ".*", "write": ".*", "read": ".*"}
+    vhost = subprocess.Popen(
+        ["rabbitmqctl", "-q", "import_definitions"],  # the definitions on stdin
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert vhost.stdin is not None
+    assert vhost.stderr is not None
     try:
-        rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-        asyncio.run(_create_database(name))
+        vhost.stdin.write(json.dumps({"vhosts": [{"name": name}], "permissions": [guest]}))
+        vhost.stdin.close()
+        try:
+            asyncio.run(_create_database(name))
+            ring_dir = tmp / "ring"
+            keys = {}
+            senders = {*SENDERS, (SystemId.VRS, YUKI), (SystemId.HEALTH_MGMT, CHIKUSEI)}
+            for system, municipality in senders:
+                key = generate_key(
+                    system,
+                    municipality,
+                    key_id=f"{system.value}-{municipality}-t",
+                    valid_from=datetime.now(UTC) - timedelta(days=1),
+                )
+                key.write(ring_dir)
+                keys[(system, municipality)] = key
+            # The hub's own key: its entry in the ring, its private key beside it, not in it.
+            hub_key = generate_key(
+                SystemId.HUB,
+                None,
+                key_id="hub-shared-t",
+                valid_from=datetime.now(UTC) - timedelta(days=1),
+            )
+            hub_key.write(tmp / "hub-key")
+            shutil.copy(tmp / "hub-key" / "hub-shared-t.json", ring_dir)
+        finally:
+            made = vhost.wait(timeout=120)
+        if made != 0:
+            raise subprocess.CalledProcessError(made, vhost.args, stderr=vhost.stderr.read())
     except BaseException as failure:
         # The fixture's teardown will not run for a setup that failed.
+        if vhost.poll() is None:
+            vhost.kill()
+            vhost.wait()
         try:
             rabbitmqctl("delete_vhost", name)
         except subprocess.SubprocessError as cleanup:
-            failure.add_note(f"and vhost {name} could not be removed: {cleanup}")
+            failure.add_note(f"and vhost {name}, if made, could not be removed: {cleanup}")
+        try:
+            asyncio.run(drop_database(name))
+        except (OSError, asyncpg.PostgresError) as cleanup:
+            failure.add_note(f"and database {name} could not be removed: {cleanup}")
         raise
-    ring_dir = tmp / "ring"
-    keys = {}
-    for system, municipality in {*SENDERS, (SystemId.VRS, YUKI), (SystemId.HEALTH_MGMT, CHIKUSEI)}:
-        key = generate_key(
-            system,
-            municipality,
-            key_id=f"{system.value}-{municipality}-t",
-            valid_from=datetime.now(UTC) - timedelta(days=1),
-        )
-        key.write(ring_dir)
-        keys[(system, municipality)] = key
-    # The hub's own key: its entry in the ring, its private key beside it, not in it.
-    hub_key = generate_key(
-        SystemId.HUB, None, key_id="hub-shared-t", valid_from=datetime.now(UTC) - timedelta(days=1)
-    )
-    hub_key.write(tmp / "hub-key")
-    shutil.copy(tmp / "hub-key" / "hub-shared-t.json", ring_dir)
+    finally:
+        vhost.stderr.close()
     return Services(
         name, name, ring_dir, keys, hub_key, tmp / "hub-key" / "hub-shared-t.signing.pem"
     )
 
 
 def drop_services(services: Services) -> None:
-    """Remove the vhost and the databases (the databases even if the vhost could not go)."""
+    """Remove the vhost and the databases (the databases even if the vhost could not go),
+    the databases while rabbitmqctl starts."""
+    vhost = subprocess.Popen(
+        ["rabbitmqctl", "-q", "delete_vhost", services.vhost],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert vhost.stderr is not None
     try:
-        rabbitmqctl("delete_vhost", services.vhost)
+        try:
+            asyncio.run(drop_database(services.database))
+            asyncio.run(drop_database(f"{services.database}_adapters"))
+        finally:
+            try:
+                removed = vhost.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                vhost.kill()
+                vhost.wait()
+                raise
+        if removed != 0:
+            raise subprocess.CalledProcessError(removed, vhost.args, stderr=vhost.stderr.read())
     finally:
-        asyncio.run(drop_database(services.database))
-        asyncio.run(drop_database(f"{services.database}_adapters"))
+        vhost.stderr.close()
 
 
 async def _create_database(name: str) -> None:

@@ -82,8 +82,13 @@ async def effects(services: Services) -> tuple[int, int]:
         await connection.close()
 
 
-async def adapter_queues_declared(services: Services) -> bool:
-    """True once the hub has declared the queues of every destination adapter."""
+async def adapter_queues_declared(hub: HubProcess) -> bool:
+    """True once the hub has declared the queues of every destination adapter; a hub that
+    exited will not: fail with its log rather than wait."""
+    assert hub.process is not None
+    if hub.process.poll() is not None:
+        raise AssertionError(f"the hub exited with {hub.process.returncode}:\n{hub.log()}")
+    services = hub.services
     names = [adapter_queue(system, municipality) for system, municipality in DESTINATIONS]
     try:
         await queue_depths(services.amqp_url, names)
@@ -105,7 +110,7 @@ async def run_with_failure(
     # is signed meanwhile (a couple of seconds for 20,000).
     traffic, _ = await asyncio.gather(
         asyncio.to_thread(signed_traffic, services, MESSAGES),
-        wait_for(lambda: adapter_queues_declared(services), 60, "the hub's topology"),
+        wait_for(lambda: adapter_queues_declared(hub), 60, "the hub's topology"),
     )
     async with adapters(services):
         hub, _ = await asyncio.gather(
