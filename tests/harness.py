@@ -9,10 +9,11 @@ Everything here talks to the real servers on 127.0.0.1; nothing is mocked.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -49,27 +50,34 @@ def rabbitmqctl(*args: str) -> None:
 
 @dataclass
 class Services:
-    """One test's vhost, database and key ring."""
+    """One test's vhost, databases and key ring."""
 
-    vhost: str
-    database: str
+    place: Place
     ring_dir: Path
     keys: dict[tuple[SystemId, str], GeneratedKey]
     hub_key: GeneratedKey
     hub_key_file: Path
 
     @property
+    def vhost(self) -> str:
+        return self.place.name
+
+    @property
+    def database(self) -> str:
+        return self.place.name
+
+    @property
     def amqp_url(self) -> str:
-        return f"{AMQP_ROOT}{self.vhost}"
+        return self.place.amqp_url
 
     @property
     def database_url(self) -> str:
-        return f"{PG_ROOT}{self.database}"
+        return self.place.database_url
 
     @property
     def adapters_database_url(self) -> str:
         """The adapters' own database (never the hub's), made on first use."""
-        return f"{PG_ROOT}{self.database}_adapters"
+        return self.place.adapters_database_url
 
     def ring(self) -> KeyRing:
         return KeyRing.load(self.ring_dir)
@@ -85,7 +93,7 @@ class Services:
             "SESSHU_DESK__SECURE_COOKIES": "false",
             "SESSHU_LOG_LEVEL": "WARNING",
         }
-        return environment(Place(self.vhost), self.ring_dir, **(defaults | extra))
+        return environment(self.place, self.ring_dir, **(defaults | extra))
 
     def settings(self, **extra: str) -> Settings:
         """The settings a process started with `env(**extra)` would load."""
@@ -105,108 +113,44 @@ class Services:
 
 
 def create_services(tmp: Path) -> Services:
-    """A new vhost and database and a key ring with a key per sender.
+    """A new vhost and database (`stack.provision.Place`) and a key ring with a key per sender.
 
     Named `sesshu_test_<pid>_<random>`, the pid this test process's: a later session removes
     what a run that died left behind (tests/conftest.py), never a running one's. Left over,
     each vhost keeps its message stores and quorum queues, and so RabbitMQ file handles."""
-    name = f"sesshu_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    # One rabbitmqctl, not two (most of its half second is an Erlang VM starting), makes the
-    # vhost and lets guest in; the database and the keys are made meanwhile.
-    guest = {"user": "guest", "vhost": name, "configure": ".*", "write": ".*", "read": ".*"}
-    vhost = subprocess.Popen(
-        ["rabbitmqctl", "-q", "import_definitions"],  # the definitions on stdin
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert vhost.stdin is not None
-    assert vhost.stderr is not None
+    place = Place(f"sesshu_test_{os.getpid()}_{uuid.uuid4().hex[:8]}")
     try:
-        vhost.stdin.write(json.dumps({"vhosts": [{"name": name}], "permissions": [guest]}))
-        vhost.stdin.close()
-        try:
-            asyncio.run(_create_database(name))
-            ring_dir = tmp / "ring"
-            keys = {}
-            senders = {*SENDERS, (SystemId.VRS, YUKI), (SystemId.HEALTH_MGMT, CHIKUSEI)}
-            for system, municipality in senders:
-                key = generate_key(
-                    system,
-                    municipality,
-                    key_id=f"{system.value}-{municipality}-t",
-                    valid_from=datetime.now(UTC) - timedelta(days=1),
-                )
-                key.write(ring_dir)
-                keys[(system, municipality)] = key
-            # The hub's own key: its entry in the ring, its private key beside it, not in it.
-            hub_key = generate_key(
-                SystemId.HUB,
-                None,
-                key_id="hub-shared-t",
-                valid_from=datetime.now(UTC) - timedelta(days=1),
-            )
-            hub_key.write(tmp / "hub-key")
-            shutil.copy(tmp / "hub-key" / "hub-shared-t.json", ring_dir)
-        finally:
-            made = vhost.wait(timeout=120)
-        if made != 0:
-            raise subprocess.CalledProcessError(made, vhost.args, stderr=vhost.stderr.read())
+        asyncio.run(place.make())
     except BaseException as failure:
         # The fixture's teardown will not run for a setup that failed.
-        if vhost.poll() is None:
-            vhost.kill()
-            vhost.wait()
         try:
-            rabbitmqctl("delete_vhost", name)
-        except subprocess.SubprocessError as cleanup:
-            failure.add_note(f"and vhost {name}, if made, could not be removed: {cleanup}")
-        try:
-            asyncio.run(drop_database(name))
-        except (OSError, asyncpg.PostgresError) as cleanup:
-            failure.add_note(f"and database {name} could not be removed: {cleanup}")
+            asyncio.run(place.remove())
+        except (OSError, subprocess.SubprocessError, asyncpg.PostgresError) as cleanup:
+            failure.add_note(f"and {place.name}, if made, could not be removed: {cleanup}")
         raise
-    finally:
-        vhost.stderr.close()
-    return Services(
-        name, name, ring_dir, keys, hub_key, tmp / "hub-key" / "hub-shared-t.signing.pem"
+    ring_dir = tmp / "ring"
+    keys = {}
+    for system, municipality in {*SENDERS, (SystemId.VRS, YUKI), (SystemId.HEALTH_MGMT, CHIKUSEI)}:
+        key = generate_key(
+            system,
+            municipality,
+            key_id=f"{system.value}-{municipality}-t",
+            valid_from=datetime.now(UTC) - timedelta(days=1),
+        )
+        key.write(ring_dir)
+        keys[(system, municipality)] = key
+    # The hub's own key: its entry in the ring, its private key beside it, not in it.
+    hub_key = generate_key(
+        SystemId.HUB, None, key_id="hub-shared-t", valid_from=datetime.now(UTC) - timedelta(days=1)
     )
+    hub_key.write(tmp / "hub-key")
+    shutil.copy(tmp / "hub-key" / "hub-shared-t.json", ring_dir)
+    return Services(place, ring_dir, keys, hub_key, tmp / "hub-key" / "hub-shared-t.signing.pem")
 
 
 def drop_services(services: Services) -> None:
-    """Remove the vhost and the databases (the databases even if the vhost could not go),
-    the databases while rabbitmqctl starts."""
-    vhost = subprocess.Popen(
-        ["rabbitmqctl", "-q", "delete_vhost", services.vhost],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert vhost.stderr is not None
-    try:
-        try:
-            asyncio.run(drop_database(services.database))
-            asyncio.run(drop_database(f"{services.database}_adapters"))
-        finally:
-            try:
-                removed = vhost.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                vhost.kill()
-                vhost.wait()
-                raise
-        if removed != 0:
-            raise subprocess.CalledProcessError(removed, vhost.args, stderr=vhost.stderr.read())
-    finally:
-        vhost.stderr.close()
-
-
-async def _create_database(name: str) -> None:
-    connection = await asyncpg.connect(PG_ROOT + "postgres")
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
+    """Remove the vhost and every database named after it (`_adapters`, a stack's cities')."""
+    asyncio.run(services.place.remove())
 
 
 async def drop_database(name: str) -> None:
@@ -321,3 +265,25 @@ def children_of(pid: int) -> list[int]:
 # -- the approval desk's tests ---------------------------------------------------------
 
 PASSWORD = "correct horse battery"  # noqa: S105 - test accounts only
+
+
+# Listening ports for the processes a test starts, below Linux's ephemeral range (32768 and
+# up): a port the kernel handed out as free would be free only until the next outgoing
+# connection took it, which in a suite of thousands of connections happens.
+_PORTS = (20_000, 32_000)
+
+
+def free_ports(count: int = 1) -> int:
+    """The first of `count` consecutive ports nothing listens on now (outside the range the
+    kernel picks outgoing ports from)."""
+    low, high = _PORTS
+    for _ in range(200):
+        first = low + secrets.randbelow(high - low - count)
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise AssertionError(f"no {count} consecutive free ports in {low}-{high}")

@@ -5,7 +5,6 @@ the recipient's adapter queue. Screenshots go to var/screenshots/."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from contracts.broker import adapter_queue
 from contracts.codes import SystemId
 from hub.approvals import Role
 from hub.service import open_desk
-from tests.harness import PASSWORD, ROOT, YUKI, HubProcess, Services
+from tests.harness import PASSWORD, ROOT, YUKI, HubProcess, Services, free_ports
 from tests.probes import drain_queue, fetchval, held, published, topology_ready, wait_for
 from tests.traffic import provision
 
@@ -29,16 +28,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "var" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def desk_server(services: Services, policy_dir: Path, tmp_path: Path) -> Iterator[str]:
     """`sesshu desk` on a free port; its base URL."""
-    port = _free_port()
+    port = free_ports()
     env = services.env(SESSHU_ROUTING__POLICY_DIR=str(policy_dir), SESSHU_DESK__HTTP_PORT=str(port))
     log = (tmp_path / "desk.log").open("wb")
     process = subprocess.Popen(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +22,16 @@ from hub.approvals import Role
 from hub.desk import HeldRow, Terminal, open_desk
 from stack.keys import keys_for, provision_keys
 from stack.processes import Processes, stack_commands
-from tests.harness import CHIKUSEI, PASSWORD, PG_ROOT, YUKI, HubProcess, Services, drop_database
+from tests.harness import (
+    CHIKUSEI,
+    PASSWORD,
+    PG_ROOT,
+    YUKI,
+    HubProcess,
+    Services,
+    drop_database,
+    free_ports,
+)
 from tests.probes import topology_ready, wait_for
 from tests.traffic import publish
 
@@ -34,17 +42,7 @@ CITIES = (CHIKUSEI, YUKI)
 
 def free_port_pair() -> int:
     """A port whose next one is free too (one certificate center per city)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        with socket.socket() as second:
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two adjacent free ports")
+    return free_ports(2)
 
 
 @dataclass
