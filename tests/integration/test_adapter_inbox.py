@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -17,8 +18,9 @@ from storekit.migrate import migrations
 from tests.harness import PG_ROOT, drop_database
 
 
-@pytest.fixture
-async def adapter_db() -> AsyncIterator[tuple[AdapterDb, str]]:
+@asynccontextmanager
+async def fresh_adapter_db() -> AsyncIterator[tuple[AdapterDb, str]]:
+    """An adapter database of the test's own, dropped afterwards."""
     name = "t" + uuid.uuid4().hex[:12]
     try:
         db = await AdapterDb.open(PG_ROOT + name)
@@ -30,9 +32,19 @@ async def adapter_db() -> AsyncIterator[tuple[AdapterDb, str]]:
         await drop_database(name)
 
 
+@pytest.fixture
+async def adapter_db() -> AsyncIterator[tuple[AdapterDb, str]]:
+    async with fresh_adapter_db() as made:
+        yield made
+
+
 @pytest.fixture(params=["memory", "postgres"])
-async def inbox(request: pytest.FixtureRequest, adapter_db: tuple[AdapterDb, str]) -> AdapterInbox:
-    return MemoryInbox() if request.param == "memory" else adapter_db[0]
+async def inbox(request: pytest.FixtureRequest) -> AsyncIterator[AdapterInbox]:
+    if request.param == "memory":
+        yield MemoryInbox()
+        return
+    async with fresh_adapter_db() as (db, _):
+        yield db
 
 
 async def test_the_adapter_inbox_admits_a_message_once_and_rolls_back_with_its_handler(

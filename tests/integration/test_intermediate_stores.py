@@ -19,7 +19,7 @@ from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgFukuhon, PgLinkage
 from contracts.codes import InternalPersonNumber
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
-from tests.harness import PG_ROOT, Services, drop_database
+from tests.harness import PG_ROOT, drop_database
 
 pytestmark = pytest.mark.integration
 ITEM = "vaccination.history"
@@ -33,7 +33,7 @@ class Stores:
 
 
 @pytest.fixture(params=["memory", "postgres"])
-async def stores(request: pytest.FixtureRequest, services: Services) -> AsyncIterator[Stores]:
+async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
     if request.param == "memory":
         yield Stores(MemoryLinkage(), MemoryFukuhon())
         return
