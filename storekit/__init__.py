@@ -4,7 +4,8 @@
 - `migrate`: numbered, forward-only migrations from a folder, each in a transaction.
 - `translate`: which asyncpg failures are an outage (`hub.errors.DatabaseUnavailable`,
   retried) and which a broken rule of the data (`hub.errors.Conflict`), never quoting a value.
-- `databases`: create a database if it is missing, or make one anew (demos, benchmarks).
+- `databases`: create a database if it is missing, or drop one with its family (a stack's,
+  a test's or a benchmark's own).
 
 Only this kit, `hub/store/` and `adapters/store/` import asyncpg.
 """

@@ -1,5 +1,5 @@
-"""Databases as a whole: create one that is missing, make one anew, or drop one with the
-databases named after it."""
+"""Databases as a whole: create one that is missing, or drop one with the databases named
+after it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncpg
 
 from storekit.translate import translated
 
-__all__ = ["drop_family", "ensure_database", "recreate_database"]
+__all__ = ["drop_family", "ensure_database"]
 
 
 def _database_of(dsn: str) -> tuple[str, str]:
@@ -28,20 +28,6 @@ async def ensure_database(dsn: str) -> bool:
                 return False
             await connection.execute(f'CREATE DATABASE "{name}"')
             return True
-        finally:
-            await connection.close()
-
-
-async def recreate_database(dsn: str, *, create: bool = True) -> None:
-    """Drop the DSN's database and create it empty, or only drop it (the demo's and the
-    benchmarks' own databases only)."""
-    admin, name = _database_of(dsn)
-    with translated():
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            if create:
-                await connection.execute(f'CREATE DATABASE "{name}"')
         finally:
             await connection.close()
 

@@ -16,14 +16,8 @@ import asyncpg
 import pytest
 
 from hub.settings import Settings
-from tests.harness import (
-    PG_ROOT,
-    Services,
-    create_services,
-    drop_database,
-    drop_services,
-    rabbitmqctl,
-)
+from stack.provision import PG_ROOT, rabbitmqctl
+from tests.harness import Services, create_services, drop_database, drop_services
 
 # The desk tests' policy also flags transfer-out provisions (they carry My Number), so
 # reveal has something to reveal.

@@ -17,23 +17,25 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 
+from adapters.store.db import AdapterDb
 from contracts.codes import SystemId
 from contracts.keys import GeneratedKey, KeyRing, generate_key
 from contracts.signing import Signer
 from hub.settings import Settings
 from hub.settings import load as load_settings
 from stack.processes import Processes
-from stack.provision import Place, environment
+from stack.provision import PG_ROOT, Place, environment
+from storekit.databases import drop_family
 
 ROOT = Path(__file__).resolve().parents[1]
-AMQP_ROOT = "amqp://guest:guest@127.0.0.1:5672/"
-PG_ROOT = "postgresql://postgres@127.0.0.1:5432/"
 CHIKUSEI, YUKI = "082279", "082074"
 SENDERS = (
     (SystemId.HEALTH_MGMT, CHIKUSEI),
@@ -41,11 +43,6 @@ SENDERS = (
     (SystemId.VRS, CHIKUSEI),
     (SystemId.INTERMEDIATE, YUKI),
 )
-
-
-def rabbitmqctl(*args: str) -> None:
-    """Run rabbitmqctl quietly; raise if it fails."""
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
 
 
 @dataclass
@@ -112,13 +109,32 @@ class Services:
         return Signer(key.entry.key_id, key.signing)
 
 
-def create_services(tmp: Path) -> Services:
-    """A new vhost and database (`stack.provision.Place`) and a key ring with a key per sender.
+def test_place() -> Place:
+    """A place of this test's own, `sesshu_test_<pid>_<random>`: the pid this test process's,
+    so a later session removes what a run that died left behind (tests/conftest.py), never a
+    running one's."""
+    return Place(f"sesshu_test_{os.getpid()}_{uuid.uuid4().hex[:8]}")
 
-    Named `sesshu_test_<pid>_<random>`, the pid this test process's: a later session removes
-    what a run that died left behind (tests/conftest.py), never a running one's. Left over,
-    each vhost keeps its message stores and quorum queues, and so RabbitMQ file handles."""
-    place = Place(f"sesshu_test_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+
+@asynccontextmanager
+async def adapter_database() -> AsyncIterator[tuple[AdapterDb, str]]:
+    """An adapters' database of the test's own, migrated, and its DSN; dropped afterwards."""
+    dsn = test_place().adapters_database_url
+    try:
+        db = await AdapterDb.open(dsn)
+        try:
+            yield db, dsn
+        finally:
+            await db.close()
+    finally:
+        await drop_family(dsn)
+
+
+def create_services(tmp: Path) -> Services:
+    """A new vhost and database (`test_place`) and a key ring with a key per sender. Left
+    over, each vhost keeps its message stores and quorum queues, and so RabbitMQ file
+    handles: hence the sweep of what dead runs left."""
+    place = test_place()
     try:
         asyncio.run(place.make())
     except BaseException as failure:

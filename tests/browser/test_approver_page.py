@@ -5,8 +5,6 @@ the recipient's adapter queue. Screenshots go to var/screenshots/."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from contracts.broker import adapter_queue
 from contracts.codes import SystemId
 from hub.approvals import Role
 from hub.service import open_desk
+from stack.processes import Processes
 from tests.harness import PASSWORD, ROOT, YUKI, HubProcess, Services, free_ports
 from tests.probes import drain_queue, fetchval, held, published, topology_ready, wait_for
 from tests.traffic import provision
@@ -33,14 +32,8 @@ def desk_server(services: Services, policy_dir: Path, tmp_path: Path) -> Iterato
     """`sesshu desk` on a free port; its base URL."""
     port = free_ports()
     env = services.env(SESSHU_ROUTING__POLICY_DIR=str(policy_dir), SESSHU_DESK__HTTP_PORT=str(port))
-    log = (tmp_path / "desk.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub", "desk"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    desk = Processes(env, tmp_path)
+    process = desk.sesshu("desk", ["desk"])
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -50,13 +43,11 @@ def desk_server(services: Services, policy_dir: Path, tmp_path: Path) -> Iterato
                     break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise AssertionError((tmp_path / "desk.log").read_text()) from None
+                desk.stop(timeout=15)
+                raise AssertionError(desk.log("desk")) from None
             time.sleep(0.2)
     yield base
-    process.terminate()
-    process.wait(timeout=15)
-    log.close()
+    assert desk.stop(timeout=15) == {"desk": 0}, desk.log("desk")
 
 
 async def test_an_approver_logs_in_and_approves_in_chromium_and_the_reply_arrives(

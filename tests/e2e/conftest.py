@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,16 +12,16 @@ import pytest_asyncio
 
 from hub.settings import Settings
 from tests.conftest import EXTRA_FLAG
-from tests.e2e.stack import Stack, drop_adapter_databases
+from tests.e2e.stack import Stack
 from tests.harness import Services, create_services, drop_services
 
 
 @pytest.fixture(scope="module")
 def module_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    """A vhost, a database and a key ring for the module."""
+    """A vhost, databases and a key ring for the module (the cities' and the network's
+    databases are named after it, so dropping the services drops them too)."""
     created = create_services(tmp_path_factory.mktemp("services"))
     yield created
-    asyncio.run(drop_adapter_databases(created.database))
     drop_services(created)
 
 

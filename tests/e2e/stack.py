@@ -25,11 +25,9 @@ from stack.processes import Processes, stack_commands
 from tests.harness import (
     CHIKUSEI,
     PASSWORD,
-    PG_ROOT,
     YUKI,
     HubProcess,
     Services,
-    drop_database,
     free_ports,
 )
 from tests.probes import topology_ready, wait_for
@@ -68,7 +66,6 @@ class Stack:
         return self.services.env(
             SESSHU_ADAPTERS__KEY_DIR=str(self.key_dir),
             SESSHU_ADAPTERS__DATA_DIR=str(self.data_dir),
-            SESSHU_ADAPTERS__DATABASE_URL=f"{PG_ROOT}{self.services.database}",
             SESSHU_ADAPTERS__MUNICIPALITIES=",".join(CITIES),
             SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS="0.3",
             SESSHU_ADAPTERS__KIOSK_HTTP_PORT=str(self.kiosk_port),
@@ -81,7 +78,7 @@ class Stack:
         """A city's or the network's adapter database, or the hub's (`owner` "hub")."""
         if owner == "hub":
             return self.services.database_url
-        return f"{PG_ROOT}{self.services.database}_{owner}"
+        return self.services.place.database(f"adapters_{owner}")
 
     async def start(self) -> Stack:
         provision_keys(CITIES, self.key_dir, self.services.ring_dir)
@@ -221,12 +218,6 @@ class Stack:
             return list(await connection.fetch(sql, *args))
         finally:
             await connection.close()
-
-
-async def drop_adapter_databases(database: str) -> None:
-    """Drop the adapters' databases of a test database (one per city, one for the network)."""
-    for owner in (*CITIES, "nws"):
-        await drop_database(f"{database}_{owner}")
 
 
 def kiosk_url(stack: Stack, city: str) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -15,26 +13,12 @@ from adapters.store.db import AdapterDb
 from adapters.store.queries import MIGRATIONS_DIR
 from adapters.store.queries import query as adapter_query
 from storekit.migrate import migrations
-from tests.harness import PG_ROOT, drop_database
-
-
-@asynccontextmanager
-async def fresh_adapter_db() -> AsyncIterator[tuple[AdapterDb, str]]:
-    """An adapter database of the test's own, dropped afterwards."""
-    name = "t" + uuid.uuid4().hex[:12]
-    try:
-        db = await AdapterDb.open(PG_ROOT + name)
-        try:
-            yield db, name
-        finally:
-            await db.close()
-    finally:
-        await drop_database(name)
+from tests.harness import adapter_database
 
 
 @pytest.fixture
 async def adapter_db() -> AsyncIterator[tuple[AdapterDb, str]]:
-    async with fresh_adapter_db() as made:
+    async with adapter_database() as made:
         yield made
 
 
@@ -43,7 +27,7 @@ async def inbox(request: pytest.FixtureRequest) -> AsyncIterator[AdapterInbox]:
     if request.param == "memory":
         yield MemoryInbox()
         return
-    async with fresh_adapter_db() as (db, _):
+    async with adapter_database() as (db, _):
         yield db
 
 
@@ -72,7 +56,7 @@ async def test_the_adapter_inbox_admits_a_message_once_and_rolls_back_with_its_h
 async def test_the_adapter_migrations_are_applied_once_and_every_query_fits(
     adapter_db: tuple[AdapterDb, str],
 ) -> None:
-    connection = await asyncpg.connect(PG_ROOT + adapter_db[1])
+    connection = await asyncpg.connect(adapter_db[1])
     try:
         applied = await connection.fetch("SELECT number FROM schema_migrations ORDER BY number")
         assert [r["number"] for r in applied] == [m.number for m in migrations(MIGRATIONS_DIR)]

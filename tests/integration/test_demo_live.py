@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from hub.settings import Settings
-from tests.harness import PG_ROOT, ROOT
+from stack.provision import PG_ROOT
+from tests.harness import ROOT
 
 pytestmark = pytest.mark.integration
 DEMO_DATABASE_URL = PG_ROOT + "sesshu_demo"

@@ -5,7 +5,6 @@ registry (F5) and the 副本 store (F4), in memory and in PostgreSQL (schema
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,11 +14,10 @@ import pytest
 from adapters.intermediate.fukuhon import MemoryFukuhon, reconcile
 from adapters.intermediate.linkage import MemoryLinkage, acquire
 from adapters.ports import FukuhonStore, LinkageRegistry
-from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgFukuhon, PgLinkage
 from contracts.codes import InternalPersonNumber
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
-from tests.harness import PG_ROOT, drop_database
+from tests.harness import adapter_database
 
 pytestmark = pytest.mark.integration
 ITEM = "vaccination.history"
@@ -37,15 +35,8 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
     if request.param == "memory":
         yield Stores(MemoryLinkage(), MemoryFukuhon())
         return
-    name = "t" + uuid.uuid4().hex[:12]
-    try:
-        db = await AdapterDb.open(PG_ROOT + name)
-        try:
-            yield Stores(PgLinkage(db), PgFukuhon(db))
-        finally:
-            await db.close()
-    finally:
-        await drop_database(name)
+    async with adapter_database() as (db, _):
+        yield Stores(PgLinkage(db), PgFukuhon(db))
 
 
 def dose(n: int, day: date) -> DoseHistoryItem:

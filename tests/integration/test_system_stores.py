@@ -19,11 +19,10 @@ from adapters.health_mgmt.memory import MemoryResidents
 from adapters.intermediate.memory import MemoryIntermediateBook
 from adapters.nws.memory import MemoryNetworkBook
 from adapters.ports import IntermediateBook, NetworkBook, ResidentRegister, Row, VrsBook
-from adapters.store.db import AdapterDb
 from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
 from adapters.vrs.memory import MemoryVrsBook
 from hub.errors import Conflict
-from tests.harness import PG_ROOT, drop_database
+from tests.harness import adapter_database
 
 pytestmark = pytest.mark.integration
 
@@ -61,15 +60,8 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             MemoryResidents(), MemoryIntermediateBook(), MemoryVrsBook(), MemoryNetworkBook()
         )
         return
-    name = "t" + uuid.uuid4().hex[:12]
-    try:
-        db = await AdapterDb.open(PG_ROOT + name)
-        try:
-            yield Stores(PgResidents(db), PgIntermediateBook(db), PgVrsBook(db), PgNetworkBook(db))
-        finally:
-            await db.close()
-    finally:
-        await drop_database(name)
+    async with adapter_database() as (db, _):
+        yield Stores(PgResidents(db), PgIntermediateBook(db), PgVrsBook(db), PgNetworkBook(db))
 
 
 def aware_utc(value: Any) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -208,3 +210,34 @@ def test_the_checker_catches_each_kind_of_breach(
     else:
         assert len(found) == 1
         assert expected in found[0]
+
+
+def test_loading_the_systems_loads_neither_the_hub_nor_a_database_client() -> None:
+    # What the static walk cannot see: a module a permitted one drags in. Loading a bridge
+    # once loaded hub.pipeline and the routing policy through the ports it shared with the hub.
+    systems = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for p in (ROOT / "adapters").glob("*/*.py")
+        if p.parent.name not in {"store"} and p.stem != "__init__"
+    )
+    probe = (
+        "import importlib, json, sys\n"
+        f"for name in {systems!r}: importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=ROOT
+        ).stdout
+    )
+    outside = [
+        m
+        for m in loaded
+        if m.split(".")[0] in {"hub", "routing", "storekit", "asyncpg", "stack"}
+        # The bare packages are docstrings (hub.settings finds the sample policy's folder
+        # beside routing/__init__.py); the settings and the exception tree are the hub's
+        # that adapters may use.
+        and m not in {"hub", "routing", "hub.errors"}
+        and not m.startswith("hub.settings")
+    ]
+    assert outside == []
