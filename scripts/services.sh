@@ -31,7 +31,17 @@ raise_rabbitmq_file_limit() {
     >>"$RABBITMQ_ENV_CONF"
 }
 
-rabbit_ready() { answers 5672 && { ! command -v rabbitmq-diagnostics >/dev/null || rabbitmq-diagnostics -q check_running >/dev/null 2>&1; }; }
+# The port answers before the node has booted its virtual hosts. `check_running` exists in
+# every RabbitMQ since 3.8 (`rabbitmq-diagnostics await_startup` does not in 3.10).
+wait_until_booted() {  # seconds
+  command -v rabbitmq-diagnostics >/dev/null || return 0
+  for _ in $(seq "$1"); do
+    rabbitmq-diagnostics -q check_running >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  echo "services: RabbitMQ answered on 5672 but did not finish booting within $1 s" >&2
+  return 1
+}
 
 start_rabbitmq() {
   if command -v rabbitmq-server >/dev/null; then
@@ -60,12 +70,12 @@ start_postgres() {
 }
 
 command -v rabbitmq-server >/dev/null && raise_rabbitmq_file_limit
-if ! rabbit_ready; then
+if ! answers 5672; then
   echo "services: starting RabbitMQ"
   start_rabbitmq
   wait_for RabbitMQ 5672 60
-  command -v rabbitmq-diagnostics >/dev/null && rabbitmq-diagnostics -q await_startup >/dev/null
 fi
+wait_until_booted 120
 if ! answers 5432; then
   echo "services: starting PostgreSQL"
   start_postgres
