@@ -76,6 +76,14 @@ def create_services(ring_dir: Path) -> BenchServices:
         )
         key.write(ring_dir)
         signers[(system, municipality)] = Signer(key.entry.key_id, key.signing)
+    # The recipients' keys, which the senders seal their records to (R43).
+    for municipality, recipient in {(m, r) for _, m, r in SENDERS}:
+        generate_key(
+            recipient,
+            municipality,
+            key_id=f"{recipient.value}-{municipality}-bench",
+            valid_from=datetime.now(UTC) - timedelta(days=1),
+        ).write(ring_dir)
     return BenchServices(place, ring_dir, signers)
 
 

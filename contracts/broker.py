@@ -36,7 +36,7 @@ HEADER_REASON_CODE = "x-sesshu-reason-code"
 HEADER_REASON = "x-sesshu-reason"
 # On a too_large dead letter, which carries only the first max_message_bytes of the body.
 HEADER_RECEIVED_BYTES = "x-sesshu-received-bytes"
-ADAPTER_SYSTEMS = tuple(s for s in SystemId if s is not SystemId.HUB)
+ADAPTER_SYSTEMS = tuple(s for s in SystemId if s not in (SystemId.HUB, SystemId.DESK))
 
 
 def adapter_queue(system: SystemId | str, municipality: str) -> str:

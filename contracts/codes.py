@@ -57,6 +57,9 @@ class SystemId(StrEnum):
     VRS = "vrs"
     KIOSK = "kiosk"
     HUB = "hub"
+    DESK = "desk"
+    """The approval desk: never a party to an envelope; its ring entries are each
+    municipality's review key, to which a provider seals the 所属長's review copy (R37)."""
 
 
 def my_number_check_digit(base: str) -> int:

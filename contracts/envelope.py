@@ -20,10 +20,20 @@ from uuid_utils.compat import uuid7
 
 from contracts.canonical import UtcDateTime, WireUUID, canonical_bytes
 from contracts.codes import DataItemCode, LocalGovCode, ProcedureCode, SystemId
-from contracts.payloads import AnyPayload, MessageKind, Payload, SealedPayload
+from contracts.payloads import (
+    REVIEWED_KINDS,
+    SEALED_KINDS,
+    AnyPayload,
+    MessageKind,
+    MyNumberPurpose,
+    Payload,
+    SealedPayload,
+    carries_my_number,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Declaration",
     "Envelope",
     "KeyId",
     "Party",
@@ -32,7 +42,7 @@ __all__ = [
     "stable_message_id",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 KeyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
@@ -115,6 +125,21 @@ class Recipient(_Frozen):
         return f"{self.system.value}.{self.municipality}"
 
 
+class Declaration(_Frozen):
+    """What the sender declares of the payload's content, for the rules that read content
+    (R21, R22, R40) where the hub cannot: whether a My Number is inside and the payload's
+    purpose. The hub routes on it; the recipient, once it has opened the payload, refuses
+    it when the content says otherwise."""
+
+    my_number: bool
+    purpose: MyNumberPurpose | None
+
+    @classmethod
+    def of(cls, payload: Payload) -> Declaration:
+        """The declaration a plaintext payload makes true."""
+        return cls(my_number=carries_my_number(payload), purpose=getattr(payload, "purpose", None))
+
+
 def _every_member_required(schema: dict[str, Any]) -> None:
     schema["required"] = sorted(schema["properties"])
     # The model lets Python build an unsigned envelope; on the wire the signature is there.
@@ -123,6 +148,12 @@ def _every_member_required(schema: dict[str, Any]) -> None:
         s for s in signature["anyOf"] if s.get("type") == "string"
     ) | {"description": "Ed25519 over the signing input, unpadded base64url"}
     schema["properties"]["data_items"]["uniqueItems"] = True
+    # A kind that identifies a person travels sealed, every other kind in plaintext.
+    schema["if"] = {"properties": {"kind": {"enum": sorted(SEALED_KINDS)}}}
+    schema["then"] = {"properties": {"payload": {"properties": {"kind": {"const": "sealed"}}}}}
+    schema["else"] = {
+        "properties": {"payload": {"properties": {"kind": {"not": {"const": "sealed"}}}}}
+    }
 
 
 class Envelope(_Frozen):
@@ -133,7 +164,7 @@ class Envelope(_Frozen):
 
     id: WireUUID
     kind: MessageKind
-    schema_version: int = Field(ge=1, le=SCHEMA_VERSION)
+    schema_version: int = Field(ge=SCHEMA_VERSION, le=SCHEMA_VERSION)
     municipality: LocalGovCode
     sender: Party
     recipient: Recipient
@@ -144,6 +175,10 @@ class Envelope(_Frozen):
     sent_at: UtcDateTime
     traceparent: Traceparent | None
     payload: AnyPayload
+    declared: Declaration
+    review: SealedPayload | None
+    """A provision's review copy (`payloads.ReviewCopy`), sealed to the desk of the
+    provider's municipality, for the 所属長 who may have to release it (R37)."""
     key_id: KeyId
     signature: Signature | None = None
 
@@ -151,8 +186,21 @@ class Envelope(_Frozen):
     def _consistent(self) -> Self:
         if self.id.version != 7:
             raise ValueError("id must be a UUIDv7")
-        if not isinstance(self.payload, SealedPayload) and self.payload.kind != self.kind:
+        sealed = isinstance(self.payload, SealedPayload)
+        if sealed != (self.kind in SEALED_KINDS):
+            raise ValueError(
+                "payload: this kind identifies a person and travels sealed (R43)"
+                if not sealed
+                else "payload: this kind travels in plaintext"
+            )
+        if not sealed and self.payload.kind != self.kind:
             raise ValueError("payload.kind must equal kind")
+        if not sealed and self.declared != Declaration.of(self.payload):
+            raise ValueError("declared: does not match the payload")
+        if self.review is not None and self.kind not in REVIEWED_KINDS:
+            raise ValueError("review: only a provision carries a review copy")
+        if SystemId.DESK in (self.sender.system, self.recipient.system):
+            raise ValueError("sender.system, recipient.system: the desk is no party to a message")
         if len(set(self.data_items)) != len(self.data_items):
             raise ValueError("data_items must not repeat")
         return self
@@ -174,12 +222,19 @@ class Envelope(_Frozen):
         kind: str | None = None,
         sent_at: datetime | None = None,
         message_id: UUID | None = None,
+        declared: Declaration | None = None,
+        review: SealedPayload | None = None,
     ) -> Envelope:
         """An unsigned envelope with a fresh id, stamped now unless `sent_at` is given.
 
         `kind` defaults to the payload's; it must be given for a sealed payload, together
-        with the `message_id` the payload was sealed under.
+        with the `message_id` the payload was sealed under and the `declared` content
+        (`Declaration.of` the plaintext). A plaintext payload declares itself.
         """
+        if declared is None:
+            if isinstance(payload, SealedPayload):
+                raise ValueError("declared: a sealed payload's declaration must be given")
+            declared = Declaration.of(payload)
         message_id = message_id or new_message_id()
         fields: dict[str, Any] = {
             "id": message_id,
@@ -195,6 +250,8 @@ class Envelope(_Frozen):
             "sent_at": sent_at or datetime.now(UTC),
             "traceparent": traceparent,
             "payload": payload,
+            "declared": declared,
+            "review": review,
             "key_id": key_id,
         }
         return cls.model_validate(fields)

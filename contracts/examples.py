@@ -39,6 +39,7 @@ from contracts.payloads import (
     CertificateApplication,
     CertificateIssued,
     CovidDose,
+    DeliveryRefusal,
     DoseHistoryItem,
     DoseRecord,
     ExportRow,
@@ -430,6 +431,14 @@ def _build_all() -> dict[str, Payload]:
                 reason_code="purpose_missing",
                 reason="a My Number was sent without one of the three purposes (R21)",
                 rejected_at=_at(10, 4, 5, 0),
+            ),
+        ),
+        (
+            "delivery_refusal",
+            DeliveryRefusal(
+                refused_message_id=UUID("0192f0a1-3c00-7a10-8000-00000000000a"),
+                reason_code="declaration_mismatch",
+                reason="declared.my_number: the payload holds a My Number",
             ),
         ),
     )

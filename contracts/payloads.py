@@ -546,6 +546,22 @@ class RejectionNotice(Payload):
     rejected_at: UtcDateTime
 
 
+RefusalCode = Literal["not_openable", "content_invalid", "declaration_mismatch"]
+"""Why a recipient refused a delivery after the hub had delivered it (DeliveryRefusal)."""
+
+
+class DeliveryRefusal(Payload):
+    """A recipient tells the sender it refused a delivery once it had opened it."""
+
+    # The sealed payload did not open, its plaintext is not a valid payload of the kind,
+    # or it does not match what the envelope declared (contracts/README.md, "Sealing").
+
+    kind: Literal["delivery_refusal"] = "delivery_refusal"
+    refused_message_id: WireUUID
+    reason_code: RefusalCode
+    reason: ShortText
+
+
 def _binary(length: int | None = None, at_least: int = 0) -> AfterValidator:
     """Unpadded base64url with zero trailing bits, of `length` (or at least `at_least`)
     bytes: the one spelling of binary on the wire, checked where it is received."""
@@ -595,6 +611,7 @@ PAYLOAD_MODELS: tuple[type[Payload], ...] = (
     ResidentNotice,
     ApprovalAttestation,
     RejectionNotice,
+    DeliveryRefusal,
 )
 """Every plaintext payload model; `SealedPayload` can stand in for any of them."""
 
@@ -620,6 +637,7 @@ MessageKind = Literal[
     "resident_notice",
     "approval_attestation",
     "rejection_notice",
+    "delivery_refusal",
 ]
 
 AnyPayload = Annotated[
@@ -644,6 +662,7 @@ AnyPayload = Annotated[
     | ResidentNotice
     | ApprovalAttestation
     | RejectionNotice
+    | DeliveryRefusal
     | SealedPayload,
     Field(discriminator="kind"),
 ]
@@ -652,6 +671,60 @@ AnyPayload = Annotated[
 PAYLOAD_BY_KIND: dict[str, type[Payload]] = {
     model.model_fields["kind"].default: model for model in PAYLOAD_MODELS
 }
+
+
+REVIEWED_KINDS = frozenset({"provision_response", "transfer_out_provision"})
+"""The provisions, which may be held for a 所属長 (R37): their envelope may carry a review
+copy, sealed to the provider municipality's desk (`Envelope.review`)."""
+
+
+class ReviewSubject(Part):
+    """Whom a provision is about, as the provider knows the person (the 所属長 sees it masked)."""
+
+    reference: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,15}$")] | None = Field(
+        default=None, repr=False, json_schema_extra=_PII
+    )
+    """The provider's own number for the person (団体内統合宛名番号 or 宛名番号)."""
+    name: PersonName | None = Field(default=None, repr=False, json_schema_extra=_PII)
+    birth_date: Day | None = Field(default=None, repr=False, json_schema_extra=_PII)
+
+
+class ReviewCopy(Part):
+    """A provision as its provider's 所属長 reviews it before it leaves (R37)."""
+
+    kind: Literal["review_copy"] = "review_copy"
+    inquirer: LocalGovCode
+    """The municipality that asked."""
+    inquirer_system: SystemId
+    subject: ReviewSubject
+    provision: Annotated[ProvisionResponse | TransferOutProvision, Field(discriminator="kind")]
+    """The payload exactly as sealed to the inquirer: the attestation carries its digest."""
+
+
+SEALED_KINDS = frozenset(
+    {
+        "vaccination_record",
+        "fukuhon_registration",
+        "target_registration",
+        "dose_record",
+        "vaccination_export",
+        "transfer_in_inquiry",
+        "transfer_out_provision",
+        "resident_status_flag",
+        "certificate_application",
+        "certificate_issued",
+        "inquiry_request",
+        "provision_response",
+        "inquiry_result",
+        "linkage_registration",
+        "self_information_request",
+        "resident_notice",
+    }
+)
+"""The kinds whose payload identifies a person: they travel sealed to their recipient
+system, always (the hub refuses them in plaintext), and every other kind travels in
+plaintext (permits, 情報提供等記録, the list, the hub's attestations and notices, refusals:
+ids, parties and codes only)."""
 
 
 def carries_my_number(payload: Payload) -> bool:

@@ -59,9 +59,17 @@ async def _held(settings: Settings, municipality: str) -> list[HeldRow]:
 @held_app.command("show")
 def held_show(message_id: MessageId, *, user: AsUser) -> None:
     """A held message as its approver sees it: My Number masked, with the content hash."""
-    view = acting(user, lambda desk, who: desk.show(who, message_id))
+    view = acting(user, lambda desk, who: desk.show(who, message_id, cli_terminal()))
     for line in _held_lines(view):
         typer.echo(line)
+    if view.review is not None:
+        for label, value in view.review.asks + view.review.subject:
+            typer.echo(f"{label}: {value}")
+        typer.echo(f"提供内容 · Outcome: {view.review.outcome}")
+        for number, item in enumerate(view.review.items, 1):
+            typer.echo(f"  [{number}] " + ", ".join(f"{k}: {v}" for k, v in item))
+    elif view.unreadable is not None:
+        typer.echo(f"review    unreadable ({view.unreadable}): it may only be rejected")
     typer.echo(json.dumps(view.envelope, indent=2, ensure_ascii=False))
 
 
@@ -78,7 +86,7 @@ def _held_lines(view: HeldView) -> list[str]:
     if row.decided_by is not None:
         lines.append(f"decided   by {row.decided_by} at {utc(row.decided_at)}")
     masked = ", ".join(view.masked_paths) or "none"
-    return [*lines, f"masked    {masked}", f"sha256    {view.content_sha256}"]
+    return [*lines, f"masked    {masked}", f"sha256    {view.content_sha256 or '-'}"]
 
 
 @held_app.command("approve")

@@ -8,7 +8,7 @@ The checks, in order, each with its reason code:
     my_number_on_network  R40: a My Number on a network path (符号 only there)
     my_number_purpose     R21: a COVID-domain message holding a My Number without one of
                           the three purposes (transfer-in inquiry, transfer-out provision,
-                          certificate)
+                          certificate); R22: so an export, which has none, never holds one
     not_on_list           no row of the permitted-inquiry list for the procedure and a
                           data item (or the message declares no data item)
     outside_validity      rows exist, none valid on the day the message was sent
@@ -18,7 +18,10 @@ The checks, in order, each with its reason code:
                           a provision of a flagged (provider, procedure, data item) waits
                           for a 所属長 (R37)
 
-Sealed payloads are routed on envelope fields alone: the hub never needs their plaintext.
+The hub routes on envelope fields alone and never reads a payload: the two rules about
+content (R21, R40) read what the sender declares of it (`Envelope.declared`), which the
+recipient checks against the payload once it has opened it. A `delivery_refusal` (the
+recipient's word that it refused such a delivery) goes back along a listed path.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from datetime import date, timedelta, timezone
 
 from contracts.codes import SystemId
 from contracts.envelope import Envelope
-from contracts.payloads import SealedPayload, carries_my_number
 from routing.policy import ANY, Policy, Row
 
 __all__ = [
@@ -58,6 +60,16 @@ NETWORK_KINDS = frozenset(
 )
 # Kinds made to go from one municipality to another.
 CROSS_MUNICIPALITY_KINDS = NETWORK_KINDS | {"transfer_in_inquiry", "transfer_out_provision"}
+# A recipient's refusal goes back to the sender, across municipalities where what it
+# refuses could have crossed: between two cities' VRS (F14, F15) and over the network.
+REFUSAL_KIND = "delivery_refusal"
+_CROSSING_PAIRS = frozenset(
+    {
+        (SystemId.VRS, SystemId.VRS),
+        (SystemId.INTERMEDIATE, SystemId.NWS),
+        (SystemId.NWS, SystemId.INTERMEDIATE),
+    }
+)
 # The COVID-19 domain, where a My Number may serve three purposes only (R21).
 COVID_PROCEDURES = frozenset({"S19-16"})
 COVID_KINDS = frozenset(
@@ -161,13 +173,12 @@ def decide(envelope: Envelope, policy: Policy, context: Context) -> Decision:
 
 def _content_refusal(envelope: Envelope) -> Reject | None:
     crosses = envelope.recipient.municipality != envelope.municipality
-    if crosses and envelope.kind not in CROSS_MUNICIPALITY_KINDS:
+    if crosses and not _may_cross(envelope):
         return Reject(
             "cross_municipality",
             "recipient.municipality: this kind may not leave the sender's municipality (R14)",
         )
-    payload = envelope.payload
-    if isinstance(payload, SealedPayload) or not carries_my_number(payload):
+    if not envelope.declared.my_number:
         return None
     systems = {envelope.sender.system, envelope.recipient.system}
     if envelope.kind in NETWORK_KINDS or SystemId.NWS in systems:
@@ -175,7 +186,7 @@ def _content_refusal(envelope: Envelope) -> Reject | None:
             "my_number_on_network", "payload: a My Number may not travel the network (R40)"
         )
     covid = envelope.procedure in COVID_PROCEDURES or envelope.kind in COVID_KINDS
-    if covid and getattr(payload, "purpose", None) not in MY_NUMBER_PURPOSES:
+    if covid and envelope.declared.purpose not in MY_NUMBER_PURPOSES:
         return Reject(
             "my_number_purpose",
             "payload: holds a My Number without one of the three purposes (R21)",
@@ -183,9 +194,17 @@ def _content_refusal(envelope: Envelope) -> Reject | None:
     return None
 
 
+def _may_cross(envelope: Envelope) -> bool:
+    if envelope.kind == REFUSAL_KIND:
+        return (envelope.sender.system, envelope.recipient.system) in _CROSSING_PAIRS
+    return envelope.kind in CROSS_MUNICIPALITY_KINDS
+
+
 def _by_list(envelope: Envelope, policy: Policy, key: str) -> Decision:
     if not envelope.data_items:
         return Reject("not_on_list", "data_items: the message declares none")
+    if envelope.kind == REFUSAL_KIND:
+        return _refusal_by_list(envelope, policy, key)
     direction = DIRECTION_OF.get(envelope.kind, "transfer")
     sender = _Party(envelope.sender.system, str(envelope.municipality))
     recipient = _Party(envelope.recipient.system, str(envelope.recipient.municipality))
@@ -215,6 +234,29 @@ def _by_list(envelope: Envelope, policy: Policy, key: str) -> Decision:
     return Deliver(key)
 
 
+def _refusal_by_list(envelope: Envelope, policy: Policy, key: str) -> Decision:
+    """A refusal answers a message of the same procedure and data items that came the
+    other way: for each item, some valid row, in any direction, must list the two parties
+    as its inquirer and provider, either way round."""
+    sender = _Party(envelope.sender.system, str(envelope.municipality))
+    recipient = _Party(envelope.recipient.system, str(envelope.recipient.municipality))
+    day = envelope.sent_at.astimezone(_JST).date()
+    for index, item in enumerate(envelope.data_items):
+        rows = [r for r in policy.rows_for(envelope.procedure, item) if r.valid_on(day)]
+        if not any(_pair(r, recipient, sender) or _pair(r, sender, recipient) for r in rows):
+            return Reject(
+                "sender_not_listed",
+                f"data_items.{index}: no valid row of the list joins the sender and recipient",
+            )
+    return Deliver(key)
+
+
+def _pair(row: Row, inquirer: _Party, provider: _Party) -> bool:
+    return inquirer.listed_as(row.inquirer_system, row.inquirer_org) and provider.listed_as(
+        row.provider_system, row.provider_org
+    )
+
+
 def _listed(
     rows: list[Row], direction: str, inquirer: _Party, provider: _Party, day: date
 ) -> Row | Reject:
@@ -227,9 +269,7 @@ def _listed(
     if not directed:
         return Reject("wrong_direction", f"the list has no {direction} row")
     for row in directed:
-        if inquirer.listed_as(row.inquirer_system, row.inquirer_org) and provider.listed_as(
-            row.provider_system, row.provider_org
-        ):
+        if _pair(row, inquirer, provider):
             return row
     return Reject(
         "sender_not_listed",

@@ -21,6 +21,7 @@ from adapters.intermediate.fukuhon import (
     reconciliation_csv,
 )
 from adapters.ports import History
+from adapters.store.atrest import DataKeyError
 from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgFukuhon
 from adapters.store.systems import PgResidents
@@ -28,6 +29,8 @@ from hub.cli_common import settings_or_exit
 from hub.settings import Settings
 from hub.settings import load as load_settings
 from observability import logs
+from stack.cli_data_key import data_key_app
+from stack.data_keys import city_data_keys
 from stack.demo import run_demo
 from stack.host import run_city, run_network
 from stack.keys import provision_keys
@@ -39,6 +42,7 @@ __all__ = ["demo_app", "stack_app"]
 stack_app = typer.Typer(
     help="The adapters of the five systems, and the whole stack.", no_args_is_help=True
 )
+stack_app.add_typer(data_key_app, name="data-key")
 
 
 def _settings() -> Settings:
@@ -54,7 +58,11 @@ def keys() -> None:
     """Generate the keys the adapters (and the hub) lack; print the ids made."""
     settings = _settings()
     made = provision_keys(
-        settings.adapters.municipalities, settings.adapters.key_dir, settings.signing.ring_dir
+        settings.adapters.municipalities,
+        settings.adapters.key_dir,
+        settings.signing.ring_dir,
+        data_key_dir=settings.adapters.data_key_dir,
+        review_key_dir=settings.desk.review_key_dir,
     )
     for key_id in made:
         typer.echo(key_id)
@@ -84,6 +92,11 @@ def _stopping(stop: asyncio.Event) -> None:
 def city(code: Annotated[str, typer.Argument(help="6-digit local-government code")]) -> None:
     """Run one city's adapters until SIGTERM or Ctrl-C."""
     settings = _settings()
+    try:  # a missing data key is a configuration error: say so before starting
+        city_data_keys(settings, code)
+    except DataKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     _serve(lambda stop: run_city(settings, code, stop))
 
 
@@ -99,7 +112,11 @@ def up() -> None:
     """Start the hub, the desk, the network and every city's adapters; Ctrl-C stops all."""
     settings = _settings()
     provision_keys(
-        settings.adapters.municipalities, settings.adapters.key_dir, settings.signing.ring_dir
+        settings.adapters.municipalities,
+        settings.adapters.key_dir,
+        settings.signing.ring_dir,
+        data_key_dir=settings.adapters.data_key_dir,
+        review_key_dir=settings.desk.review_key_dir,
     )
     env = dict(os.environ)
     if settings.signing.hub_key_file is None:
@@ -122,7 +139,11 @@ def reconcile(
 ) -> None:
     """R46: check a city's 副本 against health management's original; exit 1 on mismatches."""
     settings = _settings()
-    kept, mismatches = asyncio.run(_reconcile(settings, code))
+    try:
+        kept, mismatches = asyncio.run(_reconcile(settings, code))
+    except DataKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (out / f"fukuhon-{code}-{stamp}.csv").write_text(reconciliation_csv(kept), encoding="utf-8")
@@ -134,9 +155,10 @@ def reconcile(
 
 
 async def _reconcile(settings: Settings, code: str) -> tuple[dict[str, History], list[Mismatch]]:
+    keys = city_data_keys(settings, code)
     db = await AdapterDb.open(settings.adapters.database_for(code), size=1)
     try:
-        return await check_against_original(PgFukuhon(db), PgResidents(db))
+        return await check_against_original(PgFukuhon(db), PgResidents(db, keys))
     finally:
         await db.close()
 

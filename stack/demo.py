@@ -63,6 +63,7 @@ class Demo:
             self.place,
             self.directory / "keys" / "ring",
             SESSHU_ADAPTERS__KEY_DIR=str(self.directory / "keys" / "private"),
+            SESSHU_DESK__REVIEW_KEY_DIR=str(self.directory / "keys" / "desk"),
             SESSHU_ADAPTERS__DATA_DIR=str(self.directory / "adapters"),
             SESSHU_ADAPTERS__MUNICIPALITIES=",".join(CITIES),
             SESSHU_ADAPTERS__KIOSK_ENROLLED=CITIES[0],

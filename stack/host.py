@@ -31,6 +31,7 @@ from adapters.kit.handlers import dispatch
 from adapters.kit.permits import NetworkList
 from adapters.nws.bridge import Network
 from adapters.nws.edge import PortalEdge, PortalNotices
+from adapters.store.atrest import DataKeys
 from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgFukuhon, PgLinkage
 from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
@@ -40,6 +41,7 @@ from contracts.codes import SystemId
 from contracts.keys import KeyRing
 from contracts.wire import WireLimits
 from hub.settings import Settings
+from stack.data_keys import city_data_keys
 from stack.keys import card_authority, keys_for, sealing_keys, secret, shc_issuer
 from stack.network_list import network_list
 
@@ -61,9 +63,12 @@ class _City:
     retention: Retention
 
 
-def _wire_city(settings: Settings, city: str, db: AdapterDb, broker: Broker) -> _City:
+def _wire_city(
+    settings: Settings, city: str, db: AdapterDb, broker: Broker, data_keys: DataKeys
+) -> _City:
     ring = KeyRing.load(settings.signing.ring_dir)
     key_dir, root = settings.adapters.key_dir, settings.adapters.data_dir / city
+    opening = sealing_keys(key_dir)
 
     def bridge(system: SystemId) -> Bridge:
         signer = keys_for(ring, key_dir, system, city).signer
@@ -77,37 +82,34 @@ def _wire_city(settings: Settings, city: str, db: AdapterDb, broker: Broker) -> 
             settings.amqp.publish_timeout_seconds,
             WireLimits(max_bytes=settings.hub.max_message_bytes),
             settings.signing.ring_dir,
+            opening,
         )
 
     authority = card_authority(key_dir).public_key()
     issuer = shc_issuer(settings.adapters.shc_issuer_url, settings.adapters.shc_key_file, key_dir)
-    opening = sealing_keys(key_dir)
     book, keep = PgIntermediateBook(db), timedelta(hours=settings.adapters.result_retention_hours)
     health = HealthMgmt(
-        bridge(SystemId.HEALTH_MGMT), PgResidents(db), OutFolder(root / "health_mgmt")
+        bridge(SystemId.HEALTH_MGMT), PgResidents(db, data_keys), OutFolder(root / "health_mgmt")
     )
     server = IntermediateServer(
         bridge(SystemId.INTERMEDIATE),
         PgLinkage(db),
         PgFukuhon(db),
         book,
-        opening,
         keep,
         secret(key_dir, f"linkage-{city}"),
     )
     vrs = Vrs(
         bridge(SystemId.VRS),
-        PgVrsBook(db),
+        PgVrsBook(db, data_keys),
         issuer,
         city not in settings.adapters.consent_not_required,
         authority,
-        opening,
     )
     center = CertificateCenter(
         bridge(SystemId.KIOSK),
         authority,
         settings.adapters.kiosk_enrolled,
-        opening,
         settings.adapters.certificate_wait_seconds,
     )
     city_systems = _City(
@@ -126,11 +128,13 @@ def _wire_city(settings: Settings, city: str, db: AdapterDb, broker: Broker) -> 
 
 async def run_city(settings: Settings, city: str, stop: asyncio.Event) -> None:
     """The city's health management, intermediate server, VRS and certificate center, until
-    `stop`: their deliveries, their edge folders, and the center's HTTP face."""
+    `stop`: their deliveries, their edge folders, and the center's HTTP face. Without the
+    city's data key (R48) it stops before it opens anything (DataKeyError)."""
+    data_keys = city_data_keys(settings, city)
     db = await AdapterDb.open(settings.adapters.database_for(city))
     broker = make_broker(settings.amqp.url.get_secret_value(), prefetch=50)
     try:
-        systems = _wire_city(settings, city, db, broker)
+        systems = _wire_city(settings, city, db, broker, data_keys)
         await _start(broker)
         web = _HostedServer(_http_config(kiosk_app(systems.center), settings, city))
         serving = asyncio.create_task(web.serve())
@@ -190,6 +194,7 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
             settings.amqp.publish_timeout_seconds,
             WireLimits(max_bytes=settings.hub.max_message_bytes),
             settings.signing.ring_dir,
+            sealing_keys(settings.adapters.key_dir),
         )
         for city in settings.adapters.municipalities
     }
@@ -203,7 +208,6 @@ async def run_network(settings: Settings, stop: asyncio.Event) -> None:
             individual_key,
             PortalNotices(portal),
             bridges.__getitem__,
-            sealing_keys(settings.adapters.key_dir),
         )
         for city, bridge in bridges.items()
     }

@@ -17,6 +17,7 @@ from adapters.kit.shc import Issuer
 from contracts.codes import SystemId
 from contracts.keys import SIGNING_KEY_SUFFIX, KeyRing, generate_key, load_sealing_key
 from contracts.signing import Signer
+from stack.data_keys import provision_data_keys
 
 __all__ = [
     "AdapterKeys",
@@ -74,16 +75,25 @@ def sealing_keys(key_dir: Path) -> Callable[[str], X25519PrivateKey]:
 
 
 def provision_keys(
-    cities: tuple[str, ...], key_dir: Path, ring_dir: Path, shc_url: str = ""
+    cities: tuple[str, ...],
+    key_dir: Path,
+    ring_dir: Path,
+    *,
+    shc_url: str = "",
+    data_key_dir: Path | None = None,
+    review_key_dir: Path | None = None,
 ) -> list[str]:
     """Generate the keys every adapter of `cities` (and the network, and the hub) lacks:
-    private keys into `key_dir`, ring entries into `ring_dir`, and the test card authority
-    and certificate issuer keys. The key ids made."""
+    private keys into `key_dir`, ring entries into `ring_dir`, the test card authority
+    and certificate issuer keys, each city's data key (R48) into `data_key_dir/<code>/`
+    (unset: `key_dir/data/<code>/`, as the settings say), and each city's desk review key
+    (R37) into `review_key_dir` (unset: `desk` beside `key_dir`). The key ids made."""
     card_authority(key_dir)
     shc_issuer(shc_url or "https://vrs.example.jp/shc", None, key_dir)
     secret(key_dir, "nws-individuals")
     for code in cities:
         secret(key_dir, f"linkage-{code}")
+    made = provision_data_keys(cities, data_key_dir or key_dir / "data")
     ring = KeyRing.load(ring_dir) if ring_dir.is_dir() else KeyRing([])
     owners: list[tuple[SystemId, str | None]] = [
         (system, city)
@@ -91,16 +101,18 @@ def provision_keys(
         for system in (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE, SystemId.VRS, SystemId.KIOSK)
     ]
     owners += [(SystemId.NWS, None), (SystemId.HUB, None)]
-    made = []
-    for system, city in owners:
+    desk_dir = review_key_dir or key_dir.parent / "desk"
+    placed = [(system, city, key_dir) for system, city in owners]
+    placed += [(SystemId.DESK, city, desk_dir) for city in cities]
+    for system, city, folder in placed:
         try:
-            keys_for(ring, key_dir, system, city)
+            keys_for(ring, folder, system, city)
             continue
         except ValueError:
             pass
         key = generate_key(system, city, valid_from=datetime.now(UTC) - timedelta(minutes=5))
-        key.write(key_dir)
-        entry = key_dir / f"{key.entry.key_id}.json"
+        key.write(folder)
+        entry = folder / f"{key.entry.key_id}.json"
         ring_dir.mkdir(parents=True, exist_ok=True)
         (ring_dir / entry.name).write_bytes(entry.read_bytes())
         made.append(key.entry.key_id)

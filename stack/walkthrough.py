@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from contracts.broker import destinations
+from contracts.canonical import canonical_bytes
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient, new_message_id
 from contracts.examples import EXAMPLE_KINDS, example_payload
 from contracts.keys import GeneratedKey, KeyRing, generate_key
-from contracts.sealing import open_sealed, seal
+from contracts.sealing import addressed_envelope, open_sealed, seal, sealing_secret
 from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
 from hub.pipeline import Triage
 from hub.settings import Settings
@@ -64,6 +65,7 @@ ROUTES: dict[str, tuple[SystemId, SystemId, str, str]] = {
     "resident_notice": (IS, NWS, "B2-115-2", "notice.vaccination"),
     "approval_attestation": (HUB, IS, "B2-115-2", "vaccination.history"),
     "rejection_notice": (HUB, H, "B2-115-2", "vaccination.history"),
+    "delivery_refusal": (VRS, H, "S19-16", "covid.resident_status"),
 }
 CROSS_MUNICIPALITY = frozenset({"transfer_in_inquiry", "transfer_out_provision"})
 
@@ -107,8 +109,12 @@ def envelope_for(kind: str, keys: Keys) -> Envelope:
     sender, recipient, procedure, data_item = ROUTES[kind]
     target = YUKI if kind in CROSS_MUNICIPALITY else CHIKUSEI
     key = keys.of(sender, CHIKUSEI)
-    envelope = Envelope.new(
+    signer = Signer(key.entry.key_id, key.signing)
+    # A kind that identifies a person is sealed to its recipient (SEALED_KINDS).
+    envelope = addressed_envelope(
+        keys.ring(),
         payload=example_payload(kind),
+        secret=sealing_secret(signer),
         municipality=CHIKUSEI,
         sender=Party(system=sender, instance=f"{sender.value.replace('_', '-')}-1"),
         recipient=Recipient(system=recipient, municipality=target),
@@ -116,19 +122,27 @@ def envelope_for(kind: str, keys: Keys) -> Envelope:
         data_items=(data_item,),
         key_id=key.entry.key_id,
     )
-    return Signer(key.entry.key_id, key.signing).sign(envelope)
+    return signer.sign(envelope)
 
 
 def forgeries(keys: Keys) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """Broken or forged envelopes, each meant to be refused for a different reason."""
     good = envelope_for("resident_status_flag", keys)
     vrs = keys.of(SystemId.VRS, CHIKUSEI)
-    yield "payload changed in transit", lambda: good.to_bytes().replace(b"moved_out", b"deceased")
+    yield "sealed payload changed in transit", lambda: _flipped(good)
     yield "unknown key", lambda: good.to_bytes().replace(good.key_id.encode(), b"stolen-key-1")
     yield "VRS key used for health management", lambda: _resign(good, vrs)
     yield "Yuki's key claims Chikusei", lambda: _resign(good, keys.of(SystemId.HEALTH_MGMT, YUKI))
     yield "sent an hour ago", lambda: _resign(good, keys.of(SystemId.HEALTH_MGMT, CHIKUSEI), -3600)
     yield "not canonical JSON", lambda: good.to_bytes().replace(b"{", b"{ ", 1)
+
+
+def _flipped(envelope: Envelope) -> bytes:
+    """The envelope with one character of its sealed ciphertext changed, signature kept."""
+    document = envelope.to_document()
+    text = document["payload"]["ciphertext"]
+    document["payload"]["ciphertext"] = ("B" if text[0] == "A" else "A") + text[1:]
+    return canonical_bytes(document)
 
 
 def _resign(envelope: Envelope, key: GeneratedKey, shift: float = 0) -> bytes:

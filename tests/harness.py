@@ -22,18 +22,24 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from adapters.store.db import AdapterDb
 from contracts.codes import SystemId
+from contracts.envelope import Envelope, new_message_id
 from contracts.keys import GeneratedKey, KeyRing, generate_key
+from contracts.payloads import Payload, ReviewCopy
+from contracts.sealing import sealed_review
 from contracts.signing import Signer
 from hub.settings import Settings
 from hub.settings import load as load_settings
 from stack.processes import Processes
 from stack.provision import PG_ROOT, Place, environment
 from storekit.databases import drop_family
+from tests.sealed import SECRET, sealed_envelope
 
 ROOT = Path(__file__).resolve().parents[1]
 CHIKUSEI, YUKI = "082279", "082074"
@@ -54,6 +60,8 @@ class Services:
     keys: dict[tuple[SystemId, str], GeneratedKey]
     hub_key: GeneratedKey
     hub_key_file: Path
+    desk_key_dir: Path
+    """The desk's review keys, one per city (only the desk reads them)."""
 
     @property
     def vhost(self) -> str:
@@ -79,10 +87,41 @@ class Services:
     def ring(self) -> KeyRing:
         return KeyRing.load(self.ring_dir)
 
+    def sealing_keys(self, key_id: str) -> X25519PrivateKey:
+        """The private sealing key of one of this test's keys, by key id (an adapter's
+        `sealing_keys`); KeyError for any other."""
+        for key in self.keys.values():
+            if key.entry.key_id == key_id:
+                return key.sealing
+        raise KeyError(key_id)
+
+    def envelope(
+        self, payload: Payload, *, review: ReviewCopy | None = None, **fields: Any
+    ) -> Envelope:
+        """An unsigned envelope as its sender builds it: a payload that identifies a person
+        sealed to the recipient's key (this test's, or any key of it where the recipient
+        has none here: the hub never opens it), a provision's `review` copy sealed to the
+        desk of the sender's city."""
+        recipient = fields["recipient"]
+        to = self.keys.get((SystemId(recipient.system), str(recipient.municipality)))
+        message_id = fields.pop("message_id", None) or new_message_id()
+        if review is not None:
+            fields["review"] = sealed_review(
+                review,
+                self.ring(),
+                str(fields["municipality"]),
+                envelope_id=message_id,
+                secret=SECRET,
+            )
+        return sealed_envelope(
+            payload, to or next(iter(self.keys.values())), message_id=message_id, **fields
+        )
+
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a process of the stack pointed at these services."""
         defaults = {
             "SESSHU_SIGNING__HUB_KEY_FILE": str(self.hub_key_file),
+            "SESSHU_DESK__REVIEW_KEY_DIR": str(self.desk_key_dir),
             "SESSHU_HUB__MUNICIPALITIES": f"{CHIKUSEI},{YUKI}",
             "SESSHU_HUB__OUTBOX_CLAIM_SECONDS": "2",
             "SESSHU_HUB__RELAY_INTERVAL_SECONDS": "0.5",
@@ -117,9 +156,12 @@ def test_place() -> Place:
 
 
 @asynccontextmanager
-async def adapter_database() -> AsyncIterator[tuple[AdapterDb, str]]:
-    """An adapters' database of the test's own, migrated, and its DSN; dropped afterwards."""
-    dsn = test_place().adapters_database_url
+async def adapter_database(city: str | None = None) -> AsyncIterator[tuple[AdapterDb, str]]:
+    """An adapters' database of the test's own, migrated, and its DSN; dropped afterwards.
+    With `city`, the one `SESSHU_ADAPTERS__DATABASE_URL=<DSN without _<city>>` names for
+    that city (`database_for`), for a command run against it."""
+    place = test_place()
+    dsn = place.database(f"adapters_{city}") if city else place.adapters_database_url
     try:
         db = await AdapterDb.open(dsn)
         try:
@@ -127,7 +169,7 @@ async def adapter_database() -> AsyncIterator[tuple[AdapterDb, str]]:
         finally:
             await db.close()
     finally:
-        await drop_family(dsn)
+        await drop_family(place.adapters_database_url)
 
 
 def create_services(tmp: Path) -> Services:
@@ -146,7 +188,10 @@ def create_services(tmp: Path) -> Services:
         raise
     ring_dir = tmp / "ring"
     keys = {}
-    for system, municipality in {*SENDERS, (SystemId.VRS, YUKI), (SystemId.HEALTH_MGMT, CHIKUSEI)}:
+    # The senders, and the recipients their payloads are sealed to.
+    recipients = {(SystemId.VRS, YUKI), (SystemId.HEALTH_MGMT, CHIKUSEI)}
+    recipients |= {(SystemId.INTERMEDIATE, CHIKUSEI)}
+    for system, municipality in {*SENDERS, *recipients}:
         key = generate_key(
             system,
             municipality,
@@ -161,7 +206,24 @@ def create_services(tmp: Path) -> Services:
     )
     hub_key.write(tmp / "hub-key")
     shutil.copy(tmp / "hub-key" / "hub-shared-t.json", ring_dir)
-    return Services(place, ring_dir, keys, hub_key, tmp / "hub-key" / "hub-shared-t.signing.pem")
+    # Each city's desk review key: its entry in the ring, its private key with the desk's.
+    for city in (CHIKUSEI, YUKI):
+        desk = generate_key(
+            SystemId.DESK,
+            city,
+            key_id=f"desk-{city}-t",
+            valid_from=datetime.now(UTC) - timedelta(days=1),
+        )
+        desk.write(tmp / "desk-keys")
+        shutil.copy(tmp / "desk-keys" / f"desk-{city}-t.json", ring_dir)
+    return Services(
+        place,
+        ring_dir,
+        keys,
+        hub_key,
+        tmp / "hub-key" / "hub-shared-t.signing.pem",
+        tmp / "desk-keys",
+    )
 
 
 def drop_services(services: Services) -> None:

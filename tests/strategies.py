@@ -8,14 +8,18 @@ from hypothesis import strategies as st
 
 from contracts.codes import SystemId, local_gov_check_digit, my_number_check_digit
 from contracts.envelope import Envelope, Party, Recipient
+from contracts.keys import generate_key
 from contracts.payloads import (
     Payload,
     RejectionNotice,
     ResidentStatusFlag,
     TransferInInquiry,
 )
+from tests.sealed import sealed_envelope
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+# What the generated envelopes seal their person-identifying payloads to.
+SEALING_KEY = generate_key(SystemId.VRS, "082279", key_id="vrs-sealing-t")
 
 local_gov_codes = st.text(alphabet="0123456789", min_size=5, max_size=5).map(
     lambda base: base + str(local_gov_check_digit(base))
@@ -75,13 +79,16 @@ def envelopes(
     municipality: str = "082279",
     key_id: str = "vrs-key-1",
 ) -> Envelope:
-    """An unsigned envelope from `system` in `municipality`, every other field arbitrary."""
-    return Envelope.new(
-        payload=draw(payloads()),
+    """An unsigned envelope from `system` in `municipality`, every other field arbitrary
+    (a payload that identifies a person sealed, as it travels)."""
+    return sealed_envelope(
+        draw(payloads()),
+        SEALING_KEY,
         municipality=municipality,
         sender=Party(system=system, instance=draw(instances)),
         recipient=Recipient(
-            system=draw(st.sampled_from(list(SystemId))), municipality=draw(local_gov_codes)
+            system=draw(st.sampled_from([s for s in SystemId if s is not SystemId.DESK])),
+            municipality=draw(local_gov_codes),
         ),
         procedure=draw(procedures),
         key_id=key_id,

@@ -13,7 +13,14 @@ from aiormq.exceptions import AMQPError
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
-from contracts.payloads import Payload, ResidentStatusFlag
+from contracts.payloads import (
+    Payload,
+    ProvisionResponse,
+    ResidentStatusFlag,
+    ReviewCopy,
+    ReviewSubject,
+    TransferOutProvision,
+)
 from tests.harness import CHIKUSEI, SENDERS, YUKI, Services
 
 # What each sender sends, on the sample permitted-inquiry list: recipient, procedure,
@@ -51,8 +58,8 @@ def signed_traffic(
     for index in range(count):
         system, municipality = senders[index % len(senders)]
         recipient, procedure, data_item, payload = TRAFFIC_OF[system]
-        envelope = Envelope.new(
-            payload=payload(index),
+        envelope = services.envelope(
+            payload(index),
             municipality=municipality,
             sender=Party(system=system, instance=f"{system.value.replace('_', '-')}-1"),
             recipient=Recipient(system=recipient, municipality=municipality),
@@ -124,8 +131,17 @@ async def publish(
 def provision(services: Services, *, operator: str | None = None) -> Envelope:
     """A flagged 115の2 provision from Yuki's intermediate server to the network."""
     signer = services.signer(SystemId.INTERMEDIATE, YUKI)
-    envelope = Envelope.new(
-        payload=example_payload("provision_response"),
+    reply = example_payload("provision_response")
+    assert isinstance(reply, ProvisionResponse)
+    review = ReviewCopy(
+        inquirer=CHIKUSEI,
+        inquirer_system=SystemId.INTERMEDIATE,
+        subject=ReviewSubject(reference="1001"),
+        provision=reply,
+    )
+    envelope = services.envelope(
+        reply,
+        review=review,
         municipality=YUKI,
         sender=Party(system=SystemId.INTERMEDIATE, instance="is-1", operator=operator),
         recipient=Recipient(system=SystemId.NWS, municipality=YUKI),
@@ -139,8 +155,17 @@ def provision(services: Services, *, operator: str | None = None) -> Envelope:
 def transfer_out(services: Services) -> Envelope:
     """Yuki's VRS answering Chikusei's transfer-in inquiry: carries My Number; flagged here."""
     signer = services.signer(SystemId.VRS, YUKI)
-    envelope = Envelope.new(
-        payload=example_payload("transfer_out_provision"),
+    provided = example_payload("transfer_out_provision")
+    assert isinstance(provided, TransferOutProvision)
+    review = ReviewCopy(
+        inquirer=CHIKUSEI,
+        inquirer_system=SystemId.VRS,
+        subject=ReviewSubject(reference="7001", name="下館 花子", birth_date="1950-04-01"),
+        provision=provided,
+    )
+    envelope = services.envelope(
+        provided,
+        review=review,
         municipality=YUKI,
         sender=Party(system=SystemId.VRS, instance="vrs-1"),
         recipient=Recipient(system=SystemId.VRS, municipality=CHIKUSEI),

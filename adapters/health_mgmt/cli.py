@@ -21,9 +21,12 @@ from rich.progress import Progress, TaskID
 from adapters.health_mgmt.edge import DropFolder
 from adapters.health_mgmt.records_csv import Batch
 from adapters.kit.bridge import make_broker, publish_signed
+from adapters.kit.sealed import addressed
 from contracts.codes import CodeError, LocalGovCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient
+from contracts.keys import KeyRing
 from contracts.payloads import VaccinationRecord
+from contracts.sealing import sealing_secret
 from contracts.signing import Signer
 from hub.settings import Settings
 from hub.settings import load as load_settings
@@ -34,13 +37,29 @@ import_app = typer.Typer(help="Batches from the health-management system.", no_a
 PROCEDURE, DATA_ITEM = "B1-10", "vaccination.record"
 
 
-def record_envelope(
-    record: VaccinationRecord, message_id: UUID, municipality: str, signer: Signer, instance: str
+def record_envelope(  # noqa: PLR0917 - the envelope's own fields
+    record: VaccinationRecord,
+    message_id: UUID,
+    municipality: str,
+    signer: Signer,
+    instance: str,
+    ring: KeyRing,
 ) -> Envelope:
-    """One imported row as the signed envelope the health-management system sends."""
+    """One imported row as the signed envelope the health-management system sends, sealed
+    to the city's intermediate server (a record identifies a person)."""
+    sealed, declared = addressed(
+        record,
+        ring,
+        SystemId.INTERMEDIATE,
+        municipality,
+        envelope_id=message_id,
+        secret=sealing_secret(signer),
+    )
     return signer.sign(
         Envelope.new(
-            payload=record,
+            payload=sealed,
+            declared=declared,
+            kind=record.kind,
             municipality=municipality,
             sender=Party(system=SystemId.HEALTH_MGMT, instance=instance),
             recipient=Recipient(system=SystemId.INTERMEDIATE, municipality=municipality),
@@ -70,12 +89,13 @@ def _signer(key: Path) -> Signer:
 async def _send(
     settings: Settings, folder: DropFolder, paths: list[Path], municipality: str, signer: Signer
 ) -> list[Batch]:
+    ring = KeyRing.load(settings.signing.ring_dir)
     broker = make_broker(settings.amqp.url.get_secret_value())
     await broker.connect()
     try:
 
         async def publish(record: VaccinationRecord, message_id: UUID) -> None:
-            envelope = record_envelope(record, message_id, municipality, signer, "import-cli")
+            envelope = record_envelope(record, message_id, municipality, signer, "import-cli", ring)
             await publish_signed(
                 broker, envelope, confirm_within=settings.amqp.publish_timeout_seconds
             )

@@ -34,7 +34,6 @@ from adapters.intermediate.records import inquiry_record, provision_record, reco
 from adapters.intermediate.results import result_of
 from adapters.kit.bridge import Bridge
 from adapters.kit.handlers import Handler, NotYet, only_from, payload_of, reply_id
-from adapters.kit.sealed import SealingKeys, opened
 from adapters.ports import (
     FukuhonStore,
     InboxTransaction,
@@ -53,10 +52,8 @@ from contracts.payloads import (
     ProvisionPermit,
     ProvisionResponse,
     ResidentNotice,
-    SealedPayload,
     SelfInformationRequest,
 )
-from contracts.sealing import SealError
 
 __all__ = ["HISTORY", "NETWORK_PROCEDURE", "IntermediateServer"]
 
@@ -72,7 +69,6 @@ class IntermediateServer:
     linkage: LinkageRegistry
     fukuhon: FukuhonStore
     book: IntermediateBook
-    sealing_keys: SealingKeys
     keep_results: timedelta
     secret: bytes
     """This server's own secret, from which a 符号 is drawn (the same on a redelivery)."""
@@ -114,7 +110,7 @@ class IntermediateServer:
         if registration.resident_code is not None:
             code = await self._code(registration.person, envelope)
             # Sealed to the network: the hub journals no 住民票コード, only ciphertext.
-            await self.bridge.send_sealed(
+            await self.bridge.send(
                 LinkageRegistration(code=code, resident_code=registration.resident_code),
                 to=SystemId.NWS,
                 procedure="S19-8",
@@ -202,21 +198,9 @@ class IntermediateServer:
         await tx.record_effect("inquiry:sent_with_permit")
 
     async def on_response(self, envelope: Envelope, tx: InboxTransaction) -> None:
-        """The sealed reply the network forwarded: open, keep until deleted, hand over."""
-        if not isinstance(envelope.payload, SealedPayload) or envelope.causation_id is None:
-            await tx.record_effect("refused:not_sealed")
-            return
-        try:
-            # The provider sealed it to the envelope it made; the network names that one.
-            response = opened(
-                envelope, ProvisionResponse, self.sealing_keys, bound_to=envelope.causation_id
-            )
-        except (SealError, TypeError):
-            await tx.record_effect("refused:seal")
-            return
-        if not isinstance(response, ProvisionResponse):
-            await tx.record_effect("refused:not_a_provision")
-            return
+        """The reply the network carried (opened by the bridge with this server's key,
+        bound to the provider's envelope): kept until deleted, handed over."""
+        response = payload_of(envelope, ProvisionResponse)
         await self.deliver_result(envelope, response)
         await tx.record_effect(f"result:{response.status}")
 

@@ -21,7 +21,7 @@ from adapters.intermediate.records import inquiry_record
 from adapters.kit.bridge import Bridge
 from adapters.kit.handlers import NotYet, payload_of, reply_id
 from adapters.kit.permits import NetworkList, PermitRefused, check_permit
-from adapters.kit.sealed import sealed_to
+from adapters.kit.sealed import addressed
 from adapters.ports import InboxTransaction, IntermediateBook
 from contracts.codes import LinkageCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient, new_message_id
@@ -31,10 +31,13 @@ from contracts.payloads import (
     PermittedListRow,
     ProvisionPermit,
     ProvisionResponse,
+    ReviewCopy,
+    ReviewSubject,
 )
+from contracts.sealing import sealed_review, sealing_secret
 from contracts.signing import Signer
 
-__all__ = ["GRACE", "Provider", "answer", "sealed_reply"]
+__all__ = ["GRACE", "Provider", "answer", "person_asked", "sealed_reply"]
 
 log = logging.getLogger("sesshu.adapters.intermediate")
 # How long a delivery may wait for what is still on its way (a permit, a 符号).
@@ -71,7 +74,14 @@ class Provider:
             return
         now = datetime.now(UTC)
         response, outcome = await self._answer(envelope, inquiry, permit, now)
-        await self.bridge.publish(self._reply(envelope, inquiry, response, now))
+        person = await person_asked(inquiry, agency=self.city, linkage=self.linkage)
+        review = ReviewCopy(
+            inquirer=inquiry.inquirer,
+            inquirer_system=SystemId.INTERMEDIATE,
+            subject=ReviewSubject(reference=person),
+            provision=response,
+        )
+        await self.bridge.publish(self._reply(envelope, inquiry, response, now, review))
         record = inquiry_record(envelope, inquiry, "provider", city=self.city, outcome=outcome)
         await self.book.record(**record)
         await tx.record_effect(f"provision:{outcome}")
@@ -129,10 +139,16 @@ class Provider:
         return response, response.status
 
     def _reply(
-        self, cause: Envelope, inquiry: InquiryRequest, response: ProvisionResponse, now: datetime
+        self,
+        cause: Envelope,
+        inquiry: InquiryRequest,
+        response: ProvisionResponse,
+        now: datetime,
+        review: ReviewCopy,
     ) -> Envelope:
         return sealed_reply(
             response,
+            review=review,
             ring=self.bridge.ring,
             signer=self.bridge.signer,
             inquirer=str(inquiry.inquirer),
@@ -161,11 +177,7 @@ async def answer(
 ) -> ProvisionResponse:
     """The reply to a permitted inquiry, built from the 副本; PermitRefused if not allowed."""
     check_permit(permit, inquiry, local_list, procedure=procedure, data_items=[data_item], now=now)
-    person = (
-        await linkage.person_for(agency, inquiry.person)
-        if isinstance(inquiry.person, LinkageCode)
-        else inquiry.person
-    )
+    person = await person_asked(inquiry, agency=agency, linkage=linkage)
     history = None if person is None else await fukuhon.history(str(person), data_item)
     return ProvisionResponse(
         inquiry_id=inquiry.inquiry_id,
@@ -175,9 +187,20 @@ async def answer(
     )
 
 
+async def person_asked(
+    inquiry: InquiryRequest, *, agency: str, linkage: LinkageRegistry
+) -> str | None:
+    """This server's 団体内統合宛名番号 of the person an inquiry asks about (by the 符号
+    the network converted to ours), if it knows them."""
+    if isinstance(inquiry.person, LinkageCode):
+        return await linkage.person_for(agency, inquiry.person)
+    return str(inquiry.person)
+
+
 def sealed_reply(
     response: ProvisionResponse,
     *,
+    review: ReviewCopy | None = None,
     ring: KeyRing,
     signer: Signer,
     inquirer: str,
@@ -191,14 +214,28 @@ def sealed_reply(
     correlation: UUID | None = None,
 ) -> Envelope:
     """The reply as the provider sends it: sealed to the inquirer's intermediate server,
-    signed, addressed to the network (which carries what it cannot open)."""
+    with its `review` copy sealed to this city's desk (for a 所属長 who may have to
+    release it, R37), signed, addressed to the network (which carries what it cannot
+    open)."""
     message_id = message_id or new_message_id()
-    sealed = sealed_to(
-        response, ring, SystemId.INTERMEDIATE, inquirer, envelope_id=message_id, now=now
+    secret = sealing_secret(signer)
+    sealed, declared = addressed(
+        response,
+        ring,
+        SystemId.INTERMEDIATE,
+        inquirer,
+        envelope_id=message_id,
+        now=now,
+        secret=secret,
     )
+    copy = None
+    if review is not None:
+        copy = sealed_review(review, ring, provider, envelope_id=message_id, now=now, secret=secret)
     return signer.sign(
         Envelope.new(
             payload=sealed,
+            declared=declared,
+            review=copy,
             kind=response.kind,
             message_id=message_id,
             municipality=provider,

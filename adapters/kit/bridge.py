@@ -1,9 +1,11 @@
 """The adapter side of the hub: publish signed envelopes, consume deliveries once.
 
 `Bridge` is one system's link over FastStream: it signs and publishes to the hub's
-ingress (confirmed, mandatory), and consumes its own queue, each delivery checked first
-(`deliveries`) and handled once inside the inbox's transaction. What the handlers are
-made of is in `handlers`; sealing and opening payloads is in `sealed`.
+ingress (confirmed, mandatory), sealing every payload that identifies a person to its
+recipient, and consumes its own queue, each delivery checked first (`deliveries`), opened
+and checked against its declaration (`sealed`), and handled once inside the inbox's
+transaction; a delivery refused once opened is recorded and its sender told (a
+`delivery_refusal`). What the handlers are made of is in `handlers`.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from faststream.rabbit.schemas import Channel
 
 from adapters.kit.deliveries import RingRereads, verified
 from adapters.kit.handlers import Handler, NotYet, reply_id
-from adapters.kit.sealed import sealed_to
-from adapters.ports import AdapterInbox
+from adapters.kit.sealed import Refusal, SealingKeys, addressed, delivered
+from adapters.ports import AdapterInbox, InboxTransaction
 from contracts.broker import INGRESS_EXCHANGE, adapter_queue
 from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient, new_message_id
+from contracts.envelope import Declaration, Envelope, Party, Recipient, new_message_id
 from contracts.keys import KeyRing
-from contracts.payloads import Payload
+from contracts.payloads import DeliveryRefusal, Payload, ReviewCopy, SealedPayload
+from contracts.sealing import sealed_review, sealing_secret
 from contracts.signing import Signer, UnknownKey, VerificationError
 from contracts.wire import WireLimits
 from hub.errors import BrokerUnavailable, Retryable
@@ -88,10 +91,20 @@ class Bridge:
     """The hub's size limit (hub.max_message_bytes): what the hub delivers, it reads."""
     ring_dir: Path | None = None
     """Where `ring` came from: reread when a delivery names a key not in it."""
+    sealing_keys: SealingKeys | None = None
+    """This system's private sealing keys, which open what is sealed to it."""
     _rereads: RingRereads = field(init=False, repr=False)
+    _secret: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._rereads = RingRereads(self.ring_dir, self.consumer)
+        self._secret = sealing_secret(self.signer)
+
+    @property
+    def sealing_secret(self) -> bytes:
+        """What this system seals with: a payload sent again under its id is the same
+        bytes (contracts.sealing.seal_bytes)."""
+        return self._secret
 
     @property
     def consumer(self) -> str:
@@ -115,29 +128,6 @@ class Bridge:
             ) from exc
         return signed
 
-    async def send_sealed(
-        self,
-        payload: Payload,
-        *,
-        to: SystemId,
-        procedure: str,
-        data_item: str,
-        cause: Envelope | None = None,
-    ) -> Envelope:
-        """Like `send`, with the payload sealed to the recipient system of this city: the
-        hub routes it and journals only ciphertext (R43, R50)."""
-        message_id = new_message_id() if cause is None else reply_id(cause, payload.kind)
-        sealed = sealed_to(payload, self.ring, to, self.municipality, envelope_id=message_id)
-        return await self.send(
-            sealed,
-            kind=payload.kind,
-            message_id=message_id,
-            to=to,
-            procedure=procedure,
-            data_item=data_item,
-            cause=cause,
-        )
-
     async def send(
         self,
         payload: Payload,
@@ -152,16 +142,42 @@ class Bridge:
         kind: str | None = None,
         municipality: str | None = None,
         operator: str | None = None,
+        declared: Declaration | None = None,
+        review: ReviewCopy | None = None,
     ) -> Envelope:
-        """Build, sign and publish one envelope from this adapter.
+        """Build, sign and publish one envelope from this adapter; a payload that
+        identifies a person is sealed to the recipient system of `city` (the hub routes
+        it and journals only ciphertext, R43). One sealed already comes with the
+        `declared` content of its plaintext and its `kind`. A provision goes with its
+        `review` copy, sealed to this city's desk for the 所属長 who may hold it (R37).
 
         Sent because of a delivery (`cause`), it continues that delivery's correlation and
         gets a stable id from it and `label`.
         """
-        if message_id is None and cause is not None:
-            message_id = reply_id(cause, label or payload.kind)
+        if message_id is None:
+            message_id = (
+                new_message_id()
+                if cause is None
+                else reply_id(cause, label or kind or payload.kind)
+            )
+        if not isinstance(payload, SealedPayload):
+            kind = payload.kind
+            payload, declared = addressed(
+                payload,
+                self.ring,
+                to,
+                city or self.municipality,
+                envelope_id=message_id,
+                secret=self._secret,
+            )
         envelope = Envelope.new(
             payload=payload,
+            declared=declared,
+            review=None
+            if review is None
+            else sealed_review(
+                review, self.ring, self.municipality, envelope_id=message_id, secret=self._secret
+            ),
             kind=kind,
             message_id=message_id,
             municipality=municipality or self.municipality,
@@ -214,7 +230,7 @@ class Bridge:
         try:
             async with self.inbox.first_time(self.consumer, str(envelope.id)) as transaction:
                 if transaction.fresh:
-                    await handler(envelope, transaction)
+                    await self._opened_then(envelope, handler, transaction)
         except (NotYet, Retryable) as exc:
             # What it waits for is on its way, or the database or broker is away: again,
             # after a pause (RabbitMQ puts it back at the head of the queue).
@@ -224,6 +240,47 @@ class Bridge:
         except Exception as exc:
             await self._failed(envelope, exc)
         return True
+
+    async def _opened_then(
+        self, envelope: Envelope, handler: Handler, transaction: InboxTransaction
+    ) -> None:
+        """`handler` on the delivery as this system reads it; a delivery refused once
+        opened is recorded as refused and its sender told why."""
+        try:
+            readable = delivered(envelope, self.sealing_keys)
+        except Refusal as refusal:
+            log.warning(
+                "message %s (%s) refused by %s: %s",
+                envelope.id,
+                envelope.kind,
+                self.consumer,
+                refusal.code,
+            )
+            await transaction.record_effect(f"refused:{refusal.code}")
+            await self.publish(self._refusal(envelope, refusal))
+            return
+        await handler(readable, transaction)
+
+    def _refusal(self, refused: Envelope, refusal: Refusal) -> Envelope:
+        """The `delivery_refusal` that tells the sender of `refused` why, back along the
+        path it came (same procedure and data items), with a stable id."""
+        notice = DeliveryRefusal(
+            refused_message_id=refused.id,
+            reason_code=refusal.code,
+            reason=refusal.reason,
+        )
+        return Envelope.new(
+            payload=notice,
+            message_id=reply_id(refused, notice.kind),
+            municipality=self.municipality,
+            sender=Party(system=self.system, instance=self.instance),
+            recipient=Recipient(system=refused.sender.system, municipality=refused.municipality),
+            procedure=refused.procedure,
+            data_items=refused.data_items,
+            key_id=self.signer.key_id,
+            correlation_id=refused.correlation_id,
+            causation_id=refused.id,
+        )
 
     async def _failed(self, envelope: Envelope, exc: Exception) -> None:
         """A handler that fails for good must not loop on the message: it is recorded as

@@ -6,6 +6,7 @@ sends (`reply_id`, part of the wire contract), and `NotYet`, which puts a delive
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 from uuid import UUID
@@ -13,9 +14,20 @@ from uuid import UUID
 from adapters.ports import InboxTransaction
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, stable_message_id
-from contracts.payloads import Payload
+from contracts.payloads import DeliveryRefusal, Payload
 
-__all__ = ["Handler", "LineIds", "NotYet", "dispatch", "only_from", "payload_of", "reply_id"]
+log = logging.getLogger("sesshu.adapters.handlers")
+
+__all__ = [
+    "Handler",
+    "LineIds",
+    "NotYet",
+    "dispatch",
+    "only_from",
+    "payload_of",
+    "refused_by_recipient",
+    "reply_id",
+]
 
 Handler = Callable[[Envelope, InboxTransaction], Awaitable[None]]
 """Does the adapter's work for one delivery, inside the inbox transaction."""
@@ -60,9 +72,24 @@ def only_from(*systems: SystemId, handler: Handler) -> Handler:
     return checked
 
 
+async def refused_by_recipient(envelope: Envelope, transaction: InboxTransaction) -> None:
+    """A recipient refused what this system sent it, once it had opened it: recorded
+    (with the refused message's id in the log, for the operator) and not sent again."""
+    refusal = payload_of(envelope, DeliveryRefusal)
+    log.warning(
+        "message %s was refused by its recipient %s: %s",
+        refusal.refused_message_id,
+        envelope.sender.system.value,
+        refusal.reason_code,
+    )
+    await transaction.record_effect(f"refused_by_recipient:{refusal.reason_code}")
+
+
 def dispatch(handlers: Mapping[str, Handler]) -> Handler:
-    """One handler that hands each delivery to the one for its kind; other kinds are
-    recorded as ignored (a system is told of approvals it has no use for, for example)."""
+    """One handler that hands each delivery to the one for its kind; a recipient's
+    refusal of what this system sent is recorded (`refused_by_recipient`); other kinds
+    are recorded as ignored (a system is told of approvals it has no use for)."""
+    handlers = {"delivery_refusal": refused_by_recipient, **handlers}
 
     async def handle(envelope: Envelope, transaction: InboxTransaction) -> None:
         handler = handlers.get(envelope.kind)

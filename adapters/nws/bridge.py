@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict
 from adapters.kit.bridge import Bridge
 from adapters.kit.handlers import Handler, LineIds, only_from, payload_of
 from adapters.kit.permits import NetworkList, PermitRefused, issue_permit
-from adapters.kit.sealed import SealingKeys, opened
 from adapters.nws.carrying import carried, permit_problem, permit_row, withheld
 from adapters.ports import InboxTransaction, NetworkBook
 from contracts.codes import LinkageCode, LocalGovCode, SystemId
@@ -46,7 +45,6 @@ from contracts.payloads import (
     SealedPayload,
     SelfInformationRequest,
 )
-from contracts.sealing import SealError
 
 __all__ = ["Network", "Portal", "PortalRequestRow", "list_update"]
 
@@ -87,8 +85,6 @@ class Network:
     """Where notices for residents are delivered."""
     bridge_for: Callable[[str], Bridge]
     """The instance serving another city's queue (the network publishes as one system)."""
-    sealing_keys: SealingKeys
-    """Opens what the servers seal to the network (the 符号 registrations)."""
 
     async def ask_for_self(
         self, rows: Sequence[tuple[int, PortalRequestRow]], ids: LineIds
@@ -128,11 +124,7 @@ class Network:
 
     async def on_linkage(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F5: one agency's 符号 and the individual it stands for."""
-        try:
-            registration = opened(envelope, LinkageRegistration, self.sealing_keys)
-        except SealError:
-            await tx.record_effect("refused:seal")
-            return
+        registration = payload_of(envelope, LinkageRegistration)  # opened by the bridge
         individual = hmac.new(
             self.individual_key, str(registration.resident_code).encode(), hashlib.sha256
         ).digest()
@@ -221,8 +213,10 @@ class Network:
             return
         inquirer = permit["inquirer"]
         bridge = self.bridge_for(inquirer)
+        sealed, declared = withheld(permit, envelope, bridge)
         await bridge.send(
-            withheld(permit, envelope, bridge),
+            sealed,
+            declared=declared,
             kind="provision_response",
             to=SystemId.INTERMEDIATE,
             city=inquirer,

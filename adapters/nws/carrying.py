@@ -14,10 +14,10 @@ from typing import Any
 
 from adapters.kit.bridge import Bridge
 from adapters.kit.handlers import reply_id
-from adapters.kit.sealed import sealed_to
+from adapters.kit.sealed import addressed
 from adapters.ports import Row
 from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient
+from contracts.envelope import Declaration, Envelope, Party, Recipient
 from contracts.payloads import InquiryRequest, ProvisionPermit, ProvisionResponse, SealedPayload
 
 __all__ = ["carried", "permit_problem", "permit_row", "withheld"]
@@ -53,6 +53,7 @@ def carried(reply: Envelope, inquirer: str, bridge: Bridge) -> Envelope:
     from `bridge` (the instance of the inquirer's city): the payload untouched (R43)."""
     return Envelope.new(
         payload=reply.payload,
+        declared=reply.declared,
         kind=reply.kind,
         message_id=reply_id(reply, "carry"),
         municipality=inquirer,
@@ -66,17 +67,22 @@ def carried(reply: Envelope, inquirer: str, bridge: Bridge) -> Envelope:
     )
 
 
-def withheld(permit: Row, rejection: Envelope, bridge: Bridge) -> SealedPayload:
-    """The answer `withheld` to the inquiry of `permit`, sealed to the inquirer's server."""
+def withheld(permit: Row, rejection: Envelope, bridge: Bridge) -> tuple[SealedPayload, Declaration]:
+    """The answer `withheld` to the inquiry of `permit`, sealed to the inquirer's server,
+    and what its envelope declares of it."""
     response = ProvisionResponse(
         inquiry_id=permit["inquiry_id"], permit_id=permit["permit_id"], status="withheld"
     )
     # Bound, like a carried reply, to the envelope its carrier names as its cause: here,
     # the rejection.
-    return sealed_to(
+    sealed, declared = addressed(
         response,
         bridge.ring,
         SystemId.INTERMEDIATE,
         permit["inquirer"],
         envelope_id=rejection.id,
+        secret=bridge.sealing_secret,
     )
+    if not isinstance(sealed, SealedPayload):  # pragma: no cover - a provision is sealed
+        raise TypeError("a provision_response travels sealed")
+    return sealed, declared

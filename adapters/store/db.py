@@ -74,6 +74,18 @@ class AdapterDb:
                     self._current.reset(token)
 
     @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """One transaction for every store call inside it, outside any delivery (a
+        housekeeping job's batch: the re-encryption after a data key rotation)."""
+        with translated():
+            async with self._pool.acquire() as connection, connection.transaction():
+                token = self._current.set(connection)
+                try:
+                    yield
+                finally:
+                    self._current.reset(token)
+
+    @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         current = self._current.get()
         if current is not None:

@@ -2,7 +2,10 @@
 `ims`, `intermediate`, `vrs` of a city's adapter database, `nws` of the network's).
 
 Each store takes an `Executor`: inside a delivery it runs on the inbox's transaction, so
-what a handler writes commits with the delivery's dedupe row.
+what a handler writes commits with the delivery's dedupe row. The residents and VRS's
+targets are sealed under the municipality's data keys (R48, `sealed`): the stores encrypt
+on write, open on read and find a target by My Number through its blind index, so callers
+see the same rows as before.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from typing import Any
 from uuid import UUID
 
 from adapters.ports import PERMIT_COLUMNS, RECORD_COLUMNS, RESIDENT_COLUMNS, TARGET_COLUMNS, Row
+from adapters.store.atrest import DataKeys
 from adapters.store.intermediate import Executor
 from adapters.store.queries import query
+from adapters.store.sealed import RESIDENTS, TARGETS, SealedTable
 from storekit.translate import translated
 
 __all__ = ["PgIntermediateBook", "PgNetworkBook", "PgResidents", "PgVrsBook"]
@@ -24,28 +29,32 @@ __all__ = ["PgIntermediateBook", "PgNetworkBook", "PgResidents", "PgVrsBook"]
 
 @dataclass
 class PgResidents:
-    """The health-management system's register of residents (F1)."""
+    """The health-management system's register of residents (F1), its personal columns
+    sealed under the city's data keys."""
 
     db: Executor
+    keys: DataKeys
 
     async def put(self, resident: Row) -> tuple[bool, str | None]:
         """Insert or update one resident; (new?, status before)."""
+        sealed = RESIDENTS.sealed(self.keys, {k: resident[k] for k in RESIDENT_COLUMNS})
         with translated():
             rows = await self.db.fetch(
-                query("ims_resident_put"),
-                *(resident[k] for k in RESIDENT_COLUMNS),
+                query("ims_resident_put"), *(sealed[k] for k in RESIDENT_COLUMNS)
             )
         return bool(rows[0]["inserted"]), rows[0]["before"]
 
     async def get(self, person: str) -> Row | None:
         """One resident by 団体内統合宛名番号."""
         with translated():
-            return _first(await self.db.fetch(query("ims_resident"), person))
+            rows = await self.db.fetch(query("ims_resident"), person)
+        return _opened(RESIDENTS, self.keys, rows)
 
     async def by_basic_code(self, basic_code: str) -> Row | None:
         """One resident by 基本コード."""
         with translated():
-            return _first(await self.db.fetch(query("ims_resident_by_basic_code"), basic_code))
+            rows = await self.db.fetch(query("ims_resident_by_basic_code"), basic_code)
+        return _opened(RESIDENTS, self.keys, rows)
 
     async def mark_coded(self, person: str) -> None:
         """Note that the 符号 acquisition information was sent for the person (F5)."""
@@ -87,6 +96,10 @@ class PgResidents:
 
 def _first(rows: Sequence[Any]) -> Row | None:
     return dict(rows[0]) if rows else None
+
+
+def _opened(table: SealedTable, keys: DataKeys, rows: Sequence[Any]) -> Row | None:
+    return table.opened(keys, rows[0]) if rows else None
 
 
 @dataclass
@@ -168,24 +181,36 @@ class PgIntermediateBook:
 
 @dataclass
 class PgVrsBook:
-    """One city's part of VRS: targets and tickets, doses, transfer-in inquiries."""
+    """One city's part of VRS: targets and tickets, doses, transfer-in inquiries; the
+    targets' personal columns sealed under the city's data keys."""
 
     db: Executor
+    keys: DataKeys
 
     async def put_target(self, target: Row) -> None:
         """Register a person due and their ticket (F11)."""
+        sealed = TARGETS.sealed(self.keys, {k: target[k] for k in TARGET_COLUMNS})
+        columns = (*TARGET_COLUMNS, *TARGETS.indexed.values())
         with translated():
-            await self.db.execute(query("vrs_target_put"), *(target[k] for k in TARGET_COLUMNS))
+            await self.db.execute(query("vrs_target_put"), *(sealed[k] for k in columns))
 
     async def target(
         self, *, ticket: str | None = None, my_number: str | None = None
     ) -> Row | None:
-        """A target by ticket number or My Number."""
-        name, value = (
-            ("vrs_target_by_ticket", ticket) if ticket else ("vrs_target_by_my_number", my_number)
-        )
+        """A target by ticket number or, through its blind index, My Number."""
+        value: str | list[bytes]
+        if ticket:
+            name, value = "vrs_target_by_ticket", ticket
+        elif my_number is not None:
+            name, value = (
+                "vrs_target_by_my_number",
+                TARGETS.lookup(self.keys, "my_number", my_number),
+            )
+        else:  # `my_number = NULL` matches nobody
+            return None
         with translated():
-            return _first(await self.db.fetch(query(name), value))
+            rows = await self.db.fetch(query(name), value)
+        return _opened(TARGETS, self.keys, rows)
 
     async def set_status(self, basic_code: str, status: str, on: date) -> bool:
         """Flag a target moved out, deceased or cleared (F16); False if unknown."""

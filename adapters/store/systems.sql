@@ -2,10 +2,11 @@
 -- intermediate, vrs) and in the network's (schema nws).
 
 -- name: ims_resident_put
--- The address system's latest word on a person (F1); returns whether the person is new and
--- the status before (the subquery sees the statement's snapshot, from before its own
--- update). Two imports racing on one person could both see the old status; one poller per
--- city reads the residents folder, so they do not race.
+-- The address system's latest word on a person (F1), its personal columns ciphertext
+-- (R48); returns whether the person is new and the status before (the subquery sees the
+-- statement's snapshot, from before its own update). Two imports racing on one person
+-- could both see the old status; one poller per city reads the residents folder, so they
+-- do not race.
 INSERT INTO ims.residents AS r (person, basic_code, resident_code, my_number, name, name_kana,
     birth_date, sex, address, ticket_number, ticket_issued_on, status, status_on)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -99,11 +100,14 @@ ON CONFLICT (inquiry_id, role) DO UPDATE SET
 SELECT * FROM intermediate.provision_records ORDER BY requested_at, role;
 
 -- name: vrs_target_put
+-- The personal columns are ciphertext (R48); a My Number and its blind index come and stay
+-- together.
 INSERT INTO vrs.targets (basic_code, ticket_number, my_number, name, name_kana, birth_date,
-    sex, address, ticket_issued_on)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    sex, address, ticket_issued_on, my_number_index)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (basic_code) DO UPDATE SET
     my_number = coalesce(EXCLUDED.my_number, vrs.targets.my_number),
+    my_number_index = coalesce(EXCLUDED.my_number_index, vrs.targets.my_number_index),
     name = EXCLUDED.name, name_kana = EXCLUDED.name_kana, address = EXCLUDED.address;
 
 -- name: vrs_target_by_ticket
@@ -113,8 +117,10 @@ SELECT * FROM vrs.targets WHERE ticket_number = $1;
 SELECT * FROM vrs.targets WHERE basic_code = $1;
 
 -- name: vrs_target_by_my_number
--- A person registered again (a new basic code) has two rows: the active one, the newest.
-SELECT * FROM vrs.targets WHERE my_number = $1
+-- By the My Number's blind index under each data key ($1), so rows indexed before a
+-- rotation are found too. A person registered again (a new basic code) has two rows: the
+-- active one, the newest.
+SELECT * FROM vrs.targets WHERE my_number_index = ANY($1::bytea[])
 ORDER BY (status = 'active') DESC, registered_at DESC
 LIMIT 1;
 

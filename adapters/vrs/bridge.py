@@ -41,7 +41,6 @@ from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import CardRejected
 from adapters.kit.handlers import Handler, LineIds, payload_of, reply_id
 from adapters.kit.rows import RowError
-from adapters.kit.sealed import SealingKeys, opened
 from adapters.kit.shc import CardError, Issuer
 from adapters.ports import InboxTransaction, Row, VrsBook
 from adapters.vrs.certificates import issue
@@ -66,7 +65,6 @@ from contracts.payloads import (
     TransferOutProvision,
     VaccinationExport,
 )
-from contracts.sealing import SealError
 
 __all__ = ["Vrs"]
 
@@ -84,8 +82,6 @@ class Vrs:
     issuer: Issuer
     consent_required: bool
     card_authority: Ed25519PublicKey
-    sealing_keys: SealingKeys
-    """Opens the certificate applications sealed to this VRS."""
 
     @property
     def city(self) -> str:
@@ -188,7 +184,9 @@ class Vrs:
 
     async def on_transfer_inquiry(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F15: our records for the My Number the new city confirmed in its register."""
-        provision = await provision_for(self.book, payload_of(envelope, TransferInInquiry))
+        provision, review = await provision_for(
+            self.book, payload_of(envelope, TransferInInquiry), inquirer=str(envelope.municipality)
+        )
         await self.bridge.send(
             provision,
             to=SystemId.VRS,
@@ -196,6 +194,7 @@ class Vrs:
             procedure=PROCEDURE,
             data_item=RECORDS,
             cause=envelope,
+            review=review,
         )
         await tx.record_effect(f"transfer_out:{provision.status}")
 
@@ -208,16 +207,12 @@ class Vrs:
 
     async def on_application(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F17-F19: issue the certificate as a SMART Health Card, or refuse."""
-        try:
-            application = opened(envelope, CertificateApplication, self.sealing_keys)
-        except SealError:
-            await tx.record_effect("refused:seal")
-            return
+        application = payload_of(envelope, CertificateApplication)  # opened by the bridge
         issued = await self._certificate(application, envelope, tx)
         if issued is None:
             return
         # Sealed to the center: the hub journals the certificate as ciphertext only (R50).
-        await self.bridge.send_sealed(
+        await self.bridge.send(
             issued,
             to=SystemId.KIOSK,
             procedure=PROCEDURE,

@@ -18,8 +18,15 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from adapters.ports import Row, VrsBook
-from contracts.codes import LocalGovCode, MyNumber, TicketNumber
-from contracts.payloads import CovidDose, IdentityCheck, TransferInInquiry, TransferOutProvision
+from contracts.codes import LocalGovCode, MyNumber, SystemId, TicketNumber
+from contracts.payloads import (
+    CovidDose,
+    IdentityCheck,
+    ReviewCopy,
+    ReviewSubject,
+    TransferInInquiry,
+    TransferOutProvision,
+)
 
 __all__ = ["TransferInRow", "provision_for", "take_in", "transfer_inquiry", "transfer_problem"]
 
@@ -68,17 +75,31 @@ def transfer_inquiry(row: TransferInRow, inquiry_id: UUID) -> TransferInInquiry:
     )
 
 
-async def provision_for(book: VrsBook, inquiry: TransferInInquiry) -> TransferOutProvision:
-    """F15: our records for the My Number the new city confirmed in its register."""
+async def provision_for(
+    book: VrsBook, inquiry: TransferInInquiry, *, inquirer: str
+) -> tuple[TransferOutProvision, ReviewCopy]:
+    """F15: our records for the My Number the new city (`inquirer`) confirmed in its
+    register, and the review copy a 所属長 of ours would see if it is held (R37)."""
     target = await book.target(my_number=inquiry.my_number.reveal())
     doses = [] if target is None else await book.doses(target["ticket_number"])
-    return TransferOutProvision(
+    provision = TransferOutProvision(
         inquiry_id=inquiry.inquiry_id,
         my_number=inquiry.my_number,
         register_confirmed=True,
         status="provided" if doses else "no_record",
         doses=tuple(CovidDose.model_validate(d) for d in doses),
     )
+    subject = (
+        ReviewSubject()
+        if target is None
+        else ReviewSubject(
+            reference=target["basic_code"], name=target["name"], birth_date=target["birth_date"]
+        )
+    )
+    review = ReviewCopy(
+        inquirer=inquirer, inquirer_system=SystemId.VRS, subject=subject, provision=provision
+    )
+    return provision, review
 
 
 async def take_in(book: VrsBook, provision: TransferOutProvision, *, sender: str) -> str:

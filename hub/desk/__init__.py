@@ -31,8 +31,9 @@ from hub.desk.common import (
     cli_terminal,
 )
 from hub.desk.held import Decisions
+from hub.desk.review import ReviewView, review_keys
 from hub.desk.trail import Trail
-from hub.desk.viewing import HeldView, Viewing, masked_view
+from hub.desk.viewing import HeldView, Viewing, envelope_facts
 from hub.settings import Settings
 from hub.store.desk import PgDesk
 from hub.store.rows import HeldRow, ProvisionDirection, ProvisionRow, ProvisionState, StaffRow
@@ -52,12 +53,13 @@ __all__ = [
     "ProvisionRow",
     "ProvisionState",
     "Refused",
+    "ReviewView",
     "StaffRow",
     "Terminal",
     "clean_comment",
     "cli_actor",
     "cli_terminal",
-    "masked_view",
+    "envelope_facts",
     "open_desk",
 ]
 
@@ -78,4 +80,5 @@ async def open_desk(settings: Settings, *, pool_size: int = 2) -> Desk:
         settings.signing.hub_signer(),
         policy_version=load_policy(settings.routing.directory()).version,
         session_seconds=settings.desk.session_hours * 3600,
+        review_keys=review_keys(settings.desk.review_key_dir),
     )

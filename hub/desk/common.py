@@ -16,6 +16,7 @@ from contracts.envelope import Envelope, Party, Recipient
 from contracts.payloads import Payload
 from contracts.signing import Signer
 from hub.approvals import ApprovalRefused, Held
+from hub.desk.review import ReviewKeys, review_keys
 from hub.entries import JournalEntry, accepted
 from hub.store.desk import PgDesk
 from routing.decision import Deliver
@@ -148,6 +149,11 @@ FORBIDDEN_CODES = frozenset(
 )
 
 
+def hold_no_review_keys() -> ReviewKeys:
+    """A desk that holds no review key: every review copy is unreadable to it."""
+    return review_keys(None)
+
+
 class DeskBase:
     """The store, the hub's signer, the policy version and the clock, for every part."""
 
@@ -159,9 +165,13 @@ class DeskBase:
         policy_version: str,
         session_seconds: float = 8 * 3600,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        review_keys: ReviewKeys | None = None,
     ) -> None:
+        # `review_keys`: the desk's private review keys, which open the review copies of
+        # held provisions (hub.desk.review); none, and no copy can be read.
         self.store = store
         self._signer = signer
+        self._review_keys = review_keys or hold_no_review_keys()
         self._policy_version = policy_version
         self._session_seconds = session_seconds
         self._now = clock

@@ -3,7 +3,6 @@ one transaction that locks the held row (what an approver sees first is `viewing
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -11,7 +10,7 @@ from functools import partial
 from contracts.broker import DELIVER_EXCHANGE, HEADER_KIND
 from contracts.canonical import format_datetime
 from contracts.envelope import Envelope, Recipient
-from contracts.payloads import ApprovalAttestation, RejectionNotice
+from contracts.payloads import ApprovalAttestation, RejectionNotice, ReviewCopy
 from contracts.signing import Signer
 from hub import approvals
 from hub.approvals import Held, Staff
@@ -25,6 +24,7 @@ from hub.desk.common import (
     message_uuid,
     refusing,
 )
+from hub.desk.review import Unreadable, readable
 from hub.entries import JournalEntry
 from hub.store.desk import DeskTransaction
 from hub.store.rows import HeldMessage
@@ -48,6 +48,7 @@ class _Approval:
     terminal: Terminal
     comment: str | None
     content_sha256: str
+    review: ReviewCopy
 
 
 class Decisions(DeskBase):
@@ -64,17 +65,24 @@ class Decisions(DeskBase):
     ) -> Held:
         """Approve and release a held message, exactly once: the held row is locked, the
         journaled bytes and a signed approval attestation go to the outbox, and the
-        decision is audited, all in one transaction."""
+        decision is audited, all in one transaction. Only what the approver can read is
+        approved: a reply whose review copy does not open may only be rejected; the
+        attestation carries the digest of the provision the review copy shows, which the
+        inquirer checks what it opens against."""
         signer = self._hub_signer()
         comment = clean_comment(comment)
         async with self.store.transaction() as tx:
             message = await self._locked(tx, message_id)
             now = self._now()
             decided = refusing(lambda: approvals.approve(message.row.as_held(), who, now, comment))
-            digest = hashlib.sha256(message.canonical).hexdigest()
-            if content_sha256 is not None and content_sha256 != digest:
+            original = Envelope.model_validate_json(message.canonical)
+            try:
+                review, view = readable(original, self._review_keys)
+            except Unreadable as exc:
+                raise Refused("unreadable", f"{exc}: reject it instead") from None
+            if content_sha256 is not None and content_sha256 != view.content_sha256:
                 raise Refused("content_changed", "the content differs from what was shown")
-            approval = _Approval(who, now, terminal, comment, digest)
+            approval = _Approval(who, now, terminal, comment, view.content_sha256, review)
             return await self._release(tx, signer, message, decided, approval)
 
     async def _release(
@@ -114,7 +122,7 @@ class Decisions(DeskBase):
 
     def _attestation(self, signer: Signer, original: Envelope, approval: _Approval) -> Envelope:
         """The hub's signed word that `approval.who` approved this content, to the
-        recipient the reply goes to."""
+        inquirer the review copy names (the one that opens the provision and checks it)."""
         payload = ApprovalAttestation(
             held_message_id=original.id,
             approver=approval.who.user_id,
@@ -122,9 +130,8 @@ class Decisions(DeskBase):
             content_sha256=approval.content_sha256,
             comment=approval.comment or None,
         )
-        recipient = Recipient(
-            system=original.recipient.system, municipality=original.recipient.municipality
-        )
+        review = approval.review
+        recipient = Recipient(system=review.inquirer_system, municipality=review.inquirer)
         return self._hub_envelope(signer, original, payload, recipient, approval.at)
 
     async def reject(

@@ -1,15 +1,14 @@
-"""Held messages as their approvers and auditors see them: the queue (no content), the
-envelope with My Number masked and its SHA-256, and the reveal, audited."""
+"""Held messages as their approvers and auditors see them: the queue (no content), a held
+message's facts (who sent it where, under which procedure; never its ciphertext), and, for
+an approver of its municipality and department alone, its review copy opened and laid out
+as a person reads it (`review`), My Number masked, with the digest an approval attests.
+Every view is audited (R17), and so is a reveal of My Number."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
-from contracts.codes import MyNumber
 from contracts.envelope import Envelope
 from hub.approvals import HeldState, Role, Staff
 from hub.desk.common import (
@@ -21,49 +20,43 @@ from hub.desk.common import (
     Terminal,
     message_uuid,
 )
+from hub.desk.review import ReviewView, Unreadable, readable
 from hub.store.rows import HeldMessage, HeldRow
 
-__all__ = ["HeldView", "Viewing", "masked_view"]
+__all__ = ["HeldView", "Viewing", "envelope_facts"]
 
 
 @dataclass(frozen=True, slots=True)
 class HeldView:
-    """What an approver sees of a held message: its envelope, My Number masked."""
+    """What its viewer sees of a held message: the envelope's facts and, for its
+    approvers, the review copy laid out (`review`), or why it cannot be read."""
 
     row: HeldRow
     envelope: dict[str, Any]
-    masked_paths: tuple[str, ...]
-    content_sha256: str
+    review: ReviewView | None
+    unreadable: str | None
+    """Why an approver cannot read the review copy (so it may only be rejected)."""
+
+    @property
+    def masked_paths(self) -> tuple[str, ...]:
+        """Where My Number is masked in the review copy."""
+        return () if self.review is None else tuple(sorted(self.review.my_numbers))
+
+    @property
+    def content_sha256(self) -> str | None:
+        """The digest of the provision the approver reads: what an approval attests."""
+        return None if self.review is None else self.review.content_sha256
 
 
-def _masked(value: object, document: object, path: str, found: dict[str, str]) -> object:
-    """`document` (the JSON form of `value`) with every My Number masked; `found` gets the
-    full numbers by path."""
-    if isinstance(value, MyNumber):
-        found[path] = value.reveal()
-        return value.masked()
-    if isinstance(value, BaseModel) and isinstance(document, dict):
-        return {
-            key: _masked(getattr(value, key, None), item, f"{path}.{key}", found)
-            for key, item in document.items()
-        }
-    if isinstance(value, tuple | list) and isinstance(document, list):
-        return [
-            _masked(v, d, f"{path}[{i}]", found)
-            for i, (v, d) in enumerate(zip(value, document, strict=False))
-        ]
+def envelope_facts(envelope: Envelope) -> dict[str, Any]:
+    """The envelope as JSON but for what only its recipients read: the sealed payload and
+    review copy appear as the keys they are sealed to, never as their ciphertext."""
+    document = envelope.model_dump(mode="json", exclude={"signature"})
+    for member in ("payload", "review"):
+        sealed = document.get(member)
+        if isinstance(sealed, dict) and sealed.get("kind") == "sealed":
+            document[member] = {"sealed_to": sealed["recipient_key_id"]}
     return document
-
-
-def masked_view(canonical: bytes) -> tuple[dict[str, Any], dict[str, str]]:
-    """(the envelope as JSON with My Numbers masked, {path: full number})."""
-    envelope = Envelope.model_validate_json(canonical)
-    found: dict[str, str] = {}
-    document = envelope.model_dump(mode="json")
-    view = _masked(envelope, document, "$", found)
-    if not isinstance(view, dict):  # pragma: no cover - an envelope dumps to an object
-        raise TypeError("an envelope's JSON form is an object")
-    return view, found
 
 
 class Viewing(DeskBase):
@@ -102,8 +95,9 @@ class Viewing(DeskBase):
             raise NotFound("not_found", "no held message with that id")
         return message
 
-    async def show(self, who: Staff, message_id: str) -> HeldView:
-        """A held message as its approver sees it: My Number masked."""
+    async def show(self, who: Staff, message_id: str, terminal: Terminal) -> HeldView:
+        """A held message as `who` may see it, audited: its facts for an auditor or an
+        admin of the municipality; the review copy too for one of its approvers."""
         message = await self._message(message_id)
         row = message.row
         self._may_see(who, row.municipality, admin_anywhere=False)
@@ -111,14 +105,30 @@ class Viewing(DeskBase):
         if not (deciding or who.roles & {Role.AUDITOR, Role.ADMIN}):
             if Role.APPROVER in who.roles:
                 raise Forbidden("wrong_department", "the message belongs to another department")
-            raise Forbidden("not_an_approver", "only its approvers and auditors see content")
-        view, found = masked_view(message.canonical)
-        digest = hashlib.sha256(message.canonical).hexdigest()
-        return HeldView(row, view, tuple(sorted(found)), digest)
+            raise Forbidden("not_an_approver", "only its approvers and auditors see it")
+        envelope = Envelope.model_validate_json(message.canonical)
+        review, unreadable = None, None
+        if deciding:
+            try:
+                _, review = readable(envelope, self._review_keys)
+            except Unreadable as exc:
+                unreadable = str(exc)
+        async with self.store.transaction() as tx:
+            await tx.audit(
+                at=self._now(),
+                actor=who.user_id,
+                action="held.viewed",
+                subject=row.message_id,
+                municipality=row.municipality,
+                terminal=terminal.as_dict(),
+                detail={"content": review is not None},
+            )
+        return HeldView(row, envelope_facts(envelope), review, unreadable)
 
     async def reveal(self, who: Staff, message_id: str, terminal: Terminal) -> dict[str, str]:
-        """The full My Numbers of a held message, for an approver allowed to reveal them;
-        audited with who, when, where from and which fields (never the numbers)."""
+        """The full My Numbers of a held message's review copy, for an approver allowed to
+        reveal them; audited with who, when, where from and which fields (never the
+        numbers)."""
         message = await self._message(message_id)
         row = message.row
         self._may_see(who, row.municipality, admin_anywhere=False)
@@ -126,7 +136,12 @@ class Viewing(DeskBase):
             raise Forbidden("may_not_reveal", "revealing My Number needs its own permission")
         if row.department != who.department:
             raise Forbidden("wrong_department", "the message belongs to another department")
-        _, found = masked_view(message.canonical)
+        envelope = Envelope.model_validate_json(message.canonical)
+        try:
+            _, review = readable(envelope, self._review_keys)
+        except Unreadable:
+            raise DeskError("unreadable", "the review copy cannot be read") from None
+        found = review.my_numbers
         async with self.store.transaction() as tx:
             await tx.audit(
                 at=self._now(),
@@ -137,4 +152,4 @@ class Viewing(DeskBase):
                 terminal=terminal.as_dict(),
                 detail={"fields": sorted(found)},
             )
-        return found
+        return dict(found)

@@ -24,6 +24,12 @@ class AdaptersSettings(BaseModel):
         description="the adapters' private keys (`<key_id>.signing.pem`, `.sealing.pem`); "
         "each adapter signs with the newest valid key of the ring for its system and city",
     )
+    data_key_dir: Path | None = Field(
+        default=None,
+        description="the cities' data keys, which encrypt personal data in the adapters' "
+        "stores (R48): one folder per city, `<dir>/<code>/<key_id>.datakey`, never in a "
+        "database (unset: `<key_dir>/data`); `sesshu stack data-key` makes and rotates them",
+    )
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://postgres@127.0.0.1:5432/sesshu_adapters"),
         description="base DSN of the adapters' own databases: a city's systems use "
@@ -71,6 +77,10 @@ class AdaptersSettings(BaseModel):
         description="the VRS issuer's ES256 private key (PEM); unset, one is generated "
         "under key_dir on first start",
     )
+
+    def data_key_folder(self, municipality: str) -> Path:
+        """The folder of one city's data keys."""
+        return (self.data_key_dir or self.key_dir / "data") / municipality
 
     def database_for(self, owner: str) -> str:
         """The DSN of one city's (or the network's) adapter database."""

@@ -3,6 +3,8 @@ sessions and tokens last, and how often the hub expires holds and seals the jour
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 __all__ = ["DeskSettings"]
@@ -22,6 +24,12 @@ class DeskSettings(BaseModel):
         default="",
         description="comma-separated addresses of reverse proxies whose X-Forwarded-For and "
         "X-Forwarded-Proto are believed (the terminal recorded at log-in); empty: none",
+    )
+    review_key_dir: Path | None = Field(
+        default=Path("var/keys/desk"),
+        description="the desk's private review keys (`<key_id>.sealing.pem`, one per "
+        "municipality), which open the review copies of held provisions (R37); only the "
+        "desk reads them, never a hub worker or an adapter",
     )
     session_hours: float = Field(default=8.0, gt=0, description="how long a log-in session lasts")
     api_token_days: float = Field(default=365.0, gt=0, description="how long an API token lasts")

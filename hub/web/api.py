@@ -76,8 +76,10 @@ async def api_held(
 
 
 @router.get("/held/{message_id}", tags=["held"])
-async def api_held_one(*, message_id: str, staff: StaffDep, desk: DeskDep) -> HeldDetail:
-    return HeldDetail.of(await desk.show(staff, message_id))
+async def api_held_one(
+    *, message_id: str, request: Request, staff: StaffDep, desk: DeskDep
+) -> HeldDetail:
+    return HeldDetail.of(await desk.show(staff, message_id, terminal(request)))
 
 
 @router.post("/held/{message_id}/approve", tags=["held"])

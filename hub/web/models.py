@@ -86,8 +86,20 @@ class HeldPage(BaseModel):
     items: list[HeldSummary]
 
 
+class ReviewDetail(BaseModel):
+    """A held provision's review copy as its approver reads it (R37): labelled parts, My
+    Number masked, and the digest an approval must name."""
+
+    asks: list[tuple[str, str]]
+    subject: list[tuple[str, str]]
+    items: list[list[tuple[str, str]]]
+    outcome: str
+    document: dict[str, Any]
+
+
 class HeldDetail(BaseModel):
-    """A held message as its approver sees it: My Number masked."""
+    """A held message as its viewer may see it: its facts; for its approvers, its review
+    copy too (My Number masked), or why that cannot be read."""
 
     message_id: str
     state: HeldState
@@ -100,9 +112,11 @@ class HeldDetail(BaseModel):
     decided_by: str | None
     decided_at: datetime | None
     comment: str | None
-    content_sha256: str
+    content_sha256: str | None
     masked_fields: list[str]
     envelope: dict[str, Any]
+    review: ReviewDetail | None
+    unreadable: str | None
 
     @classmethod
     def of(cls, view: HeldView) -> HeldDetail:
@@ -123,6 +137,16 @@ class HeldDetail(BaseModel):
             content_sha256=view.content_sha256,
             masked_fields=list(view.masked_paths),
             envelope=view.envelope,
+            review=None
+            if view.review is None
+            else ReviewDetail(
+                asks=view.review.asks,
+                subject=view.review.subject,
+                items=view.review.items,
+                outcome=view.review.outcome,
+                document=view.review.document,
+            ),
+            unreadable=view.unreadable,
         )
 
 

@@ -97,7 +97,7 @@ async def queue_page(
 async def held_page(
     *, request: Request, message_id: str, staff: StaffDep, desk: DeskDep
 ) -> Response:
-    view = await desk.show(staff, message_id)
+    view = await desk.show(staff, message_id, terminal(request))
     return _page(
         request,
         "held.html",
@@ -106,7 +106,9 @@ async def held_page(
             "held": view.row,
             "content_sha256": view.content_sha256,
             "masked": view.masked_paths,
-            "envelope": json.dumps(view.envelope, ensure_ascii=False, indent=2),
+            "review": view.review,
+            "unreadable": view.unreadable,
+            "facts": json.dumps(view.envelope, ensure_ascii=False, indent=2),
             "payload_kind": view.envelope.get("kind"),
         },
     )

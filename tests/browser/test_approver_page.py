@@ -1,6 +1,8 @@
 """The approver page in real headless Chromium (Debian's, driven by Playwright): log in,
-open the held reply from the queue, approve it with a comment, and the reply arrives at
-the recipient's adapter queue. Screenshots go to var/screenshots/."""
+open the held reply from the queue, read its review copy as a person reads it (who asks,
+about whom, what would go, in Japanese, masked), approve it with a comment, and the reply
+arrives at the recipient's adapter queue. Screenshots go to var/screenshots/
+(desk-held.png is the review page)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 
 from contracts.broker import adapter_queue
 from contracts.codes import SystemId
+from contracts.envelope import Envelope
+from contracts.examples import example_payload
+from contracts.sealing import content_digest
 from hub.approvals import Role
 from hub.service import open_desk
 from stack.processes import Processes
-from tests.harness import PASSWORD, ROOT, YUKI, HubProcess, Services, free_ports
+from tests.harness import CHIKUSEI, PASSWORD, ROOT, YUKI, HubProcess, Services, free_ports
 from tests.probes import drain_queue, fetchval, held, published, topology_ready, wait_for
 from tests.traffic import provision
 
@@ -86,6 +91,7 @@ async def test_an_approver_logs_in_and_approves_in_chromium_and_the_reply_arrive
             await page.click("[data-testid=held-link]")
             await page.wait_for_url(f"{desk_server}/held/{reply.id}")
             assert await page.text_content("[data-testid=message-id]") == str(reply.id)
+            await _reads_the_review_copy(page, reply)
             await page.fill("form[action$=approve] textarea[name=comment]", "内容確認済み")
             await page.screenshot(path=str(SCREENSHOTS / "desk-held.png"), full_page=True)
             await page.click("[data-testid=approve]")
@@ -113,3 +119,22 @@ async def test_an_approver_logs_in_and_approves_in_chromium_and_the_reply_arrive
     )
     assert "Chrome" in agent
     assert all((SCREENSHOTS / f"desk-{n}.png").stat().st_size > 5000 for n in ("queue", "held"))
+
+
+async def _reads_the_review_copy(page: Page, reply: Envelope) -> None:
+    """The 所属長 reads the reply as a person reads it (R37): who asks, about whom
+    (masked), each item that would go, in Japanese; never its ciphertext."""
+    review = await page.text_content("[data-testid=review]") or ""
+    assert f"{CHIKUSEI} 中間サーバー" in review
+    assert "番号法 別表第二 115の2" in review
+    assert "**01" in review  # the person's number, masked
+    assert "1001" not in review
+    history = example_payload("provision_response").model_dump(mode="json")["history"]
+    assert await page.locator("[data-testid=items] tbody tr").count() == len(history)
+    assert "接種日" in review
+    assert history[0]["administered_on"] in review
+    body = await page.content()
+    assert "ciphertext" not in body
+    assert reply.to_document()["payload"]["ciphertext"] not in body
+    digest = content_digest(example_payload("provision_response"))
+    assert await page.text_content("[data-testid=content-sha256]") == digest

@@ -56,6 +56,7 @@ async def adapters(services: Services) -> AsyncIterator[RabbitBroker]:
             services.signer(SystemId.HEALTH_MGMT, CHIKUSEI),
             ring,
             store,
+            sealing_keys=services.sealing_keys,
         ).subscribe(record)
     await broker.start()
     try:

@@ -14,10 +14,13 @@ import asyncpg
 
 from adapters.health_mgmt.simulator import forms_csv as records_csv
 from adapters.kit.rows import rows_csv
+from adapters.store.atrest import DataKeys
+from adapters.store.sealed import RESIDENTS, SealedTable
 from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient
+from contracts.envelope import Declaration, Envelope, Party, Recipient
 from contracts.keys import KeyRing
 from contracts.payloads import Payload
+from contracts.sealing import addressed_envelope, sealing_secret
 from hub.approvals import Role
 from hub.desk import HeldRow, Terminal, open_desk
 from stack.keys import keys_for, provision_keys
@@ -81,7 +84,9 @@ class Stack:
         return self.services.place.database(f"adapters_{owner}")
 
     async def start(self) -> Stack:
-        provision_keys(CITIES, self.key_dir, self.services.ring_dir)
+        provision_keys(
+            CITIES, self.key_dir, self.services.ring_dir, review_key_dir=self.services.desk_key_dir
+        )
         self.hub = HubProcess(self.services, extra_env=self.extra_env).start()
         await wait_for(lambda: topology_ready(self.services), 30, "the hub's topology")
         self.processes = Processes(self.env(), self.root)
@@ -125,6 +130,22 @@ class Stack:
         )
         return [json.loads(p.read_text()) for p in paths]
 
+    def data_keys(self, city: str) -> DataKeys:
+        """The city's data keys, which open what its adapters store encrypted (R48)."""
+        return DataKeys.load(self.key_dir / "data" / city, city)
+
+    async def opened(
+        self, city: str, table: SealedTable, sql: str, *args: object
+    ) -> list[dict[str, Any]]:
+        """Rows of `table` in a city's database, their encrypted columns opened."""
+        keys = self.data_keys(city)
+        return [table.opened(keys, dict(row)) for row in await self.fetch(city, sql, *args)]
+
+    async def person_of(self, city: str, resident_code: str) -> str | None:
+        """The 団体内統合宛名番号 of the resident with a 住民票コード in a city, if any."""
+        rows = await self.opened(city, RESIDENTS, "SELECT * FROM ims.residents")
+        return next((r["person"] for r in rows if r["resident_code"] == resident_code), None)
+
     async def fetch(self, owner: str, sql: str, *args: object) -> list[asyncpg.Record]:
         connection = await asyncpg.connect(self.database_url(owner))
         try:
@@ -156,7 +177,7 @@ class Stack:
             _, session = await desk.login(approver, PASSWORD, terminal)
             rows, _ = await desk.held_list(session)
             for row in rows:
-                await desk.show(session, row.message_id)
+                await desk.show(session, row.message_id, terminal)
                 if reject is None:
                     await desk.approve(session, row.message_id, terminal=terminal)
                 else:
@@ -174,14 +195,20 @@ class Stack:
         procedure: str,
         data_item: str,
         sent_at: datetime | None = None,
+        declared: Declaration | None = None,
     ) -> Envelope:
-        """Publish a payload signed with an adapter's own key, as if that system sent it
-        (for the variants a well-behaved adapter never sends)."""
+        """Publish a payload signed with an adapter's own key and sealed to its recipient
+        as that system would (declaring what it holds unless `declared` says otherwise),
+        for the variants a well-behaved adapter never sends."""
         system, city = sender
-        keys = keys_for(KeyRing.load(self.services.ring_dir), self.key_dir, system, city)
+        ring = KeyRing.load(self.services.ring_dir)
+        keys = keys_for(ring, self.key_dir, system, city)
         envelope = keys.signer.sign(
-            Envelope.new(
+            addressed_envelope(
+                ring,
                 payload=payload,
+                declared=declared,
+                secret=sealing_secret(keys.signer),
                 municipality=city or to[1],
                 sender=Party(system=system, instance="e2e-test"),
                 recipient=Recipient(system=to[0], municipality=to[1]),

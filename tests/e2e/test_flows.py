@@ -28,7 +28,9 @@ import pytest
 
 from adapters.kiosk.simulator import CardAuthority, CardLocked, MyNumberCard, WrongPin
 from adapters.kit.shc import from_qr_text, verify
+from adapters.store.sealed import TARGETS
 from contracts.codes import SystemId, looks_like_my_number
+from contracts.envelope import Declaration
 from contracts.examples import example_payload
 from contracts.payloads import (
     DoseHistoryItem,
@@ -71,10 +73,7 @@ def _record() -> VaccinationRecord:
 
 
 RECORD = _record()
-CODE_OF_RESIDENT = (
-    "SELECT code FROM intermediate.linkage_codes JOIN ims.residents r USING (person)"
-    " WHERE r.resident_code = $1"
-)
+CODE_OF_PERSON = "SELECT code FROM intermediate.linkage_codes WHERE person = $1"
 
 
 def until(check: Callable[[], Awaitable[bool]], what: str) -> Awaitable[None]:
@@ -153,10 +152,8 @@ async def test_f01_residents_from_the_address_system_become_targets(stack: Stack
         ),
         "the target",
     )
-    (target,) = await stack.fetch(
-        CHIKUSEI,
-        "SELECT my_number, ticket_number FROM vrs.targets WHERE basic_code = $1",
-        good["basic_code"],
+    (target,) = await stack.opened(
+        CHIKUSEI, TARGETS, "SELECT * FROM vrs.targets WHERE basic_code = $1", good["basic_code"]
     )
     assert (target["my_number"], target["ticket_number"]) == (
         good["my_number"],
@@ -500,8 +497,8 @@ async def test_f11_targets_and_tickets_reach_vrs_and_a_number_without_purpose_is
 ) -> None:
     resident = person(YUKI)
     await register(stack, YUKI, resident)
-    (target,) = await stack.fetch(
-        YUKI, "SELECT * FROM vrs.targets WHERE basic_code = $1", resident["basic_code"]
+    (target,) = await stack.opened(
+        YUKI, TARGETS, "SELECT * FROM vrs.targets WHERE basic_code = $1", resident["basic_code"]
     )
     assert (target["ticket_number"], target["name"], target["status"]) == (
         resident["ticket_number"],
@@ -517,6 +514,28 @@ async def test_f11_targets_and_tickets_reach_vrs_and_a_number_without_purpose_is
     )
     await until(lambda: _decided(stack, refused.id), "the hub's decision")
     assert await stack.decision(refused.id) == ("reject", "my_number_purpose")  # R21
+    # The hub reads only the declaration: one that lies about the purpose passes it, and
+    # VRS, which opens the payload, refuses it and tells health management (R21).
+    lying = await stack.send_as(
+        (IMS, YUKI),
+        no_purpose.model_copy(update={"batch_id": uuid.uuid4()}),
+        to=(VRS, YUKI),
+        procedure="S19-16",
+        data_item="covid.target",
+        declared=Declaration(my_number=True, purpose="certificate"),
+    )
+    await until(lambda: _decided(stack, lying.id), "the hub's decision")
+    assert await stack.decision(lying.id) == ("deliver", None)
+    await until(
+        lambda: _effect(
+            stack, YUKI, "adapter.vrs.082074", lying.id, "refused:declaration_mismatch"
+        ),
+        "VRS's refusal",
+    )
+    await until(
+        lambda: _refusal_reached(stack, YUKI, "adapter.health_mgmt.082074", lying.id),
+        "the refusal back at health management",
+    )
 
 
 async def test_f12_a_dose_read_at_the_site_reaches_health_management(stack: Stack) -> None:
@@ -812,28 +831,49 @@ async def test_f20_contractors_work_only_from_the_named_roster_and_are_logged(st
 # --- helpers ----------------------------------------------------------------------------------
 
 
+async def _effect(stack: Stack, city: str, consumer: str, message_id: object, effect: str) -> bool:
+    return await stack.exists(
+        city,
+        "SELECT 1 FROM adapter_effects WHERE consumer = $1 AND message_id = $2 AND effect = $3",
+        consumer,
+        message_id,
+        effect,
+    )
+
+
+async def _refusal_reached(stack: Stack, city: str, consumer: str, refused: object) -> bool:
+    """Whether the sender's adapter recorded its recipient's refusal of `refused`."""
+    rows = await stack.hub_rows(
+        "SELECT message_id FROM journal WHERE kind = 'delivery_refusal' AND causation_id = $1",
+        refused,
+    )
+    if not rows:
+        return False
+    return await stack.exists(
+        city,
+        "SELECT 1 FROM adapter_effects WHERE consumer = $1 AND message_id = $2"
+        " AND effect LIKE 'refused_by_recipient:%'",
+        consumer,
+        rows[0]["message_id"],
+    )
+
+
 async def _exists(path: Path) -> bool:
     return path.exists()  # noqa: ASYNC240 - a poll
 
 
 async def _code(stack: Stack, city: str, resident_code: str) -> str:
     await until(lambda: _coded(stack, resident_code, city), "the 符号 at the network")
-    rows = await stack.fetch(
-        city,
-        CODE_OF_RESIDENT,
-        resident_code,
-    )
+    rows = await stack.fetch(city, CODE_OF_PERSON, await stack.person_of(city, resident_code))
     return str(rows[0]["code"])
 
 
 async def _coded(stack: Stack, resident_code: str, city: str | None = None) -> bool:
+    # The 住民票コード is stored encrypted (R48): the person is found by opening it.
     cities = [city] if city else [CHIKUSEI, YUKI]
     for each in cities:
-        rows = await stack.fetch(
-            each,
-            CODE_OF_RESIDENT,
-            resident_code,
-        )
+        person = await stack.person_of(each, resident_code)
+        rows = [] if person is None else await stack.fetch(each, CODE_OF_PERSON, person)
         if not rows or not await stack.exists(
             "nws", "SELECT 1 FROM nws.codes WHERE agency = $1 AND code = $2", each, rows[0]["code"]
         ):

@@ -44,12 +44,12 @@ def test_the_demo_runs_through_a_live_hub(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "through a live hub worker" in out
-    assert re.search(r"deliver\s+20\n", out)
+    assert re.search(r"deliver\s+21\n", out)
     assert re.search(r"hold\s+auto_response_disabled\s+1\n", out)  # 115の2 waits (R37)
     assert "held for approval in 082279:" in out
     for code in ("bad_signature", "unknown_key", "key_not_bound", "wrong_tenant", "stale_message"):
         assert re.search(rf"reject\s+{code}\s+1\n", out)
-    assert "worker drained: 27 received, 20 delivered, 1 held, 6 rejected" in out
+    assert "worker drained: 28 received, 21 delivered, 1 held, 6 rejected" in out
     # A 所属長 approves the held provision; the audit chain verifies.
     assert re.search(r"approved by kacho-082279: \S+ released, attested by the hub\n", out)
     assert "audit trail: 3 rows, chain intact" in out

@@ -5,7 +5,6 @@ and role rules, reveal as an audited permission, sessions, and the tamper-eviden
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Sequence
@@ -22,6 +21,7 @@ from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import example_payload
 from contracts.payloads import ApprovalAttestation, RejectionNotice
+from contracts.sealing import content_digest
 from contracts.signing import Freshness, parse_and_verify
 from hub import staff
 from hub.approvals import Role
@@ -122,8 +122,9 @@ async def test_two_approvers_at_once_release_the_reply_once_with_a_signed_attest
     assert total == 1
     assert rows[0].message_id == str(reply.id)
     assert rows[0].department == "health-promotion"
-    view = await desk.show(aoki, str(reply.id))
-    expected = hashlib.sha256(reply.to_bytes()).hexdigest()
+    view = await desk.show(aoki, str(reply.id), TERMINAL)
+    # The digest of the provision its review copy shows, not of the bytes (ciphertext).
+    expected = content_digest(example_payload("provision_response"))
     assert view.content_sha256 == expected
 
     outcomes = await asyncio.gather(
@@ -143,9 +144,10 @@ async def test_two_approvers_at_once_release_the_reply_once_with_a_signed_attest
         services, "SELECT journal_seq FROM held_messages WHERE message_id = $1", reply.id
     )
     assert await fetchval(services, "SELECT count(*) FROM outbox WHERE journal_seq = $1", seq) == 1
-    arrived = await bodies(services, SystemId.NWS, YUKI)
-    assert reply.to_bytes() in arrived
-    (attestation_bytes,) = [b for b in arrived if b != reply.to_bytes()]
+    # The reply goes on to the network; the attestation to the inquirer the review copy
+    # names, which checks the provision it opens against it.
+    assert await bodies(services, SystemId.NWS, YUKI) == [reply.to_bytes()]
+    (attestation_bytes,) = await bodies(services, SystemId.INTERMEDIATE, CHIKUSEI)
     attestation, _ = parse_and_verify(
         attestation_bytes, services.ring(), now=datetime.now(UTC), freshness=LONG_AGO
     )
@@ -162,7 +164,8 @@ async def test_two_approvers_at_once_release_the_reply_once_with_a_signed_attest
         reply.id,
     )
     assert record == "(released,t)"
-    acts = await audit_actions(services, str(reply.id))
+    viewed, *acts = await audit_actions(services, str(reply.id))
+    assert (viewed["actor"], viewed["action"]) == ("aoki", "held.viewed")
     assert [a["action"] for a in acts] == ["held.approved", "held.released"]
     assert {a["actor"] for a in acts} == {approver}
     assert acts[0]["terminal"] == TERMINAL.as_dict()
@@ -325,25 +328,34 @@ async def test_the_approver_sees_my_number_masked_and_revealing_it_is_audited(
     await held(services, reply)
     _, fujita = await desk.login("fujita", PASSWORD, TERMINAL)
     _, aoki = await desk.login("aoki", PASSWORD, TERMINAL)
-    full = reply.payload.model_dump(mode="json")
+    full = example_payload("transfer_out_provision").model_dump(mode="json")
     numbers = [v for v in _strings(full) if v.isdigit() and len(v) == 12]
     assert numbers, "the example transfer-out provision carries a My Number"
 
-    view = await desk.show(fujita, str(reply.id))
+    view = await desk.show(fujita, str(reply.id), TERMINAL)
     assert view.row.department == "covid-vaccination"
     assert view.masked_paths
-    shown = json.dumps(view.envelope)
+    assert view.review is not None
+    # The approver reads the review copy, My Number masked; the envelope shows no ciphertext.
+    shown = json.dumps([view.envelope, view.review.document, view.review.subject])
     assert not any(number in shown for number in numbers)
     assert "********" + numbers[0][-4:] in shown
+    assert "ciphertext" not in json.dumps(view.envelope)
+    assert ("生年月日 · Birth date", "1950年") in view.review.subject
 
     with pytest.raises(Forbidden, match="may_not_reveal"):
         await desk.reveal(aoki, str(reply.id), TERMINAL)
     revealed = await desk.reveal(fujita, str(reply.id), TERMINAL)
     assert sorted(revealed.values()) == sorted(numbers)
     acts = await audit_actions(services, str(reply.id))
-    assert [(a["actor"], a["action"]) for a in acts] == [("fujita", "held.revealed")]
-    assert acts[0]["detail"]["fields"] == sorted(revealed)
-    assert acts[0]["terminal"] == TERMINAL.as_dict()
+    # Every view is audited (R17), and the reveal with the fields it showed.
+    assert [(a["actor"], a["action"]) for a in acts] == [
+        ("fujita", "held.viewed"),
+        ("fujita", "held.revealed"),
+    ]
+    assert acts[0]["detail"] == {"content": True}
+    assert acts[1]["detail"]["fields"] == sorted(revealed)
+    assert acts[1]["terminal"] == TERMINAL.as_dict()
     assert not any(number in json.dumps(acts) for number in numbers)
 
 
@@ -515,8 +527,8 @@ async def test_inquiries_and_provisions_get_a_provision_record_linked_by_correla
 ) -> None:
     signer = services.signer(SystemId.INTERMEDIATE, YUKI)
     inquiry = signer.sign(
-        Envelope.new(
-            payload=example_payload("inquiry_request"),
+        services.envelope(
+            example_payload("inquiry_request"),
             municipality=YUKI,
             sender=Party(system=SystemId.INTERMEDIATE, instance="is-1"),
             recipient=Recipient(system=SystemId.NWS, municipality=YUKI),

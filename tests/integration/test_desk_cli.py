@@ -10,7 +10,6 @@ executable itself, as its own process.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import logging
 import socket
@@ -25,6 +24,8 @@ import pytest
 from typer.testing import CliRunner
 
 from contracts.envelope import Envelope
+from contracts.examples import example_payload
+from contracts.sealing import content_digest
 from hub.cli import app
 from hub.staff import secret_digest
 from tests.harness import CHIKUSEI, PASSWORD, ROOT, YUKI, HubProcess, Services
@@ -328,13 +329,16 @@ def test_held_messages_are_shown_masked_approved_once_and_rejected_with_a_commen
 
 def _approve_once(services: Services, run: Run, reply: Envelope) -> None:
     message = str(reply.id)
-    digest = hashlib.sha256(reply.to_bytes()).hexdigest()
+    # The digest of the provision the review copy shows (what the approval attests).
+    digest = content_digest(example_payload("provision_response"))
     shown = ok(run("held", "show", message, "--as", "aoki"))
     assert f"message   {message}" in shown
     assert "state     held (auto_response_disabled)" in shown
     assert f"for       {YUKI} health-promotion" in shown
     assert f"sha256    {digest}" in shown
     assert '"procedure": "B2-115-2"' in shown
+    assert "事務 · Procedure: 番号法 別表第二 115の2" in shown
+    assert f"照会元 · Inquirer: {CHIKUSEI} 中間サーバー" in shown
     refused(run("held", "show", message, "--as", "doi"), "error: not_an_approver: ")
     stale = run("held", "approve", message, "--as", "aoki", "--sha256", "0" * 64)
     refused(stale, "error: content_changed: ")
@@ -350,15 +354,18 @@ def _approve_once(services: Services, run: Run, reply: Envelope) -> None:
         )
     )
     host = f"cli@{socket.gethostname()}"
-    assert actors == f"aoki held.approved {host},aoki held.released {host}"
+    assert actors == (
+        f"aoki held.viewed {host},aoki held.approved {host},aoki held.released {host}"
+    )
 
 
 def _reject_with_a_comment(run: Run, transfer: Envelope) -> None:
     message = str(transfer.id)
     shown = ok(run("held", "show", message, "--as", "fujita"))
     assert f"for       {YUKI} covid-vaccination" in shown
-    assert '"my_number": "********' + MY_NUMBERS[1][-4:] in shown
-    assert "masked    $.payload.my_number" in shown
+    assert "個人番号 · My Number: ********" + MY_NUMBERS[1][-4:] in shown
+    assert MY_NUMBERS[1] not in shown
+    assert "masked    $.provision.my_number" in shown
     refused(run("held", "reject", message, "--as", "fujita"), "--comment")
     refused(run("held", "reject", message, "--as", "fujita", "--comment", "  "), "comment_required")
     refused(run("held", "reject", message, "--as", "aoki", "--comment", "no"), "wrong_department")

@@ -169,12 +169,16 @@ async def _refuse_rows(services: Services, condition: str | None) -> None:
         await connection.close()
 
 
+OTHER_CAUSE = "0190a1f2-0000-7000-8000-0000000000aa"
+
+
 async def test_a_reused_id_is_refused_as_id_conflict_and_a_replay_stays_silent(
     services: Services,
 ) -> None:
     (first_id, first), (second_id, second) = signed_traffic(services, 2, [SENDER])
-    reuse = resigned(services, first, lambda d: d["payload"].update({"basic_code": "77"}))
-    in_batch = resigned(services, second, lambda d: d["payload"].update({"basic_code": "78"}))
+    # Other messages under journaled ids (the payload is sealed: another cause will do).
+    reuse = resigned(services, first, lambda d: d.update({"causation_id": OTHER_CAUSE}))
+    in_batch = resigned(services, second, lambda d: d.update({"causation_id": OTHER_CAUSE}))
     # The same message sent again, stamped and signed anew (an edge after a crash).
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=1))
     resend = resigned(services, first, lambda d: d.update({"sent_at": later}))

@@ -70,3 +70,21 @@ async def test_fukuhon_upsert_view_delete_and_reconcile(stores: Stores) -> None:
     everything = await store.everything(ITEM)
     assert sorted(everything) == ["100", "200"]
     assert reconcile(everything, {"100": [first, second], "200": [first, second]}) == []
+
+
+async def test_postgres_keeps_no_resident_code_of_a_fukuhon_registration() -> None:
+    # The 住民票コード travels with a new subject's registration for its 符号 (F5); the 副本
+    # keeps the doses only, so there is nothing of it to seal (R48).
+    code = "40718290001"
+    async with adapter_database() as (db, _):
+        await PgFukuhon(db).apply(
+            FukuhonRegistration(
+                person="100",
+                data_item=ITEM,
+                history=(dose(1, date(2021, 6, 1)),),
+                resident_code=code,
+            )
+        )
+        rows = await db.fetch("SELECT row_to_json(f)::text AS kept FROM intermediate.fukuhon f")
+    assert len(rows) == 1
+    assert code not in rows[0]["kept"]

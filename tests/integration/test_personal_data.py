@@ -1,7 +1,9 @@
 """My Numbers, names, addresses and birth dates never reach a log, a header or a reason.
 
-The hub runs at DEBUG with traffic full of personal data, valid and broken; afterwards its
-whole log, every dead-letter header and every journaled reason are searched for it.
+The hub runs at DEBUG with traffic full of personal data, sealed as adapters send it and in
+plaintext as a careless sender might (refused: a kind that identifies a person travels
+sealed); afterwards its whole log, every dead-letter header and every journaled reason are
+searched for it, and what it delivered holds none of it readable.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from contracts.canonical import canonical_bytes
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.examples import PERSONAL_VALUES, example_payload
+from contracts.signing import Signer
 from tests.harness import CHIKUSEI, YUKI, HubProcess, Services
 from tests.probes import drain_queue, settled, topology_ready, wait_for
 from tests.traffic import publish
@@ -28,12 +31,14 @@ DATA_ITEM = {
 
 
 def personal_traffic(services: Services) -> list[bytes]:
+    """Targets and a transfer-in inquiry sealed, as adapters send them; and, as a careless
+    or hostile sender might, the same in plaintext, one of them broken."""
     ims = services.signer(SystemId.HEALTH_MGMT, CHIKUSEI)
     vrs = services.signer(SystemId.VRS, CHIKUSEI)
 
     def envelope(kind: str, system: SystemId, recipient: tuple[str, str], key_id: str) -> Envelope:
-        return Envelope.new(
-            payload=example_payload(kind),
+        return services.envelope(
+            example_payload(kind),
             municipality=CHIKUSEI,
             sender=Party(system=system, instance="t-1"),
             recipient=Recipient(system=recipient[0], municipality=recipient[1]),
@@ -42,22 +47,27 @@ def personal_traffic(services: Services) -> list[bytes]:
             key_id=key_id,
         )
 
+    def in_plaintext(sealed: Envelope, signer: Signer, **changes: Any) -> bytes:
+        document: dict[str, Any] = sealed.to_document()
+        document["payload"] = example_payload(sealed.kind).model_dump(mode="json")
+        for path, value in changes.items():
+            document["payload"]["targets"][0][path] = value
+        document.pop("signature")
+        document["signature"] = signer.sign_bytes(canonical_bytes(document))
+        return canonical_bytes(document)
+
     targets = ims.sign(
         envelope("target_registration", SystemId.HEALTH_MGMT, ("vrs", CHIKUSEI), ims.key_id)
     )
     inquiry = vrs.sign(envelope("transfer_in_inquiry", SystemId.VRS, ("vrs", YUKI), vrs.key_id))
-    broken: dict[str, Any] = targets.to_document()
-    broken["id"] = str(
-        envelope("target_registration", SystemId.HEALTH_MGMT, ("vrs", CHIKUSEI), ims.key_id).id
-    )
-    broken["payload"]["targets"][0]["sex"] = 3
-    broken.pop("signature")
-    broken["signature"] = ims.sign_bytes(canonical_bytes(broken))
+    broken = envelope("target_registration", SystemId.HEALTH_MGMT, ("vrs", CHIKUSEI), ims.key_id)
     return [
         targets.to_bytes(),
         inquiry.to_bytes(),
-        canonical_bytes(broken),
-        inquiry.to_bytes().replace(b'"register_confirmed":true', b'"register_confirmed":false'),
+        in_plaintext(broken, ims, sex=3),
+        in_plaintext(
+            vrs.sign(envelope("transfer_in_inquiry", SystemId.VRS, ("vrs", YUKI), vrs.key_id)), vrs
+        ),
     ]
 
 
@@ -75,12 +85,24 @@ async def test_no_personal_data_in_logs_headers_or_reasons(services: Services) -
             reasons = [
                 r["reason"] or "" for r in await connection.fetch("SELECT reason FROM journal")
             ]
+            delivered = [
+                bytes(r["canonical"])
+                for r in await connection.fetch(
+                    "SELECT canonical FROM journal WHERE decision = 'deliver'"
+                )
+            ]
         finally:
             await connection.close()
     finally:
         assert hub.stop() == 0, hub.log()
+    # What the hub delivered it journaled sealed: nothing of a person is readable there.
+    assert len(delivered) == 2
+    for body in delivered:
+        for value in PERSONAL_VALUES:
+            assert value.encode() not in body
     shown = [hub.log(), *reasons, *(str(m.headers) for m in dead)]
     assert any("targets.0.sex" in text for text in shown)  # the field is named ...
+    assert any("travels sealed (R43)" in text for text in reasons)
     for text in shown:
         for value in PERSONAL_VALUES:  # ... and nothing personal is
             assert value not in text

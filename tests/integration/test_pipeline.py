@@ -92,18 +92,16 @@ def _sign_document(signer: Signer, document: dict[str, Any]) -> bytes:
     return canonical_bytes(document)
 
 
-def _envelope(**changes: Any) -> Envelope:
+def _envelope(services: Services, **changes: Any) -> Envelope:
+    flag = ResidentStatusFlag(basic_code="4242", flag="deceased", effective_on="2026-11-02")
     fields: dict[str, Any] = {
-        "payload": ResidentStatusFlag(
-            basic_code="4242", flag="deceased", effective_on="2026-11-02"
-        ),
         "municipality": CHIKUSEI,
         "sender": Party(system=SystemId.HEALTH_MGMT, instance="t-1"),
         "recipient": Recipient(system=SystemId.VRS, municipality=CHIKUSEI),
         "procedure": "S19-16",
         "data_items": ("covid.resident_status",),
     }
-    return Envelope.new(**(fields | changes))
+    return services.envelope(flag, **(fields | changes))
 
 
 def rejection_cases(services: Services) -> dict[str, tuple[bytes, str]]:
@@ -117,14 +115,14 @@ def rejection_cases(services: Services) -> dict[str, tuple[bytes, str]]:
     (services.ring_dir / "revoked-1.json").write_text(json.dumps(entry.model_dump(mode="json")))
 
     def good(**changes: Any) -> Envelope:
-        return _envelope(**({"key_id": ims.key_id} | changes))
+        return _envelope(services, **({"key_id": ims.key_id} | changes))
 
     valid = ims.sign(good()).to_bytes()
     broken = ims.sign(good()).to_document()
-    broken["payload"]["flag"] = "emigrated"
+    broken["sender"]["instance"] = "Not An Instance"
     hour_ago = good().sent_at - timedelta(hours=1)
     return {
-        "bad_signature": (valid.replace(b'"deceased"', b'"moved_out"'), "does not verify"),
+        "bad_signature": (valid.replace(b'"S19-16"', b'"S19-17"'), "does not verify"),
         "unknown_key": (
             Signer("stranger-1", stranger.signing).sign(good(key_id="stranger-1")).to_bytes(),
             "key_id: names no key in the key ring",  # never the id it names
@@ -133,7 +131,7 @@ def rejection_cases(services: Services) -> dict[str, tuple[bytes, str]]:
             Signer("revoked-1", revoked.signing).sign(good(key_id="revoked-1")).to_bytes(),
             "revoked",
         ),
-        "contract_invalid": (_sign_document(ims, broken), "payload.resident_status_flag.flag"),
+        "contract_invalid": (_sign_document(ims, broken), "sender.instance"),
         "wrong_tenant": (
             ims.sign(
                 good(municipality=YUKI, recipient=Recipient(system="vrs", municipality=YUKI))

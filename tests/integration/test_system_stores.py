@@ -19,6 +19,9 @@ from adapters.health_mgmt.memory import MemoryResidents
 from adapters.intermediate.memory import MemoryIntermediateBook
 from adapters.nws.memory import MemoryNetworkBook
 from adapters.ports import IntermediateBook, NetworkBook, ResidentRegister, Row, VrsBook
+from adapters.store.atrest import DataKeys, key_id_of
+from adapters.store.db import AdapterDb
+from adapters.store.sealed import RESIDENTS, TARGETS, SealedTable
 from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
 from adapters.vrs.memory import MemoryVrsBook
 from hub.errors import Conflict
@@ -61,7 +64,10 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
         )
         return
     async with adapter_database() as (db, _):
-        yield Stores(PgResidents(db), PgIntermediateBook(db), PgVrsBook(db), PgNetworkBook(db))
+        keys = DataKeys.fresh("082279")
+        yield Stores(
+            PgResidents(db, keys), PgIntermediateBook(db), PgVrsBook(db, keys), PgNetworkBook(db)
+        )
 
 
 def aware_utc(value: Any) -> bool:
@@ -546,6 +552,69 @@ async def test_a_transfer_in_inquiry_is_kept_once_then_answered(stores: Stores) 
     assert transfer["ticket_number"] == "T0001"
     await book.transfer_answered(unknown := uuid.uuid4(), "no_record", 0)
     assert await book.transfer(unknown) is None
+
+
+# --- PostgreSQL only: what the stores keep of a person is ciphertext (R48) ----------------
+
+
+@pytest.fixture
+async def sealed() -> AsyncIterator[tuple[AdapterDb, DataKeys]]:
+    async with adapter_database() as (db, _):
+        yield db, DataKeys.fresh("082279")
+
+
+def assert_sealed(row: Row, table: SealedTable, given: Row, keys: DataKeys) -> None:
+    """Each sealed column bytes under the current key, without its value inside (where
+    the value is long enough not to turn up in random bytes: not the sex code)."""
+    for column in table.columns:
+        value, plain = row[column], str(given[column]).encode()
+        assert isinstance(value, bytes), column
+        assert key_id_of(value) == keys.current.key_id
+        assert len(plain) < 4 or plain not in value
+
+
+async def test_postgres_keeps_a_residents_personal_columns_sealed(
+    sealed: tuple[AdapterDb, DataKeys],
+) -> None:
+    db, keys = sealed
+    await PgResidents(db, keys).put(resident(ticket_number="T0001"))
+    (row,) = await db.fetch("SELECT * FROM ims.residents")
+    assert_sealed(dict(row), RESIDENTS, resident(), keys)
+    # The city's own numbers and the register's state stay plain: keys, joins, lookups.
+    assert (row["person"], row["basic_code"], row["ticket_number"], row["status"]) == (
+        "1000000001",
+        "B0001",
+        "T0001",
+        "resident",
+    )
+    # Each put seals afresh (a new nonce): equal names do not look equal.
+    await PgResidents(db, keys).put(resident(person="1000000002", basic_code="B0002"))
+    names = [r["name"] for r in await db.fetch("SELECT name FROM ims.residents")]
+    assert names[0] != names[1]
+
+
+async def test_postgres_keeps_a_targets_personal_columns_sealed_and_indexes_its_number(
+    sealed: tuple[AdapterDb, DataKeys],
+) -> None:
+    db, keys = sealed
+    book = PgVrsBook(db, keys)
+    await book.put_target(target())
+    await book.put_target(target(basic_code="B0002", ticket_number="T0002", my_number=None))
+    first, second = await db.fetch("SELECT * FROM vrs.targets ORDER BY basic_code")
+    assert_sealed(dict(first), TARGETS, target(), keys)
+    assert first["my_number_index"] == keys.index("123456789018", "vrs.targets.my_number")
+    assert (second["my_number"], second["my_number_index"]) == (None, None)
+    # A registration without the number keeps the number and its index.
+    await book.put_target(target(my_number=None))
+    (kept,) = await db.fetch("SELECT * FROM vrs.targets WHERE basic_code = 'B0001'")
+    assert (kept["my_number"], kept["my_number_index"]) == (
+        first["my_number"],
+        first["my_number_index"],
+    )
+    found = await book.target(my_number="123456789018")
+    assert found is not None
+    assert found["basic_code"] == "B0001"
+    assert "my_number_index" not in found  # the index is the store's, not the caller's
 
 
 # --- the network: NetworkBook ------------------------------------------------------------

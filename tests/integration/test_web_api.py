@@ -142,7 +142,15 @@ def test_roles_and_municipalities_give_403_and_bad_input_names_the_field(
     assert missing.status_code == 404
     audit = client.get("/api/audit", headers=endo, params={"subject": str(reply.id)})
     assert audit.status_code == 200
-    assert [row["action"] for row in audit.json()] == ["held.revealed", "held.revealed"]
+    # Newest first: each reveal, and each view (R17) with whether it showed the content (an
+    # auditor sees the facts only; the approver the review copy).
+    revealed_fields = {"fields": ["$.provision.my_number"]}
+    assert [(row["actor"], row["action"], row["detail"]) for row in audit.json()] == [
+        ("fujita", "held.revealed", revealed_fields),
+        ("fujita", "held.revealed", revealed_fields),
+        ("fujita", "held.viewed", {"content": True}),
+        ("endo", "held.viewed", {"content": False}),
+    ]
     records = client.get("/api/provision-records", headers=endo)
     assert records.status_code == 200
     assert [(r["message_id"], r["state"]) for r in records.json()] == [(str(reply.id), "held")]

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import BaseModel, ValidationError
 
 from contracts._b64 import b64encode
@@ -22,9 +23,10 @@ from contracts.canonical import (
     WireUUID,
     canonical_bytes,
 )
-from contracts.envelope import Envelope, Party, Recipient
+from contracts.envelope import Declaration, Envelope, Party, Recipient
 from contracts.keys import KeyEntry, KeyRing
-from contracts.payloads import ResidentStatusFlag
+from contracts.payloads import ResidentStatusFlag, SealedPayload
+from contracts.sealing import open_sealed, seal, sealing_secret
 from contracts.signing import Freshness, Signer, parse_and_verify
 from hub.pipeline import Triage
 from hub.settings import Settings
@@ -110,14 +112,28 @@ def _readme_block(label: str) -> str:
     return match.group(1)
 
 
+VRS_SEALING = X25519PrivateKey.from_private_bytes(bytes(range(32, 64)))
+"""The worked example's recipient: Chikusei's VRS, its X25519 private key 20 21 … 3f."""
+VRS_KEY_ID = "vrs-082279-example"
+FLAG = ResidentStatusFlag(basic_code="1234567", flag="moved_out", effective_on=date(2026, 11, 20))
+
+
 def worked_example() -> tuple[Envelope, Signer, KeyRing]:
     """The envelope, key and ring of the worked example in contracts/README.md."""
     signer = Signer.from_seed("health_mgmt-082279-example", bytes(range(32)))
+    message_id = UUID("019abf3c-2a00-7000-8000-000000000001")
+    sealed = seal(
+        FLAG,
+        recipient_key_id=VRS_KEY_ID,
+        recipient=VRS_SEALING.public_key(),
+        envelope_id=message_id,
+        secret=sealing_secret(signer),
+    )
     envelope = Envelope.new(
-        message_id=UUID("019abf3c-2a00-7000-8000-000000000001"),
-        payload=ResidentStatusFlag(
-            basic_code="1234567", flag="moved_out", effective_on=date(2026, 11, 20)
-        ),
+        message_id=message_id,
+        payload=sealed,
+        kind=FLAG.kind,
+        declared=Declaration.of(FLAG),
         municipality="082279",
         sender=Party(system="health_mgmt", instance="health-mgmt-1"),
         recipient=Recipient(system="vrs", municipality="082279"),
@@ -140,13 +156,25 @@ def worked_example() -> tuple[Envelope, Signer, KeyRing]:
 
 def test_the_worked_example_in_the_spec_is_what_the_code_does() -> None:
     envelope, signer, ring = worked_example()
+    assert canonical_bytes(FLAG.model_dump(mode="json")).decode() == _readme_block("plaintext")
+    assert _readme_block("sealing-public-key") == b64encode(
+        VRS_SEALING.public_key().public_bytes_raw()
+    )
     assert envelope.signing_bytes().decode() == _readme_block("signing-input")
     signed = signer.sign(envelope)
     assert signed.signature == _readme_block("signature")
     assert signed.to_bytes().decode() == _readme_block("wire")
     assert _readme_block("public-key") == ring.get(envelope.key_id).signing_public_key  # type: ignore[union-attr]
     now = datetime(2026, 11, 26, 6, 21, tzinfo=UTC)
-    parse_and_verify(_readme_block("wire").encode(), ring, now=now, freshness=Freshness())
+    received, _ = parse_and_verify(
+        _readme_block("wire").encode(), ring, now=now, freshness=Freshness()
+    )
+    # ... and VRS, alone, opens it to the plaintext above.
+    assert isinstance(received.payload, SealedPayload)
+    opened = open_sealed(
+        received.payload, private_key=VRS_SEALING, envelope_id=received.id, kind=received.kind
+    )
+    assert opened == FLAG
 
 
 def test_the_shipped_policy_delivers_the_worked_example() -> None:

@@ -180,6 +180,7 @@ def test_system_ids() -> None:
         "vrs",
         "kiosk",
         "hub",
+        "desk",
     }
 
 

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from adapters.health_mgmt.bridge import HealthMgmt
 from adapters.health_mgmt.edge import HealthMgmtEdge, OutFolder
 from adapters.health_mgmt.export_csv import export_csv
@@ -53,10 +51,6 @@ class Recorder:
 
     async def send(self, payload: Payload, **given: Any) -> None:
         self.sent.append((payload.kind, given.get("message_id"), payload, given.get("city")))
-
-
-def no_keys(key_id: str) -> X25519PrivateKey:
-    raise KeyError(key_id)  # nothing sealed is opened by what these tests drive
 
 
 def drop(root: Path, folder: str, name: str, data: bytes) -> Path:
@@ -137,7 +131,7 @@ def test_the_out_folder_keeps_deliveries_and_exports(tmp_path: Path) -> None:
 
 async def test_vrs_records_doses_asks_former_cities_and_exports(tmp_path: Path) -> None:
     recorder, book = Recorder(), MemoryVrsBook()
-    vrs = Vrs(cast(Bridge, recorder), book, cast(Any, None), True, cast(Any, None), no_keys)
+    vrs = Vrs(cast(Bridge, recorder), book, cast(Any, None), True, cast(Any, None))
     registration = example_payload("target_registration")
     assert isinstance(registration, TargetRegistration)
     target = registration.targets[0]
@@ -175,7 +169,6 @@ async def test_the_portal_asks_each_city_on_its_own_instance(tmp_path: Path) -> 
         b"key",
         notices,
         lambda city: cast(Bridge, recorders[city]),
-        no_keys,
     )
     edge = PortalEdge(network, tmp_path).prepare()
     request = example_payload("self_information_request")

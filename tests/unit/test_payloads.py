@@ -91,7 +91,7 @@ def every_part_model() -> list[type[Part]]:
 
 def test_every_kind_has_exactly_one_example() -> None:
     assert sorted(EXAMPLE_KINDS) == sorted(PAYLOAD_BY_KIND)
-    assert len(EXAMPLE_KINDS) == len(set(EXAMPLE_KINDS)) == 21
+    assert len(EXAMPLE_KINDS) == len(set(EXAMPLE_KINDS)) == 22
 
 
 def test_message_kind_literal_matches_the_payload_models() -> None:
@@ -850,6 +850,15 @@ INVALID_CASES: list[Any] = [
         "reason_code",
         "pattern",
         "reason-code",
+    ),
+    # delivery_refusal cases
+    case("delivery_refusal", {"reason": ""}, "reason", "at least 1", "refusal-empty-reason"),
+    case(
+        "delivery_refusal",
+        {"reason_code": "contract_invalid"},
+        "reason_code",
+        "",
+        "refusal-code-unknown",
     ),
 ]
 

@@ -10,17 +10,20 @@ import pytest
 
 from contracts.broker import destinations
 from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient
+from contracts.envelope import Declaration, Envelope, Party, Recipient
 from contracts.examples import example_payload
+from contracts.keys import generate_key
 from contracts.payloads import TargetRegistration
 from hub.settings import Settings
 from routing.decision import Context, Deliver, Hold, Reject, decide
 from routing.policy import FLAG_COLUMNS, ROW_COLUMNS, PolicyError, Row, load_policy, parse_policy
+from tests.sealed import sealed_envelope
 
 SAMPLE = Settings().routing.directory()
 POLICY = load_policy(SAMPLE)
 CONTEXT = Context(destinations=destinations(["082279", "082074"]))
 SENT = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+SEALED_TO = generate_key(SystemId.VRS, "082279", key_id="vrs-policy-t")
 HEADER = ",".join(ROW_COLUMNS) + "\n"
 FLAG_HEADER = ",".join(FLAG_COLUMNS) + "\n"
 GOOD = "S19-16,19-16,,covid.dose,transfer,vrs,*,health_mgmt,*,2021-02-17,,1825\n"
@@ -28,7 +31,6 @@ GOOD = "S19-16,19-16,,covid.dose,transfer,vrs,*,health_mgmt,*,2021-02-17,,1825\n
 
 def envelope(kind: str, sender: SystemId, to: SystemId, **changes: Any) -> Envelope:
     fields: dict[str, Any] = {
-        "payload": example_payload(kind),
         "municipality": "082279",
         "sender": Party(system=sender, instance="t-1"),
         "recipient": Recipient(system=to, municipality="082279"),
@@ -37,7 +39,10 @@ def envelope(kind: str, sender: SystemId, to: SystemId, **changes: Any) -> Envel
         "key_id": "k-1",
         "sent_at": SENT,
     }
-    return Envelope.new(**(fields | changes))
+    fields |= changes
+    return sealed_envelope(
+        fields.pop("payload", None) or example_payload(kind), SEALED_TO, **fields
+    )
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -233,3 +238,61 @@ def test_every_data_item_must_be_permitted() -> None:
 def test_the_hubs_own_messages_follow_its_decisions() -> None:
     notice = envelope("rejection_notice", SystemId.HUB, H, data_items=())
     assert decide(notice, POLICY, CONTEXT) == Deliver("health_mgmt.082279")
+
+
+# --- what the hub reads instead of content, and a recipient's refusal --------------------
+
+
+def test_the_content_rules_read_the_declaration_of_a_sealed_payload() -> None:
+    # The hub cannot open the payload: R21 and R40 follow what its sender declares.
+    sealed = envelope("target_registration", H, VRS, data_items=("covid.target",))
+    assert isinstance(decide(sealed, POLICY, CONTEXT), Deliver)
+    unstated = envelope(
+        "target_registration",
+        H,
+        VRS,
+        data_items=("covid.target",),
+        declared=Declaration(my_number=True, purpose=None),
+    )
+    refused = decide(unstated, POLICY, CONTEXT)
+    assert isinstance(refused, Reject)
+    assert refused.code == "my_number_purpose"
+
+
+def _refusal(sender: SystemId, to: SystemId, **changes: Any) -> Envelope:
+    return envelope("delivery_refusal", sender, to, **changes)
+
+
+def test_a_recipients_refusal_goes_back_along_a_listed_path() -> None:
+    # VRS refuses what health management sent it under covid.resident_status.
+    assert isinstance(decide(_refusal(VRS, H), POLICY, CONTEXT), Deliver)
+    # ... and between two cities' VRS (F14, F15), it may cross, as what it refuses did.
+    back = _refusal(
+        VRS,
+        VRS,
+        data_items=("covid.vaccination_record",),
+        recipient=Recipient(system=VRS, municipality="082074"),
+    )
+    assert isinstance(decide(back, POLICY, CONTEXT), Deliver)
+
+
+@pytest.mark.parametrize(
+    ("refusal", "code"),
+    [
+        # No row joins the kiosk and health management.
+        (
+            lambda: _refusal(SystemId.KIOSK, H, data_items=("covid.certificate",)),
+            "sender_not_listed",
+        ),
+        (lambda: _refusal(VRS, H, data_items=("covid.unknown",)), "sender_not_listed"),
+        # Health management of one city never sent anything to another's VRS.
+        (
+            lambda: _refusal(VRS, H, recipient=Recipient(system=H, municipality="082074")),
+            "cross_municipality",
+        ),
+    ],
+)
+def test_a_refusal_off_every_listed_path_is_refused(refusal: Any, code: str) -> None:
+    decision = decide(refusal(), POLICY, CONTEXT)
+    assert isinstance(decision, Reject)
+    assert decision.code == code

@@ -13,12 +13,14 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from contracts.canonical import canonical_bytes
 from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient
+from contracts.envelope import Party, Recipient, new_message_id
 from contracts.examples import EXAMPLE_KINDS, example_payload
 from contracts.keys import KeyRing, generate_key
+from contracts.payloads import SEALED_KINDS
 from contracts.schema import SCHEMA_DIR, schema_files
-from contracts.sealing import seal
+from contracts.sealing import SealedContentInvalid, open_sealed, seal_bytes
 from contracts.signing import BadSignature, Freshness, MalformedEnvelope, Signer, parse_and_verify
+from tests.sealed import sealed_envelope
 
 KEY = generate_key(SystemId.VRS, "082279", key_id="vrs-schema-t")
 SIGNER = Signer(KEY.entry.key_id, KEY.signing)
@@ -34,8 +36,9 @@ ENVELOPE = validator("envelope.json")
 
 
 def wire(kind: str) -> dict[str, Any]:
-    envelope = Envelope.new(
-        payload=example_payload(kind),
+    envelope = sealed_envelope(
+        example_payload(kind),
+        KEY,
         municipality="082279",
         sender=Party(system="vrs", instance="vrs-1"),
         recipient=Recipient(system="health_mgmt", municipality="082279"),
@@ -61,27 +64,22 @@ def test_the_checked_in_schema_files_are_up_to_date() -> None:
 def test_every_example_envelope_is_valid_under_the_schema(kind: str) -> None:
     document = wire(kind)
     ENVELOPE.validate(document)
-    validator(f"payloads/{kind}.json").validate(document["payload"])
+    sealed = document["payload"]["kind"] == "sealed"
+    assert sealed == (kind in SEALED_KINDS)
+    # The plaintext is what its payload schema describes, sealed or not.
+    validator(f"payloads/{kind}.json").validate(example_payload(kind).model_dump(mode="json"))
+    if sealed:
+        validator("payloads/sealed.json").validate(document["payload"])
 
 
-def test_a_sealed_envelope_is_valid_under_the_schema() -> None:
-    envelope = Envelope.new(
-        payload=example_payload("resident_status_flag"),
-        municipality="082279",
-        sender=Party(system="vrs", instance="vrs-1"),
-        recipient=Recipient(system="health_mgmt", municipality="082279"),
-        procedure="S19-16",
-        key_id=SIGNER.key_id,
-    )
-    sealed = seal(
-        envelope.payload,
-        recipient_key_id=KEY.entry.key_id,
-        recipient=KEY.sealing.public_key(),
-        envelope_id=envelope.id,
-    )
-    document = SIGNER.sign(envelope.model_copy(update={"payload": sealed})).to_document()
-    ENVELOPE.validate(document)
-    validator("payloads/sealed.json").validate(document["payload"])
+def test_the_schema_refuses_a_plaintext_payload_of_a_kind_that_travels_sealed() -> None:
+    document = wire("vaccination_record")
+    document["payload"] = example_payload("vaccination_record").model_dump(mode="json")
+    assert not ENVELOPE.is_valid(document)
+    plain = wire("provision_record")
+    ENVELOPE.validate(plain)
+    plain["payload"] = wire("vaccination_record")["payload"]
+    assert not ENVELOPE.is_valid(plain)
 
 
 def _without_operator(document: dict[str, Any]) -> None:
@@ -92,12 +90,17 @@ BREACHES: dict[str, Any] = {
     "no sender.operator": _without_operator,
     "no signature": lambda d: d.pop("signature"),
     "an unknown member": lambda d: d.update({"extra": 1}),
-    "a decimal as a number": lambda d: d["payload"].update({"dose_volume_ml": 0.5}),
     "a UUID in upper case": lambda d: d.update({"id": d["id"].upper()}),
     "a date-time without microseconds": lambda d: d.update({"sent_at": "2026-11-26T06:20:11Z"}),
-    "a lot number in lower case": lambda d: d["payload"].update({"lot_number": "ab-1"}),
+    "plaintext of a kind that travels sealed": lambda d: d.update(
+        {"payload": example_payload("vaccination_record").model_dump(mode="json")}
+    ),
     "a 5-digit municipality": lambda d: d.update({"municipality": "08227"}),
     "a payload kind unknown": lambda d: d["payload"].update({"kind": "telegram"}),
+}
+PAYLOAD_BREACHES: dict[str, Any] = {
+    "a decimal as a number": lambda d: d.update({"dose_volume_ml": 0.5}),
+    "a lot number in lower case": lambda d: d.update({"lot_number": "ab-1"}),
 }
 
 
@@ -114,4 +117,26 @@ def test_what_the_hub_refuses_for_its_form_the_schema_refuses_too(breach: Any) -
     with pytest.raises((MalformedEnvelope, BadSignature)):
         parse_and_verify(
             canonical_bytes(document), RING, now=datetime.now(UTC), freshness=Freshness()
+        )
+
+
+@pytest.mark.parametrize("breach", PAYLOAD_BREACHES.values(), ids=PAYLOAD_BREACHES.keys())
+def test_what_the_recipient_refuses_in_a_sealed_payload_the_payload_schema_refuses_too(
+    breach: Any,
+) -> None:
+    schema = validator("payloads/vaccination_record.json")
+    document = example_payload("vaccination_record").model_dump(mode="json")
+    schema.validate(document)
+    breach(document)
+    assert not schema.is_valid(document)
+    message_id = new_message_id()
+    sealed = seal_bytes(
+        canonical_bytes(document),
+        recipient_key_id=KEY.entry.key_id,
+        recipient=KEY.sealing.public_key(),
+        envelope_id=message_id,
+    )
+    with pytest.raises(SealedContentInvalid):
+        open_sealed(
+            sealed, private_key=KEY.sealing, envelope_id=message_id, kind="vaccination_record"
         )

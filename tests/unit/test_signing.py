@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from contracts._b64 import b64encode
 from contracts.canonical import canonical_bytes
 from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient
+from contracts.envelope import Declaration, Envelope, Party, Recipient
+from contracts.examples import example_payload
 from contracts.keys import GeneratedKey, KeyEntry, KeyRing, generate_key
 from contracts.payloads import ResidentStatusFlag
 from contracts.signing import (
@@ -32,6 +33,7 @@ from contracts.signing import (
     verify,
     verify_signature,
 )
+from tests.sealed import sealed_envelope
 from tests.strategies import NOW, envelopes, shift
 
 FRESH = Freshness(max_age=timedelta(minutes=15), max_future=timedelta(seconds=60))
@@ -160,12 +162,17 @@ FIELD_CHANGES: dict[str, Callable[[Envelope], dict[str, Any]]] = {
     },
     "schema_version": lambda e: {"schema_version": e.schema_version + 1},
     "key_id": lambda e: {"key_id": "hub-key-1"},
+    "declared": lambda e: {
+        "declared": Declaration(my_number=not e.declared.my_number, purpose=e.declared.purpose)
+    },
 }
 
 
 def _same(envelope: Envelope) -> dict[str, Any]:
     return {
         "payload": envelope.payload,
+        "kind": envelope.kind,
+        "declared": envelope.declared,
         "municipality": envelope.municipality,
         "sender": envelope.sender,
         "recipient": envelope.recipient,
@@ -206,10 +213,10 @@ def an_envelope(
     key_id: str = "vrs-key-1",
     **kw: object,
 ) -> Envelope:
+    payload = kw.pop("payload", None) or ResidentStatusFlag(
+        basic_code="1234567", flag="moved_out", effective_on="2026-11-01"
+    )
     fields: dict[str, Any] = {
-        "payload": ResidentStatusFlag(
-            basic_code="1234567", flag="moved_out", effective_on="2026-11-01"
-        ),
         "municipality": municipality,
         "sender": Party(system=system, instance=f"{system.value.replace('_', '-')}-1"),
         "recipient": Recipient(system=SystemId.HEALTH_MGMT, municipality="082279"),
@@ -217,7 +224,7 @@ def an_envelope(
         "key_id": key_id,
         "sent_at": NOW,
     }
-    return Envelope.new(**(fields | kw))
+    return sealed_envelope(payload, VRS, **(fields | kw))  # type: ignore[arg-type]
 
 
 def wire(key: GeneratedKey, envelope: Envelope) -> bytes:
@@ -308,16 +315,16 @@ def _unsigned(envelope: Envelope) -> bytes:
 
 
 def test_a_contract_breach_names_the_field_and_hides_the_value() -> None:
-    signed = signer(VRS).sign(an_envelope())
+    signed = signer(VRS).sign(an_envelope(payload=example_payload("provision_record")))
     document = signed.to_document()
-    document["payload"]["flag"] = "emigrated"
+    document["payload"]["role"] = "emigrated"
     document.pop("signature")
     document["signature"] = Signer("vrs-key-1", VRS.signing).sign_bytes(canonical_bytes(document))
     with pytest.raises(MalformedEnvelope) as caught:
         parse_and_verify(canonical_bytes(document), RING, now=NOW, freshness=FRESH)
-    assert "payload.resident_status_flag.flag" in str(caught.value)
+    assert "payload.provision_record.role" in str(caught.value)
     assert "emigrated" not in str(caught.value)
-    assert caught.value.errors[0]["loc"][:2] == ("payload", "resident_status_flag")
+    assert caught.value.errors[0]["loc"][:2] == ("payload", "provision_record")
 
 
 def test_floats_are_refused_before_anything_else() -> None:

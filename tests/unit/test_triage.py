@@ -12,7 +12,7 @@ import pytest
 from contracts.broker import DEAD_EXCHANGE, DELIVER_EXCHANGE, destinations
 from contracts.canonical import canonical_bytes
 from contracts.codes import SystemId
-from contracts.envelope import Envelope, Party, Recipient
+from contracts.envelope import Declaration, Envelope, Party, Recipient
 from contracts.examples import PERSONAL_VALUES, example_payload
 from contracts.keys import KeyRing, generate_key
 from contracts.signing import Freshness, Signer
@@ -20,6 +20,7 @@ from hub.pipeline import Triage
 from hub.settings import Settings
 from routing.decision import Context
 from routing.policy import load_policy
+from tests.sealed import sealed_envelope
 
 NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 START = NOW - timedelta(days=1)
@@ -37,7 +38,6 @@ TRIAGE = Triage(
 
 def envelope(key: Any = IMS, **changes: Any) -> Envelope:
     fields: dict[str, Any] = {
-        "payload": example_payload("resident_status_flag"),
         "municipality": "082279",
         "sender": Party(system=key.entry.system, instance="x-1"),
         "recipient": Recipient(system="vrs", municipality="082279"),
@@ -46,7 +46,10 @@ def envelope(key: Any = IMS, **changes: Any) -> Envelope:
         "key_id": key.entry.key_id,
         "sent_at": NOW,
     }
-    return Envelope.new(**(fields | changes))
+    fields |= changes
+    return sealed_envelope(
+        fields.pop("payload", example_payload("resident_status_flag")), VRS, **fields
+    )
 
 
 def wire(key: Any = IMS, **changes: Any) -> bytes:
@@ -74,7 +77,7 @@ def test_the_trace_id_comes_from_traceparent() -> None:
 @pytest.mark.parametrize(
     ("make", "code"),
     [
-        (lambda: wire().replace(b"moved_out", b"deceased"), "bad_signature"),
+        (lambda: wire().replace(b'"S19-16"', b'"S19-17"'), "bad_signature"),
         (lambda: wire(recipient=Recipient(system="vrs", municipality="131016")), "unroutable"),
         (lambda: wire(municipality="082074"), "wrong_tenant"),
         (lambda: wire(sent_at=NOW - timedelta(hours=2)), "stale_message"),
@@ -94,32 +97,49 @@ def test_each_refusal_is_a_dead_letter_keyed_by_its_bytes(make: Any, code: str) 
     assert entry.dedupe_key == "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def test_a_contract_breach_names_the_field_but_never_the_personal_data() -> None:
-    signed = Signer("kiosk-1", KIOSK.signing).sign(
-        envelope(
-            KIOSK,
-            payload=example_payload("certificate_application"),
-            recipient=Recipient(system="vrs", municipality="082279"),
-            data_items=("covid.certificate",),
-        )
-    )
-    document = signed.to_document()
-    document["payload"]["channel"] = "fax"
-    document.pop("signature")
+def test_personal_data_in_plaintext_is_refused_without_quoting_it() -> None:
+    # A kind that identifies a person travels sealed: in plaintext, the hub refuses it
+    # (the bytes are kept as the evidence; the reason and the headers hold none of it).
+    document = envelope(
+        KIOSK,
+        payload=example_payload("certificate_application"),
+        data_items=("covid.certificate",),
+    ).to_document()
+    document["payload"] = example_payload("certificate_application").model_dump(mode="json")
+    document["signature"] = None
+    del document["signature"]
     document["signature"] = Signer("kiosk-1", KIOSK.signing).sign_bytes(canonical_bytes(document))
     entry = TRIAGE(canonical_bytes(document), NOW)
     assert entry.reason_code == "contract_invalid"
-    assert entry.reason is not None
-    assert "payload.certificate_application.channel" in entry.reason
+    assert (
+        entry.reason
+        == "(envelope): payload: this kind identifies a person and travels sealed (R43)"
+    )
     shown = entry.reason + "".join(entry.headers.values())
     for value in PERSONAL_VALUES:
         assert value not in shown
 
 
+def test_the_hub_routes_on_the_declaration_not_the_content() -> None:
+    # R21 and R40 read what the sender declares: the hub cannot open the payload.
+    flag = example_payload("resident_status_flag")
+    declared_number = Declaration(my_number=True, purpose=None)
+    entry = TRIAGE(wire(payload=flag, declared=declared_number), NOW)
+    assert entry.reason_code == "my_number_purpose"
+    to_network = wire(
+        payload=flag,
+        declared=Declaration(my_number=True, purpose="certificate"),
+        recipient=Recipient(system="nws", municipality="082279"),
+    )
+    assert TRIAGE(to_network, NOW).reason_code == "my_number_on_network"
+    allowed = Declaration(my_number=True, purpose="certificate")
+    assert TRIAGE(wire(payload=flag, declared=allowed), NOW).decision == "deliver"
+
+
 def test_a_forgery_keeps_only_values_from_closed_sets() -> None:
     # Nobody vouches for a message whose signature fails: its kind (one of the kinds) and
     # its key (one the ring knows) are kept; its id, sender and municipality are not.
-    entry = TRIAGE(wire().replace(b"moved_out", b"deceased"), NOW)
+    entry = TRIAGE(wire().replace(b'"S19-16"', b'"S19-17"'), NOW)
     assert entry.kind == "resident_status_flag"
     assert entry.key_id == "ims-1"
     assert entry.sender_system is None
