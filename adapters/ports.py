@@ -249,6 +249,15 @@ class IntermediateBook(Protocol):
         """Write or complete a 情報提供等記録 (R47)."""
         ...
 
+    async def put_attestation(self, held_message_id: UUID, content_sha256: str) -> None:
+        """Keep the hub's word that a 所属長 approved a provider's held reply with this
+        digest (R37); the first one kept stays."""
+        ...
+
+    async def attestation(self, held_message_id: UUID) -> str | None:
+        """The approved digest of a provider's reply, if its approval arrived."""
+        ...
+
 
 class VrsBook(Protocol):
     """One city's part of VRS."""

@@ -546,7 +546,9 @@ class RejectionNotice(Payload):
     rejected_at: UtcDateTime
 
 
-RefusalCode = Literal["not_openable", "content_invalid", "declaration_mismatch"]
+RefusalCode = Literal[
+    "not_openable", "content_invalid", "declaration_mismatch", "digest_mismatch", "not_attested"
+]
 """Why a recipient refused a delivery after the hub had delivered it (DeliveryRefusal)."""
 
 

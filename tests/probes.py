@@ -4,9 +4,11 @@ and unacked counts, what the journal holds, what reached the adapter queues."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -143,3 +145,28 @@ async def held(services: Services, envelope: Envelope) -> None:
 
 async def published(services: Services) -> bool:
     return not await fetchval(services, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+
+def pg_dump_binary() -> str:
+    """`pg_dump` on the PATH, else the newest of the server packages'."""
+    found = shutil.which("pg_dump")
+    if found:
+        return found
+    versions = Path("/usr/lib/postgresql").glob("*/bin/pg_dump")
+    return str(max(versions, key=lambda p: int(p.parts[-3])))
+
+
+async def pg_dump(dsn: str) -> str:
+    """The whole database as `pg_dump` writes it (schema and data, plain SQL)."""
+    binary = await asyncio.to_thread(pg_dump_binary)
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        "--no-owner",
+        "--dbname",
+        dsn,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode(errors="replace")
+    return out.decode()

@@ -34,6 +34,7 @@ from adapters.intermediate.records import inquiry_record, provision_record, reco
 from adapters.intermediate.results import result_of
 from adapters.kit.bridge import Bridge
 from adapters.kit.handlers import Handler, NotYet, only_from, payload_of, reply_id
+from adapters.kit.sealed import Refusal
 from adapters.ports import (
     FukuhonStore,
     InboxTransaction,
@@ -44,6 +45,7 @@ from adapters.ports import (
 from contracts.codes import InternalPersonNumber, LinkageCode, SystemId
 from contracts.envelope import Envelope
 from contracts.payloads import (
+    ApprovalAttestation,
     FukuhonRegistration,
     InquiryRequest,
     InquiryResult,
@@ -51,9 +53,11 @@ from contracts.payloads import (
     PermittedListUpdate,
     ProvisionPermit,
     ProvisionResponse,
+    RefusalCode,
     ResidentNotice,
     SelfInformationRequest,
 )
+from contracts.sealing import content_digest
 
 __all__ = ["HISTORY", "NETWORK_PROCEDURE", "IntermediateServer"]
 
@@ -92,6 +96,7 @@ class IntermediateServer:
             "inquiry_request": only_from(ims, nws, handler=self.on_inquiry),
             "provision_permit": only_from(nws, handler=self.on_permit),
             "provision_response": only_from(nws, handler=self.on_response),
+            "approval_attestation": only_from(SystemId.HUB, handler=self.on_attestation),
             "resident_notice": only_from(ims, handler=self.on_notice),
             "self_information_request": only_from(nws, handler=self.on_self_request),
         }
@@ -197,21 +202,74 @@ class IntermediateServer:
         )
         await tx.record_effect("inquiry:sent_with_permit")
 
+    async def on_attestation(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """The hub's word that a 所属長 approved a provider's held reply: kept, so that
+        the reply, when the network carries it here, is taken only with that digest."""
+        attestation = payload_of(envelope, ApprovalAttestation)
+        await self.book.put_attestation(attestation.held_message_id, attestation.content_sha256)
+        await tx.record_effect("attestation:kept")
+
     async def on_response(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """The reply the network carried (opened by the bridge with this server's key,
-        bound to the provider's envelope): kept until deleted, handed over."""
+        bound to the provider's envelope): kept until deleted, handed over; unless a
+        所属長 approved other content than it holds, or it should have waited for one and
+        no approval came (R37): then refused, the network told, the inquiry ended."""
         response = payload_of(envelope, ProvisionResponse)
+        problem = await self._unapproved(envelope, response)
+        if problem is not None:
+            code, reason = problem
+            log.warning("reply %s refused: %s", envelope.id, code)
+            await self.bridge.refuse(envelope, Refusal(code, reason))
+            await self.deliver_result(envelope, response, refused=True)
+            await tx.record_effect(f"refused:{code}")
+            return
         await self.deliver_result(envelope, response)
         await tx.record_effect(f"result:{response.status}")
 
-    async def deliver_result(self, cause: Envelope, response: ProvisionResponse) -> None:
+    async def _unapproved(
+        self, envelope: Envelope, response: ProvisionResponse
+    ) -> tuple[RefusalCode, str] | None:
+        """Why a reply may not be taken for lack of the right approval, if so: an approval
+        of its provider's envelope must name its digest; a reply of data under an item
+        the list flags must have one (it may arrive a moment after the reply)."""
+        held_id = envelope.causation_id
+        approved = None if held_id is None else await self.book.attestation(held_id)
+        if approved is not None:
+            if approved != content_digest(response):
+                return "digest_mismatch", "payload: not the content the 所属長 approved (R37)"
+            return None
+        if response.status != "provided" or not await self._flagged(envelope):
+            return None
+        if datetime.now(UTC) - envelope.sent_at < GRACE:
+            raise NotYet("the approval of a flagged reply has not arrived")
+        return "not_attested", "payload: a flagged reply came without its approval (R37)"
+
+    async def _flagged(self, envelope: Envelope) -> bool:
+        """Whether this server's copy of the list disables the automatic answer for the
+        reply's procedure and data items (自動応答不可フラグ)."""
+        local = await self.provider.local_list()
+        if local is None:
+            return False
+        return any(
+            row.auto_response_disabled
+            and row.procedure == envelope.procedure
+            and row.data_item in envelope.data_items
+            for row in local.rows
+        )
+
+    async def deliver_result(
+        self, cause: Envelope, response: ProvisionResponse, *, refused: bool = False
+    ) -> None:
         """Keep the result until its deletion time (R42) and send it to health management
-        with this side's 情報提供等記録 (R47)."""
+        with this side's 情報提供等記録 (R47); a `refused` reply ends the inquiry as
+        refused, with nothing of it."""
         asked = await self.book.inquiry(response.inquiry_id)
         if asked is None:
             return
         now = datetime.now(UTC)
         result = result_of(response, person=asked["person"], now=now, keep_for=self.keep_results)
+        if refused:
+            result = result.model_copy(update={"status": "refused", "history": ()})
         await self._finish(result, asked, now)
         record = provision_record(result.inquiry_id, asked, city=self.city, now=now)
         for payload, item in ((result, asked["data_item"]), (record, "network.provision_record")):

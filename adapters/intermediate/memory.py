@@ -41,6 +41,7 @@ class MemoryIntermediateBook:
     permits: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     inquiries: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     provision_records: list[dict[str, Any]] = field(default_factory=list)
+    attestations: dict[UUID, str] = field(default_factory=dict)
 
     async def put_list(self, version: str, rows: list[Any]) -> None:
         """Keep a distributed list (F8); a version already kept stays as first received."""
@@ -144,6 +145,14 @@ class MemoryIntermediateBook:
         for inquiry_id in due:
             del self.inquiries[inquiry_id]
         return due
+
+    async def put_attestation(self, held_message_id: UUID, content_sha256: str) -> None:
+        """Keep the approved digest of a provider's held reply; the first one stays."""
+        self.attestations.setdefault(held_message_id, content_sha256)
+
+    async def attestation(self, held_message_id: UUID) -> str | None:
+        """The approved digest of a provider's reply, if its approval arrived."""
+        return self.attestations.get(held_message_id)
 
     async def record(self, **fields: Any) -> None:
         """Write this server's 情報提供等記録 of an inquiry or provision (R47), or complete

@@ -257,9 +257,14 @@ class Bridge:
                 refusal.code,
             )
             await transaction.record_effect(f"refused:{refusal.code}")
-            await self.publish(self._refusal(envelope, refusal))
+            await self.refuse(envelope, refusal)
             return
         await handler(readable, transaction)
+
+    async def refuse(self, refused: Envelope, refusal: Refusal) -> Envelope:
+        """Tell the sender of `refused` why this system refused it (a `delivery_refusal`,
+        the same each time for the same refusal); the refusal as sent."""
+        return await self.publish(self._refusal(refused, refusal))
 
     def _refusal(self, refused: Envelope, refusal: Refusal) -> Envelope:
         """The `delivery_refusal` that tells the sender of `refused` why, back along the

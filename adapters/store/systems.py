@@ -178,6 +178,17 @@ class PgIntermediateBook:
         with translated():
             return [dict(r) for r in await self.db.fetch(query("is_records"))]
 
+    async def put_attestation(self, held_message_id: UUID, content_sha256: str) -> None:
+        """Keep the approved digest of a provider's held reply (R37)."""
+        with translated():
+            await self.db.execute(query("is_attestation_put"), held_message_id, content_sha256)
+
+    async def attestation(self, held_message_id: UUID) -> str | None:
+        """The approved digest of a provider's reply, if its approval arrived."""
+        with translated():
+            row = _first(await self.db.fetch(query("is_attestation"), held_message_id))
+        return None if row is None else str(row["content_sha256"])
+
 
 @dataclass
 class PgVrsBook:

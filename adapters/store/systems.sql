@@ -99,6 +99,13 @@ ON CONFLICT (inquiry_id, role) DO UPDATE SET
 -- name: is_records
 SELECT * FROM intermediate.provision_records ORDER BY requested_at, role;
 
+-- name: is_attestation_put
+INSERT INTO intermediate.attestations (held_message_id, content_sha256) VALUES ($1, $2)
+ON CONFLICT (held_message_id) DO NOTHING;
+
+-- name: is_attestation
+SELECT content_sha256 FROM intermediate.attestations WHERE held_message_id = $1;
+
 -- name: vrs_target_put
 -- The personal columns are ciphertext (R48); a My Number and its blind index come and stay
 -- together.

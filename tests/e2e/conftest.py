@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -53,3 +54,26 @@ async def stack(
     yield running
     codes = running.stop()
     assert set(codes.values()) == {0}, (codes, running.logs())
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def desk_logs() -> Iterator[list[str]]:
+    """Every log line the module's in-process desk and stores write (the processes' logs
+    are in their files), for the scan for personal data at the end."""
+    kept = _Kept()
+    logger = logging.getLogger("sesshu")
+    level = logger.level
+    logger.addHandler(kept)
+    logger.setLevel(logging.DEBUG)
+    yield kept.lines
+    logger.removeHandler(kept)
+    logger.setLevel(level)

@@ -160,10 +160,16 @@ class Stack:
             return False
 
     async def approve(
-        self, city: str, department: str, approver: str, *, reject: str | None = None
+        self,
+        city: str,
+        department: str,
+        approver: str,
+        *,
+        reject: str | None = None,
+        only: str | None = None,
     ) -> list[HeldRow]:
         """A 所属長 of `city` approves every reply held for `department` (or rejects it,
-        with `reject` as the comment); the rows seen."""
+        with `reject` as the comment), or `only` the one of that id; the rows seen."""
         desk = await open_desk(self.services.settings(**self.extra_env))
         terminal = Terminal("192.0.2.1", "e2e")
         try:
@@ -176,6 +182,7 @@ class Stack:
             )
             _, session = await desk.login(approver, PASSWORD, terminal)
             rows, _ = await desk.held_list(session)
+            rows = [row for row in rows if only in (None, row.message_id)]
             for row in rows:
                 await desk.show(session, row.message_id, terminal)
                 if reject is None:
@@ -234,6 +241,10 @@ class Stack:
             owner, "SELECT effect FROM adapter_effects WHERE consumer = $1 ORDER BY seq", consumer
         )
         return [r["effect"] for r in rows]
+
+    async def publish_signed(self, envelope: Envelope) -> None:
+        """Publish an envelope a test built and signed, as its sender would."""
+        await publish(self.services.amqp_url, [envelope.to_bytes()], routing_key=envelope.kind)
 
     async def held(self) -> bool:
         """True once a message waits for approval."""

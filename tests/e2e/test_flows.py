@@ -29,26 +29,33 @@ import pytest
 from adapters.kiosk.simulator import CardAuthority, CardLocked, MyNumberCard, WrongPin
 from adapters.kit.shc import from_qr_text, verify
 from adapters.store.sealed import TARGETS
+from contracts.broker import DEAD_QUEUE
 from contracts.codes import SystemId, looks_like_my_number
-from contracts.envelope import Declaration
-from contracts.examples import example_payload
+from contracts.envelope import Declaration, Envelope, Party, Recipient, new_message_id
+from contracts.examples import PERSONAL_VALUES, example_payload
+from contracts.keys import KeyRing
 from contracts.payloads import (
     DoseHistoryItem,
     FukuhonRegistration,
     InquiryRequest,
+    ProvisionPermit,
+    ProvisionResponse,
+    ReviewCopy,
+    ReviewSubject,
     TargetPerson,
     TargetRegistration,
     VaccinationRecord,
 )
+from contracts.sealing import addressed, sealed_review
 from hub.approvals import Role
 from hub.desk import HeldRow, NotAuthenticated, Terminal, open_desk
 from hub.settings import AdaptersSettings
-from stack.keys import card_authority, shc_issuer
+from stack.keys import card_authority, keys_for, shc_issuer
 from stack.network_list import network_list
-from tests.e2e.people import dose_row, person, record_row
-from tests.e2e.stack import Stack, kiosk_url, records_csv, rows_csv
+from tests.e2e.people import MADE, dose_row, identifying_values, person, record_row
+from tests.e2e.stack import CITIES, Stack, kiosk_url, records_csv, rows_csv
 from tests.harness import CHIKUSEI, PASSWORD, YUKI
-from tests.probes import wait_for
+from tests.probes import drain_queue, pg_dump, wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -131,7 +138,8 @@ async def journal(stack: Stack, kind: str) -> list[tuple[str, str | None]]:
 
 async def audit(stack: Stack, action: str) -> list[dict[str, Any]]:
     rows = await stack.hub_rows(
-        "SELECT actor, action, subject, terminal FROM audit_log WHERE action = $1 ORDER BY seq",
+        "SELECT actor, action, subject, terminal, detail FROM audit_log WHERE action = $1"
+        " ORDER BY seq",
         action,
     )
     return [dict(r) for r in rows]
@@ -313,7 +321,24 @@ async def test_f05_each_server_acquires_its_own_code_and_the_network_links_them(
 
 
 async def _inquiry(stack: Stack, reject: str | None = None) -> tuple[dict[str, Any], HeldRow, str]:
-    """A resident of Yuki with a dose, who moved to Chikusei; Chikusei asks Yuki (F6)."""
+    """A resident of Yuki with a dose, who moved to Chikusei; Chikusei asks Yuki (F6), and
+    Yuki's 所属長 approves the reply (or rejects it, with `reject`)."""
+    here, _, name = await _asked(stack)
+    (held,) = await stack.approve(
+        YUKI, "health-promotion", f"kacho.{uuid.uuid4().hex[:6]}", reject=reject
+    )
+    return here, held, name
+
+
+async def _inquiry_held(stack: Stack) -> tuple[dict[str, Any], str]:
+    """As `_inquiry`, the reply left held: the resident asked about and the reply's id."""
+    here, held_id, _ = await _asked(stack)
+    return here, held_id
+
+
+async def _asked(stack: Stack) -> tuple[dict[str, Any], str, str]:
+    """A resident of Yuki with a dose, who moved to Chikusei; Chikusei asks Yuki (F6) and
+    the reply waits for Yuki's 所属長: (the resident here, the held reply's id, the file)."""
     there = person(YUKI)
     await register(stack, YUKI, there)
     here = person(CHIKUSEI, resident_code=there["resident_code"], my_number=there["my_number"])
@@ -341,10 +366,8 @@ async def _inquiry(stack: Stack, reject: str | None = None) -> tuple[dict[str, A
         rows_csv([{"person": here["person"], "provider": YUKI}]),
     )
     await until(stack.held, "the reply held for Yuki's 所属長")
-    (held,) = await stack.approve(
-        YUKI, "health-promotion", f"kacho.{uuid.uuid4().hex[:6]}", reject=reject
-    )
-    return here, held, name
+    (row,) = await stack.hub_rows("SELECT message_id FROM held_messages WHERE state = 'held'")
+    return here, str(row["message_id"]), name
 
 
 async def test_f06_an_inquiry_gets_a_permit_and_its_result_comes_back(stack: Stack) -> None:
@@ -391,12 +414,19 @@ async def test_f07_the_provider_answers_sealed_and_refuses_a_permit_it_never_saw
 ) -> None:
     here, held, _ = await _inquiry(stack)
     await until(lambda: _has_result(stack, here["person"]), "the result")
-    # The reply crossed the hub sealed: the journal and the approver saw only ciphertext.
+    # The reply crossed the hub sealed: the journal holds ciphertext only. The 所属長
+    # read its review copy, and the inquirer took it because it has the approved digest.
     (body,) = await stack.hub_rows(
         "SELECT canonical FROM journal WHERE message_id = $1", uuid.UUID(held.message_id)
     )
     assert b'"kind":"sealed"' in bytes(body["canonical"])
     assert str(RECORD.lot_number).encode() not in bytes(body["canonical"])
+    viewed = [a for a in await audit(stack, "held.viewed") if a["subject"] == held.message_id]
+    assert [json.loads(a["detail"]) for a in viewed] == [{"content": True}]
+    assert await _at_inquirer(stack, held.message_id) == {
+        "approval_attestation": "attestation:kept",
+        "provision_response": "result:provided",
+    }
     provided = await stack.fetch(
         YUKI, "SELECT outcome FROM intermediate.provision_records WHERE role = 'provider'"
     )
@@ -425,6 +455,105 @@ async def test_f07_the_provider_answers_sealed_and_refuses_a_permit_it_never_saw
     assert await _effects_of(stack, YUKI, "adapter.intermediate.082074", [forged]) == [
         "refused:permit_unknown"
     ]
+
+
+async def test_f07_a_provider_that_seals_other_content_than_it_showed_is_refused(
+    stack: Stack,
+) -> None:
+    # A provider (here, a forgery signed with Yuki's server key) shows its 所属長 one
+    # thing in the review copy and seals another to the inquirer: the 所属長 approves what
+    # they saw, and the inquirer, on opening the reply, finds another digest and refuses it.
+    here, genuine = await _inquiry_held(stack)
+    original = Envelope.model_validate_json(
+        bytes(
+            (
+                await stack.hub_rows(
+                    "SELECT canonical FROM journal WHERE message_id = $1", uuid.UUID(genuine)
+                )
+            )[0]["canonical"]
+        )
+    )
+    (permit_row,) = await stack.hub_rows(
+        "SELECT canonical FROM journal WHERE kind = 'provision_permit' AND correlation_id = $1"
+        " AND recipient_municipality = $2",
+        original.correlation_id,
+        YUKI,
+    )
+    permit = Envelope.model_validate_json(bytes(permit_row["canonical"])).payload
+    assert isinstance(permit, ProvisionPermit)
+    shown = ProvisionResponse(
+        inquiry_id=permit.inquiry_id, permit_id=permit.permit_id, status="no_data"
+    )
+    sealed = shown.model_copy(
+        update={
+            "status": "provided",
+            "history": (
+                DoseHistoryItem(
+                    vaccine_type="COVID19", dose_number=9, administered_on=date(2024, 1, 9)
+                ),
+            ),
+        }
+    )
+    forged = _provider_reply(stack, original, sealed=sealed, shown=shown)
+    await stack.publish_signed(forged)
+    await until(lambda: _is_held(stack, forged.id), "the forged reply held")
+    (approved,) = await stack.approve(
+        YUKI, "health-promotion", f"kacho.{uuid.uuid4().hex[:6]}", only=str(forged.id)
+    )
+    assert approved.message_id == str(forged.id)
+
+    async def refused() -> bool:
+        effects = await _at_inquirer(stack, forged.id)
+        return effects.get("provision_response") == "refused:digest_mismatch"
+
+    await until(refused, "the inquirer's refusal")
+    await until(lambda: _has_result(stack, here["person"]), "the refused result")
+    result = await _result_for(stack, here["person"])
+    assert result is not None
+    assert (result["status"], result["history"]) == ("refused", [])
+    # The genuine reply, still held, is rejected so that it does not wait on.
+    await stack.approve(YUKI, "health-promotion", f"kacho.{uuid.uuid4().hex[:6]}", reject="重複")
+
+
+def _provider_reply(
+    stack: Stack, original: Envelope, *, sealed: ProvisionResponse, shown: ProvisionResponse
+) -> Envelope:
+    """A reply like `original` (the provider's), sealing `sealed` to the inquirer but
+    showing `shown` in its review copy, signed with the provider server's key."""
+    ring = KeyRing.load(stack.services.ring_dir)
+    signer = keys_for(ring, stack.key_dir, IS, YUKI).signer
+    message_id = new_message_id()
+    payload, declared = addressed(sealed, ring, IS, CHIKUSEI, envelope_id=message_id)
+    review = ReviewCopy(
+        inquirer=CHIKUSEI,
+        inquirer_system=IS,
+        subject=ReviewSubject(),
+        provision=shown,
+    )
+    return signer.sign(
+        Envelope.new(
+            payload=payload,
+            declared=declared,
+            review=sealed_review(review, ring, YUKI, envelope_id=message_id),
+            kind="provision_response",
+            message_id=message_id,
+            municipality=YUKI,
+            sender=Party(system=IS, instance="is-forged"),
+            recipient=Recipient(system=NWS, municipality=YUKI),
+            procedure=original.procedure,
+            data_items=original.data_items,
+            key_id=signer.key_id,
+            correlation_id=original.correlation_id,
+            causation_id=original.causation_id,
+        )
+    )
+
+
+async def _is_held(stack: Stack, message_id: object) -> bool:
+    rows = await stack.hub_rows(
+        "SELECT 1 FROM held_messages WHERE message_id = $1 AND state = 'held'", message_id
+    )
+    return bool(rows)
 
 
 async def test_f07_a_rejected_reply_ends_the_inquiry_as_withheld(stack: Stack) -> None:
@@ -828,7 +957,74 @@ async def test_f20_contractors_work_only_from_the_named_roster_and_are_logged(st
     assert "vendor.tanaka" in failed
 
 
+# --- what is left where: nothing readable about a person ---------------------------------
+
+
+async def test_nothing_about_a_person_is_readable_in_the_hub_its_logs_or_the_stores(
+    stack: Stack, desk_logs: list[str]
+) -> None:
+    # Last, after every flow above (F1-F20): the hub's database (every row of every table,
+    # bytes decoded), the hub's, desk's and adapters' logs and the dead letters hold none
+    # of the residents' My Numbers, 住民票コード, names, addresses or birth dates, nor
+    # the examples'; a dump of each adapter database holds none in plaintext (R48).
+    await register(stack, CHIKUSEI, person(CHIKUSEI))  # one at least, run alone
+    values = identifying_values() | set(PERSONAL_VALUES)
+    assert len(MADE) >= 1
+    hub_text = await _hub_database_text(stack)
+    assert "target_registration" in hub_text  # the scan reads the journal
+    dead = await drain_queue(stack.services.amqp_url, DEAD_QUEUE)
+    places = {
+        "the hub database": hub_text,
+        "the logs": stack.logs() + "\n".join(desk_logs),
+        "the dead letters": "\n".join(
+            m.body.decode(errors="replace") + str(m.headers) for m in dead
+        ),
+    }
+    for owner in (*CITIES, "nws"):
+        places[f"the {owner} adapter database"] = await pg_dump(stack.database_url(owner))
+    found = {where: sorted(v for v in values if v in text) for where, text in places.items()}
+    assert found == {where: [] for where in places}
+
+
+async def _hub_database_text(stack: Stack) -> str:
+    """Every row of every table of the hub's database, as text, bytes also decoded."""
+    tables = await stack.hub_rows(
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+    )
+    parts = []
+    for table in tables:
+        for row in await stack.hub_rows(f'SELECT * FROM "{table["table_name"]}"'):  # noqa: S608
+            for value in row.values():
+                if isinstance(value, bytes | memoryview):
+                    parts.append(bytes(value).decode(errors="replace"))
+                parts.append(str(value))
+    return "\n".join(parts)
+
+
 # --- helpers ----------------------------------------------------------------------------------
+
+
+async def _at_inquirer(stack: Stack, held_id: object) -> dict[str, str]:
+    """What Chikusei's intermediate server did with what followed a held reply of Yuki's:
+    the hub's attestation and the reply the network carried, by kind."""
+    rows = await stack.hub_rows(
+        "SELECT kind, message_id FROM journal WHERE causation_id = $1 AND decision = 'deliver'"
+        " AND recipient_system = 'intermediate' AND recipient_municipality = $2",
+        uuid.UUID(str(held_id)),
+        CHIKUSEI,
+    )
+    found = {}
+    for row in rows:
+        effects = await stack.fetch(
+            CHIKUSEI,
+            "SELECT effect FROM adapter_effects WHERE consumer = $1 AND message_id = $2",
+            "adapter.intermediate.082279",
+            row["message_id"],
+        )
+        if effects:
+            found[row["kind"]] = effects[0]["effect"]
+    return found
 
 
 async def _effect(stack: Stack, city: str, consumer: str, message_id: object, effect: str) -> bool:

@@ -35,6 +35,7 @@ from contracts.payloads import DoseHistoryItem, FukuhonRegistration
 from hub.cli import app
 from storekit.migrate import migrate
 from tests.harness import adapter_database
+from tests.probes import pg_dump
 
 pytestmark = pytest.mark.integration
 
@@ -159,31 +160,6 @@ def personal_values(person: dict[str, Any]) -> dict[str, str]:
             if len(part) >= 2:
                 values[f"{field}_part{n}"] = part
     return values
-
-
-def pg_dump_binary() -> str:
-    """`pg_dump` on the PATH, else the newest of the server packages'."""
-    found = shutil.which("pg_dump")
-    if found:
-        return found
-    versions = Path("/usr/lib/postgresql").glob("*/bin/pg_dump")
-    return str(max(versions, key=lambda p: int(p.parts[-3])))
-
-
-async def pg_dump(dsn: str) -> str:
-    """The whole database as `pg_dump` writes it (schema and data, plain SQL)."""
-    binary = await asyncio.to_thread(pg_dump_binary)
-    process = await asyncio.create_subprocess_exec(
-        binary,
-        "--no-owner",
-        "--dbname",
-        dsn,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode(errors="replace")
-    return out.decode()
 
 
 def leaks(dump: str, folks: list[dict[str, Any]]) -> list[str]:
