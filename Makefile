@@ -40,8 +40,10 @@ unit: venv
 demo: venv services
 	$(BIN)/sesshu stack demo
 
-# Hub versus a plain aio-pika forwarder in one run; results also in var/bench/pipeline.json.
+# What sealing adds per message at the adapters (var/bench/sealing.json), then the hub
+# versus a plain aio-pika forwarder in one run; results also in var/bench/pipeline.json.
 bench: venv services
+	$(BIN)/python -m bench.sealing
 	$(BIN)/python -m bench.pipeline
 
 clean:

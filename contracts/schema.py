@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope
 from contracts.keys import KeyEntry
-from contracts.payloads import PAYLOAD_MODELS, SealedPayload
+from contracts.payloads import PAYLOAD_MODELS, ReviewCopy, SealedPayload
 
 __all__ = ["SCHEMA_DIR", "schema_files", "write_schemas"]
 
@@ -36,6 +36,8 @@ def schema_files() -> dict[str, str]:
     files = {
         "envelope.json": _text(Envelope, "envelope"),
         "key-ring-entry.json": _text(KeyEntry, "key-ring-entry"),
+        # The plaintext of an envelope's `review` (sealed to the desk, R37).
+        "review-copy.json": _text(ReviewCopy, "review-copy"),
     }
     models: list[type[BaseModel]] = [*PAYLOAD_MODELS, SealedPayload]
     for model in models:

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from contracts.broker import destinations
 from contracts.canonical import canonical_bytes
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, Party, Recipient, new_message_id
 from contracts.examples import EXAMPLE_KINDS, example_payload
 from contracts.keys import GeneratedKey, KeyRing, generate_key
-from contracts.sealing import addressed_envelope, open_sealed, seal, sealing_secret
+from contracts.payloads import ProvisionResponse, ReviewCopy, ReviewSubject, TransferOutProvision
+from contracts.sealing import addressed_envelope, open_sealed, seal, sealed_review, sealing_secret
 from contracts.signing import Freshness, Signer, VerificationError, parse_and_verify
 from hub.pipeline import Triage
 from hub.settings import Settings
@@ -32,6 +35,8 @@ CHIKUSEI = "082279"
 YUKI = "082074"
 MUNICIPALITIES = (CHIKUSEI, YUKI)
 LOCAL_SYSTEMS = (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE, SystemId.VRS, SystemId.KIOSK)
+# Each city's desk holds a review key: a provision's review copy is sealed to it (R37).
+CITY_KEYS = (*LOCAL_SYSTEMS, SystemId.DESK)
 
 # Who sends each kind to whom (flows F1-F20 of domain.md), under which procedure and data
 # item: every route is a row of the sample permitted-inquiry list (routing/policies).
@@ -81,7 +86,7 @@ class Keys:
         """Generate every key and write it under `directory`."""
         start = datetime.now(UTC) - timedelta(days=1)
         owners: list[tuple[SystemId, str | None]] = [
-            (system, code) for code in MUNICIPALITIES for system in LOCAL_SYSTEMS
+            (system, code) for code in MUNICIPALITIES for system in CITY_KEYS
         ]
         owners += [(SystemId.HUB, None), (SystemId.NWS, None)]
         generated = {
@@ -98,6 +103,13 @@ class Keys:
         """The hub's key ring: every public entry."""
         return KeyRing([key.entry for key in self.generated.values()])
 
+    def review_keys(self, key_id: str) -> X25519PrivateKey:
+        """The desk's private review key of a key id (KeyError for any other)."""
+        for (system, _), key in self.generated.items():
+            if system is SystemId.DESK and key.entry.key_id == key_id:
+                return key.sealing
+        raise KeyError(key_id)
+
     def of(self, system: SystemId, municipality: str) -> GeneratedKey:
         """The key a system signs with for a municipality."""
         shared = system in (SystemId.HUB, SystemId.NWS)
@@ -110,10 +122,25 @@ def envelope_for(kind: str, keys: Keys) -> Envelope:
     target = YUKI if kind in CROSS_MUNICIPALITY else CHIKUSEI
     key = keys.of(sender, CHIKUSEI)
     signer = Signer(key.entry.key_id, key.signing)
+    payload, message_id = example_payload(kind), new_message_id()
+    review = None
+    if isinstance(payload, ProvisionResponse | TransferOutProvision):
+        # A provision's review copy, sealed to Chikusei's desk, for its 所属長 (R37).
+        copy = ReviewCopy(
+            inquirer=target,
+            inquirer_system=SystemId.INTERMEDIATE
+            if isinstance(payload, ProvisionResponse)
+            else SystemId.VRS,
+            subject=ReviewSubject(),
+            provision=payload,
+        )
+        review = sealed_review(copy, keys.ring(), CHIKUSEI, envelope_id=message_id)
     # A kind that identifies a person is sealed to its recipient (SEALED_KINDS).
     envelope = addressed_envelope(
         keys.ring(),
-        payload=example_payload(kind),
+        payload=payload,
+        message_id=message_id,
+        review=review,
         secret=sealing_secret(signer),
         municipality=CHIKUSEI,
         sender=Party(system=sender, instance=f"{sender.value.replace('_', '-')}-1"),
@@ -214,4 +241,8 @@ def _live(keys: Keys, settings: Settings, echo: Callable[[str], None]) -> int:
     bodies += [(label, make()) for label, make in forgeries(keys)]
     hub = keys.of(SystemId.HUB, CHIKUSEI)
     signer = Signer(hub.entry.key_id, hub.signing)
-    return asyncio.run(walkthrough_live.through_the_hub(settings, triage, bodies, echo, signer))
+    return asyncio.run(
+        walkthrough_live.through_the_hub(
+            settings, triage, bodies, echo, signer, review_keys=keys.review_keys
+        )
+    )

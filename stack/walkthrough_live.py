@@ -20,6 +20,7 @@ from contracts.broker import DEAD_QUEUE, INGRESS_EXCHANGE, adapter_queue, destin
 from contracts.signing import Signer
 from hub.approvals import Role
 from hub.desk import Desk, Terminal
+from hub.desk.review import ReviewKeys
 from hub.pipeline import Triage
 from hub.service import open_store
 from hub.settings import Settings
@@ -59,9 +60,11 @@ async def through_the_hub(
     bodies: list[tuple[str, bytes]],
     echo: Callable[[str], None],
     hub_signer: Signer,
+    *,
+    review_keys: ReviewKeys,
 ) -> int:
-    """Send `(label, wire bytes)` through a live worker, then approve what it held; return
-    the number of surprises."""
+    """Send `(label, wire bytes)` through a live worker, then approve what it held (its
+    review copies opened with the desk's `review_keys`); return the number of surprises."""
     await _place(settings).make(fresh=True)
     store = await open_store(settings)
     if store is None:  # pragma: no cover - only with a stop event
@@ -74,7 +77,7 @@ async def through_the_hub(
         await _publish(url, [body for _, body in bodies])
         await _until_settled(store, len(bodies))
         await _report(settings, store, echo)
-        surprises = await _approve(settings, store, triage, hub_signer, echo)
+        surprises = await _approve(settings, store, triage, (hub_signer, review_keys), echo)
     finally:
         stop.set()
         await running
@@ -94,13 +97,19 @@ async def _approve(
     settings: Settings,
     store: PgStore,
     triage: Triage,
-    signer: Signer,
+    keys: tuple[Signer, ReviewKeys],
     echo: Callable[[str], None],
 ) -> int:
     """A 所属長 of Chikusei approves what was held; the release goes out through the outbox
     with the hub's attestation, and the audit trail verifies."""
     dsn = settings.database.url.get_secret_value()
-    desk = Desk(await PgDesk.connect(dsn, size=1), signer, policy_version=triage.policy.version)
+    signer, review_keys = keys
+    desk = Desk(
+        await PgDesk.connect(dsn, size=1),
+        signer,
+        policy_version=triage.policy.version,
+        review_keys=review_keys,
+    )
     try:
         await desk.add_staff(
             APPROVER,
