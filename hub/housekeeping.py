@@ -1,14 +1,16 @@
 """The hub's background jobs beside each worker: audit what it runs with (policy and key
 ring, when they changed, at start and whenever the ring is reloaded), expire held messages
-past their time, seal the journal into the audit log and sign the audit log's head. Every
-job is safe to run in every worker process at once (row locks with SKIP LOCKED, the audit
-append lock)."""
+past their time, seal the journal into the audit log and sign the audit log's head, and
+prune what is past its retention (every SESSHU_RETENTION__INTERVAL_SECONDS, audited with
+its counts). Every job is safe to run in every worker process at once (row locks with SKIP
+LOCKED, the audit append lock, the prune lock)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ from contracts.canonical import canonical_bytes
 from hub.desk import Desk, open_desk
 from hub.errors import DatabaseUnavailable
 from hub.pipeline import Triage
+from hub.retention import Periods
 from hub.retry import sleep_unless
 from hub.settings import Settings
 
@@ -53,7 +56,7 @@ async def housekeep(
         log.warning("no hub signing key: held messages will not expire, checkpoints not signed")
     interval = settings.desk.expiry_interval_seconds
     every = max(1, round(settings.desk.checkpoint_interval_seconds / interval))
-    tick = 0
+    tick, prune_at = 0, 0.0
     try:
         while not stop.is_set():
             try:
@@ -61,6 +64,9 @@ async def housekeep(
                 await started.audit(desk, current())
                 if can_sign:
                     await _jobs(settings, desk, seal=tick % every == 0)
+                if time.monotonic() >= prune_at:  # a failed prune is tried again next tick
+                    await _prune(settings, desk, current())
+                    prune_at = time.monotonic() + settings.retention.interval_seconds
             except DatabaseUnavailable:
                 log.warning("housekeeping: PostgreSQL unavailable; retrying")
             except Exception as exc:  # a job's bug must not stop the worker beside it
@@ -99,3 +105,14 @@ async def _jobs(settings: Settings, desk: Desk, *, seal: bool) -> None:
     if seal:
         await desk.seal_journal(settings.desk.journal_seal_lag_seconds)
         await desk.checkpoint()
+
+
+async def _prune(settings: Settings, desk: Desk, triage: Triage) -> None:
+    """Retention under the policy in force; counts only in the log (the audit row has
+    them too)."""
+    pruned = await desk.prune(Periods.of(triage.policy, settings), batch=settings.retention.batch)
+    if pruned:
+        log.info(
+            "retention: removed %s",
+            ", ".join(f"{p.count} {p.what} {p.unit}" for p in pruned),
+        )

@@ -6,7 +6,7 @@ one (`hub.store.memory.MemoryStore`); the adapters' ports are in `adapters/ports
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,9 +43,10 @@ class Journal(Protocol):
         """
         ...
 
-    async def journaled_bytes(self, keys: Sequence[str]) -> dict[str, bytes]:
+    async def journaled_bytes(self, keys: Sequence[str]) -> Mapping[str, bytes | None]:
         """The bytes journaled under those of these dedupe keys that are journaled (to tell
-        a reused id from a resend of the same message)."""
+        a reused id from a resend of the same message); None where retention removed
+        them."""
         ...
 
     async def mark_published(self, seqs: Sequence[int]) -> None:

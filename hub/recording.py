@@ -14,7 +14,10 @@
   an `id_conflict` refusal, keyed by its own bytes. The same message again stays a silent
   duplicate, in the same batch as in a later one: an exact replay, or a resend that differs
   only in what a sender stamps anew each time it sends (`sent_at`, `traceparent` and so
-  the signature; an edge resending a file after a crash, contracts/README.md).
+  the signature; an edge resending a file after a crash, contracts/README.md). Once
+  retention has removed the first message's bytes (weeks later: an exact replay is stale
+  long before), nothing is left to compare with, and the reuse is told as `id_conflict`
+  rather than a message dropped unseen.
 """
 
 from __future__ import annotations
@@ -120,7 +123,11 @@ async def _conflicts(
     conflicts = [
         id_conflict(entry)
         for entry in by_id
-        if entry.dedupe_key in journaled
-        and not same_message(entry.canonical, journaled[entry.dedupe_key])
+        if entry.dedupe_key in journaled and not _same(entry, journaled[entry.dedupe_key])
     ]
     return conflicts, set(keys) - journaled.keys()
+
+
+def _same(entry: JournalEntry, journaled: bytes | None) -> bool:
+    # None: the journaled bytes were pruned, so this cannot be shown to be the same message.
+    return journaled is not None and same_message(entry.canonical, journaled)

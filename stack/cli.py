@@ -35,6 +35,7 @@ from stack.demo import run_demo
 from stack.host import run_city, run_network
 from stack.keys import provision_keys
 from stack.processes import Processes, stack_commands
+from stack.prune import prune_command
 from stack.walkthrough import run as run_walkthrough
 
 __all__ = ["demo_app", "stack_app"]
@@ -43,6 +44,7 @@ stack_app = typer.Typer(
     help="The adapters of the five systems, and the whole stack.", no_args_is_help=True
 )
 stack_app.add_typer(data_key_app, name="data-key")
+stack_app.command("prune")(prune_command)
 
 
 def _settings() -> Settings:

@@ -44,6 +44,7 @@ from hub.settings import Settings
 from stack.data_keys import city_data_keys
 from stack.keys import card_authority, keys_for, sealing_keys, secret, shc_issuer
 from stack.network_list import network_list
+from stack.prune import STACK_ACTOR, prune_systems
 
 __all__ = ["run_city", "run_network"]
 
@@ -140,10 +141,19 @@ async def run_city(settings: Settings, city: str, stop: asyncio.Event) -> None:
         serving = asyncio.create_task(web.serve())
         log.info("adapters of %s running", city)
         interval = settings.adapters.poll_interval_seconds
+        prune: Callable[[], Awaitable[object]] = functools.partial(
+            prune_systems,
+            db,
+            settings.adapters.data_dir / city / "health_mgmt",
+            settings,
+            dry_run=False,
+            actor=STACK_ACTOR,
+        )
         jobs = [
             (systems.health_edge.poll, interval),
             (systems.vrs_edge.poll, interval),
             (systems.retention.purge, 60.0),
+            (prune, settings.retention.interval_seconds),
         ]
         try:
             await _until(stop, jobs, watch=serving)

@@ -75,7 +75,7 @@ class Decisions(DeskBase):
             message = await self._locked(tx, message_id)
             now = self._now()
             decided = refusing(lambda: approvals.approve(message.row.as_held(), who, now, comment))
-            original = Envelope.model_validate_json(message.canonical)
+            original = Envelope.model_validate_json(message.journaled())
             try:
                 review, view = readable(original, self._review_keys)
             except Unreadable as exc:
@@ -96,7 +96,7 @@ class Decisions(DeskBase):
         """Queue the journaled bytes and the attestation, mark the row released, complete
         its 情報提供等記録 and audit the approval and the release."""
         row, now = message.row, approval.at
-        original = Envelope.model_validate_json(message.canonical)
+        original = Envelope.model_validate_json(message.journaled())
         attestation = self._attestation(signer, original, approval)
         await tx.release(
             row.journal_seq,
@@ -195,7 +195,7 @@ class Decisions(DeskBase):
         now: datetime,
     ) -> None:
         """Notify the parties, write the decision and close the 情報提供等記録."""
-        original = Envelope.model_validate_json(message.canonical)
+        original = Envelope.model_validate_json(message.journaled())
         await tx.record(self._notices(signer, original, code, now))
         await tx.decide(
             message.row.message_id,

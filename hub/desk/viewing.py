@@ -59,6 +59,19 @@ def envelope_facts(envelope: Envelope) -> dict[str, Any]:
     return document
 
 
+PRUNED = "its bytes were removed after their retention period (README, Retention)"
+
+
+def _pruned_facts(row: HeldRow) -> dict[str, Any]:
+    """What is left to show of a message whose bytes retention removed: its journal row."""
+    return {
+        "kind": row.kind,
+        "procedure": row.procedure,
+        "sender": {"system": row.sender_system, "municipality": row.sender_municipality},
+        "payload": "pruned",
+    }
+
+
 class Viewing(DeskBase):
     """Held messages: list, show, reveal."""
 
@@ -106,6 +119,10 @@ class Viewing(DeskBase):
             if Role.APPROVER in who.roles:
                 raise Forbidden("wrong_department", "the message belongs to another department")
             raise Forbidden("not_an_approver", "only its approvers and auditors see it")
+        if message.canonical is None:  # decided long ago; retention removed its bytes
+            return await self._shown(
+                who, row, terminal, facts=_pruned_facts(row), review=None, unreadable=PRUNED
+            )
         envelope = Envelope.model_validate_json(message.canonical)
         review, unreadable = None, None
         if deciding:
@@ -113,6 +130,22 @@ class Viewing(DeskBase):
                 _, review = readable(envelope, self._review_keys)
             except Unreadable as exc:
                 unreadable = str(exc)
+        facts = envelope_facts(envelope)
+        return await self._shown(
+            who, row, terminal, facts=facts, review=review, unreadable=unreadable
+        )
+
+    async def _shown(
+        self,
+        who: Staff,
+        row: HeldRow,
+        terminal: Terminal,
+        *,
+        facts: dict[str, Any],
+        review: ReviewView | None,
+        unreadable: str | None,
+    ) -> HeldView:
+        """Audit the view, then answer it."""
         async with self.store.transaction() as tx:
             await tx.audit(
                 at=self._now(),
@@ -123,7 +156,7 @@ class Viewing(DeskBase):
                 terminal=terminal.as_dict(),
                 detail={"content": review is not None},
             )
-        return HeldView(row, envelope_facts(envelope), review, unreadable)
+        return HeldView(row, facts, review, unreadable)
 
     async def reveal(self, who: Staff, message_id: str, terminal: Terminal) -> dict[str, str]:
         """The full My Numbers of a held message's review copy, for an approver allowed to
@@ -136,6 +169,8 @@ class Viewing(DeskBase):
             raise Forbidden("may_not_reveal", "revealing My Number needs its own permission")
         if row.department != who.department:
             raise Forbidden("wrong_department", "the message belongs to another department")
+        if message.canonical is None:
+            raise DeskError("pruned", PRUNED)
         envelope = Envelope.model_validate_json(message.canonical)
         try:
             _, review = readable(envelope, self._review_keys)

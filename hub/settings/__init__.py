@@ -3,7 +3,7 @@
 Build it once at start-up with `Settings()` and pass it down; nothing reads the
 environment anywhere else. README.md's settings table is checked against this model.
 Its sub-models live by area: connections.py (RabbitMQ, PostgreSQL), worker.py (the hub
-worker, the routing policy), signing.py, desk.py, adapters.py.
+worker, the routing policy), signing.py, desk.py, retention.py, adapters.py.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hub.settings.adapters import AdaptersSettings
 from hub.settings.connections import AmqpSettings, DatabaseSettings
 from hub.settings.desk import DeskSettings
+from hub.settings.retention import RetentionSettings
 from hub.settings.signing import SigningSettings
 from hub.settings.worker import HubSettings, RoutingSettings
 
@@ -26,6 +27,7 @@ __all__ = [
     "DatabaseSettings",
     "DeskSettings",
     "HubSettings",
+    "RetentionSettings",
     "RoutingSettings",
     "Settings",
     "SigningSettings",
@@ -48,6 +50,7 @@ class Settings(BaseSettings):
     hub: HubSettings = HubSettings()
     routing: RoutingSettings = RoutingSettings()
     desk: DeskSettings = DeskSettings()
+    retention: RetentionSettings = RetentionSettings()
     adapters: AdaptersSettings = AdaptersSettings()
     log_level: str = Field(default="INFO", description="log level of every process")
 

@@ -1,5 +1,6 @@
 """Settings of the five systems' adapters: their keys, databases, edge folders and ports
-(the hub itself reads none of them; `sesshu stack` and the adapters do)."""
+(`sesshu stack` and the adapters read them; the hub reads only `result_retention_hours`, so
+its copies of an inquiry's messages go when the intermediate server's result does, R42)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ holds its transactions. A decision on a held message runs in one transaction tha
 the held row, so two approvers clicking at once are served one after the other.
 
     PgDesk = AccountStatements (accounts.py) + TrailReads (trail.py) + the held reads
-    DeskTransaction = TrailTransaction (trail.py) + the held statements
+    DeskTransaction = TrailTransaction (trail.py) + RetentionTransaction (retention.py)
+                      + the held statements
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hub.entries import JournalEntry
 from hub.store.accounts import AccountStatements
 from hub.store.postgres import MIGRATIONS_DIR, record_columns
 from hub.store.queries import query
+from hub.store.retention import RetentionTransaction
 from hub.store.rows import HeldMessage, HeldRow
 from hub.store.trail import TrailReads, TrailTransaction
 from storekit.migrate import migrated_pool
@@ -28,7 +30,7 @@ from storekit.translate import translated
 __all__ = ["DeskTransaction", "PgDesk"]
 
 
-class DeskTransaction(TrailTransaction):
+class DeskTransaction(TrailTransaction, RetentionTransaction):
     """Statements that commit together: a decision, its release and its audit rows."""
 
     async def lock_held(self, message_id: str) -> HeldMessage | None:

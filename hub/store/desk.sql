@@ -181,10 +181,13 @@ WHERE seq > $1 AND received_at < now() - make_interval(secs => $2::float8);
 
 -- name: journal_digest
 -- What a seal covers of each journal row: its seq, key, content hash, decision, reason,
--- policy version and time, one line per row in seq order, hashed together.
+-- policy version and time, one line per row in seq order, hashed together. The content
+-- hash is of the bytes while they are kept, and the hash kept of them once retention
+-- removed them (0006_retention.sql), so a seal holds across a prune.
 SELECT count(*) AS rows,
        encode(sha256(convert_to(coalesce(string_agg(
-           concat_ws('|', seq, dedupe_key, encode(sha256(canonical), 'hex'), decision,
+           concat_ws('|', seq, dedupe_key,
+                     coalesce(encode(sha256(canonical), 'hex'), canonical_sha256), decision,
                      coalesce(reason_code, ''), policy_version,
                      (extract(epoch FROM received_at) * 1000000)::bigint),
            E'\n' ORDER BY seq), ''), 'UTF8')), 'hex') AS digest

@@ -131,11 +131,14 @@ class PgStore:
             )
         return {row["dedupe_key"]: row["outbox_seq"] for row in rows}
 
-    async def journaled_bytes(self, keys: Sequence[str]) -> dict[str, bytes]:
-        """The bytes journaled under those of `keys` that are journaled."""
+    async def journaled_bytes(self, keys: Sequence[str]) -> dict[str, bytes | None]:
+        """The bytes journaled under those of `keys` that are journaled (None: pruned)."""
         with translated():
             rows = await self._pool.fetch(query("journaled_bytes"), list(keys))
-        return {row["dedupe_key"]: bytes(row["canonical"]) for row in rows}
+        return {
+            row["dedupe_key"]: None if row["canonical"] is None else bytes(row["canonical"])
+            for row in rows
+        }
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
         """Record broker confirms (asynchronous commit)."""

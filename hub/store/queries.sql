@@ -22,11 +22,11 @@ WITH incoming AS (
     INSERT INTO journal (dedupe_key, message_id, kind, sender_system, sender_instance,
                          recipient_system, recipient_municipality, municipality, procedure,
                          correlation_id, causation_id, key_id, sent_at, canonical, signature,
-                         decision, reason_code, reason, policy_version, trace_id)
+                         decision, reason_code, reason, policy_version, trace_id, data_items)
     SELECT dedupe_key, message_id, kind, sender_system, sender_instance, recipient_system,
            recipient_municipality, municipality, procedure, correlation_id, causation_id,
            key_id, sent_at, canonical, signature, decision, reason_code, reason,
-           policy_version, trace_id
+           policy_version, trace_id, string_to_array(data_items, ',')
     FROM incoming
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING seq, dedupe_key, message_id, received_at
@@ -79,6 +79,7 @@ FROM journaled AS j
 LEFT JOIN queued AS q ON q.journal_seq = j.seq;
 
 -- name: journaled_bytes
+-- A row whose bytes were pruned (retention) answers NULL.
 SELECT dedupe_key, canonical FROM journal WHERE dedupe_key = ANY($1::text[]);
 
 -- name: mark_published
@@ -124,10 +125,11 @@ SELECT kind, decision, coalesce(reason_code, '') AS reason, count(*) AS n
 FROM journal GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 
 -- name: journal_page
--- Decisions made by routing since a time, a page at a time (for `sesshu policy simulate`).
+-- Decisions made by routing since a time, a page at a time (for `sesshu policy simulate`);
+-- the messages whose bytes were pruned (retention) cannot be replayed.
 SELECT seq, canonical, decision, reason_code
 FROM journal
-WHERE received_at >= $1 AND seq > $2
+WHERE received_at >= $1 AND seq > $2 AND canonical IS NOT NULL
   AND (decision <> 'reject' OR reason_code = ANY($3::text[]))
 ORDER BY seq
 LIMIT $4;

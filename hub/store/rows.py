@@ -99,15 +99,23 @@ class HeldRow:
 @dataclass(frozen=True, slots=True)
 class HeldMessage:
     """A held row with its journaled bytes (My Number unmasked: for deciding and masking,
-    never for showing as they are)."""
+    never for showing as they are). A message decided long ago may have lost its bytes to
+    retention (None); one still held never does."""
 
     row: HeldRow
-    canonical: bytes = field(repr=False)
+    canonical: bytes | None = field(repr=False)
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> HeldMessage:
         """From a row of held_get, held_lock or held_due (desk.sql)."""
-        return cls(HeldRow.of(record), bytes(record["canonical"]))
+        kept = record["canonical"]
+        return cls(HeldRow.of(record), None if kept is None else bytes(kept))
+
+    def journaled(self) -> bytes:
+        """The journaled bytes; ValueError if retention removed them."""
+        if self.canonical is None:
+            raise ValueError("the message's bytes were removed after their retention period")
+        return self.canonical
 
 
 @dataclass(frozen=True, slots=True)

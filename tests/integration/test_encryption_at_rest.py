@@ -409,7 +409,10 @@ async def test_the_migration_runs_on_a_database_made_before_it(tmp_path: Path) -
         connection = await asyncpg.connect(dsn)
         try:
             await connection.execute("DROP SCHEMA ims, intermediate, vrs, nws CASCADE")
-            await connection.execute("DROP TABLE adapter_effects, adapter_inbox, schema_migrations")
+            await connection.execute(
+                "DROP TABLE adapter_effects, adapter_inbox, retention_log, schema_migrations;"
+                " DROP FUNCTION retention_log_append_only"
+            )
             assert await migrate(connection, before) == ["0001_adapters"]
             await connection.execute(
                 f"INSERT INTO ims.residents ({', '.join(columns)})"  # noqa: S608 - constants
