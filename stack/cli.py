@@ -27,7 +27,6 @@ from adapters.store.intermediate import PgFukuhon
 from adapters.store.systems import PgResidents
 from hub.cli_common import settings_or_exit
 from hub.settings import Settings
-from hub.settings import load as load_settings
 from observability import logs
 from stack.cli_data_key import data_key_app
 from stack.data_keys import city_data_keys
@@ -47,18 +46,10 @@ stack_app.add_typer(data_key_app, name="data-key")
 stack_app.command("prune")(prune_command)
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 @stack_app.command("keys")
 def keys() -> None:
     """Generate the keys the adapters (and the hub) lack; print the ids made."""
-    settings = _settings()
+    settings = settings_or_exit()
     made = provision_keys(
         settings.adapters.municipalities,
         settings.adapters.key_dir,
@@ -93,7 +84,7 @@ def _stopping(stop: asyncio.Event) -> None:
 @stack_app.command("city")
 def city(code: Annotated[str, typer.Argument(help="6-digit local-government code")]) -> None:
     """Run one city's adapters until SIGTERM or Ctrl-C."""
-    settings = _settings()
+    settings = settings_or_exit()
     try:  # a missing data key is a configuration error: say so before starting
         city_data_keys(settings, code)
     except DataKeyError as exc:
@@ -105,14 +96,14 @@ def city(code: Annotated[str, typer.Argument(help="6-digit local-government code
 @stack_app.command("network")
 def network() -> None:
     """Run the information-provision network until SIGTERM or Ctrl-C."""
-    settings = _settings()
+    settings = settings_or_exit()
     _serve(lambda stop: run_network(settings, stop))
 
 
 @stack_app.command("up")
 def up() -> None:
     """Start the hub, the desk, the network and every city's adapters; Ctrl-C stops all."""
-    settings = _settings()
+    settings = settings_or_exit()
     provision_keys(
         settings.adapters.municipalities,
         settings.adapters.key_dir,
@@ -140,7 +131,7 @@ def reconcile(
     ),
 ) -> None:
     """R46: check a city's 副本 against health management's original; exit 1 on mismatches."""
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         kept, mismatches = asyncio.run(_reconcile(settings, code))
     except DataKeyError as exc:
@@ -172,7 +163,7 @@ def demo(
     ),
 ) -> None:
     """The whole stack and a realistic day, with a live summary; Ctrl-C stops it."""
-    settings = _settings()
+    settings = settings_or_exit()
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     surprises = asyncio.run(run_demo(settings, directory, interactive, typer.echo))
     if surprises:

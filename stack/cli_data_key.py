@@ -14,8 +14,8 @@ from adapters.store.atrest import DataKeyError
 from adapters.store.db import AdapterDb
 from adapters.store.sealed import key_usage
 from contracts.codes import CodeError
+from hub.cli_common import settings_or_exit
 from hub.settings import Settings
-from hub.settings import load as load_settings
 from stack.data_keys import Rotation, city_data_keys, make_data_key, rotate
 
 __all__ = ["data_key_app"]
@@ -30,14 +30,6 @@ RemoveOld = Annotated[
 ]
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 @data_key_app.command("generate")
 def generate(
     municipality: Annotated[str, typer.Option(help="6-digit local-government code")],
@@ -47,7 +39,7 @@ def generate(
     ] = None,
 ) -> None:
     """Write a new data key for a city into `<out>/<code>/`; it becomes the current one."""
-    settings = _settings()
+    settings = settings_or_exit()
     folder = (out / municipality) if out else settings.adapters.data_key_folder(municipality)
     try:
         key = make_data_key(folder, municipality)
@@ -73,7 +65,7 @@ def rekey_command(city: City, remove_old: RemoveOld = False) -> None:
 
 
 def _rotated(city: str, *, new_key: bool, remove_old: bool) -> Rotation:
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         return asyncio.run(rotate(settings, city, new_key=new_key, remove_old=remove_old))
     except (CodeError, DataKeyError) as exc:
@@ -100,7 +92,7 @@ def _report(done: Rotation) -> None:
 @data_key_app.command("status")
 def status(city: City) -> None:
     """Every data key of a city, the current one marked, with what each seals."""
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         keys = city_data_keys(settings, city)
     except DataKeyError as exc:

@@ -103,12 +103,13 @@ class Keys:
         """The hub's key ring: every public entry."""
         return KeyRing([key.entry for key in self.generated.values()])
 
-    def review_keys(self, key_id: str) -> X25519PrivateKey:
-        """The desk's private review key of a key id (KeyError for any other)."""
-        for (system, _), key in self.generated.items():
-            if system is SystemId.DESK and key.entry.key_id == key_id:
-                return key.sealing
-        raise KeyError(key_id)
+    def review_keys(self, key_id: str, municipality: str) -> X25519PrivateKey:
+        """The desk's private review key of a key id, if it is `municipality`'s (KeyError
+        for any other)."""
+        key = self.generated.get((SystemId.DESK, municipality))
+        if key is None or key.entry.key_id != key_id:
+            raise KeyError(key_id)
+        return key.sealing
 
     def of(self, system: SystemId, municipality: str) -> GeneratedKey:
         """The key a system signs with for a municipality."""

@@ -152,12 +152,13 @@ def provision(services: Services, *, operator: str | None = None) -> Envelope:
     return signer.sign(envelope)
 
 
-def transfer_out(services: Services) -> Envelope:
-    """Yuki's VRS answering Chikusei's transfer-in inquiry: carries My Number; flagged here."""
+def transfer_out(services: Services, *, review: ReviewCopy | None = None) -> Envelope:
+    """Yuki's VRS answering Chikusei's transfer-in inquiry: carries My Number; flagged here.
+    Its review copy is `review` if given (what a provider shows its 所属長 is its own)."""
     signer = services.signer(SystemId.VRS, YUKI)
     provided = example_payload("transfer_out_provision")
     assert isinstance(provided, TransferOutProvision)
-    review = ReviewCopy(
+    review = review or ReviewCopy(
         inquirer=CHIKUSEI,
         inquirer_system=SystemId.VRS,
         subject=ReviewSubject(reference="7001", name="下館 花子", birth_date="1950-04-01"),

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -21,12 +22,11 @@ from rich.progress import Progress, TaskID
 from adapters.health_mgmt.edge import DropFolder
 from adapters.health_mgmt.records_csv import Batch
 from adapters.kit.bridge import make_broker, publish_signed
-from adapters.kit.sealed import addressed
 from contracts.codes import CodeError, LocalGovCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.keys import KeyRing
 from contracts.payloads import VaccinationRecord
-from contracts.sealing import sealing_secret
+from contracts.sealing import addressed_envelope, sealing_secret
 from contracts.signing import Signer
 from hub.settings import Settings
 from hub.settings import load as load_settings
@@ -37,38 +37,38 @@ import_app = typer.Typer(help="Batches from the health-management system.", no_a
 PROCEDURE, DATA_ITEM = "B1-10", "vaccination.record"
 
 
-def record_envelope(  # noqa: PLR0917 - the envelope's own fields
-    record: VaccinationRecord,
-    message_id: UUID,
-    municipality: str,
-    signer: Signer,
-    instance: str,
-    ring: KeyRing,
+def record_envelope(
+    record: VaccinationRecord, message_id: UUID, municipality: str, sender: Sender, ring: KeyRing
 ) -> Envelope:
     """One imported row as the signed envelope the health-management system sends, sealed
     to the city's intermediate server (a record identifies a person)."""
-    sealed, declared = addressed(
-        record,
-        ring,
-        SystemId.INTERMEDIATE,
-        municipality,
-        envelope_id=message_id,
-        secret=sealing_secret(signer),
-    )
-    return signer.sign(
-        Envelope.new(
-            payload=sealed,
-            declared=declared,
-            kind=record.kind,
+    return sender.signer.sign(
+        addressed_envelope(
+            ring,
+            payload=record,
+            secret=sender.secret,
+            message_id=message_id,
             municipality=municipality,
-            sender=Party(system=SystemId.HEALTH_MGMT, instance=instance),
+            sender=Party(system=SystemId.HEALTH_MGMT, instance=sender.instance),
             recipient=Recipient(system=SystemId.INTERMEDIATE, municipality=municipality),
             procedure=PROCEDURE,
             data_items=(DATA_ITEM,),
-            key_id=signer.key_id,
-            message_id=message_id,
+            key_id=sender.signer.key_id,
         )
     )
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sends the imported rows: the system's signer, its sealing secret (drawn once)
+    and the instance name the envelopes carry."""
+
+    signer: Signer
+    instance: str
+    secret: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "secret", sealing_secret(self.signer))
 
 
 def _settings() -> Settings:
@@ -89,13 +89,13 @@ def _signer(key: Path) -> Signer:
 async def _send(
     settings: Settings, folder: DropFolder, paths: list[Path], municipality: str, signer: Signer
 ) -> list[Batch]:
-    ring = KeyRing.load(settings.signing.ring_dir)
+    ring, sender = KeyRing.load(settings.signing.ring_dir), Sender(signer, "import-cli")
     broker = make_broker(settings.amqp.url.get_secret_value())
     await broker.connect()
     try:
 
         async def publish(record: VaccinationRecord, message_id: UUID) -> None:
-            envelope = record_envelope(record, message_id, municipality, signer, "import-cli", ring)
+            envelope = record_envelope(record, message_id, municipality, sender, ring)
             await publish_signed(
                 broker, envelope, confirm_within=settings.amqp.publish_timeout_seconds
             )

@@ -160,6 +160,7 @@ class Provider:
             message_id=reply_id(cause, "provision"),
             instance=self.bridge.instance,
             correlation=cause.correlation_id,
+            secret=self.bridge.sealing_secret,
         )
 
 
@@ -212,13 +213,14 @@ def sealed_reply(
     message_id: UUID | None = None,
     instance: str = "is-1",
     correlation: UUID | None = None,
+    secret: bytes | None = None,
 ) -> Envelope:
     """The reply as the provider sends it: sealed to the inquirer's intermediate server,
     with its `review` copy sealed to this city's desk (for a 所属長 who may have to
     release it, R37), signed, addressed to the network (which carries what it cannot
-    open)."""
+    open). `secret` is the signer's sealing secret, drawn from it when not given."""
     message_id = message_id or new_message_id()
-    secret = sealing_secret(signer)
+    secret = secret or sealing_secret(signer)
     sealed, declared = addressed(
         response,
         ring,

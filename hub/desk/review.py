@@ -17,8 +17,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from contracts.codes import SystemId
 from contracts.envelope import Envelope
-from contracts.keys import KeyRingError, load_sealing_key
+from contracts.keys import KeyEntry, KeyRingError, load_sealing_key
 from contracts.payloads import CovidDose, DoseHistoryItem, ReviewCopy, TransferOutProvision
 from contracts.sealing import SealError, content_digest, open_review
 
@@ -55,8 +56,10 @@ SYSTEM_NAMES = {
     "kiosk": "証明書交付センター",
 }
 
-ReviewKeys = Callable[[str], X25519PrivateKey]
-"""The desk's private review key of a key id (KeyError if it holds none of that id)."""
+ReviewKeys = Callable[[str, str], X25519PrivateKey]
+"""The desk's private review key of (key id, municipality): KeyError unless it holds that
+key and the key is that municipality's (a copy sealed to another city's desk key is not a
+copy for this city's 所属長)."""
 
 
 class Unreadable(Exception):
@@ -65,22 +68,33 @@ class Unreadable(Exception):
 
 
 def review_keys(folder: Path | None) -> ReviewKeys:
-    """The desk's review keys, `<key_id>.sealing.pem` in `folder`, read when first asked
-    for (none at all when no folder is set)."""
-    cache: dict[str, X25519PrivateKey] = {}
+    """The desk's review keys in `folder`: `<key_id>.sealing.pem` beside its ring entry
+    `<key_id>.json` (as `sesshu keys generate` writes them), read when first asked for;
+    none at all when no folder is set."""
+    cache: dict[str, tuple[X25519PrivateKey, str]] = {}
 
-    def lookup(key_id: str) -> X25519PrivateKey:
+    def lookup(key_id: str, municipality: str) -> X25519PrivateKey:
         if key_id not in cache:
-            path = None if folder is None else folder / f"{key_id}.sealing.pem"
-            if path is None or "/" in key_id or not path.is_file():
-                raise KeyError(key_id)
-            try:
-                cache[key_id] = load_sealing_key(path)
-            except (OSError, KeyRingError, ValueError):
-                raise KeyError(key_id) from None
-        return cache[key_id]
+            cache[key_id] = _review_key(folder, key_id)
+        private, owner = cache[key_id]
+        if owner != municipality:
+            raise KeyError(key_id)
+        return private
 
     return lookup
+
+
+def _review_key(folder: Path | None, key_id: str) -> tuple[X25519PrivateKey, str]:
+    if folder is None or "/" in key_id:
+        raise KeyError(key_id)
+    try:
+        entry = KeyEntry.model_validate_json((folder / f"{key_id}.json").read_bytes())
+        private = load_sealing_key(folder / f"{key_id}.sealing.pem")
+    except (OSError, KeyRingError, ValueError):
+        raise KeyError(key_id) from None
+    if entry.system is not SystemId.DESK or entry.municipality is None:
+        raise KeyError(key_id)
+    return private, str(entry.municipality)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +123,12 @@ def readable(envelope: Envelope, keys: ReviewKeys) -> tuple[ReviewCopy, ReviewVi
     if envelope.review is None:
         raise Unreadable("the reply carries no review copy")
     try:
-        private = keys(envelope.review.recipient_key_id)
+        private = keys(envelope.review.recipient_key_id, str(envelope.municipality))
         review = open_review(envelope.review, private_key=private, envelope_id=envelope.id)
     except KeyError:
-        raise Unreadable("the review copy is sealed to a key this desk does not hold") from None
+        raise Unreadable(
+            "the review copy is not sealed to a desk key of the sender's municipality"
+        ) from None
     except SealError:
         raise Unreadable("the review copy does not open") from None
     if review.provision.kind != envelope.kind:

@@ -14,10 +14,13 @@ from fastapi.testclient import TestClient
 
 from contracts.broker import adapter_queue
 from contracts.codes import SystemId
+from contracts.examples import example_payload
+from contracts.payloads import ProvisionResponse, ReviewCopy, ReviewSubject, TransferOutProvision
+from contracts.sealing import sealed_review
 from hub.approvals import Role
 from hub.service import open_desk
 from hub.web.app import create_app
-from tests.harness import PASSWORD, YUKI, HubProcess, Services
+from tests.harness import CHIKUSEI, PASSWORD, YUKI, HubProcess, Services
 from tests.probes import drain_queue, held, published, topology_ready, wait_for
 from tests.traffic import provision, transfer_out
 
@@ -240,3 +243,64 @@ def test_failed_log_ins_lock_the_account_for_a_while(client: TestClient) -> None
     assert locked.status_code == 401
     assert locked.json()["code"] == "too_many_attempts"
     assert login(client, "fujita")  # other accounts are not affected
+
+
+def test_a_review_copy_a_provider_wrote_is_shown_as_text_and_one_of_another_kind_not_at_all(
+    services: Services, client: TestClient, policy_dir: Path
+) -> None:
+    # What the approver page shows of a review copy is the provider's writing: markup in a
+    # name is shown as text, never run; a copy holding another provision than the envelope
+    # carries, or sealed to another city's desk key, is not shown at all, and the reply
+    # can then only be rejected.
+    provided = example_payload("transfer_out_provision")
+    assert isinstance(provided, TransferOutProvision)
+    hostile = ReviewCopy(
+        inquirer=CHIKUSEI,
+        inquirer_system=SystemId.VRS,
+        subject=ReviewSubject(reference="7001", name='<script>alert("x")</script> 花子'),
+        provision=provided,
+    )
+    other = example_payload("provision_response")
+    assert isinstance(other, ProvisionResponse)
+    swapped = hostile.model_copy(update={"provision": other})
+    hub = HubProcess(services, extra_env={"SESSHU_ROUTING__POLICY_DIR": str(policy_dir)}).start()
+    try:
+        asyncio.run(wait_for(lambda: topology_ready(services), 30, "the hub's topology"))
+        marked, mismatched = (
+            transfer_out(services, review=hostile),
+            transfer_out(services, review=swapped),
+        )
+        genuine = transfer_out(services)
+        elsewhere = services.signer(SystemId.VRS, YUKI).sign(
+            genuine.model_copy(
+                update={
+                    "review": sealed_review(
+                        hostile, services.ring(), CHIKUSEI, envelope_id=genuine.id
+                    ),
+                    "signature": None,
+                }
+            )
+        )
+        for each in (marked, mismatched, elsewhere):
+            asyncio.run(held(services, each))
+    finally:
+        assert hub.stop() == 0, hub.log()
+    fujita = login(client, "fujita")
+    page = client.get(f"/held/{marked.id}", headers=fujita)
+    assert page.status_code == 200, page.text
+    assert "<script>" not in page.text
+    assert "&lt;script&gt;" in page.text
+    assert 'data-testid="approve"' in page.text
+    unreadable = client.get(f"/api/held/{mismatched.id}", headers=fujita).json()
+    assert unreadable["review"] is None
+    assert unreadable["unreadable"] == "the review copy holds another kind of provision"
+    assert 'data-testid="approve"' not in client.get(f"/held/{mismatched.id}", headers=fujita).text
+    refused = client.post(
+        f"/api/held/{mismatched.id}/approve", headers=fujita, json={"content_sha256": "0" * 64}
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "unreadable")
+    misdirected = client.get(f"/api/held/{elsewhere.id}", headers=fujita).json()
+    assert misdirected["review"] is None
+    assert misdirected["unreadable"] == (
+        "the review copy is not sealed to a desk key of the sender's municipality"
+    )
