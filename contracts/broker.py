@@ -7,7 +7,7 @@ consumes its own `adapter_queue(system, municipality)`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from contracts.codes import SystemId
 
@@ -22,6 +22,7 @@ __all__ = [
     "HEADER_RECEIVED_BYTES",
     "INGRESS_EXCHANGE",
     "INGRESS_QUEUE",
+    "KINDS_SENT",
     "adapter_queue",
     "destinations",
 ]
@@ -47,3 +48,54 @@ def adapter_queue(system: SystemId | str, municipality: str) -> str:
 def destinations(municipalities: Iterable[str]) -> frozenset[str]:
     """Routing keys on the delivery exchange that have an adapter queue."""
     return frozenset(f"{s.value}.{m}" for s in ADAPTER_SYSTEMS for m in municipalities)
+
+
+_REFUSAL = "delivery_refusal"  # any adapter may refuse what it was delivered
+KINDS_SENT: Mapping[SystemId, frozenset[str]] = {
+    SystemId.HEALTH_MGMT: frozenset(
+        {
+            "vaccination_record",
+            "fukuhon_registration",
+            "target_registration",
+            "resident_status_flag",
+            "inquiry_request",
+            "resident_notice",
+            _REFUSAL,
+        }
+    ),
+    SystemId.INTERMEDIATE: frozenset(
+        {
+            "linkage_registration",
+            "inquiry_request",
+            "provision_response",
+            "provision_record",
+            "inquiry_result",
+            "resident_notice",
+            _REFUSAL,
+        }
+    ),
+    SystemId.VRS: frozenset(
+        {
+            "dose_record",
+            "vaccination_export",
+            "transfer_in_inquiry",
+            "transfer_out_provision",
+            "certificate_issued",
+            _REFUSAL,
+        }
+    ),
+    SystemId.KIOSK: frozenset({"certificate_application", _REFUSAL}),
+    SystemId.NWS: frozenset(
+        {
+            "permitted_list_update",
+            "provision_permit",
+            "inquiry_request",
+            "provision_response",
+            "self_information_request",
+            _REFUSAL,
+        }
+    ),
+    SystemId.HUB: frozenset({"approval_attestation", "rejection_notice"}),
+}
+"""The kinds each system publishes (its routing keys on `INGRESS_EXCHANGE`): the broker's
+topic permissions let a system's user publish these and nothing else."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 
+from contracts.broker import KINDS_SENT
 from contracts.codes import SystemId
 from contracts.envelope import Envelope
 from routing.policy import ANY, Policy, Row
@@ -93,7 +94,7 @@ DIRECTION_OF = {
     "transfer_out_provision": "provision",
 }
 # The hub's own messages follow from decisions already made (an approval, a rejection).
-HUB_KINDS = frozenset({"approval_attestation", "rejection_notice"})
+HUB_KINDS = KINDS_SENT[SystemId.HUB]
 # Every code decide() can return: a journal row with another one was refused before
 # routing (by verification) and says nothing about the policy.
 ROUTING_CODES = frozenset(

@@ -18,11 +18,13 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from stack.broker_users import BrokerLogin, definitions, logins_for, remove_users
+from stack.parties import Party
 from storekit.databases import drop_family, ensure_database
 
 __all__ = ["AMQP_ROOT", "PG_ROOT", "Place", "environment", "rabbitmqctl"]
@@ -92,36 +94,60 @@ class Place:
         # One rabbitmqctl, not two (most of its half second is an Erlang VM starting), makes
         # the vhost and lets the user in, while the database is made.
         grant = {"user": self.user, "vhost": self.name}
-        definitions = {
+        opened = {
             "vhosts": [{"name": self.name}],
             "permissions": [grant | {"configure": ".*", "write": ".*", "read": ".*"}],
         }
-        vhost = await asyncio.create_subprocess_exec(
-            "rabbitmqctl",
-            "-q",
-            "import_definitions",  # read from stdin
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            _, (__, problem) = await asyncio.gather(
-                ensure_database(self.database_url),
-                vhost.communicate(json.dumps(definitions).encode()),
-            )
-        finally:
-            if vhost.returncode is None:
-                vhost.kill()
-                await vhost.wait()
-        if vhost.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl could not make vhost {self.name}: {problem!r}")
+        await asyncio.gather(ensure_database(self.database_url), _import_definitions(opened))
         return self
 
+    async def grant_broker(self, parties: Sequence[Party]) -> dict[Party, BrokerLogin]:
+        """Each party's broker user in this vhost (`stack.broker_users`), with a password
+        drawn anew; the vhost made too if missing. Where this machine's broker cannot be
+        told (no rabbitmqctl), every party logs in as the base URL's user."""
+        if not self.own_vhost:
+            base = urlsplit(self.amqp_base)
+            shared = BrokerLogin(base.username or "guest", base.password or "guest")
+            return dict.fromkeys(logins_for(self.name, parties), shared)
+        logins = logins_for(self.name, parties)
+        await _import_definitions(definitions(self.name, logins))
+        return logins
+
+    def amqp_url_of(self, login: BrokerLogin) -> str:
+        """The vhost's URL logged in as `login`."""
+        parts = urlsplit(self.amqp_url)
+        host = parts.netloc.rpartition("@")[2]
+        user, password = quote(login.user, safe=""), quote(login.password, safe="")
+        return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
+
     async def remove(self) -> None:
-        """The vhost, and every database named after it, even while a client holds one."""
+        """The vhost, its parties' broker users, and every database named after it, even
+        while a client holds one."""
         if self.own_vhost:
             rabbitmqctl("delete_vhost", self.name, check=False)  # not there: fine
+            remove_users(f"{self.name}.")
         await drop_family(self.database_url)
+
+
+async def _import_definitions(document: Mapping[str, object]) -> None:
+    """One `rabbitmqctl import_definitions` (most of its half second is an Erlang VM
+    starting), the document given on its standard input."""
+    child = await asyncio.create_subprocess_exec(
+        "rabbitmqctl",
+        "-q",
+        "import_definitions",  # read from stdin
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, problem = await child.communicate(json.dumps(document).encode())
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    if child.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl could not import definitions: {problem!r}")
 
 
 def environment(place: Place, ring_dir: Path, **settings: str) -> dict[str, str]:

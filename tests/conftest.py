@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from hub.settings import Settings
+from stack.broker_users import remove_users
 from stack.provision import PG_ROOT, rabbitmqctl
 from tests.harness import Services, create_services, drop_database, drop_services
 
@@ -99,6 +100,7 @@ def sweep_leftovers() -> None:
             if _owner_gone(vhost):
                 with contextlib.suppress(subprocess.SubprocessError):  # gone meanwhile
                     rabbitmqctl("delete_vhost", vhost)
+                remove_users(f"{vhost}.")  # its parties' users (stack.broker_users)
     with contextlib.suppress(OSError, asyncpg.PostgresError):
         asyncio.run(_sweep_databases())
 

@@ -51,7 +51,9 @@ Broker = RabbitBroker
 RETRY_PAUSE = 1.0
 # A refused, returned or unconfirmed publish; the caller keeps what it was sending.
 PUBLISH_FAILURES = (AMQPError, TimeoutError, ConnectionError, RuntimeError)
-INGRESS = RabbitExchange(INGRESS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
+# The hub declares the topology; an adapter's user may configure nothing (R15), so it only
+# checks that the exchange and its queue are there (a passive declaration).
+INGRESS = RabbitExchange(INGRESS_EXCHANGE, type=ExchangeType.TOPIC, durable=True, declare=False)
 
 
 def make_broker(url: str, *, prefetch: int = 100) -> RabbitBroker:
@@ -193,7 +195,7 @@ class Bridge:
 
     def subscribe(self, handler: Handler) -> None:
         """Consume this adapter's queue; `handler` runs once per message id."""
-        queue = RabbitQueue(self.consumer, queue_type=QueueType.QUORUM, durable=True)
+        queue = RabbitQueue(self.consumer, queue_type=QueueType.QUORUM, durable=True, declare=False)
 
         @self.broker.subscriber(queue, ack_policy=AckPolicy.MANUAL)
         async def _on_delivery(message: RabbitMessage) -> None:
