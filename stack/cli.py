@@ -25,15 +25,21 @@ from adapters.store.atrest import DataKeyError
 from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgFukuhon
 from adapters.store.systems import PgResidents
+from contracts.codes import LocalGovCode, SystemId
+from contracts.keys import KeyRing
 from hub.cli_common import settings_or_exit
+from hub.custody import CustodyError
 from hub.settings import Settings
 from observability import logs
 from stack.cli_data_key import data_key_app
 from stack.data_keys import city_data_keys
 from stack.demo import run_demo
-from stack.host import run_city, run_network
-from stack.keys import provision_keys
+from stack.host import run_network, run_system
+from stack.keys import DATA_KEY_SYSTEMS, check_party_folder, provision_keys
+from stack.launch import party_envs
+from stack.parties import CITY_SYSTEMS, Party
 from stack.processes import Processes, stack_commands
+from stack.provision import Place
 from stack.prune import prune_command
 from stack.walkthrough import run as run_walkthrough
 
@@ -52,10 +58,9 @@ def keys() -> None:
     settings = settings_or_exit()
     made = provision_keys(
         settings.adapters.municipalities,
-        settings.adapters.key_dir,
+        settings.adapters.key_root,
         settings.signing.ring_dir,
-        data_key_dir=settings.adapters.data_key_dir,
-        review_key_dir=settings.desk.review_key_dir,
+        shc_url=settings.adapters.shc_issuer_url,
     )
     for key_id in made:
         typer.echo(key_id)
@@ -82,45 +87,81 @@ def _stopping(stop: asyncio.Event) -> None:
 
 
 @stack_app.command("city")
-def city(code: Annotated[str, typer.Argument(help="6-digit local-government code")]) -> None:
-    """Run one city's adapters until SIGTERM or Ctrl-C."""
+def city(
+    code: Annotated[str, typer.Argument(help="6-digit local-government code")],
+    system: Annotated[str, typer.Argument(help="health_mgmt, intermediate, vrs or kiosk")] = "",
+) -> None:
+    """Run one system of one city until SIGTERM or Ctrl-C, with its own key folder
+    (SESSHU_ADAPTERS__KEY_DIR) and broker user (SESSHU_AMQP__URL)."""
     settings = settings_or_exit()
-    try:  # a missing data key is a configuration error: say so before starting
-        city_data_keys(settings, code)
-    except DataKeyError as exc:
+    try:  # configuration errors: said before starting
+        party = Party(SystemId(system), str(LocalGovCode(code)))
+        if party.system not in CITY_SYSTEMS:
+            raise ValueError("not a city's system")
+        check_party_folder(
+            settings.adapters.key_dir, party, KeyRing.load(settings.signing.ring_dir)
+        )
+        if party.system in DATA_KEY_SYSTEMS:
+            city_data_keys(settings, code)
+    except (DataKeyError, CustodyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    _serve(lambda stop: run_city(settings, code, stop))
+    except ValueError:
+        names = ", ".join(s.value for s in CITY_SYSTEMS)
+        typer.echo(f"error: system: one of {names}, and a 6-digit city code", err=True)
+        raise typer.Exit(2) from None
+    _serve(lambda stop: run_system(settings, party, stop))
 
 
 @stack_app.command("network")
 def network() -> None:
     """Run the information-provision network until SIGTERM or Ctrl-C."""
     settings = settings_or_exit()
+    try:
+        check_party_folder(
+            settings.adapters.key_dir, Party(SystemId.NWS), KeyRing.load(settings.signing.ring_dir)
+        )
+    except CustodyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     _serve(lambda stop: run_network(settings, stop))
 
 
 @stack_app.command("up")
 def up() -> None:
-    """Start the hub, the desk, the network and every city's adapters; Ctrl-C stops all."""
+    """Start the hub, the desk, the network and each system of every city, each with its
+    own key folder and broker user (made now); Ctrl-C stops all."""
     settings = settings_or_exit()
-    provision_keys(
-        settings.adapters.municipalities,
-        settings.adapters.key_dir,
-        settings.signing.ring_dir,
-        data_key_dir=settings.adapters.data_key_dir,
-        review_key_dir=settings.desk.review_key_dir,
+    # The vhost `sesshu` and the databases named after it, on the configured servers.
+    place = Place(
+        UP_PLACE, settings.amqp.url.get_secret_value(), settings.database.url.get_secret_value()
     )
-    env = dict(os.environ)
-    if settings.signing.hub_key_file is None:
-        hub_keys = sorted(settings.adapters.key_dir.glob("hub-*.signing.pem"))
-        env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(hub_keys[-1])
-    processes = Processes(env)  # in this terminal, as the operator asked for them
-    processes.start_all(stack_commands(settings.adapters.municipalities))
+    cities = settings.adapters.municipalities
+    envs = asyncio.run(_provisioned(place, settings))
+    shared = dict(os.environ) | {
+        "SESSHU_DATABASE__URL": place.database_url,
+        "SESSHU_ADAPTERS__DATABASE_URL": place.adapters_database_url,
+    }
+    processes = Processes(shared)  # in this terminal, as the operator asked
+    processes.start_all(stack_commands(cities), envs)
     typer.echo(f"started {len(processes.children)} processes; Ctrl-C stops them")
     processes.wait_any()
     codes = processes.stop()
     raise typer.Exit(max(codes.values(), default=0))
+
+
+UP_PLACE = "sesshu"
+
+
+async def _provisioned(place: Place, settings: Settings) -> dict[str, dict[str, str]]:
+    await place.make()
+    return await party_envs(
+        place,
+        settings.adapters.key_root,
+        settings.signing.ring_dir,
+        settings.adapters.municipalities,
+        shc_url=settings.adapters.shc_issuer_url,
+    )
 
 
 @stack_app.command("reconcile")
@@ -130,7 +171,8 @@ def reconcile(
         "var/reconciliation"
     ),
 ) -> None:
-    """R46: check a city's 副本 against health management's original; exit 1 on mismatches."""
+    """R46: check a city's 副本 against health management's original (run with health
+    management's key folder, whose data key opens it); exit 1 on mismatches."""
     settings = settings_or_exit()
     try:
         kept, mismatches = asyncio.run(_reconcile(settings, code))

@@ -32,7 +32,8 @@ from hub.desk import open_desk
 from hub.settings import Settings
 from hub.store.postgres import PgStore
 from stack.day import FLOWS, Day
-from stack.keys import provision_keys, shc_issuer
+from stack.keys import CARD_AUTHORITY_PARTY, SHC_ISSUER_PARTY, shc_issuer
+from stack.launch import party_envs
 from stack.processes import Processes, stack_commands
 from stack.provision import Place, environment
 
@@ -59,11 +60,11 @@ class Demo:
             self.base.amqp.url.get_secret_value(),
             self.base.database.url.get_secret_value(),
         )
+        self.key_root = self.directory / "keys" / "parties"
+        self.envs: dict[str, dict[str, str]] = {}
         self.env = environment(
             self.place,
             self.directory / "keys" / "ring",
-            SESSHU_ADAPTERS__KEY_DIR=str(self.directory / "keys" / "private"),
-            SESSHU_DESK__REVIEW_KEY_DIR=str(self.directory / "keys" / "desk"),
             SESSHU_ADAPTERS__DATA_DIR=str(self.directory / "adapters"),
             SESSHU_ADAPTERS__MUNICIPALITIES=",".join(CITIES),
             SESSHU_ADAPTERS__KIOSK_ENROLLED=CITIES[0],
@@ -88,15 +89,16 @@ class Demo:
         for name in ("adapters", "keys", "logs"):
             await asyncio.to_thread(shutil.rmtree, self.directory / name, ignore_errors=True)
         await self.place.make(fresh=True)
-        key_dir = self.directory / "keys" / "private"
-        provision_keys(CITIES, key_dir, self.directory / "keys" / "ring")
-        self.env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(
-            sorted(key_dir.glob("hub-*.signing.pem"))[-1]
+        self.envs = await party_envs(
+            self.place, self.key_root, self.directory / "keys" / "ring", CITIES
         )
+        desk = self.envs["desk"]  # what the demo's own desk calls need, as the desk's
+        for name in ("SESSHU_DESK__REVIEW_KEY_DIR", "SESSHU_SIGNING__HUB_KEY_FILE"):
+            self.env[name] = desk[name]
 
     def start(self) -> None:
         """The hub, the desk, the network and each city's adapters."""
-        self.processes.start_all(stack_commands(CITIES))
+        self.processes.start_all(stack_commands(CITIES), self.envs)
 
     def stop(self, grace: float = 0.0) -> dict[str, int]:
         """SIGTERM every process that still runs after `grace` seconds (a terminal's
@@ -180,11 +182,11 @@ async def run_demo(
         await demo.approver()
         day = Day(
             data_dir=directory / "adapters",
-            key_dir=directory / "keys" / "private",
+            key_dir=demo.key_root / CARD_AUTHORITY_PARTY,
             kiosk_url=demo.kiosk_url,
             store=store,
             code_of=demo.code_of,
-            issuer=shc_issuer(base.adapters.shc_issuer_url, None, directory / "keys" / "private"),
+            issuer=shc_issuer(base.adapters.shc_issuer_url, None, demo.key_root / SHC_ISSUER_PARTY),
             out=directory,
             say=demo.lines.append,
         )

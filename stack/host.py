@@ -1,10 +1,10 @@
-"""One process per city hosting its systems' adapters, and one for the network.
+"""One process per system of each city, and one for the network.
 
-Each adapter has its own key and its own queue; a city's adapters share one broker
-connection and the city's adapter database. Each system's bridge side consumes its queue;
-its edge (the folders, the certificate center's HTTP face) runs here as a timed job or a
-server. A stop event ends the edge loops, then the broker (which lets the handler in
-progress finish) and the database.
+Each is a party of its own (`stack.parties`): its own key folder, checked before anything
+opens (`hub.custody`), its own broker user and database role (given in its URLs), its own
+queue. Its bridge side consumes the queue; its edge (the folders, the certificate center's
+HTTP face) runs here as a timed job or a server. A stop event ends the edge loops, then the
+broker (which lets the handler in progress finish) and the database.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from adapters.kit.handlers import dispatch
 from adapters.kit.permits import NetworkList
 from adapters.nws.bridge import Network
 from adapters.nws.edge import PortalEdge, PortalNotices
-from adapters.store.atrest import DataKeys
 from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgFukuhon, PgLinkage
 from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
@@ -42,121 +41,115 @@ from contracts.keys import KeyRing
 from contracts.wire import WireLimits
 from hub.settings import Settings
 from stack.data_keys import city_data_keys
-from stack.keys import card_authority, keys_for, sealing_keys, secret, shc_issuer
+from stack.keys import (
+    DATA_KEY_SYSTEMS,
+    card_authority_public,
+    check_party_folder,
+    keys_for,
+    sealing_keys,
+    secret,
+    shc_issuer,
+)
 from stack.network_list import network_list
+from stack.parties import Party
 from stack.prune import STACK_ACTOR, prune_systems
 
-__all__ = ["run_city", "run_network"]
+__all__ = ["run_network", "run_system"]
 
 log = logging.getLogger("sesshu.stack")
 
 
+Job = tuple[Callable[[], Awaitable[object]], float]
+
+
 @dataclass
-class _City:
-    """One city's four systems, wired to its keys, database and folders, and their edges."""
+class _System:
+    """One system of one city, wired to its own keys, database role and folders: what it
+    consumes, the jobs of its edge, and the HTTP face it serves, if any."""
 
-    health: HealthMgmt
-    server: IntermediateServer
-    vrs: Vrs
-    center: CertificateCenter
-    health_edge: HealthMgmtEdge
-    vrs_edge: VrsEdge
-    retention: Retention
+    system: HealthMgmt | IntermediateServer | Vrs | CertificateCenter
+    jobs: list[Job]
+    app: object | None = None
 
 
-def _wire_city(
-    settings: Settings, city: str, db: AdapterDb, broker: Broker, data_keys: DataKeys
-) -> _City:
-    ring = KeyRing.load(settings.signing.ring_dir)
-    key_dir, root = settings.adapters.key_dir, settings.adapters.data_dir / city
-    opening = sealing_keys(key_dir)
+def _own_folder(settings: Settings, party: Party, ring: KeyRing) -> None:
+    # Before anything is opened: a folder holding another party's key stops the process.
+    check_party_folder(settings.adapters.key_dir, party, ring)
 
-    def bridge(system: SystemId) -> Bridge:
-        signer = keys_for(ring, key_dir, system, city).signer
-        return Bridge(
-            broker,
-            system,
-            city,
-            signer,
-            ring,
-            db,
-            settings.amqp.publish_timeout_seconds,
-            WireLimits(max_bytes=settings.hub.max_message_bytes),
-            settings.signing.ring_dir,
-            opening,
+
+def _wire(
+    settings: Settings, party: Party, ring: KeyRing, db: AdapterDb, broker: Broker
+) -> _System:
+    city, key_dir = str(party.municipality), settings.adapters.key_dir
+    root = settings.adapters.data_dir / city
+    bridge = Bridge(
+        broker,
+        party.system,
+        city,
+        keys_for(ring, key_dir, party.system, city).signer,
+        ring,
+        db,
+        settings.amqp.publish_timeout_seconds,
+        WireLimits(max_bytes=settings.hub.max_message_bytes),
+        settings.signing.ring_dir,
+        sealing_keys(key_dir),
+    )
+    interval = settings.adapters.poll_interval_seconds
+    prune = functools.partial(
+        prune_systems, db, root / "health_mgmt", settings, dry_run=False, actor=STACK_ACTOR
+    )
+    pruning: Job = (prune, settings.retention.interval_seconds)
+    if party.system is SystemId.HEALTH_MGMT:
+        keys = city_data_keys(settings, city)
+        health = HealthMgmt(bridge, PgResidents(db, keys), OutFolder(root / "health_mgmt"))
+        edge = HealthMgmtEdge(health, root / "health_mgmt").prepare()
+        return _System(health, [(edge.poll, interval), pruning])
+    if party.system is SystemId.INTERMEDIATE:
+        book = PgIntermediateBook(db)
+        keep = timedelta(hours=settings.adapters.result_retention_hours)
+        linkage = secret(key_dir, f"linkage-{city}")
+        server = IntermediateServer(bridge, PgLinkage(db), PgFukuhon(db), book, keep, linkage)
+        return _System(server, [(Retention(book, keep).purge, 60.0), pruning])
+    authority = card_authority_public(key_dir)
+    if party.system is SystemId.VRS:
+        issuer = shc_issuer(
+            settings.adapters.shc_issuer_url, settings.adapters.shc_key_file, key_dir
         )
-
-    authority = card_authority(key_dir).public_key()
-    issuer = shc_issuer(settings.adapters.shc_issuer_url, settings.adapters.shc_key_file, key_dir)
-    book, keep = PgIntermediateBook(db), timedelta(hours=settings.adapters.result_retention_hours)
-    health = HealthMgmt(
-        bridge(SystemId.HEALTH_MGMT), PgResidents(db, data_keys), OutFolder(root / "health_mgmt")
-    )
-    server = IntermediateServer(
-        bridge(SystemId.INTERMEDIATE),
-        PgLinkage(db),
-        PgFukuhon(db),
-        book,
-        keep,
-        secret(key_dir, f"linkage-{city}"),
-    )
-    vrs = Vrs(
-        bridge(SystemId.VRS),
-        PgVrsBook(db, data_keys),
-        issuer,
-        city not in settings.adapters.consent_not_required,
-        authority,
-    )
+        consent = city not in settings.adapters.consent_not_required
+        vrs = Vrs(bridge, PgVrsBook(db, city_data_keys(settings, city)), issuer, consent, authority)
+        return _System(vrs, [(VrsEdge(vrs, root / "vrs").prepare().poll, interval)])
     center = CertificateCenter(
-        bridge(SystemId.KIOSK),
+        bridge,
         authority,
         settings.adapters.kiosk_enrolled,
         settings.adapters.certificate_wait_seconds,
     )
-    city_systems = _City(
-        health,
-        server,
-        vrs,
-        center,
-        HealthMgmtEdge(health, root / "health_mgmt").prepare(),
-        VrsEdge(vrs, root / "vrs").prepare(),
-        Retention(book, keep),
-    )
-    for system in (city_systems.health, city_systems.server, city_systems.vrs, city_systems.center):
-        system.bridge.subscribe(dispatch(system.handlers()))
-    return city_systems
+    return _System(center, [], kiosk_app(center))
 
 
-async def run_city(settings: Settings, city: str, stop: asyncio.Event) -> None:
-    """The city's health management, intermediate server, VRS and certificate center, until
-    `stop`: their deliveries, their edge folders, and the center's HTTP face. Without the
-    city's data key (R48) it stops before it opens anything (DataKeyError)."""
-    data_keys = city_data_keys(settings, city)
-    db = await AdapterDb.open(settings.adapters.database_for(city))
+async def run_system(settings: Settings, party: Party, stop: asyncio.Event) -> None:
+    """One system of one city until `stop`: its deliveries, its edge's jobs and, for the
+    certificate center, its HTTP face. It stops before it opens anything when its key
+    folder is not its own alone (CustodyError) or, for a system that stores personal
+    data, without the city's data key (DataKeyError, R48)."""
+    ring = KeyRing.load(settings.signing.ring_dir)
+    _own_folder(settings, party, ring)
+    if party.system in DATA_KEY_SYSTEMS:
+        city_data_keys(settings, str(party.municipality))
+    db = await AdapterDb.open(settings.adapters.database_for(str(party.municipality)))
     broker = make_broker(settings.amqp.url.get_secret_value(), prefetch=50)
     try:
-        systems = _wire_city(settings, city, db, broker, data_keys)
+        wired = _wire(settings, party, ring, db, broker)
+        wired.system.bridge.subscribe(dispatch(wired.system.handlers()))
         await _start(broker)
-        web = _HostedServer(_http_config(kiosk_app(systems.center), settings, city))
+        log.info("%s running", party.name)
+        if wired.app is None:
+            await _until(stop, wired.jobs)
+            return
+        web = _HostedServer(_http_config(wired.app, settings, str(party.municipality)))
         serving = asyncio.create_task(web.serve())
-        log.info("adapters of %s running", city)
-        interval = settings.adapters.poll_interval_seconds
-        prune: Callable[[], Awaitable[object]] = functools.partial(
-            prune_systems,
-            db,
-            settings.adapters.data_dir / city / "health_mgmt",
-            settings,
-            dry_run=False,
-            actor=STACK_ACTOR,
-        )
-        jobs = [
-            (systems.health_edge.poll, interval),
-            (systems.vrs_edge.poll, interval),
-            (systems.retention.purge, 60.0),
-            (prune, settings.retention.interval_seconds),
-        ]
         try:
-            await _until(stop, jobs, watch=serving)
+            await _until(stop, wired.jobs, watch=serving)
         finally:
             web.should_exit = True
             await serving
@@ -189,6 +182,7 @@ class _HostedServer(uvicorn.Server):
 async def run_network(settings: Settings, stop: asyncio.Event) -> None:
     """The network, serving every city's queue, until `stop`."""
     ring = KeyRing.load(settings.signing.ring_dir)
+    _own_folder(settings, Party(SystemId.NWS), ring)
     db = await AdapterDb.open(settings.adapters.database_for("nws"))
     broker = make_broker(settings.amqp.url.get_secret_value(), prefetch=50)
     keys = keys_for(ring, settings.adapters.key_dir, SystemId.NWS, None)

@@ -1,8 +1,9 @@
-"""Each adapter's keys: the newest valid ring entry for its system and city whose private
-keys lie in the adapters' key directory."""
+"""Each party's keys in its own folder (`<key_root>/<party>/`): the newest valid ring entry
+for its system and city whose private keys lie there, and making what a stack lacks."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,19 +11,28 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from adapters.kit.shc import Issuer
+from adapters.store.atrest import KEY_SUFFIX as DATA_KEY_SUFFIX
 from contracts.codes import SystemId
 from contracts.keys import SIGNING_KEY_SUFFIX, KeyRing, generate_key, load_sealing_key
 from contracts.signing import Signer
+from hub.custody import check_custody
 from stack.data_keys import provision_data_keys
+from stack.parties import Party, parties_of
 
 __all__ = [
+    "CARD_AUTHORITY_PARTY",
+    "DATA_KEY_SYSTEMS",
+    "SHC_ISSUER_PARTY",
     "AdapterKeys",
     "card_authority",
+    "card_authority_public",
+    "check_party_folder",
     "keys_for",
+    "party_folder",
     "provision_keys",
     "sealing_keys",
     "secret",
@@ -76,47 +86,93 @@ def sealing_keys(key_dir: Path) -> Callable[[str], X25519PrivateKey]:
 
 def provision_keys(
     cities: tuple[str, ...],
-    key_dir: Path,
+    key_root: Path,
     ring_dir: Path,
     *,
     shc_url: str = "",
-    data_key_dir: Path | None = None,
-    review_key_dir: Path | None = None,
 ) -> list[str]:
-    """Generate the keys every adapter of `cities` (and the network, and the hub) lacks:
-    private keys into `key_dir`, ring entries into `ring_dir`, the test card authority
-    and certificate issuer keys, each city's data key (R48) into `data_key_dir/<code>/`
-    (unset: `key_dir/data/<code>/`, as the settings say), and each city's desk review key
-    (R37) into `review_key_dir` (unset: `desk` beside `key_dir`). The key ids made."""
-    card_authority(key_dir)
-    shc_issuer(shc_url or "https://vrs.example.jp/shc", None, key_dir)
-    secret(key_dir, "nws-individuals")
-    for code in cities:
-        secret(key_dir, f"linkage-{code}")
-    made = provision_data_keys(cities, data_key_dir or key_dir / "data")
+    """Generate the keys each party of a stack serving `cities` lacks (`stack.custody`),
+    each in its own folder `key_root/<party>/` (0700, private keys 0600), with its entry in
+    `ring_dir`: every system's signing and sealing key, the hub's, each city's desk review
+    key (R37, all in the desk's folder); the intermediate servers' 符号 secret and the
+    network's; VRS's certificate issuer key; health management's and VRS's data keys (R48,
+    `<folder>/data/<code>/`); and the test card authority (`card-authority/`, J-LIS's
+    stand-in for the simulators), whose public key VRS and the kiosk get. The key ids made."""
+    authority = card_authority(key_root / CARD_AUTHORITY_PARTY)
     ring = KeyRing.load(ring_dir) if ring_dir.is_dir() else KeyRing([])
-    owners: list[tuple[SystemId, str | None]] = [
-        (system, city)
-        for city in cities
-        for system in (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE, SystemId.VRS, SystemId.KIOSK)
-    ]
-    owners += [(SystemId.NWS, None), (SystemId.HUB, None)]
-    desk_dir = review_key_dir or key_dir.parent / "desk"
-    placed = [(system, city, key_dir) for system, city in owners]
-    placed += [(SystemId.DESK, city, desk_dir) for city in cities]
-    for system, city, folder in placed:
+    made: list[str] = []
+    for party in parties_of(cities):
+        folder = party_folder(key_root, party)
+        made += _own_keys(party, cities, folder, ring, ring_dir)
+        if party.system is SystemId.NWS:
+            secret(folder, "nws-individuals")
+        if party.system is SystemId.INTERMEDIATE:
+            secret(folder, f"linkage-{party.municipality}")
+        if party.system is SystemId.VRS:  # one national issuer: each city's VRS signs as it
+            issuer = shc_issuer(
+                shc_url or "https://vrs.example.jp/shc", None, key_root / SHC_ISSUER_PARTY
+            )
+            _write_private(folder / SHC_ISSUER_FILE, issuer.key.as_pem(private=True))
+        if party.system in (SystemId.VRS, SystemId.KIOSK):
+            _write_public(folder / CARD_AUTHORITY_PUBLIC, authority.public_key())
+        if party.system in DATA_KEY_SYSTEMS and party.municipality is not None:
+            data = _private_folder(folder / "data")
+            made += provision_data_keys((party.municipality,), data)
+    return made
+
+
+def _own_keys(
+    party: Party, cities: tuple[str, ...], folder: Path, ring: KeyRing, ring_dir: Path
+) -> list[str]:
+    # The desk's folder holds one review key per city; every other party has one key.
+    owners: list[tuple[SystemId, str | None]] = (
+        [(SystemId.DESK, city) for city in cities]
+        if party.system is SystemId.DESK
+        else [(party.system, party.municipality)]
+    )
+    made = []
+    for system, city in owners:
         try:
             keys_for(ring, folder, system, city)
             continue
         except ValueError:
             pass
         key = generate_key(system, city, valid_from=datetime.now(UTC) - timedelta(minutes=5))
-        key.write(folder)
+        key.write(_private_folder(folder))
         entry = folder / f"{key.entry.key_id}.json"
         ring_dir.mkdir(parents=True, exist_ok=True)
         (ring_dir / entry.name).write_bytes(entry.read_bytes())
         made.append(key.entry.key_id)
     return made
+
+
+def check_party_folder(folder: Path, party: Party, ring: KeyRing) -> None:
+    """CustodyError unless `folder` holds only `party`'s own keys (hub.custody)."""
+
+    def owner(found: tuple[SystemId, str | None]) -> bool:
+        if party.system is SystemId.DESK:
+            return found[0] is SystemId.DESK
+        return found == (party.system, party.municipality)
+
+    check_custody(
+        folder, owner, ring, own_file=functools.partial(_own_file, party), party=party.name
+    )
+
+
+def _own_file(party: Party, relative: str) -> bool:
+    if party.system is SystemId.NWS:
+        return relative == "nws-individuals.secret"
+    if party.system is SystemId.INTERMEDIATE:
+        return relative == f"linkage-{party.municipality}.secret"
+    data = f"data/{party.municipality}/"
+    if party.system in DATA_KEY_SYSTEMS and relative.startswith(data):
+        return "/" not in relative[len(data) :] and relative.endswith(DATA_KEY_SUFFIX)
+    return party.system is SystemId.VRS and relative == SHC_ISSUER_FILE
+
+
+def party_folder(key_root: Path, party: Party) -> Path:
+    """A party's own key folder under a stack's key root."""
+    return key_root / party.name
 
 
 def secret(key_dir: Path, name: str) -> bytes:
@@ -129,7 +185,14 @@ def secret(key_dir: Path, name: str) -> bytes:
 
 
 CARD_AUTHORITY_FILE = "card-authority.pem"
+CARD_AUTHORITY_PUBLIC = "card-authority.pub.pem"
+CARD_AUTHORITY_PARTY = "card-authority"
+"""The folder of the test card authority's private key: J-LIS's, in no party's custody."""
 SHC_ISSUER_FILE = "shc-issuer.pem"
+SHC_ISSUER_PARTY = "shc-issuer"
+"""The folder of the national VRS's certificate issuer key, copied to each city's VRS."""
+DATA_KEY_SYSTEMS = frozenset({SystemId.HEALTH_MGMT, SystemId.VRS})
+"""The systems whose stores hold sealed columns (adapters.store.sealed)."""
 
 
 def card_authority(key_dir: Path) -> Ed25519PrivateKey:
@@ -162,10 +225,34 @@ _PKCS8 = (
 )
 
 
+def _private_folder(folder: Path) -> Path:
+    """A party's folder, made 0700 (only its owner may list or open what is in it)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    return folder
+
+
+def _write_public(path: Path, key: Ed25519PublicKey) -> None:
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if not path.exists() or path.read_bytes() != pem:
+        _private_folder(path.parent)
+        path.write_bytes(pem)
+
+
+def card_authority_public(folder: Path) -> Ed25519PublicKey:
+    """The card authority's public key in a party's folder (VRS's, the kiosk's)."""
+    loaded = serialization.load_pem_public_key((folder / CARD_AUTHORITY_PUBLIC).read_bytes())
+    if not isinstance(loaded, Ed25519PublicKey):
+        raise ValueError(f"{CARD_AUTHORITY_PUBLIC}: not an Ed25519 public key")
+    return loaded
+
+
 def _write_private(path: Path, pem: bytes) -> None:
     # Created 0600 and exclusively: a second process making the same key at the same
     # moment keeps the first one's.
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_folder(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

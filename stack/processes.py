@@ -14,11 +14,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ROOT", "Processes", "stack_commands"]
+from contracts.codes import SystemId
+from stack.parties import CITY_SYSTEMS, Party
+
+__all__ = ["ROOT", "Processes", "process_of", "stack_commands"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,11 +30,20 @@ def stack_commands(
     municipalities: Iterable[str], *, desk: bool = True, hub_workers: int | None = None
 ) -> dict[str, list[str]]:
     """The `sesshu` command of each process of a whole stack, by name: the hub, the desk,
-    the network, and one process per city's four systems."""
+    the network, and one process per system of each city (`<system>-<code>`, each a party
+    of its own: stack.parties)."""
     hub = ["hub"] + ([] if hub_workers is None else ["--workers", str(hub_workers)])
     commands = {"hub": hub} | ({"desk": ["desk"]} if desk else {})
     commands["network"] = ["stack", "network"]
-    return commands | {code: ["stack", "city", code] for code in municipalities}
+    for code in municipalities:
+        for system in CITY_SYSTEMS:
+            commands[Party(system, code).name] = ["stack", "city", code, system.value]
+    return commands
+
+
+def process_of(party: Party) -> str:
+    """The name of a party's process in `stack_commands`."""
+    return "network" if party.system is SystemId.NWS else party.name
 
 
 @dataclass
@@ -62,10 +74,13 @@ class Processes:
         self.children[name] = child
         return child
 
-    def start_all(self, commands: dict[str, list[str]]) -> None:
-        """Start each `sesshu` command of `commands` under its name."""
+    def start_all(
+        self, commands: dict[str, list[str]], envs: Mapping[str, Mapping[str, str]] = {}
+    ) -> None:
+        """Start each `sesshu` command of `commands` under its name, each with its own
+        `envs[name]` (its credentials and key folder) on top of the shared environment."""
         for name, argv in commands.items():
-            self.sesshu(name, argv)
+            self.sesshu(name, argv, **envs.get(name, {}))
 
     def log_path(self, name: str) -> Path:
         """Where a child's output goes."""

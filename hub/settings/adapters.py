@@ -20,10 +20,16 @@ class AdaptersSettings(BaseModel):
         default=("082279", "082074"),
         description="the cities whose adapters `sesshu stack up` starts (each a hub municipality)",
     )
+    key_root: Path = Field(
+        default=Path("var/keys/parties"),
+        description="the stack's key folders, one per party (`<key_root>/<party>/`, 0700): "
+        "`sesshu stack keys` and `sesshu stack up` make them and give each process its own",
+    )
     key_dir: Path = Field(
         default=Path("var/keys/private"),
-        description="the adapters' private keys (`<key_id>.signing.pem`, `.sealing.pem`); "
-        "each adapter signs with the newest valid key of the ring for its system and city",
+        description="this process's own key folder (`<key_id>.signing.pem`, `.sealing.pem`, "
+        "its secrets): it signs with the newest valid key of the ring for its system and "
+        "city, and refuses to start if the folder holds another party's private key",
     )
     data_key_dir: Path | None = Field(
         default=None,

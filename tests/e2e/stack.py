@@ -23,7 +23,9 @@ from contracts.payloads import Payload
 from contracts.sealing import addressed_envelope, sealing_secret
 from hub.approvals import Role
 from hub.desk import HeldRow, Terminal, open_desk
-from stack.keys import keys_for, provision_keys
+from stack import parties
+from stack.keys import keys_for, party_folder
+from stack.launch import party_envs
 from stack.processes import Processes, stack_commands
 from tests.harness import (
     CHIKUSEI,
@@ -37,6 +39,9 @@ from tests.probes import topology_ready, wait_for
 from tests.traffic import publish
 
 __all__ = ["CITIES", "Stack", "kiosk_url", "records_csv", "rows_csv"]
+
+SYSTEM_OF_SCHEMA = {"ims": SystemId.HEALTH_MGMT, "vrs": SystemId.VRS}
+"""Which system's data key opens a sealed table."""
 
 CITIES = (CHIKUSEI, YUKI)
 
@@ -58,8 +63,13 @@ class Stack:
     kiosk_port: int = field(default_factory=free_port_pair)
 
     @property
-    def key_dir(self) -> Path:
-        return self.root / "private"
+    def key_root(self) -> Path:
+        """Every party's own key folder, `<key_root>/<party>/` (stack.keys)."""
+        return self.root / "parties"
+
+    def key_dir(self, system: SystemId, city: str | None = None) -> Path:
+        """One party's key folder."""
+        return party_folder(self.key_root, parties.Party(system, city))
 
     @property
     def data_dir(self) -> Path:
@@ -67,7 +77,6 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         return self.services.env(
-            SESSHU_ADAPTERS__KEY_DIR=str(self.key_dir),
             SESSHU_ADAPTERS__DATA_DIR=str(self.data_dir),
             SESSHU_ADAPTERS__MUNICIPALITIES=",".join(CITIES),
             SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS="0.3",
@@ -84,15 +93,17 @@ class Stack:
         return self.services.place.database(f"adapters_{owner}")
 
     async def start(self) -> Stack:
-        provision_keys(
-            CITIES, self.key_dir, self.services.ring_dir, review_key_dir=self.services.desk_key_dir
-        )
+        # The hub process and the in-process desk use the harness's hub and desk keys: they
+        # are put in those parties' folders, so no others are made.
+        _copy_keys(self.services.hub_key_file.parent, self.key_dir(SystemId.HUB))
+        _copy_keys(self.services.desk_key_dir, self.key_dir(SystemId.DESK))
+        envs = await party_envs(self.services.place, self.key_root, self.services.ring_dir, CITIES)
         self.hub = HubProcess(self.services, extra_env=self.extra_env).start()
         await wait_for(lambda: topology_ready(self.services), 30, "the hub's topology")
         self.processes = Processes(self.env(), self.root)
         commands = stack_commands(CITIES, desk=False)
         del commands["hub"]  # started above, to wait for its topology
-        self.processes.start_all(commands)
+        self.processes.start_all(commands, envs)
         # The network distributes the list to each server when it starts (F8).
         for city in CITIES:
             await wait_for(functools.partial(self._has_list, city), 60, f"the list at {city}")
@@ -130,15 +141,15 @@ class Stack:
         )
         return [json.loads(p.read_text()) for p in paths]
 
-    def data_keys(self, city: str) -> DataKeys:
-        """The city's data keys, which open what its adapters store encrypted (R48)."""
-        return DataKeys.load(self.key_dir / "data" / city, city)
+    def data_keys(self, city: str, system: SystemId = SystemId.HEALTH_MGMT) -> DataKeys:
+        """A city system's data keys, which open what it stores encrypted (R48)."""
+        return DataKeys.load(self.key_dir(system, city) / "data" / city, city)
 
     async def opened(
         self, city: str, table: SealedTable, sql: str, *args: object
     ) -> list[dict[str, Any]]:
         """Rows of `table` in a city's database, their encrypted columns opened."""
-        keys = self.data_keys(city)
+        keys = self.data_keys(city, SYSTEM_OF_SCHEMA[table.table.split(".")[0]])
         return [table.opened(keys, dict(row)) for row in await self.fetch(city, sql, *args)]
 
     async def person_of(self, city: str, resident_code: str) -> str | None:
@@ -209,7 +220,7 @@ class Stack:
         for the variants a well-behaved adapter never sends."""
         system, city = sender
         ring = KeyRing.load(self.services.ring_dir)
-        keys = keys_for(ring, self.key_dir, system, city)
+        keys = keys_for(ring, self.key_dir(system, city), system, city)
         envelope = keys.signer.sign(
             addressed_envelope(
                 ring,
@@ -261,3 +272,12 @@ class Stack:
 def kiosk_url(stack: Stack, city: str) -> str:
     """The certificate center of a city."""
     return f"http://127.0.0.1:{stack.kiosk_port + CITIES.index(city)}"
+
+
+def _copy_keys(source: Path, folder: Path) -> None:
+    """A party's keys into its folder, private (0700, 0600), as stack.keys makes them."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in source.iterdir():
+        target = folder / path.name
+        target.write_bytes(path.read_bytes())
+        target.chmod(0o600)

@@ -50,7 +50,7 @@ from contracts.sealing import addressed, sealed_review
 from hub.approvals import Role
 from hub.desk import HeldRow, NotAuthenticated, Terminal, open_desk
 from hub.settings import AdaptersSettings
-from stack.keys import card_authority, keys_for, shc_issuer
+from stack.keys import CARD_AUTHORITY_PARTY, SHC_ISSUER_PARTY, card_authority, keys_for, shc_issuer
 from stack.network_list import network_list
 from tests.e2e.people import MADE, dose_row, identifying_values, person, record_row
 from tests.e2e.stack import CITIES, Stack, kiosk_url, records_csv, rows_csv
@@ -272,7 +272,8 @@ async def test_f04_fukuhon_registration_is_format_checked(stack: Stack) -> None:
             "--out",
             str(stack.root / "r46"),
         ],
-        env=stack.env(),
+        # Run by health management's operator: its data key opens the original (R46).
+        env=stack.env() | {"SESSHU_ADAPTERS__KEY_DIR": str(stack.key_dir(IMS, CHIKUSEI))},
         capture_output=True,
         text=True,
         check=False,
@@ -521,7 +522,7 @@ def _provider_reply(
     """A reply like `original` (the provider's), sealing `sealed` to the inquirer but
     showing `shown` in its review copy, signed with the provider server's key."""
     ring = KeyRing.load(stack.services.ring_dir)
-    signer = keys_for(ring, stack.key_dir, IS, YUKI).signer
+    signer = keys_for(ring, stack.key_dir(IS, YUKI), IS, YUKI).signer
     message_id = new_message_id()
     payload, declared = addressed(sealed, ring, IS, CHIKUSEI, envelope_id=message_id)
     review = ReviewCopy(
@@ -827,7 +828,9 @@ async def _vaccinated_card(stack: Stack) -> tuple[dict[str, Any], MyNumberCard]:
     resident = person(CHIKUSEI)
     await register(stack, CHIKUSEI, resident)
     await record_doses(stack, CHIKUSEI, resident["ticket_number"], 1, 2)
-    card = CardAuthority(key=card_authority(stack.key_dir)).card_for(resident, "4821")
+    card = CardAuthority(key=card_authority(stack.key_root / CARD_AUTHORITY_PARTY)).card_for(
+        resident, "4821"
+    )
     return resident, card
 
 
@@ -839,7 +842,7 @@ async def _apply(city: str, stack: Stack, application: dict[str, Any]) -> httpx2
 def _verified(stack: Stack, answer: httpx2.Response) -> dict[str, Any]:
     assert answer.status_code == 201, answer.text
     certificate: dict[str, Any] = answer.json()
-    issuer = shc_issuer(AdaptersSettings().shc_issuer_url, None, stack.key_dir)
+    issuer = shc_issuer(AdaptersSettings().shc_issuer_url, None, stack.key_root / SHC_ISSUER_PARTY)
     assert len(verify(certificate["jws"], [issuer]).immunizations) == 2
     assert from_qr_text(certificate["qr"]) == certificate["jws"]
     assert base64.b64decode(certificate["qr_png_base64"]).startswith(b"\x89PNG")

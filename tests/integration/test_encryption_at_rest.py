@@ -33,6 +33,7 @@ from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResident
 from contracts.codes import InternalPersonNumber
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
 from hub.cli import app
+from stack.keys import provision_keys
 from storekit.migrate import migrate
 from tests.harness import adapter_database
 from tests.probes import pg_dump
@@ -303,14 +304,19 @@ async def sesshu(environment: dict[str, str], *args: str) -> tuple[int, str]:
 
 async def test_a_missing_key_stops_a_city_at_start_up_naming_the_setting(tmp_path: Path) -> None:
     folder, dsn = tmp_path / "data", f"postgresql://postgres@127.0.0.1:5432/unused_{CITY}"
-    code, output = await sesshu(env(folder, dsn), "stack", "city", CITY)
+    provision_keys((CITY,), tmp_path / "parties", tmp_path / "ring")
+    started = env(folder, dsn) | {
+        "SESSHU_ADAPTERS__KEY_DIR": str(tmp_path / "parties" / f"health_mgmt-{CITY}"),
+        "SESSHU_SIGNING__RING_DIR": str(tmp_path / "ring"),
+    }
+    code, output = await sesshu(started, "stack", "city", CITY, "health_mgmt")
     assert code == 2
     assert "no data key for municipality 082279" in output
     assert "SESSHU_ADAPTERS__DATA_KEY_DIR" in output
     assert str(tmp_path) not in output  # the setting, not its value
     (folder / CITY).mkdir(parents=True)
     (folder / CITY / f"{'0' * 16}{KEY_SUFFIX}").write_text('{"key_id": "0000000000000000"}')
-    code, output = await sesshu(env(folder, dsn), "stack", "city", CITY)
+    code, output = await sesshu(started, "stack", "city", CITY, "health_mgmt")
     assert code == 2
     assert "0000000000000000.datakey: municipality missing" in output
 

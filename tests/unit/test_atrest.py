@@ -287,12 +287,15 @@ def test_provisioning_makes_one_key_per_city_once(tmp_path: Path) -> None:
 def test_the_stacks_provisioning_makes_the_data_keys_where_the_settings_look(
     tmp_path: Path,
 ) -> None:
-    key_dir = tmp_path / "private"
-    made = provision_keys((CITY,), key_dir, tmp_path / "ring")
-    keys = DataKeys.load(AdaptersSettings(key_dir=key_dir).data_key_folder(CITY), CITY)
-    assert keys.current.key_id in made
-    provision_keys((CITY,), key_dir, tmp_path / "ring", data_key_dir=tmp_path / "data")
-    assert DataKeys.load(tmp_path / "data" / CITY, CITY).key_ids != keys.key_ids
+    made = provision_keys((CITY,), tmp_path / "parties", tmp_path / "ring")
+    owned = []
+    for system in ("health_mgmt", "vrs"):  # each system that stores sealed columns, its own
+        folder = tmp_path / "parties" / f"{system}-{CITY}"
+        keys = DataKeys.load(AdaptersSettings(key_dir=folder).data_key_folder(CITY), CITY)
+        assert keys.current.key_id in made
+        owned.append(keys.key_ids)
+    assert owned[0] != owned[1]
+    assert not (tmp_path / "parties" / f"intermediate-{CITY}" / "data").exists()
 
 
 def test_the_generate_command_writes_a_private_key_file(tmp_path: Path) -> None:
@@ -314,12 +317,17 @@ def test_the_generate_command_writes_a_private_key_file(tmp_path: Path) -> None:
 
 
 def test_a_city_without_its_data_key_does_not_start(tmp_path: Path) -> None:
+    provision_keys((CITY,), tmp_path / "parties", tmp_path / "ring")
     done = runner.invoke(
         app,
-        ["stack", "city", CITY],
-        env={"SESSHU_ADAPTERS__DATA_KEY_DIR": str(tmp_path)},
+        ["stack", "city", CITY, "health_mgmt"],
+        env={
+            "SESSHU_ADAPTERS__KEY_DIR": str(tmp_path / "parties" / f"health_mgmt-{CITY}"),
+            "SESSHU_SIGNING__RING_DIR": str(tmp_path / "ring"),
+            "SESSHU_ADAPTERS__DATA_KEY_DIR": str(tmp_path / "empty"),
+        },
     )
-    assert done.exit_code == 2
+    assert done.exit_code == 2, done.output
     assert "error: no data key for municipality 082279" in done.output
     assert "SESSHU_ADAPTERS__DATA_KEY_DIR" in done.output
     assert str(tmp_path) not in done.output

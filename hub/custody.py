@@ -1,0 +1,94 @@
+"""Key custody (R43, issue 13): a process starts only with a key folder that is its own.
+
+A folder is its party's when no one else may read it (0700, each file 0600) and every
+private key in it is the party's: `<key_id>.signing.pem` and `.sealing.pem` whose ring entry
+names the party's system and city, plus the few files of its own the caller names (a
+secret, an issuer key, its data keys). Public parts (`.json` ring entries, `.pub.pem`) may
+lie beside them. Anything else, another party's key above all, stops the process before it
+connects to anything: one folder per party is what keeps an adapter from opening replies
+sealed to another.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from contracts.codes import SystemId
+from contracts.keys import KeyEntry, KeyRing
+
+__all__ = ["CustodyError", "check_custody"]
+
+PRIVATE_KEY_SUFFIXES = (".signing.pem", ".sealing.pem")
+PUBLIC_SUFFIXES = (".json", ".pub.pem")
+
+Owner = tuple[SystemId, str | None]
+
+
+class CustodyError(RuntimeError):
+    """A key folder this process may not start with (the message names the file, never
+    its content)."""
+
+
+def check_custody(
+    folder: Path,
+    owner: Callable[[Owner], bool],
+    ring: KeyRing,
+    *,
+    own_file: Callable[[str], bool] = lambda relative: False,
+    party: str,
+) -> None:
+    """Raise CustodyError unless `folder` holds only what `party` may: its private keys (a
+    ring entry whose (system, city) `owner` accepts), the files `own_file` accepts (by path
+    relative to the folder),
+    and public parts; and unless only its owner may read it."""
+    if not folder.is_dir():
+        raise CustodyError(f"{party}: key folder {folder} does not exist")
+    _private(folder, party)
+    for path in sorted(folder.rglob("*")):
+        _private(path, party)
+        if path.is_dir():
+            continue
+        relative = path.relative_to(folder).as_posix()
+        if own_file(relative) or path.name.endswith(PUBLIC_SUFFIXES):
+            continue
+        key_id = _key_id(path.name)
+        entry = ring.get(key_id) if key_id else None
+        if entry is None and key_id:
+            entry = _entry_beside(path.parent / f"{key_id}.json")
+        if entry is None or not owner((entry.system, _city(entry))):
+            raise CustodyError(
+                f"{party}: {folder} holds {relative}, which is not {party}'s private key; "
+                "each party keeps only its own keys (move it to its owner's folder)"
+            )
+
+
+def _private(path: Path, party: str) -> None:
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        raise CustodyError(f"{party}: {path.name} is a symbolic link; keys are kept as files")
+    if mode & 0o077 and not path.name.endswith(PUBLIC_SUFFIXES):
+        wanted = "0700" if stat.S_ISDIR(mode) else "0600"
+        raise CustodyError(
+            f"{party}: {path} may be read by others (mode {stat.S_IMODE(mode):04o}; "
+            f"chmod {wanted[1:]} it)"
+        )
+
+
+def _key_id(name: str) -> str | None:
+    for suffix in PRIVATE_KEY_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def _entry_beside(path: Path) -> KeyEntry | None:
+    try:
+        return KeyEntry.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _city(entry: KeyEntry) -> str | None:
+    return None if entry.municipality is None else str(entry.municipality)
