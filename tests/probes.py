@@ -114,9 +114,10 @@ async def settled(services: Services, journal_rows: int) -> bool:
 
 
 async def topology_ready(services: Services) -> bool:
-    """True once the hub has declared its queues."""
+    """True once the hub has declared its queues, the adapters' last (adapters may only
+    consume a queue that is there: they declare nothing, stack.broker_users)."""
     try:
-        await queue_depths(services.amqp_url, [INGRESS_QUEUE])
+        await queue_depths(services.amqp_url, [INGRESS_QUEUE, *ADAPTER_QUEUES])
     except Exception:  # not declared yet: any refusal means "not yet"
         return False
     return True
