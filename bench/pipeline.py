@@ -1,6 +1,8 @@
 """Hub versus a plain aio-pika forwarder, in one run: `python -m bench.pipeline` (`make bench`).
 
-Both systems run as their own processes against a fresh vhost and database; this process
+Both systems run as their own processes against a fresh vhost and database, every link over
+TLS (AMQPS on 5671, PostgreSQL verify-full; `--no-tls` for plaintext, to measure what TLS
+costs); this process
 publishes signed envelopes with confirms and consumes the destination queues. After an
 unmeasured warm-up (--warmup messages each), every mode runs the plain forwarder, then the
 hub, over fresh messages:
@@ -115,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.messages, args.paced_seconds, args.warmup = 2_000, 3.0, 200
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sesshu-bench-") as tmp:
-        services = create_services(Path(tmp) / "ring")
+        services = create_services(Path(tmp) / "ring", tls=args.tls)
         try:
             report = asyncio.run(_bench(services, args))
         finally:
@@ -151,6 +153,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--window", type=int, default=1_000, help="unconfirmed publishes")
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 2,000 messages, 3 s paced, 200 warm-up"
+    )
+    parser.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="both systems over AMQPS and the hub's PostgreSQL over TLS (--no-tls: plaintext, "
+        "to measure what TLS costs)",
     )
     parser.add_argument(
         "--output", type=Path, default=OUTPUT / "pipeline.json", help="where the JSON goes"
@@ -493,6 +502,7 @@ def _report(
             "warmup": args.warmup,
             "window": args.window,
             "prefetch": prefetch,
+            "tls": args.tls,
             "message_bytes": round(message_bytes),
         },
         "runs": [asdict(r) | {"complete": r.complete} for r in runs if r.mode != "warm-up"],

@@ -12,7 +12,7 @@ from pathlib import Path
 from contracts.codes import SystemId
 from contracts.keys import generate_key
 from contracts.signing import Signer
-from stack.provision import Place, environment
+from stack.provision import AMQPS_ROOT, PG_TLS_ROOT, Place, environment
 
 __all__ = [
     "MUNICIPALITIES",
@@ -41,6 +41,8 @@ class BenchServices:
     place: Place
     ring_dir: Path
     signers: dict[tuple[SystemId, str], Signer]
+    tls: bool = True
+    """Every link over TLS (AMQPS, PostgreSQL verify-full), as the hub runs in production."""
 
     @property
     def amqp_url(self) -> str:
@@ -59,12 +61,16 @@ class BenchServices:
             self.ring_dir,
             SESSHU_HUB__MUNICIPALITIES=",".join(MUNICIPALITIES),
             SESSHU_LOG_LEVEL="WARNING",
+            # Without TLS only to measure what it costs (--no-tls).
+            SESSHU_TLS__ALLOW_PLAINTEXT=str(not self.tls).lower(),
         )
 
 
-def create_services(ring_dir: Path) -> BenchServices:
-    """A new vhost and database, and a key ring in `ring_dir` with a key per sender."""
-    place = asyncio.run(Place("bench" + uuid.uuid4().hex[:12]).make())
+def create_services(ring_dir: Path, *, tls: bool = True) -> BenchServices:
+    """A new vhost and database, and a key ring in `ring_dir` with a key per sender; every
+    link over TLS unless `tls` is false."""
+    name = "bench" + uuid.uuid4().hex[:12]
+    place = asyncio.run((Place(name, AMQPS_ROOT, PG_TLS_ROOT) if tls else Place(name)).make())
     signers = {}
     for system, municipality, _ in SENDERS:
         key = generate_key(
@@ -84,7 +90,7 @@ def create_services(ring_dir: Path) -> BenchServices:
             key_id=f"{recipient.value}-{municipality}-bench",
             valid_from=datetime.now(UTC) - timedelta(days=1),
         ).write(ring_dir)
-    return BenchServices(place, ring_dir, signers)
+    return BenchServices(place, ring_dir, signers, tls)
 
 
 def drop_services(services: BenchServices) -> None:

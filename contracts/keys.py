@@ -175,8 +175,9 @@ class GeneratedKey:
     sealing: X25519PrivateKey
 
     def write(self, directory: Path) -> list[Path]:
-        """Write `<key_id>.json` and the two private keys (`.signing.pem`, `.sealing.pem`)."""
-        directory.mkdir(parents=True, exist_ok=True)
+        """Write `<key_id>.json` and the two private keys (`.signing.pem`, `.sealing.pem`);
+        a folder made for them is 0700, as a key folder must be (hub.custody)."""
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         entry_path = directory / f"{self.entry.key_id}.json"
         if entry_path.exists():
             raise KeyRingError(f"{entry_path.name} already exists")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -22,8 +23,10 @@ from hub.cli_desk import desk_serve
 from hub.cli_held import held_app
 from hub.cli_prune import prune
 from hub.cli_staff import staff_app
+from hub.custody import CustodyError, check_hub_side
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings, env_table
+from hub.tls import warn_plaintext
 from routing import compare
 from routing.decision import ROUTING_CODES, Context
 from routing.policy import Policy, PolicyError, load_policy
@@ -116,11 +119,13 @@ def hub_command(
     settings = settings_or_exit()
     try:  # a hub key that cannot be read is a configuration error: say so before starting
         settings.signing.hub_signer()
-    except ValueError as exc:
+        check_hub_side(settings, "hub")
+    except (ValueError, CustodyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings)
-    if workers == 1:
+    if workers == 1:  # each worker process says it once; a supervisor opens no link
+        warn_plaintext(settings, logging.getLogger("sesshu.hub"))
         raise typer.Exit(service.run_worker_process(settings))
     raise typer.Exit(service.supervise(workers, ["hub", "--workers", "1"]))
 

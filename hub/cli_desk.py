@@ -7,6 +7,7 @@ audited like one made on the page."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -18,9 +19,11 @@ from pydantic import ValidationError
 from hub import service, staff
 from hub.approvals import Staff
 from hub.cli_common import configure_logging, fail, settings_or_exit
+from hub.custody import CustodyError, check_hub_side
 from hub.desk import Desk, DeskError, cli_terminal
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings
+from hub.tls import warn_plaintext
 from routing.policy import PolicyError
 
 __all__ = [
@@ -44,7 +47,12 @@ def desk_serve() -> None:
     """Serve the approval desk: the HTTP API (OpenAPI at /openapi.json) and the approver
     pages, on SESSHU_DESK__HTTP_HOST:SESSHU_DESK__HTTP_PORT."""
     settings = settings_or_exit()
+    try:  # its folders hold only its own keys, or it does not start
+        check_hub_side(settings, "desk")
+    except CustodyError as exc:
+        fail(str(exc))
     configure_logging(settings)
+    warn_plaintext(settings, logging.getLogger("sesshu.desk"))
     # Imported here: FastAPI and uvicorn are only needed by this command.
     from hub.web.__main__ import serve  # noqa: PLC0415
 

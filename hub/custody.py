@@ -17,13 +17,35 @@ from pathlib import Path
 
 from contracts.codes import SystemId
 from contracts.keys import KeyEntry, KeyRing
+from hub.settings import Settings
 
-__all__ = ["CustodyError", "check_custody"]
+__all__ = [
+    "DESK_SIGNER_PREFIX",
+    "CustodyError",
+    "check_custody",
+    "check_hub_side",
+    "desks",
+    "hub_workers",
+]
 
 PRIVATE_KEY_SUFFIXES = (".signing.pem", ".sealing.pem")
 PUBLIC_SUFFIXES = (".json", ".pub.pem")
 
-Owner = tuple[SystemId, str | None]
+DESK_SIGNER_PREFIX = "hub-desk-"
+"""The key id of the desk's own signing key: a hub key (recipients take the 所属長's
+decisions from the hub alone) that is not the hub worker's, so neither holds the other's."""
+
+
+def hub_workers(entry: KeyEntry) -> bool:
+    """A hub worker's own keys: the hub's, but not the desk's signing key."""
+    return entry.system is SystemId.HUB and not entry.key_id.startswith(DESK_SIGNER_PREFIX)
+
+
+def desks(entry: KeyEntry) -> bool:
+    """The desk's own keys: each city's review key and its own signing key."""
+    if entry.system is SystemId.HUB:
+        return entry.key_id.startswith(DESK_SIGNER_PREFIX)
+    return entry.system is SystemId.DESK
 
 
 class CustodyError(RuntimeError):
@@ -33,14 +55,14 @@ class CustodyError(RuntimeError):
 
 def check_custody(
     folder: Path,
-    owner: Callable[[Owner], bool],
+    owner: Callable[[KeyEntry], bool],
     ring: KeyRing,
     *,
     own_file: Callable[[str], bool] = lambda relative: False,
     party: str,
 ) -> None:
     """Raise CustodyError unless `folder` holds only what `party` may: its private keys (a
-    ring entry whose (system, city) `owner` accepts), the files `own_file` accepts (by path
+    ring entry `owner` accepts), the files `own_file` accepts (by path
     relative to the folder),
     and public parts; and unless only its owner may read it."""
     if not folder.is_dir():
@@ -57,7 +79,7 @@ def check_custody(
         entry = ring.get(key_id) if key_id else None
         if entry is None and key_id:
             entry = _entry_beside(path.parent / f"{key_id}.json")
-        if entry is None or not owner((entry.system, _city(entry))):
+        if entry is None or not owner(entry):
             raise CustodyError(
                 f"{party}: {folder} holds {relative}, which is not {party}'s private key; "
                 "each party keeps only its own keys (move it to its owner's folder)"
@@ -90,5 +112,19 @@ def _entry_beside(path: Path) -> KeyEntry | None:
         return None
 
 
-def _city(entry: KeyEntry) -> str | None:
-    return None if entry.municipality is None else str(entry.municipality)
+def check_hub_side(settings: Settings, process: str) -> None:
+    """CustodyError unless the hub worker's (`process` "hub") or the desk's ("desk") key
+    folders hold only its own keys: the hub worker's signing key; the desk's review keys
+    and its own signing key. Keys found beside their ring entries are recognised even
+    where the ring is not (yet) readable."""
+    owner = hub_workers if process == "hub" else desks
+    folders = {settings.signing.hub_key_file.parent} if settings.signing.hub_key_file else set()
+    if process == "desk" and settings.desk.review_key_dir is not None:
+        folders.add(settings.desk.review_key_dir)
+    try:
+        ring = KeyRing.load(settings.signing.ring_dir)
+    except (OSError, ValueError):
+        ring = KeyRing([])
+    for folder in sorted(folders):
+        if folder.is_dir():  # none there: nothing to keep (the key file says so itself)
+            check_custody(folder, owner, ring, party=process)

@@ -6,9 +6,12 @@
     │   │   └── JournalRefuses    the journal refuses even a content-free row: the database
     │   │                         (read-only, full, mis-migrated), not a message, is at fault
     │   └── BrokerUnavailable     an adapter's publish was refused, returned or unconfirmed
-    └── Conflict                  permanent: a write breaks a rule of the data (a unique or
-                                  reference constraint); the input is at fault, and trying
-                                  again gives the same answer
+    ├── Conflict                  permanent: a write breaks a rule of the data (a unique or
+    │                             reference constraint); the input is at fault, and trying
+    │                             again gives the same answer
+    └── SchemaNotCurrent          permanent: the database lacks migrations this code needs and
+                                  the connecting role may not (or was told not to) apply
+                                  them; a process stops at start until the admin migrates
 
 The other side of the split, "the message itself is at fault", is not an exception the
 hub raises: `contracts.signing.VerificationError` (each subclass with a reason `code`)
@@ -26,6 +29,7 @@ __all__ = [
     "HubError",
     "JournalRefuses",
     "Retryable",
+    "SchemaNotCurrent",
 ]
 
 
@@ -57,3 +61,13 @@ class Conflict(HubError, ValueError):
     def __init__(self, constraint: str) -> None:
         super().__init__(f"conflicts with {constraint}")
         self.constraint = constraint
+
+
+class SchemaNotCurrent(HubError):
+    """The database is behind the code: `missing` names the migrations not yet applied.
+    Run-time roles never migrate (stack/roles.py); the place's admin does."""
+
+    def __init__(self, database: str, missing: list[str], why: str) -> None:
+        super().__init__(f"database {database} lacks migrations {', '.join(missing)}: {why}")
+        self.database = database
+        self.missing = missing

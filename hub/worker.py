@@ -42,6 +42,7 @@ from hub.ports import Journal, OutboxRow
 from hub.recording import Recorded, record_batch
 from hub.retry import sleep_unless
 from hub.settings import Settings
+from hub.tls import amqp_ssl_context
 from hub.topology import declare
 
 __all__ = ["Worker", "WorkerStats"]
@@ -101,9 +102,10 @@ class Worker:
 
     async def _connect(self, stop: asyncio.Event) -> AbstractRobustConnection | None:
         url = self.settings.amqp.url.get_secret_value()
+        context = amqp_ssl_context(self.settings)
         while not stop.is_set():
             try:
-                return await aio_pika.connect_robust(url)
+                return await aio_pika.connect_robust(url, ssl_context=context)
             except BROKER_TRANSIENT as exc:
                 log.warning("RabbitMQ unavailable at start (%s); retrying", type(exc).__name__)
                 await sleep_unless(stop, self.settings.hub.retry_max_wait_seconds)

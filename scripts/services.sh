@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure RabbitMQ (127.0.0.1:5672) and PostgreSQL (127.0.0.1:5432) answer.
+# Make sure RabbitMQ (127.0.0.1:5672, and AMQPS on 5671) and PostgreSQL (127.0.0.1:5432,
+# ssl = on) answer, with the local CA's certificates (`sesshu tls init`, var/tls/).
 # Order of preference: already running; the system services where they are installed;
 # `docker compose` where a Docker engine runs; otherwise say what to install and fail.
 set -euo pipefail
@@ -69,16 +70,155 @@ start_postgres() {
   fi
 }
 
+# -- TLS on every link ------------------------------------------------------------------
+# The local CA and the servers' certificates live in var/tls/ (`sesshu tls init`: keeps
+# what is valid, renews what is near expiry). The servers run as their own OS users, which
+# cannot read var/tls/ (0700): each gets a copy of its own certificate and key, owned by it.
+# The plain listeners stay (127.0.0.1 only; other tools on this machine use them); the
+# hub's and adapters' settings refuse them unless tls.allow_plaintext says development.
+TLS_DIR=var/tls
+RABBITMQ_CONF=/etc/rabbitmq/rabbitmq.conf
+RABBITMQ_TLS_DIR=/etc/rabbitmq/tls
+RABBITMQ_TLS_BEGIN="# sesshu: AMQPS listener (scripts/services.sh) begin"
+RABBITMQ_TLS_END="# sesshu: AMQPS listener end"
+RABBITMQ_TLS_CHANGED=0
+POSTGRES_TLS_CHANGED=0
+
+# stack/tls.py needs only cryptography: the venv's Python (`make` builds it first), else
+# the system's if it has cryptography.
+tls_python() {
+  if [ -x .venv/bin/python ]; then echo .venv/bin/python; return 0; fi
+  python3 -c 'import cryptography' 2>/dev/null && { echo python3; return 0; }
+  echo "services: no Python with cryptography for the TLS certificates: run make venv" >&2
+  return 1
+}
+
+make_tls_certificates() {
+  local python
+  python="$(tls_python)"
+  "$python" -m stack.tls init "$TLS_DIR"
+}
+
+# Copy a service's files to where its OS user reads them; prints `changed` if any changed.
+install_tls() {  # service target owner
+  "$(tls_python)" -m stack.tls install "$TLS_DIR" "$1" "$2" "$3"
+}
+
+# The AMQPS listener, in a marked block of rabbitmq.conf (rewritten only when it differs:
+# the node reads its listeners only when it starts). verify_none: clients verify the
+# broker; the broker authenticates clients by user and password, not by certificate.
+rabbitmq_conf_wanted() {
+  # Everything but the block, compared as whole lines (the markers are no patterns).
+  [ -f "$RABBITMQ_CONF" ] && awk -v begin="$RABBITMQ_TLS_BEGIN" -v end="$RABBITMQ_TLS_END" \
+    '$0 == begin { skip = 1 } !skip { print } $0 == end { skip = 0 }' "$RABBITMQ_CONF"
+  cat <<EOF
+$RABBITMQ_TLS_BEGIN
+listeners.ssl.default = 127.0.0.1:5671
+ssl_options.cacertfile = $RABBITMQ_TLS_DIR/ca.pem
+ssl_options.certfile = $RABBITMQ_TLS_DIR/rabbitmq.pem
+ssl_options.keyfile = $RABBITMQ_TLS_DIR/rabbitmq.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+$RABBITMQ_TLS_END
+EOF
+}
+
+configure_rabbitmq_tls() {
+  command -v rabbitmq-server >/dev/null && [ -d /etc/rabbitmq ] && [ -w /etc/rabbitmq ] \
+    && id rabbitmq >/dev/null 2>&1 || return 0
+  [ "$(install_tls rabbitmq "$RABBITMQ_TLS_DIR" rabbitmq)" = changed ] && RABBITMQ_TLS_CHANGED=1
+  local wanted
+  wanted="$(rabbitmq_conf_wanted)"
+  [ "$wanted" = "$(cat "$RABBITMQ_CONF" 2>/dev/null)" ] && return 0
+  printf '%s\n' "$wanted" >"$RABBITMQ_CONF"
+  RABBITMQ_TLS_CHANGED=1
+}
+
+# A running node read its listeners and certificates when it started: restart it, once,
+# only when they changed (stop and start, as restart_rabbitmq in tests/harness.py does).
+apply_rabbitmq_tls() {
+  [ "$RABBITMQ_TLS_CHANGED" = 1 ] && answers 5672 || return 0
+  echo "services: restarting RabbitMQ for its AMQPS listener"
+  rabbitmqctl -q stop
+  rabbitmq-server -detached
+  wait_for RabbitMQ 5672 60
+}
+
+# ssl = on with the certificate, in conf.d (included by Debian's postgresql.conf), so the
+# cluster's own files stay as the package left them. A reload applies it: no restart.
+configure_postgres_tls() {
+  command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ] && id postgres >/dev/null 2>&1 \
+    || return 0
+  local main wanted
+  main="/etc/postgresql/$(ls /etc/postgresql | sort -V | tail -1)/main"
+  [ -d "$main/conf.d" ] && [ -w "$main/conf.d" ] || return 0
+  [ "$(install_tls postgres "$main/tls" postgres)" = changed ] && POSTGRES_TLS_CHANGED=1
+  wanted="# sesshu: TLS (scripts/services.sh)
+ssl = on
+ssl_cert_file = '$main/tls/postgres.pem'
+ssl_key_file = '$main/tls/postgres.key'
+ssl_min_protocol_version = 'TLSv1.2'"
+  [ "$wanted" = "$(cat "$main/conf.d/60-sesshu-tls.conf" 2>/dev/null)" ] && return 0
+  printf '%s\n' "$wanted" >"$main/conf.d/60-sesshu-tls.conf"
+  POSTGRES_TLS_CHANGED=1
+}
+
+apply_postgres_tls() {
+  [ "$POSTGRES_TLS_CHANGED" = 1 ] && answers 5432 || return 0
+  echo "services: reloading PostgreSQL for ssl = on"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main reload
+}
+
+
+# -- A database role per party ----------------------------------------------------------
+# Every party's role (stack/roles.py) is in the NOLOGIN group sesshu_party, and pg_hba.conf
+# asks the group's members for their password (scram-sha-256; PostgreSQL 15 stores SCRAM
+# verifiers by default) before the lines already there, which match first otherwise. The
+# superuser postgres keeps its trust lines: `sesshu stack` provisions with it, and other
+# tools on this machine use it. A marked block, added once; a reload applies it.
+PARTY_GROUP=sesshu_party
+PARTY_HBA_MARK="# sesshu: party roles log in with their password (scripts/services.sh)"
+
+as_postgres() { psql -h 127.0.0.1 -U postgres -d postgres -XAtq "$@"; }
+
+configure_postgres_roles() {
+  command -v psql >/dev/null || return 0
+  as_postgres -c "DO \$\$ BEGIN CREATE ROLE $PARTY_GROUP NOLOGIN;
+    EXCEPTION WHEN duplicate_object THEN NULL; END \$\$"
+  local hba
+  hba="$(as_postgres -c 'SHOW hba_file')"
+  [ -f "$hba" ] && [ -w "$hba" ] || return 0
+  grep -qxF "$PARTY_HBA_MARK" "$hba" && return 0
+  # Rewritten in place (not replaced), so the file keeps its owner and mode.
+  local old
+  old="$(cat "$hba")"
+  printf '%s\n' "$PARTY_HBA_MARK" \
+    "local   all  +$PARTY_GROUP                 scram-sha-256" \
+    "host    all  +$PARTY_GROUP  127.0.0.1/32   scram-sha-256" \
+    "host    all  +$PARTY_GROUP  ::1/128        scram-sha-256" \
+    "" "$old" >"$hba"
+  echo "services: pg_hba.conf asks the sesshu_party roles for their password; reloading"
+  as_postgres -c 'SELECT pg_reload_conf()' >/dev/null
+}
+
+
+make_tls_certificates
 command -v rabbitmq-server >/dev/null && raise_rabbitmq_file_limit
+configure_rabbitmq_tls
+configure_postgres_tls
+apply_rabbitmq_tls
 if ! answers 5672; then
   echo "services: starting RabbitMQ"
   start_rabbitmq
   wait_for RabbitMQ 5672 60
 fi
 wait_until_booted 120
+wait_for "RabbitMQ (AMQPS)" 5671 30
+apply_postgres_tls
 if ! answers 5432; then
   echo "services: starting PostgreSQL"
   start_postgres
   wait_for PostgreSQL 5432 60
 fi
-echo "services: RabbitMQ and PostgreSQL answer"
+configure_postgres_roles
+echo "services: RabbitMQ and PostgreSQL answer, with TLS on 5671 and 5432"

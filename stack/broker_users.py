@@ -19,10 +19,8 @@ import base64
 import hashlib
 import os
 import re
-import secrets
 import subprocess
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from contracts.broker import (
@@ -35,29 +33,15 @@ from contracts.broker import (
     adapter_queue,
 )
 from contracts.codes import SystemId
-from stack.parties import Party
+from stack.parties import Login, Party
 
 __all__ = [
-    "BrokerLogin",
     "definitions",
     "logins_for",
     "permissions_of",
     "remove_users",
     "remove_users_command",
 ]
-
-
-@dataclass(frozen=True)
-class BrokerLogin:
-    """A party's broker user and its password."""
-
-    user: str
-    password: str = ""
-
-    @classmethod
-    def drawn(cls, user: str) -> BrokerLogin:
-        """A login with a fresh password."""
-        return cls(user, secrets.token_urlsafe(24))
 
 
 def _exactly(*names: str) -> str:
@@ -98,7 +82,7 @@ def permissions_of(party: Party) -> tuple[dict[str, str], dict[str, str] | None]
     return regular, topic | {"read": NOTHING}
 
 
-def definitions(vhost: str, logins: Mapping[Party, BrokerLogin]) -> dict[str, Any]:
+def definitions(vhost: str, logins: Mapping[Party, Login]) -> dict[str, Any]:
     """The `rabbitmqctl import_definitions` document that makes the vhost and each party's
     user with its permissions (importing it again resets the passwords)."""
     users, permissions, topics = [], [], []
@@ -150,10 +134,10 @@ def remove_users(prefix: str) -> bool:
     return done.returncode == 0
 
 
-def logins_for(place: str, parties: Iterable[Party]) -> dict[Party, BrokerLogin]:
+def logins_for(place: str, parties: Iterable[Party]) -> dict[Party, Login]:
     """A fresh login for each party that has a broker user (every one but the desk)."""
     return {
-        party: BrokerLogin.drawn(party.broker_user(place))
+        party: Login.drawn(party.broker_user(place))
         for party in parties
         if party.system is not SystemId.DESK
     }

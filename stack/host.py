@@ -33,6 +33,7 @@ from adapters.nws.bridge import Network
 from adapters.nws.edge import PortalEdge, PortalNotices
 from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgFukuhon, PgLinkage
+from adapters.store.retention import DOSES, RECORDS
 from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
 from adapters.vrs.bridge import Vrs
 from adapters.vrs.edge import VrsEdge
@@ -95,21 +96,23 @@ def _wire(
         sealing_keys(key_dir),
     )
     interval = settings.adapters.poll_interval_seconds
+    every = settings.retention.interval_seconds
     prune = functools.partial(
-        prune_systems, db, root / "health_mgmt", settings, dry_run=False, actor=STACK_ACTOR
+        prune_systems, db, settings=settings, dry_run=False, actor=STACK_ACTOR
     )
-    pruning: Job = (prune, settings.retention.interval_seconds)
     if party.system is SystemId.HEALTH_MGMT:
         keys = city_data_keys(settings, city)
         health = HealthMgmt(bridge, PgResidents(db, keys), OutFolder(root / "health_mgmt"))
         edge = HealthMgmtEdge(health, root / "health_mgmt").prepare()
-        return _System(health, [(edge.poll, interval), pruning])
+        doses = functools.partial(prune, root / "health_mgmt", kinds=(DOSES,))
+        return _System(health, [(edge.poll, interval), (doses, every)])
     if party.system is SystemId.INTERMEDIATE:
         book = PgIntermediateBook(db)
         keep = timedelta(hours=settings.adapters.result_retention_hours)
         linkage = secret(key_dir, f"linkage-{city}")
         server = IntermediateServer(bridge, PgLinkage(db), PgFukuhon(db), book, keep, linkage)
-        return _System(server, [(Retention(book, keep).purge, 60.0), pruning])
+        records = functools.partial(prune, None, kinds=(RECORDS,))
+        return _System(server, [(Retention(book, keep).purge, 60.0), (records, every)])
     authority = card_authority_public(key_dir)
     if party.system is SystemId.VRS:
         issuer = shc_issuer(
@@ -168,6 +171,9 @@ def _http_config(app: object, settings: Settings, city: str) -> uvicorn.Config:
         port=settings.adapters.kiosk_http_port + offset,
         log_level="warning",
         lifespan="off",
+        # HTTPS where the certificate center's files are set (`sesshu tls init` makes them).
+        ssl_certfile=settings.tls.kiosk_cert_file,
+        ssl_keyfile=settings.tls.kiosk_key_file,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,9 +18,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from adapters.kit.shc import Issuer
 from adapters.store.atrest import KEY_SUFFIX as DATA_KEY_SUFFIX
 from contracts.codes import SystemId
-from contracts.keys import SIGNING_KEY_SUFFIX, KeyRing, generate_key, load_sealing_key
+from contracts.keys import (
+    SIGNING_KEY_SUFFIX,
+    KeyEntry,
+    KeyRing,
+    generate_key,
+    load_sealing_key,
+)
 from contracts.signing import Signer
-from hub.custody import check_custody
+from hub.custody import DESK_SIGNER_PREFIX, check_custody, desks, hub_workers
 from stack.data_keys import provision_data_keys
 from stack.parties import Party, parties_of
 
@@ -124,9 +131,10 @@ def provision_keys(
 def _own_keys(
     party: Party, cities: tuple[str, ...], folder: Path, ring: KeyRing, ring_dir: Path
 ) -> list[str]:
-    # The desk's folder holds one review key per city; every other party has one key.
+    # The desk's folder holds one review key per city and its own signing key (a hub key
+    # that is not the hub worker's: hub.custody); every other party's, one key.
     owners: list[tuple[SystemId, str | None]] = (
-        [(SystemId.DESK, city) for city in cities]
+        [(SystemId.DESK, city) for city in cities] + [(SystemId.HUB, None)]
         if party.system is SystemId.DESK
         else [(party.system, party.municipality)]
     )
@@ -137,7 +145,13 @@ def _own_keys(
             continue
         except ValueError:
             pass
-        key = generate_key(system, city, valid_from=datetime.now(UTC) - timedelta(minutes=5))
+        start = datetime.now(UTC) - timedelta(minutes=5)
+        signer_id = (
+            f"{DESK_SIGNER_PREFIX}{start:%Y%m%d}-{secrets.token_hex(3)}"
+            if party.system is SystemId.DESK and system is SystemId.HUB
+            else None
+        )
+        key = generate_key(system, city, valid_from=start, key_id=signer_id)
         key.write(_private_folder(folder))
         entry = folder / f"{key.entry.key_id}.json"
         ring_dir.mkdir(parents=True, exist_ok=True)
@@ -149,10 +163,13 @@ def _own_keys(
 def check_party_folder(folder: Path, party: Party, ring: KeyRing) -> None:
     """CustodyError unless `folder` holds only `party`'s own keys (hub.custody)."""
 
-    def owner(found: tuple[SystemId, str | None]) -> bool:
+    def owner(entry: KeyEntry) -> bool:
         if party.system is SystemId.DESK:
-            return found[0] is SystemId.DESK
-        return found == (party.system, party.municipality)
+            return desks(entry)
+        if party.system is SystemId.HUB:
+            return hub_workers(entry)
+        city = None if entry.municipality is None else str(entry.municipality)
+        return (entry.system, city) == (party.system, party.municipality)
 
     check_custody(
         folder, owner, ring, own_file=functools.partial(_own_file, party), party=party.name

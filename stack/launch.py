@@ -1,8 +1,8 @@
 """What each process of a stack is given, so that it reaches only what is its own (issue
-13): its key folder (`<key_root>/<party>/`, made by `stack.keys.provision_keys`) and its
-broker user (`stack.broker_users`, a password drawn anew at each start). `sesshu stack up`,
-`sesshu stack demo`, the end-to-end tests and the benchmarks all start their processes
-with `party_envs`.
+13): its key folder (`<key_root>/<party>/`, made by `stack.keys.provision_keys`), its
+broker user (`stack.broker_users`) and its database role (`stack.roles`), their passwords
+drawn anew at each start: no process is given the superuser's DSN. `sesshu stack up`,
+`sesshu stack demo` and the end-to-end tests start their processes with `party_envs`.
 """
 
 from __future__ import annotations
@@ -21,30 +21,37 @@ __all__ = ["hub_key_file", "party_envs"]
 async def party_envs(
     place: Place, key_root: Path, ring_dir: Path, cities: tuple[str, ...], *, shc_url: str = ""
 ) -> dict[str, dict[str, str]]:
-    """Every party's keys (made where missing) and broker user; each process's own
-    settings, by process name (`stack.processes.stack_commands`)."""
+    """Every party's keys (made where missing), broker user and database role (the
+    databases made and migrated by the place's admin); each process's own settings, by
+    process name (`stack.processes.stack_commands`)."""
     provision_keys(cities, key_root, ring_dir, shc_url=shc_url)
     parties = parties_of(cities)
     logins = await place.grant_broker(parties)
+    roles = await place.grant_databases(parties)
     envs: dict[str, dict[str, str]] = {}
     for party in parties:
         folder = party_folder(key_root, party)
-        env = {"SESSHU_ADAPTERS__KEY_DIR": str(folder)}
+        own = roles[party].url  # both DSN settings: none is left the superuser's
+        env = {
+            "SESSHU_ADAPTERS__KEY_DIR": str(folder),
+            "SESSHU_DATABASE__URL": own(place.database_url),
+            "SESSHU_ADAPTERS__DATABASE_URL": own(place.adapters_database_url),
+        }
         if party in logins:
-            env["SESSHU_AMQP__URL"] = place.amqp_url_of(logins[party])
+            env["SESSHU_AMQP__URL"] = logins[party].url(place.amqp_url)
         if party.system is SystemId.DESK:
             env["SESSHU_DESK__REVIEW_KEY_DIR"] = str(folder)
         if party.system in (SystemId.HUB, SystemId.DESK):
-            # The desk signs the 所属長's attestations with the hub's key, for now.
-            env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(hub_key_file(key_root))
+            # The hub worker signs with its key, the desk the 所属長's decisions with its own.
+            env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(hub_key_file(folder))
         envs[process_of(party)] = env
     return envs
 
 
-def hub_key_file(key_root: Path) -> Path:
-    """The hub's newest signing key in its folder."""
-    folder = key_root / SystemId.HUB.value
-    found = sorted(folder.glob("hub-*.signing.pem"))
+def hub_key_file(folder: Path) -> Path:
+    """The newest hub-side signing key in a folder: the hub worker's in its own, the
+    desk's in the desk's."""
+    found = sorted(folder.glob("hub-*.signing.pem"), key=lambda path: path.stat().st_mtime)
     if not found:
         raise FileNotFoundError(f"no hub signing key in {folder} (sesshu stack keys)")
     return found[-1]

@@ -9,12 +9,14 @@ folder's name under the stack's key root, and the last part of its broker user
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from contracts.codes import SystemId
 
-__all__ = ["CITY_SYSTEMS", "Party", "parties_of"]
+__all__ = ["CITY_SYSTEMS", "Login", "Party", "parties_of"]
 
 CITY_SYSTEMS = (SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE, SystemId.VRS, SystemId.KIOSK)
 """The systems each city runs, one process (and one party) each."""
@@ -65,3 +67,24 @@ def parties_of(cities: Iterable[str], *, desk: bool = True) -> tuple[Party, ...]
     shared = [Party(SystemId.HUB)] + ([Party(SystemId.DESK)] if desk else [])
     shared.append(Party(SystemId.NWS))
     return (*shared, *(Party(system, code) for code in cities for system in CITY_SYSTEMS))
+
+
+@dataclass(frozen=True)
+class Login:
+    """A party's user name and password on a server (its broker user, its database role)."""
+
+    user: str
+    password: str = field(default="", repr=False)
+
+    @classmethod
+    def drawn(cls, user: str) -> Login:
+        """A login with a fresh password."""
+        return cls(user, secrets.token_urlsafe(24))
+
+    def url(self, base: str) -> str:
+        """`base` (an AMQP URL or a DSN: its host, port, vhost or database and options)
+        logged in as this user instead."""
+        parts = urlsplit(base)
+        host = parts.netloc.rpartition("@")[2]
+        credentials = f"{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+        return urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))

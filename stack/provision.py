@@ -7,8 +7,12 @@ benchmarks.
     <name>_adapters_<code> a city's systems' database (`SESSHU_ADAPTERS__DATABASE_URL` is
     <name>_adapters_nws    `<name>_adapters`); the network's
 
-The vhost is made with `rabbitmqctl` (this machine's broker, as `scripts/services.sh` does);
-where there is none, the base URL's own vhost is used and nothing is made or removed.
+and each party's broker user `<name>.<party>` (`grant_broker`) and database role
+`<name>_<party>` (`grant_databases`), with the admin role `<name>_admin` that migrates.
+
+The vhost and users are made with `rabbitmqctl` (this machine's broker, as
+`scripts/services.sh` does); where there is none, the base URL's own vhost and user are
+used and nothing is made or removed there.
 """
 
 from __future__ import annotations
@@ -23,14 +27,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from stack.broker_users import BrokerLogin, definitions, logins_for, remove_users
-from stack.parties import Party
+from stack.broker_users import definitions, logins_for, remove_users
+from stack.parties import Login, Party
+from stack.roles import Roles, drop_roles, provision_databases
 from storekit.databases import drop_family, ensure_database
 
-__all__ = ["AMQP_ROOT", "PG_ROOT", "Place", "environment", "rabbitmqctl"]
+__all__ = [
+    "AMQPS_ROOT",
+    "AMQP_ROOT",
+    "PG_ROOT",
+    "PG_TLS_ROOT",
+    "TLS_CA",
+    "Place",
+    "amqps_root",
+    "environment",
+    "pg_tls_root",
+    "rabbitmqctl",
+]
 
 AMQP_ROOT = "amqp://guest:guest@127.0.0.1:5672/"
 PG_ROOT = "postgresql://postgres@127.0.0.1:5432/"
+# The same over TLS, verified against the local CA that scripts/services.sh makes
+# (`sesshu tls init`, var/tls/) and configures RabbitMQ (5671) and PostgreSQL with.
+TLS_CA = Path(__file__).resolve().parents[1] / "var" / "tls" / "ca.pem"
+
+
+def amqps_root(ca_file: Path = TLS_CA) -> str:
+    """AMQPS on this machine's broker, verified against `ca_file` (aiormq's `cafile=`)."""
+    return f"amqps://guest:guest@127.0.0.1:5671/?cafile={quote(str(ca_file))}"
+
+
+def pg_tls_root(ca_file: Path = TLS_CA) -> str:
+    """PostgreSQL over TLS, its certificate and name verified (libpq's verify-full)."""
+    return (
+        "postgresql://postgres@127.0.0.1:5432/"
+        f"?sslmode=verify-full&sslrootcert={quote(str(ca_file))}"
+    )
+
+
+AMQPS_ROOT = amqps_root()
+PG_TLS_ROOT = pg_tls_root()
 
 
 def rabbitmqctl(*args: str, check: bool = True, timeout: float = 120) -> bool:
@@ -101,32 +137,32 @@ class Place:
         await asyncio.gather(ensure_database(self.database_url), _import_definitions(opened))
         return self
 
-    async def grant_broker(self, parties: Sequence[Party]) -> dict[Party, BrokerLogin]:
+    async def grant_broker(self, parties: Sequence[Party]) -> dict[Party, Login]:
         """Each party's broker user in this vhost (`stack.broker_users`), with a password
         drawn anew; the vhost made too if missing. Where this machine's broker cannot be
         told (no rabbitmqctl), every party logs in as the base URL's user."""
         if not self.own_vhost:
             base = urlsplit(self.amqp_base)
-            shared = BrokerLogin(base.username or "guest", base.password or "guest")
+            shared = Login(base.username or "guest", base.password or "guest")
             return dict.fromkeys(logins_for(self.name, parties), shared)
         logins = logins_for(self.name, parties)
         await _import_definitions(definitions(self.name, logins))
         return logins
 
-    def amqp_url_of(self, login: BrokerLogin) -> str:
-        """The vhost's URL logged in as `login`."""
-        parts = urlsplit(self.amqp_url)
-        host = parts.netloc.rpartition("@")[2]
-        user, password = quote(login.user, safe=""), quote(login.password, safe="")
-        return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
+    async def grant_databases(self, parties: Sequence[Party]) -> Roles:
+        """Each party's database role (`stack.roles`), with a password drawn anew, and
+        every database the parties use made, migrated as the place's admin and granted;
+        `login.url(place.database(...))` is a party's DSN."""
+        return await provision_databases(self, parties)
 
     async def remove(self) -> None:
-        """The vhost, its parties' broker users, and every database named after it, even
-        while a client holds one."""
+        """The vhost, its parties' broker users, every database named after it (even
+        while a client holds one), and its database roles."""
         if self.own_vhost:
             rabbitmqctl("delete_vhost", self.name, check=False)  # not there: fine
             remove_users(f"{self.name}.")
         await drop_family(self.database_url)
+        await drop_roles(self)  # after the databases that granted them anything
 
 
 async def _import_definitions(document: Mapping[str, object]) -> None:

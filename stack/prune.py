@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +22,7 @@ import typer
 from adapters.health_mgmt.retention import due_files, remove
 from adapters.intermediate.records import RETENTION
 from adapters.store.db import AdapterDb
-from adapters.store.retention import DOSES, PgRetention
+from adapters.store.retention import DOSES, RECORDS, PgRetention
 from hub.cli_common import settings_or_exit
 from hub.desk import cli_actor
 from hub.errors import DatabaseUnavailable
@@ -78,15 +78,23 @@ def file_ages(settings: Settings) -> dict[str, str]:
 
 
 async def prune_systems(
-    db: AdapterDb, health_root: Path, settings: Settings, *, dry_run: bool, actor: str
+    db: AdapterDb,
+    health_root: Path | None,
+    settings: Settings,
+    *,
+    dry_run: bool,
+    actor: str,
+    kinds: Collection[str] = (DOSES, RECORDS),
 ) -> list[Pruned]:
-    """Prune one city's adapter database and health management's files under
-    `health_root`; what went (or, dry, would go), by kind and age."""
+    """Prune `kinds` in one city's adapter database and, given `health_root`, health
+    management's files under it; what went (or, dry, would go), by kind and age. A city
+    system prunes only its own (health management its doses and files, the intermediate
+    server its records); the operator's `sesshu stack prune` everything."""
     now = datetime.now(UTC)
     years = settings.retention.vaccination_record_years
     store = PgRetention(db)
     removed = await store.prune(
-        years=years, batch=settings.retention.batch, dry_run=dry_run, actor=actor
+        years=years, batch=settings.retention.batch, dry_run=dry_run, actor=actor, kinds=kinds
     )
     lines = [
         Pruned(
@@ -100,7 +108,8 @@ async def prune_systems(
         else Pruned(f"intermediate.{r.what}", _R47, r.count, "records", _moment(r.oldest))
         for r in removed
     ]
-    lines += await _files(store, health_root, settings, now, dry_run=dry_run, actor=actor)
+    if health_root is not None:
+        lines += await _files(store, health_root, settings, now, dry_run=dry_run, actor=actor)
     lines = [line for line in merged(lines) if line.count]
     if lines and not dry_run:
         log.info("retention: removed %s", ", ".join(f"{p.count} {p.what} {p.unit}" for p in lines))

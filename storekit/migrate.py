@@ -12,9 +12,19 @@ from pathlib import Path
 
 import asyncpg
 
+from hub.errors import SchemaNotCurrent
 from storekit.translate import Connection, translated
 
-__all__ = ["Migration", "applied", "migrate", "migrated_pool", "migrations"]
+__all__ = [
+    "Migration",
+    "applied",
+    "ensure_current",
+    "migrate",
+    "migrate_database",
+    "migrated_pool",
+    "migrations",
+    "pending",
+]
 
 _NAME = re.compile(r"(?P<number>[0-9]{4})_(?P<name>[a-z0-9_]+)\.sql")
 # Any number that is the same for every process: two processes starting at once must not
@@ -29,6 +39,11 @@ class Migration:
     number: int
     name: str
     path: Path
+
+    @property
+    def label(self) -> str:
+        """`0006_retention`, as errors and `sesshu db migrate` name it."""
+        return f"{self.number:04d}_{self.name}"
 
 
 def migrations(directory: Path) -> list[Migration]:
@@ -46,13 +61,43 @@ def migrations(directory: Path) -> list[Migration]:
 
 
 async def applied(connection: Connection) -> list[int]:
-    """Numbers of the migrations already applied."""
+    """Numbers of the migrations already applied (none where nothing was ever applied)."""
+    if await connection.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return []
     rows = await connection.fetch("SELECT number FROM schema_migrations ORDER BY number")
     return [row["number"] for row in rows]
 
 
+async def pending(connection: Connection, directory: Path) -> list[Migration]:
+    """The migrations of `directory` not yet applied to the connection's database."""
+    done = set(await applied(connection))
+    return [m for m in migrations(directory) if m.number not in done]
+
+
+async def ensure_current(connection: Connection, directory: Path, why: str) -> None:
+    """SchemaNotCurrent, naming each migration missing and `why` it is not applied here,
+    unless the database has them all."""
+    missing = await pending(connection, directory)
+    if missing:
+        database = await connection.fetchval("SELECT current_database()")
+        raise SchemaNotCurrent(database, [m.label for m in missing], why)
+
+
 async def migrate(connection: Connection, directory: Path) -> list[str]:
-    """Apply every migration not yet applied; return the names applied now."""
+    """Apply every migration not yet applied; return the names applied now. A current
+    database is only read (no DDL, no lock), so a run-time role that may not migrate opens
+    it; one behind is SchemaNotCurrent for such a role."""
+    if not await pending(connection, directory):
+        return []
+    try:
+        return await _apply(connection, directory)
+    except asyncpg.InsufficientPrivilegeError:
+        role = await connection.fetchval("SELECT current_user")
+        await ensure_current(connection, directory, f"{role} may not migrate (the admin does)")
+        raise
+
+
+async def _apply(connection: Connection, directory: Path) -> list[str]:
     await connection.execute("SELECT pg_advisory_lock($1)", _LOCK)
     try:
         await connection.execute(
@@ -60,11 +105,8 @@ async def migrate(connection: Connection, directory: Path) -> list[str]:
             " number integer PRIMARY KEY, name text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = set(await applied(connection))
         names = []
-        for migration in migrations(directory):
-            if migration.number in done:
-                continue
+        for migration in await pending(connection, directory):
             async with connection.transaction():
                 await connection.execute(migration.path.read_text(encoding="utf-8"))
                 await connection.execute(
@@ -72,21 +114,44 @@ async def migrate(connection: Connection, directory: Path) -> list[str]:
                     migration.number,
                     migration.name,
                 )
-            names.append(f"{migration.number:04d}_{migration.name}")
+            names.append(migration.label)
         return names
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK)
 
 
+async def migrate_database(dsn: str, directory: Path) -> list[str]:
+    """Connect to `dsn` (the admin's, at provisioning), apply what is pending, close."""
+    with translated():
+        connection = await asyncpg.connect(dsn)
+        try:
+            return await migrate(connection, directory)
+        finally:
+            await connection.close()
+
+
 async def migrated_pool(
-    dsn: str, directory: Path, *, size: int = 4, command_timeout: float = 30.0
+    dsn: str,
+    directory: Path,
+    *,
+    size: int = 4,
+    command_timeout: float = 30.0,
+    apply: bool = True,
 ) -> asyncpg.Pool:
-    """A pool on `dsn` whose database has every migration of `directory` applied;
-    DatabaseUnavailable if PostgreSQL does not answer."""
+    """A pool on `dsn` whose database has every migration of `directory` applied (by this
+    call, unless not `apply`: then SchemaNotCurrent if one is missing); DatabaseUnavailable
+    if PostgreSQL does not answer."""
     with translated():
         pool = await asyncpg.create_pool(
             dsn, min_size=1, max_size=size, command_timeout=command_timeout
         )
-        async with pool.acquire() as connection:
-            await migrate(connection, directory)
+        try:
+            async with pool.acquire() as connection:
+                if apply:
+                    await migrate(connection, directory)
+                else:
+                    await ensure_current(connection, directory, "opened without migrating")
+        except BaseException:
+            await pool.close()
+            raise
     return pool

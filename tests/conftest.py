@@ -119,3 +119,22 @@ async def _sweep_databases() -> None:
     for name in names:
         if _owner_gone(name):
             await drop_database(name)
+    await sweep_roles()
+
+
+async def sweep_roles() -> None:
+    """Drop the database roles (stack/roles.py: `<place>_admin`, `<place>_<party>`) of test
+    runs whose process has exited, once their databases are gone: roles are the cluster's,
+    so a dead run's would otherwise stay for good."""
+    connection = await asyncpg.connect(PG_ROOT + "postgres", timeout=10)
+    try:
+        names = await connection.fetch(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE 'sesshu\\_test\\_%'"
+        )
+        for name in (row["rolname"] for row in names):
+            if _owner_gone(name):
+                # Still granted something in a database a live run is dropping: next time.
+                with contextlib.suppress(asyncpg.DependentObjectsStillExistError):
+                    await connection.execute(f'DROP ROLE IF EXISTS "{name}"')
+    finally:
+        await connection.close()

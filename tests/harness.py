@@ -34,10 +34,11 @@ from contracts.keys import GeneratedKey, KeyRing, generate_key
 from contracts.payloads import Payload, ReviewCopy
 from contracts.sealing import sealed_review
 from contracts.signing import Signer
+from hub.custody import DESK_SIGNER_PREFIX
 from hub.settings import Settings
 from hub.settings import load as load_settings
 from stack.processes import Processes
-from stack.provision import PG_ROOT, Place, environment
+from stack.provision import AMQPS_ROOT, PG_ROOT, PG_TLS_ROOT, Place, environment
 from storekit.databases import drop_family
 from tests.sealed import SECRET, sealed_envelope
 
@@ -131,6 +132,11 @@ class Services:
         }
         return environment(self.place, self.ring_dir, **(defaults | extra))
 
+    def desk_env(self, **extra: str) -> dict[str, str]:
+        """Environment for a `sesshu desk` process: its own folder and signing key."""
+        signer = self.desk_key_dir / f"{DESK_SIGNER_PREFIX}t.signing.pem"
+        return self.env(SESSHU_SIGNING__HUB_KEY_FILE=str(signer), **extra)
+
     def settings(self, **extra: str) -> Settings:
         """The settings a process started with `env(**extra)` would load."""
         environment = self.env(**extra)
@@ -151,8 +157,8 @@ class Services:
 def test_place() -> Place:
     """A place of this test's own, `sesshu_test_<pid>_<random>`: the pid this test process's,
     so a later session removes what a run that died left behind (tests/conftest.py), never a
-    running one's."""
-    return Place(f"sesshu_test_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+    running one's. Every link over TLS, verified against the local CA, as in production."""
+    return Place(f"sesshu_test_{os.getpid()}_{uuid.uuid4().hex[:8]}", AMQPS_ROOT, PG_TLS_ROOT)
 
 
 @asynccontextmanager
@@ -170,6 +176,13 @@ async def adapter_database(city: str | None = None) -> AsyncIterator[tuple[Adapt
             await db.close()
     finally:
         await drop_family(place.adapters_database_url)
+
+
+def adapters_base(dsn: str, city: str) -> str:
+    """`SESSHU_ADAPTERS__DATABASE_URL` for a city's DSN: its database name without `_<city>`,
+    the rest (the TLS parameters) kept."""
+    head, _, query = dsn.partition("?")
+    return head.removesuffix(f"_{city}") + (f"?{query}" if query else "")
 
 
 def create_services(tmp: Path) -> Services:
@@ -216,6 +229,15 @@ def create_services(tmp: Path) -> Services:
         )
         desk.write(tmp / "desk-keys")
         shutil.copy(tmp / "desk-keys" / f"desk-{city}-t.json", ring_dir)
+    # The desk's own signing key, a hub key that is not the hub worker's (hub.custody).
+    signer = generate_key(
+        SystemId.HUB,
+        None,
+        key_id=f"{DESK_SIGNER_PREFIX}t",
+        valid_from=datetime.now(UTC) - timedelta(days=1),
+    )
+    signer.write(tmp / "desk-keys")
+    shutil.copy(tmp / "desk-keys" / f"{DESK_SIGNER_PREFIX}t.json", ring_dir)
     return Services(
         place,
         ring_dir,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
@@ -27,6 +28,7 @@ from faststream.rabbit import (
 )
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
+from faststream.security import BaseSecurity
 
 from adapters.kit.deliveries import RingRereads, verified
 from adapters.kit.handlers import Handler, NotYet, reply_id
@@ -56,10 +58,15 @@ PUBLISH_FAILURES = (AMQPError, TimeoutError, ConnectionError, RuntimeError)
 INGRESS = RabbitExchange(INGRESS_EXCHANGE, type=ExchangeType.TOPIC, durable=True, declare=False)
 
 
-def make_broker(url: str, *, prefetch: int = 100) -> RabbitBroker:
-    """A FastStream broker whose publishes wait for confirms and raise when returned."""
+def make_broker(
+    url: str, *, prefetch: int = 100, ssl_context: ssl.SSLContext | None = None
+) -> RabbitBroker:
+    """A FastStream broker whose publishes wait for confirms and raise when returned; over
+    TLS verified by `ssl_context` (`hub.tls.amqp_ssl_context`) where given, else by what an
+    `amqps://` URL names (`cafile=`)."""
     channel = Channel(prefetch_count=prefetch, publisher_confirms=True, on_return_raises=True)
-    return RabbitBroker(url, default_channel=channel, logger=log)
+    security = None if ssl_context is None else BaseSecurity(ssl_context=ssl_context)
+    return RabbitBroker(url, default_channel=channel, logger=log, security=security)
 
 
 async def publish_signed(

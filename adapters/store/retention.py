@@ -12,7 +12,7 @@ results stays `adapters/intermediate/retention.py`, on its own clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -44,20 +44,27 @@ class PgRetention:
     db: AdapterDb
 
     async def prune(
-        self, *, years: int, batch: int, dry_run: bool = False, actor: str
+        self,
+        *,
+        years: int,
+        batch: int,
+        dry_run: bool = False,
+        actor: str,
+        kinds: Collection[str] = (DOSES, RECORDS),
     ) -> list[Removed]:
-        """Remove what is past its retention, `batch` rows of a kind per transaction until
-        nothing is left (or another process holds the prune); what went. A dry run counts
-        everything due and changes nothing."""
+        """Remove what of `kinds` is past its retention (health management's doses, the
+        intermediate server's records: each system's own role prunes only its own), `batch`
+        rows of a kind per transaction until nothing is left (or another process holds the
+        prune); what went. A dry run counts everything due and changes nothing."""
         if dry_run:
             async with self.db.transaction():
-                return await self._round(years, None, dry_run=True)
+                return await self._round(years, None, kinds, dry_run=True)
         done: dict[str, Removed] = {}
         while True:
             async with self.db.transaction():
                 if not await self.db.fetchval(query("retention_lock")):
                     break
-                this = [r for r in await self._round(years, batch, dry_run=False) if r.count]
+                this = [r for r in await self._round(years, batch, kinds, dry_run=False) if r.count]
                 if this:
                     await self.log(actor, {r.what: r.count for r in this})
             for removed in this:
@@ -71,14 +78,19 @@ class PgRetention:
         with translated():
             await self.db.execute(query("retention_log_put"), actor, json.dumps(dict(counts)))
 
-    async def _round(self, years: int, limit: int | None, *, dry_run: bool) -> list[Removed]:
+    async def _round(
+        self, years: int, limit: int | None, kinds: Collection[str], *, dry_run: bool
+    ) -> list[Removed]:
+        rows = []
         with translated():
-            doses = await self.db.fetchrow(query("retention_doses"), years, limit, dry_run)
-            records = await self.db.fetchrow(query("retention_records"), limit, dry_run)
+            if DOSES in kinds:
+                doses = await self.db.fetchrow(query("retention_doses"), years, limit, dry_run)
+                rows.append((DOSES, doses))
+            if RECORDS in kinds:
+                records = await self.db.fetchrow(query("retention_records"), limit, dry_run)
+                rows.append((RECORDS, records))
         return [
-            Removed(what, int(row["rows"]), row["oldest"])
-            for what, row in ((DOSES, doses), (RECORDS, records))
-            if row is not None
+            Removed(what, int(row["rows"]), row["oldest"]) for what, row in rows if row is not None
         ]
 
 

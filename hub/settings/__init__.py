@@ -3,7 +3,8 @@
 Build it once at start-up with `Settings()` and pass it down; nothing reads the
 environment anywhere else. README.md's settings table is checked against this model.
 Its sub-models live by area: connections.py (RabbitMQ, PostgreSQL), worker.py (the hub
-worker, the routing policy), signing.py, desk.py, retention.py, adapters.py.
+worker, the routing policy), signing.py, desk.py, retention.py, adapters.py, tls.py (with
+the rule that refuses a link without TLS, which `load` applies).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hub.settings.connections import AmqpSettings, DatabaseSettings
 from hub.settings.desk import DeskSettings
 from hub.settings.retention import RetentionSettings
 from hub.settings.signing import SigningSettings
+from hub.settings.tls import PlaintextRefused, TlsSettings, check_plaintext
 from hub.settings.worker import HubSettings, RoutingSettings
 
 __all__ = [
@@ -27,10 +29,12 @@ __all__ = [
     "DatabaseSettings",
     "DeskSettings",
     "HubSettings",
+    "PlaintextRefused",
     "RetentionSettings",
     "RoutingSettings",
     "Settings",
     "SigningSettings",
+    "TlsSettings",
     "env_table",
     "load",
     "unknown_variables",
@@ -52,6 +56,7 @@ class Settings(BaseSettings):
     desk: DeskSettings = DeskSettings()
     retention: RetentionSettings = RetentionSettings()
     adapters: AdaptersSettings = AdaptersSettings()
+    tls: TlsSettings = TlsSettings()
     log_level: str = Field(default="INFO", description="log level of every process")
 
 
@@ -62,11 +67,14 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 
 
 def load() -> Settings:
-    """The settings from the environment; ValueError names any SESSHU_* variable unknown."""
+    """The settings from the environment; ValueError names any SESSHU_* variable unknown,
+    PlaintextRefused any link without TLS that `tls.allow_plaintext` does not allow."""
     unknown = unknown_variables(os.environ)
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(unknown)} (see `sesshu settings`)")
-    return Settings()
+    settings = Settings()
+    check_plaintext(settings)
+    return settings
 
 
 def env_table(

@@ -5,6 +5,7 @@ its copies of an inquiry's messages go when the intermediate server's result doe
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -38,7 +39,10 @@ class AdaptersSettings(BaseModel):
         "database (unset: `<key_dir>/data`); `sesshu stack data-key` makes and rotates them",
     )
     database_url: SecretStr = Field(
-        default=SecretStr("postgresql://postgres@127.0.0.1:5432/sesshu_adapters"),
+        default=SecretStr(
+            "postgresql://postgres@127.0.0.1:5432/sesshu_adapters"
+            "?sslmode=verify-full&sslrootcert=var/tls/ca.pem"
+        ),
         description="base DSN of the adapters' own databases: a city's systems use "
         "`<name>_<code>`, the network `<name>_nws` (never the hub's database)",
     )
@@ -91,7 +95,6 @@ class AdaptersSettings(BaseModel):
 
     def database_for(self, owner: str) -> str:
         """The DSN of one city's (or the network's) adapter database."""
-        base = self.database_url.get_secret_value()
-        head, _, name = base.rpartition("/")
-        name, query = ([*name.split("?", 1), ""])[:2]
-        return f"{head}/{name}_{owner}" + (f"?{query}" if query else "")
+        # The database is the URL's path; its query (sslrootcert=/a/path) is kept whole.
+        parts = urlsplit(self.database_url.get_secret_value())
+        return urlunsplit(parts._replace(path=f"{parts.path}_{owner}"))

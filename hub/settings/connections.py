@@ -11,8 +11,9 @@ class AmqpSettings(BaseModel):
     """RabbitMQ connection and publishing."""
 
     url: SecretStr = Field(
-        default=SecretStr("amqp://guest:guest@127.0.0.1:5672/"),
-        description="AMQP URL of RabbitMQ (credentials included, kept secret in logs)",
+        default=SecretStr("amqps://guest:guest@127.0.0.1:5671/?cafile=var/tls/ca.pem"),
+        description="AMQP URL of RabbitMQ (credentials included, kept secret in logs); "
+        "amqps:// verifying the broker against `cafile=` (or tls.ca_file)",
     )
     prefetch: int = Field(default=400, ge=1, description="unacknowledged messages per worker")
     publish_timeout_seconds: float = Field(
@@ -24,8 +25,12 @@ class DatabaseSettings(BaseModel):
     """PostgreSQL connection."""
 
     url: SecretStr = Field(
-        default=SecretStr("postgresql://postgres@127.0.0.1:5432/sesshu"),
-        description="PostgreSQL DSN of the hub's database",
+        default=SecretStr(
+            "postgresql://postgres@127.0.0.1:5432/sesshu"
+            "?sslmode=verify-full&sslrootcert=var/tls/ca.pem"
+        ),
+        description="PostgreSQL DSN of the hub's database (sslmode=verify-full: TLS, the "
+        "server's certificate checked against sslrootcert and its name)",
     )
     pool_size: int = Field(default=4, ge=1, description="connections per hub process")
     command_timeout_seconds: float = Field(

@@ -113,7 +113,8 @@ class PgStore:
         )
 
     async def migrate(self) -> list[str]:
-        """Apply pending migrations."""
+        """Apply pending migrations. With none pending this only reads, so the hub's own
+        role opens a database its admin migrated; behind, that role gets SchemaNotCurrent."""
         with translated():
             async with self._pool.acquire() as connection:
                 return await migrate(connection, MIGRATIONS_DIR)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Iterator
 
 import uvicorn
 
 from hub.settings import Settings, load
+from hub.tls import warn_plaintext
 from hub.web.app import create_app
 from observability import logs
 
@@ -41,6 +43,9 @@ def serve(settings: Settings) -> None:
         log_config=None,
         proxy_headers=bool(settings.desk.trusted_proxies),
         forwarded_allow_ips=settings.desk.trusted_proxies or None,
+        # HTTPS where the desk's certificate is set (`sesshu tls init` makes one).
+        ssl_certfile=settings.tls.desk_cert_file,
+        ssl_keyfile=settings.tls.desk_key_file,
     )
     _Server(config).run()
 
@@ -49,6 +54,7 @@ def main() -> None:
     """`python -m hub.web`: settings from the environment, JSON logs, serve."""
     settings = load()
     logs.configure(settings.log_level)
+    warn_plaintext(settings, logging.getLogger("sesshu.desk"))
     serve(settings)
 
 

@@ -36,7 +36,9 @@ SCREENSHOTS = ROOT / "var" / "screenshots"
 def desk_server(services: Services, policy_dir: Path, tmp_path: Path) -> Iterator[str]:
     """`sesshu desk` on a free port; its base URL."""
     port = free_ports()
-    env = services.env(SESSHU_ROUTING__POLICY_DIR=str(policy_dir), SESSHU_DESK__HTTP_PORT=str(port))
+    env = services.desk_env(
+        SESSHU_ROUTING__POLICY_DIR=str(policy_dir), SESSHU_DESK__HTTP_PORT=str(port)
+    )
     desk = Processes(env, tmp_path)
     process = desk.sesshu("desk", ["desk"])
     base = f"http://127.0.0.1:{port}"

@@ -58,6 +58,8 @@ class Stack:
     services: Services
     root: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    desk_env: dict[str, str] = field(default_factory=dict)
+    """The desk's own settings (its database role, its review keys), once started."""
     hub: HubProcess | None = None
     processes: Processes | None = None
     kiosk_port: int = field(default_factory=free_port_pair)
@@ -98,7 +100,9 @@ class Stack:
         _copy_keys(self.services.hub_key_file.parent, self.key_dir(SystemId.HUB))
         _copy_keys(self.services.desk_key_dir, self.key_dir(SystemId.DESK))
         envs = await party_envs(self.services.place, self.key_root, self.services.ring_dir, CITIES)
-        self.hub = HubProcess(self.services, extra_env=self.extra_env).start()
+        # Every process, the hub too, as its own party; the in-process desk as the desk.
+        self.desk_env = envs["desk"]
+        self.hub = HubProcess(self.services, extra_env=self.extra_env | envs["hub"]).start()
         await wait_for(lambda: topology_ready(self.services), 30, "the hub's topology")
         self.processes = Processes(self.env(), self.root)
         commands = stack_commands(CITIES, desk=False)
@@ -181,7 +185,7 @@ class Stack:
     ) -> list[HeldRow]:
         """A 所属長 of `city` approves every reply held for `department` (or rejects it,
         with `reject` as the comment), or `only` the one of that id; the rows seen."""
-        desk = await open_desk(self.services.settings(**self.extra_env))
+        desk = await open_desk(self.services.settings(**(self.extra_env | self.desk_env)))
         terminal = Terminal("192.0.2.1", "e2e")
         try:
             await desk.add_staff(

@@ -963,6 +963,52 @@ async def test_f20_contractors_work_only_from_the_named_roster_and_are_logged(st
 # --- what is left where: nothing readable about a person ---------------------------------
 
 
+async def test_every_process_reaches_the_services_as_its_own_party_over_tls(
+    stack: Stack,
+) -> None:
+    """Issue 13 (R11, R15, R41): the hub and each system connect to PostgreSQL as their own
+    role, never the superuser, and to RabbitMQ as their own user, never guest, every link
+    over TLS."""
+    place = stack.services.place.name
+    rows = await stack.fetch(
+        "hub",
+        "SELECT a.usename, a.datname, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s"
+        " USING (pid) WHERE a.datname LIKE $1 AND a.usename <> 'postgres'",
+        place + "%",
+    )
+    connected = {(row["usename"], row["datname"]) for row in rows}
+    expected = {(f"{place}_hub", place), (f"{place}_nws", f"{place}_adapters_nws")}
+    expected |= {
+        (f"{place}_{system}_{city}", f"{place}_adapters_{city}")
+        for city in CITIES
+        for system in ("health_mgmt", "intermediate", "vrs", "kiosk")
+    }
+    assert expected <= connected
+    assert all(row["ssl"] for row in rows)
+    assert not await stack.fetch(  # no party role is a superuser
+        "hub", "SELECT 1 FROM pg_roles WHERE rolname LIKE $1 AND rolsuper", place + "\\_%"
+    )
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["rabbitmqctl", "-q", "list_connections", "user", "vhost", "ssl"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    listed = done.stdout.splitlines()
+    ours = [line.split("\t") for line in listed if f"\t{place}\t" in line]
+    users = {user for user, _, _ in ours}
+    parties = {f"{place}.hub", f"{place}.nws"}
+    parties |= {
+        f"{place}.{system}-{city}"
+        for city in CITIES
+        for system in ("health_mgmt", "intermediate", "vrs", "kiosk")
+    }
+    assert parties <= users
+    assert all(ssl == "true" for user, _, ssl in ours if user in parties)
+
+
 async def test_nothing_about_a_person_is_readable_in_the_hub_its_logs_or_the_stores(
     stack: Stack, desk_logs: list[str]
 ) -> None:

@@ -21,8 +21,7 @@ from contracts.broker import (
 )
 from contracts.codes import SystemId
 from hub.topology import declare
-from stack.broker_users import BrokerLogin
-from stack.parties import Party, parties_of
+from stack.parties import Login, Party, parties_of
 from stack.provision import Place
 from tests import harness
 from tests.harness import CHIKUSEI, YUKI
@@ -38,11 +37,11 @@ HUB = Party(SystemId.HUB)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def granted() -> AsyncIterator[tuple[Place, dict[Party, BrokerLogin]]]:
+async def granted() -> AsyncIterator[tuple[Place, dict[Party, Login]]]:
     place = await harness.test_place().make()
     try:
         logins = await place.grant_broker(parties_of([CHIKUSEI, YUKI]))
-        connection = await aio_pika.connect(place.amqp_url_of(logins[HUB]))
+        connection = await aio_pika.connect(logins[HUB].url(place.amqp_url))
         async with connection:  # the hub's own user declares everything it needs
             await declare(await connection.channel(), [CHIKUSEI, YUKI])
         yield place, logins
@@ -51,16 +50,14 @@ async def granted() -> AsyncIterator[tuple[Place, dict[Party, BrokerLogin]]]:
 
 
 async def _channel(
-    granted: tuple[Place, dict[Party, BrokerLogin]], party: Party
+    granted: tuple[Place, dict[Party, Login]], party: Party
 ) -> tuple[aio_pika.abc.AbstractConnection, aio_pika.abc.AbstractChannel]:
     place, logins = granted
-    connection = await aio_pika.connect(place.amqp_url_of(logins[party]))
+    connection = await aio_pika.connect(logins[party].url(place.amqp_url))
     return connection, await connection.channel(publisher_confirms=True)
 
 
-async def _consumes(
-    granted: tuple[Place, dict[Party, BrokerLogin]], party: Party, queue: str
-) -> None:
+async def _consumes(granted: tuple[Place, dict[Party, Login]], party: Party, queue: str) -> None:
     connection, channel = await _channel(granted, party)
     async with connection:
         found = await channel.get_queue(queue, ensure=True)  # a passive declaration
@@ -72,7 +69,7 @@ async def _ignore(message: aio_pika.abc.AbstractIncomingMessage) -> None:
 
 
 async def _publishes(
-    granted: tuple[Place, dict[Party, BrokerLogin]], party: Party, exchange: str, key: str
+    granted: tuple[Place, dict[Party, Login]], party: Party, exchange: str, key: str
 ) -> None:
     connection, channel = await _channel(granted, party)
     async with connection:
@@ -81,7 +78,7 @@ async def _publishes(
 
 
 async def test_every_party_but_the_desk_has_a_user_of_its_own_and_none_is_guest(
-    granted: tuple[Place, dict[Party, BrokerLogin]],
+    granted: tuple[Place, dict[Party, Login]],
 ) -> None:
     place, logins = granted
     assert Party(SystemId.DESK) not in logins  # it publishes nothing: the outbox does
@@ -92,7 +89,7 @@ async def test_every_party_but_the_desk_has_a_user_of_its_own_and_none_is_guest(
 
 
 async def test_an_adapter_consumes_its_own_queue_and_publishes_its_own_kinds(
-    granted: tuple[Place, dict[Party, BrokerLogin]],
+    granted: tuple[Place, dict[Party, Login]],
 ) -> None:
     await _consumes(granted, VRS, adapter_queue(SystemId.VRS, CHIKUSEI))
     for kind in KINDS_SENT[SystemId.VRS]:
@@ -110,21 +107,21 @@ async def test_an_adapter_consumes_its_own_queue_and_publishes_its_own_kinds(
     ],
 )
 async def test_an_adapter_may_not_consume_another_queue(
-    granted: tuple[Place, dict[Party, BrokerLogin]], queue: str
+    granted: tuple[Place, dict[Party, Login]], queue: str
 ) -> None:
     with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
         await _consumes(granted, VRS, queue)
 
 
 async def test_the_network_may_not_consume_a_city_systems_queue(
-    granted: tuple[Place, dict[Party, BrokerLogin]],
+    granted: tuple[Place, dict[Party, Login]],
 ) -> None:
     with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
         await _consumes(granted, NWS, adapter_queue(SystemId.INTERMEDIATE, CHIKUSEI))
 
 
 async def test_an_adapter_may_not_publish_to_the_delivery_exchange(
-    granted: tuple[Place, dict[Party, BrokerLogin]],
+    granted: tuple[Place, dict[Party, Login]],
 ) -> None:
     with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
         await _publishes(granted, VRS, DELIVER_EXCHANGE, f"vrs.{YUKI}")
@@ -141,7 +138,7 @@ async def test_an_adapter_may_not_publish_to_the_delivery_exchange(
     ],
 )
 async def test_an_adapter_may_not_publish_a_kind_its_system_does_not_send(
-    granted: tuple[Place, dict[Party, BrokerLogin]], kind: str
+    granted: tuple[Place, dict[Party, Login]], kind: str
 ) -> None:
     with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
         await _publishes(granted, VRS, INGRESS_EXCHANGE, kind)
@@ -168,7 +165,7 @@ DECLARATIONS: dict[str, Callable[[aio_pika.abc.AbstractChannel], Awaitable[objec
 
 @pytest.mark.parametrize("what", sorted(DECLARATIONS))
 async def test_an_adapter_may_declare_nothing(
-    granted: tuple[Place, dict[Party, BrokerLogin]], what: str
+    granted: tuple[Place, dict[Party, Login]], what: str
 ) -> None:
     connection, channel = await _channel(granted, VRS)
     async with connection:
@@ -177,7 +174,7 @@ async def test_an_adapter_may_declare_nothing(
 
 
 async def test_the_hub_may_not_read_an_adapter_queue_nor_publish_to_its_ingress(
-    granted: tuple[Place, dict[Party, BrokerLogin]],
+    granted: tuple[Place, dict[Party, Login]],
 ) -> None:
     with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
         await _consumes(granted, HUB, adapter_queue(SystemId.VRS, CHIKUSEI))
@@ -186,12 +183,12 @@ async def test_the_hub_may_not_read_an_adapter_queue_nor_publish_to_its_ingress(
 
 
 async def test_a_wrong_password_and_the_guest_account_of_another_party_are_refused(
-    granted: tuple[Place, dict[Party, BrokerLogin]],
+    granted: tuple[Place, dict[Party, Login]],
 ) -> None:
     place, logins = granted
-    wrong = BrokerLogin(logins[VRS].user, logins[NWS].password)
+    wrong = Login(logins[VRS].user, logins[NWS].password)
     with pytest.raises(ProbableAuthenticationError):
-        await aio_pika.connect(place.amqp_url_of(wrong))
+        await aio_pika.connect(wrong.url(place.amqp_url))
 
 
 async def test_removing_the_place_removes_its_users() -> None:
@@ -199,4 +196,4 @@ async def test_removing_the_place_removes_its_users() -> None:
     logins = await place.grant_broker([VRS])
     await place.remove()
     with pytest.raises(ProbableAuthenticationError):
-        await aio_pika.connect(place.amqp_url_of(logins[VRS]))
+        await aio_pika.connect(logins[VRS].url(place.amqp_url))

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from hub.settings import Settings
-from stack.provision import PG_ROOT
+from stack.provision import PG_TLS_ROOT, Place
 from tests.harness import ROOT
 
 pytestmark = pytest.mark.integration
-DEMO_DATABASE_URL = PG_ROOT + "sesshu_demo"
+DEMO_DATABASE_URL = Place("sesshu_demo", pg_base=PG_TLS_ROOT).database_url
 
 
 def sesshu(

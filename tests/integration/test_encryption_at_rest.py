@@ -34,8 +34,9 @@ from contracts.codes import InternalPersonNumber
 from contracts.payloads import DoseHistoryItem, FukuhonRegistration
 from hub.cli import app
 from stack.keys import provision_keys
+from stack.provision import PG_TLS_ROOT, Place
 from storekit.migrate import migrate
-from tests.harness import adapter_database
+from tests.harness import adapter_database, adapters_base
 from tests.probes import pg_dump
 
 pytestmark = pytest.mark.integration
@@ -291,7 +292,7 @@ def env(data_keys: Path, dsn: str) -> dict[str, str]:
     """The settings a command of the stack runs with against this test's database."""
     return {
         "SESSHU_ADAPTERS__DATA_KEY_DIR": str(data_keys),
-        "SESSHU_ADAPTERS__DATABASE_URL": dsn.removesuffix(f"_{CITY}"),
+        "SESSHU_ADAPTERS__DATABASE_URL": adapters_base(dsn, CITY),
         "SESSHU_ADAPTERS__KEY_DIR": str(data_keys.parent / "private"),
     }
 
@@ -303,7 +304,7 @@ async def sesshu(environment: dict[str, str], *args: str) -> tuple[int, str]:
 
 
 async def test_a_missing_key_stops_a_city_at_start_up_naming_the_setting(tmp_path: Path) -> None:
-    folder, dsn = tmp_path / "data", f"postgresql://postgres@127.0.0.1:5432/unused_{CITY}"
+    folder, dsn = tmp_path / "data", Place("unused", pg_base=PG_TLS_ROOT).database(CITY)
     provision_keys((CITY,), tmp_path / "parties", tmp_path / "ring")
     started = env(folder, dsn) | {
         "SESSHU_ADAPTERS__KEY_DIR": str(tmp_path / "parties" / f"health_mgmt-{CITY}"),

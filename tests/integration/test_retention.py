@@ -30,7 +30,7 @@ from hub.retention import Periods, Pruned
 from hub.service import build_triage, open_desk
 from hub.settings import Settings
 from hub.store.postgres import PgStore
-from tests.harness import CHIKUSEI, PASSWORD, YUKI, Services, adapter_database
+from tests.harness import CHIKUSEI, PASSWORD, YUKI, Services, adapter_database, adapters_base
 from tests.traffic import provision, signed_traffic
 
 pytestmark = pytest.mark.integration
@@ -371,7 +371,7 @@ def test_health_management_and_the_intermediate_server_prune_what_is_past_its_ye
         async with adapter_database(CHIKUSEI) as (db, dsn):
             await _city_rows(db)
             env = {
-                "SESSHU_ADAPTERS__DATABASE_URL": dsn.removesuffix(f"_{CHIKUSEI}"),
+                "SESSHU_ADAPTERS__DATABASE_URL": adapters_base(dsn, CHIKUSEI),
                 "SESSHU_ADAPTERS__DATA_DIR": str(data_dir),
             }
             args = ("stack", "prune", "--municipality", CHIKUSEI)

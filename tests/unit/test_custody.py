@@ -142,3 +142,37 @@ def test_a_city_process_names_its_system() -> None:
     done = runner.invoke(app, ["stack", "city", "082279", "nws"])
     assert done.exit_code == 2
     assert "system: one of health_mgmt, intermediate, vrs, kiosk" in done.output
+
+
+@pytest.mark.parametrize(
+    ("source", "into"), [(SystemId.HUB, SystemId.DESK), (SystemId.DESK, SystemId.HUB)]
+)
+def test_the_hub_worker_and_the_desk_do_not_hold_each_others_signing_key(
+    root: Path, source: SystemId, into: SystemId
+) -> None:
+    """Both sign as the hub, each with a key of its own (the desk the 所属長's decisions)."""
+    theirs = next(_folder(root, source).glob("hub-*.signing.pem"))
+    shutil.copy(theirs, _folder(root, into) / theirs.name)
+    with pytest.raises(CustodyError, match=re.escape(f"holds {theirs.name}")):
+        check_party_folder(_folder(root, into), Party(into), _ring(root))
+
+
+@pytest.mark.parametrize("command", ["hub", "desk"])
+def test_the_hub_and_the_desk_do_not_start_with_another_partys_key(
+    root: Path, command: str
+) -> None:
+    folder = _folder(root, SystemId.HUB if command == "hub" else SystemId.DESK)
+    own = next(folder.glob("hub-*.signing.pem"))
+    foreign = next(_folder(root, SystemId.VRS, "082279").glob("*.sealing.pem"))
+    shutil.copy(foreign, folder / foreign.name)
+    done = runner.invoke(
+        app,
+        [command],
+        env={
+            "SESSHU_SIGNING__HUB_KEY_FILE": str(own),
+            "SESSHU_DESK__REVIEW_KEY_DIR": str(_folder(root, SystemId.DESK)),
+            "SESSHU_SIGNING__RING_DIR": str(root / "ring"),
+        },
+    )
+    assert done.exit_code == 2, done.output
+    assert f"{command}: {folder} holds {foreign.name}, which is not {command}'s" in done.output

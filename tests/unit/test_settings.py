@@ -6,19 +6,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from typer.testing import CliRunner
 
 from contracts.codes import SystemId
 from contracts.keys import generate_key
 from hub.cli import app
 from hub.settings import Settings, load, unknown_variables
+from hub.settings.adapters import AdaptersSettings
 
 
 def test_defaults_point_at_the_local_services() -> None:
     settings = Settings()
-    assert settings.amqp.url.get_secret_value() == "amqp://guest:guest@127.0.0.1:5672/"
+    assert settings.amqp.url.get_secret_value().startswith("amqps://guest:guest@127.0.0.1:5671/")
     assert settings.database.url.get_secret_value().startswith("postgresql://")
+    assert "sslmode=verify-full" in settings.database.url.get_secret_value()
     assert settings.signing.freshness().max_age == timedelta(minutes=15)
 
 
@@ -79,3 +81,16 @@ def test_a_hub_key_file_that_is_not_a_key_stops_the_hub_before_it_starts(
     signer = Settings().signing.hub_signer()
     assert signer is not None
     assert signer.key_id == "hub-shared-y"
+
+
+def test_a_citys_database_keeps_the_tls_query_of_the_base_whole() -> None:
+    """The database is the URL's path; a CA path in the query has slashes of its own."""
+    base = (
+        "postgresql://vrs:pw@db.example.jp:5432/sesshu_adapters"
+        "?sslmode=verify-full&sslrootcert=/etc/sesshu/tls/ca.pem"
+    )
+    adapters = AdaptersSettings(database_url=SecretStr(base))
+    assert adapters.database_for("082279") == (
+        "postgresql://vrs:pw@db.example.jp:5432/sesshu_adapters_082279"
+        "?sslmode=verify-full&sslrootcert=/etc/sesshu/tls/ca.pem"
+    )
