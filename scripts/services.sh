@@ -76,6 +76,11 @@ start_postgres() {
 # cannot read var/tls/ (0700): each gets a copy of its own certificate and key, owned by it.
 # The plain listeners stay (127.0.0.1 only; other tools on this machine use them); the
 # hub's and adapters' settings refuse them unless tls.allow_plaintext says development.
+# One CA per machine, not per checkout: every checkout (and CI's fresh clone) on this
+# machine talks to the same RabbitMQ and PostgreSQL, whose certificates a checkout's own
+# CA would replace, breaking the others. It lives in SESSHU_TLS_HOME (default under
+# $XDG_DATA_HOME), and each checkout's var/tls/ is a link to it.
+TLS_HOME="${SESSHU_TLS_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/sesshu/tls}"
 TLS_DIR=var/tls
 RABBITMQ_CONF=/etc/rabbitmq/rabbitmq.conf
 RABBITMQ_TLS_DIR=/etc/rabbitmq/tls
@@ -93,10 +98,22 @@ tls_python() {
   return 1
 }
 
+# var/tls/ -> the machine's CA folder. A checkout's own var/tls/ from before becomes the
+# machine's when there is none yet (the servers were given its certificates); where the
+# machine has one, a checkout's own is set aside, not deleted.
+link_tls_dir() {
+  mkdir -p "$(dirname "$TLS_HOME")" var
+  if [ -d "$TLS_DIR" ] && [ ! -L "$TLS_DIR" ]; then
+    if [ -e "$TLS_HOME" ]; then mv "$TLS_DIR" "$TLS_DIR.own.$(date +%s)"; else mv "$TLS_DIR" "$TLS_HOME"; fi
+  fi
+  ln -sfn "$TLS_HOME" "$TLS_DIR"
+}
+
 make_tls_certificates() {
   local python
   python="$(tls_python)"
-  "$python" -m stack.tls init "$TLS_DIR"
+  link_tls_dir
+  "$python" -m stack.tls init "$TLS_HOME"
 }
 
 # Copy a service's files to where its OS user reads them; prints `changed` if any changed.
