@@ -21,6 +21,8 @@ from hub.settings import Settings
 
 __all__ = [
     "DESK_SIGNER_PREFIX",
+    "SERVER_CERTIFICATE",
+    "SERVER_KEY",
     "CustodyError",
     "check_custody",
     "check_hub_side",
@@ -30,6 +32,10 @@ __all__ = [
 
 PRIVATE_KEY_SUFFIXES = (".signing.pem", ".sealing.pem")
 PUBLIC_SUFFIXES = (".json", ".pub.pem")
+
+SERVER_CERTIFICATE, SERVER_KEY = "tls.pem", "tls.key"
+"""A party's own HTTPS certificate and key, for the parties that serve (the desk, the
+certificate centers): copies of `sesshu tls init`'s, kept with the party's keys."""
 
 DESK_SIGNER_PREFIX = "hub-desk-"
 """The key id of the desk's own signing key: a hub key (recipients take the 所属長's
@@ -127,4 +133,8 @@ def check_hub_side(settings: Settings, process: str) -> None:
         ring = KeyRing([])
     for folder in sorted(folders):
         if folder.is_dir():  # none there: nothing to keep (the key file says so itself)
-            check_custody(folder, owner, ring, party=process)
+            check_custody(folder, owner, ring, own_file=_server_file, party=process)
+
+
+def _server_file(relative: str) -> bool:
+    return relative in (SERVER_CERTIFICATE, SERVER_KEY)

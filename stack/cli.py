@@ -161,6 +161,7 @@ async def _provisioned(place: Place, settings: Settings) -> dict[str, dict[str, 
         settings.signing.ring_dir,
         settings.adapters.municipalities,
         shc_url=settings.adapters.shc_issuer_url,
+        tls_dir=settings.tls.dir,
     )
 
 

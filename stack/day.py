@@ -63,6 +63,8 @@ class Day:
     data_dir: Path
     key_dir: Path
     kiosk_url: Callable[[str], str]
+    ca_file: Path | None
+    """The CA the kiosk's HTTPS is verified against."""
     store: PgStore
     code_of: Callable[[str, str], Awaitable[str | None]]
     """The portal's view: a resident's 符号 at a city (known from the card log-in)."""
@@ -158,7 +160,9 @@ class Day:
 
     async def _kiosk(self, resident: dict[str, Any]) -> None:
         card = CardAuthority(key=card_authority(self.key_dir)).card_for(resident, "4821")
-        status, answer = await at_the_kiosk(self.kiosk_url(CHIKUSEI), card, "4821")
+        status, answer = await at_the_kiosk(
+            self.kiosk_url(CHIKUSEI), card, "4821", ca_file=self.ca_file
+        )
         if status != 201:
             self.say(f"kiosk: no certificate ({status} {answer.get('code')})")
             return

@@ -61,6 +61,8 @@ class Demo:
             self.base.database.url.get_secret_value(),
         )
         self.key_root = self.directory / "keys" / "parties"
+        # The desk and the kiosks serve HTTPS with `sesshu tls init`'s certificates.
+        self.tls_dir = self.base.tls.dir.resolve()
         self.envs: dict[str, dict[str, str]] = {}
         self.env = environment(
             self.place,
@@ -70,7 +72,6 @@ class Demo:
             SESSHU_ADAPTERS__KIOSK_ENROLLED=CITIES[0],
             SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS="0.5",
             SESSHU_HUB__MUNICIPALITIES=",".join(CITIES),
-            SESSHU_DESK__SECURE_COOKIES="false",  # plain HTTP on this machine only
             SESSHU_DESK__HTTP_PORT=str(self.base.desk.http_port),
             SESSHU_ADAPTERS__KIOSK_HTTP_PORT=str(self.base.adapters.kiosk_http_port),
             SESSHU_LOG_LEVEL="WARNING",
@@ -79,10 +80,10 @@ class Demo:
 
     @property
     def desk_url(self) -> str:
-        return f"http://{self.base.desk.http_host}:{self.base.desk.http_port}/"
+        return f"https://{self.base.desk.http_host}:{self.base.desk.http_port}/"
 
     def kiosk_url(self, city: str) -> str:
-        return f"http://127.0.0.1:{self.base.adapters.kiosk_http_port + CITIES.index(city)}"
+        return f"https://127.0.0.1:{self.base.adapters.kiosk_http_port + CITIES.index(city)}"
 
     async def fresh(self) -> None:
         """Empty databases, folders and queues, and keys for everyone."""
@@ -90,7 +91,11 @@ class Demo:
             await asyncio.to_thread(shutil.rmtree, self.directory / name, ignore_errors=True)
         await self.place.make(fresh=True)
         self.envs = await party_envs(
-            self.place, self.key_root, self.directory / "keys" / "ring", CITIES
+            self.place,
+            self.key_root,
+            self.directory / "keys" / "ring",
+            CITIES,
+            tls_dir=self.tls_dir,
         )
         desk = self.envs["desk"]  # what the demo's own desk calls need, as the desk's
         for name in ("SESSHU_DESK__REVIEW_KEY_DIR", "SESSHU_SIGNING__HUB_KEY_FILE"):
@@ -184,6 +189,7 @@ async def run_demo(
             data_dir=directory / "adapters",
             key_dir=demo.key_root / CARD_AUTHORITY_PARTY,
             kiosk_url=demo.kiosk_url,
+            ca_file=demo.tls_dir / "ca.pem",
             store=store,
             code_of=demo.code_of,
             issuer=shc_issuer(base.adapters.shc_issuer_url, None, demo.key_root / SHC_ISSUER_PARTY),

@@ -26,7 +26,14 @@ from contracts.keys import (
     load_sealing_key,
 )
 from contracts.signing import Signer
-from hub.custody import DESK_SIGNER_PREFIX, check_custody, desks, hub_workers
+from hub.custody import (
+    DESK_SIGNER_PREFIX,
+    SERVER_CERTIFICATE,
+    SERVER_KEY,
+    check_custody,
+    desks,
+    hub_workers,
+)
 from stack.data_keys import provision_data_keys
 from stack.parties import Party, parties_of
 
@@ -177,6 +184,8 @@ def check_party_folder(folder: Path, party: Party, ring: KeyRing) -> None:
 
 
 def _own_file(party: Party, relative: str) -> bool:
+    if party.system in (SystemId.DESK, SystemId.KIOSK) and relative in SERVER_FILES:
+        return True  # its HTTPS certificate and key (stack.launch)
     if party.system is SystemId.NWS:
         return relative == "nws-individuals.secret"
     if party.system is SystemId.INTERMEDIATE:
@@ -208,6 +217,7 @@ CARD_AUTHORITY_PARTY = "card-authority"
 SHC_ISSUER_FILE = "shc-issuer.pem"
 SHC_ISSUER_PARTY = "shc-issuer"
 """The folder of the national VRS's certificate issuer key, copied to each city's VRS."""
+SERVER_FILES = (SERVER_CERTIFICATE, SERVER_KEY)
 DATA_KEY_SYSTEMS = frozenset({SystemId.HEALTH_MGMT, SystemId.VRS})
 """The systems whose stores hold sealed columns (adapters.store.sealed)."""
 

@@ -10,20 +10,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.codes import SystemId
+from hub.custody import SERVER_CERTIFICATE, SERVER_KEY
 from stack.keys import party_folder, provision_keys
 from stack.parties import parties_of
 from stack.processes import process_of
 from stack.provision import Place
 
-__all__ = ["hub_key_file", "party_envs"]
+__all__ = ["HTTPS_SERVERS", "hub_key_file", "party_envs"]
 
 
 async def party_envs(
-    place: Place, key_root: Path, ring_dir: Path, cities: tuple[str, ...], *, shc_url: str = ""
+    place: Place,
+    key_root: Path,
+    ring_dir: Path,
+    cities: tuple[str, ...],
+    *,
+    shc_url: str = "",
+    tls_dir: Path | None = None,
 ) -> dict[str, dict[str, str]]:
     """Every party's keys (made where missing), broker user and database role (the
     databases made and migrated by the place's admin); each process's own settings, by
-    process name (`stack.processes.stack_commands`)."""
+    process name (`stack.processes.stack_commands`). With `tls_dir` (`sesshu tls init`'s),
+    the desk and each certificate center serve HTTPS, each with a copy of its server
+    certificate and key in its own folder."""
     provision_keys(cities, key_root, ring_dir, shc_url=shc_url)
     parties = parties_of(cities)
     logins = await place.grant_broker(parties)
@@ -44,8 +53,30 @@ async def party_envs(
         if party.system in (SystemId.HUB, SystemId.DESK):
             # The hub worker signs with its key, the desk the 所属長's decisions with its own.
             env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(hub_key_file(folder))
+        name = HTTPS_SERVERS.get(party.system)
+        if tls_dir is not None and name and (tls_dir / f"{name}.pem").is_file():
+            env |= _https(tls_dir, name, folder)
         envs[process_of(party)] = env
     return envs
+
+
+HTTPS_SERVERS = {SystemId.DESK: "desk", SystemId.KIOSK: "kiosk"}
+"""The parties that serve HTTPS, and the name of their certificate in `sesshu tls init`'s
+folder."""
+
+
+def _https(tls_dir: Path, name: str, folder: Path) -> dict[str, str]:
+    for source, target in ((f"{name}.pem", SERVER_CERTIFICATE), (f"{name}.key", SERVER_KEY)):
+        copy = folder / target
+        data = (tls_dir / source).read_bytes()
+        if not copy.exists() or copy.read_bytes() != data:
+            copy.touch(mode=0o600)
+            copy.write_bytes(data)
+    setting = f"SESSHU_TLS__{name.upper()}"
+    return {
+        f"{setting}_CERT_FILE": str(folder / SERVER_CERTIFICATE),
+        f"{setting}_KEY_FILE": str(folder / SERVER_KEY),
+    }
 
 
 def hub_key_file(folder: Path) -> Path:

@@ -12,11 +12,13 @@ import asyncio
 import hmac
 import json
 import secrets
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -153,10 +155,16 @@ def random_pin() -> str:
 
 
 async def at_the_kiosk(
-    center_url: str, card: MyNumberCard, pin: str, *, channel: str = "kiosk"
+    center_url: str,
+    card: MyNumberCard,
+    pin: str,
+    *,
+    channel: str = "kiosk",
+    ca_file: Path | None = None,
 ) -> tuple[int, dict[str, object]]:
     """A resident at a terminal: the card read with the PIN, the application posted to the
-    certificate center; (HTTP status, the center's answer)."""
+    certificate center (over HTTPS, verified against `ca_file`); (HTTP status, the
+    center's answer)."""
     application = card.apply(pin, application_id=new_message_id(), channel=channel)
     body = application.model_dump_json().encode()
     request = urllib.request.Request(  # noqa: S310 - the center's own URL
@@ -165,12 +173,15 @@ async def at_the_kiosk(
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    return await asyncio.to_thread(_post, request)
+    context = None if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
+    return await asyncio.to_thread(_post, request, context)
 
 
-def _post(request: urllib.request.Request) -> tuple[int, dict[str, object]]:
+def _post(
+    request: urllib.request.Request, context: ssl.SSLContext | None
+) -> tuple[int, dict[str, object]]:
     try:
-        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=60, context=context) as answer:  # noqa: S310
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as refused:
         return refused.code, json.loads(refused.read() or b"{}")

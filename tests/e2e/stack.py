@@ -27,6 +27,7 @@ from stack import parties
 from stack.keys import keys_for, party_folder
 from stack.launch import party_envs
 from stack.processes import Processes, stack_commands
+from stack.provision import TLS_CA
 from tests.harness import (
     CHIKUSEI,
     PASSWORD,
@@ -99,7 +100,13 @@ class Stack:
         # are put in those parties' folders, so no others are made.
         _copy_keys(self.services.hub_key_file.parent, self.key_dir(SystemId.HUB))
         _copy_keys(self.services.desk_key_dir, self.key_dir(SystemId.DESK))
-        envs = await party_envs(self.services.place, self.key_root, self.services.ring_dir, CITIES)
+        envs = await party_envs(
+            self.services.place,
+            self.key_root,
+            self.services.ring_dir,
+            CITIES,
+            tls_dir=TLS_CA.parent,
+        )
         # Every process, the hub too, as its own party; the in-process desk as the desk.
         self.desk_env = envs["desk"]
         self.hub = HubProcess(self.services, extra_env=self.extra_env | envs["hub"]).start()
@@ -275,7 +282,7 @@ class Stack:
 
 def kiosk_url(stack: Stack, city: str) -> str:
     """The certificate center of a city."""
-    return f"http://127.0.0.1:{stack.kiosk_port + CITIES.index(city)}"
+    return f"https://127.0.0.1:{stack.kiosk_port + CITIES.index(city)}"
 
 
 def _copy_keys(source: Path, folder: Path) -> None:

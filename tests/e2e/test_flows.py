@@ -15,6 +15,7 @@ import csv
 import functools
 import io
 import json
+import ssl
 import subprocess
 import sys
 import uuid
@@ -52,6 +53,7 @@ from hub.desk import HeldRow, NotAuthenticated, Terminal, open_desk
 from hub.settings import AdaptersSettings
 from stack.keys import CARD_AUTHORITY_PARTY, SHC_ISSUER_PARTY, card_authority, keys_for, shc_issuer
 from stack.network_list import network_list
+from stack.provision import TLS_CA
 from tests.e2e.people import MADE, dose_row, identifying_values, person, record_row
 from tests.e2e.stack import CITIES, Stack, kiosk_url, records_csv, rows_csv
 from tests.harness import CHIKUSEI, PASSWORD, YUKI
@@ -835,7 +837,9 @@ async def _vaccinated_card(stack: Stack) -> tuple[dict[str, Any], MyNumberCard]:
 
 
 async def _apply(city: str, stack: Stack, application: dict[str, Any]) -> httpx2.Response:
-    async with httpx2.AsyncClient(timeout=60) as client:
+    async with httpx2.AsyncClient(
+        timeout=60, verify=ssl.create_default_context(cafile=TLS_CA)
+    ) as client:
         return await client.post(f"{kiosk_url(stack, city)}/applications", json=application)
 
 
@@ -968,7 +972,7 @@ async def test_every_process_reaches_the_services_as_its_own_party_over_tls(
 ) -> None:
     """Issue 13 (R11, R15, R41): the hub and each system connect to PostgreSQL as their own
     role, never the superuser, and to RabbitMQ as their own user, never guest, every link
-    over TLS."""
+    over TLS; the certificate center answers HTTPS only."""
     place = stack.services.place.name
     rows = await stack.fetch(
         "hub",
@@ -1007,6 +1011,10 @@ async def test_every_process_reaches_the_services_as_its_own_party_over_tls(
     }
     assert parties <= users
     assert all(ssl == "true" for user, _, ssl in ours if user in parties)
+    plain = kiosk_url(stack, CHIKUSEI).replace("https://", "http://")
+    async with httpx2.AsyncClient(timeout=10) as client:
+        with pytest.raises(httpx2.HTTPError):  # the certificate center speaks HTTPS only
+            await client.post(f"{plain}/applications", json={})
 
 
 async def test_nothing_about_a_person_is_readable_in_the_hub_its_logs_or_the_stores(

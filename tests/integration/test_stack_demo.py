@@ -53,7 +53,7 @@ def test_the_demo_plays_a_day_live_and_ctrl_c_stops_everything(tmp_path: object)
         "the reply waits for Yuki's 所属長",
         "asked for their own data",
         "issued and verified",
-        "approval page: http://",
+        "approval page: https://",
         "for nws.082074 (auto_response_disabled)",
     ):
         assert line in text, line
