@@ -11,12 +11,15 @@ sealed to another.
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from contracts.codes import SystemId
-from contracts.keys import KeyEntry, KeyRing
+from contracts.keys import KeyEntry, KeyRing, load_sealing_key, load_signing_key
 from hub.settings import Settings
 
 __all__ = [
@@ -67,10 +70,12 @@ def check_custody(
     own_file: Callable[[str], bool] = lambda relative: False,
     party: str,
 ) -> None:
-    """Raise CustodyError unless `folder` holds only what `party` may: its private keys (a
-    ring entry `owner` accepts), the files `own_file` accepts (by path
-    relative to the folder),
-    and public parts; and unless only its owner may read it."""
+    """Raise CustodyError unless `folder` holds only what `party` may, and only its owner
+    may read it. What it may hold: its private keys (whose ring entry `owner` accepts and
+    whose public halves are that entry's: a key copied under its name is refused), the
+    files `own_file` accepts (by path relative to the folder), and ring entries and public
+    keys that parse as such (a private key renamed `.json` is refused). Every file is a
+    file of this process's user with one name: no symbolic or hard links."""
     if not folder.is_dir():
         raise CustodyError(f"{party}: key folder {folder} does not exist")
     _private(folder, party)
@@ -79,13 +84,11 @@ def check_custody(
         if path.is_dir():
             continue
         relative = path.relative_to(folder).as_posix()
-        if own_file(relative) or path.name.endswith(PUBLIC_SUFFIXES):
+        if own_file(relative) or _public(path):
             continue
         key_id = _key_id(path.name)
         entry = ring.get(key_id) if key_id else None
-        if entry is None and key_id:
-            entry = _entry_beside(path.parent / f"{key_id}.json")
-        if entry is None or not owner(entry):
+        if entry is None or not owner(entry) or not _halves_match(path, entry):
             raise CustodyError(
                 f"{party}: {folder} holds {relative}, which is not {party}'s private key; "
                 "each party keeps only its own keys (move it to its owner's folder)"
@@ -93,15 +96,34 @@ def check_custody(
 
 
 def _private(path: Path, party: str) -> None:
-    mode = path.lstat().st_mode
-    if stat.S_ISLNK(mode):
+    status = path.lstat()
+    if stat.S_ISLNK(status.st_mode):
         raise CustodyError(f"{party}: {path.name} is a symbolic link; keys are kept as files")
-    if mode & 0o077 and not path.name.endswith(PUBLIC_SUFFIXES):
-        wanted = "0700" if stat.S_ISDIR(mode) else "0600"
+    if status.st_uid != os.getuid():
+        raise CustodyError(f"{party}: {path} belongs to another user")
+    if not stat.S_ISDIR(status.st_mode) and status.st_nlink != 1:
+        raise CustodyError(f"{party}: {path} has other names (a hard link); keep one copy")
+    if status.st_mode & 0o077 and not path.name.endswith(PUBLIC_SUFFIXES):
+        wanted = "0700" if stat.S_ISDIR(status.st_mode) else "0600"
         raise CustodyError(
-            f"{party}: {path} may be read by others (mode {stat.S_IMODE(mode):04o}; "
+            f"{party}: {path} may be read by others (mode {stat.S_IMODE(status.st_mode):04o}; "
             f"chmod {wanted[1:]} it)"
         )
+
+
+def _public(path: Path) -> bool:
+    """A ring entry or a public key, as its name says (anything else under such a name,
+    a private key above all, is not)."""
+    try:
+        if path.name.endswith(".json"):
+            KeyEntry.model_validate_json(path.read_bytes())
+            return True
+        if path.name.endswith(".pub.pem"):
+            serialization.load_pem_public_key(path.read_bytes())
+            return True
+    except (OSError, ValueError, TypeError):
+        return False
+    return False
 
 
 def _key_id(name: str) -> str | None:
@@ -111,11 +133,16 @@ def _key_id(name: str) -> str | None:
     return None
 
 
-def _entry_beside(path: Path) -> KeyEntry | None:
+def _halves_match(path: Path, entry: KeyEntry) -> bool:
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
     try:
-        return KeyEntry.model_validate_json(path.read_bytes())
-    except (OSError, ValueError):
-        return None
+        if path.name.endswith(".signing.pem"):
+            private = load_signing_key(path).public_key().public_bytes(*raw)
+            return private == entry.signing_key().public_bytes(*raw)
+        private = load_sealing_key(path).public_key().public_bytes(*raw)
+        return private == entry.sealing_key().public_bytes(*raw)
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def check_hub_side(settings: Settings, process: str) -> None:

@@ -192,29 +192,54 @@ apply_postgres_tls() {
 # asks the group's members for their password (scram-sha-256; PostgreSQL 15 stores SCRAM
 # verifiers by default) before the lines already there, which match first otherwise. The
 # superuser postgres keeps its trust lines: `sesshu stack` provisions with it, and other
-# tools on this machine use it. A marked block, added once; a reload applies it.
+# tools on this machine use it. A marked block, replaced when it differs; a reload applies it.
 PARTY_GROUP=sesshu_party
-PARTY_HBA_MARK="# sesshu: party roles log in with their password (scripts/services.sh)"
-
 as_postgres() { psql -h 127.0.0.1 -U postgres -d postgres -XAtq "$@"; }
+
+PARTY_HBA_BEGIN="# sesshu: party roles (scripts/services.sh) begin"
+PARTY_HBA_END="# sesshu: party roles end"
+# Before every other line, so they decide first: a party role logs in only over TLS, with
+# its password, and never to the maintenance databases (it needs none: its own database
+# is made for it); the postgres superuser's lines below stay as they are.
+party_hba_wanted() {
+  printf '%s\n' "$PARTY_HBA_BEGIN" \
+    "local     all                            +$PARTY_GROUP                 reject" \
+    "hostnossl all                            +$PARTY_GROUP  all            reject" \
+    "host      postgres,template0,template1   +$PARTY_GROUP  all            reject" \
+    "hostssl   all                            +$PARTY_GROUP  127.0.0.1/32   scram-sha-256" \
+    "hostssl   all                            +$PARTY_GROUP  ::1/128        scram-sha-256" \
+    "$PARTY_HBA_END"
+}
 
 configure_postgres_roles() {
   command -v psql >/dev/null || return 0
   as_postgres -c "DO \$\$ BEGIN CREATE ROLE $PARTY_GROUP NOLOGIN;
     EXCEPTION WHEN duplicate_object THEN NULL; END \$\$"
-  local hba
+  local hba rest new
   hba="$(as_postgres -c 'SHOW hba_file')"
-  [ -f "$hba" ] && [ -w "$hba" ] || return 0
-  grep -qxF "$PARTY_HBA_MARK" "$hba" && return 0
-  # Rewritten in place (not replaced), so the file keeps its owner and mode.
-  local old
-  old="$(cat "$hba")"
-  printf '%s\n' "$PARTY_HBA_MARK" \
-    "local   all  +$PARTY_GROUP                 scram-sha-256" \
-    "host    all  +$PARTY_GROUP  127.0.0.1/32   scram-sha-256" \
-    "host    all  +$PARTY_GROUP  ::1/128        scram-sha-256" \
-    "" "$old" >"$hba"
-  echo "services: pg_hba.conf asks the sesshu_party roles for their password; reloading"
+  if [ ! -f "$hba" ] || [ ! -w "$hba" ]; then
+    echo "services: cannot write pg_hba.conf: the party roles' lines are not there" >&2
+    return 0
+  fi
+  # What is there without our block (and without the one-line-marked block of before).
+  rest="$(awk -v begin="$PARTY_HBA_BEGIN" -v end="$PARTY_HBA_END" \
+    -v older="# sesshu: party roles log in with their password (scripts/services.sh)" '
+      $0 == begin { skip = 1; next }
+      $0 == end { skip = 0; lead = 1; next }
+      $0 == older { old = 1; next }
+      old && $0 == "" { old = 0; lead = 1; next }
+      skip || old { next }
+      lead && $0 == "" { next }
+      { lead = 0; print }' "$hba")"
+  new="$(party_hba_wanted; printf '\n%s\n' "$rest")"
+  [ "$new" = "$(cat "$hba")" ] && return 0
+  # Replaced whole (a reload never reads half a file), keeping its owner and mode.
+  local tmp
+  tmp="$(mktemp "$hba.XXXXXX")"
+  printf '%s\n' "$new" >"$tmp"
+  chown --reference="$hba" "$tmp" && chmod --reference="$hba" "$tmp"
+  mv -f "$tmp" "$hba"
+  echo "services: pg_hba.conf: party roles over TLS with their password only; reloading"
   as_postgres -c 'SELECT pg_reload_conf()' >/dev/null
 }
 

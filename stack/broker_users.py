@@ -2,7 +2,7 @@
 
     party          configure                 write                      read
     hub            its exchanges and queues  sesshu.deliver/dead, its   sesshu.* exchanges (to
-                   and every adapter queue   queues (to bind them)      bind), hub.ingress/dead
+                   and every adapter queue   queues (to bind them)      bind), hub.ingress
     <system>-<c>   nothing                   sesshu.ingress, routing    adapter.<system>.<c>
                                              keys: the kinds it sends
     nws            nothing                   sesshu.ingress, its kinds  adapter.nws.<any city>

@@ -31,6 +31,8 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {users};
 GRANT INSERT, UPDATE ON journal, outbox, held_messages, provision_records TO {hub};
 GRANT DELETE ON provision_records TO {hub};
 GRANT INSERT ON audit_log, audit_checkpoints TO {hub};
+-- The desk's accounts are not the worker's to read (password hashes, session tokens).
+REVOKE SELECT ON staff, sessions FROM {hub};
 
 -- name: hub_desk
 -- The desk decides held messages and releases them (an outbox row), journals its own

@@ -105,7 +105,7 @@ def provision_keys(
     *,
     shc_url: str = "",
 ) -> list[str]:
-    """Generate the keys each party of a stack serving `cities` lacks (`stack.custody`),
+    """Generate the keys each party of a stack serving `cities` lacks (`hub.custody`),
     each in its own folder `key_root/<party>/` (0700, private keys 0600), with its entry in
     `ring_dir`: every system's signing and sealing key, the hub's, each city's desk review
     key (R37, all in the desk's folder); the intermediate servers' 符号 secret and the

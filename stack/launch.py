@@ -7,6 +7,7 @@ drawn anew at each start: no process is given the superuser's DSN. `sesshu stack
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from contracts.codes import SystemId
@@ -67,16 +68,25 @@ folder."""
 
 def _https(tls_dir: Path, name: str, folder: Path) -> dict[str, str]:
     for source, target in ((f"{name}.pem", SERVER_CERTIFICATE), (f"{name}.key", SERVER_KEY)):
-        copy = folder / target
-        data = (tls_dir / source).read_bytes()
-        if not copy.exists() or copy.read_bytes() != data:
-            copy.touch(mode=0o600)
-            copy.write_bytes(data)
+        _private_copy(tls_dir / source, folder / target)
     setting = f"SESSHU_TLS__{name.upper()}"
     return {
         f"{setting}_CERT_FILE": str(folder / SERVER_CERTIFICATE),
         f"{setting}_KEY_FILE": str(folder / SERVER_KEY),
     }
+
+
+def _private_copy(source: Path, target: Path) -> None:
+    # Made 0600 under another name, never following a link, then put in place whole.
+    data = source.read_bytes()
+    if target.is_file() and not target.is_symlink() and target.read_bytes() == data:
+        return
+    partial = target.with_name(target.name + ".part")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    partial.replace(target)
 
 
 def hub_key_file(folder: Path) -> Path:

@@ -13,7 +13,7 @@ and in each database of the place (grants.sql says exactly what each may do):
 
     <place>                the hub's: owned by the hub's role; the hub and the desk connect
     <place>_adapters_<code> a city's: its four systems connect, each to its own schema
-                         (health_mgmt: ims, intermediate, vrs; the kiosk: none) and, by
+                         (health_mgmt: ims; intermediate; vrs; the kiosk: none) and, by
                          row-level security, its own rows of the shared inbox
     <place>_adapters_nws   the network's: the network alone, its schema nws
 
@@ -25,6 +25,7 @@ party's role opens a current database and is refused (SchemaNotCurrent) one that
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from adapters.store.queries import MIGRATIONS_DIR as ADAPTER_MIGRATIONS
 from contracts.broker import adapter_queue
 from contracts.codes import SystemId
 from hub.store.postgres import MIGRATIONS_DIR as HUB_MIGRATIONS
-from stack.parties import Login, Party
+from stack.parties import CITY_SYSTEMS, Login, Party
 from storekit.databases import ensure_database
 from storekit.migrate import migrate_database
 from storekit.queries import Queries
@@ -96,7 +97,10 @@ async def make_roles(place: Place, parties: Sequence[Party]) -> Roles:
 
 async def drop_roles(place: Place) -> list[str]:
     """Drop the place's roles (after its databases); the names dropped."""
-    return await drop_members(_root(place), GROUP, place.name)
+    # Exactly its roles: `sesshu_` is also the beginning of every test place's names.
+    systems = "|".join(system.value for system in CITY_SYSTEMS)
+    names = rf"{re.escape(place.name)}_(admin|hub|desk|nws|({systems})_[0-9]{{6}})"
+    return await drop_members(_root(place), GROUP, names)
 
 
 async def provision_databases(place: Place, parties: Sequence[Party]) -> Roles:

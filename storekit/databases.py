@@ -19,9 +19,16 @@ def _database_of(dsn: str) -> tuple[str, str]:
 
 
 async def ensure_database(dsn: str) -> bool:
-    """Create the DSN's database if it does not exist; True if it was created."""
+    """Create the DSN's database if it does not exist; True if it was created. Where it
+    exists, only it is connected to: a party's role may reach no other database (not even
+    the maintenance database, `postgres`, which creating it needs)."""
     admin, name = _database_of(dsn)
     with translated():
+        try:
+            await (await asyncpg.connect(dsn)).close()
+            return False
+        except asyncpg.InvalidCatalogNameError:
+            pass  # not there: made below
         connection = await asyncpg.connect(admin)
         try:
             if await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):

@@ -71,14 +71,15 @@ async def _ensure_login(
     await connection.execute(f"GRANT {identifier(group)} TO {identifier(role)}")
 
 
-async def drop_members(root_dsn: str, group: str, prefix: str) -> list[str]:
-    """Drop every member of `group` named `<prefix>_...`; the names dropped. Their
+async def drop_members(root_dsn: str, group: str, pattern: str) -> list[str]:
+    """Drop every member of `group` whose name matches the regular expression `pattern`
+    (whole); the names dropped. Their
     databases go first (`drop_family`): a role that still owns or is granted something
     in a database left standing is not dropped (DependentObjectsStillExistError)."""
     with translated():
         connection = await asyncpg.connect(root_dsn)
         try:
-            names = await _members(connection, group, prefix)
+            names = await _members(connection, group, pattern)
             for name in names:
                 await connection.execute(f"DROP ROLE IF EXISTS {identifier(name)}")
         finally:
@@ -86,14 +87,14 @@ async def drop_members(root_dsn: str, group: str, prefix: str) -> list[str]:
     return names
 
 
-async def _members(connection: asyncpg.Connection, group: str, prefix: str) -> list[str]:
+async def _members(connection: asyncpg.Connection, group: str, pattern: str) -> list[str]:
     rows = await connection.fetch(
         "SELECT r.rolname FROM pg_roles AS r"
         " JOIN pg_auth_members AS m ON m.member = r.oid"
         " JOIN pg_roles AS g ON g.oid = m.roleid AND g.rolname = $1"
-        " WHERE starts_with(r.rolname, $2 || '_') ORDER BY r.rolname",
+        " WHERE r.rolname ~ ('^(' || $2 || ')$') ORDER BY r.rolname",
         group,
-        prefix,
+        pattern,
     )
     return [row["rolname"] for row in rows]
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -170,6 +171,27 @@ async def test_a_party_connects_only_to_its_own_database(
 ) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for database"):
         await granted.connect(party, database)
+
+
+def _with(url: str, *, database: str | None = None, query: str | None = None) -> str:
+    parts = urlsplit(url)
+    path = parts.path if database is None else f"/{database}"
+    return urlunsplit(parts._replace(path=path, query=parts.query if query is None else query))
+
+
+@pytest.mark.parametrize("database", ["postgres", "template1"])
+async def test_a_party_may_not_reach_the_maintenance_databases(
+    granted: Granted, database: str
+) -> None:
+    """pg_hba.conf (scripts/services.sh) rejects it: it needs none, its own is made for it."""
+    with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match="rejects"):
+        await asyncpg.connect(_with(granted.url(VRS, CITY), database=database))
+
+
+async def test_a_party_logs_in_only_over_tls(granted: Granted) -> None:
+    plain = _with(granted.url(VRS, CITY), query="sslmode=disable")
+    with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match=r"no encryption"):
+        await asyncpg.connect(plain)
 
 
 # -- the audit trail -------------------------------------------------------------------
@@ -517,3 +539,13 @@ async def test_the_sweep_drops_the_roles_of_runs_that_died(granted: Granted) -> 
     await sweep_roles()
     assert await _roles_named(gone) == []
     assert granted.roles[HUB].user in await _roles_named(granted.place.name)  # alive: kept
+
+
+@pytest.mark.parametrize("table", ["staff", "sessions"])
+async def test_the_hub_worker_may_not_read_the_desks_accounts(
+    as_party: Connector, table: str
+) -> None:
+    """Password hashes and session tokens are the desk's alone."""
+    hub = await as_party(HUB, "")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+        await hub.fetch(f"SELECT * FROM {table}")  # noqa: S608 - a fixed table name

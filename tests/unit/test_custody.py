@@ -176,3 +176,43 @@ def test_the_hub_and_the_desk_do_not_start_with_another_partys_key(
     )
     assert done.exit_code == 2, done.output
     assert f"{command}: {folder} holds {foreign.name}, which is not {command}'s" in done.output
+
+
+def _their_sealing_key(root: Path) -> Path:
+    return next(_folder(root, SystemId.INTERMEDIATE, "082279").glob("*.sealing.pem"))
+
+
+@pytest.mark.parametrize("disguise", ["x.pub.pem", "x.json"])
+def test_a_private_key_under_a_public_name_is_refused(root: Path, disguise: str) -> None:
+    folder = _folder(root, SystemId.VRS, "082279")
+    shutil.copy(_their_sealing_key(root), folder / disguise)
+    (folder / disguise).chmod(0o600)
+    with pytest.raises(CustodyError, match=re.escape(f"holds {disguise}")):
+        check_party_folder(folder, Party(SystemId.VRS, "082279"), _ring(root))
+
+
+def test_a_key_with_a_made_up_entry_beside_it_is_refused(root: Path) -> None:
+    """Only the ring says whose a key is: an entry lying in the folder does not."""
+    folder = _folder(root, SystemId.VRS, "082279")
+    own = next(folder.glob("vrs-*.json"))
+    fake = folder / "vrs-082279-fake.json"
+    fake.write_text(own.read_text().replace(own.stem, "vrs-082279-fake"))
+    fake.chmod(0o600)
+    shutil.copy(_their_sealing_key(root), folder / "vrs-082279-fake.sealing.pem")
+    with pytest.raises(CustodyError, match=re.escape("holds vrs-082279-fake.sealing.pem")):
+        check_party_folder(folder, Party(SystemId.VRS, "082279"), _ring(root))
+
+
+def test_another_key_copied_over_an_own_keys_name_is_refused(root: Path) -> None:
+    folder = _folder(root, SystemId.VRS, "082279")
+    own = next(folder.glob("vrs-*.sealing.pem"))
+    own.write_bytes(_their_sealing_key(root).read_bytes())
+    with pytest.raises(CustodyError, match=re.escape(f"holds {own.name}")):
+        check_party_folder(folder, Party(SystemId.VRS, "082279"), _ring(root))
+
+
+def test_a_hard_link_to_another_partys_key_is_refused(root: Path) -> None:
+    folder = _folder(root, SystemId.VRS, "082279")
+    (folder / "linked.sealing.pem").hardlink_to(_their_sealing_key(root))
+    with pytest.raises(CustodyError, match="hard link"):
+        check_party_folder(folder, Party(SystemId.VRS, "082279"), _ring(root))
