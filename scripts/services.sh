@@ -143,8 +143,10 @@ EOF
 configure_rabbitmq_tls() {
   command -v rabbitmq-server >/dev/null && [ -d /etc/rabbitmq ] && [ -w /etc/rabbitmq ] \
     && id rabbitmq >/dev/null 2>&1 || return 0
-  [ "$(install_tls rabbitmq "$RABBITMQ_TLS_DIR" rabbitmq)" = changed ] && RABBITMQ_TLS_CHANGED=1
-  local wanted
+  local installed wanted
+  # Assigned first, so that a failed copy stops the script (set -e) instead of passing.
+  installed="$(install_tls rabbitmq "$RABBITMQ_TLS_DIR" rabbitmq)"
+  [ "$installed" = changed ] && RABBITMQ_TLS_CHANGED=1
   wanted="$(rabbitmq_conf_wanted)"
   [ "$wanted" = "$(cat "$RABBITMQ_CONF" 2>/dev/null)" ] && return 0
   printf '%s\n' "$wanted" >"$RABBITMQ_CONF"
@@ -166,10 +168,11 @@ apply_rabbitmq_tls() {
 configure_postgres_tls() {
   command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ] && id postgres >/dev/null 2>&1 \
     || return 0
-  local main wanted
+  local main installed wanted
   main="/etc/postgresql/$(ls /etc/postgresql | sort -V | tail -1)/main"
   [ -d "$main/conf.d" ] && [ -w "$main/conf.d" ] || return 0
-  [ "$(install_tls postgres "$main/tls" postgres)" = changed ] && POSTGRES_TLS_CHANGED=1
+  installed="$(install_tls postgres "$main/tls" postgres)"
+  [ "$installed" = changed ] && POSTGRES_TLS_CHANGED=1
   wanted="# sesshu: TLS (scripts/services.sh)
 ssl = on
 ssl_cert_file = '$main/tls/postgres.pem'

@@ -43,9 +43,7 @@ from contracts.wire import WireLimits
 from hub.settings import Settings
 from stack.data_keys import city_data_keys
 from stack.keys import (
-    DATA_KEY_SYSTEMS,
     card_authority_public,
-    check_party_folder,
     keys_for,
     sealing_keys,
     secret,
@@ -71,11 +69,6 @@ class _System:
     system: HealthMgmt | IntermediateServer | Vrs | CertificateCenter
     jobs: list[Job]
     app: object | None = None
-
-
-def _own_folder(settings: Settings, party: Party, ring: KeyRing) -> None:
-    # Before anything is opened: a folder holding another party's key stops the process.
-    check_party_folder(settings.adapters.key_dir, party, ring)
 
 
 def _wire(
@@ -132,13 +125,10 @@ def _wire(
 
 async def run_system(settings: Settings, party: Party, stop: asyncio.Event) -> None:
     """One system of one city until `stop`: its deliveries, its edge's jobs and, for the
-    certificate center, its HTTP face. It stops before it opens anything when its key
-    folder is not its own alone (CustodyError) or, for a system that stores personal
-    data, without the city's data key (DataKeyError, R48)."""
+    certificate center, its HTTP face. `sesshu stack city` has checked, before this runs,
+    that its key folder is its own alone (hub.custody) and, for a system that stores
+    personal data, that the city's data key is there (R48)."""
     ring = KeyRing.load(settings.signing.ring_dir)
-    _own_folder(settings, party, ring)
-    if party.system in DATA_KEY_SYSTEMS:
-        city_data_keys(settings, str(party.municipality))
     db = await AdapterDb.open(settings.adapters.database_for(str(party.municipality)))
     broker = make_broker(settings.amqp.url.get_secret_value(), prefetch=50)
     try:
@@ -186,9 +176,9 @@ class _HostedServer(uvicorn.Server):
 
 
 async def run_network(settings: Settings, stop: asyncio.Event) -> None:
-    """The network, serving every city's queue, until `stop`."""
+    """The network, serving every city's queue, until `stop` (its key folder checked by
+    `sesshu stack network` first)."""
     ring = KeyRing.load(settings.signing.ring_dir)
-    _own_folder(settings, Party(SystemId.NWS), ring)
     db = await AdapterDb.open(settings.adapters.database_for("nws"))
     broker = make_broker(settings.amqp.url.get_secret_value(), prefetch=50)
     keys = keys_for(ring, settings.adapters.key_dir, SystemId.NWS, None)

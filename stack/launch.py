@@ -7,15 +7,16 @@ drawn anew at each start: no process is given the superuser's DSN. `sesshu stack
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from contracts.codes import SystemId
+from contracts.keys import SIGNING_KEY_SUFFIX, KeyRing
 from hub.custody import SERVER_CERTIFICATE, SERVER_KEY
-from stack.keys import party_folder, provision_keys
+from stack.keys import keys_for, party_folder, provision_keys
 from stack.parties import parties_of
 from stack.processes import process_of
 from stack.provision import Place
+from stack.tls import write_atomically
 
 __all__ = ["HTTPS_SERVERS", "hub_key_file", "party_envs"]
 
@@ -35,6 +36,7 @@ async def party_envs(
     the desk and each certificate center serve HTTPS, each with a copy of its server
     certificate and key in its own folder."""
     provision_keys(cities, key_root, ring_dir, shc_url=shc_url)
+    ring = KeyRing.load(ring_dir)
     parties = parties_of(cities)
     logins = await place.grant_broker(parties)
     roles = await place.grant_databases(parties)
@@ -53,7 +55,7 @@ async def party_envs(
             env["SESSHU_DESK__REVIEW_KEY_DIR"] = str(folder)
         if party.system in (SystemId.HUB, SystemId.DESK):
             # The hub worker signs with its key, the desk the 所属長's decisions with its own.
-            env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(hub_key_file(folder))
+            env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(hub_key_file(ring, folder))
         name = HTTPS_SERVERS.get(party.system)
         if tls_dir is not None and name and (tls_dir / f"{name}.pem").is_file():
             env |= _https(tls_dir, name, folder)
@@ -68,7 +70,9 @@ folder."""
 
 def _https(tls_dir: Path, name: str, folder: Path) -> dict[str, str]:
     for source, target in ((f"{name}.pem", SERVER_CERTIFICATE), (f"{name}.key", SERVER_KEY)):
-        _private_copy(tls_dir / source, folder / target)
+        data, copy = (tls_dir / source).read_bytes(), folder / target
+        if not copy.is_file() or copy.is_symlink() or copy.read_bytes() != data:
+            write_atomically(copy, data, 0o600)
     setting = f"SESSHU_TLS__{name.upper()}"
     return {
         f"{setting}_CERT_FILE": str(folder / SERVER_CERTIFICATE),
@@ -76,23 +80,8 @@ def _https(tls_dir: Path, name: str, folder: Path) -> dict[str, str]:
     }
 
 
-def _private_copy(source: Path, target: Path) -> None:
-    # Made 0600 under another name, never following a link, then put in place whole.
-    data = source.read_bytes()
-    if target.is_file() and not target.is_symlink() and target.read_bytes() == data:
-        return
-    partial = target.with_name(target.name + ".part")
-    partial.unlink(missing_ok=True)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    partial.replace(target)
-
-
-def hub_key_file(folder: Path) -> Path:
-    """The newest hub-side signing key in a folder: the hub worker's in its own, the
-    desk's in the desk's."""
-    found = sorted(folder.glob("hub-*.signing.pem"), key=lambda path: path.stat().st_mtime)
-    if not found:
-        raise FileNotFoundError(f"no hub signing key in {folder} (sesshu stack keys)")
-    return found[-1]
+def hub_key_file(ring: KeyRing, folder: Path) -> Path:
+    """The newest valid hub-side signing key in a folder (`stack.keys.keys_for`): the hub
+    worker's in its own, the desk's in the desk's."""
+    key_id = keys_for(ring, folder, SystemId.HUB, None).signer.key_id
+    return folder / f"{key_id}{SIGNING_KEY_SUFFIX}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -44,6 +45,8 @@ __all__ = [
     "pg_tls_root",
     "rabbitmqctl",
 ]
+
+log = logging.getLogger("sesshu.stack")
 
 AMQP_ROOT = "amqp://guest:guest@127.0.0.1:5672/"
 PG_ROOT = "postgresql://postgres@127.0.0.1:5432/"
@@ -142,6 +145,10 @@ class Place:
         drawn anew; the vhost made too if missing. Where this machine's broker cannot be
         told (no rabbitmqctl), every party logs in as the base URL's user."""
         if not self.own_vhost:
+            log.warning(
+                "no rabbitmqctl: every party logs in as the base URL's user; make the users "
+                "of stack/broker_users.py on the broker for least privilege"
+            )
             base = urlsplit(self.amqp_base)
             shared = Login(base.username or "guest", base.password or "guest")
             return dict.fromkeys(logins_for(self.name, parties), shared)

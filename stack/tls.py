@@ -20,7 +20,6 @@ import argparse
 import ipaddress
 import os
 import pwd
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -33,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["RENEW_WITHIN", "SANS", "SERVICES", "init", "install"]
+__all__ = ["RENEW_WITHIN", "SANS", "SERVICES", "init", "install", "write_atomically"]
 
 SERVICES = ("rabbitmq", "postgres", "desk", "kiosk")
 SANS = ("localhost", "127.0.0.1", "::1")
@@ -75,12 +74,10 @@ def install(directory: Path, service: str, target: Path, owner: str) -> bool:
     target.chmod(0o700)
     changed = False
     for name, mode in (("ca.pem", 0o644), (f"{service}.pem", 0o644), (f"{service}.key", 0o600)):
-        source, copy = directory / name, target / name
-        if copy.exists() and copy.read_bytes() == source.read_bytes():
+        data, copy = (directory / name).read_bytes(), target / name
+        if copy.is_file() and not copy.is_symlink() and copy.read_bytes() == data:
             continue
-        shutil.copyfile(source, copy)
-        os.chown(copy, account.pw_uid, account.pw_gid)
-        copy.chmod(mode)
+        write_atomically(copy, data, mode, owner=(account.pw_uid, account.pw_gid))
         changed = True
     return changed
 
@@ -123,16 +120,23 @@ def _write(
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     )
-    _atomic(directory / f"{name}.key", key_pem, 0o600)
-    _atomic(directory / f"{name}.pem", cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_atomically(directory / f"{name}.key", key_pem, 0o600)
+    write_atomically(
+        directory / f"{name}.pem", cert.public_bytes(serialization.Encoding.PEM), 0o644
+    )
 
 
-def _atomic(path: Path, data: bytes, mode: int) -> None:
-    # Written beside the target with its mode from the start: a key is never readable by
-    # others, not even for a moment, and a reader never sees half a file.
+def write_atomically(
+    path: Path, data: bytes, mode: int, *, owner: tuple[int, int] | None = None
+) -> None:
+    """Write `data` beside `path` with its mode (and owner) from the start, then put it in
+    place whole: a key is never readable by others, not even for a moment, a reader never
+    sees half a file, and a link at `path` is replaced, never followed."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.fchmod(handle, mode)
+        if owner is not None:
+            os.fchown(handle, *owner)
         os.write(handle, data)
     finally:
         os.close(handle)

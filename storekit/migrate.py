@@ -18,7 +18,6 @@ from storekit.translate import Connection, translated
 __all__ = [
     "Migration",
     "applied",
-    "ensure_current",
     "migrate",
     "migrate_database",
     "migrated_pool",
@@ -131,26 +130,19 @@ async def migrate_database(dsn: str, directory: Path) -> list[str]:
 
 
 async def migrated_pool(
-    dsn: str,
-    directory: Path,
-    *,
-    size: int = 4,
-    command_timeout: float = 30.0,
-    apply: bool = True,
+    dsn: str, directory: Path, *, size: int = 4, command_timeout: float = 30.0
 ) -> asyncpg.Pool:
-    """A pool on `dsn` whose database has every migration of `directory` applied (by this
-    call, unless not `apply`: then SchemaNotCurrent if one is missing); DatabaseUnavailable
-    if PostgreSQL does not answer."""
+    """A pool on `dsn` whose database has every migration of `directory` applied: by this
+    call where something is pending and the role may (a current database is only read, so
+    a run-time role opens it; one behind is SchemaNotCurrent for such a role);
+    DatabaseUnavailable if PostgreSQL does not answer."""
     with translated():
         pool = await asyncpg.create_pool(
             dsn, min_size=1, max_size=size, command_timeout=command_timeout
         )
         try:
             async with pool.acquire() as connection:
-                if apply:
-                    await migrate(connection, directory)
-                else:
-                    await ensure_current(connection, directory, "opened without migrating")
+                await migrate(connection, directory)
         except BaseException:
             await pool.close()
             raise

@@ -49,18 +49,14 @@ class AdapterDb:
         )
 
     @classmethod
-    async def open(
-        cls, dsn: str, *, size: int = 4, command_timeout: float = 30.0, migrate: bool = True
-    ) -> AdapterDb:
-        """Create the database if needed, open a pool, apply the adapter migrations; not
-        `migrate` (a system's own role, stack/roles.py): open a database the admin made and
-        migrated, SchemaNotCurrent if a migration is missing."""
-        if migrate:
-            await ensure_database(dsn)
-        pool = await migrated_pool(
-            dsn, MIGRATIONS_DIR, size=size, command_timeout=command_timeout, apply=migrate
+    async def open(cls, dsn: str, *, size: int = 4, command_timeout: float = 30.0) -> AdapterDb:
+        """Create the database if needed, open a pool, apply the adapter migrations (a
+        system's own role, stack/roles.py, opens the database the admin made and migrated;
+        SchemaNotCurrent if a migration is missing)."""
+        await ensure_database(dsn)
+        return cls(
+            await migrated_pool(dsn, MIGRATIONS_DIR, size=size, command_timeout=command_timeout)
         )
-        return cls(pool)
 
     async def close(self) -> None:
         """Close the pool."""

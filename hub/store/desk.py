@@ -102,15 +102,12 @@ class PgDesk(AccountStatements, TrailReads):
     """The desk's statements on an asyncpg pool."""
 
     @classmethod
-    async def connect(
-        cls, dsn: str, *, size: int = 4, command_timeout: float = 30.0, migrate: bool = True
-    ) -> PgDesk:
-        """Open the pool and apply pending migrations (not `migrate`: SchemaNotCurrent if
-        one is missing)."""
-        pool = await migrated_pool(
-            dsn, MIGRATIONS_DIR, size=size, command_timeout=command_timeout, apply=migrate
+    async def connect(cls, dsn: str, *, size: int = 4, command_timeout: float = 30.0) -> PgDesk:
+        """Open the pool and apply pending migrations (the desk's own role may not:
+        SchemaNotCurrent if one is missing)."""
+        return cls(
+            await migrated_pool(dsn, MIGRATIONS_DIR, size=size, command_timeout=command_timeout)
         )
-        return cls(pool)
 
     async def close(self) -> None:
         """Close the pool."""

@@ -349,7 +349,7 @@ async def test_an_adapter_opens_its_database_as_its_role_without_migrating(
     granted: Granted,
 ) -> None:
     for party in (KIOSK, VRS):
-        db = await AdapterDb.open(granted.url(party, CITY), size=1, migrate=False)
+        db = await AdapterDb.open(granted.url(party, CITY), size=1)
         try:
             consumer, message = f"adapter.{party.system.value}.{CHIKUSEI}", str(uuid.uuid4())
             for fresh in (True, False):  # a redelivery is a no-op, under the policy too
@@ -396,7 +396,7 @@ async def test_the_hub_journals_relays_and_keeps_house_as_its_own_role(granted: 
         assert await store.relay(_publish_all, limit=10) >= 1
     finally:
         await store.close()
-    desk = _desk(await PgDesk.connect(granted.url(HUB, ""), size=1, migrate=False))
+    desk = _desk(await PgDesk.connect(granted.url(HUB, ""), size=1))
     try:
         await desk.expire_due()
         assert await desk.seal_journal(0) is not None
@@ -414,7 +414,7 @@ async def test_the_desk_keeps_accounts_and_decides_as_its_own_role(granted: Gran
         await hub.record([entry("roles-11", "hold")])
     finally:
         await hub.close()
-    store = await PgDesk.connect(granted.url(DESK, ""), size=2, migrate=False)
+    store = await PgDesk.connect(granted.url(DESK, ""), size=2)
     desk = _desk(store)
     try:
         await desk.add_staff(
@@ -512,7 +512,7 @@ async def test_a_party_never_migrates_and_says_what_is_missing() -> None:
         finally:
             await hub.close()
         with pytest.raises(SchemaNotCurrent, match="0006_retention"):
-            await PgDesk.connect(roles[DESK].url(place.database_url), migrate=False)
+            await PgDesk.connect(roles[DESK].url(place.database_url))
     finally:
         await place.remove()
     assert await _roles_named(place.name) == []
