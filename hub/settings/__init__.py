@@ -3,8 +3,9 @@
 Build it once at start-up with `Settings()` and pass it down; nothing reads the
 environment anywhere else. README.md's settings table is checked against this model.
 Its sub-models live by area: connections.py (RabbitMQ, PostgreSQL), worker.py (the hub
-worker, the routing policy), signing.py, desk.py, retention.py, adapters.py, tls.py (with
-the rule that refuses a link without TLS, which `load` applies).
+worker, the routing policy), signing.py, desk.py, retention.py, adapters.py, telemetry.py
+(metrics and traces), tls.py (with the rule that refuses a link without TLS, which `load`
+applies).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hub.settings.connections import AmqpSettings, DatabaseSettings
 from hub.settings.desk import DeskSettings
 from hub.settings.retention import RetentionSettings
 from hub.settings.signing import SigningSettings
+from hub.settings.telemetry import TelemetrySettings
 from hub.settings.tls import PlaintextRefused, TlsSettings, check_plaintext
 from hub.settings.worker import HubSettings, RoutingSettings
 
@@ -34,6 +36,7 @@ __all__ = [
     "RoutingSettings",
     "Settings",
     "SigningSettings",
+    "TelemetrySettings",
     "TlsSettings",
     "env_table",
     "load",
@@ -57,6 +60,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     adapters: AdaptersSettings = AdaptersSettings()
     tls: TlsSettings = TlsSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     log_level: str = Field(default="INFO", description="log level of every process")
 
 

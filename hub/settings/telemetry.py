@@ -1,0 +1,33 @@
+"""Settings of what each process tells its operators: `/metrics`, traces, logs."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+__all__ = ["TelemetrySettings"]
+
+
+class TelemetrySettings(BaseModel):
+    """Where `/metrics` is served and where spans go."""
+
+    metrics_host: str = Field(
+        default="127.0.0.1", description="address this process serves `/metrics` on"
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="port of this process's `/metrics` (Prometheus text); unset: none. "
+        "`sesshu hub --workers N` gives worker i this port + i; `sesshu stack up` and the demo "
+        "give each process its own port from this one (default 9410)",
+    )
+    tracing: bool = Field(
+        default=True,
+        description="make spans and carry W3C traceparent in envelopes and AMQP headers "
+        "(ids only; spans leave the process only where an OTLP endpoint is set)",
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`); "
+        "unset: spans are made but exported nowhere",
+    )

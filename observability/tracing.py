@@ -1,0 +1,109 @@
+"""Traces: W3C trace context from the sending adapter through the hub to the recipient.
+
+`configure` installs the OpenTelemetry SDK's tracer provider for a process (with an OTLP
+exporter when an endpoint is set, or a given exporter in tests); without it the API's
+no-op provider makes no spans and carries no context, which is "tracing off".
+
+Context travels two ways: in the envelope's `traceparent` (signed with it, so the journal's
+trace id is the sender's), and in the AMQP header `traceparent` of each publish, which
+names the publishing span, so every hop continues the one before. Span attributes are
+ids, kinds, decisions and reason codes only: never a payload or a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.trace import Link, Span, SpanContext
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+__all__ = [
+    "TRACEPARENT",
+    "configure",
+    "context_of",
+    "link_to",
+    "span_context_of",
+    "tracer",
+    "traceparent_of",
+]
+
+TRACEPARENT = "traceparent"
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def configure(
+    service: str,
+    *,
+    enabled: bool = True,
+    otlp_endpoint: str | None = None,
+    exporter: SpanExporter | None = None,
+) -> TracerProvider | None:
+    """Install this process's tracer provider, named `service`; spans go to `exporter`
+    (at once: tests) or to `otlp_endpoint` (in batches), else nowhere. None when off."""
+    if not enabled:
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    elif otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
+            OTLPSpanExporter,
+        )
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer() -> trace.Tracer:
+    """The tracer of Sesshu Hub's own spans."""
+    return trace.get_tracer("sesshu")
+
+
+def context_of(carrier: Mapping[str, Any] | None) -> otel_context.Context | None:
+    """The trace context a carrier (AMQP headers, a dict with `traceparent`) names, or
+    None when it names none or a malformed one."""
+    if not carrier:
+        return None
+    value = carrier.get(TRACEPARENT)
+    if not isinstance(value, str):
+        return None
+    extracted = _PROPAGATOR.extract({TRACEPARENT: value})
+    if not trace.get_current_span(extracted).get_span_context().is_valid:
+        return None
+    return extracted
+
+
+def span_context_of(traceparent: str | None) -> SpanContext | None:
+    """The span a traceparent names, for a link; None for none or a malformed one."""
+    extracted = context_of({TRACEPARENT: traceparent})
+    if extracted is None:
+        return None
+    return trace.get_current_span(extracted).get_span_context()
+
+
+def link_to(traceparent: str | None) -> list[Link]:
+    """A link to the span a traceparent names (none for none)."""
+    span_context = span_context_of(traceparent)
+    return [] if span_context is None else [Link(span_context)]
+
+
+def traceparent_of(span: Span | None = None) -> str | None:
+    """The W3C traceparent of `span` (default: the current one); None without a real one
+    (tracing off)."""
+    span = span or trace.get_current_span()
+    if not span.get_span_context().is_valid:
+        return None
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get(TRACEPARENT)
