@@ -26,6 +26,8 @@ from hub.errors import DatabaseUnavailable
 from hub.ports import Journal, OutboxRow
 from hub.retry import retry_policy, retrying, sleep_unless
 from hub.settings import Settings
+from hub.telemetry import Published
+from observability.metrics import Hub
 
 __all__ = ["MARK_INTERVAL", "PUBLISH_CYCLES", "Outbox", "OutboxStats"]
 
@@ -188,13 +190,29 @@ class Outbox:
         return confirmed
 
     async def _publish_one(self, row: OutboxRow) -> None:
+        publishing = Published.begin(
+            row.exchange,
+            row.routing_key,
+            row.message_id,
+            row.headers,
+            row.arrived,
+            tracing_on=self.settings.telemetry.tracing,
+        )
         message = aio_pika.Message(
             row.body,
-            headers=row.headers,
+            headers=publishing.headers,
             message_id=row.message_id,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
+        try:
+            await self._send_retrying(row, message)
+        except Exception as exc:
+            publishing.end(exc)
+            raise
+        publishing.end(None)
+
+    async def _send_retrying(self, row: OutboxRow, message: aio_pika.Message) -> None:
         try:
             await self._send(row, message)
         except PUBLISH_RETRYABLE:
@@ -227,5 +245,6 @@ class Outbox:
                 return total
             total += count
             self.stats.relayed += count
+            Hub.relayed.inc(count)
             if count < hub.batch_max:
                 return total

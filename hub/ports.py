@@ -25,6 +25,8 @@ class OutboxRow:
     body: bytes
     headers: dict[str, Any]
     message_id: str | None
+    arrived: int | None = None
+    """time.time_ns() when the worker took the message in; None for a relayed row."""
 
 
 Publisher = Callable[[Sequence[OutboxRow]], Awaitable[Sequence[int]]]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -42,8 +43,10 @@ from hub.ports import Journal, OutboxRow
 from hub.recording import Recorded, record_batch
 from hub.retry import sleep_unless
 from hub.settings import Settings
+from hub.telemetry import BatchTelemetry
 from hub.tls import amqp_ssl_context
 from hub.topology import declare
+from observability.metrics import Hub
 
 __all__ = ["Worker", "WorkerStats"]
 
@@ -77,7 +80,9 @@ class Worker:
     journal: Journal
     stats: WorkerStats = field(default_factory=WorkerStats)
     outbox: Outbox | None = None
-    _buffer: asyncio.Queue[AbstractIncomingMessage | None] = field(default_factory=asyncio.Queue)
+    _buffer: asyncio.Queue[tuple[AbstractIncomingMessage, int] | None] = field(
+        default_factory=asyncio.Queue
+    )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain: finish the batch, flush the outbox."""
@@ -105,10 +110,13 @@ class Worker:
         context = amqp_ssl_context(self.settings)
         while not stop.is_set():
             try:
-                return await aio_pika.connect_robust(url, ssl_context=context)
+                connection = await aio_pika.connect_robust(url, ssl_context=context)
             except BROKER_TRANSIENT as exc:
                 log.warning("RabbitMQ unavailable at start (%s); retrying", type(exc).__name__)
                 await sleep_unless(stop, self.settings.hub.retry_max_wait_seconds)
+                continue
+            _watch_connection(connection)
+            return connection
         return None
 
     async def _prepare(self, channel: AbstractChannel) -> Outbox:
@@ -119,7 +127,7 @@ class Worker:
         return Outbox(self.settings, self.journal, exchanges)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        self._buffer.put_nowait(message)
+        self._buffer.put_nowait((message, time.time_ns()))
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -131,31 +139,50 @@ class Worker:
             if batch:
                 await self._handle(batch, stop, outbox)
 
-    async def _next_batch(self) -> list[AbstractIncomingMessage]:
+    async def _next_batch(self) -> list[tuple[AbstractIncomingMessage, int]]:
         first = await self._buffer.get()
         if first is None:
             return []
-        batch, size = [first], len(first.body)
+        batch, size = [first], len(first[0].body)
         limit, most = self.settings.hub.batch_max_bytes, self.settings.hub.batch_max
         while len(batch) < most and size < limit and not self._buffer.empty():
-            message = self._buffer.get_nowait()
-            if message is None:  # stop: keep the sentinel for the loop, finish this batch
+            arrival = self._buffer.get_nowait()
+            if arrival is None:  # stop: keep the sentinel for the loop, finish this batch
                 self._buffer.put_nowait(None)
                 break
-            batch.append(message)
-            size += len(message.body)
+            batch.append(arrival)
+            size += len(arrival[0].body)
         return batch
 
     async def _handle(
-        self, batch: list[AbstractIncomingMessage], stop: asyncio.Event, outbox: Outbox
+        self,
+        arrivals: list[tuple[AbstractIncomingMessage, int]],
+        stop: asyncio.Event,
+        outbox: Outbox,
     ) -> None:
+        batch = [message for message, _ in arrivals]
         entries = await self._triaged(batch)
-        recorded = await self._until_recorded(entries, stop)
+        telemetry = BatchTelemetry.begin(
+            entries,
+            [message.headers for message in batch],
+            [arrived for _, arrived in arrivals],
+            tracing_on=self.settings.telemetry.tracing,
+        )
+        with telemetry.commit():
+            recorded = await self._until_recorded(entries, stop)
         if recorded is None:
             return  # stopping during a database outage: nothing acked, all redelivered
+        telemetry.end([entry for entry, _ in recorded])
         self._count(len(batch), recorded)
         # Committed, so safe to send before the ack goes out.
-        outbox.add([_outbox_row(entry, seq) for entry, seq in recorded if seq is not None])
+        arrived = {id(entry): at for entry, (_, at) in zip(entries, arrivals, strict=True)}
+        outbox.add(
+            [
+                _outbox_row(entry, seq, arrived[id(entry)])
+                for entry, seq in recorded
+                if seq is not None
+            ]
+        )
         await _ack(batch)
         # Rows are acked but maybe not yet sent; while too many wait, take no new batch:
         # the prefetch window fills and the broker holds the rest.
@@ -183,14 +210,18 @@ class Worker:
         # the prefetch window stays full, so consumption stops until PostgreSQL is back.
         while True:
             try:
-                return await record_batch(self.journal, entries, self.settings.hub)
+                recorded = await record_batch(self.journal, entries, self.settings.hub)
             except DatabaseUnavailable as exc:
+                Hub.database_up.set(0)
                 log.error(
                     "PostgreSQL unavailable (%s); consumption paused, nothing acked",
                     type(exc).__name__,
                 )
                 if not await self._wait_for_database(stop):
                     return None
+            else:
+                Hub.database_up.set(1)
+                return recorded
 
     async def _wait_for_database(self, stop: asyncio.Event) -> bool:
         while not stop.is_set():
@@ -215,7 +246,7 @@ class Worker:
             stats.rejected += decision == "reject"
 
 
-def _outbox_row(entry: JournalEntry, seq: int) -> OutboxRow:
+def _outbox_row(entry: JournalEntry, seq: int, arrived: int) -> OutboxRow:
     # Only entries with an exchange get an outbox seq (record_batch), so both are set here.
     return OutboxRow(
         seq,
@@ -224,7 +255,25 @@ def _outbox_row(entry: JournalEntry, seq: int) -> OutboxRow:
         entry.canonical,
         entry.headers,
         entry.message_id,
+        arrived,
     )
+
+
+def _watch_connection(connection: AbstractRobustConnection) -> None:
+    """Keep `sesshu_broker_connected` and the reconnect count true to the connection."""
+    Hub.broker_connected.set(1)
+
+    def lost(*_: object) -> None:
+        Hub.broker_connected.set(0)
+        log.warning("RabbitMQ connection closed")
+
+    def back(*_: object) -> None:
+        Hub.broker_connected.set(1)
+        Hub.reconnects.inc()
+        log.info("RabbitMQ connection re-established")
+
+    connection.close_callbacks.add(lost)
+    connection.reconnect_callbacks.add(back)
 
 
 async def _ack(batch: list[AbstractIncomingMessage]) -> None:

@@ -110,8 +110,8 @@ Info("sesshu_build", "the running build", registry=BUILD).info(
 # Buckets of a message's way through one process: a millisecond to ten seconds.
 _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Buckets of a person's decision: a minute to a week.
-_WAIT = (60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 12 * 3600.0, 86400.0, 2 * 86400.0)
-_WAIT = (*_WAIT, 3 * 86400.0, 7 * 86400.0)
+_HOUR, _DAY = 3600.0, 86400.0
+_WAIT = (60.0, 300.0, 900.0, _HOUR, 4 * _HOUR, 12 * _HOUR, _DAY, 2 * _DAY, 3 * _DAY, 7 * _DAY)
 
 
 class Hub:

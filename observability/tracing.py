@@ -33,8 +33,8 @@ __all__ = [
     "context_of",
     "link_to",
     "span_context_of",
-    "tracer",
     "traceparent_of",
+    "tracer",
 ]
 
 TRACEPARENT = "traceparent"

@@ -1,0 +1,224 @@
+"""What the hub worker tells its operators about each message: spans and metrics.
+
+Per message, a `process hub.ingress` span continues the context the sending adapter put in
+the AMQP headers (the envelope's own `traceparent`, signed with it). Its traceparent goes
+into the journal row's headers, so the outbox publish (`publish <exchange>`, here or in a
+relay after a crash, or in the desk's release of a hold) continues it, and the recipient
+continues that. The batch's journal commit is one span that links to each message's, as
+the OpenTelemetry messaging conventions have it for batches.
+
+Attributes and labels hold closed sets (kinds, decisions, reason codes, exchanges) and
+ids; never a payload or a person.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, get_args
+
+from aiormq.exceptions import DeliveryError, PublishError
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+
+from contracts.broker import INGRESS_QUEUE
+from contracts.payloads import MessageKind
+from contracts.signing import VerificationError
+from hub.entries import JournalEntry
+from observability import tracing
+from observability.metrics import Hub, bounded
+from routing.decision import ROUTING_CODES
+
+__all__ = [
+    "DECISIONS",
+    "KINDS",
+    "BatchTelemetry",
+    "Published",
+    "outcome_of",
+]
+
+KINDS = frozenset(get_args(MessageKind))
+DECISIONS = {"deliver": "delivered", "hold": "held", "reject": "rejected"}
+
+
+def _kind(entry: JournalEntry) -> str:
+    return bounded(entry.kind, KINDS, none="unknown")
+
+
+def outcome_of(result: BaseException | None) -> str:
+    """A publish's outcome: confirmed, returned (unroutable), nacked, or failed."""
+    if result is None:
+        return "confirmed"
+    if isinstance(result, PublishError):
+        return "returned"
+    if isinstance(result, DeliveryError):
+        return "nacked"
+    return "failed"
+
+
+@dataclass
+class BatchTelemetry:
+    """The spans and counts of one batch, from triage to commit."""
+
+    tracing: bool
+    entries: Sequence[JournalEntry]
+    arrived: Sequence[int]
+    """time.time_ns() when each message reached the worker."""
+    spans: list[Span] = field(default_factory=list)
+
+    @classmethod
+    def begin(
+        cls,
+        entries: Sequence[JournalEntry],
+        carriers: Sequence[Mapping[str, Any] | None],
+        arrived: Sequence[int],
+        *,
+        tracing_on: bool,
+    ) -> BatchTelemetry:
+        """Count the batch in and open a span per message (its traceparent put in the
+        entry's headers, so the publish and the recipient continue it)."""
+        for entry in entries:
+            Hub.received.labels(_kind(entry)).inc()
+        batch = cls(tracing_on, entries, arrived)
+        if tracing_on:
+            batch.spans = [
+                _process_span(entry, carrier, at)
+                for entry, carrier, at in zip(entries, carriers, arrived, strict=True)
+            ]
+        return batch
+
+    @contextmanager
+    def commit(self) -> Iterator[None]:
+        """The span of the batch's journal transaction, linked to every message's."""
+        if not self.tracing:
+            yield
+            return
+        links = [Link(span.get_span_context()) for span in self.spans]
+        with tracing.tracer().start_as_current_span(
+            "commit journal",
+            links=links,
+            attributes={"messaging.batch.message_count": len(self.entries)},
+        ):
+            yield
+
+    def end(self, new: Sequence[JournalEntry]) -> None:
+        """Count each decision (an entry not in `new` was a duplicate), observe the time
+        to commit, and end the message spans."""
+        now = time.time_ns()
+        fresh = {id(entry) for entry in new}
+        Hub.batches.inc()
+        Hub.batch_size.observe(len(self.entries))
+        for index, entry in enumerate(self.entries):
+            decision = DECISIONS[entry.decision] if id(entry) in fresh else "duplicate"
+            reason = bounded(entry.reason_code, _REASONS)
+            Hub.processed.labels(_kind(entry), decision, reason).inc()
+            trace_id = entry.trace_id
+            Hub.latency.labels("committed").observe(
+                (now - self.arrived[index]) / 1e9, {"trace_id": trace_id} if trace_id else None
+            )
+            if self.spans:
+                span = self.spans[index]
+                span.set_attribute("sesshu.decision", decision)
+                if entry.reason_code:
+                    span.set_attribute("sesshu.reason", reason)
+                    span.set_status(Status(StatusCode.ERROR, reason))
+                span.end(now)
+
+
+def _process_span(entry: JournalEntry, carrier: Mapping[str, Any] | None, at: int) -> Span:
+    span = tracing.tracer().start_span(
+        f"process {INGRESS_QUEUE}",
+        context=tracing.context_of(carrier),
+        kind=SpanKind.CONSUMER,
+        start_time=at,
+        attributes={
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": INGRESS_QUEUE,
+            "messaging.message.id": entry.message_id or "",
+            "sesshu.kind": _kind(entry),
+        },
+    )
+    traceparent = tracing.traceparent_of(span)
+    if traceparent is not None:
+        entry.headers[tracing.TRACEPARENT] = traceparent
+    return span
+
+
+@dataclass
+class Published:
+    """One publish from the outbox: its span (continuing the message's) and headers."""
+
+    exchange: str
+    arrived: int | None
+    span: Span | None
+    headers: dict[str, Any]
+
+    @classmethod
+    def begin(
+        cls,
+        exchange: str,
+        routing_key: str,
+        message_id: str | None,
+        headers: dict[str, Any],
+        arrived: int | None,
+        *,
+        tracing_on: bool,
+    ) -> Published:
+        """Open the publish span under the context the row's headers carry."""
+        if not tracing_on:
+            return cls(exchange, arrived, None, headers)
+        span = tracing.tracer().start_span(
+            f"publish {exchange}",
+            context=tracing.context_of(headers),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": exchange,
+                "messaging.rabbitmq.destination.routing_key": routing_key,
+                "messaging.message.id": message_id or "",
+            },
+        )
+        traceparent = tracing.traceparent_of(span)
+        if traceparent is not None:
+            headers = {**headers, tracing.TRACEPARENT: traceparent}
+        return cls(exchange, arrived, span, headers)
+
+    def end(self, result: BaseException | None) -> None:
+        """Count the outcome, observe the time from arrival to confirm, end the span."""
+        outcome = outcome_of(result)
+        Hub.published.labels(bounded(self.exchange, _EXCHANGES), outcome).inc()
+        if result is None and self.arrived is not None:
+            trace_id = None if self.span is None else _trace_id(self.span)
+            Hub.latency.labels("confirmed").observe(
+                (time.time_ns() - self.arrived) / 1e9,
+                {"trace_id": trace_id} if trace_id else None,
+            )
+        if self.span is not None:
+            if result is not None:
+                self.span.set_status(Status(StatusCode.ERROR, outcome))
+            self.span.end()
+
+
+def _trace_id(span: Span) -> str | None:
+    context = span.get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def _codes_of(error: type[VerificationError]) -> Iterator[str]:
+    yield error.code
+    for subclass in error.__subclasses__():
+        yield from _codes_of(subclass)
+
+
+def _reason_codes() -> frozenset[str]:
+    """Every reason code the hub writes: verification's, routing's, its own."""
+    return frozenset(
+        (*_codes_of(VerificationError), *ROUTING_CODES, "internal_error", "id_conflict")
+    )
+
+
+_REASONS = _reason_codes()
+_EXCHANGES = frozenset({"sesshu.deliver", "sesshu.dead"})
