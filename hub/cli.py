@@ -23,6 +23,7 @@ from hub.cli_desk import desk_serve
 from hub.cli_held import held_app
 from hub.cli_prune import prune
 from hub.cli_staff import staff_app
+from hub.cli_trace import trace
 from hub.custody import CustodyError, check_hub_side
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings, env_table
@@ -207,6 +208,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(audit_app, name="audit")
 app.command("desk")(desk_serve)
 app.command("prune")(prune)
+app.command("trace")(trace)
 # The adapters' commands (`sesshu cert`, ...), registered as `sesshu.commands` entry points.
 for _plugin in entry_points(group="sesshu.commands"):
     app.add_typer(_plugin.load(), name=_plugin.name)

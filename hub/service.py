@@ -23,6 +23,7 @@ from hub.errors import DatabaseUnavailable
 from hub.housekeeping import housekeep
 from hub.keyring_watch import ring_fingerprint, watch_key_ring
 from hub.pipeline import Triage
+from hub.redriving import redrive_loop
 from hub.settings import Settings
 from hub.store.postgres import PgStore
 from hub.worker import Worker
@@ -87,6 +88,7 @@ async def run_worker(settings: Settings) -> int:
 
     jobs = [
         asyncio.create_task(housekeep(settings, lambda: worker.triage, stop, ring_changed)),
+        asyncio.create_task(redrive_loop(settings, lambda: worker.triage, stop)),
         asyncio.create_task(
             watch_key_ring(
                 settings.signing.ring_dir,

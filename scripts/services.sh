@@ -44,6 +44,18 @@ wait_until_booted() {  # seconds
   return 1
 }
 
+# The management HTTP API (the desk's operator console reads queue depths from it, and
+# shows "unavailable" without it) and the Prometheus endpoint. Enabled on the running node,
+# which needs no restart, and only when one is not: enabling writes enabled_plugins.
+enable_rabbitmq_plugins() {
+  command -v rabbitmq-plugins >/dev/null || return 0
+  rabbitmq-plugins -q is_enabled rabbitmq_management rabbitmq_prometheus >/dev/null 2>&1 \
+    && return 0
+  echo "services: enabling RabbitMQ's management and Prometheus plugins"
+  rabbitmq-plugins -q enable rabbitmq_management rabbitmq_prometheus >/dev/null \
+    || echo "services: could not enable them: the console shows queue depths as unavailable" >&2
+}
+
 start_rabbitmq() {
   if command -v rabbitmq-server >/dev/null; then
     rabbitmq-server -detached
@@ -258,6 +270,7 @@ if ! answers 5672; then
   wait_for RabbitMQ 5672 60
 fi
 wait_until_booted 120
+enable_rabbitmq_plugins
 wait_for "RabbitMQ (AMQPS)" 5671 30
 apply_postgres_tls
 if ! answers 5432; then

@@ -31,6 +31,8 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {users};
 GRANT INSERT, UPDATE ON journal, outbox, held_messages, provision_records TO {hub};
 GRANT DELETE ON provision_records TO {hub};
 GRANT INSERT ON audit_log, audit_checkpoints TO {hub};
+-- It takes up the re-drives the desk queued and records what came of them.
+GRANT UPDATE ON redrives TO {hub};
 -- The desk's accounts are not the worker's to read (password hashes, session tokens).
 REVOKE SELECT ON staff, sessions FROM {hub};
 
@@ -42,6 +44,8 @@ GRANT INSERT ON journal, outbox, held_messages, provision_records TO {desk};
 GRANT UPDATE ON held_messages, provision_records TO {desk};
 GRANT INSERT, UPDATE ON staff, sessions TO {desk};
 GRANT INSERT ON audit_log, audit_checkpoints TO {desk};
+-- An operator's re-drive is a request the hub carries out (hub/redrive.py).
+GRANT INSERT ON redrives TO {desk};
 
 -- name: adapters_reset
 -- As the admin, in a city's (or the network's) database: every system may use the shared

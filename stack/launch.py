@@ -12,6 +12,7 @@ from pathlib import Path
 from contracts.codes import SystemId
 from contracts.keys import SIGNING_KEY_SUFFIX, KeyRing
 from hub.custody import SERVER_CERTIFICATE, SERVER_KEY
+from hub.web.queues import vhost_in
 from stack.keys import keys_for, party_folder, provision_keys
 from stack.parties import parties_of
 from stack.processes import process_of
@@ -53,6 +54,9 @@ async def party_envs(
             env["SESSHU_AMQP__URL"] = logins[party].url(place.amqp_url)
         if party.system is SystemId.DESK:
             env["SESSHU_DESK__REVIEW_KEY_DIR"] = str(folder)
+            # It has no broker user: its console reads the place's queues from the
+            # management API (SESSHU_DESK__BROKER_API_*), which must know the vhost.
+            env["SESSHU_DESK__BROKER_API_VHOST"] = vhost_in(place.amqp_url)
         if party.system in (SystemId.HUB, SystemId.DESK):
             # The hub worker signs with its key, the desk the 所属長's decisions with its own.
             env["SESSHU_SIGNING__HUB_KEY_FILE"] = str(hub_key_file(ring, folder))

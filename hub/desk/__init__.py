@@ -9,7 +9,8 @@ is released once; the release queues the journaled bytes and the hub's signed ap
 attestation in the outbox, which the relay publishes.
 
     Desk = Accounts (accounts.py) + Viewing (viewing.py) + Decisions (held.py)
-    + Trail (trail.py) + Pruning (retention.py), on DeskBase (common.py: store, hub
+    + Trail (trail.py) + Pruning (retention.py) + Operations (operations.py: the
+    operator console) + Redrives (redrives.py), on DeskBase (common.py: store, hub
     signer, clock, refusals)
 
 What it answers with are frozen records the store builds (hub/store/rows.py): HeldRow,
@@ -32,6 +33,8 @@ from hub.desk.common import (
     cli_terminal,
 )
 from hub.desk.held import Decisions
+from hub.desk.operations import Operations
+from hub.desk.redrives import Redrives
 from hub.desk.retention import Pruning
 from hub.desk.review import ReviewView, review_keys
 from hub.desk.trail import Trail
@@ -66,9 +69,9 @@ __all__ = [
 ]
 
 
-class Desk(Accounts, Viewing, Decisions, Trail, Pruning):
-    """Sessions, held-message decisions, the audit trail and retention's prune, on the
-    desk's store."""
+class Desk(Accounts, Viewing, Decisions, Trail, Pruning, Operations, Redrives):
+    """Sessions, held-message decisions, the audit trail, retention's prune, the operator
+    console and re-drives, on the desk's store."""
 
 
 async def open_desk(settings: Settings, *, pool_size: int = 2) -> Desk:

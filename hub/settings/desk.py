@@ -1,11 +1,12 @@
 """Settings of the approval desk: where it listens, its cookies and proxies, how long
-sessions and tokens last, and how often the hub expires holds and seals the journal."""
+sessions and tokens last, how often the hub expires holds, seals the journal and takes up
+re-drives, and where the operator console reads queue depths."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 __all__ = ["DeskSettings"]
 
@@ -46,4 +47,27 @@ class DeskSettings(BaseModel):
         ge=0,
         description="journal rows are sealed once this old (keep it well above the database "
         "command timeout, so no row below a seal can still be uncommitted)",
+    )
+    redrive_interval_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="how often each hub worker takes up the re-drives operators confirmed "
+        "at the desk",
+    )
+    broker_api_url: str = Field(
+        default="http://127.0.0.1:15672",
+        description="RabbitMQ's management HTTP API, where the operator console reads queue "
+        "depths (shown as unavailable when it does not answer); https:// is verified against "
+        "tls.ca_file, plain http is used only to this machine unless tls.allow_plaintext",
+    )
+    broker_api_user: str = Field(
+        default="guest", description="the management API's user (a monitoring user suffices)"
+    )
+    broker_api_password: SecretStr = Field(default=SecretStr("guest"), description="its password")
+    broker_api_vhost: str | None = Field(
+        default=None,
+        description="the vhost whose queues the console shows (unset: SESSHU_AMQP__URL's)",
+    )
+    broker_api_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="longest the console waits for the management API"
     )

@@ -5,9 +5,10 @@ The logic lives in `hub.desk`; this store runs its statements (named in desk.sql
 holds its transactions. A decision on a held message runs in one transaction that locks
 the held row, so two approvers clicking at once are served one after the other.
 
-    PgDesk = AccountStatements (accounts.py) + TrailReads (trail.py) + the held reads
+    PgDesk = AccountStatements (accounts.py) + TrailReads (trail.py)
+             + OperationsReads (operations.py) + JourneyReads (journey.py) + the held reads
     DeskTransaction = TrailTransaction (trail.py) + RetentionTransaction (retention.py)
-                      + the held statements
+                      + RedriveTransaction (operations.py) + the held statements
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import datetime
 
 from hub.entries import JournalEntry
 from hub.store.accounts import AccountStatements
+from hub.store.journey import JourneyReads
+from hub.store.operations import OperationsReads, RedriveTransaction
 from hub.store.postgres import MIGRATIONS_DIR, record_columns
 from hub.store.queries import query
 from hub.store.retention import RetentionTransaction
@@ -30,7 +33,7 @@ from storekit.translate import translated
 __all__ = ["DeskTransaction", "PgDesk"]
 
 
-class DeskTransaction(TrailTransaction, RetentionTransaction):
+class DeskTransaction(TrailTransaction, RetentionTransaction, RedriveTransaction):
     """Statements that commit together: a decision, its release and its audit rows."""
 
     async def lock_held(self, message_id: str) -> HeldMessage | None:
@@ -98,7 +101,7 @@ class DeskTransaction(TrailTransaction, RetentionTransaction):
             )
 
 
-class PgDesk(AccountStatements, TrailReads):
+class PgDesk(AccountStatements, TrailReads, OperationsReads, JourneyReads):
     """The desk's statements on an asyncpg pool."""
 
     @classmethod

@@ -22,7 +22,7 @@ from hub.desk import Desk, DeskError, NotAuthenticated
 from hub.errors import DatabaseUnavailable
 from hub.service import open_desk
 from hub.settings import Settings
-from hub.web import api, pages
+from hub.web import api, ops, pages
 from hub.web.common import templates
 
 __all__ = ["create_app"]
@@ -53,6 +53,7 @@ def create_app(settings: Settings, desk: Desk | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(ops.router)
 
     app.exception_handler(DeskError)(_desk_error)
     app.exception_handler(DatabaseUnavailable)(_database_away)
