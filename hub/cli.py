@@ -18,7 +18,7 @@ from contracts.envelope import Envelope
 from contracts.keys import KeyRing, KeyRingError, generate_key
 from hub import service
 from hub.cli_audit import audit_app
-from hub.cli_common import configure_logging, duration, settings_or_exit
+from hub.cli_common import configure_logging, duration, settings_or_exit, start_telemetry
 from hub.cli_desk import desk_serve
 from hub.cli_held import held_app
 from hub.cli_prune import prune
@@ -28,6 +28,7 @@ from hub.custody import CustodyError, check_hub_side
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings, env_table
 from hub.tls import warn_plaintext
+from observability import metrics
 from routing import compare
 from routing.decision import ROUTING_CODES, Context
 from routing.policy import Policy, PolicyError, load_policy
@@ -127,8 +128,11 @@ def hub_command(
     configure_logging(settings)
     if workers == 1:  # each worker process says it once; a supervisor opens no link
         warn_plaintext(settings, logging.getLogger("sesshu.hub"))
+        start_telemetry(settings, "sesshu-hub", metrics.HUB, metrics.DESK)
         raise typer.Exit(service.run_worker_process(settings))
-    raise typer.Exit(service.supervise(workers, ["hub", "--workers", "1"]))
+    raise typer.Exit(
+        service.supervise(workers, ["hub", "--workers", "1"], settings.telemetry.metrics_port)
+    )
 
 
 @db_app.command("migrate")

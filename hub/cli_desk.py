@@ -18,12 +18,13 @@ from pydantic import ValidationError
 
 from hub import service, staff
 from hub.approvals import Staff
-from hub.cli_common import configure_logging, fail, settings_or_exit
+from hub.cli_common import configure_logging, fail, settings_or_exit, start_telemetry
 from hub.custody import CustodyError, check_hub_side
 from hub.desk import Desk, DeskError, cli_terminal
 from hub.errors import DatabaseUnavailable
 from hub.settings import Settings
 from hub.tls import warn_plaintext
+from observability import metrics
 from routing.policy import PolicyError
 
 __all__ = [
@@ -53,6 +54,7 @@ def desk_serve() -> None:
         fail(str(exc))
     configure_logging(settings)
     warn_plaintext(settings, logging.getLogger("sesshu.desk"))
+    start_telemetry(settings, "sesshu-desk", metrics.DESK)
     # Imported here: FastAPI and uvicorn are only needed by this command.
     from hub.web.__main__ import serve  # noqa: PLC0415
 

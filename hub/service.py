@@ -143,8 +143,9 @@ def run_worker_process(settings: Settings) -> int:
     return uvloop.run(run_worker(settings))
 
 
-def supervise(workers: int, argv_for_worker: list[str]) -> int:
-    """Run `workers` worker processes; restart any that dies; SIGTERM drains them all."""
+def supervise(workers: int, argv_for_worker: list[str], metrics_port: int | None = None) -> int:
+    """Run `workers` worker processes; restart any that dies; SIGTERM drains them all.
+    With `metrics_port`, worker i serves its `/metrics` on metrics_port + i."""
     stopping = False
 
     def _stop(signum: int, _frame: object) -> None:
@@ -159,7 +160,8 @@ def supervise(workers: int, argv_for_worker: list[str]) -> int:
             if child.poll() is None:
                 child.send_signal(signal.SIGHUP)
 
-    children = [_spawn(argv_for_worker) for _ in range(workers)]
+    envs = [_worker_env(metrics_port, index) for index in range(workers)]
+    children = [_spawn(argv_for_worker, env) for env in envs]
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGHUP, _reload)
@@ -169,9 +171,15 @@ def supervise(workers: int, argv_for_worker: list[str]) -> int:
             code = child.poll()
             if code is not None and not stopping:
                 log.error("worker %d exited with %d; restarting", child.pid, code)
-                children[index] = _spawn(argv_for_worker)
+                children[index] = _spawn(argv_for_worker, envs[index])
     return max((child.wait() for child in children), default=0)
 
 
-def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "hub", *argv])  # noqa: S603 - our own CLI
+def _worker_env(metrics_port: int | None, index: int) -> dict[str, str]:
+    if metrics_port is None:
+        return dict(os.environ)
+    return os.environ | {"SESSHU_TELEMETRY__METRICS_PORT": str(metrics_port + index)}
+
+
+def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "hub", *argv], env=env)  # noqa: S603

@@ -27,16 +27,16 @@ from adapters.store.intermediate import PgFukuhon
 from adapters.store.systems import PgResidents
 from contracts.codes import LocalGovCode, SystemId
 from contracts.keys import KeyRing
-from hub.cli_common import settings_or_exit
+from hub.cli_common import configure_logging, settings_or_exit, start_telemetry
 from hub.custody import CustodyError
 from hub.settings import Settings
-from observability import logs
+from observability import logs, metrics
 from stack.cli_data_key import data_key_app
 from stack.data_keys import city_data_keys
 from stack.demo import run_demo
 from stack.host import run_network, run_system
 from stack.keys import DATA_KEY_SYSTEMS, check_party_folder, provision_keys
-from stack.launch import party_envs
+from stack.launch import DEFAULT_METRICS_PORT, party_envs
 from stack.parties import CITY_SYSTEMS, Party
 from stack.processes import Processes, stack_commands
 from stack.provision import Place
@@ -110,6 +110,8 @@ def city(
         names = ", ".join(s.value for s in CITY_SYSTEMS)
         typer.echo(f"error: system: one of {names}, and a 6-digit city code", err=True)
         raise typer.Exit(2) from None
+    configure_logging(settings)  # JSON lines on stderr: the stack's log file of it
+    start_telemetry(settings, f"sesshu-{party.name}", metrics.ADAPTERS)
     _serve(lambda stop: run_system(settings, party, stop))
 
 
@@ -124,6 +126,8 @@ def network() -> None:
     except CustodyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    configure_logging(settings)
+    start_telemetry(settings, "sesshu-network", metrics.ADAPTERS)
     _serve(lambda stop: run_network(settings, stop))
 
 
@@ -162,6 +166,7 @@ async def _provisioned(place: Place, settings: Settings) -> dict[str, dict[str, 
         settings.adapters.municipalities,
         shc_url=settings.adapters.shc_issuer_url,
         tls_dir=settings.tls.dir,
+        metrics_port=settings.telemetry.metrics_port or DEFAULT_METRICS_PORT,
     )
 
 

@@ -33,7 +33,7 @@ from hub.settings import Settings
 from hub.store.postgres import PgStore
 from stack.day import FLOWS, Day
 from stack.keys import CARD_AUTHORITY_PARTY, SHC_ISSUER_PARTY, shc_issuer
-from stack.launch import party_envs
+from stack.launch import DEFAULT_METRICS_PORT, party_envs
 from stack.processes import Processes, stack_commands
 from stack.provision import Place, environment
 
@@ -96,6 +96,7 @@ class Demo:
             self.directory / "keys" / "ring",
             CITIES,
             tls_dir=self.tls_dir,
+            metrics_port=DEFAULT_METRICS_PORT,
         )
         desk = self.envs["desk"]  # what the demo's own desk calls need, as the desk's
         for name in ("SESSHU_DESK__REVIEW_KEY_DIR", "SESSHU_SIGNING__HUB_KEY_FILE"):

@@ -19,7 +19,14 @@ from stack.processes import process_of
 from stack.provision import Place
 from stack.tls import write_atomically
 
-__all__ = ["HTTPS_SERVERS", "hub_key_file", "party_envs"]
+__all__ = [
+    "DEFAULT_METRICS_PORT",
+    "HTTPS_SERVERS",
+    "HUB_WORKER_PORTS",
+    "hub_key_file",
+    "metrics_ports",
+    "party_envs",
+]
 
 
 async def party_envs(
@@ -30,12 +37,14 @@ async def party_envs(
     *,
     shc_url: str = "",
     tls_dir: Path | None = None,
+    metrics_port: int | None = None,
 ) -> dict[str, dict[str, str]]:
     """Every party's keys (made where missing), broker user and database role (the
     databases made and migrated by the place's admin); each process's own settings, by
     process name (`stack.processes.stack_commands`). With `tls_dir` (`sesshu tls init`'s),
     the desk and each certificate center serve HTTPS, each with a copy of its server
-    certificate and key in its own folder."""
+    certificate and key in its own folder. With `metrics_port`, each process serves its
+    `/metrics` on its own port from it (`metrics_ports`)."""
     provision_keys(cities, key_root, ring_dir, shc_url=shc_url)
     ring = KeyRing.load(ring_dir)
     parties = parties_of(cities)
@@ -64,7 +73,24 @@ async def party_envs(
         if tls_dir is not None and name and (tls_dir / f"{name}.pem").is_file():
             env |= _https(tls_dir, name, folder)
         envs[process_of(party)] = env
+    if metrics_port is not None:
+        for name, port in metrics_ports(list(envs), metrics_port).items():
+            envs[name]["SESSHU_TELEMETRY__METRICS_PORT"] = str(port)
     return envs
+
+
+DEFAULT_METRICS_PORT = 9410
+"""Where `sesshu stack up` and the demo start their processes' `/metrics` ports."""
+HUB_WORKER_PORTS = 8
+"""Ports kept for the hub's workers (`--workers N` takes base + i)."""
+
+
+def metrics_ports(names: list[str], base: int) -> dict[str, int]:
+    """The `/metrics` port of each process: the hub's workers from `base`, then the rest
+    in order."""
+    others = [name for name in names if name != "hub"]
+    ports = {name: base + HUB_WORKER_PORTS + index for index, name in enumerate(others)}
+    return ({"hub": base} if "hub" in names else {}) | ports
 
 
 HTTPS_SERVERS = {SystemId.DESK: "desk", SystemId.KIOSK: "kiosk"}

@@ -15,6 +15,7 @@ import logging
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from aiormq.exceptions import AMQPError
@@ -27,8 +28,10 @@ from faststream.rabbit import (
     RabbitQueue,
 )
 from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.rabbit.schemas import Channel
 from faststream.security import BaseSecurity
+from opentelemetry.trace import SpanKind
 
 from adapters.kit.deliveries import RingRereads, verified
 from adapters.kit.handlers import Handler, NotYet, reply_id
@@ -43,6 +46,9 @@ from contracts.sealing import sealed_review, sealing_secret
 from contracts.signing import Signer, UnknownKey, VerificationError
 from contracts.wire import WireLimits
 from hub.errors import BrokerUnavailable, Retryable
+from hub.telemetry import KINDS
+from observability import tracing
+from observability.metrics import ADAPTERS, Adapter, bounded
 
 __all__ = ["Bridge", "Broker", "make_broker", "publish_signed"]
 
@@ -66,19 +72,30 @@ def make_broker(
     `amqps://` URL names (`cafile=`)."""
     channel = Channel(prefetch_count=prefetch, publisher_confirms=True, on_return_raises=True)
     security = None if ssl_context is None else BaseSecurity(ssl_context=ssl_context)
-    return RabbitBroker(url, default_channel=channel, logger=log, security=security)
+    return RabbitBroker(
+        url,
+        default_channel=channel,
+        logger=log,
+        security=security,
+        middlewares=[RabbitPrometheusMiddleware(registry=ADAPTERS, app_name="sesshu-adapter")],
+    )
 
 
 async def publish_signed(
     broker: RabbitBroker, envelope: Envelope, *, confirm_within: float
 ) -> None:
-    """Publish a signed envelope to the hub's ingress: persistent, mandatory, confirmed."""
+    """Publish a signed envelope to the hub's ingress: persistent, mandatory, confirmed;
+    its traceparent also in the AMQP headers, where the hub looks for it."""
+    headers: dict[str, Any] = (
+        {} if envelope.traceparent is None else {tracing.TRACEPARENT: envelope.traceparent}
+    )
     await broker.publish(
         envelope.to_bytes(),
         exchange=INGRESS,
         routing_key=envelope.kind,
         message_id=str(envelope.id),
         content_type="application/json",
+        headers=headers,
         persist=True,
         mandatory=True,
         timeout=confirm_within,
@@ -128,13 +145,31 @@ class Bridge:
     async def publish(self, envelope: Envelope) -> Envelope:
         """Sign (if needed) and publish; returns the signed envelope once confirmed
         (BrokerUnavailable if it was not)."""
-        signed = envelope if envelope.signature else self.signer.sign(envelope)
-        try:
-            await publish_signed(self.broker, signed, confirm_within=self.publish_timeout)
-        except PUBLISH_FAILURES as exc:
-            raise BrokerUnavailable(
-                f"publish of {signed.kind} failed: {type(exc).__name__}"
-            ) from exc
+        with tracing.tracer().start_as_current_span(
+            f"publish {INGRESS_EXCHANGE}",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": INGRESS_EXCHANGE,
+                "messaging.message.id": str(envelope.id),
+                "sesshu.kind": bounded(envelope.kind, KINDS),
+            },
+        ) as span:
+            if not envelope.signature:  # a new message: it carries this span's context
+                traceparent = tracing.traceparent_of(span)
+                if traceparent is not None and envelope.traceparent is None:
+                    envelope = envelope.model_copy(update={"traceparent": traceparent})
+            signed = envelope if envelope.signature else self.signer.sign(envelope)
+            try:
+                await publish_signed(self.broker, signed, confirm_within=self.publish_timeout)
+            except PUBLISH_FAILURES as exc:
+                raise BrokerUnavailable(
+                    f"publish of {signed.kind} failed: {type(exc).__name__}"
+                ) from exc
+        Adapter.published.labels(
+            self.system.value, self.municipality, bounded(signed.kind, KINDS)
+        ).inc()
         return signed
 
     async def send(
@@ -221,6 +256,21 @@ class Bridge:
             return verified(body, ring, self.limits)
 
     async def _deliver(self, message: RabbitMessage, handler: Handler) -> None:
+        with tracing.tracer().start_as_current_span(
+            f"process {self.consumer}",
+            context=tracing.context_of(message.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": self.consumer,
+                "messaging.message.id": message.message_id or "",
+            },
+        ):
+            outcome = await self._deliver_traced(message, handler)
+        Adapter.deliveries.labels(self.system.value, self.municipality, outcome).inc()
+
+    async def _deliver_traced(self, message: RabbitMessage, handler: Handler) -> str:
         try:
             envelope = self._verified(message.body)
         except VerificationError as exc:
@@ -228,27 +278,32 @@ class Bridge:
             # misconfigured ring. Refuse it for good rather than loop on it.
             log.error("delivery refused by %s: %s", self.consumer, exc.code)
             await message.reject(requeue=False)
-            return
-        if await self._handled_once(envelope, handler):
-            await message.ack()
-        else:
+            return "refused"
+        outcome = await self._handled_once(envelope, handler)
+        if outcome == "waits":
             await message.nack(requeue=True)
+        else:
+            await message.ack()
+        return outcome
 
-    async def _handled_once(self, envelope: Envelope, handler: Handler) -> bool:
-        """Run `handler` unless the inbox saw this message id; False: put it back."""
+    async def _handled_once(self, envelope: Envelope, handler: Handler) -> str:
+        """Run `handler` unless the inbox saw this message id: handled, duplicate, failed
+        (recorded so, never again), or waits (put it back)."""
         try:
             async with self.inbox.first_time(self.consumer, str(envelope.id)) as transaction:
-                if transaction.fresh:
-                    await self._opened_then(envelope, handler, transaction)
+                if not transaction.fresh:
+                    return "duplicate"
+                await self._opened_then(envelope, handler, transaction)
         except (NotYet, Retryable) as exc:
             # What it waits for is on its way, or the database or broker is away: again,
             # after a pause (RabbitMQ puts it back at the head of the queue).
             log.info("message %s of %s waits: %s", envelope.id, self.consumer, type(exc).__name__)
             await asyncio.sleep(RETRY_PAUSE)
-            return False
+            return "waits"
         except Exception as exc:
             await self._failed(envelope, exc)
-        return True
+            return "failed"
+        return "handled"
 
     async def _opened_then(
         self, envelope: Envelope, handler: Handler, transaction: InboxTransaction

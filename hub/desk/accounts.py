@@ -23,6 +23,7 @@ from hub.desk.common import (
 )
 from hub.store.desk import DeskTransaction
 from hub.store.rows import StaffRow, StaffWithPassword
+from observability.metrics import Desk as DeskMetrics
 
 __all__ = ["Accounts"]
 
@@ -154,6 +155,7 @@ class Accounts(DeskBase):
                 terminal=terminal.as_dict(),
                 detail={},
             )
+        DeskMetrics.logins.labels("ok").inc()
         return secret, row.as_staff()
 
     async def _login_failed(
@@ -175,6 +177,7 @@ class Accounts(DeskBase):
                 terminal=terminal.as_dict(),
                 detail={"reason": reason},
             )
+        DeskMetrics.logins.labels("locked_out" if reason == "locked_out" else "failed").inc()
         if reason == "locked_out":
             raise NotAuthenticated(
                 "too_many_attempts", "too many failed log-ins; try again in 15 minutes"

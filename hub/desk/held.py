@@ -3,6 +3,7 @@ one transaction that locks the held row (what an approver sees first is `viewing
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -28,6 +29,9 @@ from hub.desk.review import Unreadable, readable
 from hub.entries import JournalEntry
 from hub.store.desk import DeskTransaction
 from hub.store.rows import HeldMessage
+from observability import tracing
+from observability.metrics import Desk as DeskMetrics
+from observability.metrics import Hub as HubMetrics
 from routing.decision import Context, Hold, decide
 from routing.policy import Policy
 
@@ -75,15 +79,18 @@ class Decisions(DeskBase):
             message = await self._locked(tx, message_id)
             now = self._now()
             decided = refusing(lambda: approvals.approve(message.row.as_held(), who, now, comment))
-            original = Envelope.model_validate_json(message.journaled())
-            try:
-                review, view = readable(original, self._review_keys)
-            except Unreadable as exc:
-                raise Refused("unreadable", f"{exc}: reject it instead") from None
-            if content_sha256 is not None and content_sha256 != view.content_sha256:
-                raise Refused("content_changed", "the content differs from what was shown")
-            approval = _Approval(who, now, terminal, comment, view.content_sha256, review)
-            return await self._release(tx, signer, message, decided, approval)
+            with _decision_span("approve", message):
+                original = Envelope.model_validate_json(message.journaled())
+                try:
+                    review, view = readable(original, self._review_keys)
+                except Unreadable as exc:
+                    raise Refused("unreadable", f"{exc}: reject it instead") from None
+                if content_sha256 is not None and content_sha256 != view.content_sha256:
+                    raise Refused("content_changed", "the content differs from what was shown")
+                approval = _Approval(who, now, terminal, comment, view.content_sha256, review)
+                released = await self._release(tx, signer, message, decided, approval)
+        _count_decision("approved", message, now)
+        return released
 
     async def _release(
         self,
@@ -98,12 +105,14 @@ class Decisions(DeskBase):
         row, now = message.row, approval.at
         original = Envelope.model_validate_json(message.journaled())
         attestation = self._attestation(signer, original, approval)
+        # The release publish continues the approval's trace (which links to the held
+        # message's), so a two-day hold is not one two-day span.
+        headers: dict[str, str] = {HEADER_KIND: original.kind}
+        traceparent = tracing.traceparent_of()
+        if traceparent is not None:
+            headers[tracing.TRACEPARENT] = traceparent
         await tx.release(
-            row.journal_seq,
-            row.message_id,
-            DELIVER_EXCHANGE,
-            row.routing_key,
-            {HEADER_KIND: original.kind},
+            row.journal_seq, row.message_id, DELIVER_EXCHANGE, row.routing_key, headers
         )
         await tx.record([self._journal_entry(attestation)])
         released = approvals.release(decided)
@@ -146,7 +155,10 @@ class Decisions(DeskBase):
             row = message.row
             now = self._now()
             decided = refusing(lambda: approvals.reject(row.as_held(), who, now, comment))
-            await self._refuse(tx, signer, message, decided, code="rejected_by_approver", now=now)
+            with _decision_span("reject", message):
+                await self._refuse(
+                    tx, signer, message, decided, code="rejected_by_approver", now=now
+                )
             await tx.audit(
                 at=now,
                 actor=who.user_id,
@@ -156,6 +168,7 @@ class Decisions(DeskBase):
                 terminal=terminal.as_dict(),
                 detail={"comment": comment},
             )
+        _count_decision("rejected", message, now)
         return decided
 
     async def expire_due(self, limit: int = 100) -> int:
@@ -175,6 +188,9 @@ class Decisions(DeskBase):
                     municipality=message.row.municipality,
                     detail={"expires_at": format_datetime(message.row.expires_at)},
                 )
+        for message, db_now in due:
+            _count_decision("expired", message, max(self._now(), db_now))
+            HubMetrics.expired.labels(message.row.municipality).inc()
         return len(due)
 
     @staticmethod
@@ -268,3 +284,19 @@ async def _audit_release(
     await audit(
         action="held.released", detail={"routing_key": row.routing_key, "attestation": attestation}
     )
+
+
+def _decision_span(action: str, message: HeldMessage) -> AbstractContextManager[object]:
+    """The span of a decision on a held message: in the desk request's trace, linked to
+    the held message's own (its sender's traceparent, which the journal keeps)."""
+    original = Envelope.model_validate_json(message.journaled())
+    return tracing.tracer().start_as_current_span(
+        f"{action} held message",
+        links=tracing.link_to(original.traceparent),
+        attributes={"messaging.message.id": message.row.message_id, "sesshu.kind": original.kind},
+    )
+
+
+def _count_decision(outcome: str, message: HeldMessage, at: datetime) -> None:
+    DeskMetrics.decisions.labels(outcome).inc()
+    DeskMetrics.wait.labels(outcome).observe(max(0.0, (at - message.row.held_at).total_seconds()))

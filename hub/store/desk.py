@@ -142,6 +142,16 @@ class PgDesk(AccountStatements, TrailReads, OperationsReads, JourneyReads):
         with translated():
             await self._pool.execute(query("held_set_department"), message_id, department)
 
+    async def held_gauges(self) -> list[tuple[str, str, str, int, float]]:
+        """(municipality, department or '', reason code, count, oldest held_at as Unix
+        time) of the messages still held."""
+        with translated():
+            rows = await self._pool.fetch(query("held_gauges"))
+        return [
+            (r["municipality"], r["department"], r["reason_code"], r["held"], float(r["oldest"]))
+            for r in rows
+        ]
+
     async def held(self, message_id: str) -> HeldMessage | None:
         """One held message with its journaled bytes."""
         row = await self._fetchrow("held_get", message_id)

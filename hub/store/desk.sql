@@ -209,3 +209,12 @@ WHERE h.department = '' AND h.state = 'held';
 
 -- name: held_set_department
 UPDATE held_messages SET department = $2 WHERE message_id = $1::uuid AND department = '';
+
+-- name: held_gauges
+-- What waits for a decision, by municipality, department and reason, with the oldest
+-- hold of each group (for the desk's metrics; counts and times only).
+SELECT h.municipality, coalesce(h.department, '') AS department, h.reason_code,
+       count(*) AS held, extract(epoch FROM min(h.held_at)) AS oldest
+FROM held_messages AS h
+WHERE h.state = 'held'
+GROUP BY 1, 2, 3;

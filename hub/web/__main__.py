@@ -10,10 +10,11 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from hub.cli_common import start_telemetry
 from hub.settings import Settings, load
 from hub.tls import warn_plaintext
 from hub.web.app import create_app
-from observability import logs
+from observability import logs, metrics
 
 
 class _Server(uvicorn.Server):
@@ -55,6 +56,7 @@ def main() -> None:
     settings = load()
     logs.configure(settings.log_level)
     warn_plaintext(settings, logging.getLogger("sesshu.desk"))
+    start_telemetry(settings, "sesshu-desk", metrics.DESK)
     serve(settings)
 
 

@@ -9,6 +9,8 @@ post them on an approver's behalf (the cookie is also SameSite=Strict).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from hub.desk import Desk, DeskError, NotAuthenticated
 from hub.errors import DatabaseUnavailable
@@ -24,6 +27,7 @@ from hub.service import open_desk
 from hub.settings import Settings
 from hub.web import api, ops, pages
 from hub.web.common import templates
+from hub.web.telemetry import count_requests, refresh_held_gauges
 
 __all__ = ["create_app"]
 
@@ -37,9 +41,13 @@ def create_app(settings: Settings, desk: Desk | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = desk or await open_desk(settings)
         app.state.desk = opened
+        gauges = asyncio.create_task(refresh_held_gauges(opened))
         try:
             yield
         finally:
+            gauges.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gauges
             if desk is None:
                 await opened.store.close()
 
@@ -59,6 +67,9 @@ def create_app(settings: Settings, desk: Desk | None = None) -> FastAPI:
     app.exception_handler(DatabaseUnavailable)(_database_away)
     app.exception_handler(RequestValidationError)(_bad_request)
     app.middleware("http")(_security_headers)
+    app.middleware("http")(count_requests)
+    if settings.telemetry.tracing:
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,static")
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -64,6 +64,9 @@ class Stack:
     hub: HubProcess | None = None
     processes: Processes | None = None
     kiosk_port: int = field(default_factory=free_port_pair)
+    metrics_base: int = field(default_factory=lambda: free_ports(24))
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+    """Each process's `/metrics` port, by name, once started."""
 
     @property
     def key_root(self) -> Path:
@@ -106,7 +109,13 @@ class Stack:
             self.services.ring_dir,
             CITIES,
             tls_dir=TLS_CA.parent,
+            metrics_port=self.metrics_base,
         )
+        self.metrics_ports = {
+            name: int(env["SESSHU_TELEMETRY__METRICS_PORT"])
+            for name, env in envs.items()
+            if name != "desk"  # the desk runs in the test's process
+        }
         # Every process, the hub too, as its own party; the in-process desk as the desk.
         self.desk_env = envs["desk"]
         self.hub = HubProcess(self.services, extra_env=self.extra_env | envs["hub"]).start()
