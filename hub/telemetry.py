@@ -13,13 +13,15 @@ ids; never a payload or a person.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from aiormq.exceptions import DeliveryError, PublishError
+from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from contracts.broker import INGRESS_QUEUE
@@ -38,6 +40,7 @@ __all__ = [
     "outcome_of",
 ]
 
+log = logging.getLogger("sesshu.hub.decisions")
 KINDS = frozenset(get_args(MessageKind))
 DECISIONS = {"deliver": "delivered", "hold": "held", "reject": "rejected"}
 
@@ -113,6 +116,7 @@ class BatchTelemetry:
             decision = DECISIONS[entry.decision] if id(entry) in fresh else "duplicate"
             reason = bounded(entry.reason_code, _REASONS)
             Hub.processed.labels(_kind(entry), decision, reason).inc()
+            _log_decision(entry, decision, reason, self.spans[index] if self.spans else None)
             trace_id = entry.trace_id
             Hub.latency.labels("committed").observe(
                 (now - self.arrived[index]) / 1e9, {"trace_id": trace_id} if trace_id else None
@@ -124,6 +128,20 @@ class BatchTelemetry:
                     span.set_attribute("sesshu.reason", reason)
                     span.set_status(Status(StatusCode.ERROR, reason))
                 span.end(now)
+
+
+def _log_decision(entry: JournalEntry, decision: str, reason: str, span: Span | None) -> None:
+    """Refusals and holds at INFO, each delivery at DEBUG (thousands a second), inside
+    the message's span so the line carries its trace id."""
+    level = logging.DEBUG if decision in ("delivered", "duplicate") else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    extra = {"message_id": entry.message_id, "kind": _kind(entry), "decision": decision}
+    if entry.reason_code:
+        extra["reason"] = reason
+    context = nullcontext() if span is None else trace.use_span(span, end_on_exit=False)
+    with context:
+        log.log(level, "%s %s: %s", decision, extra["kind"], reason, extra=extra)
 
 
 def _process_span(entry: JournalEntry, carrier: Mapping[str, Any] | None, at: int) -> Span:

@@ -15,9 +15,14 @@ import logging
 import re
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
 from contracts.codes import looks_like_my_number
 
-__all__ = ["LIBRARY_LOGGERS", "JsonFormatter", "MaskMyNumbers", "configure"]
+__all__ = ["CONTEXT_FIELDS", "LIBRARY_LOGGERS", "JsonFormatter", "MaskMyNumbers", "configure"]
+
+CONTEXT_FIELDS = ("message_id", "kind", "decision", "reason")
+"""What a log call may add with `extra=`: ids, kinds, decisions, reason codes."""
 
 LIBRARY_LOGGERS = ("aiormq", "aio_pika", "asyncpg", "faststream", "pamqp")
 _TWELVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
@@ -39,7 +44,9 @@ def _mask(match: re.Match[str]) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, process, message (and exception)."""
+    """One JSON object per line: time, level, logger, process, message, the current span's
+    trace and span ids, the message id, kind and decision where the call gave them, and
+    the exception."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -49,6 +56,14 @@ class JsonFormatter(logging.Formatter):
             "pid": record.process,
             "message": record.getMessage(),
         }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
+        for name in CONTEXT_FIELDS:  # given as `extra=`: ids and closed sets only
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = str(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
 from observability.logs import LIBRARY_LOGGERS, JsonFormatter, MaskMyNumbers, configure
 
@@ -43,3 +44,23 @@ def test_libraries_never_log_below_info_even_at_debug() -> None:
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+def test_a_line_carries_the_current_span_and_the_message_it_is_about() -> None:
+    tracer = TracerProvider().get_tracer("test")
+    record = logging.LogRecord("sesshu.test", logging.INFO, __file__, 1, "held", (), None)
+    record.message_id, record.kind, record.decision = "0b5e", "provision_response", "held"
+    record.reason = "auto_response_disabled"
+    with tracer.start_as_current_span("process hub.ingress") as span:
+        line = json.loads(JsonFormatter().format(record))
+    context = span.get_span_context()
+    assert line["trace_id"] == format(context.trace_id, "032x")
+    assert line["span_id"] == format(context.span_id, "016x")
+    assert (line["message_id"], line["kind"], line["decision"], line["reason"]) == (
+        "0b5e",
+        "provision_response",
+        "held",
+        "auto_response_disabled",
+    )
+    outside = json.loads(JsonFormatter().format(record))
+    assert "trace_id" not in outside
