@@ -15,7 +15,7 @@ import logging
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 from aiormq.exceptions import AMQPError
@@ -41,12 +41,11 @@ from contracts.broker import INGRESS_EXCHANGE, adapter_queue
 from contracts.codes import SystemId
 from contracts.envelope import Declaration, Envelope, Party, Recipient, new_message_id
 from contracts.keys import KeyRing
-from contracts.payloads import DeliveryRefusal, Payload, ReviewCopy, SealedPayload
+from contracts.payloads import DeliveryRefusal, MessageKind, Payload, ReviewCopy, SealedPayload
 from contracts.sealing import sealed_review, sealing_secret
 from contracts.signing import Signer, UnknownKey, VerificationError
 from contracts.wire import WireLimits
 from hub.errors import BrokerUnavailable, Retryable
-from hub.telemetry import KINDS
 from observability import tracing
 from observability.metrics import ADAPTERS, Adapter, bounded
 
@@ -61,6 +60,8 @@ RETRY_PAUSE = 1.0
 PUBLISH_FAILURES = (AMQPError, TimeoutError, ConnectionError, RuntimeError)
 # The hub declares the topology; an adapter's user may configure nothing (R15), so it only
 # checks that the exchange and its queue are there (a passive declaration).
+# A label and span attribute take a kind from the contract's list, nothing else.
+KINDS = frozenset(get_args(MessageKind))
 INGRESS = RabbitExchange(INGRESS_EXCHANGE, type=ExchangeType.TOPIC, durable=True, declare=False)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.kiosk.simulator import CardAuthority, CardLocked, MyNumberCard, WrongPin
 from adapters.kit.shc import from_qr_text, verify
@@ -58,6 +59,7 @@ from tests.e2e.people import MADE, dose_row, identifying_values, person, record_
 from tests.e2e.stack import CITIES, Stack, kiosk_url, records_csv, rows_csv
 from tests.harness import CHIKUSEI, PASSWORD, YUKI
 from tests.probes import drain_queue, pg_dump, wait_for
+from tests.scrape import desk_metrics, label_problems, promtool_problems, scrape
 
 pytestmark = [
     pytest.mark.integration,
@@ -964,6 +966,56 @@ async def test_f20_contractors_work_only_from_the_named_roster_and_are_logged(st
     assert "vendor.tanaka" in failed
 
 
+# --- what the operators see -------------------------------------------------------------
+
+
+async def test_every_process_exports_metrics_promtool_accepts_with_bounded_labels(
+    stack: Stack,
+) -> None:
+    # After the flows above: each process's /metrics parses for promtool, every label is on
+    # the allow-list with a value from its set, and the counts show the day's work.
+    texts = {name: scrape(port) for name, port in stack.metrics_ports.items()}
+    texts["desk"] = desk_metrics()
+    assert set(texts) == {"desk", *stack.metrics_ports}
+    for name, text in texts.items():
+        assert promtool_problems(text) == "", name
+        assert label_problems(text, CITIES) == [], name
+        assert "sesshu_build_info{" in text, name
+    families = {name: _families(text) for name, text in texts.items()}
+    hub = families["hub"]
+    assert _total(hub, "sesshu_messages_processed", decision="delivered") > 0
+    assert _total(hub, "sesshu_messages_processed", decision="held") > 0
+    assert _total(hub, "sesshu_messages_processed", decision="rejected") > 0
+    assert _total(hub, "sesshu_messages_published", outcome="confirmed") > 0
+    assert _total(hub, "sesshu_processing_seconds", stage="confirmed", suffix="_count") > 0
+    assert _total(hub, "sesshu_broker_connected", suffix="") == 1
+    vrs = families[f"vrs-{CHIKUSEI}"]
+    assert _total(vrs, "sesshu_adapter_published") > 0
+    assert _total(vrs, "sesshu_adapter_deliveries", outcome="handled") > 0
+    assert _total(vrs, "faststream_received_messages") > 0
+    assert _total(families["desk"], "sesshu_desk_decisions", outcome="approved") > 0
+    assert _total(families["desk"], "sesshu_desk_logins", outcome="ok") > 0
+
+
+def _families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    found: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return found
+
+
+def _total(
+    families: dict[str, list[tuple[dict[str, str], float]]],
+    name: str,
+    *,
+    suffix: str = "_total",
+    **labels: str,
+) -> float:
+    samples = families.get(name + suffix, [])
+    return sum(v for found, v in samples if all(found.get(k) == x for k, x in labels.items()))
+
+
 # --- what is left where: nothing readable about a person ---------------------------------
 
 
@@ -1033,6 +1085,9 @@ async def test_nothing_about_a_person_is_readable_in_the_hub_its_logs_or_the_sto
     places = {
         "the hub database": hub_text,
         "the logs": stack.logs() + "\n".join(desk_logs),
+        "the metrics": "\n".join(
+            [desk_metrics(), *(scrape(port) for port in stack.metrics_ports.values())]
+        ),
         "the dead letters": "\n".join(
             m.body.decode(errors="replace") + str(m.headers) for m in dead
         ),
