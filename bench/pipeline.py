@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ __all__ = ["RunResult", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "var" / "bench"
+TELEMETRY_OFF = "saturation, telemetry off"
+TELEMETRY_TARGET = 0.95  # telemetry may cost at most 5% of the hub's throughput
 RATIO_TARGET = 0.7
 P99_TARGET_MS = 25.0
 P99_TARGET_RATE = 500
@@ -152,6 +154,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--window", type=int, default=1_000, help="unconfirmed publishes")
     parser.add_argument(
+        "--telemetry-cost",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="end with a saturation run of the hub with telemetry off (spans, /metrics), "
+        "to report what telemetry costs",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="smoke run: 2,000 messages, 3 s paced, 200 warm-up"
     )
     parser.add_argument(
@@ -237,6 +246,12 @@ async def _bench(services: BenchServices, args: argparse.Namespace) -> dict[str,
                 why = "stalled for 30 s" if code is None else f"exited with {code}"
                 print(f"stopping: {system.name} {why} in the {mode} run")
                 break
+        if args.telemetry_cost and all(run.complete for run in runs):
+            # The same hub with telemetry off, after the runs above: what telemetry costs.
+            processes.stop(["hub"])
+            quiet = replace(hub, process=_start_hub(processes, telemetry=False))
+            await _until_consuming(driver, quiet)
+            runs.append(await bench.run(quiet, TELEMETRY_OFF, args.messages, None))
         exits = processes.stop(s.name for s in systems)
         return _report(runs, exits, args, prefetch, bench.message_bytes)
     finally:
@@ -379,9 +394,16 @@ def _start_forwarder(
     return processes.module("plain", "bench.forwarder", argv)
 
 
-def _start_hub(processes: Processes) -> subprocess.Popen[bytes]:
+def _start_hub(processes: Processes, *, telemetry: bool = True) -> subprocess.Popen[bytes]:
     # One worker process runs in the `hub` process itself, so its pid is the one to measure.
-    return processes.sesshu("hub", ["hub", "--workers", "1"])
+    # Telemetry on: spans made for every message (exported nowhere: the in-process no-op)
+    # and /metrics served (on a free port); off: no spans, no server (counters still count).
+    env = (
+        {"SESSHU_TELEMETRY__TRACING": "true", "SESSHU_TELEMETRY__METRICS_PORT": "0"}
+        if telemetry
+        else {"SESSHU_TELEMETRY__TRACING": "false"}
+    )
+    return processes.sesshu("hub", ["hub", "--workers", "1"], **env)
 
 
 async def _until_consuming(connection: AbstractConnection, system: System) -> None:
@@ -462,6 +484,8 @@ def _report(
     paced = by_key.get((f"{P99_TARGET_RATE:g}/s", "hub"))
     p99_ok = paced is not None and paced.complete and paced.p99_ms < P99_TARGET_MS
     ratio_ok = ratio is not None and ratio >= RATIO_TARGET
+    off = by_key.get((TELEMETRY_OFF, "hub"))
+    telemetry = hub.throughput / off.throughput if hub and off and off.complete else None
     _print_tables(runs, message_bytes)
     print()
     if ratio is None:
@@ -470,6 +494,12 @@ def _report(
         print(
             f"hub / plain throughput at saturation: {ratio:.2f}  "
             f"(target >= {RATIO_TARGET}: {'met' if ratio_ok else 'NOT met'})"
+        )
+    if telemetry is not None:
+        met = "met" if telemetry >= TELEMETRY_TARGET else "NOT met"
+        print(
+            f"hub telemetry on / off throughput at saturation: {telemetry:.2f}  "
+            f"(target >= {TELEMETRY_TARGET}: {met})"
         )
     if paced is not None:
         print(
@@ -507,6 +537,7 @@ def _report(
         },
         "runs": [asdict(r) | {"complete": r.complete} for r in runs if r.mode != "warm-up"],
         "ratio": ratio,
+        "telemetry_ratio": telemetry,
         "targets": {
             "ratio": {"target": RATIO_TARGET, "value": ratio, "met": ratio_ok},
             "p99_ms_at_500": {
