@@ -13,6 +13,7 @@ ids; never a payload or a person.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -82,7 +83,7 @@ class BatchTelemetry:
         """Count the batch in and open a span per message (its traceparent put in the
         entry's headers, so the publish and the recipient continue it)."""
         for entry in entries:
-            Hub.received.labels(_kind(entry)).inc()
+            _received(_kind(entry)).inc()
         batch = cls(tracing_on, entries, arrived)
         if tracing_on:
             batch.spans = [
@@ -115,10 +116,10 @@ class BatchTelemetry:
         for index, entry in enumerate(self.entries):
             decision = DECISIONS[entry.decision] if id(entry) in fresh else "duplicate"
             reason = bounded(entry.reason_code, _REASONS)
-            Hub.processed.labels(_kind(entry), decision, reason).inc()
+            _processed(_kind(entry), decision, reason).inc()
             _log_decision(entry, decision, reason, self.spans[index] if self.spans else None)
             trace_id = entry.trace_id
-            Hub.latency.labels("committed").observe(
+            _COMMITTED.observe(
                 (now - self.arrived[index]) / 1e9, {"trace_id": trace_id} if trace_id else None
             )
             if self.spans:
@@ -207,10 +208,10 @@ class Published:
     def end(self, result: BaseException | None) -> None:
         """Count the outcome, observe the time from arrival to confirm, end the span."""
         outcome = outcome_of(result)
-        Hub.published.labels(bounded(self.exchange, _EXCHANGES), outcome).inc()
+        _published(bounded(self.exchange, _EXCHANGES), outcome).inc()
         if result is None and self.arrived is not None:
             trace_id = None if self.span is None else _trace_id(self.span)
-            Hub.latency.labels("confirmed").observe(
+            _CONFIRMED.observe(
                 (time.time_ns() - self.arrived) / 1e9,
                 {"trace_id": trace_id} if trace_id else None,
             )
@@ -240,3 +241,12 @@ def _reason_codes() -> frozenset[str]:
 
 _REASONS = _reason_codes()
 _EXCHANGES = frozenset({"sesshu.deliver", "sesshu.dead"})
+
+
+# The labelled children, looked up once per label set: `labels()` costs a lock and a
+# tuple each time, per message.
+_received = functools.cache(Hub.received.labels)
+_processed = functools.cache(Hub.processed.labels)
+_published = functools.cache(Hub.published.labels)
+_COMMITTED = Hub.latency.labels("committed")
+_CONFIRMED = Hub.latency.labels("confirmed")

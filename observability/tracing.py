@@ -12,6 +12,7 @@ ids, kinds, decisions and reason codes only: never a payload or a person.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,8 +66,10 @@ def configure(
     return provider
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
-    """The tracer of Sesshu Hub's own spans."""
+    """The tracer of Sesshu Hub's own spans (a proxy until `configure` sets the provider,
+    then the provider's: asked for once, as asking costs more than a span)."""
     return trace.get_tracer("sesshu")
 
 
@@ -102,8 +105,8 @@ def traceparent_of(span: Span | None = None) -> str | None:
     """The W3C traceparent of `span` (default: the current one); None without a real one
     (tracing off)."""
     span = span or trace.get_current_span()
-    if not span.get_span_context().is_valid:
+    context = span.get_span_context()
+    if not context.is_valid:
         return None
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
-    return carrier.get(TRACEPARENT)
+    # What the propagator's inject writes, without building a context to carry it.
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
