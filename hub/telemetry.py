@@ -107,15 +107,22 @@ class BatchTelemetry:
             yield
 
     def end(self, new: Sequence[JournalEntry]) -> None:
-        """Count each decision (an entry not in `new` was a duplicate), observe the time
-        to commit, and end the message spans."""
+        """Count each decision, observe the time to commit, and end the message spans.
+        `new` is what the journal took: these entries, or in their place the refusal the
+        journal split one out as (an internal_error, an id_conflict); an entry neither
+        journaled nor replaced was a duplicate."""
         now = time.time_ns()
+        own = {id(entry) for entry in self.entries}
         fresh = {id(entry) for entry in new}
+        replacements = [entry for entry in new if id(entry) not in own]
         Hub.batches.inc()
         Hub.batch_size.observe(len(self.entries))
         for index, entry in enumerate(self.entries):
-            decision = DECISIONS[entry.decision] if id(entry) in fresh else "duplicate"
-            reason = bounded(entry.reason_code, _REASONS)
+            journaled: JournalEntry | None = entry if id(entry) in fresh else None
+            if journaled is None and replacements:
+                journaled = replacements.pop()
+            decision = "duplicate" if journaled is None else DECISIONS[journaled.decision]
+            reason = bounded(None if journaled is None else journaled.reason_code, _REASONS)
             _processed(_kind(entry), decision, reason).inc()
             _log_decision(entry, decision, reason, self.spans[index] if self.spans else None)
             trace_id = entry.trace_id
@@ -125,7 +132,7 @@ class BatchTelemetry:
             if self.spans:
                 span = self.spans[index]
                 span.set_attribute("sesshu.decision", decision)
-                if entry.reason_code:
+                if reason != "none":
                     span.set_attribute("sesshu.reason", reason)
                     span.set_status(Status(StatusCode.ERROR, reason))
                 span.end(now)
@@ -138,7 +145,7 @@ def _log_decision(entry: JournalEntry, decision: str, reason: str, span: Span | 
     if not log.isEnabledFor(level):
         return
     extra = {"message_id": entry.message_id, "kind": _kind(entry), "decision": decision}
-    if entry.reason_code:
+    if reason != "none":
         extra["reason"] = reason
     context = nullcontext() if span is None else trace.use_span(span, end_on_exit=False)
     with context:

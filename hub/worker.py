@@ -178,7 +178,7 @@ class Worker:
         arrived = {id(entry): at for entry, (_, at) in zip(entries, arrivals, strict=True)}
         outbox.add(
             [
-                _outbox_row(entry, seq, arrived[id(entry)])
+                _outbox_row(entry, seq, arrived.get(id(entry)))  # a split-out: none
                 for entry, seq in recorded
                 if seq is not None
             ]
@@ -246,7 +246,7 @@ class Worker:
             stats.rejected += decision == "reject"
 
 
-def _outbox_row(entry: JournalEntry, seq: int, arrived: int) -> OutboxRow:
+def _outbox_row(entry: JournalEntry, seq: int, arrived: int | None) -> OutboxRow:
     # Only entries with an exchange get an outbox seq (record_batch), so both are set here.
     return OutboxRow(
         seq,
