@@ -4,7 +4,9 @@
 #   docker-compose: `docker compose config` / `docker-compose config` checks compose/ files
 #   chromium: the approver page's browser test (Playwright drives /usr/bin/chromium)
 #   fonts-ipafont-gothic: Japanese glyphs in that test's screenshots
-#   prometheus: `promtool check metrics` on every process's /metrics (the e2e test)
+#   prometheus: `promtool check metrics` on every process's /metrics (the e2e test), and
+#     `promtool check config|rules` and `promtool test rules` on compose/prometheus/
+#   prometheus-alertmanager: `amtool check-config` on compose/alertmanager/
 set -euo pipefail
 
 have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }
@@ -14,6 +16,7 @@ have_compose || missing+=(docker-compose)
 command -v chromium >/dev/null || missing+=(chromium)
 fc-list 2>/dev/null | grep -qi ipag || missing+=(fonts-ipafont-gothic)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
