@@ -26,6 +26,7 @@ from hub.pipeline import Triage
 from hub.redriving import redrive_loop
 from hub.settings import Settings
 from hub.store.postgres import PgStore
+from hub.telemetry import report_store
 from hub.worker import Worker
 from routing.decision import Context
 from routing.policy import load_policy
@@ -89,6 +90,7 @@ async def run_worker(settings: Settings) -> int:
     jobs = [
         asyncio.create_task(housekeep(settings, lambda: worker.triage, stop, ring_changed)),
         asyncio.create_task(redrive_loop(settings, lambda: worker.triage, stop)),
+        asyncio.create_task(report_store(store, stop, settings.telemetry.gauge_interval_seconds)),
         asyncio.create_task(
             watch_key_ring(
                 settings.signing.ring_dir,

@@ -13,13 +13,14 @@ ids; never a payload or a person.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 from aiormq.exceptions import DeliveryError, PublishError
 from opentelemetry import trace
@@ -29,6 +30,8 @@ from contracts.broker import INGRESS_QUEUE
 from contracts.payloads import MessageKind
 from contracts.signing import VerificationError
 from hub.entries import JournalEntry
+from hub.errors import DatabaseUnavailable
+from hub.retry import sleep_unless
 from observability import tracing
 from observability.metrics import Hub, bounded
 from routing.decision import ROUTING_CODES
@@ -39,6 +42,7 @@ __all__ = [
     "BatchTelemetry",
     "Published",
     "outcome_of",
+    "report_store",
 ]
 
 log = logging.getLogger("sesshu.hub.decisions")
@@ -257,3 +261,31 @@ _processed = functools.cache(Hub.processed.labels)
 _published = functools.cache(Hub.published.labels)
 _COMMITTED = Hub.latency.labels("committed")
 _CONFIRMED = Hub.latency.labels("confirmed")
+
+
+class Gauged(Protocol):
+    """What `report_store` reads: the outbox's lag and the connection pools' use."""
+
+    async def outbox_lag(self) -> tuple[int, float]: ...
+
+    def pool_usage(self) -> tuple[int, int]: ...
+
+
+async def report_store(store: Gauged, stop: asyncio.Event, interval: float) -> None:
+    """Set the outbox depth, its oldest unpublished row's age and the pools' use every
+    `interval` seconds until `stop`. The outbox is every worker's (one table), so each
+    worker reports the same depth; the pools are this process's own."""
+    while not stop.is_set():
+        in_use, size = store.pool_usage()
+        Hub.pool_in_use.set(in_use)
+        Hub.pool_size.set(size)
+        try:
+            depth, oldest = await store.outbox_lag()
+        except DatabaseUnavailable:
+            pass  # sesshu_database_up says so; the last figures stand until it answers
+        except Exception as exc:  # a gauge's failure must not stop the worker beside it
+            log.error("outbox gauges: %s; retrying", type(exc).__name__)
+        else:
+            Hub.outbox_depth.set(depth)
+            Hub.outbox_oldest.set(oldest)
+        await sleep_unless(stop, interval)

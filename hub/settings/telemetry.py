@@ -31,3 +31,10 @@ class TelemetrySettings(BaseModel):
         description="OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`); "
         "unset: spans are made but exported nowhere",
     )
+    gauge_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="how often the hub reads its outbox depth and oldest unpublished row "
+        "and its connection pools for `/metrics`",
+    )

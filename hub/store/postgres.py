@@ -171,6 +171,12 @@ class PgStore:
             return 0, 0.0
         return int(row["unpublished"]), float(row["oldest_seconds"])
 
+    def pool_usage(self) -> tuple[int, int]:
+        """(connections in use, connections open) over both pools."""
+        pools = (self._pool, self._relaxed)
+        size = sum(pool.get_size() for pool in pools)
+        return size - sum(pool.get_idle_size() for pool in pools), size
+
     async def journal_summary(self) -> list[tuple[str, str, int]]:
         """(decision, reason code or '', count) over the whole journal."""
         with translated():

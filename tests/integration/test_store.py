@@ -15,6 +15,8 @@ from hub.ports import OutboxRow
 from hub.store.memory import MemoryStore
 from hub.store.postgres import _JOURNAL_COLUMNS, MIGRATIONS_DIR, PgStore
 from hub.store.queries import query as hub_query
+from hub.telemetry import report_store
+from observability.metrics import HUB
 from storekit.migrate import migrations
 from tests.harness import Services
 
@@ -200,3 +202,35 @@ async def test_migrations_produce_the_schema_the_code_expects(services: Services
 async def test_an_unreachable_database_is_database_unavailable() -> None:
     with pytest.raises(DatabaseUnavailable):
         await PgStore.connect("postgresql://postgres@127.0.0.1:1/nowhere")
+
+
+async def test_the_outbox_and_pool_gauges_show_what_waits(services: Services) -> None:
+    # What /metrics says of the outbox comes from the table, not from this worker's memory.
+    pg = await PgStore.connect(services.database_url, claim_seconds=CLAIM)
+    try:
+        await pg.migrate()
+
+        async def reported() -> tuple[float, float, float, float]:
+            stop = asyncio.Event()
+            loop = asyncio.create_task(report_store(pg, stop, interval=60))
+            await asyncio.sleep(0.2)  # one reading, then it sleeps
+            stop.set()
+            await loop
+            names = ("outbox_depth", "outbox_oldest_unpublished_seconds", "db_pool_in_use")
+            depth, oldest, in_use = (HUB.get_sample_value(f"sesshu_{name}") for name in names)
+            size = HUB.get_sample_value("sesshu_db_pool_size")
+            assert None not in (depth, oldest, in_use, size)
+            return depth or 0, oldest or 0, in_use or 0, size or 0
+
+        new = await pg.record([entry("id-1"), entry("id-2", "reject"), entry("id-3", "hold")])
+        await asyncio.sleep(0.3)
+        depth, oldest, in_use, size = await reported()
+        assert depth == 2  # the hold has no outbox row until it is released
+        assert 0.3 <= oldest < 60
+        assert 0 <= in_use <= size
+        assert size >= 2  # the two pools (synchronous and relaxed commits)
+        await pg.mark_published([seq for seq in new.values() if seq is not None])
+        depth, oldest, _, _ = await reported()
+        assert (depth, oldest) == (0, 0)
+    finally:
+        await pg.close()
