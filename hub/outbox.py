@@ -26,7 +26,7 @@ from hub.errors import DatabaseUnavailable
 from hub.ports import Journal, OutboxRow
 from hub.retry import retry_policy, retrying, sleep_unless
 from hub.settings import Settings
-from hub.telemetry import Published
+from hub.telemetry import PublishBatch
 from observability.metrics import Hub
 
 __all__ = ["MARK_INTERVAL", "PUBLISH_CYCLES", "Outbox", "OutboxStats"]
@@ -170,9 +170,11 @@ class Outbox:
 
     async def publish(self, rows: Sequence[OutboxRow]) -> list[int]:
         """Publish rows with confirms and `mandatory`; return the seqs the broker confirmed."""
+        publishing = PublishBatch.begin(rows, tracing_on=self.settings.telemetry.tracing)
         results = await asyncio.gather(
             *(self._publish_one(row) for row in rows), return_exceptions=True
         )
+        publishing.end([r if isinstance(r, BaseException) else None for r in results])
         confirmed = [
             row.seq
             for row, result in zip(rows, results, strict=True)
@@ -190,27 +192,16 @@ class Outbox:
         return confirmed
 
     async def _publish_one(self, row: OutboxRow) -> None:
-        publishing = Published.begin(
-            row.exchange,
-            row.routing_key,
-            row.message_id,
-            row.headers,
-            row.arrived,
-            tracing_on=self.settings.telemetry.tracing,
-        )
+        # The row's headers carry its message's trace context (the hub's process span, or
+        # the desk's approval for a release): the recipient continues that.
         message = aio_pika.Message(
             row.body,
-            headers=publishing.headers,
+            headers=row.headers,
             message_id=row.message_id,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
-        try:
-            await self._send_retrying(row, message)
-        except Exception as exc:
-            publishing.end(exc)
-            raise
-        publishing.end(None)
+        await self._send_retrying(row, message)
 
     async def _send_retrying(self, row: OutboxRow, message: aio_pika.Message) -> None:
         try:

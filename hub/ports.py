@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opentelemetry.trace import SpanContext
+
 from hub.entries import JournalEntry
 
 __all__ = ["Journal", "OutboxRow", "Publisher"]
@@ -27,6 +29,9 @@ class OutboxRow:
     message_id: str | None
     arrived: int | None = None
     """time.time_ns() when the worker took the message in; None for a relayed row."""
+    span: SpanContext | None = None
+    """The worker's `process` span of the message (what `headers` name as traceparent),
+    kept so the publish links to it without reading it back; None for a relayed row."""
 
 
 Publisher = Callable[[Sequence[OutboxRow]], Awaitable[Sequence[int]]]

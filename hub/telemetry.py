@@ -2,10 +2,11 @@
 
 Per message, a `process hub.ingress` span continues the context the sending adapter put in
 the AMQP headers (the envelope's own `traceparent`, signed with it). Its traceparent goes
-into the journal row's headers, so the outbox publish (`publish <exchange>`, here or in a
-relay after a crash, or in the desk's release of a hold) continues it, and the recipient
-continues that. The batch's journal commit is one span that links to each message's, as
-the OpenTelemetry messaging conventions have it for batches.
+into the journal row's headers and from there into the AMQP headers of the message the
+outbox publishes (here, or in a relay after a crash), so the recipient continues it; a
+release carries the desk's approval instead. The batch's journal commit and each batch
+publish (`send <exchange>`) are one span each that links to every message's, as the
+OpenTelemetry messaging conventions have it for batches: a message costs one span here.
 
 Attributes and labels hold closed sets (kinds, decisions, reason codes, exchanges) and
 ids; never a payload or a person.
@@ -17,6 +18,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -24,13 +26,14 @@ from typing import Any, Protocol, get_args
 
 from aiormq.exceptions import DeliveryError, PublishError
 from opentelemetry import trace
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
 
 from contracts.broker import INGRESS_QUEUE
 from contracts.payloads import MessageKind
 from contracts.signing import VerificationError
 from hub.entries import JournalEntry
 from hub.errors import DatabaseUnavailable
+from hub.ports import OutboxRow
 from hub.retry import sleep_unless
 from observability import tracing
 from observability.metrics import Hub, bounded
@@ -40,7 +43,7 @@ __all__ = [
     "DECISIONS",
     "KINDS",
     "BatchTelemetry",
-    "Published",
+    "PublishBatch",
     "outcome_of",
     "report_store",
 ]
@@ -86,8 +89,8 @@ class BatchTelemetry:
     ) -> BatchTelemetry:
         """Count the batch in and open a span per message (its traceparent put in the
         entry's headers, so the publish and the recipient continue it)."""
-        for entry in entries:
-            _received(_kind(entry)).inc()
+        for kind, count in Counter(_kind(entry) for entry in entries).items():
+            _received(kind).inc(count)
         batch = cls(tracing_on, entries, arrived)
         if tracing_on:
             batch.spans = [
@@ -95,6 +98,14 @@ class BatchTelemetry:
                 for entry, carrier, at in zip(entries, carriers, arrived, strict=True)
             ]
         return batch
+
+    def span_contexts(self) -> dict[int, SpanContext]:
+        """Each message's `process` span context, by the id() of its entry (none with
+        tracing off)."""
+        return {
+            id(entry): span.get_span_context()
+            for entry, span in zip(self.entries, self.spans, strict=False)
+        }
 
     @contextmanager
     def commit(self) -> Iterator[None]:
@@ -121,25 +132,42 @@ class BatchTelemetry:
         replacements = [entry for entry in new if id(entry) not in own]
         Hub.batches.inc()
         Hub.batch_size.observe(len(self.entries))
+        processed: Counter[tuple[str, str, str]] = Counter()
+        exemplar = _Exemplar()
         for index, entry in enumerate(self.entries):
             journaled: JournalEntry | None = entry if id(entry) in fresh else None
             if journaled is None and replacements:
                 journaled = replacements.pop()
             decision = "duplicate" if journaled is None else DECISIONS[journaled.decision]
             reason = bounded(None if journaled is None else journaled.reason_code, _REASONS)
-            _processed(_kind(entry), decision, reason).inc()
+            processed[_kind(entry), decision, reason] += 1
             _log_decision(entry, decision, reason, self.spans[index] if self.spans else None)
-            trace_id = entry.trace_id
-            _COMMITTED.observe(
-                (now - self.arrived[index]) / 1e9, {"trace_id": trace_id} if trace_id else None
-            )
+            _COMMITTED.observe((now - self.arrived[index]) / 1e9, exemplar(entry.trace_id))
             if self.spans:
                 span = self.spans[index]
-                span.set_attribute("sesshu.decision", decision)
+                if journaled is not entry:  # a duplicate, or split out as a refusal
+                    span.set_attribute("sesshu.decision", decision)
+                    if reason != "none":
+                        span.set_attribute("sesshu.reason", reason)
                 if reason != "none":
-                    span.set_attribute("sesshu.reason", reason)
                     span.set_status(Status(StatusCode.ERROR, reason))
                 span.end(now)
+        for labels, count in processed.items():
+            _processed(*labels).inc(count)
+
+
+class _Exemplar:
+    """The exemplar of a batch's first observation that has a trace id, and none for the
+    rest: Prometheus keeps one exemplar per bucket (the last), so one per batch shows as
+    much and costs a fraction of one per message."""
+
+    given = False
+
+    def __call__(self, trace_id: str | None) -> dict[str, str] | None:
+        if self.given or not trace_id:
+            return None
+        self.given = True
+        return {"trace_id": trace_id}
 
 
 def _log_decision(entry: JournalEntry, decision: str, reason: str, span: Span | None) -> None:
@@ -168,6 +196,9 @@ def _process_span(entry: JournalEntry, carrier: Mapping[str, Any] | None, at: in
             "messaging.destination.name": INGRESS_QUEUE,
             "messaging.message.id": entry.message_id or "",
             "sesshu.kind": _kind(entry),
+            # What triage decided; end() corrects it for what the journal did instead.
+            "sesshu.decision": DECISIONS[entry.decision],
+            **({"sesshu.reason": entry.reason_code} if entry.reason_code else {}),
         },
     )
     traceparent = tracing.traceparent_of(span)
@@ -177,64 +208,71 @@ def _process_span(entry: JournalEntry, carrier: Mapping[str, Any] | None, at: in
 
 
 @dataclass
-class Published:
-    """One publish from the outbox: its span (continuing the message's) and headers."""
+class PublishBatch:
+    """One publish of outbox rows: per exchange, a `send <exchange>` span linked to each
+    row's message, as the messaging conventions have it for a batch send. Each message
+    keeps the context its row carries (the hub's `process` span, or the desk's approval
+    for a release), so the recipient continues that, not the batch."""
 
-    exchange: str
-    arrived: int | None
-    span: Span | None
-    headers: dict[str, Any]
+    rows: Sequence[OutboxRow]
+    spans: dict[str, Span]
 
     @classmethod
-    def begin(
-        cls,
-        exchange: str,
-        routing_key: str,
-        message_id: str | None,
-        headers: dict[str, Any],
-        arrived: int | None,
-        *,
-        tracing_on: bool,
-    ) -> Published:
-        """Open the publish span under the context the row's headers carry."""
-        if not tracing_on:
-            return cls(exchange, arrived, None, headers)
-        span = tracing.tracer().start_span(
-            f"publish {exchange}",
-            context=tracing.context_of(headers),
-            kind=SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "rabbitmq",
-                "messaging.operation.type": "publish",
-                "messaging.destination.name": exchange,
-                "messaging.rabbitmq.destination.routing_key": routing_key,
-                "messaging.message.id": message_id or "",
-            },
-        )
-        traceparent = tracing.traceparent_of(span)
-        if traceparent is not None:
-            headers = {**headers, tracing.TRACEPARENT: traceparent}
-        return cls(exchange, arrived, span, headers)
-
-    def end(self, result: BaseException | None) -> None:
-        """Count the outcome, observe the time from arrival to confirm, end the span."""
-        outcome = outcome_of(result)
-        _published(bounded(self.exchange, _EXCHANGES), outcome).inc()
-        if result is None and self.arrived is not None:
-            trace_id = None if self.span is None else _trace_id(self.span)
-            _CONFIRMED.observe(
-                (time.time_ns() - self.arrived) / 1e9,
-                {"trace_id": trace_id} if trace_id else None,
+    def begin(cls, rows: Sequence[OutboxRow], *, tracing_on: bool) -> PublishBatch:
+        """Open the batch's spans (none with tracing off)."""
+        if not tracing_on or not rows:
+            return cls(rows, {})
+        links: dict[str, list[Link]] = {}
+        for row in rows:
+            context = row.span or tracing.span_context_of(row.headers.get(tracing.TRACEPARENT))
+            group = links.setdefault(row.exchange, [])
+            if context is not None:
+                group.append(Link(context))
+        spans = {
+            exchange: tracing.tracer().start_span(
+                f"send {exchange}",
+                kind=SpanKind.PRODUCER,
+                links=group,
+                attributes={
+                    "messaging.system": "rabbitmq",
+                    "messaging.operation.type": "send",
+                    "messaging.destination.name": exchange,
+                    "messaging.batch.message_count": sum(
+                        1 for row in rows if row.exchange == exchange
+                    ),
+                },
             )
-        if self.span is not None:
+            for exchange, group in links.items()
+        }
+        return cls(rows, spans)
+
+    def end(self, results: Sequence[BaseException | None]) -> None:
+        """Count each row's outcome, observe the time from arrival to confirm, end the
+        spans (an error status where any row was not confirmed)."""
+        now = time.time_ns()
+        failed: set[str] = set()
+        published: Counter[tuple[str, str]] = Counter()
+        exemplar = _Exemplar()
+        for row, result in zip(self.rows, results, strict=True):
+            published[bounded(row.exchange, _EXCHANGES), outcome_of(result)] += 1
             if result is not None:
-                self.span.set_status(Status(StatusCode.ERROR, outcome))
-            self.span.end()
+                failed.add(row.exchange)
+            elif row.arrived is not None:
+                trace_id = _trace_id_of(row.headers.get(tracing.TRACEPARENT))
+                _CONFIRMED.observe((now - row.arrived) / 1e9, exemplar(trace_id))
+        for labels, count in published.items():
+            _published(*labels).inc(count)
+        for exchange, span in self.spans.items():
+            if exchange in failed:
+                span.set_status(Status(StatusCode.ERROR, "not every message was confirmed"))
+            span.end(now)
 
 
-def _trace_id(span: Span) -> str | None:
-    context = span.get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
+def _trace_id_of(traceparent: object) -> str | None:
+    """The trace id of a traceparent the hub wrote (`00-<32 hex>-...`), for an exemplar."""
+    if isinstance(traceparent, str) and len(traceparent) == 55:
+        return traceparent[3:35]
+    return None
 
 
 def _codes_of(error: type[VerificationError]) -> Iterator[str]:

@@ -33,6 +33,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from aiormq.exceptions import AMQPError
+from opentelemetry.trace import SpanContext
 
 from contracts.broker import DEAD_EXCHANGE, DELIVER_EXCHANGE, INGRESS_QUEUE
 from hub.entries import JournalEntry
@@ -176,9 +177,11 @@ class Worker:
         self._count(len(batch), recorded)
         # Committed, so safe to send before the ack goes out.
         arrived = {id(entry): at for entry, (_, at) in zip(entries, arrivals, strict=True)}
+        spans = telemetry.span_contexts()
         outbox.add(
             [
-                _outbox_row(entry, seq, arrived.get(id(entry)))  # a split-out: none
+                # A split-out refusal has neither an arrival nor a span of its own.
+                _outbox_row(entry, seq, arrived.get(id(entry)), spans.get(id(entry)))
                 for entry, seq in recorded
                 if seq is not None
             ]
@@ -246,7 +249,9 @@ class Worker:
             stats.rejected += decision == "reject"
 
 
-def _outbox_row(entry: JournalEntry, seq: int, arrived: int | None) -> OutboxRow:
+def _outbox_row(
+    entry: JournalEntry, seq: int, arrived: int | None, span: SpanContext | None
+) -> OutboxRow:
     # Only entries with an exchange get an outbox seq (record_batch), so both are set here.
     return OutboxRow(
         seq,
@@ -256,6 +261,7 @@ def _outbox_row(entry: JournalEntry, seq: int, arrived: int | None) -> OutboxRow
         entry.headers,
         entry.message_id,
         arrived,
+        span,
     )
 
 

@@ -14,8 +14,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from hub.settings import Settings
+from observability import tracing
 from stack.broker_users import remove_users
 from stack.provision import PG_ROOT, rabbitmqctl
 from tests.harness import Services, create_services, drop_database, drop_services
@@ -38,6 +42,21 @@ def services(tmp_path: Path) -> Iterator[Services]:
     created = create_services(tmp_path)
     yield created
     drop_services(created)
+
+
+_SPANS = InMemorySpanExporter()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The spans this process finishes, caught in memory (the tracer provider is set once
+    per process, so every test that reads spans shares this exporter); emptied for each
+    test."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        tracing.configure("sesshu-test", exporter=_SPANS)
+    _SPANS.clear()
+    yield _SPANS
+    _SPANS.clear()
 
 
 @pytest.fixture
