@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv services tools check test unit demo bench readme schema clean
+.PHONY: venv services tools check test unit demo bench readme schema api-docs clean
 
 venv: $(STAMP)
 
@@ -55,3 +55,8 @@ readme: venv
 # The JSON Schema files of the contract (contracts/schema/), from the models.
 schema: venv
 	$(BIN)/python -m contracts.schema
+
+# The AsyncAPI document of every channel and message and the desk's OpenAPI document
+# (docs/api/), from the code.
+api-docs: venv
+	$(BIN)/python -m stack.apidocs
