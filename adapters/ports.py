@@ -7,7 +7,7 @@ test_system_stores.py` and `test_intermediate_stores.py` run one suite against b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -51,6 +51,11 @@ class InboxTransaction(Protocol):
 
     async def record_effect(self, effect: str) -> None:
         """Write what the adapter did with the message, committed with the dedupe row."""
+        ...
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the transaction has committed, never if it rolls back: what a
+        handler counts of what it did is counted once, though it may run again."""
         ...
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Iterable, Iterator
 from importlib.metadata import PackageNotFoundError, version
-from typing import Final
+from typing import Final, Literal, get_args
 
 from prometheus_client import (
     REGISTRY,
@@ -34,14 +34,18 @@ from prometheus_client.registry import Collector
 
 __all__ = [
     "ADAPTERS",
+    "ADAPTER_EVENTS",
     "BUILD",
     "DESK",
     "HUB",
     "LABELS",
     "OTHER",
+    "ROW_OUTCOMES",
     "Adapter",
+    "AdapterEvent",
     "Desk",
     "Hub",
+    "RowOutcome",
     "bounded",
     "exported",
     "serve",
@@ -64,7 +68,7 @@ LABELS: Final[dict[str, str]] = {
     "route": "an HTTP route template (/api/held/{message_id}), never a path",
     "method": "an HTTP method",
     "status": "an HTTP status code, or FastStream's handler status",
-    "event": "a closed set of adapter events",
+    "event": "what an adapter's system did (ADAPTER_EVENTS)",
     "version": "the package's version",
     "python": "the interpreter's version",
     # FastStream's Prometheus middleware (adapters)
@@ -229,6 +233,51 @@ class Desk:
     )
 
 
+AdapterEvent = Literal[
+    "inquiry_sent",
+    "inquiry_answered",
+    "permit_issued",
+    "permit_refused",
+    "provision_sent",
+    "provision_refused",
+    "fukuhon_registered",
+    "fukuhon_refused",
+    "transfer_requested",
+    "transfer_provided",
+    "transfer_answered",
+    "certificate_issued",
+    "certificate_refused",
+]
+"""What a system did, as `Adapter.events` counts it: by the system that did it, once done
+(in a delivery, once its transaction commits: a redelivery after a rollback counts nothing
+twice). Health management acts only on the rows of its files, which `Adapter.rows` counts.
+
+    intermediate  inquiry_sent        the asker sent an inquiry, with its permit (F6)
+                  inquiry_answered    the asker handed health management its result
+                                      (provided, no data, withheld or refused, R37)
+                  provision_sent      the provider answered from its 副本 (F7)
+                  provision_refused   it answered none: no permit, or the permit or its
+                                      list copy did not allow it (R35, R36)
+                  fukuhon_registered  a 副本 stored or deleted (F4)
+                  fukuhon_refused     a 副本 registration failed its format check (R45)
+    nws           permit_issued       a permit issued for an inquiry (R30)
+                  permit_refused      none: the list does not allow the inquiry
+    vrs           transfer_requested  the new city asked a resident's former city (F14)
+                  transfer_provided   the former city answered with its records (F15)
+                  transfer_answered   the new city took the former city's answer in
+                  certificate_issued  a certificate issued and sent to the center (F19)
+                  certificate_refused none: the card did not check out, or no record (F18)
+    kiosk         certificate_issued  the center handed one to the terminal that applied
+                  certificate_refused it handed none: the card refused (R06-R10), or none
+                                      came from VRS in time
+"""
+ADAPTER_EVENTS: Final = frozenset(get_args(AdapterEvent))
+RowOutcome = Literal["imported", "refused"]
+"""A row an edge read from a request file: taken in, or refused (reported in its result
+file with line, field and reason)."""
+ROW_OUTCOMES: Final = frozenset(get_args(RowOutcome))
+
+
 class Adapter:
     """What each system's adapter counts (registry ADAPTERS), beside FastStream's own."""
 
@@ -246,14 +295,14 @@ class Adapter:
     )
     rows = Counter(
         "sesshu_adapter_rows",
-        "rows an edge read from a file (imported, refused)",
+        "rows an edge read from a request file, by outcome (imported, refused)",
         ["system", "municipality", "outcome"],
         registry=ADAPTERS,
     )
     events = Counter(
         "sesshu_adapter_events",
-        "what a system did: inquiries asked and answered, provisions, certificates "
-        "issued and refused, transfers",
+        "what a system did: inquiries sent and answered, permits, provisions, fukuhon "
+        "registrations, transfers, certificates (ADAPTER_EVENTS)",
         ["system", "municipality", "event"],
         registry=ADAPTERS,
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from observability import metrics
 
@@ -36,6 +37,7 @@ __all__ = [
     "metric_names",
     "queried_metrics",
     "rule_expressions",
+    "scraped_metrics",
 ]
 
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -189,3 +191,13 @@ def exported_metrics(
         for family in registry.collect()
         for suffix in _SAMPLES[family.type]
     }
+
+
+def scraped_metrics(text: str) -> set[str]:
+    """Every sample name a `/metrics` page declares (by its families' types, so a
+    labelled family with no sample yet counts) or shows."""
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names |= {family.name + suffix for suffix in _SAMPLES.get(family.type, ("",))}
+        names |= {sample.name for sample in family.samples}
+    return names

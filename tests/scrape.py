@@ -14,7 +14,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.telemetry import DECISIONS, KINDS
-from observability.metrics import DESK, LABELS, OTHER, exported
+from observability.metrics import ADAPTER_EVENTS, DESK, LABELS, OTHER, exported
 
 __all__ = ["desk_metrics", "label_problems", "promtool_problems", "scrape"]
 
@@ -53,6 +53,7 @@ def label_problems(text: str, cities: Iterable[str]) -> list[str]:
         "municipality": {*cities, OTHER},
         "exchange": {"sesshu.deliver", "sesshu.dead", "sesshu.ingress", OTHER},
         "stage": {"committed", "confirmed"},
+        "event": set(ADAPTER_EVENTS),
     }
     problems = []
     for family in text_string_to_metric_families(text):

@@ -21,6 +21,7 @@ from rich.progress import Progress, TaskID
 
 from adapters.health_mgmt.edge import DropFolder
 from adapters.health_mgmt.records_csv import Batch
+from adapters.kit import counts
 from adapters.kit.bridge import make_broker, publish_signed
 from contracts.codes import CodeError, LocalGovCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient
@@ -104,13 +105,9 @@ async def _send(
         with Progress(disable=not sys.stdout.isatty(), transient=True) as bar:
             for path in paths:
                 task = bar.add_task(path.name, total=None)
-                batches.append(
-                    await folder.process(
-                        path,
-                        publish,
-                        functools.partial(_advance, bar, task),
-                    )
-                )
+                batch = await folder.process(path, publish, functools.partial(_advance, bar, task))
+                counts.rows(counts.At(SystemId.HEALTH_MGMT, municipality), batch.tally)
+                batches.append(batch)
         return batches
     finally:
         await broker.stop()

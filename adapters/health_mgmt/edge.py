@@ -39,9 +39,9 @@ from uuid import UUID
 from adapters.health_mgmt.bridge import Due, HealthMgmt, InquiryRow, ResidentRow
 from adapters.health_mgmt.export_csv import export_csv
 from adapters.health_mgmt.records_csv import Batch, read_batch, result_csv
-from adapters.kit import folders
+from adapters.kit import counts, folders
 from adapters.kit.folders import Source
-from adapters.kit.rows import Rows, read_rows, rows_result
+from adapters.kit.rows import Rows, read_rows, rows_result, tally
 from contracts.envelope import stable_message_id
 from contracts.payloads import Payload, VaccinationExport, VaccinationRecord
 
@@ -80,6 +80,7 @@ class HealthMgmtEdge:
             # a crash prints them again rather than never.
             OutFolder(self.root).print_run(due, Path(source.name).stem)
             await self.system.register_targets(due, source.stable_id)
+        counts.rows(self.system.bridge, tally(rows, refused))
         return rows_result(rows, source.name, refused)
 
     async def import_records(self, source: Source) -> str:
@@ -89,12 +90,14 @@ class HealthMgmtEdge:
         lines = {error.line for error in refused}
         batch.records = [(line, record) for line, record in batch.records if line not in lines]
         batch.errors += refused
+        counts.rows(self.system.bridge, batch.tally)
         return result_csv(batch, source.name)
 
     async def import_inquiries(self, source: Source) -> str:
         """F6 for one inquiries file; its result file."""
         rows: Rows[InquiryRow] = read_rows(source.data, InquiryRow)
         await self.system.inquire(rows.good, source.stable_id)
+        counts.rows(self.system.bridge, tally(rows))
         return rows_result(rows, source.name)
 
 

@@ -22,7 +22,7 @@ from datetime import date
 
 from pydantic import ValidationError
 
-from adapters.kit.rows import RowError, decode
+from adapters.kit.rows import RowError, Tally, decode
 from contracts.payloads import VaccinationRecord
 
 __all__ = ["COLUMNS", "Batch", "read_batch", "result_csv"]
@@ -84,6 +84,11 @@ class Batch:
     def bad_lines(self) -> int:
         """How many rows had at least one problem."""
         return len({e.line for e in self.errors})
+
+    @property
+    def tally(self) -> Tally:
+        """The rows taken in and refused, as the result file says."""
+        return Tally(len(self.records), self.bad_lines)
 
 
 def read_batch(data: bytes) -> Batch:

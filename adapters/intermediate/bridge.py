@@ -32,6 +32,7 @@ from adapters.intermediate.linkage import acquire
 from adapters.intermediate.provision import GRACE, Provider
 from adapters.intermediate.records import inquiry_record, provision_record, record_fields
 from adapters.intermediate.results import result_of
+from adapters.kit import counts
 from adapters.kit.bridge import Bridge
 from adapters.kit.handlers import Handler, NotYet, only_from, payload_of, reply_id
 from adapters.kit.sealed import Refusal
@@ -108,10 +109,12 @@ class IntermediateServer:
         if problems:
             log.warning("副本 registration %s refused: %s", envelope.id, "; ".join(problems))
             await tx.record_effect("refused:" + "; ".join(problems))
+            counts.event(self.bridge, "fukuhon_refused", tx)
             return
         if registration.history or registration.operation == "delete":
             await self.fukuhon.apply(registration)
             await tx.record_effect(f"fukuhon:{registration.operation}")
+            counts.event(self.bridge, "fukuhon_registered", tx)
         if registration.resident_code is not None:
             code = await self._code(registration.person, envelope)
             # Sealed to the network: the hub journals no 住民票コード, only ciphertext.
@@ -201,6 +204,7 @@ class IntermediateServer:
             cause=envelope,
         )
         await tx.record_effect("inquiry:sent_with_permit")
+        counts.event(self.bridge, "inquiry_sent", tx)
 
     async def on_attestation(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """The hub's word that a 所属長 approved a provider's held reply: kept, so that
@@ -220,10 +224,10 @@ class IntermediateServer:
             code, reason = problem
             log.warning("reply %s refused: %s", envelope.id, code)
             await self.bridge.refuse(envelope, Refusal(code, reason))
-            await self.deliver_result(envelope, response, refused=True)
+            await self.deliver_result(envelope, response, tx, refused=True)
             await tx.record_effect(f"refused:{code}")
             return
-        await self.deliver_result(envelope, response)
+        await self.deliver_result(envelope, response, tx)
         await tx.record_effect(f"result:{response.status}")
 
     async def _unapproved(
@@ -258,11 +262,16 @@ class IntermediateServer:
         )
 
     async def deliver_result(
-        self, cause: Envelope, response: ProvisionResponse, *, refused: bool = False
+        self,
+        cause: Envelope,
+        response: ProvisionResponse,
+        tx: InboxTransaction,
+        *,
+        refused: bool = False,
     ) -> None:
         """Keep the result until its deletion time (R42) and send it to health management
         with this side's 情報提供等記録 (R47); a `refused` reply ends the inquiry as
-        refused, with nothing of it."""
+        refused, with nothing of it. Counted as answered once `tx` commits."""
         asked = await self.book.inquiry(response.inquiry_id)
         if asked is None:
             return
@@ -280,6 +289,7 @@ class IntermediateServer:
                 data_item=item,
                 cause=cause,
             )
+        counts.event(self.bridge, "inquiry_answered", tx)
 
     async def _finish(self, result: InquiryResult, asked: Row, now: datetime) -> None:
         """The result kept until its deletion time, and this side's record completed."""

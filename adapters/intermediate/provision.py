@@ -18,6 +18,7 @@ from uuid import UUID
 from adapters.intermediate.fukuhon import FukuhonStore
 from adapters.intermediate.linkage import LinkageRegistry
 from adapters.intermediate.records import inquiry_record
+from adapters.kit import counts
 from adapters.kit.bridge import Bridge
 from adapters.kit.handlers import NotYet, payload_of, reply_id
 from adapters.kit.permits import NetworkList, PermitRefused, check_permit
@@ -85,6 +86,8 @@ class Provider:
         record = inquiry_record(envelope, inquiry, "provider", city=self.city, outcome=outcome)
         await self.book.record(**record)
         await tx.record_effect(f"provision:{outcome}")
+        withheld = response.status == "withheld"
+        counts.event(self.bridge, "provision_refused" if withheld else "provision_sent", tx)
 
     async def local_list(self) -> NetworkList | None:
         """The newest list copy, if one was received."""
@@ -100,6 +103,7 @@ class Provider:
         """The kept permit the inquiry names; None, recorded as refused, if there is none."""
         if inquiry.permit_id is None:
             await tx.record_effect("refused:no_permit")
+            counts.event(self.bridge, "provision_refused", tx)
             return None
         raw = await self.book.permit(inquiry.permit_id)
         if raw is None:
@@ -108,6 +112,7 @@ class Provider:
             if datetime.now(UTC) - envelope.sent_at < GRACE:
                 raise NotYet(f"permit {inquiry.permit_id} has not arrived")
             await tx.record_effect("refused:permit_unknown")
+            counts.event(self.bridge, "provision_refused", tx)
             return None
         return ProvisionPermit.model_validate(raw)
 

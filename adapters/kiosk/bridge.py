@@ -17,8 +17,9 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from adapters.kit import counts
 from adapters.kit.bridge import Bridge
-from adapters.kit.card_check import check_application
+from adapters.kit.card_check import CardRejected, check_application
 from adapters.kit.handlers import Handler, payload_of
 from adapters.ports import InboxTransaction
 from contracts.codes import SystemId
@@ -54,6 +55,15 @@ class CertificateCenter:
 
     async def apply(self, application: CertificateApplication) -> CertificateIssued:
         """Check, send to VRS, wait for the certificate (CardRejected, NoCertificate)."""
+        try:
+            issued = await self._answer(application)
+        except (CardRejected, NoCertificate):
+            counts.event(self.bridge, "certificate_refused")
+            raise
+        counts.event(self.bridge, "certificate_issued")
+        return issued
+
+    async def _answer(self, application: CertificateApplication) -> CertificateIssued:
         check_application(
             application,
             card_authority=self.card_authority,

@@ -5,7 +5,8 @@ confirms and `mandatory` (an unroutable or unconfirmed publish raises). `Bridge.
 consumes the adapter's own queue, verifies each delivery's original signature
 (`deliveries`), and runs the handler inside the adapter inbox's transaction, so a
 redelivery is a no-op. The handlers are built from `handlers` (dispatch by kind and
-sender, stable reply ids) and open what is sealed to them with `sealed`.
+sender, stable reply ids) and open what is sealed to them with `sealed`; what they and the
+edges did is counted with `counts`.
 """
 
 from adapters.kit.bridge import Bridge, make_broker

@@ -7,11 +7,11 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["RowError", "Rows", "decode", "read_rows", "rows_csv", "rows_result"]
+__all__ = ["RowError", "Rows", "Tally", "decode", "read_rows", "rows_csv", "rows_result", "tally"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,6 +23,14 @@ class RowError:
     line: int
     field: str
     reason: str
+
+
+class Tally(NamedTuple):
+    """How many rows of a file were taken in and how many refused, as its result file
+    says (a row with several problems is one refused row)."""
+
+    imported: int
+    refused: int
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -71,14 +79,24 @@ def read_rows(data: bytes, model: type[M]) -> Rows[M]:
     return found
 
 
+def tally(rows: Rows[M], refused: Sequence[RowError] = ()) -> Tally:
+    """The rows of a file taken in and refused: its good rows but those the system then
+    `refused`, and every line with a problem."""
+    return Tally(
+        len(rows.good) - len({e.line for e in refused}),
+        len({e.line for e in [*rows.errors, *refused]}),
+    )
+
+
 def rows_result(rows: Rows[M], source: str, refused: list[RowError] | None = None) -> str:
     """The result file: a summary, then each problem with line, field and reason."""
     errors = rows.errors + (refused or [])
+    counted = tally(rows, refused or [])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["# file", source])
-    writer.writerow(["# accepted rows", len(rows.good) - len({e.line for e in refused or []})])
-    writer.writerow(["# rejected rows", len({e.line for e in errors})])
+    writer.writerow(["# accepted rows", counted.imported])
+    writer.writerow(["# rejected rows", counted.refused])
     writer.writerow(["line", "field", "reason"])
     for error in errors:
         writer.writerow([error.line, error.field, error.reason])

@@ -11,7 +11,7 @@ time, a `uuid` parsed, a jsonb document reordered and its numbers rewritten.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -125,9 +125,13 @@ def _string(value: str) -> str:
 class _MemoryInboxTransaction:
     effects: list[str]
     fresh: bool
+    committed: list[Callable[[], None]] = field(default_factory=list)
 
     async def record_effect(self, effect: str) -> None:
         self.effects.append(effect)
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        self.committed.append(action)
 
 
 @dataclass
@@ -140,9 +144,12 @@ class MemoryInbox:
 
     @asynccontextmanager
     async def first_time(self, consumer: str, message_id: str) -> AsyncIterator[InboxTransaction]:
-        """Dedupe row and effects, kept only if the body does not raise."""
+        """Dedupe row and effects, kept only if the body does not raise (then what waits
+        for the commit runs)."""
         key = (consumer, message_id)
         transaction = _MemoryInboxTransaction([], key not in self.seen)
         yield transaction
         self.seen.add(key)
         self.effects.extend((consumer, message_id, e) for e in transaction.effects)
+        for action in transaction.committed:
+            action()

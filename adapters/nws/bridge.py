@@ -28,6 +28,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from adapters.kit import counts
 from adapters.kit.bridge import Bridge
 from adapters.kit.handlers import Handler, LineIds, only_from, payload_of
 from adapters.kit.permits import NetworkList, PermitRefused, issue_permit
@@ -157,6 +158,7 @@ class Network:
         except PermitRefused as exc:
             log.warning("no permit for inquiry %s: %s", inquiry.inquiry_id, exc.code)
             await tx.record_effect(f"refused:{exc.code}")
+            counts.event(self.bridge, "permit_refused", tx)
             return
         await self.book.put_permit(permit_row(permit, envelope))
         for city, label in (
@@ -165,6 +167,7 @@ class Network:
         ):
             await self._send(permit, city, envelope, label, "network.permit")
         await tx.record_effect("permit:issued")
+        counts.event(self.bridge, "permit_issued", tx)
 
     async def _carry(
         self, envelope: Envelope, inquiry: InquiryRequest, tx: InboxTransaction

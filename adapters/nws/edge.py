@@ -16,9 +16,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.kit import folders
+from adapters.kit import counts, folders
 from adapters.kit.folders import Source
-from adapters.kit.rows import read_rows, rows_result
+from adapters.kit.rows import read_rows, rows_result, tally
 from adapters.nws.bridge import Network, PortalRequestRow
 from contracts.payloads import ResidentNotice
 
@@ -46,6 +46,7 @@ class PortalEdge:
         """F9 for one requests file; its result file."""
         rows = read_rows(source.data, PortalRequestRow)
         await self.network.ask_for_self(rows.good, source.stable_id)
+        counts.rows(self.network.bridge, tally(rows))
         return rows_result(rows, source.name)
 
 

@@ -9,9 +9,9 @@ connection, so a delivery's effects commit with its dedupe row or not at all; ou
 from __future__ import annotations
 
 import contextvars
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -31,12 +31,16 @@ class _PgInboxTransaction:
     consumer: str
     message_id: str
     fresh: bool
+    committed: list[Callable[[], None]] = field(default_factory=list)
 
     async def record_effect(self, effect: str) -> None:
         with translated():
             await self.connection.execute(
                 query("adapter_effect"), self.consumer, self.message_id, effect
             )
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        self.committed.append(action)
 
 
 class AdapterDb:
@@ -65,15 +69,22 @@ class AdapterDb:
     @asynccontextmanager
     async def first_time(self, consumer: str, message_id: str) -> AsyncIterator[InboxTransaction]:
         """The adapter's dedupe row and every store write of its handler, in one
-        transaction."""
+        transaction; what waits for its commit (`on_commit`) runs once it committed."""
         with translated():
             async with self._pool.acquire() as connection, connection.transaction():
                 fresh = await connection.fetchval(query("adapter_accept"), consumer, message_id)
+                transaction = _PgInboxTransaction(
+                    connection, consumer, message_id, fresh is not None
+                )
                 token = self._current.set(connection)
                 try:
-                    yield _PgInboxTransaction(connection, consumer, message_id, fresh is not None)
+                    yield transaction
                 finally:
                     self._current.reset(token)
+        # Reached only once the commit returned: a body that raised, or a commit that
+        # failed, leaves the with-block by its exception.
+        for action in transaction.committed:
+            action()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

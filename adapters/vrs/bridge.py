@@ -37,6 +37,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from adapters.kit import counts
 from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import CardRejected
 from adapters.kit.handlers import Handler, LineIds, payload_of, reply_id
@@ -145,6 +146,7 @@ class Vrs:
                 data_item=RECORDS,
                 message_id=ids(line, "transfer-in-message"),
             )
+            counts.event(self.bridge, "transfer_requested")
         return refused
 
     async def export(self, limit: int = 5000) -> int:
@@ -197,13 +199,15 @@ class Vrs:
             review=review,
         )
         await tx.record_effect(f"transfer_out:{provision.status}")
+        counts.event(self.bridge, "transfer_provided", tx)
 
     async def on_transfer_provision(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F14's answer: the former city's doses become our new resident's."""
         provision = payload_of(envelope, TransferOutProvision)
-        await tx.record_effect(
-            await take_in(self.book, provision, sender=str(envelope.municipality))
-        )
+        effect = await take_in(self.book, provision, sender=str(envelope.municipality))
+        await tx.record_effect(effect)
+        if not effect.startswith("refused:"):  # as every refusal is recorded
+            counts.event(self.bridge, "transfer_answered", tx)
 
     async def on_application(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F17-F19: issue the certificate as a SMART Health Card, or refuse."""
@@ -220,6 +224,7 @@ class Vrs:
             cause=envelope,
         )
         await tx.record_effect("certificate:issued")
+        counts.event(self.bridge, "certificate_issued", tx)
 
     async def _certificate(
         self, application: CertificateApplication, envelope: Envelope, tx: InboxTransaction
@@ -238,6 +243,7 @@ class Vrs:
             code = getattr(exc, "code", "no_record")
             log.warning("certificate application %s refused: %s", envelope.id, code)
             await tx.record_effect(f"refused:{code}")
+            counts.event(self.bridge, "certificate_refused", tx)
             return None
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.kit import folders
+from adapters.kit import counts, folders
 from adapters.kit.folders import Source
-from adapters.kit.rows import read_rows, rows_result
+from adapters.kit.rows import read_rows, rows_result, tally
 from adapters.vrs.bridge import Vrs
 from adapters.vrs.transfers import TransferInRow
 from contracts.payloads import DoseRecord
@@ -54,10 +54,12 @@ class VrsEdge:
         """F12 for one file of ticket readings; its result file."""
         rows = read_rows(source.data, DoseRecord)
         refused = await self.system.record_doses(rows.good, source.stable_id)
+        counts.rows(self.system.bridge, tally(rows, refused))
         return rows_result(rows, source.name, refused)
 
     async def import_transfers(self, source: Source) -> str:
         """F14 for one file of transfer-in requests; its result file."""
         rows = read_rows(source.data, TransferInRow)
         refused = await self.system.ask_former(rows.good, source.stable_id)
+        counts.rows(self.system.bridge, tally(rows, refused))
         return rows_result(rows, source.name, refused)

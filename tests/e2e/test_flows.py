@@ -58,6 +58,7 @@ from stack.provision import TLS_CA
 from tests.e2e.people import MADE, dose_row, identifying_values, person, record_row
 from tests.e2e.stack import CITIES, Stack, kiosk_url, records_csv, rows_csv
 from tests.harness import CHIKUSEI, PASSWORD, YUKI
+from tests.operations import EXTERNAL_METRICS, queried_metrics, scraped_metrics
 from tests.probes import drain_queue, pg_dump, wait_for
 from tests.scrape import desk_metrics, label_problems, promtool_problems, scrape
 
@@ -992,9 +993,19 @@ async def test_every_process_exports_metrics_promtool_accepts_with_bounded_label
     vrs = families[f"vrs-{CHIKUSEI}"]
     assert _total(vrs, "sesshu_adapter_published") > 0
     assert _total(vrs, "sesshu_adapter_deliveries", outcome="handled") > 0
+    assert _total(vrs, "sesshu_adapter_rows", outcome="imported") > 0
+    assert _total(vrs, "sesshu_adapter_events", event="certificate_issued") > 0
+    assert _total(families[f"intermediate-{CHIKUSEI}"], "sesshu_adapter_events") > 0
     assert _total(vrs, "faststream_received_messages") > 0
     assert _total(families["desk"], "sesshu_desk_decisions", outcome="approved") > 0
     assert _total(families["desk"], "sesshu_desk_logins", outcome="ok") > 0
+    # The outbox and pool gauges are read from the database, not left at 0.
+    assert _total(hub, "sesshu_db_pool_size", suffix="") > 0
+    assert "sesshu_outbox_oldest_unpublished_seconds" in hub
+    # Every metric the alert rules and the Grafana dashboard query is on some process's
+    # /metrics (RabbitMQ's, Prometheus's and the postgres exporter's aside).
+    scraped = set().union(*(scraped_metrics(text) for text in texts.values()))
+    assert queried_metrics() - set(EXTERNAL_METRICS) - scraped == set()
 
 
 def _families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -67,3 +67,23 @@ async def test_the_adapter_migrations_are_applied_once_and_every_query_fits(
                 pytest.fail(f"query {name} does not fit the adapters' schema: {exc}")
     finally:
         await connection.close()
+
+
+async def test_what_waits_for_the_commit_runs_once_it_committed_never_after_a_rollback(
+    inbox: AdapterInbox,
+) -> None:
+    message = "019abf3c-2a00-7000-8000-00000000000a"
+    ran: list[str] = []
+
+    async def failing_handler() -> None:
+        async with inbox.first_time("adapter.vrs.082279", message) as transaction:
+            transaction.on_commit(lambda: ran.append("rolled back"))
+            raise RuntimeError("handler failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_handler()
+    async with inbox.first_time("adapter.vrs.082279", message) as transaction:
+        await transaction.record_effect("seen")
+        transaction.on_commit(lambda: ran.append("committed"))
+        assert ran == []  # not yet: the transaction is open
+    assert ran == ["committed"]

@@ -1,7 +1,8 @@
 """Each system's edge reads its request folders and hands the good rows to the bridge side,
 which sends under the ids of the file's lines (`Source.stable_id`, part of the wire
-contract); deliveries come back out through the edge's folders. No broker: the bridge side
-talks to a recorder in place of `adapters.kit.Bridge`."""
+contract); deliveries come back out through the edge's folders; the rows each file held are
+counted imported and refused, as its result file says. No broker: the bridge side talks to
+a recorder in place of `adapters.kit.Bridge`."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from adapters.vrs.bridge import Vrs
 from adapters.vrs.edge import VrsEdge
 from adapters.vrs.memory import MemoryVrsBook
 from adapters.vrs.simulator import site_readings, transfer_requests
+from contracts.codes import SystemId
 from contracts.examples import example_payload
 from contracts.payloads import (
     Payload,
@@ -38,6 +40,7 @@ from contracts.payloads import (
     TransferInInquiry,
     VaccinationExport,
 )
+from observability.metrics import ADAPTERS, AdapterEvent, RowOutcome
 
 CITY, OTHER = "082279", "082074"
 
@@ -47,6 +50,7 @@ class Recorder:
     """Stands in for the bridge: keeps (kind, message id, payload, city) of each send."""
 
     municipality: str = CITY
+    system: SystemId = SystemId.HEALTH_MGMT
     sent: list[tuple[str, UUID | None, Payload, str | None]] = field(default_factory=list)
 
     async def send(self, payload: Payload, **given: Any) -> None:
@@ -57,6 +61,18 @@ def drop(root: Path, folder: str, name: str, data: bytes) -> Path:
     inbox = root / folder / "inbox"
     (inbox / name).write_bytes(data)
     return root / folder / "done" / name
+
+
+def rows_counted(system: SystemId, outcome: RowOutcome) -> float:
+    """`sesshu_adapter_rows_total` of `system` in CITY so far."""
+    labels = {"system": system.value, "municipality": CITY, "outcome": outcome}
+    return ADAPTERS.get_sample_value("sesshu_adapter_rows_total", labels) or 0.0
+
+
+def events_counted(system: SystemId, event: AdapterEvent) -> float:
+    """`sesshu_adapter_events_total` of `system` in CITY so far."""
+    labels = {"system": system.value, "municipality": CITY, "event": event}
+    return ADAPTERS.get_sample_value("sesshu_adapter_events_total", labels) or 0.0
 
 
 def summary(root: Path, folder: str, name: str) -> dict[str, str]:
@@ -105,6 +121,8 @@ async def test_health_management_records_doses_and_asks_through_the_edge(tmp_pat
     forms = drop(tmp_path, "records", "clinic.csv", town.returned_forms(town.people, bad=1))
     ask = f"person,provider\r\n{town.people[0]['person']},{OTHER}\r\n".encode()
     asked = drop(tmp_path, "inquiries", "ask.csv", ask)
+    imported = rows_counted(SystemId.HEALTH_MGMT, "imported")
+    refused = rows_counted(SystemId.HEALTH_MGMT, "refused")
 
     assert await edge.poll() == 2
 
@@ -115,6 +133,9 @@ async def test_health_management_records_doses_and_asks_through_the_edge(tmp_pat
     assert recorder.sent[2][1] == Source.read(asked).stable_id(2, "inquiry-message")
     assert summary(tmp_path, "records", "clinic.csv")["# rejected rows"] == "1"
     assert summary(tmp_path, "inquiries", "ask.csv")["# accepted rows"] == "1"
+    # Two good 予診票 rows and the bad one, then the one inquiry.
+    assert rows_counted(SystemId.HEALTH_MGMT, "imported") - imported == 3
+    assert rows_counted(SystemId.HEALTH_MGMT, "refused") - refused == 1
 
 
 def test_the_out_folder_keeps_deliveries_and_exports(tmp_path: Path) -> None:
@@ -130,7 +151,7 @@ def test_the_out_folder_keeps_deliveries_and_exports(tmp_path: Path) -> None:
 
 
 async def test_vrs_records_doses_asks_former_cities_and_exports(tmp_path: Path) -> None:
-    recorder, book = Recorder(), MemoryVrsBook()
+    recorder, book = Recorder(system=SystemId.VRS), MemoryVrsBook()
     vrs = Vrs(cast(Bridge, recorder), book, cast(Any, None), True, cast(Any, None))
     registration = example_payload("target_registration")
     assert isinstance(registration, TargetRegistration)
@@ -141,6 +162,11 @@ async def test_vrs_records_doses_asks_former_cities_and_exports(tmp_path: Path) 
     doses = drop(tmp_path, "doses", "site.csv", site_readings([(ticket, 1), ("9" * 10, 1)]))
     mover = Town(CITY, seed=3).residents(1)[0]
     transfers = drop(tmp_path, "transfer_in", "counter.csv", transfer_requests([mover], OTHER))
+    imported, refused = (
+        rows_counted(SystemId.VRS, "imported"),
+        rows_counted(SystemId.VRS, "refused"),
+    )
+    requested = events_counted(SystemId.VRS, "transfer_requested")
 
     assert await edge.poll() == 2
 
@@ -153,14 +179,20 @@ async def test_vrs_records_doses_asks_former_cities_and_exports(tmp_path: Path) 
     assert recorder.sent[1][1] == Source.read(transfers).stable_id(2, "transfer-in-message")
     assert recorder.sent[1][3] == OTHER
     assert summary(tmp_path, "doses", "site.csv")["# rejected rows"] == "1"
+    # The dose of a known ticket and the transfer request; the unknown ticket refused.
+    assert rows_counted(SystemId.VRS, "imported") - imported == 2
+    assert rows_counted(SystemId.VRS, "refused") - refused == 1
+    assert events_counted(SystemId.VRS, "transfer_requested") - requested == 1
     # Asking this city itself is refused by the bridge side, reported by the edge.
     drop(tmp_path, "transfer_in", "back.csv", transfer_requests([mover], CITY))
     await edge.poll()
     assert summary(tmp_path, "transfer_in", "back.csv")["# rejected rows"] == "1"
+    assert rows_counted(SystemId.VRS, "refused") - refused == 2
+    assert events_counted(SystemId.VRS, "transfer_requested") - requested == 1
 
 
 async def test_the_portal_asks_each_city_on_its_own_instance(tmp_path: Path) -> None:
-    recorders = {CITY: Recorder(CITY), OTHER: Recorder(OTHER)}
+    recorders = {CITY: Recorder(CITY, SystemId.NWS), OTHER: Recorder(OTHER, SystemId.NWS)}
     notices = PortalNotices(tmp_path)
     network = Network(
         cast(Bridge, recorders[CITY]),
@@ -174,6 +206,7 @@ async def test_the_portal_asks_each_city_on_its_own_instance(tmp_path: Path) -> 
     request = example_payload("self_information_request")
     assert isinstance(request, SelfInformationRequest)
     asked = drop(tmp_path, "requests", "r.csv", self_requests([(OTHER, str(request.person))]))
+    imported = rows_counted(SystemId.NWS, "imported")
 
     assert await edge.poll() == 1
 
@@ -186,6 +219,8 @@ async def test_the_portal_asks_each_city_on_its_own_instance(tmp_path: Path) -> 
     assert isinstance(payload, SelfInformationRequest)
     assert payload.request_id == Source.read(asked).stable_id(2, "self-request")
     assert recorders[CITY].sent == []
+    # Counted under the instance that read the file (this city's), not the row's city.
+    assert rows_counted(SystemId.NWS, "imported") - imported == 1
     notice = example_payload("resident_notice")
     assert isinstance(notice, ResidentNotice)
     notices.deliver(OTHER, notice)

@@ -1,6 +1,7 @@
 """The inquirer's side of a held reply (R37): Chikusei's intermediate server takes the
 reply the network carries only with the content its provider's 所属長 approved, and a
-reply of data under a flagged item only once the approval is there."""
+reply of data under a flagged item only once the approval is there. Either way the
+inquiry is answered (counted so), unless the reply is put back to wait."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from contracts.payloads import (
     ProvisionResponse,
 )
 from contracts.sealing import content_digest
+from observability.metrics import ADAPTERS
 from tests.sealed import sealed_envelope
 
 CITY, PROVIDER, PROCEDURE, ITEM = "082279", "082074", "B2-115-2", "vaccination.history"
@@ -41,6 +43,7 @@ class Recorder:
     """Stands in for the bridge: keeps what it sends and the refusals it publishes."""
 
     municipality: str = CITY
+    system: SystemId = SystemId.INTERMEDIATE
     sent: list[Payload] = field(default_factory=list)
     refused: list[tuple[UUID, str]] = field(default_factory=list)
 
@@ -105,6 +108,12 @@ def carried(inquiry_id: UUID, *, ago: timedelta = timedelta(0)) -> tuple[Envelop
     return envelope.model_copy(update={"payload": reply}), provider_envelope
 
 
+def answered() -> float:
+    """How many inquiries Chikusei's intermediate server has counted answered."""
+    labels = {"system": "intermediate", "municipality": CITY, "event": "inquiry_answered"}
+    return ADAPTERS.get_sample_value("sesshu_adapter_events_total", labels) or 0.0
+
+
 async def handled(side: IntermediateServer, envelope: Envelope) -> list[str]:
     inbox = MemoryInbox()
     async with inbox.first_time("adapter.intermediate.082279", str(envelope.id)) as tx:
@@ -117,7 +126,9 @@ async def test_a_reply_with_the_approved_digest_is_taken() -> None:
     envelope, held = carried(inquiry_id)
     assert isinstance(envelope.payload, ProvisionResponse)
     await side.book.put_attestation(held, content_digest(envelope.payload))
+    before = answered()
     assert await handled(side, envelope) == ["result:provided"]
+    assert answered() - before == 1
     assert recorder.refused == []
     result = recorder.sent[0]
     assert isinstance(result, InquiryResult)
@@ -128,7 +139,9 @@ async def test_a_reply_whose_content_is_not_what_the_shocho_approved_is_refused(
     side, recorder, inquiry_id = await server(flagged=True)
     envelope, held = carried(inquiry_id)
     await side.book.put_attestation(held, "0" * 64)
+    before = answered()
     assert await handled(side, envelope) == ["refused:digest_mismatch"]
+    assert answered() - before == 1  # answered: health management is told it was refused
     assert recorder.refused == [(envelope.id, "digest_mismatch")]
     result = recorder.sent[0]
     assert isinstance(result, InquiryResult)
@@ -138,10 +151,13 @@ async def test_a_reply_whose_content_is_not_what_the_shocho_approved_is_refused(
 async def test_a_flagged_reply_waits_for_its_approval_a_moment_then_is_refused() -> None:
     side, recorder, inquiry_id = await server(flagged=True)
     fresh, _ = carried(inquiry_id)
+    before = answered()
     with pytest.raises(NotYet):
         await handled(side, fresh)
+    assert answered() == before  # put back: not answered yet
     late, _ = carried(inquiry_id, ago=timedelta(minutes=5))
     assert await handled(side, late) == ["refused:not_attested"]
+    assert answered() - before == 1
     assert recorder.refused == [(late.id, "not_attested")]
 
 
