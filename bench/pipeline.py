@@ -57,8 +57,10 @@ __all__ = ["RunResult", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "var" / "bench"
-TELEMETRY_OFF = "saturation, telemetry off"
-TELEMETRY_AGAIN = "saturation, telemetry on again"
+TELEMETRY_OFF = "telemetry off"
+TELEMETRY_ON = "telemetry on"
+TELEMETRY_PAIRS = 2
+"""Saturation runs of the hub with telemetry off then on, after the others, compared."""
 TELEMETRY_TARGET = 0.95  # telemetry may cost at most 5% of the hub's throughput
 RATIO_TARGET = 0.7
 P99_TARGET_MS = 25.0
@@ -160,8 +162,8 @@ def _parser() -> argparse.ArgumentParser:
         "--telemetry-cost",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="end with a saturation run of the hub with telemetry off (spans, /metrics), "
-        "to report what telemetry costs",
+        help="end with saturation runs of the hub with telemetry off and on, alternating "
+        f"({TELEMETRY_PAIRS} each), to report what telemetry (spans exported, /metrics) costs",
     )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 2,000 messages, 3 s paced, 200 warm-up"
@@ -251,14 +253,7 @@ async def _bench(services: BenchServices, args: argparse.Namespace) -> dict[str,
                 print(f"stopping: {system.name} {why} in the {mode} run")
                 break
         if args.telemetry_cost and all(run.complete for run in runs):
-            for mode, on in ((TELEMETRY_OFF, False), (TELEMETRY_AGAIN, True)):
-                # The same hub with telemetry off, then on again: the off run is compared
-                # with the mean of the on runs either side of it, so what drifts over the
-                # runs (a journal that grows) cancels out.
-                processes.stop(["hub"])
-                restarted = replace(hub, process=_start_hub(processes, collector, telemetry=on))
-                await _until_consuming(driver, restarted)
-                runs.append(await bench.run(restarted, mode, args.messages, None))
+            runs += await _telemetry_runs(bench, processes, collector, hub, args)
         exits = processes.stop(s.name for s in systems)
         _print_exported(collector, runs, args.warmup)
         return _report(runs, exits, args, prefetch, bench.message_bytes)
@@ -403,9 +398,33 @@ def _start_forwarder(
     return processes.module("plain", "bench.forwarder", argv)
 
 
+async def _telemetry_runs(
+    bench: _Bench,
+    processes: Processes,
+    collector: Collector,
+    hub: System,
+    args: argparse.Namespace,
+) -> list[RunResult]:
+    """The same hub off, on, off, on, each a saturation run from a fresh start, after the
+    runs above: the first saturation runs after the warm-up are slower for both systems,
+    and what drifts run to run (a journal that grows) falls on both sides alike."""
+    runs = []
+    for pair in range(1, TELEMETRY_PAIRS + 1):
+        for label, on in ((TELEMETRY_OFF, False), (TELEMETRY_ON, True)):
+            processes.stop(["hub"])
+            restarted = replace(hub, process=_start_hub(processes, collector, telemetry=on))
+            await _until_consuming(bench.driver, restarted)
+            mode = f"{label} {pair}"
+            profile = _profile_path(args.py_spy, mode)
+            runs.append(await bench.run(restarted, mode, args.messages, None, profile))
+    return runs
+
+
 def _print_exported(collector: Collector, runs: list[RunResult], warmup: int) -> None:
     exported = collector.received  # complete: each hub flushed its last spans as it stopped
-    traced = warmup + sum(r.messages for r in runs if r.system == "hub" and r.mode != TELEMETRY_OFF)
+    traced = warmup + sum(
+        r.messages for r in runs if r.system == "hub" and not r.mode.startswith(TELEMETRY_OFF)
+    )
     print(
         f"spans the hub exported over OTLP/HTTP: {exported.spans:,} in {exported.requests:,} "
         f"requests ({exported.bytes / 1e6:.1f} MB), for {traced:,} messages traced"
@@ -509,11 +528,11 @@ def _report(
     paced = by_key.get((f"{P99_TARGET_RATE:g}/s", "hub"))
     p99_ok = paced is not None and paced.complete and paced.p99_ms < P99_TARGET_MS
     ratio_ok = ratio is not None and ratio >= RATIO_TARGET
-    off = by_key.get((TELEMETRY_OFF, "hub"))
-    on = [r for r in (hub, by_key.get((TELEMETRY_AGAIN, "hub"))) if r is not None and r.complete]
+    off = [r for r in runs if r.mode.startswith(TELEMETRY_OFF)]
+    on = [r for r in runs if r.mode.startswith(TELEMETRY_ON)]
     telemetry = (
-        statistics.fmean(r.throughput for r in on) / off.throughput
-        if on and off and off.complete
+        statistics.fmean(r.throughput for r in on) / statistics.fmean(r.throughput for r in off)
+        if on and len(on) == len(off) and all(r.complete for r in on + off)
         else None
     )
     _print_tables(runs, message_bytes)
@@ -529,7 +548,7 @@ def _report(
         met = "met" if telemetry >= TELEMETRY_TARGET else "NOT met"
         print(
             f"hub telemetry on / off throughput at saturation: {telemetry:.2f}  "
-            f"(on: the mean of the {len(on)} runs around the off one) "
+            f"(the mean of {len(on)} runs each, alternating) "
             f"(target >= {TELEMETRY_TARGET}: {met})"
         )
     if paced is not None:
