@@ -59,8 +59,14 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "var" / "bench"
 TELEMETRY_OFF = "telemetry off"
 TELEMETRY_ON = "telemetry on"
-TELEMETRY_PAIRS = 2
-"""Saturation runs of the hub with telemetry off then on, after the others, compared."""
+TELEMETRY_FULL = "telemetry full"
+TELEMETRY_MODES: tuple[tuple[str, str | None], ...] = (
+    (TELEMETRY_OFF, None),
+    (TELEMETRY_ON, None),  # the default sample ratio
+    (TELEMETRY_FULL, "1.0"),  # every trace kept and exported
+)
+TELEMETRY_ROUNDS = 2
+"""Rounds of saturation runs of the hub in each telemetry mode, after the others."""
 TELEMETRY_TARGET = 0.95  # telemetry may cost at most 5% of the hub's throughput
 RATIO_TARGET = 0.7
 P99_TARGET_MS = 25.0
@@ -162,8 +168,9 @@ def _parser() -> argparse.ArgumentParser:
         "--telemetry-cost",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="end with saturation runs of the hub with telemetry off and on, alternating "
-        f"({TELEMETRY_PAIRS} each), to report what telemetry (spans exported, /metrics) costs",
+        help="end with saturation runs of the hub with telemetry off, on (the default sample "
+        f"ratio) and full (every trace kept), in turn, {TELEMETRY_ROUNDS} each, to report what "
+        "telemetry (spans exported over OTLP, /metrics) costs",
     )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 2,000 messages, 3 s paced, 200 warm-up"
@@ -405,19 +412,33 @@ async def _telemetry_runs(
     hub: System,
     args: argparse.Namespace,
 ) -> list[RunResult]:
-    """The same hub off, on, off, on, each a saturation run from a fresh start, after the
-    runs above: the first saturation runs after the warm-up are slower for both systems,
-    and what drifts run to run (a journal that grows) falls on both sides alike."""
+    """The same hub off, on (the default sampling) and full (every trace kept), in turn,
+    TELEMETRY_ROUNDS times, each a saturation run from a fresh start, after the runs above:
+    the first saturation runs after the warm-up are slower for both systems, and what
+    drifts run to run (a journal that grows) falls on every mode alike."""
     runs = []
-    for pair in range(1, TELEMETRY_PAIRS + 1):
-        for label, on in ((TELEMETRY_OFF, False), (TELEMETRY_ON, True)):
+    for round_ in range(1, TELEMETRY_ROUNDS + 1):
+        for label, ratio in TELEMETRY_MODES:
             processes.stop(["hub"])
-            restarted = replace(hub, process=_start_hub(processes, collector, telemetry=on))
+            process = _start_hub(
+                processes, collector, telemetry=label != TELEMETRY_OFF, ratio=ratio
+            )
+            restarted = replace(hub, process=process)
             await _until_consuming(bench.driver, restarted)
-            mode = f"{label} {pair}"
+            mode = f"{label} {round_}"
             profile = _profile_path(args.py_spy, mode)
             runs.append(await bench.run(restarted, mode, args.messages, None, profile))
     return runs
+
+
+def _telemetry_ratio(runs: list[RunResult], label: str) -> float | None:
+    """Mean throughput of the hub's runs in a telemetry mode over that of its runs with
+    telemetry off; None unless every one of them completed."""
+    off = [r for r in runs if r.mode.startswith(TELEMETRY_OFF)]
+    on = [r for r in runs if r.mode.startswith(label)]
+    if not on or len(on) != len(off) or not all(r.complete for r in on + off):
+        return None
+    return statistics.fmean(r.throughput for r in on) / statistics.fmean(r.throughput for r in off)
 
 
 def _print_exported(collector: Collector, runs: list[RunResult], warmup: int) -> None:
@@ -432,7 +453,11 @@ def _print_exported(collector: Collector, runs: list[RunResult], warmup: int) ->
 
 
 def _start_hub(
-    processes: Processes, collector: Collector, *, telemetry: bool = True
+    processes: Processes,
+    collector: Collector,
+    *,
+    telemetry: bool = True,
+    ratio: str | None = None,
 ) -> subprocess.Popen[bytes]:
     # One worker process runs in the `hub` process itself, so its pid is the one to measure.
     # Telemetry on: a span for every message, exported over OTLP/HTTP to the local
@@ -447,6 +472,8 @@ def _start_hub(
         if telemetry
         else {"SESSHU_TELEMETRY__TRACING": "false"}
     )
+    if ratio is not None:
+        env["SESSHU_TELEMETRY__SAMPLE_RATIO"] = ratio
     return processes.sesshu("hub", ["hub", "--workers", "1"], **env)
 
 
@@ -528,13 +555,8 @@ def _report(
     paced = by_key.get((f"{P99_TARGET_RATE:g}/s", "hub"))
     p99_ok = paced is not None and paced.complete and paced.p99_ms < P99_TARGET_MS
     ratio_ok = ratio is not None and ratio >= RATIO_TARGET
-    off = [r for r in runs if r.mode.startswith(TELEMETRY_OFF)]
-    on = [r for r in runs if r.mode.startswith(TELEMETRY_ON)]
-    telemetry = (
-        statistics.fmean(r.throughput for r in on) / statistics.fmean(r.throughput for r in off)
-        if on and len(on) == len(off) and all(r.complete for r in on + off)
-        else None
-    )
+    telemetry = _telemetry_ratio(runs, TELEMETRY_ON)
+    full = _telemetry_ratio(runs, TELEMETRY_FULL)
     _print_tables(runs, message_bytes)
     print()
     if ratio is None:
@@ -548,9 +570,11 @@ def _report(
         met = "met" if telemetry >= TELEMETRY_TARGET else "NOT met"
         print(
             f"hub telemetry on / off throughput at saturation: {telemetry:.2f}  "
-            f"(the mean of {len(on)} runs each, alternating) "
-            f"(target >= {TELEMETRY_TARGET}: {met})"
+            f"(target >= {TELEMETRY_TARGET}: {met}; the default sample ratio; "
+            f"the mean of {TELEMETRY_ROUNDS} runs each, in turn)"
         )
+    if full is not None:
+        print(f"hub telemetry full / off throughput at saturation: {full:.2f}  (every trace kept)")
     if paced is not None:
         print(
             f"hub p99 at {P99_TARGET_RATE}/s: {paced.p99_ms:.1f} ms  "
@@ -588,6 +612,7 @@ def _report(
         "runs": [asdict(r) | {"complete": r.complete} for r in runs if r.mode != "warm-up"],
         "ratio": ratio,
         "telemetry_ratio": telemetry,
+        "telemetry_full_ratio": full,
         "targets": {
             "ratio": {"target": RATIO_TARGET, "value": ratio, "met": ratio_ok},
             "p99_ms_at_500": {

@@ -48,7 +48,12 @@ def start_telemetry(settings: Settings, service: str, *registries: CollectorRegi
     """This process's tracer provider (`service` names it in traces) and its `/metrics` of
     `registries`, where a port is set; logged once, at start."""
     telemetry = settings.telemetry
-    if tracing.configure(service, enabled=telemetry.tracing, otlp_endpoint=telemetry.otlp_endpoint):
+    if tracing.configure(
+        service,
+        enabled=telemetry.tracing,
+        otlp_endpoint=telemetry.otlp_endpoint,
+        sample_ratio=telemetry.sample_ratio,
+    ):
         AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]  # statements only
     try:
         port = metrics.serve(telemetry.metrics_host, telemetry.metrics_port, *registries)

@@ -142,7 +142,11 @@ class BatchTelemetry:
             reason = bounded(None if journaled is None else journaled.reason_code, _REASONS)
             processed[_kind(entry), decision, reason] += 1
             _log_decision(entry, decision, reason, self.spans[index] if self.spans else None)
-            _COMMITTED.observe((now - self.arrived[index]) / 1e9, exemplar(entry.trace_id))
+            # An exemplar names a trace whose spans were kept (with tracing off here: the
+            # sender's, whatever it kept).
+            kept = not self.spans or self.spans[index].get_span_context().trace_flags.sampled
+            trace_id = entry.trace_id if kept else None
+            _COMMITTED.observe((now - self.arrived[index]) / 1e9, exemplar(trace_id))
             if self.spans:
                 span = self.spans[index]
                 if journaled is not entry:  # a duplicate, or split out as a refusal
@@ -269,8 +273,9 @@ class PublishBatch:
 
 
 def _trace_id_of(traceparent: object) -> str | None:
-    """The trace id of a traceparent the hub wrote (`00-<32 hex>-...`), for an exemplar."""
-    if isinstance(traceparent, str) and len(traceparent) == 55:
+    """The trace id of a traceparent the hub wrote (`00-<32 hex>-<16 hex>-<flags>`) whose
+    trace was sampled (its spans kept), for an exemplar; else None."""
+    if isinstance(traceparent, str) and len(traceparent) == 55 and traceparent[-1] in "13579bdf":
         return traceparent[3:35]
     return None
 

@@ -13,8 +13,8 @@ ids, kinds, decisions and reason codes only: never a payload or a person.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -25,14 +25,26 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
-from opentelemetry.trace import Link, Span, SpanContext
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
 
 __all__ = [
+    "KEPT_DECISIONS",
     "TRACEPARENT",
+    "KeepDecisions",
     "configure",
     "context_of",
     "link_to",
+    "sampler",
     "span_context_of",
     "traceparent_of",
     "tracer",
@@ -42,18 +54,72 @@ TRACEPARENT = "traceparent"
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
+KEPT_DECISIONS: Final = frozenset({"held", "rejected", "approved"})
+"""`sesshu.decision` values whose spans are always kept: holds, refusals and a 所属長's
+decisions are what a responder looks for, and are few."""
+
+
+class KeepDecisions(Sampler):
+    """Samples every span that starts with a `sesshu.decision` in KEPT_DECISIONS (the hub's
+    `process` spans and the desk's decisions carry it from their start), and leaves the
+    rest to `otherwise`."""
+
+    def __init__(self, otherwise: Sampler) -> None:
+        self._otherwise = otherwise
+
+    def should_sample(  # noqa: PLR0917 - the Sampler interface's signature
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        """Keep a decision worth keeping; ask `otherwise` about the rest."""
+        if attributes and attributes.get("sesshu.decision") in KEPT_DECISIONS:
+            return ALWAYS_ON.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+        return self._otherwise.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        """What it samples, for the SDK's logs."""
+        return f"KeepDecisions{{{self._otherwise.get_description()}}}"
+
+
+def sampler(ratio: float) -> Sampler:
+    """Head sampling that keeps traces whole: a span whose parent was sampled is sampled,
+    one whose parent was not is not (unless it is a decision worth keeping), and a trace
+    started here is sampled at `ratio` (decisions worth keeping always)."""
+    return ParentBased(
+        root=KeepDecisions(TraceIdRatioBased(ratio)),
+        remote_parent_sampled=ALWAYS_ON,
+        remote_parent_not_sampled=KeepDecisions(ALWAYS_OFF),
+        local_parent_sampled=ALWAYS_ON,
+        local_parent_not_sampled=KeepDecisions(ALWAYS_OFF),
+    )
+
+
 def configure(
     service: str,
     *,
     enabled: bool = True,
     otlp_endpoint: str | None = None,
     exporter: SpanExporter | None = None,
+    sample_ratio: float = 1.0,
 ) -> TracerProvider | None:
     """Install this process's tracer provider, named `service`; spans go to `exporter`
-    (at once: tests) or to `otlp_endpoint` (in batches), else nowhere. None when off."""
+    (at once: tests) or to `otlp_endpoint` (in batches), else nowhere; traces started here
+    are kept at `sample_ratio` (see `sampler`). None when off."""
     if not enabled:
         return None
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service}), sampler=sampler(sample_ratio)
+    )
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     elif otlp_endpoint:

@@ -293,8 +293,16 @@ def _decision_span(action: str, message: HeldMessage) -> AbstractContextManager[
     return tracing.tracer().start_as_current_span(
         f"{action} held message",
         links=tracing.link_to(original.traceparent),
-        attributes={"messaging.message.id": message.row.message_id, "sesshu.kind": original.kind},
+        attributes={
+            "messaging.message.id": message.row.message_id,
+            "sesshu.kind": original.kind,
+            # From the start, so the sampler keeps every decision (tracing.KEPT_DECISIONS).
+            "sesshu.decision": _DECIDED[action],
+        },
     )
+
+
+_DECIDED = {"approve": "approved", "reject": "rejected"}
 
 
 def _count_decision(outcome: str, message: HeldMessage, at: datetime) -> None:

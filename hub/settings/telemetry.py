@@ -26,6 +26,15 @@ class TelemetrySettings(BaseModel):
         description="make spans and carry W3C traceparent in envelopes and AMQP headers "
         "(ids only; spans leave the process only where an OTLP endpoint is set)",
     )
+    sample_ratio: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="share of the traces this process starts whose spans are kept and "
+        "exported; a trace started elsewhere follows its sender's choice, and every hold, "
+        "refusal and 所属長's decision is kept whatever this says. Every message carries "
+        "its trace id (envelope, journal, logs) either way",
+    )
     otlp_endpoint: str | None = Field(
         default=None,
         description="OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`); "

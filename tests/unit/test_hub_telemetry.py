@@ -226,3 +226,23 @@ def test_with_tracing_off_a_publish_is_counted_only(spans: InMemorySpanExporter)
     batch.end([None])
     assert spans.get_finished_spans() == ()
     assert published("sesshu.deliver", "confirmed") == before + 1
+
+
+def test_a_sender_that_kept_no_spans_is_followed_but_holds_and_refusals_are_kept(
+    spans: InMemorySpanExporter,
+) -> None:
+    # The sender sampled this trace out (flags 00): the hub keeps no spans of a delivery,
+    # but carries its trace id on; a refusal it keeps whatever the sender chose.
+    delivered, refused = entry(), entry("reject", "bad_signature")
+    unsampled = [{"traceparent": f"00-{e.trace_id}-{SENDER_SPAN}-00"} for e in (delivered, refused)]
+    telemetry = BatchTelemetry.begin(
+        [delivered, refused], unsampled, [time.time_ns()] * 2, tracing_on=True
+    )
+    telemetry.end([delivered, refused])
+    (kept,) = named(spans, "process hub.ingress")
+    assert attributes(kept)["messaging.message.id"] == refused.message_id
+    assert delivered.headers["traceparent"].startswith(f"00-{delivered.trace_id}-")
+    assert delivered.headers["traceparent"].endswith("-00")
+    assert refused.headers["traceparent"].endswith("-01")
+    # An exemplar names only a trace whose spans were kept.
+    assert delivered.trace_id not in exemplar_traces("committed")
