@@ -10,6 +10,7 @@ The check-digit algorithms are the ones in domain.md section 3.4.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar, Self
@@ -37,7 +38,11 @@ __all__ = [
     "fiscal_year",
     "local_gov_check_digit",
     "looks_like_my_number",
+    "masked_my_numbers",
     "my_number_check_digit",
+    "plain_digits",
+    "writes_my_number",
+    "written_my_numbers",
 ]
 
 _MY_NUMBER_WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
@@ -300,6 +305,53 @@ class PhoneNumber(_PersonalText):
 def looks_like_my_number(value: str) -> bool:
     """True if `value` is 12 ASCII digits whose last digit is a valid My Number check digit."""
     return _is_digits(value, 12) and my_number_check_digit(value[:11]) == int(value[11])
+
+
+# What people put between the groups of a number they type: hyphens and dashes of every
+# width (the katakana long-vowel mark too, a common stand-in), spaces, dots, commas,
+# slashes. Read after NFKC, which makes full-width forms ASCII.
+_GROUP_SEPARATORS = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\u30fb .,/"
+_SEPARATOR = f"[{re.escape(_GROUP_SEPARATORS)}]"
+_WRITTEN_NUMBER = re.compile(
+    rf"(?<![0-9])[0-9](?:{_SEPARATOR}{{0,3}}[0-9]){{11}}(?!{_SEPARATOR}{{0,3}}[0-9])"
+)
+
+
+def plain_digits(text: str) -> str:
+    """`text` with every way of writing a digit made an ASCII digit: NFKC (full-width and
+    other compatibility forms) and then any Unicode decimal digit (Arabic-Indic, ...)."""
+    normal = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in normal)
+
+
+def written_my_numbers(text: str) -> list[str]:
+    """Every My Number free text writes, however it is written: in ASCII, full-width or
+    other digits, whole or in groups split by hyphens, dashes, spaces or dots
+    (`9876-5432-1093`, `９８７６ ５４３２ １０９３`); each as its 12 digits. Twelve digits
+    among more (a longer number) are not one."""
+    found = []
+    for match in _WRITTEN_NUMBER.finditer(plain_digits(text)):
+        digits = re.sub(r"[^0-9]", "", match[0])
+        if looks_like_my_number(digits):
+            found.append(digits)
+    return found
+
+
+def masked_my_numbers(text: str, mask: str = "<my-number>") -> str:
+    """`text` with every My Number it writes (as `written_my_numbers` reads them) replaced
+    by `mask`; `text` unchanged where it writes none (else its digits read plain)."""
+    plain = plain_digits(text)
+    masked = _WRITTEN_NUMBER.sub(
+        lambda match: mask if looks_like_my_number(re.sub(r"[^0-9]", "", match[0])) else match[0],
+        plain,
+    )
+    return text if masked == plain else masked
+
+
+def writes_my_number(text: str) -> bool:
+    """True where free text writes a My Number in any of the ways `written_my_numbers`
+    reads."""
+    return bool(written_my_numbers(text))
 
 
 class MyNumber:

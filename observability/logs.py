@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from opentelemetry import trace
 
-from contracts.codes import looks_like_my_number
+from contracts.codes import looks_like_my_number, masked_my_numbers
 
 __all__ = ["CONTEXT_FIELDS", "LIBRARY_LOGGERS", "JsonFormatter", "MaskMyNumbers", "configure"]
 
@@ -33,7 +33,7 @@ class MaskMyNumbers(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = _TWELVE_DIGITS.sub(_mask, message)
+        masked = masked_my_numbers(_TWELVE_DIGITS.sub(_mask, message))
         if masked != message:
             record.msg, record.args = masked, None
         return True

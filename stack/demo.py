@@ -74,7 +74,8 @@ class Demo:
             SESSHU_HUB__MUNICIPALITIES=",".join(CITIES),
             SESSHU_DESK__HTTP_PORT=str(self.base.desk.http_port),
             SESSHU_ADAPTERS__KIOSK_HTTP_PORT=str(self.base.adapters.kiosk_http_port),
-            SESSHU_LOG_LEVEL="WARNING",
+            # Start-up, shutdown, reconnects, each hold and refusal: var/demo/logs/.
+            SESSHU_LOG_LEVEL="INFO",
         )
         self.processes = Processes(self.env, self.directory / "logs")
 

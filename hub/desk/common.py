@@ -6,12 +6,13 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from contracts.codes import SystemId, looks_like_my_number
+from contracts.codes import SystemId, masked_my_numbers, writes_my_number
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.payloads import Payload
 from contracts.signing import Signer
@@ -89,14 +90,30 @@ class Refused(DeskError):
 
 @dataclass(frozen=True, slots=True)
 class Terminal:
-    """Where a person acted from (R29): client address and user agent."""
+    """Where a person acted from (R29): client address and user agent, as given by the
+    client and so kept only in a bounded, filtered form (the session row and the audit
+    log keep them for years): control characters dropped, any My Number written in them
+    masked, cut to CLIENT_MAX and AGENT_MAX characters."""
 
     client: str
     agent: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "client", _bounded_text(self.client, CLIENT_MAX))
+        object.__setattr__(self, "agent", _bounded_text(self.agent, AGENT_MAX))
+
     def as_dict(self) -> dict[str, str]:
         """For the audit row."""
-        return {"client": self.client[:100], "agent": self.agent[:300]}
+        return {"client": self.client, "agent": self.agent}
+
+
+CLIENT_MAX = 100
+AGENT_MAX = 300
+
+
+def _bounded_text(text: str, limit: int) -> str:
+    printable = "".join(c for c in text if unicodedata.category(c)[0] != "C")
+    return masked_my_numbers(printable)[:limit]
 
 
 def cli_terminal() -> Terminal:
@@ -123,8 +140,7 @@ def clean_comment(comment: str | None) -> str | None:
         raise DeskError("invalid_comment", f"comment: at most {COMMENT_MAX} characters")
     if any(ord(c) < 32 and c not in "\n\t" for c in text):
         raise DeskError("invalid_comment", "comment: control characters are not allowed")
-    digits = "".join(c if c.isascii() and c.isdigit() else " " for c in text)
-    if any(looks_like_my_number(run) for run in digits.split() if len(run) == 12):
+    if writes_my_number(text):  # however written: full-width, grouped by hyphens, ...
         raise DeskError("invalid_comment", "comment: must not contain a My Number")
     return text
 

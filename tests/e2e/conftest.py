@@ -44,7 +44,9 @@ async def stack(
     running = Stack(
         module_services,
         tmp_path_factory.mktemp("stack"),
-        extra_env={"SESSHU_ROUTING__POLICY_DIR": str(module_policy)},
+        # INFO, as the demo logs: start-up, decisions and refusals, each scanned for
+        # personal data by the last test.
+        extra_env={"SESSHU_ROUTING__POLICY_DIR": str(module_policy), "SESSHU_LOG_LEVEL": "INFO"},
     )
     try:
         await running.start()

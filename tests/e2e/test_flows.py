@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,7 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.kiosk.simulator import CardAuthority, CardLocked, MyNumberCard, WrongPin
 from adapters.kit.shc import from_qr_text, verify
 from adapters.store.sealed import TARGETS
-from contracts.broker import DEAD_QUEUE
+from contracts.broker import DEAD_QUEUE, INGRESS_EXCHANGE
 from contracts.codes import SystemId, looks_like_my_number
 from contracts.envelope import Declaration, Envelope, Party, Recipient, new_message_id
 from contracts.examples import PERSONAL_VALUES, example_payload
@@ -1006,6 +1007,52 @@ async def test_every_process_exports_metrics_promtool_accepts_with_bounded_label
     # /metrics (RabbitMQ's, Prometheus's and the postgres exporter's aside).
     scraped = set().union(*(scraped_metrics(text) for text in texts.values()))
     assert queried_metrics() - set(EXTERNAL_METRICS) - scraped == set()
+
+
+async def test_every_process_logs_json_lines_its_start_and_the_hubs_decisions(
+    stack: Stack,
+) -> None:
+    # After the flows above: each process has logged, every line is one JSON object, each
+    # says its start at INFO, and the hub's refusals and holds are INFO lines that name the
+    # message, its kind, the decision, the reason and the trace.
+    assert stack.hub is not None
+    assert stack.processes is not None
+    # A refusal of the hub's own (the flows' refusals are the systems'): not an envelope.
+    connection = await aio_pika.connect(stack.services.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        ingress = await channel.get_exchange(INGRESS_EXCHANGE)
+        await ingress.publish(
+            aio_pika.Message(b"not an envelope"), routing_key="vaccination_record"
+        )
+
+    async def refused_logged() -> bool:
+        return '"decision": "rejected"' in (stack.hub.log() if stack.hub else "")
+
+    await wait_for(refused_logged, 30, "the hub's refusal in its log")
+    logs = {"hub": stack.hub.log()} | {
+        name: stack.processes.log(name) for name in stack.processes.children
+    }
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for name, text in logs.items():
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert lines, f"{name} logged nothing"
+        entries[name] = [json.loads(line) for line in lines]  # not JSON: fails here
+        assert all(isinstance(entry, dict) for entry in entries[name]), name
+        assert any(entry["level"] == "INFO" for entry in entries[name]), name
+    decided = {
+        entry["decision"]: entry
+        for entry in entries["hub"]
+        if entry.get("decision") in ("held", "rejected") and entry["level"] == "INFO"
+    }
+    assert set(decided) == {"held", "rejected"}
+    for entry in decided.values():
+        assert {"kind", "reason", "trace_id", "span_id"} <= set(entry), entry
+    assert "message_id" in decided["held"]  # the junk refused last has no id to give
+    assert (decided["rejected"]["kind"], decided["rejected"]["reason"]) == (
+        "unknown",
+        "contract_invalid",
+    )
 
 
 def _families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -138,6 +138,19 @@ def test_roles_and_municipalities_give_403_and_bad_input_names_the_field(
     assert leaky.status_code == 400
     assert leaky.json()["code"] == "invalid_comment"
     assert number not in leaky.text
+    # However it is written: grouped by hyphens or spaces, in full-width digits (issue 15).
+    wide = "".join(chr(0xFF10 + int(d)) for d in number)
+    for written in (
+        f"{number[:4]}-{number[4:8]}-{number[8:]}",
+        f"{number[:4]} {number[4:8]} {number[8:]}",
+        wide,
+        f"{wide[:4]}－{wide[4:8]}－{wide[8:]}",
+        f"{number[:4]}ー{number[4:8]}ー{number[8:]}",
+    ):
+        refused = client.post(f"{url}/reject", headers=fujita, json={"comment": f"x {written}"})
+        assert refused.status_code == 400, written
+        assert refused.json()["code"] == "invalid_comment"
+        assert written not in refused.text
     changed = client.post(f"{url}/approve", headers=fujita, json={"content_sha256": "0" * 64})
     assert changed.status_code == 409
     assert changed.json()["code"] == "content_changed"

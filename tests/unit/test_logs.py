@@ -25,6 +25,9 @@ def render(message: str, *args: object) -> str:
         ("row 123456789019 is no My Number", (), "row 123456789019 is no My Number"),
         ("13 digits 1234567890180", (), "13 digits 1234567890180"),
         ("outbox row %d", (42,), "outbox row 42"),
+        ("grouped %s", ("1234-5678-9018",), "grouped <my-number>"),
+        ("wide %s", ("１２３４５６７８９０１８",), "wide <my-number>"),
+        ("spaced 1234 5678 9018.", (), "spaced <my-number>."),
     ],
 )
 def test_my_number_shaped_text_is_masked(
