@@ -309,6 +309,10 @@ class TransferInInquiry(Payload):
     identity_check: IdentityCheck | None = None
 
 
+TransferRefusal = Literal["no_consent", "no_identity_check"]
+"""Why a former city refused a transfer-in inquiry (F15, R02)."""
+
+
 class TransferOutProvision(Payload):
     """F15: our COVID-19 records for a person who moved away, sent to the new municipality."""
 
@@ -317,13 +321,18 @@ class TransferOutProvision(Payload):
     inquiry_id: WireUUID
     my_number: MyNumber  # the number the inquirer confirmed in its register (R03)
     register_confirmed: bool
-    status: Literal["provided", "no_record"]
+    status: Literal["provided", "no_record", "refused"]
+    refusal: TransferRefusal | None = None
+    """Why the former city would not answer (status refused): its policy asks for the
+    resident's consent or for the record of the ID check, and the inquiry had none (R02)."""
     doses: tuple[CovidDose, ...] = Field(default=(), max_length=20)
 
     @model_validator(mode="after")
     def _status_matches(self) -> TransferOutProvision:
         if (self.status == "provided") != bool(self.doses):
             raise ValueError("doses must be present exactly when status=provided")
+        if (self.status == "refused") != (self.refusal is not None):
+            raise ValueError("refusal must be given exactly when status=refused")
         return self
 
 

@@ -48,9 +48,9 @@ from adapters.vrs.certificates import issue
 from adapters.vrs.transfers import (
     TransferInRow,
     provision_for,
+    resident_for,
     take_in,
     transfer_inquiry,
-    transfer_problem,
 )
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, stable_message_id
@@ -131,13 +131,16 @@ class Vrs:
         rows refused."""
         refused: list[RowError] = []
         for line, row in rows:
-            problem = transfer_problem(row, city=self.city, consent_required=self.consent_required)
-            if problem is not None:
-                refused.append(RowError(line, *problem))
+            resident = await resident_for(
+                self.book, row, city=self.city, consent_required=self.consent_required
+            )
+            if isinstance(resident, tuple):
+                refused.append(RowError(line, *resident))
                 continue
             inquiry = transfer_inquiry(row, ids(line, "transfer-in"))
             former = str(row.former_municipality)
-            await self.book.put_transfer(inquiry.inquiry_id, former, row.ticket_number)
+            # Under the resident's own ticket: the answer is taken in for them alone.
+            await self.book.put_transfer(inquiry.inquiry_id, former, resident["ticket_number"])
             await self.bridge.send(
                 inquiry,
                 to=SystemId.VRS,
@@ -187,7 +190,10 @@ class Vrs:
     async def on_transfer_inquiry(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F15: our records for the My Number the new city confirmed in its register."""
         provision, review = await provision_for(
-            self.book, payload_of(envelope, TransferInInquiry), inquirer=str(envelope.municipality)
+            self.book,
+            payload_of(envelope, TransferInInquiry),
+            inquirer=str(envelope.municipality),
+            consent_required=self.consent_required,
         )
         await self.bridge.send(
             provision,

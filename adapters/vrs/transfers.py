@@ -1,9 +1,10 @@
 """A resident's records moving between two cities' VRS (F14, F15).
 
 The new city asks the former one, from a row of the counter's transfer-in file
-(`TransferInRow`), only with the My Number confirmed in its own register (R04) and,
-where its policy asks for it, the resident's consent (R02): `transfer_problem`. The
-former city answers with the doses it holds for that number (`provision_for`); the
+(`TransferInRow`), only for a resident its own register holds under that My Number (R04)
+and, where its policy asks for it, with the resident's consent (R02): `resident_for`. The
+former city answers with the doses it holds for that number (`provision_for`), or refuses
+an inquiry without consent or ID-check record where its own policy asks for them; the
 answer becomes the new resident's doses only if it is for the person asked about
 (`take_in`). `bridge.Vrs` sends and receives; this is what it decides and keeps.
 """
@@ -26,9 +27,19 @@ from contracts.payloads import (
     ReviewSubject,
     TransferInInquiry,
     TransferOutProvision,
+    TransferRefusal,
 )
 
-__all__ = ["TransferInRow", "provision_for", "take_in", "transfer_inquiry", "transfer_problem"]
+__all__ = [
+    "Problem",
+    "TransferInRow",
+    "inquiry_refusal",
+    "provision_for",
+    "resident_for",
+    "take_in",
+    "transfer_inquiry",
+    "transfer_problem",
+]
 
 
 class TransferInRow(BaseModel):
@@ -45,10 +56,33 @@ class TransferInRow(BaseModel):
     checked_at: datetime
 
 
-def transfer_problem(
-    row: TransferInRow, *, city: str, consent_required: bool
-) -> tuple[str, str] | None:
-    """Why `city` may not ask the former city about this row, as (field, reason), if so."""
+Problem = tuple[str, str]
+"""Why a row may not be asked about: (field, reason), never the value."""
+
+
+async def resident_for(
+    book: VrsBook, row: TransferInRow, *, city: str, consent_required: bool
+) -> Row | Problem:
+    """The resident of `city` a row asks the former city about, or why it may not ask.
+
+    The clerk's `register_confirmed` is not taken on trust: the My Number must be a
+    resident's of this city's own register (the health-management system's residents, as
+    registered here: R04), and a ticket the row gives must be that resident's. The inquiry
+    then remembers the resident's ticket, so the answer is taken in for them alone."""
+    problem = transfer_problem(row, city=city, consent_required=consent_required)
+    if problem is not None:
+        return problem
+    resident = await book.target(my_number=row.my_number.reveal())
+    if resident is None:
+        return "my_number", "not a resident in this city's register (R04)"
+    if row.ticket_number is not None and resident["ticket_number"] != str(row.ticket_number):
+        return "ticket_number", "not the ticket of the resident with this My Number"
+    return resident
+
+
+def transfer_problem(row: TransferInRow, *, city: str, consent_required: bool) -> Problem | None:
+    """Why `city` may not ask the former city about this row, as (field, reason), if so,
+    from the row alone (`resident_for` checks it against the register too)."""
     if not row.register_confirmed:
         return (
             "register_confirmed",
@@ -58,6 +92,21 @@ def transfer_problem(
         return "consent_reference", "this city asks for the resident's consent (R02)"
     if str(row.former_municipality) == city:
         return "former_municipality", "the former city is this city"
+    return None
+
+
+def inquiry_refusal(
+    inquiry: TransferInInquiry, *, consent_required: bool
+) -> TransferRefusal | None:
+    """Why the former city will not answer an inquiry (F15), if so: its policy asks for
+    the resident's consent and the record of how the asking counter checked who they are
+    (R02), and the inquiry lacks one."""
+    if not consent_required:
+        return None
+    if not inquiry.consent_reference:
+        return "no_consent"
+    if inquiry.identity_check is None:
+        return "no_identity_check"
     return None
 
 
@@ -76,17 +125,21 @@ def transfer_inquiry(row: TransferInRow, inquiry_id: UUID) -> TransferInInquiry:
 
 
 async def provision_for(
-    book: VrsBook, inquiry: TransferInInquiry, *, inquirer: str
+    book: VrsBook, inquiry: TransferInInquiry, *, inquirer: str, consent_required: bool
 ) -> tuple[TransferOutProvision, ReviewCopy]:
     """F15: our records for the My Number the new city (`inquirer`) confirmed in its
-    register, and the review copy a 所属長 of ours would see if it is held (R37)."""
-    target = await book.target(my_number=inquiry.my_number.reveal())
+    register, if we find that person (else none) and our policy lets us answer (else a
+    refusal, `inquiry_refusal`), and the review copy a 所属長 of ours would see if it is
+    held (R37)."""
+    refusal = inquiry_refusal(inquiry, consent_required=consent_required)
+    target = None if refusal else await book.target(my_number=inquiry.my_number.reveal())
     doses = [] if target is None else await book.doses(target["ticket_number"])
     provision = TransferOutProvision(
         inquiry_id=inquiry.inquiry_id,
         my_number=inquiry.my_number,
         register_confirmed=True,
-        status="provided" if doses else "no_record",
+        status="refused" if refusal else "provided" if doses else "no_record",
+        refusal=refusal,
         doses=tuple(CovidDose.model_validate(d) for d in doses),
     )
     subject = (
@@ -113,6 +166,9 @@ async def take_in(book: VrsBook, provision: TransferOutProvision, *, sender: str
     # Only the person asked about: the records must be for our resident's number (R04).
     if target is not None and target["my_number"] not in (None, number):
         return "refused:number_mismatch"
+    if provision.status == "refused":
+        await book.transfer_answered(provision.inquiry_id, "refused", 0)
+        return f"transfer_in:refused:{provision.refusal}"
     if target is not None:
         await _put_doses(book, target["ticket_number"], provision.doses)
     await book.transfer_answered(provision.inquiry_id, provision.status, len(provision.doses))

@@ -161,6 +161,9 @@ async def test_vrs_records_doses_asks_former_cities_and_exports(tmp_path: Path) 
     ticket = str(target.ticket_number)
     doses = drop(tmp_path, "doses", "site.csv", site_readings([(ticket, 1), ("9" * 10, 1)]))
     mover = Town(CITY, seed=3).residents(1)[0]
+    # A resident of this city's register under their My Number (R04): asked about.
+    moved_in = {key: mover[key] for key in ("my_number", "basic_code", "ticket_number")}
+    await book.put_target(target.model_dump() | moved_in)
     transfers = drop(tmp_path, "transfer_in", "counter.csv", transfer_requests([mover], OTHER))
     imported, refused = (
         rows_counted(SystemId.VRS, "imported"),
