@@ -61,8 +61,10 @@ class AdaptersSettings(BaseModel):
     )
     consent_not_required: MunicipalityCodes = Field(
         default=(),
-        description="cities whose transfer-in inquiries need no consent reference (VRS "
-        "dropped the checkbox in Dec 2021; on by default, as the source document says)",
+        description="cities whose VRS neither sends nor requires consent on transfer-in inquiries: "
+        "elsewhere the counter's row needs a consent reference, and an inquiry from another "
+        "city without one or without its ID-check record is refused (VRS dropped the "
+        "checkbox in Dec 2021; on by default, as the source document says)",
     )
     kiosk_enrolled: MunicipalityCodes = Field(
         default=(),
