@@ -141,6 +141,8 @@ RECORD_COLUMNS = (
     "outcome",
     "nondisclosure",
     "retention_until",
+    "subject",
+    "reply_id",
 )
 TARGET_COLUMNS = (
     "basic_code",
@@ -252,6 +254,11 @@ class IntermediateBook(Protocol):
 
     async def record(self, **fields: Any) -> None:
         """Write or complete a 情報提供等記録 (R47)."""
+        ...
+
+    async def record_outcome(self, reply_id: UUID, outcome: str) -> bool:
+        """Say what became of the reply `reply_id` this server provided (rejected,
+        withheld) in its 情報提供等記録; False if no record names that reply."""
         ...
 
     async def put_attestation(self, held_message_id: UUID, content_sha256: str) -> None:

@@ -30,7 +30,12 @@ from datetime import UTC, datetime, timedelta
 from adapters.intermediate.fukuhon import format_problems
 from adapters.intermediate.linkage import acquire
 from adapters.intermediate.provision import GRACE, Provider
-from adapters.intermediate.records import inquiry_record, provision_record, record_fields
+from adapters.intermediate.records import (
+    OUTCOME_OF_NOTICE,
+    inquiry_record,
+    provision_record,
+    record_fields,
+)
 from adapters.intermediate.results import result_of
 from adapters.kit import counts
 from adapters.kit.bridge import Bridge
@@ -55,6 +60,7 @@ from contracts.payloads import (
     ProvisionPermit,
     ProvisionResponse,
     RefusalCode,
+    RejectionNotice,
     ResidentNotice,
     SelfInformationRequest,
 )
@@ -100,7 +106,18 @@ class IntermediateServer:
             "approval_attestation": only_from(SystemId.HUB, handler=self.on_attestation),
             "resident_notice": only_from(ims, handler=self.on_notice),
             "self_information_request": only_from(nws, handler=self.on_self_request),
+            "rejection_notice": only_from(SystemId.HUB, handler=self.on_rejection),
         }
+
+    async def on_rejection(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """The hub says a message of ours was refused: where it was a reply we provided
+        that a 所属長 rejected or nobody approved in time, our 情報提供等記録 says so (R47)."""
+        notice = payload_of(envelope, RejectionNotice)
+        outcome = OUTCOME_OF_NOTICE.get(notice.reason_code)
+        noted = outcome is not None and await self.book.record_outcome(
+            notice.rejected_message_id, outcome
+        )
+        await tx.record_effect(f"record:{outcome}" if noted else f"rejection:{notice.reason_code}")
 
     async def on_fukuhon(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """F4 with the R45 format check; F5 for a new subject."""
@@ -147,7 +164,7 @@ class IntermediateServer:
             await tx.record_effect("refused:not_a_person_number")
             return
         code = await self._code(inquiry.person, envelope)
-        await self._remember(envelope, inquiry)
+        await self._remember(envelope, inquiry, code)
         await self.bridge.send(
             inquiry.model_copy(update={"person": code}),
             to=SystemId.NWS,
@@ -158,8 +175,11 @@ class IntermediateServer:
         )
         await tx.record_effect("inquiry:permit_requested")
 
-    async def _remember(self, envelope: Envelope, inquiry: InquiryRequest) -> None:
-        """The inquiry asked, kept until its result comes, and its record (F6, R47)."""
+    async def _remember(
+        self, envelope: Envelope, inquiry: InquiryRequest, code: LinkageCode
+    ) -> None:
+        """The inquiry asked, kept until its result comes, and its record (F6, R47), which
+        names the person by our agency's 符号 `code`."""
         await self.book.put_inquiry(
             inquiry.inquiry_id,
             str(inquiry.person),
@@ -168,7 +188,9 @@ class IntermediateServer:
             envelope.data_items[0],
             envelope.sent_at,
         )
-        record = inquiry_record(envelope, inquiry, "inquirer", city=self.city, outcome="sent")
+        record = inquiry_record(
+            envelope, inquiry, "inquirer", city=self.city, outcome="sent", subject=str(code)
+        )
         await self.book.record(**record)
 
     async def on_permit(self, envelope: Envelope, tx: InboxTransaction) -> None:

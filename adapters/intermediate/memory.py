@@ -24,7 +24,9 @@ from adapters.ports import RECORD_COLUMNS, IntermediateBook, Row
 
 __all__ = ["IntermediateBook", "MemoryIntermediateBook"]
 
-RECORD_NOT_NULL = tuple(c for c in RECORD_COLUMNS if c != "provided_at")
+RECORD_NOT_NULL = tuple(
+    c for c in RECORD_COLUMNS if c not in ("provided_at", "subject", "reply_id")
+)
 ROLES = ("inquirer", "provider")
 INQUIRY_NOT_NULL = ("inquiry_id", "person", "provider", "procedure", "data_item", "requested_at")
 
@@ -161,6 +163,7 @@ class MemoryIntermediateBook:
         row |= {
             "record_id": pg_uuid(row["record_id"]),
             "inquiry_id": pg_uuid(row["inquiry_id"]),
+            "reply_id": None if row["reply_id"] is None else pg_uuid(row["reply_id"]),
             "requested_at": timestamptz(row["requested_at"]),
             "provided_at": timestamptz(row["provided_at"]),
             "retention_until": pg_date(row["retention_until"]),
@@ -171,10 +174,20 @@ class MemoryIntermediateBook:
         for kept in self.provision_records:
             if (kept["inquiry_id"], kept["role"]) == (row["inquiry_id"], row["role"]):
                 kept.update(provided_at=row["provided_at"], outcome=row["outcome"])
+                for column in ("subject", "reply_id"):  # COALESCE, as the SQL does
+                    kept[column] = row[column] if row[column] is not None else kept[column]
                 return
         if any(kept["record_id"] == row["record_id"] for kept in self.provision_records):
             raise ConstraintViolation("provision_records_pkey")
         self.provision_records.append(row)
+
+    async def record_outcome(self, reply_id: UUID, outcome: str) -> bool:
+        """Say what became of a reply this server provided, in its 情報提供等記録."""
+        found = False
+        for kept in self.provision_records:
+            if kept["reply_id"] == pg_uuid(reply_id) and kept["role"] == "provider":
+                kept["outcome"], found = outcome, True
+        return found
 
     async def records(self) -> list[Row]:
         """Every 情報提供等記録 kept here, by request time and role."""

@@ -83,7 +83,15 @@ class Provider:
             provision=response,
         )
         await self.bridge.publish(self._reply(envelope, inquiry, response, now, review))
-        record = inquiry_record(envelope, inquiry, "provider", city=self.city, outcome=outcome)
+        record = inquiry_record(
+            envelope,
+            inquiry,
+            "provider",
+            city=self.city,
+            outcome=outcome,
+            subject=str(inquiry.person),  # our agency's 符号, as the network converted it
+            reply_id=reply_id(envelope, "provision"),
+        )
         await self.book.record(**record)
         await tx.record_effect(f"provision:{outcome}")
         withheld = response.status == "withheld"

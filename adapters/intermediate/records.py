@@ -17,7 +17,14 @@ from adapters.ports import Row
 from contracts.envelope import Envelope, stable_message_id
 from contracts.payloads import InquiryRequest, ProvisionRecord
 
-__all__ = ["RETENTION", "inquiry_record", "provision_record", "record_fields", "reply_id_for"]
+__all__ = [
+    "OUTCOME_OF_NOTICE",
+    "RETENTION",
+    "inquiry_record",
+    "provision_record",
+    "record_fields",
+    "reply_id_for",
+]
 
 RETENTION = timedelta(days=7 * 365)  # 情報提供等記録 are kept seven years (R47)
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -29,10 +36,20 @@ def reply_id_for(inquiry_id: UUID, role: str) -> UUID:
 
 
 def record_fields(
-    inquiry_id: UUID, role: str, asked: Row, *, city: str, now: datetime | None, outcome: str
+    inquiry_id: UUID,
+    role: str,
+    asked: Row,
+    *,
+    city: str,
+    now: datetime | None,
+    outcome: str,
+    subject: str | None = None,
+    reply_id: UUID | None = None,
 ) -> dict[str, Any]:
     """The record `city` keeps as the `role` side of an inquiry, as the book's columns;
-    `asked` names the other side, the procedure, the data item and when it was asked."""
+    `asked` names the other side, the procedure, the data item and when it was asked;
+    `subject` is the person asked about by this agency's 符号 (never a My Number), and
+    `reply_id` the provider's reply, so the record can say what became of it."""
     inquirer, provider = (
         (city, asked["provider"]) if role == "inquirer" else (asked["inquirer"], city)
     )
@@ -50,14 +67,23 @@ def record_fields(
         "outcome": outcome,
         "nondisclosure": False,
         "retention_until": (requested + RETENTION).date(),
+        "subject": subject,
+        "reply_id": reply_id,
     }
 
 
 def inquiry_record(
-    envelope: Envelope, inquiry: InquiryRequest, role: str, *, city: str, outcome: str
+    envelope: Envelope,
+    inquiry: InquiryRequest,
+    role: str,
+    *,
+    city: str,
+    outcome: str,
+    subject: str | None = None,
+    reply_id: UUID | None = None,
 ) -> dict[str, Any]:
     """The record of the inquiry `envelope` carries, written as it is sent (inquirer) or
-    answered (provider, with the time it was provided)."""
+    answered (provider, with the time it was provided, and its reply's id)."""
     other = inquiry.provider if role == "inquirer" else inquiry.inquirer
     asked = {
         "provider": str(other),
@@ -67,7 +93,22 @@ def inquiry_record(
         "requested_at": envelope.sent_at,
     }
     provided = datetime.now(UTC) if role == "provider" else None
-    return record_fields(inquiry.inquiry_id, role, asked, city=city, now=provided, outcome=outcome)
+    return record_fields(
+        inquiry.inquiry_id,
+        role,
+        asked,
+        city=city,
+        now=provided,
+        outcome=outcome,
+        subject=subject,
+        reply_id=reply_id,
+    )
+
+
+OUTCOME_OF_NOTICE = {"rejected_by_approver": "rejected", "approval_expired": "withheld"}
+"""What a provider's record says when the hub's rejection notice for its reply gives this
+reason code (a 所属長 rejected it; nobody approved it in time): its reply never reached the
+inquirer."""
 
 
 def provision_record(inquiry_id: UUID, asked: Row, *, city: str, now: datetime) -> ProvisionRecord:

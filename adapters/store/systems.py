@@ -173,6 +173,11 @@ class PgIntermediateBook:
         with translated():
             await self.db.execute(query("is_record_put"), *(fields[n] for n in RECORD_COLUMNS))
 
+    async def record_outcome(self, reply_id: UUID, outcome: str) -> bool:
+        """Say what became of a reply this server provided, in its 情報提供等記録."""
+        with translated():
+            return bool(await self.db.fetch(query("is_record_outcome"), reply_id, outcome))
+
     async def records(self) -> list[Row]:
         """Every 情報提供等記録 kept here."""
         with translated():

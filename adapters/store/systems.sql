@@ -91,10 +91,18 @@ RETURNING inquiry_id;
 
 -- name: is_record_put
 INSERT INTO intermediate.provision_records (record_id, inquiry_id, role, inquirer, provider,
-    procedure, data_item, requested_at, provided_at, outcome, nondisclosure, retention_until)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    procedure, data_item, requested_at, provided_at, outcome, nondisclosure, retention_until,
+    subject, reply_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (inquiry_id, role) DO UPDATE SET
-    provided_at = EXCLUDED.provided_at, outcome = EXCLUDED.outcome;
+    provided_at = EXCLUDED.provided_at, outcome = EXCLUDED.outcome,
+    subject = COALESCE(EXCLUDED.subject, provision_records.subject),
+    reply_id = COALESCE(EXCLUDED.reply_id, provision_records.reply_id);
+
+-- name: is_record_outcome
+UPDATE intermediate.provision_records SET outcome = $2
+WHERE reply_id = $1 AND role = 'provider'
+RETURNING record_id;
 
 -- name: is_records
 SELECT * FROM intermediate.provision_records ORDER BY requested_at, role;

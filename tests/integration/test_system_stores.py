@@ -357,6 +357,8 @@ def record_fields(inquiry_id: UUID, role: str, **changes: Any) -> dict[str, Any]
         "outcome": "sent",
         "nondisclosure": False,
         "retention_until": date(2033, 4, 1),
+        "subject": None,
+        "reply_id": None,
     } | changes
 
 
@@ -386,6 +388,28 @@ async def test_a_record_is_written_then_completed_per_inquiry_and_role(stores: S
     with pytest.raises(KeyError):
         await book.record(**{k: v for k, v in asked.items() if k != "outcome"})
     assert len(await book.records()) == 2
+
+
+async def test_a_providers_record_names_the_subject_and_says_what_became_of_its_reply(
+    stores: Stores,
+) -> None:
+    # R47 (issue 15): by our 符号, and "rejected" once the hub says a 所属長 rejected the
+    # reply; completing the record later keeps both.
+    book = stores.intermediate
+    inquiry_id, reply = uuid.uuid4(), uuid.uuid4()
+    subject = "A" * 16
+    asked = record_fields(inquiry_id, "inquirer", subject="B" * 16)
+    provided = record_fields(
+        inquiry_id, "provider", outcome="provided", subject=subject, reply_id=reply
+    )
+    await book.record(**asked)
+    await book.record(**provided)
+    await book.record(**record_fields(inquiry_id, "provider", outcome="provided"))
+    assert await book.record_outcome(reply, "rejected")
+    assert not await book.record_outcome(uuid.uuid4(), "rejected")  # no record names it
+    by_role = {r["role"]: r for r in await book.records()}
+    assert by_role["provider"] == provided | {"outcome": "rejected"}
+    assert by_role["inquirer"] == asked  # only the provider's says what became of its reply
 
 
 # --- VRS: VrsBook -----------------------------------------------------------------------
