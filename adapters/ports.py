@@ -256,6 +256,11 @@ class IntermediateBook(Protocol):
         """Write or complete a 情報提供等記録 (R47)."""
         ...
 
+    async def records_about(self, subject: str, limit: int) -> list[Row]:
+        """The 情報提供等記録 about the person this agency's 符号 names that may be shown to
+        them (none marked 不開示), newest first."""
+        ...
+
     async def record_outcome(self, reply_id: UUID, outcome: str) -> bool:
         """Say what became of the reply `reply_id` this server provided (rejected,
         withheld) in its 情報提供等記録; False if no record names that reply."""

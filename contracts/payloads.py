@@ -516,11 +516,29 @@ class LinkageRegistration(Payload):
 
 
 class SelfInformationRequest(Payload):
-    """F9: a resident asks, through the network, for their own data."""
+    """F9: a resident asks, through the network, for their own data, and with
+    `exchange_records` for the 情報提供等記録 about them (who asked for what, when, under
+    which procedure: what マイナポータル shows)."""
 
     kind: Literal["self_information_request"] = "self_information_request"
     request_id: WireUUID
     person: LinkageCode
+    exchange_records: bool = False
+
+
+class ExchangeRecordView(Part):
+    """One 情報提供等記録 about a resident as they are shown it (R47): which city asked this
+    one or was asked by it, for which data item under which procedure, when, and what came
+    of it; never a number of theirs. Records the provider marked 不開示 are not shown."""
+
+    role: Literal["inquirer", "provider"]
+    """This city's part: it asked (inquirer) or it answered (provider)."""
+    counterpart: LocalGovCode
+    procedure: ProcedureCode
+    data_item: DataItemCode
+    requested_at: UtcDateTime
+    provided_at: UtcDateTime | None = None
+    outcome: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_:-]{1,63}$")]
 
 
 class ResidentNotice(Payload):
@@ -532,6 +550,7 @@ class ResidentNotice(Payload):
     in_reply_to: WireUUID | None = None
     notice_type: Literal["vaccination_due", "self_information_reply", "status"]
     history: tuple[DoseHistoryItem, ...] = Field(default=(), max_length=200)
+    exchange_records: tuple[ExchangeRecordView, ...] = Field(default=(), max_length=500)
 
 
 class ApprovalAttestation(Payload):

@@ -52,6 +52,7 @@ from contracts.codes import InternalPersonNumber, LinkageCode, SystemId
 from contracts.envelope import Envelope
 from contracts.payloads import (
     ApprovalAttestation,
+    ExchangeRecordView,
     FukuhonRegistration,
     InquiryRequest,
     InquiryResult,
@@ -345,12 +346,18 @@ class IntermediateServer:
         request = payload_of(envelope, SelfInformationRequest)
         person = await self.linkage.person_for(self.city, request.person)
         history = None if person is None else await self.fukuhon.history(str(person), HISTORY)
+        records = (
+            await self.book.records_about(str(request.person), SHOWN_RECORDS)
+            if request.exchange_records
+            else []
+        )
         notice = ResidentNotice(
             notice_id=reply_id(envelope, "self-reply"),
             person=request.person,
             in_reply_to=request.request_id,
             notice_type="self_information_reply",
             history=history or (),
+            exchange_records=tuple(_shown(record) for record in records),
         )
         await self._to_portal(notice, envelope)
         await tx.record_effect(f"self_information:{'provided' if history else 'no_data'}")
@@ -371,3 +378,21 @@ class IntermediateServer:
         return await acquire(
             self.linkage, self.city, person, secret=self.secret, seed=cause.id.bytes
         )
+
+
+SHOWN_RECORDS = 500
+"""The most 情報提供等記録 a resident's reply shows, newest first (ResidentNotice's bound)."""
+
+
+def _shown(record: Row) -> ExchangeRecordView:
+    """A 情報提供等記録 as the resident it is about sees it: the other city, not ours."""
+    role = record["role"]
+    return ExchangeRecordView(
+        role=role,
+        counterpart=record["provider"] if role == "inquirer" else record["inquirer"],
+        procedure=record["procedure"],
+        data_item=record["data_item"],
+        requested_at=record["requested_at"],
+        provided_at=record["provided_at"],
+        outcome=record["outcome"],
+    )

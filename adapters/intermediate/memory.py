@@ -189,6 +189,17 @@ class MemoryIntermediateBook:
                 kept["outcome"], found = outcome, True
         return found
 
+    async def records_about(self, subject: str, limit: int) -> list[Row]:
+        """The 情報提供等記録 about a person that may be shown to them, newest first."""
+        found: list[Row] = [
+            dict(r)
+            for r in self.provision_records
+            if r["subject"] == subject and not r["nondisclosure"]
+        ]
+        found.sort(key=lambda r: r["role"])
+        found.sort(key=lambda r: r["requested_at"], reverse=True)
+        return found[:limit]
+
     async def records(self) -> list[Row]:
         """Every 情報提供等記録 kept here, by request time and role."""
         found: list[Row] = [dict(r) for r in self.provision_records]

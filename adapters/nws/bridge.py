@@ -63,6 +63,8 @@ class PortalRequestRow(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
     municipality: LocalGovCode
     code: LinkageCode
+    exchange_records: bool = False
+    """The resident asks for the 情報提供等記録 about them too."""
 
 
 class Portal(Protocol):
@@ -93,7 +95,11 @@ class Network:
         """F9: residents ask through the portal for their own data (one row each: the city
         and the resident's 符号 there, which the portal knows from the card log-in)."""
         for line, row in rows:
-            request = SelfInformationRequest(request_id=ids(line, "self-request"), person=row.code)
+            request = SelfInformationRequest(
+                request_id=ids(line, "self-request"),
+                person=row.code,
+                exchange_records=row.exchange_records,
+            )
             await self.bridge_for(str(row.municipality)).send(
                 request,
                 to=SystemId.INTERMEDIATE,

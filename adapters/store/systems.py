@@ -178,6 +178,13 @@ class PgIntermediateBook:
         with translated():
             return bool(await self.db.fetch(query("is_record_outcome"), reply_id, outcome))
 
+    async def records_about(self, subject: str, limit: int) -> list[Row]:
+        """The 情報提供等記録 about the person this agency's 符号 `subject` names that may be
+        shown to them (none marked 不開示), newest first, at most `limit`."""
+        with translated():
+            rows = await self.db.fetch(query("is_records_about"), subject, limit)
+        return [dict(r) for r in rows]
+
     async def records(self) -> list[Row]:
         """Every 情報提供等記録 kept here."""
         with translated():

@@ -107,6 +107,12 @@ RETURNING record_id;
 -- name: is_records
 SELECT * FROM intermediate.provision_records ORDER BY requested_at, role;
 
+-- name: is_records_about
+SELECT * FROM intermediate.provision_records
+WHERE subject = $1 AND NOT nondisclosure
+ORDER BY requested_at DESC, role
+LIMIT $2;
+
 -- name: is_attestation_put
 INSERT INTO intermediate.attestations (held_message_id, content_sha256) VALUES ($1, $2)
 ON CONFLICT (held_message_id) DO NOTHING;

@@ -622,7 +622,34 @@ async def test_f09_a_resident_asks_for_their_own_data_through_the_portal(stack: 
     _drop_portal_request(stack, CHIKUSEI, code)
     reply = await _portal_notice(stack, CHIKUSEI, code, "self_information_reply")
     assert [d["dose_number"] for d in reply["history"]] == [1]
+    assert reply["exchange_records"] == []  # not asked for
     assert ("deliver", None) in await journal(stack, "self_information_request")
+
+
+async def test_f09_a_resident_sees_who_asked_about_them_as_the_portal_shows_it(
+    stack: Stack,
+) -> None:
+    # R47 (issue 15): after Chikusei asked Yuki about a resident (F6), each city's portal
+    # reply lists that exchange: the other city, the procedure, the data item, when, what
+    # came of it; by the 符号 alone, through the same sealed path.
+    here, held, _ = await _inquiry(stack)
+    await until(lambda: _has_result(stack, here["person"]), "the result")
+    for city, resident_code, role, counterpart in (
+        (CHIKUSEI, here["resident_code"], "inquirer", YUKI),
+        (YUKI, here["resident_code"], "provider", CHIKUSEI),
+    ):
+        code = await _code(stack, city, resident_code)
+        _drop_portal_request(stack, city, code, exchange_records=True)
+        reply = await _portal_notice(stack, city, code, "self_information_reply")
+        (record,) = [r for r in reply["exchange_records"] if r["role"] == role]
+        assert record["counterpart"] == counterpart
+        assert (record["procedure"], record["data_item"]) == (
+            "B2-115-2",
+            "vaccination.history",
+        )
+        assert record["requested_at"]
+        assert here["my_number"] not in json.dumps(reply, ensure_ascii=False)
+    assert held.message_id
 
 
 async def test_f10_the_server_notifies_the_resident_without_any_number(stack: Stack) -> None:
@@ -1257,11 +1284,16 @@ async def _coded(stack: Stack, resident_code: str, city: str | None = None) -> b
     return True
 
 
-def _drop_portal_request(stack: Stack, city: str, code: str) -> None:
+def _drop_portal_request(
+    stack: Stack, city: str, code: str, *, exchange_records: bool = False
+) -> None:
     inbox = stack.data_dir / "nws" / "portal" / "requests" / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     partial = inbox / f"{uuid.uuid4()}.part"
-    partial.write_bytes(rows_csv([{"municipality": city, "code": code}]))
+    row = {"municipality": city, "code": code}
+    if exchange_records:
+        row["exchange_records"] = "true"
+    partial.write_bytes(rows_csv([row]))
     partial.replace(partial.with_suffix(".csv"))
 
 

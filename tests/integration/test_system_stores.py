@@ -412,6 +412,30 @@ async def test_a_providers_record_names_the_subject_and_says_what_became_of_its_
     assert by_role["inquirer"] == asked  # only the provider's says what became of its reply
 
 
+async def test_a_resident_is_shown_the_records_about_them_but_not_those_marked_nondisclosed(
+    stores: Stores,
+) -> None:
+    # F9 with exchange records (R47, issue 15): by their 符号, newest first, bounded.
+    book, subject = stores.intermediate, "C" * 16
+    for minutes, nondisclosure in ((1, False), (2, False), (3, True)):
+        await book.record(
+            **record_fields(
+                uuid.uuid4(),
+                "provider",
+                requested_at=T0 + timedelta(minutes=minutes),
+                subject=subject,
+                nondisclosure=nondisclosure,
+            )
+        )
+    await book.record(**record_fields(uuid.uuid4(), "provider", subject="D" * 16))
+    shown = await book.records_about(subject, 10)
+    assert [r["requested_at"] for r in shown] == [T0 + timedelta(minutes=m) for m in (2, 1)]
+    assert [r["requested_at"] for r in await book.records_about(subject, 1)] == [
+        T0 + timedelta(minutes=2)
+    ]
+    assert await book.records_about("E" * 16, 10) == []
+
+
 # --- VRS: VrsBook -----------------------------------------------------------------------
 
 

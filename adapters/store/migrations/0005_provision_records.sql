@@ -7,3 +7,7 @@ ALTER TABLE intermediate.provision_records ADD COLUMN reply_id uuid;
 
 CREATE INDEX provision_records_reply ON intermediate.provision_records (reply_id)
     WHERE reply_id IS NOT NULL;
+
+-- A resident's view of the records about them (F9, as マイナポータル shows them).
+CREATE INDEX provision_records_subject ON intermediate.provision_records (subject)
+    WHERE subject IS NOT NULL;
