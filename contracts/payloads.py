@@ -457,6 +457,9 @@ class ProvisionResponse(Payload):
     permit_id: WireUUID
     status: Literal["provided", "no_data", "withheld"]
     history: tuple[DoseHistoryItem, ...] = Field(default=(), max_length=200)
+    nondisclosure: bool = False
+    """不開示 (R47): the provider's policy keeps this exchange from the resident's view of
+    the records about them; both sides' 情報提供等記録 carry the flag."""
 
 
 class InquiryResult(Payload):
@@ -516,21 +519,21 @@ class LinkageRegistration(Payload):
 
 
 class SelfInformationRequest(Payload):
-    """F9: a resident asks, through the network, for their own data, and with
-    `exchange_records` for the 情報提供等記録 about them (who asked for what, when, under
-    which procedure: what マイナポータル shows)."""
+    """F9: a resident asks, through the network, for their own data."""
 
     kind: Literal["self_information_request"] = "self_information_request"
     request_id: WireUUID
     person: LinkageCode
     exchange_records: bool = False
+    """And for the 情報提供等記録 about them: who asked for what, when, under which
+    procedure (what マイナポータル shows)."""
 
 
 class ExchangeRecordView(Part):
-    """One 情報提供等記録 about a resident as they are shown it (R47): which city asked this
-    one or was asked by it, for which data item under which procedure, when, and what came
-    of it; never a number of theirs. Records the provider marked 不開示 are not shown."""
+    """R47: one 情報提供等記録 about a resident as they are shown it, none marked 不開示."""
 
+    # Which city asked this one or was asked by it, for which data item under which
+    # procedure, when, and what came of it; never a number of theirs.
     role: Literal["inquirer", "provider"]
     """This city's part: it asked (inquirer) or it answered (provider)."""
     counterpart: LocalGovCode

@@ -41,6 +41,7 @@ from contracts.codes import SystemId
 from contracts.keys import KeyRing
 from contracts.wire import WireLimits
 from hub.settings import Settings
+from hub.settings.fields import items_for
 from stack.data_keys import city_data_keys
 from stack.keys import (
     card_authority_public,
@@ -103,7 +104,15 @@ def _wire(
         book = PgIntermediateBook(db)
         keep = timedelta(hours=settings.adapters.result_retention_hours)
         linkage = secret(key_dir, f"linkage-{city}")
-        server = IntermediateServer(bridge, PgLinkage(db), PgFukuhon(db), book, keep, linkage)
+        server = IntermediateServer(
+            bridge,
+            PgLinkage(db),
+            PgFukuhon(db),
+            book,
+            keep,
+            linkage,
+            items_for(settings.adapters.nondisclosed_items, city),
+        )
         records = functools.partial(prune, None, kinds=(RECORDS,))
         return _System(server, [(Retention(book, keep).purge, 60.0), (records, every)])
     authority = card_authority_public(key_dir)

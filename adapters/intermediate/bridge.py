@@ -84,6 +84,8 @@ class IntermediateServer:
     keep_results: timedelta
     secret: bytes
     """This server's own secret, from which a 符号 is drawn (the same on a redelivery)."""
+    nondisclosed: frozenset[str] = frozenset()
+    """Data items whose provisions this city marks 不開示 (R47)."""
 
     @property
     def city(self) -> str:
@@ -93,7 +95,7 @@ class IntermediateServer:
     @property
     def provider(self) -> Provider:
         """This server as the provider of the inquiries the network carries to it (F7)."""
-        return Provider(self.bridge, self.book, self.linkage, self.fukuhon)
+        return Provider(self.bridge, self.book, self.linkage, self.fukuhon, self.nondisclosed)
 
     def handlers(self) -> dict[str, Handler]:
         """The handler of each kind this server acts on, and who may send it."""
@@ -302,8 +304,11 @@ class IntermediateServer:
         result = result_of(response, person=asked["person"], now=now, keep_for=self.keep_results)
         if refused:
             result = result.model_copy(update={"status": "refused", "history": ()})
-        await self._finish(result, asked, now)
-        record = provision_record(result.inquiry_id, asked, city=self.city, now=now)
+        nondisclosure = response.nondisclosure  # the provider's 不開示, kept on our side too
+        await self._finish(result, asked, now, nondisclosure=nondisclosure)
+        record = provision_record(
+            result.inquiry_id, asked, city=self.city, now=now, nondisclosure=nondisclosure
+        )
         for payload, item in ((result, asked["data_item"]), (record, "network.provision_record")):
             await self.bridge.send(
                 payload,
@@ -314,14 +319,22 @@ class IntermediateServer:
             )
         counts.event(self.bridge, "inquiry_answered", tx)
 
-    async def _finish(self, result: InquiryResult, asked: Row, now: datetime) -> None:
+    async def _finish(
+        self, result: InquiryResult, asked: Row, now: datetime, *, nondisclosure: bool
+    ) -> None:
         """The result kept until its deletion time, and this side's record completed."""
         inquiry_id, status = result.inquiry_id, result.status
         await self.book.finish(
             inquiry_id, status, result.model_dump(mode="json"), now, result.delete_after
         )
         fields = record_fields(
-            inquiry_id, "inquirer", asked, city=self.city, now=now, outcome=status
+            inquiry_id,
+            "inquirer",
+            asked,
+            city=self.city,
+            now=now,
+            outcome=status,
+            nondisclosure=nondisclosure,
         )
         await self.book.record(**fields)
 

@@ -174,6 +174,7 @@ class MemoryIntermediateBook:
         for kept in self.provision_records:
             if (kept["inquiry_id"], kept["role"]) == (row["inquiry_id"], row["role"]):
                 kept.update(provided_at=row["provided_at"], outcome=row["outcome"])
+                kept["nondisclosure"] = kept["nondisclosure"] or row["nondisclosure"]
                 for column in ("subject", "reply_id"):  # COALESCE, as the SQL does
                     kept[column] = row[column] if row[column] is not None else kept[column]
                 return

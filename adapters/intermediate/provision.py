@@ -53,6 +53,8 @@ class Provider:
     book: IntermediateBook
     linkage: LinkageRegistry
     fukuhon: FukuhonStore
+    nondisclosed: frozenset[str] = frozenset()
+    """Data items whose provisions this city marks 不開示 (R47)."""
 
     @property
     def city(self) -> str:
@@ -75,6 +77,8 @@ class Provider:
             return
         now = datetime.now(UTC)
         response, outcome = await self._answer(envelope, inquiry, permit, now)
+        nondisclosure = envelope.data_items[0] in self.nondisclosed
+        response = response.model_copy(update={"nondisclosure": nondisclosure})
         person = await person_asked(inquiry, agency=self.city, linkage=self.linkage)
         review = ReviewCopy(
             inquirer=inquiry.inquirer,
@@ -91,6 +95,7 @@ class Provider:
             outcome=outcome,
             subject=str(inquiry.person),  # our agency's 符号, as the network converted it
             reply_id=reply_id(envelope, "provision"),
+            nondisclosure=nondisclosure,
         )
         await self.book.record(**record)
         await tx.record_effect(f"provision:{outcome}")

@@ -45,6 +45,7 @@ def record_fields(
     outcome: str,
     subject: str | None = None,
     reply_id: UUID | None = None,
+    nondisclosure: bool = False,
 ) -> dict[str, Any]:
     """The record `city` keeps as the `role` side of an inquiry, as the book's columns;
     `asked` names the other side, the procedure, the data item and when it was asked;
@@ -65,7 +66,7 @@ def record_fields(
         "requested_at": requested,
         "provided_at": now,
         "outcome": outcome,
-        "nondisclosure": False,
+        "nondisclosure": nondisclosure,
         "retention_until": (requested + RETENTION).date(),
         "subject": subject,
         "reply_id": reply_id,
@@ -81,6 +82,7 @@ def inquiry_record(
     outcome: str,
     subject: str | None = None,
     reply_id: UUID | None = None,
+    nondisclosure: bool = False,
 ) -> dict[str, Any]:
     """The record of the inquiry `envelope` carries, written as it is sent (inquirer) or
     answered (provider, with the time it was provided, and its reply's id)."""
@@ -102,6 +104,7 @@ def inquiry_record(
         outcome=outcome,
         subject=subject,
         reply_id=reply_id,
+        nondisclosure=nondisclosure,
     )
 
 
@@ -111,9 +114,12 @@ reason code (a 所属長 rejected it; nobody approved it in time): its reply nev
 inquirer."""
 
 
-def provision_record(inquiry_id: UUID, asked: Row, *, city: str, now: datetime) -> ProvisionRecord:
+def provision_record(
+    inquiry_id: UUID, asked: Row, *, city: str, now: datetime, nondisclosure: bool = False
+) -> ProvisionRecord:
     """The inquirer's record as health management gets it with the result (R47)."""
     return ProvisionRecord(
+        nondisclosure=nondisclosure,
         record_id=reply_id_for(inquiry_id, "inquirer"),
         inquiry_id=inquiry_id,
         role="inquirer",

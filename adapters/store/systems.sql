@@ -96,6 +96,7 @@ INSERT INTO intermediate.provision_records (record_id, inquiry_id, role, inquire
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (inquiry_id, role) DO UPDATE SET
     provided_at = EXCLUDED.provided_at, outcome = EXCLUDED.outcome,
+    nondisclosure = EXCLUDED.nondisclosure OR provision_records.nondisclosure,
     subject = COALESCE(EXCLUDED.subject, provision_records.subject),
     reply_id = COALESCE(EXCLUDED.reply_id, provision_records.reply_id);
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr
 
-from hub.settings.fields import MunicipalityCodes
+from hub.settings.fields import CityItems, MunicipalityCodes
 
 __all__ = ["AdaptersSettings"]
 
@@ -65,6 +65,12 @@ class AdaptersSettings(BaseModel):
         "elsewhere the counter's row needs a consent reference, and an inquiry from another "
         "city without one or without its ID-check record is refused (VRS dropped the "
         "checkbox in Dec 2021; on by default, as the source document says)",
+    )
+    nondisclosed_items: CityItems = Field(
+        default=(),
+        description="data items whose provisions a city's intermediate server marks 不開示 "
+        "(R47): its reply says so, both 情報提供等記録 keep the flag, and neither is shown "
+        "to the resident (F9). Each `item` for every city or `city:item` for one",
     )
     kiosk_enrolled: MunicipalityCodes = Field(
         default=(),

@@ -28,6 +28,7 @@ from contracts.payloads import (
     InquiryResult,
     Payload,
     PermittedListRow,
+    ProvisionRecord,
     ProvisionResponse,
 )
 from contracts.sealing import content_digest
@@ -166,3 +167,21 @@ async def test_an_unflagged_reply_needs_no_approval() -> None:
     envelope, _ = carried(inquiry_id)
     assert await handled(side, envelope) == ["result:provided"]
     assert recorder.refused == []
+
+
+async def test_the_providers_nondisclosure_is_kept_in_the_inquirers_records() -> None:
+    # R47 (issue 15): the provider's reply marks the exchange 不開示; our record and the
+    # ProvisionRecord health management gets keep it, so no resident's view shows it.
+    side, recorder, inquiry_id = await server(flagged=False)
+    envelope, _ = carried(inquiry_id)
+    assert isinstance(envelope.payload, ProvisionResponse)
+    hidden = envelope.payload.model_copy(update={"nondisclosure": True})
+    assert await handled(side, envelope.model_copy(update={"payload": hidden})) == [
+        "result:provided"
+    ]
+    book = side.book
+    assert isinstance(book, MemoryIntermediateBook)
+    (record,) = [r for r in await book.records() if r["role"] == "inquirer"]
+    assert record["nondisclosure"] is True
+    (sent,) = [p for p in recorder.sent if isinstance(p, ProvisionRecord)]
+    assert sent.nondisclosure is True

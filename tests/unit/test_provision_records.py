@@ -4,13 +4,17 @@ was rejected by a 所属長 or expired unapproved, instead of "provided"."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from adapters.intermediate.memory import MemoryIntermediateBook
 from contracts.codes import SystemId, looks_like_my_number
 from contracts.payloads import RejectionNotice
+from hub.settings import AdaptersSettings
+from hub.settings.fields import items_for
 from tests.unit.test_adapter_events import OTHER, delivered, handled, provider_city
 
 
@@ -54,3 +58,38 @@ async def test_a_notice_about_anything_else_changes_no_record() -> None:
     )
     from_hub = delivered(notice, SystemId.HUB, OTHER, SystemId.INTERMEDIATE)
     assert await handled(side.server.on_rejection, from_hub) == ["rejection:not_on_list"]
+
+
+async def test_a_provision_of_an_item_the_city_keeps_nondisclosed_is_flagged_in_its_record() -> (
+    None
+):
+    side = await provider_city()
+    server = replace(side.server, nondisclosed=frozenset({"vaccination.history"}))
+    carried = delivered(side.inquiry, SystemId.NWS, OTHER, SystemId.INTERMEDIATE)
+    assert await handled(server.on_inquiry, carried) == ["provision:provided"]
+    book = server.book
+    assert isinstance(book, MemoryIntermediateBook)
+    (record,) = await book.records()
+    assert record["nondisclosure"] is True
+    assert await book.records_about(record["subject"], 10) == []  # not shown to the resident
+
+
+@pytest.mark.parametrize(
+    ("entries", "city", "items"),
+    [
+        (("vaccination.history",), "082279", {"vaccination.history"}),
+        (("082074:vaccination.history", "vaccination.record"), "082279", {"vaccination.record"}),
+        (("082074:vaccination.history",), "082074", {"vaccination.history"}),
+    ],
+)
+def test_nondisclosed_items_apply_to_every_city_or_the_one_named(
+    entries: tuple[str, ...], city: str, items: set[str]
+) -> None:
+    assert items_for(entries, city) == items
+
+
+@pytest.mark.parametrize("entry", ["Vaccination History", "08207:vaccination.history", ":x.y"])
+def test_a_bad_nondisclosed_item_is_refused_naming_the_setting(entry: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        AdaptersSettings(nondisclosed_items=(entry,))
+    assert refused.value.errors()[0]["loc"][0] == "nondisclosed_items"
