@@ -24,6 +24,7 @@ __all__ = [
     "Staff",
     "approve",
     "expire",
+    "may_decide_any",
     "reject",
     "release",
 ]
@@ -86,11 +87,17 @@ class Held:
     comment: str | None = None
 
 
-def _may_decide(held: Held, staff: Staff, now: datetime) -> None:
+def may_decide_any(staff: Staff) -> None:
+    """Refuse an account that may decide no held message at all; checked before any
+    message is looked up, so the refusal tells nothing of one."""
     if staff.disabled:
         raise ApprovalRefused("account_disabled", f"account {staff.user_id} is disabled")
     if Role.APPROVER not in staff.roles:
         raise ApprovalRefused("not_an_approver", f"{staff.user_id} has no approver role")
+
+
+def _may_decide(held: Held, staff: Staff, now: datetime) -> None:
+    may_decide_any(staff)
     if staff.municipality != held.municipality:
         raise ApprovalRefused("wrong_municipality", "the message belongs to another municipality")
     if staff.department != held.department:

@@ -128,6 +128,9 @@ class Services:
             "SESSHU_HUB__RELAY_INTERVAL_SECONDS": "0.5",
             # The desk tests talk plain HTTP to 127.0.0.1.
             "SESSHU_DESK__SECURE_COOKIES": "false",
+            # FastAPI's TestClient sends `Host: testserver`; the default allows only this
+            # machine's own names.
+            "SESSHU_DESK__ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
             "SESSHU_LOG_LEVEL": "WARNING",
         }
         return environment(self.place, self.ring_dir, **(defaults | extra))

@@ -8,7 +8,8 @@ locks its held row, so two approvers clicking at once are served in turn and the
 is released once; the release queues the journaled bytes and the hub's signed approval
 attestation in the outbox, which the relay publishes.
 
-    Desk = Accounts (accounts.py) + Viewing (viewing.py) + Decisions (held.py)
+    Desk = Accounts (accounts.py, on Sessions: sessions.py, with the log-in throttle of
+    throttle.py) + Viewing (viewing.py) + Decisions (held.py)
     + Trail (trail.py) + Pruning (retention.py) + Operations (operations.py: the
     operator console) + Redrives (redrives.py), on DeskBase (common.py: store, hub
     signer, clock, refusals)
@@ -18,6 +19,9 @@ StaffRow, ProvisionRow, read by field by the HTTP API, the pages and the CLI.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from hub.desk.accounts import Accounts
 from hub.desk.common import (
@@ -74,8 +78,11 @@ class Desk(Accounts, Viewing, Decisions, Trail, Pruning, Operations, Redrives):
     console and re-drives, on the desk's store."""
 
 
-async def open_desk(settings: Settings, *, pool_size: int = 2) -> Desk:
-    """The approval desk on its own small pool (creating and migrating the database)."""
+async def open_desk(
+    settings: Settings, *, pool_size: int = 2, clock: Callable[[], datetime] | None = None
+) -> Desk:
+    """The approval desk on its own small pool (creating and migrating the database);
+    `clock` for tests that move time (the throttle reads the audit log's times)."""
     dsn = settings.database.url.get_secret_value()
     await ensure_database(dsn)
     store = await PgDesk.connect(
@@ -86,5 +93,7 @@ async def open_desk(settings: Settings, *, pool_size: int = 2) -> Desk:
         settings.signing.hub_signer(),
         policy_version=load_policy(settings.routing.directory()).version,
         session_seconds=settings.desk.session_hours * 3600,
+        idle_seconds=settings.desk.idle_timeout_seconds,
         review_keys=review_keys(settings.desk.review_key_dir),
+        clock=clock or (lambda: datetime.now(UTC)),
     )

@@ -1,35 +1,23 @@
-"""Accounts and sessions: staff added and disabled, API tokens, log-in and log-out, each
-audited with its terminal (R16, R18, R29)."""
+"""Accounts: staff added and disabled and API tokens issued, each audited (R16, R18), on
+the log-in and sessions of sessions.py."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
-from typing import NoReturn
 
 from contracts.codes import LocalGovCode
 from hub import staff
 from hub.approvals import Role, Staff
-from hub.desk.common import (
-    LOCKOUT_FAILURES,
-    LOCKOUT_SECONDS,
-    DeskBase,
-    DeskError,
-    NotAuthenticated,
-    Terminal,
-    cli_actor,
-    cli_terminal,
-)
-from hub.store.desk import DeskTransaction
-from hub.store.rows import StaffRow, StaffWithPassword
-from observability.metrics import Desk as DeskMetrics
+from hub.desk.common import DeskError, NotAuthenticated, cli_actor, cli_terminal
+from hub.desk.sessions import Sessions
+from hub.store.rows import StaffRow
 
 __all__ = ["Accounts"]
 
 
-class Accounts(DeskBase):
-    """Staff accounts, sessions and API tokens."""
+class Accounts(Sessions):
+    """Staff accounts and API tokens, with log-in and sessions."""
 
     async def add_staff(
         self,
@@ -127,137 +115,9 @@ class Accounts(DeskBase):
             )
         return secret
 
-    async def login(self, user_id: str, password: str, terminal: Terminal) -> tuple[str, Staff]:
-        """Check a password and open a session: (session secret, account). Every try is
-        audited with the terminal (R29); a failure does not say which part was wrong."""
-        row = await self.store.staff(user_id) if staff.USER_ID.fullmatch(user_id) else None
-        # argon2 takes tens of milliseconds of CPU: off the event loop.
-        good = await asyncio.to_thread(
-            staff.check_password, row.password_hash if row else None, password
-        )
-        now = self._now()
-        locked = row is not None and (
-            await self.store.failed_logins(user_id, LOCKOUT_SECONDS) >= LOCKOUT_FAILURES
-        )
-        if row is None or not good or locked or row.disabled_at is not None:
-            await self._login_failed(user_id, row, _failure(row, good, locked), terminal, now)
-        async with self.store.transaction() as tx:
-            secret = await self._open(
-                tx, user_id, "session", None, terminal, seconds=self._session_seconds
-            )
-            await self._rehash_if_weak(tx, row, password)
-            await tx.audit(
-                at=now,
-                actor=user_id,
-                action="login",
-                subject=user_id,
-                municipality=row.municipality,
-                terminal=terminal.as_dict(),
-                detail={},
-            )
-        DeskMetrics.logins.labels("ok").inc()
-        return secret, row.as_staff()
-
-    async def _login_failed(
-        self,
-        user_id: str,
-        row: StaffWithPassword | None,
-        reason: str,
-        terminal: Terminal,
-        now: datetime,
-    ) -> NoReturn:
-        """Audit a failed log-in, then refuse it without saying which part was wrong."""
-        async with self.store.transaction() as tx:
-            await tx.audit(
-                at=now,
-                actor=user_id if row is not None else "unknown",
-                action="login.failed",
-                subject=user_id if row is not None else None,
-                municipality=row.municipality if row is not None else None,
-                terminal=terminal.as_dict(),
-                detail={"reason": reason},
-            )
-        DeskMetrics.logins.labels("locked_out" if reason == "locked_out" else "failed").inc()
-        if reason == "locked_out":
-            raise NotAuthenticated(
-                "too_many_attempts", "too many failed log-ins; try again in 15 minutes"
-            )
-        raise NotAuthenticated("login_failed", "user id or password is wrong, or disabled")
-
-    async def _rehash_if_weak(
-        self, tx: DeskTransaction, row: StaffWithPassword, password: str
-    ) -> None:
-        if row.password_hash is not None and staff.needs_rehash(row.password_hash):
-            # Hashed under weaker parameters than today's: now is the one moment the
-            # password is at hand to hash it again.
-            digest = await asyncio.to_thread(staff.rehash, password)
-            await self.store.set_password(tx, row.user_id, digest)
-
-    async def _open(
-        self,
-        tx: DeskTransaction,
-        user_id: str,
-        kind: str,
-        label: str | None,
-        terminal: Terminal,
-        *,
-        seconds: float,
-    ) -> str:
-        """A new session or token secret, stored as its digest only."""
-        secret = staff.new_secret()
-        await self.store.add_session(
-            tx,
-            digest=staff.secret_digest(secret),
-            user_id=user_id,
-            kind=kind,
-            label=label,
-            client=terminal.client,
-            agent=terminal.agent,
-            seconds=seconds,
-        )
-        return secret
-
-    async def logout(self, secret: str, terminal: Terminal) -> None:
-        """End a session (audited)."""
-        async with self.store.transaction() as tx:
-            user = await self.store.end_session(staff.secret_digest(secret), tx)
-            if user is None:
-                raise NotAuthenticated("not_signed_in", "no live session")
-            account = await self.store.staff(user)
-            await tx.audit(
-                at=self._now(),
-                actor=user,
-                action="logout",
-                subject=user,
-                municipality=account.municipality if account else None,
-                terminal=terminal.as_dict(),
-                detail={},
-            )
-
-    async def authenticate(self, secret: str | None) -> Staff:
-        """The account behind a session or token; NotAuthenticated if none or disabled."""
-        if not secret:
-            raise NotAuthenticated("not_signed_in", "sign in or send a token")
-        row = await self.store.session_staff(staff.secret_digest(secret))
-        if row is None:
-            raise NotAuthenticated("not_signed_in", "the session or token is unknown or ended")
-        account = row.as_staff()
-        if account.disabled:
-            raise NotAuthenticated("account_disabled", "the account is disabled")
-        return account
-
     async def staff_list(self) -> list[StaffRow]:
         """Every account (no password hashes)."""
         return await self.store.staff_list()
-
-
-def _failure(row: StaffWithPassword | None, good: bool, locked: bool) -> str:
-    """Why a log-in failed, for the audit row (never for the person trying)."""
-    if row is None:
-        return "unknown_user"
-    if locked:
-        return "locked_out"
-    return "bad_password" if not good else "account_disabled"
 
 
 def _checked_account(

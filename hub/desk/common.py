@@ -10,13 +10,14 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 from uuid import UUID
 
 from contracts.codes import SystemId, masked_my_numbers, writes_my_number
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.payloads import Payload
 from contracts.signing import Signer
-from hub.approvals import ApprovalRefused, Held
+from hub.approvals import ApprovalRefused
 from hub.desk.review import ReviewKeys, review_keys
 from hub.entries import JournalEntry, accepted
 from hub.store.desk import PgDesk
@@ -25,11 +26,10 @@ from routing.decision import Deliver
 __all__ = [
     "COMMENT_MAX",
     "FORBIDDEN_CODES",
+    "HIDDEN_CODES",
     "HUB_ACTOR",
     "HUB_INSTANCE",
     "JOURNAL_SEALED",
-    "LOCKOUT_FAILURES",
-    "LOCKOUT_SECONDS",
     "DeskBase",
     "DeskError",
     "Forbidden",
@@ -42,12 +42,11 @@ __all__ = [
     "cli_terminal",
     "message_uuid",
     "refusing",
+    "unknown_message",
 ]
 
+T = TypeVar("T")
 HUB_ACTOR = "system:hub"
-# Five failed log-ins of an account within 15 minutes lock it for the rest of the window.
-LOCKOUT_FAILURES = 5
-LOCKOUT_SECONDS = 15 * 60
 COMMENT_MAX = 500
 JOURNAL_SEALED = "journal.sealed"
 HUB_INSTANCE = "hub-desk"
@@ -145,17 +144,25 @@ def clean_comment(comment: str | None) -> str | None:
     return text
 
 
+def unknown_message() -> NotFound:
+    """The answer for a held message that does not exist, or that the asker may not know
+    of (another municipality's or department's): the same, so it tells neither apart."""
+    return NotFound("not_found", "no held message with that id")
+
+
 def message_uuid(value: str) -> str:
     try:
         return str(UUID(value))
     except ValueError:
-        raise NotFound("not_found", "no held message with that id") from None
+        raise unknown_message() from None
 
 
-def refusing(decide: Callable[[], Held]) -> Held:
+def refusing(decide: Callable[[], T]) -> T:
     try:
         return decide()
     except ApprovalRefused as exc:
+        if exc.code in HIDDEN_CODES:
+            raise unknown_message() from None
         status = Forbidden if exc.code in FORBIDDEN_CODES else Refused
         raise status(exc.code, exc.reason) from None
 
@@ -163,6 +170,9 @@ def refusing(decide: Callable[[], Held]) -> Held:
 FORBIDDEN_CODES = frozenset(
     {"account_disabled", "not_an_approver", "wrong_municipality", "wrong_department", "four_eyes"}
 )
+HIDDEN_CODES = frozenset({"wrong_municipality", "wrong_department"})
+"""Refusals about one message that would tell whoever may not see it that it exists: they
+are answered as an unknown id is (`unknown_message`)."""
 
 
 def hold_no_review_keys() -> ReviewKeys:
@@ -180,6 +190,7 @@ class DeskBase:
         *,
         policy_version: str,
         session_seconds: float = 8 * 3600,
+        idle_seconds: float = 15 * 60,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         review_keys: ReviewKeys | None = None,
     ) -> None:
@@ -190,6 +201,7 @@ class DeskBase:
         self._review_keys = review_keys or hold_no_review_keys()
         self._policy_version = policy_version
         self._session_seconds = session_seconds
+        self._idle_seconds = idle_seconds
         self._now = clock
 
     def _hub_signer(self) -> Signer:

@@ -18,12 +18,12 @@ from hub.approvals import Held, Staff
 from hub.desk.common import (
     HUB_ACTOR,
     DeskBase,
-    NotFound,
     Refused,
     Terminal,
     clean_comment,
     message_uuid,
     refusing,
+    unknown_message,
 )
 from hub.desk.review import Unreadable, readable
 from hub.entries import JournalEntry
@@ -74,6 +74,7 @@ class Decisions(DeskBase):
         attestation carries the digest of the provision the review copy shows, which the
         inquirer checks what it opens against."""
         signer = self._hub_signer()
+        refusing(lambda: approvals.may_decide_any(who))
         comment = clean_comment(comment)
         async with self.store.transaction() as tx:
             message = await self._locked(tx, message_id)
@@ -149,6 +150,7 @@ class Decisions(DeskBase):
         """Refuse a held message (a comment is required); its sender and its intended
         recipient get a rejection notice."""
         signer = self._hub_signer()
+        refusing(lambda: approvals.may_decide_any(who))
         comment = clean_comment(comment) or ""
         async with self.store.transaction() as tx:
             message = await self._locked(tx, message_id)
@@ -197,7 +199,7 @@ class Decisions(DeskBase):
     async def _locked(tx: DeskTransaction, message_id: str) -> HeldMessage:
         message = await tx.lock_held(message_uuid(message_id))
         if message is None:
-            raise NotFound("not_found", "no held message with that id")
+            raise unknown_message()
         return message
 
     async def _refuse(

@@ -16,9 +16,9 @@ from hub.desk.common import (
     DeskError,
     Forbidden,
     NotAuthenticated,
-    NotFound,
     Terminal,
     message_uuid,
+    unknown_message,
 )
 from hub.desk.review import ReviewView, Unreadable, readable
 from hub.store.rows import HeldMessage, HeldRow
@@ -72,16 +72,19 @@ def _pruned_facts(row: HeldRow) -> dict[str, Any]:
     }
 
 
+_VIEWERS = frozenset({Role.APPROVER, Role.AUDITOR, Role.ADMIN})
+
+
 class Viewing(DeskBase):
     """Held messages: list, show, reveal."""
 
     @staticmethod
-    def _may_see(who: Staff, municipality: str, *, admin_anywhere: bool = True) -> None:
-        # Admins may list any municipality's queue; content stays within one's own.
+    def _may_view_any(who: Staff) -> None:
+        # Checked before any message is looked up: the refusal tells nothing of one.
         if who.disabled:
             raise NotAuthenticated("account_disabled", "the account is disabled")
-        if municipality != who.municipality and not (admin_anywhere and Role.ADMIN in who.roles):
-            raise Forbidden("wrong_municipality", "the message belongs to another municipality")
+        if not who.roles & _VIEWERS:
+            raise Forbidden("not_an_approver", "only approvers, auditors and admins see them")
 
     async def held_list(
         self,
@@ -93,9 +96,17 @@ class Viewing(DeskBase):
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[HeldRow], int]:
-        """A page of held messages of a municipality (no content) and the total."""
+        """A page of held messages of a municipality (no content) and the total: an
+        approver's own department's (the default), any department's for an auditor, any
+        municipality's for an admin."""
+        self._may_view_any(who)
         code = municipality or who.municipality
-        self._may_see(who, code)
+        if code != who.municipality and Role.ADMIN not in who.roles:
+            raise Forbidden("wrong_municipality", "the queue of another municipality")
+        if not who.roles & {Role.AUDITOR, Role.ADMIN}:
+            if department not in (None, who.department):
+                raise Forbidden("wrong_department", "an approver's queue is their department's")
+            department = who.department
         if state is not None and state not in {s.value for s in HeldState}:
             raise DeskError(
                 "invalid_state", f"state: one of {', '.join(s.value for s in HeldState)}"
@@ -105,20 +116,21 @@ class Viewing(DeskBase):
     async def _message(self, message_id: str) -> HeldMessage:
         message = await self.store.held(message_uuid(message_id))
         if message is None:
-            raise NotFound("not_found", "no held message with that id")
+            raise unknown_message()
         return message
 
     async def show(self, who: Staff, message_id: str, terminal: Terminal) -> HeldView:
         """A held message as `who` may see it, audited: its facts for an auditor or an
-        admin of the municipality; the review copy too for one of its approvers."""
+        admin of the municipality; the review copy too for one of its approvers. Another
+        municipality's, or for an approver another department's, is not found."""
+        self._may_view_any(who)
         message = await self._message(message_id)
         row = message.row
-        self._may_see(who, row.municipality, admin_anywhere=False)
         deciding = Role.APPROVER in who.roles and who.department == row.department
-        if not (deciding or who.roles & {Role.AUDITOR, Role.ADMIN}):
-            if Role.APPROVER in who.roles:
-                raise Forbidden("wrong_department", "the message belongs to another department")
-            raise Forbidden("not_an_approver", "only its approvers and auditors see it")
+        if row.municipality != who.municipality or not (
+            deciding or who.roles & {Role.AUDITOR, Role.ADMIN}
+        ):
+            raise unknown_message()
         if message.canonical is None:  # decided long ago; retention removed its bytes
             return await self._shown(
                 who, row, terminal, facts=_pruned_facts(row), review=None, unreadable=PRUNED
@@ -162,13 +174,14 @@ class Viewing(DeskBase):
         """The full My Numbers of a held message's review copy, for an approver allowed to
         reveal them; audited with who, when, where from and which fields (never the
         numbers)."""
-        message = await self._message(message_id)
-        row = message.row
-        self._may_see(who, row.municipality, admin_anywhere=False)
+        if who.disabled:
+            raise NotAuthenticated("account_disabled", "the account is disabled")
         if Role.APPROVER not in who.roles or not who.may_reveal:
             raise Forbidden("may_not_reveal", "revealing My Number needs its own permission")
-        if row.department != who.department:
-            raise Forbidden("wrong_department", "the message belongs to another department")
+        message = await self._message(message_id)
+        row = message.row
+        if (row.municipality, row.department) != (who.municipality, who.department):
+            raise unknown_message()
         if message.canonical is None:
             raise DeskError("pruned", PRUNED)
         envelope = Envelope.model_validate_json(message.canonical)

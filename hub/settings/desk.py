@@ -1,14 +1,22 @@
-"""Settings of the approval desk: where it listens, its cookies and proxies, how long
-sessions and tokens last, how often the hub expires holds, seals the journal and takes up
-re-drives, and where the operator console reads queue depths."""
+"""Settings of the approval desk: where it listens, the host names it answers to, the
+largest body it reads, its cookies and proxies, how long sessions and tokens last, how
+often the hub expires holds, seals the journal and takes up re-drives, and where the
+operator console reads queue depths."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr
+from pydantic_settings import NoDecode
+
+from hub.settings.fields import split_list
 
 __all__ = ["DeskSettings"]
+
+HostNames = Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_list)]
+"""Host names; the environment holds them comma-separated ("desk.example,127.0.0.1")."""
 
 
 class DeskSettings(BaseModel):
@@ -20,6 +28,18 @@ class DeskSettings(BaseModel):
         default=True,
         description="mark the session cookie Secure (sent over HTTPS only); turn off only "
         "to try the desk over plain HTTP on this machine",
+    )
+    allowed_hosts: HostNames = Field(
+        default=("localhost", "127.0.0.1", "[::1]"),
+        description="comma-separated host names the desk answers to (the Host header; "
+        "http_host is added unless it is a wildcard address); a request naming another "
+        "is refused with 400, so a name rebound to this machine by DNS reaches nothing",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=16 * 1024,  # a log-in with the longest password, percent-encoded, fits
+        description="largest request body the desk reads, in bytes: a larger Content-Length "
+        "is refused with 413 at once, and a body without one is cut off once it passes this",
     )
     trusted_proxies: str = Field(
         default="",
@@ -33,6 +53,13 @@ class DeskSettings(BaseModel):
         "desk reads them, never a hub worker or an adapter",
     )
     session_hours: float = Field(default=8.0, gt=0, description="how long a log-in session lasts")
+    idle_timeout_seconds: float = Field(
+        default=900.0,
+        ge=60,  # above the ten seconds within which a session's last use is written
+        description="a log-in session unused for longer ends (signed out, audited): the page "
+        "shows personal data, so it must not stay open on an unattended screen; API tokens "
+        "have no idle timeout (tools use them on their own schedule)",
+    )
     api_token_days: float = Field(default=365.0, gt=0, description="how long an API token lasts")
     expiry_interval_seconds: float = Field(
         default=30.0, gt=0, description="how often the hub expires held messages past their time"

@@ -6,13 +6,16 @@ row (`hub.desk.accounts`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
 
 from hub.store.queries import query
-from hub.store.rows import StaffRow, StaffWithPassword
+from hub.store.rows import LockLimits, LoginLocks, StaffRow, StaffWithPassword
 from hub.store.statements import PoolStatements, TransactionStatements
-from storekit.translate import translated
+from storekit.translate import Connection, translated
 
-__all__ = ["AccountStatements"]
+__all__ = ["AccountStatements", "LoginTransaction"]
 
 
 class AccountStatements(PoolStatements):
@@ -82,18 +85,50 @@ class AccountStatements(PoolStatements):
                 query("session_add"), digest, user_id, kind, label, client, agent, seconds
             )
 
-    async def failed_logins(self, user_id: str, seconds: float) -> int:
-        """Failed log-ins of an account within the last `seconds`."""
+    async def login_locks(
+        self, user_id: str | None, client: str, now: datetime, limits: LockLimits
+    ) -> LoginLocks:
+        """The log-in locks holding at `now` for an account (None: an unknown id) at a
+        client address."""
         with translated():
-            return int(await self._pool.fetchval(query("failed_logins"), user_id, seconds))
+            return await _login_locks(self._pool, user_id, client, now, limits)
 
-    async def session_staff(self, digest: str) -> StaffRow | None:
-        """The account behind a live session or token."""
-        row = await self._fetchrow("session_staff", digest)
-        return None if row is None else StaffRow.of(row)
+    async def session_staff(
+        self, digest: str, *, idle_seconds: float, touch_seconds: float
+    ) -> tuple[StaffRow, bool] | None:
+        """The account behind a live session or token, and whether it is a session left
+        unused for over `idle_seconds`; one not left so is marked used now, unless it was
+        within `touch_seconds`."""
+        row = await self._fetchrow("session_staff", digest, idle_seconds, touch_seconds)
+        return None if row is None else (StaffRow.of(row), bool(row["idle"]))
 
     async def end_session(self, digest: str, tx: TransactionStatements) -> str | None:
         """End a session; the user id it belonged to, or None if it was not live."""
         with translated():
             user = await tx.connection.fetchval(query("session_end"), digest)
         return None if user is None else str(user)
+
+
+class LoginTransaction(TransactionStatements):
+    """A log-in's decision and its audit row, in one transaction."""
+
+    async def login_locks(
+        self, user_id: str | None, client: str, now: datetime, limits: LockLimits
+    ) -> LoginLocks:
+        """The locks holding, read under the audit chain's lock (which the try's audit row
+        takes anyway): tries at once are decided one after another, each counting the
+        ones before it, so a burst of guesses in parallel cannot outrun its count."""
+        with translated():
+            await self.connection.execute(query("audit_lock"))
+            return await _login_locks(self.connection, user_id, client, now, limits)
+
+
+async def _login_locks(
+    on: asyncpg.Pool | Connection,
+    user_id: str | None,
+    client: str,
+    now: datetime,
+    limits: LockLimits,
+) -> LoginLocks:
+    rows = await on.fetch(query("login_locks"), user_id, client, now, *limits)
+    return LoginLocks.of(dict(rows[0]))  # an aggregate: one row, whatever it counted

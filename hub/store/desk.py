@@ -8,7 +8,8 @@ the held row, so two approvers clicking at once are served one after the other.
     PgDesk = AccountStatements (accounts.py) + TrailReads (trail.py)
              + OperationsReads (operations.py) + JourneyReads (journey.py) + the held reads
     DeskTransaction = TrailTransaction (trail.py) + RetentionTransaction (retention.py)
-                      + RedriveTransaction (operations.py) + the held statements
+                      + RedriveTransaction (operations.py) + LoginTransaction
+                      (accounts.py) + the held statements
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from hub.entries import JournalEntry
-from hub.store.accounts import AccountStatements
+from hub.store.accounts import AccountStatements, LoginTransaction
 from hub.store.journey import JourneyReads
 from hub.store.operations import OperationsReads, RedriveTransaction
 from hub.store.postgres import MIGRATIONS_DIR, record_columns
@@ -33,7 +34,7 @@ from storekit.translate import translated
 __all__ = ["DeskTransaction", "PgDesk"]
 
 
-class DeskTransaction(TrailTransaction, RetentionTransaction, RedriveTransaction):
+class DeskTransaction(TrailTransaction, RetentionTransaction, RedriveTransaction, LoginTransaction):
     """Statements that commit together: a decision, its release and its audit rows."""
 
     async def lock_held(self, message_id: str) -> HeldMessage | None:

@@ -37,12 +37,23 @@ VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::float8));
 
 -- name: session_staff
 -- The account behind a live session or token; disabled accounts are returned too, so the
--- caller can say why it refuses them.
+-- caller can say why it refuses them. `idle`: a session (never a token) unused for over $2
+-- seconds, which the caller ends. Any other is marked used now, but not again within $3
+-- seconds: a page's burst of requests writes the row once, not once each.
+WITH live AS (
+    SELECT token_sha256, user_id, kind AS credential,
+           kind = 'session' AND last_used_at < now() - make_interval(secs => $2::float8) AS idle
+    FROM sessions
+    WHERE token_sha256 = $1 AND ended_at IS NULL AND expires_at > now()
+), used AS (
+    UPDATE sessions SET last_used_at = now()
+    WHERE token_sha256 IN (SELECT token_sha256 FROM live WHERE NOT idle)
+      AND last_used_at < now() - make_interval(secs => $3::float8)
+)
 SELECT st.user_id, st.kind, st.roles, st.municipality, st.department, st.may_reveal,
-       st.created_at, st.disabled_at, s.kind AS credential
-FROM sessions AS s
-JOIN staff AS st USING (user_id)
-WHERE s.token_sha256 = $1 AND s.ended_at IS NULL AND s.expires_at > now();
+       st.created_at, st.disabled_at, live.credential, live.idle
+FROM live
+JOIN staff AS st USING (user_id);
 
 -- name: session_end
 UPDATE sessions SET ended_at = now()
@@ -194,11 +205,44 @@ SELECT count(*) AS rows,
 FROM journal
 WHERE seq > $1 AND seq <= $2;
 
--- name: failed_logins
--- Recent failed log-ins of an account (throttling password guessing).
-SELECT count(*) FROM audit_log
-WHERE action = 'login.failed' AND subject = $1
-  AND at > now() - make_interval(secs => $2::float8);
+-- name: login_locks
+-- The log-in locks holding at $3 (the desk's clock, which wrote the audit rows) for
+-- account $1 (NULL: an unknown id) at client address $2 (hub/desk/throttle.py says why):
+-- a lock holds for $4 seconds after a failure that brought the failures counted within
+-- the $4 seconds up to it to its threshold: $5 of the account from the address, $6 from
+-- the address, $7 of the account from anywhere. The account's count only failures whose
+-- password was checked; the address's all but those the address lock refused. And
+-- whether the account logged in from the address within $8 seconds.
+WITH failures AS (
+    SELECT at,
+           coalesce(subject = $1 AND detail->>'reason' IN ('bad_password', 'account_disabled'),
+                    false) AS mine,
+           coalesce(terminal->>'client' = $2 AND detail->>'reason' <> 'client_locked_out',
+                    false) AS here
+    FROM audit_log
+    WHERE action = 'login.failed'
+      AND at > $3::timestamptz - make_interval(secs => 2 * $4::float8)
+      AND (subject = $1 OR terminal->>'client' = $2)
+), counted AS (
+    SELECT at, mine, here,
+           count(*) FILTER (WHERE mine AND here) OVER recent AS mine_here,
+           count(*) FILTER (WHERE here) OVER recent AS from_here,
+           count(*) FILTER (WHERE mine) OVER recent AS of_mine
+    FROM failures
+    WINDOW recent AS (
+        ORDER BY at RANGE BETWEEN make_interval(secs => $4::float8) PRECEDING AND CURRENT ROW
+    )
+)
+SELECT coalesce(bool_or(mine AND here AND mine_here >= $5), false) AS account_here,
+       coalesce(bool_or(here AND from_here >= $6), false) AS client,
+       coalesce(bool_or(mine AND of_mine >= $7), false) AS account,
+       EXISTS (
+           SELECT 1 FROM audit_log
+           WHERE action = 'login' AND subject = $1 AND terminal->>'client' = $2
+             AND at > $3::timestamptz - make_interval(secs => $8::float8)
+       ) AS known_terminal
+FROM counted
+WHERE at > $3::timestamptz - make_interval(secs => $4::float8);
 
 -- name: held_without_department
 -- Held rows written before held messages had a department (migration 0003).

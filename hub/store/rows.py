@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self, TypeVar
 
 from hub.approvals import Held, HeldState, Role, Staff
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = [
     "HeldMessage",
     "HeldRow",
+    "LockLimits",
+    "LoginLocks",
     "ProvisionDirection",
     "ProvisionRow",
     "ProvisionState",
@@ -154,6 +156,32 @@ class StaffWithPassword(StaffRow):
     """An account with its argon2id password hash (None for a system's), for log-in."""
 
     password_hash: str | None = field(repr=False)
+
+
+class LockLimits(NamedTuple):
+    """The log-in throttle's thresholds (`hub.desk.throttle` sets them and says why)."""
+
+    window_seconds: float
+    account_here: int
+    client: int
+    account: int
+    known_terminal_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLocks:
+    """The log-in locks holding for a try at an account (none for an unknown id) from a
+    client address, and whether the account logged in from that address before."""
+
+    account_here: bool
+    client: bool
+    account: bool
+    known_terminal: bool
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> Self:
+        """From the row of login_locks (desk.sql)."""
+        return _from_record(cls, record)
 
 
 @dataclass(frozen=True, slots=True)

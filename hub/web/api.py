@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -24,6 +23,7 @@ from hub.web.models import (
     Rejection,
     Revealed,
 )
+from hub.web.params import Municipality, Offset, Text, UtcMoment
 
 __all__ = ["router"]
 
@@ -57,11 +57,11 @@ async def api_held(
     *,
     staff: StaffDep,
     desk: DeskDep,
-    municipality: str | None = None,
-    department: str | None = None,
+    municipality: Municipality = None,
+    department: Text = None,
     state: HeldState | None = HeldState.HELD,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> HeldPage:
     rows, total = await desk.held_list(
         staff,
@@ -116,12 +116,12 @@ async def api_audit(
     *,
     staff: StaffDep,
     desk: DeskDep,
-    actor: str | None = None,
-    action: str | None = None,
-    subject: str | None = None,
-    since: datetime | None = None,
+    actor: Text = None,
+    action: Text = None,
+    subject: Text = None,
+    since: UtcMoment = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[AuditEntry]:
     rows = await desk.audit_search(
         staff,

@@ -3,15 +3,18 @@ pages for approvers, both on `hub.desk.Desk`.
 
 Every endpoint but /healthz and the log-in needs a live session (cookie, set by log-in) or
 an API token (`Authorization: Bearer ...`); the desk checks role, municipality and
-department. Forms carry a token derived from the session secret, so another site cannot
-post them on an approver's behalf (the cookie is also SameSite=Strict).
+department. Forms carry a token derived from the session secret, and every state-changing
+request a browser could send on another site's behalf must name the desk's own origin, so
+another site cannot post on an approver's behalf (the cookie is also SameSite=Strict);
+`hub.web.guards` holds that and the other guards: host names, body sizes, headers. No
+Swagger UI or ReDoc: they load their scripts from a CDN.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -26,7 +29,8 @@ from hub.errors import DatabaseUnavailable
 from hub.service import open_desk
 from hub.settings import Settings
 from hub.web import api, ops, pages
-from hub.web.common import templates
+from hub.web.common import COOKIE, templates
+from hub.web.guards import guard
 from hub.web.telemetry import count_requests, refresh_held_gauges
 
 __all__ = ["create_app"]
@@ -56,6 +60,8 @@ def create_app(settings: Settings, desk: Desk | None = None) -> FastAPI:
         version="1",
         lifespan=lifespan,
         description="Held messages (自動応答不可フラグ, R37), their approval, and the audit trail.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -66,8 +72,8 @@ def create_app(settings: Settings, desk: Desk | None = None) -> FastAPI:
     app.exception_handler(DeskError)(_desk_error)
     app.exception_handler(DatabaseUnavailable)(_database_away)
     app.exception_handler(RequestValidationError)(_bad_request)
-    app.middleware("http")(_security_headers)
-    app.middleware("http")(count_requests)
+    guard(app, settings.desk, cookie=COOKIE)
+    app.middleware("http")(count_requests)  # outermost: refusals are counted too
     if settings.telemetry.tracing:
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,static")
 
@@ -109,20 +115,3 @@ async def _bad_request(request: Request, exc: RequestValidationError) -> Respons
         for e in exc.errors()
     ]
     return JSONResponse({"code": "invalid_request", "detail": errors}, status_code=422)
-
-
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """No sniffing, framing or referrer; a CSP but on the docs; held content never cached."""
-    response = await call_next(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    if not request.url.path.startswith(("/docs", "/redoc")):
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"
-        )
-    if request.url.path.startswith(("/api/held", "/held")):
-        response.headers["Cache-Control"] = "no-store"
-    return response

@@ -4,12 +4,13 @@ answers, each answer built from the desk's own records."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from hub.approvals import Held, HeldState, Staff
 from hub.desk import HeldView, ProvisionDirection, ProvisionState
+from hub.web.params import printable
 
 __all__ = [
     "Account",
@@ -30,7 +31,7 @@ __all__ = [
 class LoginRequest(BaseModel):
     """Credentials of a person."""
 
-    user_id: str = Field(max_length=64)
+    user_id: Annotated[str, AfterValidator(printable)] = Field(max_length=64)
     password: str = Field(max_length=1024)
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import AfterValidator
 
 from hub.desk import DeskError
 from hub.journey import JourneyKey
@@ -21,6 +22,7 @@ from hub.store.operations import RedriveSelection
 from hub.web.common import DeskDep, StaffDep, csrf_token, secret_of, templates, terminal
 from hub.web.ops_api import api
 from hub.web.ops_common import DECISIONS, NO_STORE, WINDOWS, FilterDep, redrivable, when
+from hub.web.params import BIGINT_MAX, Seq, SeqAfter, printable
 from hub.web.queues import queue_depths
 
 __all__ = ["router"]
@@ -44,7 +46,12 @@ def _check_csrf(request: Request, token: str) -> None:
 
 @pages.get("/ops")
 async def ops_page(
-    *, request: Request, staff: StaffDep, desk: DeskDep, window: str = "1h", redrive: str = ""
+    *,
+    request: Request,
+    staff: StaffDep,
+    desk: DeskDep,
+    window: Annotated[str, Query(max_length=8)] = "1h",
+    redrive: Annotated[str, Query(pattern="^[0-9]{0,6}$")] = "",
 ) -> Response:
     window = window if window in WINDOWS else "1h"
     overview = await desk.overview(staff, window_seconds=WINDOWS[window])
@@ -77,7 +84,7 @@ async def messages_page(
     staff: StaffDep,
     desk: DeskDep,
     where: FilterDep,
-    after: Annotated[int | None, Query(ge=1)] = None,
+    after: SeqAfter = None,
 ) -> Response:
     lines, cursor = await desk.browse(staff, where, after=after)
     shown = {k: v for k, v in request.query_params.items() if k != "after" and v}
@@ -98,7 +105,12 @@ async def messages_page(
 
 @pages.get("/ops/messages/{seq}")
 async def message_page(
-    *, request: Request, seq: int, staff: StaffDep, desk: DeskDep, redrive: str = ""
+    *,
+    request: Request,
+    seq: Seq,
+    staff: StaffDep,
+    desk: DeskDep,
+    redrive: Annotated[str, Query(pattern="^(queued)?$")] = "",
 ) -> Response:
     journey = await desk.journey(staff, JourneyKey(f"#{seq}", seq=seq), terminal(request))
     hop = journey.hop(seq)
@@ -123,6 +135,8 @@ def _form_selection(
         seq = int(journal_seq) if journal_seq else None
     except ValueError:
         raise DeskError("invalid_selection", "journal_seq: a number") from None
+    if seq is not None and not 1 <= seq <= BIGINT_MAX:
+        raise DeskError("invalid_selection", "journal_seq: a journal row's seq")
     return RedriveSelection(
         journal_seq=seq,
         reason_code=reason_code or None,
@@ -132,7 +146,7 @@ def _form_selection(
     )
 
 
-FormText = Annotated[str, Form(max_length=64)]
+FormText = Annotated[str, Form(max_length=64), AfterValidator(printable)]
 
 
 @pages.post("/ops/redrive")

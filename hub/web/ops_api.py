@@ -23,6 +23,7 @@ from hub.web.ops_models import (
     RedriveQueued,
     RedriveRequest,
 )
+from hub.web.params import Seq, SeqAfter
 from hub.web.queues import queue_depths
 
 __all__ = ["api"]
@@ -47,7 +48,7 @@ async def api_messages(
     staff: StaffDep,
     desk: DeskDep,
     where: FilterDep,
-    after: Annotated[int | None, Query(ge=1, description="the `next` of the page before")] = None,
+    after: SeqAfter = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessagePage:
     lines, cursor = await desk.browse(staff, where, after=after, limit=limit)
@@ -57,7 +58,7 @@ async def api_messages(
 
 @api.get("/messages/{seq}")
 async def api_message(
-    *, seq: int, request: Request, response: Response, staff: StaffDep, desk: DeskDep
+    *, seq: Seq, request: Request, response: Response, staff: StaffDep, desk: DeskDep
 ) -> MessageOut:
     journey = await desk.journey(staff, JourneyKey(f"#{seq}", seq=seq), terminal(request))
     hop = journey.hop(seq)

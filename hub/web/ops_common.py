@@ -4,16 +4,18 @@ row may be re-driven, and the header that keeps every answer out of caches."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Query
+from pydantic import AfterValidator
 
 from hub.desk import DeskError
 from hub.journey import Hop, Journey
 from hub.redrive import REDRIVABLE
 from hub.store.operations import JournalFilter
+from hub.web.params import Text, in_utc, printable
 
 __all__ = [
     "DECISIONS",
@@ -30,18 +32,15 @@ WINDOWS = {"15m": 900.0, "1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
 DECISIONS = ("deliver", "hold", "reject")
 NO_STORE = {"Cache-Control": "no-store"}
 
-Text = Annotated[str | None, Query(max_length=64)]
-
 
 def when(text: str | None, name: str) -> datetime | None:
     """A time from a form or query (naive: UTC, as the console shows every time)."""
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text)
+        return in_utc(datetime.fromisoformat(text))
     except ValueError:
         raise DeskError("invalid_filter", f"{name}: a time like 2026-01-31T09:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _uuid(text: str | None, name: str) -> str | None:
@@ -53,19 +52,24 @@ def _uuid(text: str | None, name: str) -> str | None:
         raise DeskError("invalid_filter", f"{name}: a UUID") from None
 
 
+_PRINTABLE = AfterValidator(printable)
+
+
+def _text(description: str) -> Any:
+    return Query(max_length=64, description=description)
+
+
 def journal_filter(
     *,
     message_id: Text = None,
     correlation_id: Text = None,
     kind: Text = None,
-    sender: Annotated[str | None, Query(max_length=64, description="the sender's system")] = None,
-    recipient: Annotated[
-        str | None, Query(max_length=64, description="the recipient's system")
-    ] = None,
+    sender: Annotated[str | None, _text("the sender's system"), _PRINTABLE] = None,
+    recipient: Annotated[str | None, _text("the recipient's system"), _PRINTABLE] = None,
     decision: Text = None,
-    reason: Annotated[str | None, Query(max_length=64, description="a reason code")] = None,
-    since: Annotated[str | None, Query(max_length=64, description="ISO 8601; naive: UTC")] = None,
-    until: Annotated[str | None, Query(max_length=64, description="ISO 8601; naive: UTC")] = None,
+    reason: Annotated[str | None, _text("a reason code"), _PRINTABLE] = None,
+    since: Annotated[str | None, _text("ISO 8601; naive: UTC"), _PRINTABLE] = None,
+    until: Annotated[str | None, _text("ISO 8601; naive: UTC"), _PRINTABLE] = None,
 ) -> JournalFilter:
     """The browser's filters, empty ones unset; a bad one is `invalid_filter` (named)."""
     if decision and decision not in DECISIONS:

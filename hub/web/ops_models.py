@@ -4,13 +4,15 @@ built from the desk's own records (hub/desk/operations.py, hub/journey.py)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from hub.desk.operations import Overview
 from hub.desk.redrives import RedrivePreview
 from hub.journey import AuditEvent, Event, Hop, Journey, Record, Redrive
 from hub.store.operations import JournalLine
+from hub.web.params import BIGINT_MAX, in_utc, printable
 from hub.web.queues import QueueDepth, QueueDepths
 
 __all__ = [
@@ -147,11 +149,13 @@ class MessageOut(BaseModel):
 class RedriveRequest(BaseModel):
     """What to re-drive: one journal row, or a reason code (and a time range, a kind)."""
 
-    journal_seq: int | None = Field(default=None, ge=1)
-    reason_code: str | None = Field(default=None, max_length=64)
-    since: datetime | None = None
-    until: datetime | None = None
-    kind: str | None = Field(default=None, max_length=64)
+    journal_seq: int | None = Field(default=None, ge=1, le=BIGINT_MAX)
+    reason_code: Annotated[str | None, AfterValidator(printable)] = Field(
+        default=None, max_length=64
+    )
+    since: Annotated[datetime | None, AfterValidator(in_utc)] = None
+    until: Annotated[datetime | None, AfterValidator(in_utc)] = None
+    kind: Annotated[str | None, AfterValidator(printable)] = Field(default=None, max_length=64)
 
 
 class RedriveConfirm(RedriveRequest):

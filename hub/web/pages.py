@@ -8,10 +8,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import AfterValidator
 
-from hub.desk import NotAuthenticated
+from hub.desk import Forbidden, NotAuthenticated
 from hub.web.common import (
     COOKIE,
     DeskDep,
@@ -22,6 +23,7 @@ from hub.web.common import (
     templates,
     terminal,
 )
+from hub.web.params import printable
 
 __all__ = ["router"]
 
@@ -55,7 +57,7 @@ async def login_form(
     *,
     request: Request,
     desk: DeskDep,
-    user_id: Annotated[str, Form(max_length=64)],
+    user_id: Annotated[str, Form(max_length=64), AfterValidator(printable)],
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
     try:
@@ -80,9 +82,16 @@ async def logout_form(
 
 @router.get("/held", response_class=HTMLResponse)
 async def queue_page(
-    *, request: Request, staff: StaffDep, desk: DeskDep, done: str | None = None
+    *,
+    request: Request,
+    staff: StaffDep,
+    desk: DeskDep,
+    done: Annotated[str | None, Query(pattern="^(approved|rejected)$")] = None,
 ) -> Response:
-    held, total = await desk.held_list(staff, limit=200)
+    try:
+        held, total = await desk.held_list(staff, limit=200)
+    except Forbidden as exc:  # an operator, say: refused, with the way to the console
+        return _page(request, "error.html", {"account": staff, "error": exc}, exc.status)
     now = datetime.now(UTC)
     # (row, how long it has waited, how long it has left)
     rows = [(row, _age(now - row.held_at), _age(row.expires_at - now)) for row in held]

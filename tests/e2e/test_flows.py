@@ -989,7 +989,7 @@ async def test_f20_contractors_work_only_from_the_named_roster_and_are_logged(st
             password=PASSWORD,
         )
         _, session = await desk.login("vendor.tanaka", PASSWORD, terminal)
-        await desk.held_list(session)
+        await desk.overview(session, window_seconds=3600)  # an operator's work: the console
         with pytest.raises(NotAuthenticated):
             await desk.login("vendor.unknown", PASSWORD, terminal)
         await desk.disable_staff("vendor.tanaka", actor="admin.chikusei")

@@ -368,7 +368,7 @@ def _reject_with_a_comment(run: Run, transfer: Envelope) -> None:
     assert "masked    $.provision.my_number" in shown
     refused(run("held", "reject", message, "--as", "fujita"), "--comment")
     refused(run("held", "reject", message, "--as", "fujita", "--comment", "  "), "comment_required")
-    refused(run("held", "reject", message, "--as", "aoki", "--comment", "no"), "wrong_department")
+    refused(run("held", "reject", message, "--as", "aoki", "--comment", "no"), "not_found")
     rejected = run("held", "reject", message, "--as", "fujita", "--comment", "record incomplete")
     assert f"rejected {message} by fujita" in ok(rejected)
     shown = ok(run("held", "show", message, "--as", "fujita"))

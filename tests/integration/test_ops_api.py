@@ -71,7 +71,11 @@ def client(services: Services, policy_dir: Path) -> Iterator[TestClient]:
 
 
 def login(client: TestClient, user: str) -> dict[str, str]:
-    response = client.post("/api/session", json={"user_id": user, "password": PASSWORD})
+    response = client.post(
+        "/api/session",
+        json={"user_id": user, "password": PASSWORD},
+        headers={"Origin": "http://testserver"},  # as a browser on the desk's page would
+    )
     assert response.status_code == 200, response.text
     client.cookies.clear()
     return {"Authorization": f"Bearer {response.json()['token']}"}
