@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from datetime import UTC, datetime
 
 from opentelemetry import trace
 
-from contracts.codes import looks_like_my_number, masked_my_numbers
+from contracts.codes import masked_my_numbers
 
 __all__ = ["CONTEXT_FIELDS", "LIBRARY_LOGGERS", "JsonFormatter", "MaskMyNumbers", "configure"]
 
@@ -25,22 +24,19 @@ CONTEXT_FIELDS = ("message_id", "kind", "decision", "reason")
 """What a log call may add with `extra=`: ids, kinds, decisions, reason codes."""
 
 LIBRARY_LOGGERS = ("aiormq", "aio_pika", "asyncpg", "faststream", "pamqp")
-_TWELVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 
 
 class MaskMyNumbers(logging.Filter):
-    """Replaces every 12-digit run with a valid My Number check digit by `<my-number>`."""
+    """Replaces every My Number a message writes, however written (twelve digits with a
+    valid check digit, full-width or grouped: `contracts.codes.masked_my_numbers`), by
+    `<my-number>`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = masked_my_numbers(_TWELVE_DIGITS.sub(_mask, message))
+        masked = masked_my_numbers(message)
         if masked != message:
             record.msg, record.args = masked, None
         return True
-
-
-def _mask(match: re.Match[str]) -> str:
-    return "<my-number>" if looks_like_my_number(match.group()) else match.group()
 
 
 class JsonFormatter(logging.Formatter):

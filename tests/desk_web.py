@@ -4,6 +4,7 @@ and every route of the API and the pages."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from hub.approvals import Role
 from hub.service import open_desk
 from hub.web import ops, pages
+from hub.web.app import create_app
 from tests.harness import CHIKUSEI, PASSWORD, YUKI, Services
 
 ORIGIN = "http://testserver"
@@ -46,6 +48,15 @@ async def add_people(services: Services, policy_dir: Path) -> None:
             )
     finally:
         await desk.store.close()
+
+
+def desk_client(services: Services, policy_dir: Path) -> Iterator[TestClient]:
+    """A client of a desk app (not served) whose staff are PEOPLE: each test module's
+    `client` fixture (`client = pytest.fixture(desk_client, name="client")`)."""
+    asyncio.run(add_people(services, policy_dir))
+    app = create_app(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
+    with TestClient(app) as test_client:
+        yield test_client
 
 
 def bearer(client: TestClient, user: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ import json
 import select
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,8 @@ from tests.desk_web import (
     NOT_FOUND,
     ORIGIN,
     UNKNOWN,
-    add_people,
     bearer,
+    desk_client,
     every_route,
 )
 from tests.harness import PASSWORD, HubProcess, Services, free_ports
@@ -41,12 +41,7 @@ from tests.traffic import transfer_out
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def client(services: Services, policy_dir: Path) -> Iterator[TestClient]:
-    asyncio.run(add_people(services, policy_dir))
-    app = create_app(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
-    with TestClient(app) as test_client:
-        yield test_client
+client = pytest.fixture(desk_client, name="client")
 
 
 @pytest.fixture

@@ -6,28 +6,19 @@ security headers, and only to the desk's own host names."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.openapi.utils import get_openapi
 from fastapi.testclient import TestClient
 
-from hub.web.app import create_app
-from tests.desk_web import EVIL, ORIGIN, PAGES, add_people, bearer, url_of
-from tests.harness import Services
+from tests.desk_web import EVIL, ORIGIN, PAGES, bearer, desk_client, url_of
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def client(services: Services, policy_dir: Path) -> Iterator[TestClient]:
-    asyncio.run(add_people(services, policy_dir))
-    app = create_app(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
-    with TestClient(app) as test_client:
-        yield test_client
+client = pytest.fixture(desk_client, name="client")
 
 
 # -- hostile query parameters ------------------------------------------------------
