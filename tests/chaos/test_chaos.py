@@ -29,7 +29,9 @@ from tests.traffic import publish, signed_traffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
-MESSAGES = int(os.environ.get("SESSHU_CHAOS_MESSAGES", "20000"))
+# Enough that every failure below lands mid-stream (each test asserts it does), and no more:
+# the three streams are the longest tests of the suite.
+MESSAGES = int(os.environ.get("SESSHU_CHAOS_MESSAGES", "8000"))
 DESTINATIONS = (
     (SystemId.VRS, CHIKUSEI),
     (SystemId.VRS, YUKI),
@@ -161,22 +163,31 @@ async def test_sigkill_a_worker_five_times(services: Services) -> None:
 
 
 async def test_a_rabbitmq_restart_mid_stream(services: Services) -> None:
+    journaled_at_restart: list[int] = []
+
     async def restart(hub: HubProcess) -> HubProcess:
         await asyncio.sleep(3)
+        journaled_at_restart.append(await journaled(services))
         await asyncio.to_thread(restart_rabbitmq)
         return hub
 
     hub = await run_with_failure(services, restart)
     assert hub.stop() == 0, hub.log()
+    assert all(0 < n < MESSAGES for n in journaled_at_restart), journaled_at_restart
 
 
 async def test_postgresql_restarts_mid_stream(services: Services) -> None:
     # Twice: the second restart meets connections the pool got back after the first.
+    journaled_at_restart: list[int] = []
+
     async def restart(hub: HubProcess) -> HubProcess:
         for pause in (3, 4):
             await asyncio.sleep(pause)
+            journaled_at_restart.append(await journaled(services))
             await asyncio.to_thread(restart_postgres)
         return hub
 
     hub = await run_with_failure(services, restart)
     assert hub.stop() == 0, hub.log()
+    # Both restarts landed mid-stream, not before the first message or after the last.
+    assert all(0 < n < MESSAGES for n in journaled_at_restart), journaled_at_restart
