@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -21,6 +22,8 @@ __all__ = [
     "RECORD_COLUMNS",
     "RESIDENT_COLUMNS",
     "TARGET_COLUMNS",
+    "ActEntry",
+    "ActLog",
     "AdapterInbox",
     "FukuhonStore",
     "History",
@@ -143,6 +146,7 @@ RECORD_COLUMNS = (
     "retention_until",
     "subject",
     "reply_id",
+    "operator",
 )
 TARGET_COLUMNS = (
     "basic_code",
@@ -166,6 +170,26 @@ PERMIT_COLUMNS = (
     "expires_at",
     "correlation_id",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ActEntry:
+    """One line of an edge's act log: a row, who made it where, taken or refused and why."""
+
+    line: int
+    operator: str | None
+    terminal: str | None
+    outcome: str
+    reason: str | None
+
+
+class ActLog(Protocol):
+    """An edge's act log (R29/R31): every row of its request files, who made it, where,
+    taken or refused."""
+
+    async def log(self, operation: str, file_sha256: str, entries: Sequence[ActEntry]) -> None:
+        """Keep the entries of one file of one request folder; a line already kept stays."""
+        ...
 
 
 class ResidentRegister(Protocol):

@@ -167,6 +167,7 @@ async def _provisioned(place: Place, settings: Settings) -> dict[str, dict[str, 
         shc_url=settings.adapters.shc_issuer_url,
         tls_dir=settings.tls.dir,
         metrics_port=settings.telemetry.metrics_port or DEFAULT_METRICS_PORT,
+        roster_dir=settings.adapters.roster_dir,
     )
 
 

@@ -26,6 +26,7 @@ from adapters.nws.simulator import self_requests
 from adapters.vrs.simulator import site_readings, transfer_requests
 from hub.store.postgres import PgStore
 from stack.keys import card_authority
+from stack.rosters import COUNTER_CLERK, HEALTH_CLERK
 
 __all__ = ["FLOWS", "Day"]
 
@@ -83,13 +84,17 @@ class Day:
         back = chikusei.people[0]
         arrived = [chikusei.moved_in(m) for m in movers]
         went = yuki.moved_in(back)
-        self._drop(CHIKUSEI, "health_mgmt", "residents", "movers.csv", rows_csv(arrived))
-        self._drop(YUKI, "health_mgmt", "residents", "movers.csv", rows_csv([went]))
+        self._drop(
+            CHIKUSEI, "health_mgmt", "residents", "movers.csv", rows_csv(arrived, HEALTH_CLERK)
+        )
+        self._drop(YUKI, "health_mgmt", "residents", "movers.csv", rows_csv([went], HEALTH_CLERK))
         await self._until("target_registration", 4, "the movers registered")
         gone = [m | {"status": "moved_out", "status_on": "2026-11-20"} for m in movers]
-        self._drop(YUKI, "health_mgmt", "residents", "moved-out.csv", rows_csv(gone))
+        self._drop(YUKI, "health_mgmt", "residents", "moved-out.csv", rows_csv(gone, HEALTH_CLERK))
         left = back | {"status": "moved_out", "status_on": "2026-11-20"}
-        self._drop(CHIKUSEI, "health_mgmt", "residents", "moved-out.csv", rows_csv([left]))
+        self._drop(
+            CHIKUSEI, "health_mgmt", "residents", "moved-out.csv", rows_csv([left], HEALTH_CLERK)
+        )
         await self._until("resident_status_flag", 3, "the moved-out flags")
         self.say("afternoon: 3 people moved; VRS flagged them moved out where they left (F16)")
         await self._vaccinations(chikusei, yuki, movers)
@@ -101,7 +106,11 @@ class Day:
     async def _morning(self, chikusei: Town, yuki: Town) -> None:
         for town in (chikusei, yuki):
             self._drop(
-                town.city, "health_mgmt", "residents", "residents.csv", rows_csv(town.residents(24))
+                town.city,
+                "health_mgmt",
+                "residents",
+                "residents.csv",
+                rows_csv(town.residents(24), HEALTH_CLERK),
             )
         await self._until("target_registration", 2, "targets and tickets registered in VRS")
         await self._until("linkage_registration", 48, "a 符号 for every resident")
@@ -110,13 +119,13 @@ class Day:
     async def _vaccinations(self, chikusei: Town, yuki: Town, movers: list[dict[str, Any]]) -> None:
         for town in (chikusei, yuki):
             doses = [(p["ticket_number"], n) for p in town.people[:8] for n in (1, 2)]
-            self._drop(town.city, "vrs", "doses", "site.csv", site_readings(doses))
+            self._drop(town.city, "vrs", "doses", "site.csv", site_readings(doses, COUNTER_CLERK))
             self._drop(
                 town.city,
                 "health_mgmt",
                 "records",
                 "clinic.csv",
-                town.returned_forms(town.people[:10], bad=1),
+                town.returned_forms(town.people[:10], bad=1, by=HEALTH_CLERK),
             )
         await self._until("dose_record", 32, "the doses read at the sites")
         await self._until("fukuhon_registration", 68, "the 副本 registered")
@@ -127,8 +136,20 @@ class Day:
         )
 
     async def _transfers(self, arrived: list[dict[str, Any]], went: dict[str, Any]) -> None:
-        self._drop(CHIKUSEI, "vrs", "transfer_in", "counter.csv", transfer_requests(arrived, YUKI))
-        self._drop(YUKI, "vrs", "transfer_in", "counter.csv", transfer_requests([went], CHIKUSEI))
+        self._drop(
+            CHIKUSEI,
+            "vrs",
+            "transfer_in",
+            "counter.csv",
+            transfer_requests(arrived, YUKI, COUNTER_CLERK),
+        )
+        self._drop(
+            YUKI,
+            "vrs",
+            "transfer_in",
+            "counter.csv",
+            transfer_requests([went], CHIKUSEI, COUNTER_CLERK),
+        )
         await self._until("transfer_out_provision", 3, "the former cities' answers")
         self.say("counter: 3 transfer-in inquiries answered by the former cities (F14 F15)")
 
@@ -138,7 +159,7 @@ class Day:
             "health_mgmt",
             "inquiries",
             "ask.csv",
-            f"person,provider\r\n{mover['person']},{YUKI}\r\n".encode(),
+            rows_csv([{"person": mover["person"], "provider": YUKI}], HEALTH_CLERK),
         )
         await self._until("provision_response", 1, "Yuki's reply")
         self.say(

@@ -26,6 +26,7 @@ from adapters.intermediate.bridge import IntermediateServer
 from adapters.intermediate.retention import Retention
 from adapters.kiosk.bridge import CertificateCenter
 from adapters.kiosk.edge import kiosk_app
+from adapters.kit.acts import RosterFile
 from adapters.kit.bridge import Bridge, Broker, make_broker
 from adapters.kit.handlers import dispatch
 from adapters.kit.permits import NetworkList
@@ -34,7 +35,13 @@ from adapters.nws.edge import PortalEdge, PortalNotices
 from adapters.store.db import AdapterDb
 from adapters.store.intermediate import PgFukuhon, PgLinkage
 from adapters.store.retention import DOSES, RECORDS
-from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
+from adapters.store.systems import (
+    PgActLog,
+    PgIntermediateBook,
+    PgNetworkBook,
+    PgResidents,
+    PgVrsBook,
+)
 from adapters.vrs.bridge import Vrs
 from adapters.vrs.edge import VrsEdge
 from contracts.codes import SystemId
@@ -72,6 +79,11 @@ class _System:
     app: object | None = None
 
 
+def roster_for(settings: Settings, city: str) -> RosterFile:
+    """The city's roster file, which its health-management and VRS edges check."""
+    return RosterFile(settings.adapters.roster_dir / f"{city}.toml")
+
+
 def _wire(
     settings: Settings, party: Party, ring: KeyRing, db: AdapterDb, broker: Broker
 ) -> _System:
@@ -97,7 +109,9 @@ def _wire(
     if party.system is SystemId.HEALTH_MGMT:
         keys = city_data_keys(settings, city)
         health = HealthMgmt(bridge, PgResidents(db, keys), OutFolder(root / "health_mgmt"))
-        edge = HealthMgmtEdge(health, root / "health_mgmt").prepare()
+        edge = HealthMgmtEdge(
+            health, root / "health_mgmt", roster_for(settings, city), PgActLog(db, "ims")
+        ).prepare()
         doses = functools.partial(prune, root / "health_mgmt", kinds=(DOSES,))
         return _System(health, [(edge.poll, interval), (doses, every)])
     if party.system is SystemId.INTERMEDIATE:
@@ -122,7 +136,8 @@ def _wire(
         )
         consent = city not in settings.adapters.consent_not_required
         vrs = Vrs(bridge, PgVrsBook(db, city_data_keys(settings, city)), issuer, consent, authority)
-        return _System(vrs, [(VrsEdge(vrs, root / "vrs").prepare().poll, interval)])
+        vrs_edge = VrsEdge(vrs, root / "vrs", roster_for(settings, city), PgActLog(db, "vrs"))
+        return _System(vrs, [(vrs_edge.prepare().poll, interval)])
     center = CertificateCenter(
         bridge,
         authority,

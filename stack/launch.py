@@ -17,6 +17,7 @@ from stack.keys import keys_for, party_folder, provision_keys
 from stack.parties import parties_of
 from stack.processes import process_of
 from stack.provision import Place
+from stack.rosters import provision_rosters
 from stack.tls import write_atomically
 
 __all__ = [
@@ -38,14 +39,18 @@ async def party_envs(
     shc_url: str = "",
     tls_dir: Path | None = None,
     metrics_port: int | None = None,
+    roster_dir: Path | None = None,
 ) -> dict[str, dict[str, str]]:
     """Every party's keys (made where missing), broker user and database role (the
     databases made and migrated by the place's admin); each process's own settings, by
     process name (`stack.processes.stack_commands`). With `tls_dir` (`sesshu tls init`'s),
     the desk and each certificate center serve HTTPS, each with a copy of its server
     certificate and key in its own folder. With `metrics_port`, each process serves its
-    `/metrics` on its own port from it (`metrics_ports`)."""
+    `/metrics` on its own port from it (`metrics_ports`). With `roster_dir`, every city's
+    roster there (the demo's, where one is missing: `stack.rosters`), given to each process."""
     provision_keys(cities, key_root, ring_dir, shc_url=shc_url)
+    if roster_dir is not None:
+        provision_rosters(cities, roster_dir)
     ring = KeyRing.load(ring_dir)
     parties = parties_of(cities)
     logins = await place.grant_broker(parties)
@@ -59,6 +64,8 @@ async def party_envs(
             "SESSHU_DATABASE__URL": own(place.database_url),
             "SESSHU_ADAPTERS__DATABASE_URL": own(place.adapters_database_url),
         }
+        if roster_dir is not None:
+            env["SESSHU_ADAPTERS__ROSTER_DIR"] = str(roster_dir)
         if party in logins:
             env["SESSHU_AMQP__URL"] = logins[party].url(place.amqp_url)
         if party.system is SystemId.DESK:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal, Protocol
@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from adapters.kit.acts import Act, operator_of
 from adapters.kit.bridge import Bridge
 from adapters.kit.handlers import Handler, LineIds, payload_of
 from adapters.kit.rows import RowError
@@ -44,6 +45,7 @@ __all__ = ["Due", "HealthMgmt", "InquiryRow", "Output", "ResidentRow"]
 
 log = logging.getLogger("sesshu.adapters.health_mgmt")
 HISTORY = "vaccination.history"
+_NOBODY: Mapping[int, Act] = {}
 
 
 class ResidentRow(BaseModel):
@@ -125,10 +127,11 @@ class HealthMgmt:
     # --- what the edge hands over ---------------------------------------------------------
 
     async def register_residents(
-        self, rows: Sequence[Due], ids: LineIds
+        self, rows: Sequence[Due], ids: LineIds, by: Mapping[int, Act] = _NOBODY
     ) -> tuple[list[Due], list[RowError]]:
         """F1 (with F5, F16) for the good rows of one residents file: (the people due, the
-        rows refused). What is sent for a person is decided by what was already sent for
+        rows refused); what each row sends names its operator (`by`). What is sent for a
+        person is decided by what was already sent for
         them (marked once confirmed), so handling the file again after a failed send sends
         what is missing and nothing twice."""
         due: list[Due] = []
@@ -143,15 +146,16 @@ class HealthMgmt:
             sent = await self.residents.get(str(row.person))
             if sent is None:  # only another process deleting it between the two reads
                 continue
+            operator = operator_of(by, line)
             if not sent["coded"]:
-                await self._register_fukuhon(str(row.person), ids, line, with_doses=False)
+                await self._register_fukuhon(str(row.person), ids, line, operator, with_doses=False)
             if row.status != "resident" and sent["targeted"] and sent["flagged"] != row.status:
-                await self._flag(row, ids, line)
+                await self._flag(row, ids, line, operator)
             if row.status == "resident" and sent["ticket_number"] and not sent["targeted"]:
                 due.append((line, row))
         return due, refused
 
-    async def _flag(self, row: ResidentRow, ids: LineIds, line: int) -> None:
+    async def _flag(self, row: ResidentRow, ids: LineIds, line: int, operator: str | None) -> None:
         flag = ResidentStatusFlag(
             basic_code=row.basic_code,
             ticket_number=row.ticket_number,
@@ -164,12 +168,36 @@ class HealthMgmt:
             procedure="S19-16",
             data_item="covid.resident_status",
             message_id=ids(line, f"flag-{row.status}"),
+            operator=operator,
         )
         await self.residents.mark_flagged(str(row.person), row.status)
 
-    async def register_targets(self, due: Sequence[Due], ids: LineIds) -> None:
+    async def register_targets(
+        self, due: Sequence[Due], ids: LineIds, by: Mapping[int, Act] = _NOBODY
+    ) -> None:
         """F11 and F2: the people due registered with VRS with their tickets, in batches
-        of 1000, and a notice for each through the intermediate server; then marked."""
+        of 1000 (one operator's rows to a batch), and a notice for each through the
+        intermediate server; then marked."""
+        by_operator: dict[str | None, list[Due]] = {}
+        for line, row in due:
+            by_operator.setdefault(operator_of(by, line), []).append((line, row))
+        for operator, theirs in by_operator.items():
+            await self._targets(theirs, ids, operator)
+        for line, row in due:
+            notice = ResidentNotice(
+                notice_id=ids(line, "notice"), person=row.person, notice_type="vaccination_due"
+            )
+            await self.bridge.send(
+                notice,
+                to=SystemId.INTERMEDIATE,
+                procedure="B2-115-2",
+                data_item="notice.vaccination",
+                message_id=ids(line, "notice-message"),
+                operator=operator_of(by, line),
+            )
+        await self.residents.mark_targeted([str(row.person) for _, row in due])
+
+    async def _targets(self, due: Sequence[Due], ids: LineIds, operator: str | None) -> None:
         targets = tuple(
             TargetPerson(
                 basic_code=row.basic_code,
@@ -198,22 +226,14 @@ class HealthMgmt:
                 procedure="S19-16",
                 data_item="covid.target",
                 message_id=ids(0, f"target-batch:{batch}"),
+                operator=operator,
             )
-        for line, row in due:
-            notice = ResidentNotice(
-                notice_id=ids(line, "notice"), person=row.person, notice_type="vaccination_due"
-            )
-            await self.bridge.send(
-                notice,
-                to=SystemId.INTERMEDIATE,
-                procedure="B2-115-2",
-                data_item="notice.vaccination",
-                message_id=ids(line, "notice-message"),
-            )
-        await self.residents.mark_targeted([str(row.person) for _, row in due])
 
     async def record_doses(
-        self, records: Sequence[tuple[int, VaccinationRecord]], ids: LineIds
+        self,
+        records: Sequence[tuple[int, VaccinationRecord]],
+        ids: LineIds,
+        by: Mapping[int, Act] = _NOBODY,
     ) -> list[RowError]:
         """F3 then F4 for the good rows of one 予診票 batch: record each row's dose,
         register each person's 副本; the rows refused (no such resident)."""
@@ -234,11 +254,17 @@ class HealthMgmt:
             await self.residents.put_dose(resident["person"], dose.model_dump())
             touched.setdefault(resident["person"], line)
         for person, line in touched.items():
-            await self._register_fukuhon(person, ids, line)
+            await self._register_fukuhon(person, ids, line, operator_of(by, line))
         return refused
 
     async def _register_fukuhon(
-        self, person: str, ids: LineIds, line: int, *, with_doses: bool = True
+        self,
+        person: str,
+        ids: LineIds,
+        line: int,
+        operator: str | None,
+        *,
+        with_doses: bool = True,
     ) -> None:
         """F4, and F5 the first time: the 符号 acquisition information of a new subject."""
         resident = await self.residents.get(person)
@@ -258,12 +284,19 @@ class HealthMgmt:
             procedure="B2-115-2",
             data_item=HISTORY,
             message_id=ids(line, f"fukuhon-{person}"),
+            operator=operator,
         )
         if not resident["coded"]:
             await self.residents.mark_coded(person)
 
-    async def inquire(self, rows: Sequence[tuple[int, InquiryRow]], ids: LineIds) -> None:
-        """F6: one inquiry per row, through our intermediate server and the network."""
+    async def inquire(
+        self,
+        rows: Sequence[tuple[int, InquiryRow]],
+        ids: LineIds,
+        by: Mapping[int, Act] = _NOBODY,
+    ) -> None:
+        """F6: one inquiry per row, through our intermediate server and the network, each
+        naming the staff account that asked."""
         for line, row in rows:
             inquiry = InquiryRequest(
                 inquiry_id=ids(line, "inquiry"),
@@ -277,6 +310,7 @@ class HealthMgmt:
                 procedure="B2-115-2",
                 data_item=HISTORY,
                 message_id=ids(line, "inquiry-message"),
+                operator=operator_of(by, line),
             )
 
     # --- deliveries -----------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """`sesshu import records FILE`: a batch of 予診票 results sent by hand (F3 to F4), with a
-progress bar on a terminal; `sesshu import watch DIR` serves the drop folder.
+progress bar on a terminal; `sesshu import watch DIR` serves the drop folder. Every row
+names who keyed it in and where (`操作者`, `端末`), checked against the city's roster
+(`SESSHU_ADAPTERS__ROSTER_DIR`) as at the edge's folders, and sent as `sender.operator`.
 
 Each good row goes to the municipality's intermediate server as a signed
 `vaccination_record` (B1-10, 副本 registration follows there). Rows keep stable message
@@ -22,6 +24,7 @@ from rich.progress import Progress, TaskID
 from adapters.health_mgmt.edge import DropFolder
 from adapters.health_mgmt.records_csv import Batch
 from adapters.kit import counts
+from adapters.kit.acts import ActCheck, RosterFile, tokyo_today
 from adapters.kit.bridge import make_broker, publish_signed
 from contracts.codes import CodeError, LocalGovCode, SystemId
 from contracts.envelope import Envelope, Party, Recipient
@@ -39,10 +42,17 @@ PROCEDURE, DATA_ITEM = "B1-10", "vaccination.record"
 
 
 def record_envelope(
-    record: VaccinationRecord, message_id: UUID, municipality: str, sender: Sender, ring: KeyRing
+    record: VaccinationRecord,
+    message_id: UUID,
+    municipality: str,
+    sender: Sender,
+    ring: KeyRing,
+    *,
+    operator: str | None = None,
 ) -> Envelope:
     """One imported row as the signed envelope the health-management system sends, sealed
-    to the city's intermediate server (a record identifies a person)."""
+    to the city's intermediate server (a record identifies a person), naming the staff
+    account that keyed it in (`sender.operator`)."""
     return sender.signer.sign(
         addressed_envelope(
             ring,
@@ -50,7 +60,7 @@ def record_envelope(
             secret=sender.secret,
             message_id=message_id,
             municipality=municipality,
-            sender=Party(system=SystemId.HEALTH_MGMT, instance=sender.instance),
+            sender=Party(system=SystemId.HEALTH_MGMT, instance=sender.instance, operator=operator),
             recipient=Recipient(system=SystemId.INTERMEDIATE, municipality=municipality),
             procedure=PROCEDURE,
             data_items=(DATA_ITEM,),
@@ -80,6 +90,13 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _folder(root: Path, settings: Settings, code: str) -> DropFolder:
+    """The drop folder, each batch's rows checked against the city's roster (操作者, 端末:
+    the account that keyed the row in and its terminal, R16, R26/R27)."""
+    roster = RosterFile(settings.adapters.roster_dir / f"{code}.toml")
+    return DropFolder(root, lambda: ActCheck(roster.gate(), (PROCEDURE,), tokyo_today()))
+
+
 def _signer(key: Path) -> Signer:
     try:
         return Signer.from_file(key)
@@ -95,8 +112,12 @@ async def _send(
     await broker.connect()
     try:
 
-        async def publish(record: VaccinationRecord, message_id: UUID) -> None:
-            envelope = record_envelope(record, message_id, municipality, sender, ring)
+        async def publish(
+            record: VaccinationRecord, message_id: UUID, operator: str | None
+        ) -> None:
+            envelope = record_envelope(
+                record, message_id, municipality, sender, ring, operator=operator
+            )
             await publish_signed(
                 broker, envelope, confirm_within=settings.amqp.publish_timeout_seconds
             )
@@ -131,11 +152,12 @@ def import_records(
         code = str(LocalGovCode(municipality))
     except CodeError as exc:
         raise typer.BadParameter(str(exc), param_hint="--municipality") from None
-    signer, drop = _signer(key), DropFolder(folder).prepare()
+    settings = _settings()
+    signer, drop = _signer(key), _folder(folder, settings, code).prepare()
     staged = drop.inbox / file.name
     if file.resolve() != staged.resolve():
         shutil.copy2(file, staged)  # keeps the mtime, so the message ids stay stable
-    (batch,) = asyncio.run(_send(_settings(), drop, [staged], code, signer))
+    (batch,) = asyncio.run(_send(settings, drop, [staged], code, signer))
     typer.echo(
         f"{file.name}: {len(batch.records)} row(s) sent, {batch.bad_lines} rejected "
         f"(encoding {batch.encoding}); result in {folder / 'results' / (file.stem + '.result.csv')}"
@@ -160,7 +182,8 @@ def import_watch(
         code = str(LocalGovCode(municipality))
     except CodeError as exc:
         raise typer.BadParameter(str(exc), param_hint="--municipality") from None
-    signer, drop, settings = _signer(key), DropFolder(folder).prepare(), _settings()
+    settings = _settings()
+    signer, drop = _signer(key), _folder(folder, settings, code).prepare()
     typer.echo(f"watching {drop.inbox} (Ctrl-C stops)")
     try:
         asyncio.run(_watch(settings, drop, code, signer, interval))

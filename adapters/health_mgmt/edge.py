@@ -11,6 +11,10 @@ row with line, field and reason, never the cell) and `done/` (the file, once ans
     records      returned 予診票 results (F3): `HealthMgmt.record_doses`
     inquiries    `person,provider` rows (F6): `HealthMgmt.inquire`
 
+Every row of those three also names the staff account that made it and its terminal
+(`operator`, `terminal`), checked against the city's roster before anything is sent, and
+every row, taken or refused, goes into the edge's act log (adapters/kit/acts.py).
+
 `HealthMgmtEdge` serves those three for the bridge side (`bridge.HealthMgmt`), which
 hands what is delivered to `OutFolder`: `out/<kind>/<message id>.json` as it came, the
 VRS exports as Shift_JIS CSV in `out/vaccination_export/` (F13).
@@ -32,7 +36,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -40,12 +44,23 @@ from adapters.health_mgmt.bridge import Due, HealthMgmt, InquiryRow, ResidentRow
 from adapters.health_mgmt.export_csv import export_csv
 from adapters.health_mgmt.records_csv import Batch, read_batch, result_csv
 from adapters.kit import counts, folders
+from adapters.kit.acts import ActCheck, RosterFile, log_acts, operator_of, tokyo_today
 from adapters.kit.folders import Source
 from adapters.kit.rows import Rows, read_rows, rows_result, tally
+from adapters.ports import ActLog
 from contracts.envelope import stable_message_id
 from contracts.payloads import Payload, VaccinationExport, VaccinationRecord
 
 __all__ = ["DropFolder", "HealthMgmtEdge", "OutFolder", "Publish", "row_message_id"]
+
+
+# The procedures (事務) each folder's rows send under: the account's department must
+# manage every one (R28, R32–R34).
+PROCEDURES = {
+    "residents": ("B2-115-2", "S19-16"),
+    "records": ("B2-115-2",),
+    "inquiries": ("B2-115-2",),
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,12 @@ class HealthMgmtEdge:
 
     system: HealthMgmt
     root: Path
+    roster: RosterFile
+    acts: ActLog
+    today: Callable[[], date] = tokyo_today
+
+    def _check(self, folder: str) -> ActCheck:
+        return ActCheck(self.roster.gate(), PROCEDURES[folder], self.today())
 
     def prepare(self) -> HealthMgmtEdge:
         """Create the request folders."""
@@ -73,30 +94,33 @@ class HealthMgmtEdge:
 
     async def import_residents(self, source: Source) -> str:
         """F1 (with F2, F5, F11, F16) for one residents file; its result file."""
-        rows = read_rows(source.data, ResidentRow)
-        due, refused = await self.system.register_residents(rows.good, source.stable_id)
+        rows = read_rows(source.data, ResidentRow, self._check("residents"))
+        due, refused = await self.system.register_residents(rows.good, source.stable_id, rows.acts)
         if due:
             # Printed before the people are marked registered: a file handled again after
             # a crash prints them again rather than never.
             OutFolder(self.root).print_run(due, Path(source.name).stem)
-            await self.system.register_targets(due, source.stable_id)
+            await self.system.register_targets(due, source.stable_id, rows.acts)
+        await log_acts(self.acts, "residents", source.data, rows, refused)
         counts.rows(self.system.bridge, tally(rows, refused))
         return rows_result(rows, source.name, refused)
 
     async def import_records(self, source: Source) -> str:
         """F3 then F4 for one 予診票 batch; its result file."""
-        batch = read_batch(source.data)
-        refused = await self.system.record_doses(batch.records, source.stable_id)
+        batch = read_batch(source.data, self._check("records"))
+        refused = await self.system.record_doses(batch.records, source.stable_id, batch.acts)
         lines = {error.line for error in refused}
         batch.records = [(line, record) for line, record in batch.records if line not in lines]
+        await log_acts(self.acts, "records", source.data, batch, refused)
         batch.errors += refused
         counts.rows(self.system.bridge, batch.tally)
         return result_csv(batch, source.name)
 
     async def import_inquiries(self, source: Source) -> str:
         """F6 for one inquiries file; its result file."""
-        rows: Rows[InquiryRow] = read_rows(source.data, InquiryRow)
-        await self.system.inquire(rows.good, source.stable_id)
+        rows: Rows[InquiryRow] = read_rows(source.data, InquiryRow, self._check("inquiries"))
+        await self.system.inquire(rows.good, source.stable_id, rows.acts)
+        await log_acts(self.acts, "inquiries", source.data, rows)
         counts.rows(self.system.bridge, tally(rows))
         return rows_result(rows, source.name)
 
@@ -135,8 +159,9 @@ class OutFolder:
         partial.replace(folder / name)
 
 
-Publish = Callable[[VaccinationRecord, UUID], Awaitable[None]]
-"""Sends one record under the given message id; returns once the broker confirmed it."""
+Publish = Callable[[VaccinationRecord, UUID, str | None], Awaitable[None]]
+"""Sends one record under the given message id, as made by the operator given (None: by no
+person); returns once the broker confirmed it."""
 Progress = Callable[[int, int], None]
 """Told (rows sent so far, good rows in the batch) as a batch goes out."""
 
@@ -148,9 +173,12 @@ def row_message_id(data: bytes, line: int, modified: datetime) -> UUID:
 
 @dataclass(frozen=True)
 class DropFolder:
-    """The 予診票 drop folder of `sesshu import records`: inbox, results and done."""
+    """The 予診票 drop folder of `sesshu import records`: inbox, results and done. With a
+    `check` (the city's roster, read at each batch), every row must name the staff account
+    that keyed it in and the terminal, as at the edge's own folders (R16, R26/R27)."""
 
     root: Path
+    check: Callable[[], ActCheck] | None = None
 
     @property
     def inbox(self) -> Path:
@@ -172,9 +200,11 @@ class DropFolder:
     ) -> Batch:
         """Publish a batch's good rows, write its result file, then move it to done/."""
         data, modified = await asyncio.to_thread(_load, path)
-        batch = read_batch(data)
+        batch = read_batch(data, None if self.check is None else self.check())
         for sent, (line, record) in enumerate(batch.records, start=1):
-            await publish(record, row_message_id(data, line, modified))
+            await publish(
+                record, row_message_id(data, line, modified), operator_of(batch.acts, line)
+            )
             if progress is not None:
                 progress(sent, len(batch.records))
         await asyncio.to_thread(self._finish, path, result_csv(batch, path.name))

@@ -22,6 +22,7 @@ from datetime import date
 
 from pydantic import ValidationError
 
+from adapters.kit.acts import ACT_COLUMNS, Act, ActCheck
 from adapters.kit.rows import RowError, Tally, decode
 from contracts.payloads import VaccinationRecord
 
@@ -60,6 +61,11 @@ COLUMNS: dict[str, str] = {
     "phone": "電話番号",
 }
 _BY_NAME = {name: name for name in COLUMNS} | {item: name for name, item in COLUMNS.items()}
+# Who made the row and where (adapters/kit/acts.py), when the edge asks for them.
+_ACT_NAMES = {"operator": "operator", "操作者": "operator"} | {
+    "terminal": "terminal",
+    "端末": "terminal",
+}
 _DATES = {"administered_on", "vaccine_expiry", "illness_date", "subsidy_date"}
 # Era -> (the year before its first, its first day, its last day).
 _ERAS = {
@@ -79,6 +85,10 @@ class Batch:
     records: list[tuple[int, VaccinationRecord]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     encoding: str = "utf-8"
+    acts: dict[int, Act] = field(default_factory=dict)
+    """Each line's act (who made it, where), good or refused, where it was well formed."""
+    lines: list[int] = field(default_factory=list)
+    """Every data line read."""
 
     @property
     def bad_lines(self) -> int:
@@ -91,8 +101,9 @@ class Batch:
         return Tally(len(self.records), self.bad_lines)
 
 
-def read_batch(data: bytes) -> Batch:
-    """Check every row of a CSV batch; the good ones and the problems with the rest."""
+def read_batch(data: bytes, check: ActCheck | None = None) -> Batch:
+    """Check every row of a CSV batch; the good ones and the problems with the rest. With
+    a `check`, each row's `operator` and `terminal` too (`操作者`, `端末`)."""
     try:
         text, encoding = decode(data)
     except ValueError as exc:
@@ -100,7 +111,7 @@ def read_batch(data: bytes) -> Batch:
     batch = Batch(encoding=encoding)
     rows = csv.reader(io.StringIO(text, newline=""))
     header = next(rows, None)
-    columns, problems = _columns(header)
+    columns, problems = _columns(header, acts=check is not None)
     if problems:
         batch.errors += problems
         return batch
@@ -109,19 +120,21 @@ def read_batch(data: bytes) -> Batch:
         if not any(cell.strip() for cell in cells):
             continue
         line = rows.line_num
-        record, errors = _row(line, columns, cells)
+        batch.lines.append(line)
+        record, errors = _row(line, columns, cells, check, batch.acts)
         batch.errors += errors
         if record is not None:
             batch.records.append((line, record))
     return batch
 
 
-def _columns(header: list[str] | None) -> tuple[list[str], list[RowError]]:
+def _columns(header: list[str] | None, *, acts: bool) -> tuple[list[str], list[RowError]]:
     if not header:
         return [], [RowError(1, "header", "the file is empty; a header row is required")]
     names, errors = [], []
+    known = _BY_NAME | _ACT_NAMES if acts else _BY_NAME
     for position, raw in enumerate(header, start=1):
-        name = _BY_NAME.get(raw.strip())
+        name = known.get(raw.strip())
         if name is None:
             errors.append(RowError(1, f"column {position}", "not a column of the layout"))
         elif name in names:
@@ -131,16 +144,27 @@ def _columns(header: list[str] | None) -> tuple[list[str], list[RowError]]:
 
 
 def _row(
-    line: int, columns: list[str], cells: list[str]
+    line: int,
+    columns: list[str],
+    cells: list[str],
+    check: ActCheck | None,
+    acts: dict[int, Act],
 ) -> tuple[VaccinationRecord | None, list[RowError]]:
     if len(cells) != len(columns):
         reason = f"{len(cells)} cells for {len(columns)} columns"
         return None, [RowError(line, "row", reason)]
     values: dict[str, object] = {}
     errors = []
+    if check is not None:
+        act, problems = check.take(
+            {n: c for n, c in zip(columns, cells, strict=True) if n in ACT_COLUMNS}
+        )
+        if act is not None:
+            acts[line] = act
+        errors += [RowError(line, name, reason) for name, reason in problems]
     for name, cell in zip(columns, cells, strict=True):
         text = cell.strip()
-        if not text:
+        if not text or name in ACT_COLUMNS:
             continue
         if name in _DATES:
             parsed = _date(text)

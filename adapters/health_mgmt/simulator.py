@@ -18,6 +18,7 @@ from typing import Any
 from faker import Faker
 
 from adapters.health_mgmt.records_csv import COLUMNS
+from adapters.kit.acts import ACT_COLUMNS, Act
 from contracts.codes import my_number_check_digit
 from contracts.examples import example_payload
 
@@ -78,8 +79,11 @@ class Town:
             "ticket_issued_on": "2025-04-01" if ticket else "",
         }
 
-    def returned_forms(self, people: list[dict[str, Any]], *, bad: int = 0) -> bytes:
-        """A clinic's batch of returned 予診票 (F3) for `people`, with `bad` broken rows."""
+    def returned_forms(
+        self, people: list[dict[str, Any]], *, bad: int = 0, by: Act | None = None
+    ) -> bytes:
+        """A clinic's batch of returned 予診票 (F3) for `people`, with `bad` broken rows,
+        keyed in `by` a clerk at a terminal."""
         rows = []
         for index, resident in enumerate(people):
             on = date(2025, 10, 1) + timedelta(days=self._random.randrange(40))
@@ -92,12 +96,14 @@ class Town:
                 }
             )
         rows += [{"basic_code": "12a"}] * bad
-        return forms_csv(rows, encoding="cp932")
+        return forms_csv(rows, encoding="cp932", by=by)
 
 
-def forms_csv(rows: list[dict[str, str]], *, encoding: str = "utf-8") -> bytes:
+def forms_csv(
+    rows: list[dict[str, str]], *, encoding: str = "utf-8", by: Act | None = None
+) -> bytes:
     """A batch of returned 予診票 (F3): for each row, the example record with the row's
-    cells changed, under the layout's header."""
+    cells changed, under the layout's header; with `by`, the 操作者 and 端末 columns too."""
     template = {
         k: ("" if v is None else str(v))
         for k, v in example_payload("vaccination_record").model_dump(mode="json").items()
@@ -105,7 +111,9 @@ def forms_csv(rows: list[dict[str, str]], *, encoding: str = "utf-8") -> bytes:
     }
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(list(COLUMNS))
+    names = list(COLUMNS) if by is None else [*ACT_COLUMNS, *COLUMNS]
+    made = {} if by is None else {"operator": by.operator, "terminal": by.terminal}
+    writer.writerow(names)
     for row in rows:
-        writer.writerow([(template | row).get(name, "") for name in COLUMNS])
+        writer.writerow([(made | template | row).get(name, "") for name in names])
     return out.getvalue().encode(encoding)

@@ -25,7 +25,7 @@ from adapters.ports import RECORD_COLUMNS, IntermediateBook, Row
 __all__ = ["IntermediateBook", "MemoryIntermediateBook"]
 
 RECORD_NOT_NULL = tuple(
-    c for c in RECORD_COLUMNS if c not in ("provided_at", "subject", "reply_id")
+    c for c in RECORD_COLUMNS if c not in ("provided_at", "subject", "reply_id", "operator")
 )
 ROLES = ("inquirer", "provider")
 INQUIRY_NOT_NULL = ("inquiry_id", "person", "provider", "procedure", "data_item", "requested_at")
@@ -175,7 +175,7 @@ class MemoryIntermediateBook:
             if (kept["inquiry_id"], kept["role"]) == (row["inquiry_id"], row["role"]):
                 kept.update(provided_at=row["provided_at"], outcome=row["outcome"])
                 kept["nondisclosure"] = kept["nondisclosure"] or row["nondisclosure"]
-                for column in ("subject", "reply_id"):  # COALESCE, as the SQL does
+                for column in ("subject", "reply_id", "operator"):  # COALESCE, as the SQL does
                     kept[column] = row[column] if row[column] is not None else kept[column]
                 return
         if any(kept["record_id"] == row["record_id"] for kept in self.provision_records):

@@ -46,11 +46,13 @@ def record_fields(
     subject: str | None = None,
     reply_id: UUID | None = None,
     nondisclosure: bool = False,
+    operator: str | None = None,
 ) -> dict[str, Any]:
     """The record `city` keeps as the `role` side of an inquiry, as the book's columns;
     `asked` names the other side, the procedure, the data item and when it was asked;
     `subject` is the person asked about by this agency's 符号 (never a My Number), and
-    `reply_id` the provider's reply, so the record can say what became of it."""
+    `reply_id` the provider's reply, so the record can say what became of it; `operator`
+    the staff account that made the inquiry (R16), where a person did."""
     inquirer, provider = (
         (city, asked["provider"]) if role == "inquirer" else (asked["inquirer"], city)
     )
@@ -70,6 +72,7 @@ def record_fields(
         "retention_until": (requested + RETENTION).date(),
         "subject": subject,
         "reply_id": reply_id,
+        "operator": operator,
     }
 
 
@@ -85,7 +88,8 @@ def inquiry_record(
     nondisclosure: bool = False,
 ) -> dict[str, Any]:
     """The record of the inquiry `envelope` carries, written as it is sent (inquirer) or
-    answered (provider, with the time it was provided, and its reply's id)."""
+    answered (provider, with the time it was provided, and its reply's id). The
+    inquirer's names the staff account that asked (`sender.operator`, R16)."""
     other = inquiry.provider if role == "inquirer" else inquiry.inquirer
     asked = {
         "provider": str(other),
@@ -105,6 +109,7 @@ def inquiry_record(
         subject=subject,
         reply_id=reply_id,
         nondisclosure=nondisclosure,
+        operator=envelope.sender.operator if role == "inquirer" else None,
     )
 
 

@@ -11,6 +11,8 @@ from typing import Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from adapters.kit.acts import ACT_COLUMNS, Act, ActCheck
+
 __all__ = ["RowError", "Rows", "Tally", "decode", "read_rows", "rows_csv", "rows_result", "tally"]
 
 M = TypeVar("M", bound=BaseModel)
@@ -49,10 +51,20 @@ class Rows(Generic[M]):
 
     good: list[tuple[int, M]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    acts: dict[int, Act] = field(default_factory=dict)
+    """Each line's act (who made it, where), good or refused, where it was well formed."""
+    lines: list[int] = field(default_factory=list)
+    """Every data line read."""
+
+    def act_of(self, line: int) -> str | None:
+        """The operator of a line, for `sender.operator`."""
+        act = self.acts.get(line)
+        return None if act is None else act.operator
 
 
-def read_rows(data: bytes, model: type[M]) -> Rows[M]:
-    """Rows of a CSV file whose header names the model's fields (UTF-8 or CP932)."""
+def read_rows(data: bytes, model: type[M], check: ActCheck | None = None) -> Rows[M]:
+    """Rows of a CSV file whose header names the model's fields (UTF-8 or CP932); with a
+    `check`, also the `operator` and `terminal` of each row, which must pass it."""
     found: Rows[M] = Rows()
     try:
         text, _ = decode(data)
@@ -60,7 +72,8 @@ def read_rows(data: bytes, model: type[M]) -> Rows[M]:
         found.errors.append(RowError(0, "file", str(exc)))
         return found
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    unknown = [n for n in reader.fieldnames or [] if n not in model.model_fields]
+    known = {*model.model_fields, *(ACT_COLUMNS if check is not None else ())}
+    unknown = [n for n in reader.fieldnames or [] if n not in known]
     if not reader.fieldnames or unknown:
         # Counted, not quoted: a file without its header has a data row there.
         found.errors.append(RowError(1, "header", f"{len(unknown)} column(s) not of the layout"))
@@ -69,14 +82,33 @@ def read_rows(data: bytes, model: type[M]) -> Rows[M]:
         values = {k: v.strip() for k, v in cells.items() if k and v and v.strip()}
         if not values:
             continue
+        line = reader.line_num
+        found.lines.append(line)
+        problems = _act_problems(found, line, values, check)
         try:
-            found.good.append((reader.line_num, model.model_validate(values)))
+            row = model.model_validate(values)
         except ValidationError as exc:
-            found.errors += [
-                RowError(reader.line_num, ".".join(map(str, e["loc"])) or "row", e["msg"])
+            problems += [
+                RowError(line, ".".join(map(str, e["loc"])) or "row", e["msg"])
                 for e in exc.errors(include_input=False, include_url=False)
             ]
+            row = None
+        if row is None or problems:
+            found.errors += problems
+        else:
+            found.good.append((line, row))
     return found
+
+
+def _act_problems(
+    found: Rows[M], line: int, values: dict[str, str], check: ActCheck | None
+) -> list[RowError]:
+    if check is None:
+        return []
+    act, problems = check.take(values)
+    if act is not None:
+        found.acts[line] = act
+    return [RowError(line, name, reason) for name, reason in problems]
 
 
 def tally(rows: Rows[M], refused: Sequence[RowError] = ()) -> Tally:
@@ -103,9 +135,12 @@ def rows_result(rows: Rows[M], source: str, refused: list[RowError] | None = Non
     return out.getvalue()
 
 
-def rows_csv(rows: Sequence[Mapping[str, object]]) -> bytes:
+def rows_csv(rows: Sequence[Mapping[str, object]], by: Act | None = None) -> bytes:
     """A request file of `rows` (UTF-8, a header of the first row's keys): what the systems
-    and the simulators drop in a folder."""
+    and the simulators drop in a folder; each row made `by` that act, when given, unless it
+    names its own `operator` and `terminal`."""
+    if by is not None:
+        rows = [{"operator": by.operator, "terminal": by.terminal} | dict(row) for row in rows]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
     writer.writeheader()

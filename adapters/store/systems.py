@@ -17,14 +17,56 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from adapters.ports import PERMIT_COLUMNS, RECORD_COLUMNS, RESIDENT_COLUMNS, TARGET_COLUMNS, Row
+from adapters.ports import (
+    PERMIT_COLUMNS,
+    RECORD_COLUMNS,
+    RESIDENT_COLUMNS,
+    TARGET_COLUMNS,
+    ActEntry,
+    Row,
+)
 from adapters.store.atrest import DataKeys
 from adapters.store.intermediate import Executor
 from adapters.store.queries import query
 from adapters.store.sealed import RESIDENTS, TARGETS, SealedTable
 from storekit.translate import translated
 
-__all__ = ["PgIntermediateBook", "PgNetworkBook", "PgResidents", "PgVrsBook"]
+__all__ = ["PgActLog", "PgIntermediateBook", "PgNetworkBook", "PgResidents", "PgVrsBook"]
+
+
+@dataclass
+class PgActLog:
+    """An edge's act log, `ims.edge_acts` (health management) or `vrs.edge_acts` (VRS)."""
+
+    db: Executor
+    schema: str
+
+    def __post_init__(self) -> None:
+        if self.schema not in ("ims", "vrs"):
+            raise ValueError("schema: ims or vrs")
+
+    async def log(self, operation: str, file_sha256: str, entries: Sequence[ActEntry]) -> None:
+        """Keep the entries of one file of one request folder; a line already kept stays."""
+        if not entries:
+            return
+        columns = [
+            [e.line for e in entries],
+            [e.operator for e in entries],
+            [e.terminal for e in entries],
+            [e.outcome for e in entries],
+            [e.reason for e in entries],
+        ]
+        with translated():
+            await self.db.execute(
+                query(f"{self.schema}_acts_log"), operation, file_sha256, *columns
+            )
+
+    async def rows(self) -> list[Row]:
+        """Every entry, oldest first, with the time it was kept (for the tests and an
+        auditor's look)."""
+        with translated():
+            rows = await self.db.fetch(query(f"{self.schema}_acts"))
+        return [dict(r) for r in rows]
 
 
 @dataclass

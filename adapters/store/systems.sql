@@ -92,13 +92,14 @@ RETURNING inquiry_id;
 -- name: is_record_put
 INSERT INTO intermediate.provision_records (record_id, inquiry_id, role, inquirer, provider,
     procedure, data_item, requested_at, provided_at, outcome, nondisclosure, retention_until,
-    subject, reply_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    subject, reply_id, operator)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (inquiry_id, role) DO UPDATE SET
     provided_at = EXCLUDED.provided_at, outcome = EXCLUDED.outcome,
     nondisclosure = EXCLUDED.nondisclosure OR provision_records.nondisclosure,
     subject = COALESCE(EXCLUDED.subject, provision_records.subject),
-    reply_id = COALESCE(EXCLUDED.reply_id, provision_records.reply_id);
+    reply_id = COALESCE(EXCLUDED.reply_id, provision_records.reply_id),
+    operator = COALESCE(EXCLUDED.operator, provision_records.operator);
 
 -- name: is_record_outcome
 UPDATE intermediate.provision_records SET outcome = $2
@@ -207,3 +208,23 @@ SELECT * FROM nws.permits WHERE correlation_id = $1 ORDER BY issued_at LIMIT 1;
 
 -- name: nws_permit_answered
 UPDATE nws.permits SET answered_at = now() WHERE inquiry_id = $1;
+
+-- name: ims_acts_log
+INSERT INTO ims.edge_acts (operation, file_sha256, line, operator, terminal, outcome, reason)
+SELECT $1, $2, *
+FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[])
+ON CONFLICT (operation, file_sha256, line) DO NOTHING;
+
+-- name: vrs_acts_log
+INSERT INTO vrs.edge_acts (operation, file_sha256, line, operator, terminal, outcome, reason)
+SELECT $1, $2, *
+FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[])
+ON CONFLICT (operation, file_sha256, line) DO NOTHING;
+
+-- name: ims_acts
+SELECT at, operation, file_sha256, line, operator, terminal, outcome, reason
+FROM ims.edge_acts ORDER BY seq;
+
+-- name: vrs_acts
+SELECT at, operation, file_sha256, line, operator, terminal, outcome, reason
+FROM vrs.edge_acts ORDER BY seq;

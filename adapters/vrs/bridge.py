@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from adapters.kit import counts
+from adapters.kit.acts import Act, operator_of
 from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import CardRejected
 from adapters.kit.handlers import Handler, LineIds, payload_of, reply_id
@@ -71,6 +72,7 @@ __all__ = ["Vrs"]
 
 log = logging.getLogger("sesshu.adapters.vrs")
 PROCEDURE, RECORDS = "S19-16", "covid.vaccination_record"
+_NOBODY: Mapping[int, Act] = {}
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
@@ -102,7 +104,10 @@ class Vrs:
     # --- what the edge hands over -----------------------------------------------------------
 
     async def record_doses(
-        self, rows: Sequence[tuple[int, DoseRecord]], ids: LineIds
+        self,
+        rows: Sequence[tuple[int, DoseRecord]],
+        ids: LineIds,
+        by: Mapping[int, Act] = _NOBODY,
     ) -> list[RowError]:
         """F12: each dose read from a ticket, recorded once and reported; the rows refused."""
         refused: list[RowError] = []
@@ -121,14 +126,18 @@ class Vrs:
                 procedure=PROCEDURE,
                 data_item="covid.dose",
                 message_id=ids(line, "dose"),
+                operator=operator_of(by, line),
             )
         return refused
 
     async def ask_former(
-        self, rows: Sequence[tuple[int, TransferInRow]], ids: LineIds
+        self,
+        rows: Sequence[tuple[int, TransferInRow]],
+        ids: LineIds,
+        by: Mapping[int, Act] = _NOBODY,
     ) -> list[RowError]:
-        """F14: a transfer-in inquiry per row, under R04 and the consent policy (R02); the
-        rows refused."""
+        """F14: a transfer-in inquiry per row, under R04 and the consent policy (R02), each
+        naming the staff account that asked; the rows refused."""
         refused: list[RowError] = []
         for line, row in rows:
             resident = await resident_for(
@@ -148,6 +157,7 @@ class Vrs:
                 procedure=PROCEDURE,
                 data_item=RECORDS,
                 message_id=ids(line, "transfer-in-message"),
+                operator=operator_of(by, line),
             )
             counts.event(self.bridge, "transfer_requested")
         return refused

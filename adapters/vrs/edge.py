@@ -11,19 +11,27 @@ cell) and `done/` (the file, once answered):
                  `Vrs.ask_former`, which refuses a row without the register check (R04)
                  or, where the city asks, consent (R02)
 
+Every row of both also names the staff account that made it and its terminal (`operator`,
+`terminal`), checked against the city's roster before anything is sent, and every row,
+taken or refused, goes into the edge's act log (adapters/kit/acts.py).
+
 After each look at the folders, `Vrs.export` sends health management the doses not yet
 exported (F13), so a dose read at the site goes out with the look that read it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from adapters.kit import counts, folders
+from adapters.kit.acts import ActCheck, RosterFile, log_acts, tokyo_today
 from adapters.kit.folders import Source
 from adapters.kit.rows import read_rows, rows_result, tally
-from adapters.vrs.bridge import Vrs
+from adapters.ports import ActLog
+from adapters.vrs.bridge import PROCEDURE, Vrs
 from adapters.vrs.transfers import TransferInRow
 from contracts.payloads import DoseRecord
 
@@ -36,6 +44,13 @@ class VrsEdge:
 
     system: Vrs
     root: Path
+    roster: RosterFile
+    acts: ActLog
+    today: Callable[[], date] = tokyo_today
+
+    def _check(self) -> ActCheck:
+        # Both folders send under §19(16) alone (R28, R32–R34).
+        return ActCheck(self.roster.gate(), (PROCEDURE,), self.today())
 
     def prepare(self) -> VrsEdge:
         """Create the request folders."""
@@ -52,14 +67,16 @@ class VrsEdge:
 
     async def import_doses(self, source: Source) -> str:
         """F12 for one file of ticket readings; its result file."""
-        rows = read_rows(source.data, DoseRecord)
-        refused = await self.system.record_doses(rows.good, source.stable_id)
+        rows = read_rows(source.data, DoseRecord, self._check())
+        refused = await self.system.record_doses(rows.good, source.stable_id, rows.acts)
+        await log_acts(self.acts, "doses", source.data, rows, refused)
         counts.rows(self.system.bridge, tally(rows, refused))
         return rows_result(rows, source.name, refused)
 
     async def import_transfers(self, source: Source) -> str:
         """F14 for one file of transfer-in requests; its result file."""
-        rows = read_rows(source.data, TransferInRow)
-        refused = await self.system.ask_former(rows.good, source.stable_id)
+        rows = read_rows(source.data, TransferInRow, self._check())
+        refused = await self.system.ask_former(rows.good, source.stable_id, rows.acts)
+        await log_acts(self.acts, "transfer_in", source.data, rows, refused)
         counts.rows(self.system.bridge, tally(rows, refused))
         return rows_result(rows, source.name, refused)

@@ -50,6 +50,14 @@ class AdaptersSettings(BaseModel):
         default=Path("var/adapters"),
         description="root of the edge folders, `<data_dir>/<code>/<system>/`",
     )
+    roster_dir: Path = Field(
+        default=Path("var/rosters"),
+        description="the cities' rosters, `<dir>/<code>.toml`: the staff accounts (and "
+        "contractors, with company and period), their departments' procedures and the "
+        "terminal allow-list that every act at the health-management and VRS edges is "
+        "checked against (R16, R26/R27, R32-R34, R23); writable by its owner only, read "
+        "again when it changes; while it is missing every act is refused",
+    )
     poll_interval_seconds: float = Field(
         default=2.0, gt=0, description="how often the drop folders are looked at"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,8 +13,9 @@ from typing import Any
 
 import asyncpg
 
-from adapters.health_mgmt.simulator import forms_csv as records_csv
-from adapters.kit.rows import rows_csv
+from adapters.health_mgmt.simulator import forms_csv
+from adapters.kit import rows
+from adapters.kit.acts import Act
 from adapters.store.atrest import DataKeys
 from adapters.store.sealed import RESIDENTS, SealedTable
 from contracts.codes import SystemId
@@ -28,6 +30,7 @@ from stack.keys import keys_for, party_folder
 from stack.launch import party_envs
 from stack.processes import Processes, stack_commands
 from stack.provision import TLS_CA
+from stack.rosters import HEALTH_CLERK
 from tests.harness import (
     CHIKUSEI,
     PASSWORD,
@@ -50,6 +53,19 @@ CITIES = (CHIKUSEI, YUKI)
 def free_port_pair() -> int:
     """A port whose next one is free too (one certificate center per city)."""
     return free_ports(2)
+
+
+def rows_csv(made: Sequence[Mapping[str, object]], by: Act | None = HEALTH_CLERK) -> bytes:
+    """A request file of `made` rows, each made by the stack roster's clerk at the
+    clerk's terminal (stack.rosters), as the edges require, unless `by` says otherwise."""
+    return rows.rows_csv(made, by)
+
+
+def records_csv(
+    made: list[dict[str, str]], *, encoding: str = "utf-8", by: Act | None = HEALTH_CLERK
+) -> bytes:
+    """A batch of returned 予診票, keyed in by the stack roster's clerk (`rows_csv`)."""
+    return forms_csv(made, encoding=encoding, by=by)
 
 
 @dataclass
@@ -81,9 +97,15 @@ class Stack:
     def data_dir(self) -> Path:
         return self.root / "data"
 
+    @property
+    def roster_dir(self) -> Path:
+        """The cities' rosters (stack.rosters' demo clerks), which the edges check."""
+        return self.root / "rosters"
+
     def env(self) -> dict[str, str]:
         return self.services.env(
             SESSHU_ADAPTERS__DATA_DIR=str(self.data_dir),
+            SESSHU_ADAPTERS__ROSTER_DIR=str(self.roster_dir),
             SESSHU_ADAPTERS__MUNICIPALITIES=",".join(CITIES),
             SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS="0.3",
             SESSHU_ADAPTERS__KIOSK_HTTP_PORT=str(self.kiosk_port),
@@ -110,6 +132,7 @@ class Stack:
             CITIES,
             tls_dir=TLS_CA.parent,
             metrics_port=self.metrics_base,
+            roster_dir=self.roster_dir,
         )
         self.metrics_ports = {
             name: int(env["SESSHU_TELEMETRY__METRICS_PORT"])
@@ -202,7 +225,7 @@ class Stack:
         """A 所属長 of `city` approves every reply held for `department` (or rejects it,
         with `reject` as the comment), or `only` the one of that id; the rows seen."""
         desk = await open_desk(self.services.settings(**(self.extra_env | self.desk_env)))
-        terminal = Terminal("192.0.2.1", "e2e")
+        terminal = Terminal("192.0.2.1", "e2e")  # the approver's terminal (R26/R27)
         try:
             await desk.add_staff(
                 approver,
@@ -210,6 +233,7 @@ class Stack:
                 municipality=city,
                 department=department,
                 password=PASSWORD,
+                terminals=["192.0.2.1/32"],
             )
             _, session = await desk.login(approver, PASSWORD, terminal)
             rows, _ = await desk.held_list(session)

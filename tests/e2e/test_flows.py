@@ -52,10 +52,12 @@ from contracts.payloads import (
 from contracts.sealing import addressed, sealed_review
 from hub.approvals import Role
 from hub.desk import HeldRow, NotAuthenticated, Terminal, open_desk
+from hub.desk.access import RosterEntry
 from hub.settings import AdaptersSettings
 from stack.keys import CARD_AUTHORITY_PARTY, SHC_ISSUER_PARTY, card_authority, keys_for, shc_issuer
 from stack.network_list import network_list
 from stack.provision import TLS_CA
+from stack.rosters import HEALTH_CLERK
 from tests.e2e.people import MADE, dose_row, identifying_values, person, record_row
 from tests.e2e.stack import CITIES, Stack, kiosk_url, records_csv, rows_csv
 from tests.harness import CHIKUSEI, PASSWORD, YUKI
@@ -399,6 +401,15 @@ async def test_f06_an_inquiry_gets_a_permit_and_its_result_comes_back(stack: Sta
         if r["inquiry_id"] == result["inquiry_id"]
     ]
     assert [(r["role"], r["provider"]) for r in records] == [("inquirer", YUKI)]  # R47
+    # R16: the clerk who dropped the inquiry is its envelope's sender.operator, carried
+    # through the hub into Chikusei's 情報提供等記録.
+    (kept_record,) = await stack.fetch(
+        CHIKUSEI,
+        "SELECT operator FROM intermediate.provision_records WHERE role = 'inquirer'"
+        " AND inquiry_id = $1",
+        uuid.UUID(str(result["inquiry_id"])),
+    )
+    assert kept_record["operator"] == HEALTH_CLERK.operator
     assert ("deliver", None) in await journal(stack, "provision_permit")
     approvals = [a for a in await audit(stack, "held.approved") if a["subject"] == held.message_id]
     assert len(approvals) == 1
@@ -981,15 +992,24 @@ async def test_f20_contractors_work_only_from_the_named_roster_and_are_logged(st
     desk = await open_desk(stack.services.settings(**stack.extra_env))
     terminal = Terminal("198.51.100.7", "vendor-maintenance/1.0")
     try:
+        today = datetime.now(UTC).date()  # the roster's days are Japan's: a day either side
         await desk.add_staff(
             "vendor.tanaka",
-            roles=[Role.OPERATOR],
+            roles=[Role.CONTRACTOR],
             municipality=CHIKUSEI,
             department="vendor-maintenance",
             password=PASSWORD,
+            terminals=["198.51.100.7/32"],
+            roster=RosterEntry(
+                "Example Maintenance K.K.",
+                "田中 一郎",
+                today - timedelta(days=1),
+                today + timedelta(days=1),
+            ),
+            actor="admin.chikusei",
         )
         _, session = await desk.login("vendor.tanaka", PASSWORD, terminal)
-        await desk.overview(session, window_seconds=3600)  # an operator's work: the console
+        await desk.overview(session, window_seconds=3600)  # a contractor's work: the console
         with pytest.raises(NotAuthenticated):
             await desk.login("vendor.unknown", PASSWORD, terminal)
         await desk.disable_staff("vendor.tanaka", actor="admin.chikusei")
@@ -1293,7 +1313,7 @@ def _drop_portal_request(
     row = {"municipality": city, "code": code}
     if exchange_records:
         row["exchange_records"] = "true"
-    partial.write_bytes(rows_csv([row]))
+    partial.write_bytes(rows_csv([row], by=None))  # the portal's: a resident, no staff
     partial.replace(partial.with_suffix(".csv"))
 
 

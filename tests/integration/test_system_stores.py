@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Protocol
 from uuid import UUID
@@ -17,12 +17,27 @@ import pytest
 
 from adapters.health_mgmt.memory import MemoryResidents
 from adapters.intermediate.memory import MemoryIntermediateBook
+from adapters.kit.acts import MemoryActLog
 from adapters.nws.memory import MemoryNetworkBook
-from adapters.ports import IntermediateBook, NetworkBook, ResidentRegister, Row, VrsBook
+from adapters.ports import (
+    ActEntry,
+    ActLog,
+    IntermediateBook,
+    NetworkBook,
+    ResidentRegister,
+    Row,
+    VrsBook,
+)
 from adapters.store.atrest import DataKeys, key_id_of
 from adapters.store.db import AdapterDb
 from adapters.store.sealed import RESIDENTS, TARGETS, SealedTable
-from adapters.store.systems import PgIntermediateBook, PgNetworkBook, PgResidents, PgVrsBook
+from adapters.store.systems import (
+    PgActLog,
+    PgIntermediateBook,
+    PgNetworkBook,
+    PgResidents,
+    PgVrsBook,
+)
 from adapters.vrs.memory import MemoryVrsBook
 from hub.errors import Conflict
 from tests.harness import adapter_database
@@ -68,6 +83,21 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
         yield Stores(
             PgResidents(db, keys), PgIntermediateBook(db), PgVrsBook(db, keys), PgNetworkBook(db)
         )
+
+
+class ReadActLog(ActLog, Protocol):
+    """An edge's act log, read back (both implementations)."""
+
+    async def rows(self) -> list[Row]: ...
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def act_logs(request: pytest.FixtureRequest) -> AsyncIterator[tuple[ReadActLog, ...]]:
+    if request.param == "memory":
+        yield MemoryActLog(), MemoryActLog()
+        return
+    async with adapter_database() as (db, _):
+        yield PgActLog(db, "ims"), PgActLog(db, "vrs")
 
 
 def aware_utc(value: Any) -> bool:
@@ -359,13 +389,15 @@ def record_fields(inquiry_id: UUID, role: str, **changes: Any) -> dict[str, Any]
         "retention_until": date(2033, 4, 1),
         "subject": None,
         "reply_id": None,
+        "operator": None,
     } | changes
 
 
 async def test_a_record_is_written_then_completed_per_inquiry_and_role(stores: Stores) -> None:
     book = stores.intermediate
     inquiry_id = uuid.uuid4()
-    asked = record_fields(inquiry_id, "inquirer")
+    # R16: the inquirer's record names who asked; completing it later keeps that.
+    asked = record_fields(inquiry_id, "inquirer", operator="hoken.sato")
     await book.record(**asked, extra="not a column")
     answered = T0 + timedelta(minutes=5)
     provided = record_fields(inquiry_id, "provider", requested_at=T0 + timedelta(seconds=1))
@@ -757,3 +789,27 @@ async def test_a_permit_notes_when_its_reply_passed(stores: Stores) -> None:
     assert unanswered is not None
     assert unanswered["answered_at"] is None
     await book.answered(uuid.uuid4())  # no such inquiry: nothing happens
+
+
+# --- the edges' act logs (R29/R31) ------------------------------------------------------
+
+
+async def test_r31_an_edges_act_log_keeps_each_line_of_a_file_once(
+    act_logs: tuple[ReadActLog, ...],
+) -> None:
+    health, vrs = act_logs
+    taken = ActEntry(2, "hoken.sato", "hm-term-01", "taken", None)
+    refused = ActEntry(3, None, None, "refused", "operator: required")
+    await health.log("residents", "a" * 64, [taken, refused])
+    # The same file again (after a crash): the first outcome of each line stands.
+    await health.log("residents", "a" * 64, [ActEntry(2, "x.y", "t", "refused", "late")])
+    await health.log("residents", "b" * 64, [taken])
+    await health.log("residents", "b" * 64, [])
+
+    rows = [{k: v for k, v in r.items() if k != "at"} for r in await health.rows()]
+    assert rows == [
+        {"operation": "residents", "file_sha256": "a" * 64} | asdict(taken),
+        {"operation": "residents", "file_sha256": "a" * 64} | asdict(refused),
+        {"operation": "residents", "file_sha256": "b" * 64} | asdict(taken),
+    ]
+    assert await vrs.rows() == []  # each system's own log

@@ -20,7 +20,9 @@ class Recorder:
         self.sent: list[tuple[UUID, VaccinationRecord]] = []
         self.fail_after = fail_after
 
-    async def __call__(self, record: VaccinationRecord, message_id: UUID) -> None:
+    async def __call__(
+        self, record: VaccinationRecord, message_id: UUID, operator: str | None = None
+    ) -> None:
         if self.fail_after is not None and len(self.sent) == self.fail_after:
             raise ConnectionError("broker gone")
         self.sent.append((message_id, record))

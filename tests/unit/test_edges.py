@@ -1,8 +1,9 @@
 """Each system's edge reads its request folders and hands the good rows to the bridge side,
 which sends under the ids of the file's lines (`Source.stable_id`, part of the wire
 contract); deliveries come back out through the edge's folders; the rows each file held are
-counted imported and refused, as its result file says. No broker: the bridge side talks to
-a recorder in place of `adapters.kit.Bridge`."""
+counted imported and refused, as its result file says; every row is made by a clerk of the
+city's roster at a listed terminal, who travels as `sender.operator`. No broker: the bridge
+side talks to a recorder in place of `adapters.kit.Bridge`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from adapters.health_mgmt.edge import HealthMgmtEdge, OutFolder
 from adapters.health_mgmt.export_csv import export_csv
 from adapters.health_mgmt.memory import MemoryResidents
 from adapters.health_mgmt.simulator import Town
+from adapters.kit.acts import MemoryActLog, RosterFile
 from adapters.kit.bridge import Bridge
 from adapters.kit.folders import Source
 from adapters.kit.rows import rows_csv
@@ -41,6 +43,7 @@ from contracts.payloads import (
     VaccinationExport,
 )
 from observability.metrics import ADAPTERS, AdapterEvent, RowOutcome
+from stack.rosters import COUNTER_CLERK, HEALTH_CLERK, provision_rosters
 
 CITY, OTHER = "082279", "082074"
 
@@ -52,9 +55,17 @@ class Recorder:
     municipality: str = CITY
     system: SystemId = SystemId.HEALTH_MGMT
     sent: list[tuple[str, UUID | None, Payload, str | None]] = field(default_factory=list)
+    operators: list[str | None] = field(default_factory=list)
 
     async def send(self, payload: Payload, **given: Any) -> None:
         self.sent.append((payload.kind, given.get("message_id"), payload, given.get("city")))
+        self.operators.append(given.get("operator"))
+
+
+def roster(root: Path) -> RosterFile:
+    """The demo roster of CITY (stack.rosters), in its own folder beside the edge's."""
+    provision_rosters((CITY,), root / "rosters")
+    return RosterFile(root / "rosters" / f"{CITY}.toml")
 
 
 def drop(root: Path, folder: str, name: str, data: bytes) -> Path:
@@ -85,9 +96,9 @@ async def test_health_management_sends_under_the_ids_of_the_residents_file(
 ) -> None:
     recorder, residents = Recorder(), MemoryResidents()
     health = HealthMgmt(cast(Bridge, recorder), residents, OutFolder(tmp_path))
-    edge = HealthMgmtEdge(health, tmp_path).prepare()
+    edge = HealthMgmtEdge(health, tmp_path, roster(tmp_path), MemoryActLog()).prepare()
     people = Town(CITY, seed=1).residents(3)
-    done = drop(tmp_path, "residents", "day.csv", rows_csv(people))
+    done = drop(tmp_path, "residents", "day.csv", rows_csv(people, HEALTH_CLERK))
 
     assert await edge.poll() == 1
 
@@ -109,17 +120,22 @@ async def test_health_management_sends_under_the_ids_of_the_residents_file(
     printed = (tmp_path / "out" / "print" / "day.csv").read_bytes().decode("cp932")
     assert printed.count("notice+yoshinhyo") == 3
     assert all(r["targeted"] and r["coded"] for r in residents.residents.values())
+    assert set(recorder.operators) == {HEALTH_CLERK.operator}  # sender.operator, each one
 
 
 async def test_health_management_records_doses_and_asks_through_the_edge(tmp_path: Path) -> None:
     recorder, town = Recorder(), Town(CITY, seed=2)
     health = HealthMgmt(cast(Bridge, recorder), MemoryResidents(), OutFolder(tmp_path))
-    edge = HealthMgmtEdge(health, tmp_path).prepare()
-    drop(tmp_path, "residents", "day.csv", rows_csv(town.residents(2)))
+    acts = MemoryActLog()
+    edge = HealthMgmtEdge(health, tmp_path, roster(tmp_path), acts).prepare()
+    drop(tmp_path, "residents", "day.csv", rows_csv(town.residents(2), HEALTH_CLERK))
     await edge.poll()
     recorder.sent.clear()
-    forms = drop(tmp_path, "records", "clinic.csv", town.returned_forms(town.people, bad=1))
-    ask = f"person,provider\r\n{town.people[0]['person']},{OTHER}\r\n".encode()
+    recorder.operators.clear()
+    forms = drop(
+        tmp_path, "records", "clinic.csv", town.returned_forms(town.people, bad=1, by=HEALTH_CLERK)
+    )
+    ask = rows_csv([{"person": town.people[0]["person"], "provider": OTHER}], HEALTH_CLERK)
     asked = drop(tmp_path, "inquiries", "ask.csv", ask)
     imported = rows_counted(SystemId.HEALTH_MGMT, "imported")
     refused = rows_counted(SystemId.HEALTH_MGMT, "refused")
@@ -136,6 +152,20 @@ async def test_health_management_records_doses_and_asks_through_the_edge(tmp_pat
     # Two good 予診票 rows and the bad one, then the one inquiry.
     assert rows_counted(SystemId.HEALTH_MGMT, "imported") - imported == 3
     assert rows_counted(SystemId.HEALTH_MGMT, "refused") - refused == 1
+    assert recorder.operators == [HEALTH_CLERK.operator] * 3
+    # The act log: every row of the three files, who made it where, taken or refused.
+    outcomes = sorted((op, e.line, e.outcome) for (op, _, _), e in acts.entries.items())
+    assert outcomes == [
+        ("inquiries", 2, "taken"),
+        ("records", 2, "taken"),
+        ("records", 3, "taken"),
+        ("records", 4, "refused"),
+        ("residents", 2, "taken"),
+        ("residents", 3, "taken"),
+    ]
+    assert {(e.operator, e.terminal) for e in acts.entries.values()} == {
+        (HEALTH_CLERK.operator, HEALTH_CLERK.terminal)
+    }
 
 
 def test_the_out_folder_keeps_deliveries_and_exports(tmp_path: Path) -> None:
@@ -157,14 +187,16 @@ async def test_vrs_records_doses_asks_former_cities_and_exports(tmp_path: Path) 
     assert isinstance(registration, TargetRegistration)
     target = registration.targets[0]
     await book.put_target(target.model_dump() | {"my_number": None})
-    edge = VrsEdge(vrs, tmp_path).prepare()
+    edge = VrsEdge(vrs, tmp_path, roster(tmp_path), MemoryActLog()).prepare()
     ticket = str(target.ticket_number)
-    doses = drop(tmp_path, "doses", "site.csv", site_readings([(ticket, 1), ("9" * 10, 1)]))
+    readings = site_readings([(ticket, 1), ("9" * 10, 1)], COUNTER_CLERK)
+    doses = drop(tmp_path, "doses", "site.csv", readings)
     mover = Town(CITY, seed=3).residents(1)[0]
     # A resident of this city's register under their My Number (R04): asked about.
     moved_in = {key: mover[key] for key in ("my_number", "basic_code", "ticket_number")}
     await book.put_target(target.model_dump() | moved_in)
-    transfers = drop(tmp_path, "transfer_in", "counter.csv", transfer_requests([mover], OTHER))
+    asking = transfer_requests([mover], OTHER, COUNTER_CLERK)
+    transfers = drop(tmp_path, "transfer_in", "counter.csv", asking)
     imported, refused = (
         rows_counted(SystemId.VRS, "imported"),
         rows_counted(SystemId.VRS, "refused"),
@@ -186,8 +218,9 @@ async def test_vrs_records_doses_asks_former_cities_and_exports(tmp_path: Path) 
     assert rows_counted(SystemId.VRS, "imported") - imported == 2
     assert rows_counted(SystemId.VRS, "refused") - refused == 1
     assert events_counted(SystemId.VRS, "transfer_requested") - requested == 1
+    assert recorder.operators[:2] == [COUNTER_CLERK.operator] * 2
     # Asking this city itself is refused by the bridge side, reported by the edge.
-    drop(tmp_path, "transfer_in", "back.csv", transfer_requests([mover], CITY))
+    drop(tmp_path, "transfer_in", "back.csv", transfer_requests([mover], CITY, COUNTER_CLERK))
     await edge.poll()
     assert summary(tmp_path, "transfer_in", "back.csv")["# rejected rows"] == "1"
     assert rows_counted(SystemId.VRS, "refused") - refused == 2

@@ -21,12 +21,19 @@ PHONE = GOOD["phone"]
 
 
 def csv_bytes(
-    rows: list[dict[str, str]], *, japanese: bool = False, encoding: str = "utf-8"
+    rows: list[dict[str, str]],
+    *,
+    japanese: bool = False,
+    encoding: str = "utf-8",
+    acts: bool = False,
 ) -> bytes:
+    """A batch of `rows` under the layout's header (in Japanese, `japanese`); with `acts`,
+    the 操作者 and 端末 columns first (each row's `operator` and `terminal`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    names = list(COLUMNS)
-    writer.writerow([COLUMNS[n] for n in names] if japanese else names)
+    spelled = dict(COLUMNS) | {"operator": "操作者", "terminal": "端末"}
+    names = ["operator", "terminal", *COLUMNS] if acts else list(COLUMNS)
+    writer.writerow([spelled[n] for n in names] if japanese else names)
     for row in rows:
         writer.writerow([row.get(n, "") for n in names])
     return out.getvalue().encode(encoding)
