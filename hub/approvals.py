@@ -47,6 +47,9 @@ class Role(StrEnum):
     APPROVER = "approver"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    CONTRACTOR = "contractor"
+    """A contractor's person (委託作業者, R23): with a roster entry, and no other role; the
+    operator console's read-only views only (hub/web/contractors.py)."""
 
 
 class ApprovalRefused(Exception):

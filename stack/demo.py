@@ -41,6 +41,8 @@ __all__ = ["run_demo"]
 
 CITIES = ("082279", "082074")
 APPROVER = "kacho.yuki"
+TERMINALS = ("127.0.0.1/32", "::1/128")
+"""Where the demo's approver may sign in from: this machine (R26/R27)."""
 # Its own vhost and databases, apart from `sesshu demo`'s: each run starts them afresh.
 VHOST = "sesshu_stack_demo"
 
@@ -88,7 +90,7 @@ class Demo:
 
     async def fresh(self) -> None:
         """Empty databases, folders and queues, and keys for everyone."""
-        for name in ("adapters", "keys", "logs"):
+        for name in ("adapters", "keys", "logs", "rosters"):
             await asyncio.to_thread(shutil.rmtree, self.directory / name, ignore_errors=True)
         await self.place.make(fresh=True)
         self.envs = await party_envs(
@@ -98,6 +100,7 @@ class Demo:
             CITIES,
             tls_dir=self.tls_dir,
             metrics_port=DEFAULT_METRICS_PORT,
+            roster_dir=self.directory / "rosters",
         )
         desk = self.envs["desk"]  # what the demo's own desk calls need, as the desk's
         for name in ("SESSHU_DESK__REVIEW_KEY_DIR", "SESSHU_SIGNING__HUB_KEY_FILE"):
@@ -123,6 +126,7 @@ class Demo:
                 municipality=CITIES[1],
                 department="health-promotion",
                 password=self.password,
+                terminals=TERMINALS,
                 actor="demo",
             )
         finally:

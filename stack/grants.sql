@@ -33,8 +33,9 @@ GRANT DELETE ON provision_records TO {hub};
 GRANT INSERT ON audit_log, audit_checkpoints TO {hub};
 -- It takes up the re-drives the desk queued and records what came of them.
 GRANT UPDATE ON redrives TO {hub};
--- The desk's accounts are not the worker's to read (password hashes, session tokens).
-REVOKE SELECT ON staff, sessions FROM {hub};
+-- The desk's accounts are not the worker's to read (password hashes, session tokens, the
+-- names in the contractors' roster).
+REVOKE SELECT ON staff, sessions, contractor_roster FROM {hub};
 
 -- name: hub_desk
 -- The desk decides held messages and releases them (an outbox row), journals its own
@@ -43,6 +44,7 @@ REVOKE SELECT ON staff, sessions FROM {hub};
 GRANT INSERT ON journal, outbox, held_messages, provision_records TO {desk};
 GRANT UPDATE ON held_messages, provision_records TO {desk};
 GRANT INSERT, UPDATE ON staff, sessions TO {desk};
+GRANT INSERT ON contractor_roster TO {desk};
 GRANT INSERT ON audit_log, audit_checkpoints TO {desk};
 -- An operator's re-drive is a request the hub carries out (hub/redrive.py).
 GRANT INSERT ON redrives TO {desk};

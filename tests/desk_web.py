@@ -1,19 +1,24 @@
-"""What the desk's HTTP tests under attack share (tests/integration/test_web_attacks.py,
-test_web_input.py): the people, signing in as a browser on the desk's own page would,
-and every route of the API and the pages."""
+"""What the desk's HTTP tests share (tests/integration/test_web_attacks.py,
+test_web_input.py, test_web_api.py, test_ops_api.py, test_desk_terminals.py,
+test_contractors.py): the people, each with this machine's terminals, a test client at
+one of them, signing in as a browser on the desk's own page would, and every route of
+the API and the pages."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
+import httpx2
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from hub.approvals import Role
 from hub.service import open_desk
-from hub.web import ops, pages
+from hub.web import audit_review, ops, pages
 from hub.web.app import create_app
 from tests.harness import CHIKUSEI, PASSWORD, YUKI, Services
 
@@ -21,6 +26,11 @@ ORIGIN = "http://testserver"
 """The TestClient's origin: what a browser sends from the desk's own pages (the test
 settings allow the host name `testserver`; the default does not)."""
 EVIL = "https://evil.example"
+CLIENT = ("127.0.0.1", 50000)
+"""Where the test clients are: a real address (Starlette's TestClient says `testclient`,
+which is no address and so on no account's list of terminals, R26/R27)."""
+TERMINALS = ("127.0.0.1/32", "::1/128")
+"""The terminals of the tests' accounts: this machine."""
 UNKNOWN = "019abf3c-2a00-7000-8000-000000000001"
 NOT_FOUND = {"code": "not_found", "detail": "no held message with that id"}
 PEOPLE = [
@@ -44,10 +54,16 @@ async def add_people(services: Services, policy_dir: Path) -> None:
                 municipality=municipality,
                 department=department,
                 password=PASSWORD,
+                terminals=TERMINALS,
                 may_reveal=reveal,
             )
     finally:
         await desk.store.close()
+
+
+def client_of(app: FastAPI, base_url: str = ORIGIN) -> TestClient:
+    """A TestClient of `app` at CLIENT (the accounts' terminal)."""
+    return TestClient(app, base_url=base_url, client=CLIENT)
 
 
 def desk_client(services: Services, policy_dir: Path) -> Iterator[TestClient]:
@@ -55,7 +71,7 @@ def desk_client(services: Services, policy_dir: Path) -> Iterator[TestClient]:
     `client` fixture (`client = pytest.fixture(desk_client, name="client")`)."""
     asyncio.run(add_people(services, policy_dir))
     app = create_app(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
-    with TestClient(app) as test_client:
+    with client_of(app) as test_client:
         yield test_client
 
 
@@ -69,7 +85,11 @@ def bearer(client: TestClient, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
-PAGES = [r for r in (*pages.router.routes, *ops.pages.routes) if isinstance(r, APIRoute)]
+PAGES = [
+    r
+    for r in (*pages.router.routes, *ops.pages.routes, *audit_review.pages.routes)
+    if isinstance(r, APIRoute)
+]
 """The pages' routes, which the OpenAPI document leaves out."""
 IDS = {"{message_id}": UNKNOWN, "{seq}": "1", "{key}": UNKNOWN}
 
@@ -81,6 +101,16 @@ def url_of(path: str) -> str:
     return path
 
 
+def route_templates(app: FastAPI) -> Iterator[tuple[str, str]]:
+    """(method, path template) of every route of the API and the pages."""
+    for path, operations in app.openapi()["paths"].items():
+        for method in operations:
+            yield method.upper(), path
+    for route in PAGES:
+        for method in sorted(route.methods or ()):
+            yield method, route.path
+
+
 def every_route(client: TestClient) -> Iterator[tuple[str, str]]:
     """(method, URL) of every route of the API and the pages (an unknown id in it)."""
     for path, operations in client.get("/openapi.json").json()["paths"].items():
@@ -89,3 +119,28 @@ def every_route(client: TestClient) -> Iterator[tuple[str, str]]:
     for route in PAGES:
         for method in sorted(route.methods or ()):
             yield method, url_of(route.path)
+
+
+class Addresses:
+    """HTTP clients of the desk `app` at addresses of one's choice (R26/R27), each sending
+    the desk's own Origin, kept open on `stack`."""
+
+    def __init__(self, app: FastAPI, stack: AsyncExitStack) -> None:
+        self.app, self._stack = app, stack
+        self._clients: dict[str, httpx2.AsyncClient] = {}
+
+    async def at(self, address: str) -> httpx2.AsyncClient:
+        if address not in self._clients:
+            transport = httpx2.ASGITransport(app=self.app, client=(address, 50000))
+            client = httpx2.AsyncClient(
+                transport=transport, base_url=ORIGIN, headers={"Origin": ORIGIN}
+            )
+            self._clients[address] = await self._stack.enter_async_context(client)
+        return self._clients[address]
+
+    async def login(self, address: str, user: str, password: str = PASSWORD) -> httpx2.Response:
+        """Sign in from `address`; each request stands alone: the token is in the answer."""
+        client = await self.at(address)
+        answer = await client.post("/api/session", json={"user_id": user, "password": password})
+        client.cookies.clear()
+        return answer

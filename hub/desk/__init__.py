@@ -10,7 +10,8 @@ attestation in the outbox, which the relay publishes.
 
     Desk = Accounts (accounts.py, on Sessions: sessions.py, with the log-in throttle of
     throttle.py) + Viewing (viewing.py) + Decisions (held.py)
-    + Trail (trail.py) + Pruning (retention.py) + Operations (operations.py: the
+    + Trail (trail.py) + Reviewing (reviewing.py: the trail's review, R17)
+    + Pruning (retention.py) + Operations (operations.py: the
     operator console) + Redrives (redrives.py), on DeskBase (common.py: store, hub
     signer, clock, refusals)
 
@@ -41,9 +42,12 @@ from hub.desk.operations import Operations
 from hub.desk.redrives import Redrives
 from hub.desk.retention import Pruning
 from hub.desk.review import ReviewView, review_keys
+from hub.desk.reviewing import Reviewing
 from hub.desk.trail import Trail
 from hub.desk.viewing import HeldView, Viewing, envelope_facts
+from hub.log_review import ReviewRules
 from hub.settings import Settings
+from hub.settings.hours import OfficeHours
 from hub.store.desk import PgDesk
 from hub.store.rows import HeldRow, ProvisionDirection, ProvisionRow, ProvisionState, StaffRow
 from routing.policy import load_policy
@@ -73,9 +77,9 @@ __all__ = [
 ]
 
 
-class Desk(Accounts, Viewing, Decisions, Trail, Pruning, Operations, Redrives):
-    """Sessions, held-message decisions, the audit trail, retention's prune, the operator
-    console and re-drives, on the desk's store."""
+class Desk(Accounts, Viewing, Decisions, Trail, Reviewing, Pruning, Operations, Redrives):
+    """Sessions, held-message decisions, the audit trail and its review, retention's
+    prune, the operator console and re-drives, on the desk's store."""
 
 
 async def open_desk(
@@ -95,5 +99,8 @@ async def open_desk(
         session_seconds=settings.desk.session_hours * 3600,
         idle_seconds=settings.desk.idle_timeout_seconds,
         review_keys=review_keys(settings.desk.review_key_dir),
+        review_rules=ReviewRules(
+            OfficeHours.parse(settings.desk.office_hours), settings.desk.unused_account_days
+        ),
         clock=clock or (lambda: datetime.now(UTC)),
     )

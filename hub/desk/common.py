@@ -7,7 +7,8 @@ import getpass
 import os
 import socket
 import unicodedata
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -17,9 +18,10 @@ from contracts.codes import SystemId, masked_my_numbers, writes_my_number
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.payloads import Payload
 from contracts.signing import Signer
-from hub.approvals import ApprovalRefused
+from hub.approvals import ApprovalRefused, Staff
 from hub.desk.review import ReviewKeys, review_keys
 from hub.entries import JournalEntry, accepted
+from hub.log_review import ReviewRules
 from hub.store.desk import PgDesk
 from routing.decision import Deliver
 
@@ -150,6 +152,13 @@ def unknown_message() -> NotFound:
     return NotFound("not_found", "no held message with that id")
 
 
+def _uuid_or_none(value: str) -> str | None:
+    try:
+        return str(UUID(value))
+    except ValueError:
+        return None
+
+
 def message_uuid(value: str) -> str:
     try:
         return str(UUID(value))
@@ -193,16 +202,41 @@ class DeskBase:
         idle_seconds: float = 15 * 60,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         review_keys: ReviewKeys | None = None,
+        review_rules: ReviewRules | None = None,
     ) -> None:
         # `review_keys`: the desk's private review keys, which open the review copies of
         # held provisions (hub.desk.review); none, and no copy can be read.
+        # `review_rules`: what the review of the audit trail judges by (R17).
         self.store = store
+        self.review_rules = review_rules or ReviewRules()
         self._signer = signer
         self._review_keys = review_keys or hold_no_review_keys()
         self._policy_version = policy_version
         self._session_seconds = session_seconds
         self._idle_seconds = idle_seconds
         self._now = clock
+
+    @asynccontextmanager
+    async def _refusal_audited(
+        self, who: Staff, action: str, terminal: Terminal | None, message_id: str | None = None
+    ) -> AsyncIterator[None]:
+        """Audit a refusal of the act inside the block (R17) as `action`, the refusal's
+        code its reason, in a transaction of its own (the act's rolled back); never the
+        request's text (a comment, a mistyped id), only a message id that is a UUID."""
+        try:
+            yield
+        except DeskError as refused:
+            async with self.store.transaction() as tx:
+                await tx.audit(
+                    at=self._now(),
+                    actor=who.user_id,
+                    action=action,
+                    subject=None if message_id is None else _uuid_or_none(message_id),
+                    municipality=who.municipality,
+                    terminal=None if terminal is None else terminal.as_dict(),
+                    detail={"reason": refused.code},
+                )
+            raise
 
     def _hub_signer(self) -> Signer:
         if self._signer is None:

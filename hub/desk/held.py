@@ -73,23 +73,26 @@ class Decisions(DeskBase):
         approved: a reply whose review copy does not open may only be rejected; the
         attestation carries the digest of the provision the review copy shows, which the
         inquirer checks what it opens against."""
-        signer = self._hub_signer()
-        refusing(lambda: approvals.may_decide_any(who))
-        comment = clean_comment(comment)
-        async with self.store.transaction() as tx:
-            message = await self._locked(tx, message_id)
-            now = self._now()
-            decided = refusing(lambda: approvals.approve(message.row.as_held(), who, now, comment))
-            with _decision_span("approve", message):
-                original = Envelope.model_validate_json(message.journaled())
-                try:
-                    review, view = readable(original, self._review_keys)
-                except Unreadable as exc:
-                    raise Refused("unreadable", f"{exc}: reject it instead") from None
-                if content_sha256 is not None and content_sha256 != view.content_sha256:
-                    raise Refused("content_changed", "the content differs from what was shown")
-                approval = _Approval(who, now, terminal, comment, view.content_sha256, review)
-                released = await self._release(tx, signer, message, decided, approval)
+        async with self._refusal_audited(who, "held.approval_refused", terminal, message_id):
+            signer = self._hub_signer()
+            refusing(lambda: approvals.may_decide_any(who))
+            comment = clean_comment(comment)
+            async with self.store.transaction() as tx:
+                message = await self._locked(tx, message_id)
+                now = self._now()
+                decided = refusing(
+                    lambda: approvals.approve(message.row.as_held(), who, now, comment)
+                )
+                with _decision_span("approve", message):
+                    original = Envelope.model_validate_json(message.journaled())
+                    try:
+                        review, view = readable(original, self._review_keys)
+                    except Unreadable as exc:
+                        raise Refused("unreadable", f"{exc}: reject it instead") from None
+                    if content_sha256 is not None and content_sha256 != view.content_sha256:
+                        raise Refused("content_changed", "the content differs from what was shown")
+                    approval = _Approval(who, now, terminal, comment, view.content_sha256, review)
+                    released = await self._release(tx, signer, message, decided, approval)
         _count_decision("approved", message, now)
         return released
 
@@ -149,27 +152,28 @@ class Decisions(DeskBase):
     ) -> Held:
         """Refuse a held message (a comment is required); its sender and its intended
         recipient get a rejection notice."""
-        signer = self._hub_signer()
-        refusing(lambda: approvals.may_decide_any(who))
-        comment = clean_comment(comment) or ""
-        async with self.store.transaction() as tx:
-            message = await self._locked(tx, message_id)
-            row = message.row
-            now = self._now()
-            decided = refusing(lambda: approvals.reject(row.as_held(), who, now, comment))
-            with _decision_span("reject", message):
-                await self._refuse(
-                    tx, signer, message, decided, code="rejected_by_approver", now=now
+        async with self._refusal_audited(who, "held.rejection_refused", terminal, message_id):
+            signer = self._hub_signer()
+            refusing(lambda: approvals.may_decide_any(who))
+            comment = clean_comment(comment) or ""
+            async with self.store.transaction() as tx:
+                message = await self._locked(tx, message_id)
+                row = message.row
+                now = self._now()
+                decided = refusing(lambda: approvals.reject(row.as_held(), who, now, comment))
+                with _decision_span("reject", message):
+                    await self._refuse(
+                        tx, signer, message, decided, code="rejected_by_approver", now=now
+                    )
+                await tx.audit(
+                    at=now,
+                    actor=who.user_id,
+                    action="held.rejected",
+                    subject=row.message_id,
+                    municipality=row.municipality,
+                    terminal=terminal.as_dict(),
+                    detail={"comment": comment},
                 )
-            await tx.audit(
-                at=now,
-                actor=who.user_id,
-                action="held.rejected",
-                subject=row.message_id,
-                municipality=row.municipality,
-                terminal=terminal.as_dict(),
-                detail={"comment": comment},
-            )
         _count_decision("rejected", message, now)
         return decided
 

@@ -2,9 +2,9 @@
 and decision, dead letters by reason), what waits for a 所属長 and for how long, the
 journal browsed a page at a time, and a message's journey (hub/journey.py).
 
-Operators see the rows of their municipality (as sender or recipient) and the rows
-refused before their signature verified, which belong to nobody yet; admins see every
-row. Metadata only: no payload is read here. Opening a journey is audited (R17)."""
+Operators and contractors see the rows of their municipality (as sender or recipient)
+and the rows refused before their signature verified, which belong to nobody yet; admins
+see every row. Metadata only: no payload is read here. Opening a journey is audited (R17)."""
 
 from __future__ import annotations
 
@@ -54,14 +54,17 @@ class Overview:
 
 def console_scope(who: Staff) -> str | None:
     """The municipality whose rows `who` sees on the console (None: every row, an admin);
-    Forbidden unless an operator or an admin."""
+    Forbidden unless an operator, a contractor (R23: the console's read-only views) or an
+    admin."""
     if who.disabled:
         raise NotAuthenticated("account_disabled", "the account is disabled")
     if Role.ADMIN in who.roles:
         return None
-    if Role.OPERATOR in who.roles:
+    if who.roles & {Role.OPERATOR, Role.CONTRACTOR}:
         return who.municipality
-    raise Forbidden("not_an_operator", "only operators and admins use the operator console")
+    raise Forbidden(
+        "not_an_operator", "only operators, contractors and admins use the operator console"
+    )
 
 
 class Operations(DeskBase):

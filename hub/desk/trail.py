@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from contracts.canonical import format_datetime
+from contracts.codes import masked_my_numbers
 from contracts.keys import KeyRing
 from hub import audit
 from hub.approvals import Role, Staff
@@ -15,10 +17,14 @@ from hub.desk.common import (
     JOURNAL_SEALED,
     DeskBase,
     Forbidden,
+    Terminal,
 )
 from hub.store.rows import ProvisionRow
 
-__all__ = ["Trail"]
+__all__ = ["SEARCHED", "SEARCH_REFUSED", "Trail"]
+
+SEARCHED = "audit.searched"
+SEARCH_REFUSED = "audit.search_refused"
 
 
 class Trail(DeskBase):
@@ -34,10 +40,14 @@ class Trail(DeskBase):
         since: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
+        terminal: Terminal | None = None,
     ) -> list[audit.AuditRow]:
-        """Audit rows, newest first: auditors see their municipality's, admins all."""
-        municipality = self._audited_municipality(who)
-        return await self.store.audit_search(
+        """Audit rows, newest first: auditors see their municipality's, admins all. The
+        search is audited (`audit.searched`, its filters, My Numbers masked), and so is a
+        refused one (`audit.search_refused`)."""
+        async with self._refusal_audited(who, SEARCH_REFUSED, terminal):
+            municipality = self._audited_municipality(who)
+        rows = await self.store.audit_search(
             actor=actor,
             action=action,
             subject=subject,
@@ -46,6 +56,24 @@ class Trail(DeskBase):
             limit=limit,
             offset=offset,
         )
+        filters = {"actor": actor, "action": action, "subject": subject}
+        async with self.store.transaction() as tx:
+            await tx.audit(
+                at=self._now(),
+                actor=who.user_id,
+                action=SEARCHED,
+                municipality=who.municipality,
+                terminal=None if terminal is None else terminal.as_dict(),
+                detail={
+                    **{k: None if v is None else masked_my_numbers(v) for k, v in filters.items()},
+                    "since": None if since is None else format_datetime(since),
+                    "scope": municipality,
+                    "limit": limit,
+                    "offset": offset,
+                    "rows": len(rows),
+                },
+            )
+        return rows
 
     async def provision_records(self, who: Staff, *, limit: int = 100) -> list[ProvisionRow]:
         """The latest 情報提供等記録 (R47): auditors see those where their municipality is a

@@ -123,29 +123,30 @@ class Viewing(DeskBase):
         """A held message as `who` may see it, audited: its facts for an auditor or an
         admin of the municipality; the review copy too for one of its approvers. Another
         municipality's, or for an approver another department's, is not found."""
-        self._may_view_any(who)
-        message = await self._message(message_id)
-        row = message.row
-        deciding = Role.APPROVER in who.roles and who.department == row.department
-        if row.municipality != who.municipality or not (
-            deciding or who.roles & {Role.AUDITOR, Role.ADMIN}
-        ):
-            raise unknown_message()
-        if message.canonical is None:  # decided long ago; retention removed its bytes
+        async with self._refusal_audited(who, "held.view_refused", terminal, message_id):
+            self._may_view_any(who)
+            message = await self._message(message_id)
+            row = message.row
+            deciding = Role.APPROVER in who.roles and who.department == row.department
+            if row.municipality != who.municipality or not (
+                deciding or who.roles & {Role.AUDITOR, Role.ADMIN}
+            ):
+                raise unknown_message()
+            if message.canonical is None:  # decided long ago; retention removed its bytes
+                return await self._shown(
+                    who, row, terminal, facts=_pruned_facts(row), review=None, unreadable=PRUNED
+                )
+            envelope = Envelope.model_validate_json(message.canonical)
+            review, unreadable = None, None
+            if deciding:
+                try:
+                    _, review = readable(envelope, self._review_keys)
+                except Unreadable as exc:
+                    unreadable = str(exc)
+            facts = envelope_facts(envelope)
             return await self._shown(
-                who, row, terminal, facts=_pruned_facts(row), review=None, unreadable=PRUNED
+                who, row, terminal, facts=facts, review=review, unreadable=unreadable
             )
-        envelope = Envelope.model_validate_json(message.canonical)
-        review, unreadable = None, None
-        if deciding:
-            try:
-                _, review = readable(envelope, self._review_keys)
-            except Unreadable as exc:
-                unreadable = str(exc)
-        facts = envelope_facts(envelope)
-        return await self._shown(
-            who, row, terminal, facts=facts, review=review, unreadable=unreadable
-        )
 
     async def _shown(
         self,
@@ -174,21 +175,22 @@ class Viewing(DeskBase):
         """The full My Numbers of a held message's review copy, for an approver allowed to
         reveal them; audited with who, when, where from and which fields (never the
         numbers)."""
-        if who.disabled:
-            raise NotAuthenticated("account_disabled", "the account is disabled")
-        if Role.APPROVER not in who.roles or not who.may_reveal:
-            raise Forbidden("may_not_reveal", "revealing My Number needs its own permission")
-        message = await self._message(message_id)
-        row = message.row
-        if (row.municipality, row.department) != (who.municipality, who.department):
-            raise unknown_message()
-        if message.canonical is None:
-            raise DeskError("pruned", PRUNED)
-        envelope = Envelope.model_validate_json(message.canonical)
-        try:
-            _, review = readable(envelope, self._review_keys)
-        except Unreadable:
-            raise DeskError("unreadable", "the review copy cannot be read") from None
+        async with self._refusal_audited(who, "held.reveal_refused", terminal, message_id):
+            if who.disabled:
+                raise NotAuthenticated("account_disabled", "the account is disabled")
+            if Role.APPROVER not in who.roles or not who.may_reveal:
+                raise Forbidden("may_not_reveal", "revealing My Number needs its own permission")
+            message = await self._message(message_id)
+            row = message.row
+            if (row.municipality, row.department) != (who.municipality, who.department):
+                raise unknown_message()
+            if message.canonical is None:
+                raise DeskError("pruned", PRUNED)
+            envelope = Envelope.model_validate_json(message.canonical)
+            try:
+                _, review = readable(envelope, self._review_keys)
+            except Unreadable:
+                raise DeskError("unreadable", "the review copy cannot be read") from None
         found = review.my_numbers
         async with self.store.transaction() as tx:
             await tx.audit(

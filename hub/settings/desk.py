@@ -1,17 +1,18 @@
 """Settings of the approval desk: where it listens, the host names it answers to, the
 largest body it reads, its cookies and proxies, how long sessions and tokens last, how
-often the hub expires holds, seals the journal and takes up re-drives, and where the
-operator console reads queue depths."""
+often the hub expires holds, seals the journal and takes up re-drives, where the
+operator console reads queue depths, and what the review of the audit trail judges by."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from hub.settings.fields import split_list
+from hub.settings.hours import OfficeHours
 
 __all__ = ["DeskSettings"]
 
@@ -81,6 +82,18 @@ class DeskSettings(BaseModel):
         description="how often each hub worker takes up the re-drives operators confirmed "
         "at the desk",
     )
+    office_hours: str = Field(
+        default="08:30-17:15",
+        description="office hours, HH:MM-HH:MM in Japan's time, Monday to Friday: the review "
+        "of the audit trail (`sesshu audit review`, /audit/review) lists log-ins outside them",
+    )
+    unused_account_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="the review of the audit trail lists enabled accounts not used (no "
+        "log-in, no session or token use) for this many days",
+    )
     broker_api_url: str = Field(
         default="http://127.0.0.1:15672",
         description="RabbitMQ's management HTTP API, where the operator console reads queue "
@@ -98,3 +111,8 @@ class DeskSettings(BaseModel):
     broker_api_timeout_seconds: float = Field(
         default=2.0, gt=0, description="longest the console waits for the management API"
     )
+
+    @field_validator("office_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        return str(OfficeHours.parse(value))

@@ -1,4 +1,5 @@
-"""The desk store's accounts: staff, sessions and API tokens (the secrets as SHA-256 only).
+"""The desk store's accounts: staff with their terminals, contractors' roster entries,
+sessions and API tokens (the secrets as SHA-256 only).
 
 Writes take the transaction they belong to, so an account change commits with its audit
 row (`hub.desk.accounts`)."""
@@ -6,12 +7,19 @@ row (`hub.desk.accounts`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
 from hub.store.queries import query
-from hub.store.rows import LockLimits, LoginLocks, StaffRow, StaffWithPassword
+from hub.store.rows import (
+    LockLimits,
+    LoginLocks,
+    Network,
+    SessionUse,
+    StaffRow,
+    StaffWithPassword,
+)
 from hub.store.statements import PoolStatements, TransactionStatements
 from storekit.translate import Connection, translated
 
@@ -32,6 +40,7 @@ class AccountStatements(PoolStatements):
         department: str,
         may_reveal: bool,
         password_hash: str | None,
+        terminals: Sequence[Network],
     ) -> bool:
         """Create an account; False if the id is taken."""
         with translated():
@@ -44,8 +53,44 @@ class AccountStatements(PoolStatements):
                 department,
                 may_reveal,
                 password_hash,
+                list(terminals),
             )
         return created is not None
+
+    async def add_roster_entry(
+        self,
+        tx: TransactionStatements,
+        user_id: str,
+        *,
+        company: str,
+        person: str,
+        valid_from: date,
+        valid_until: date,
+    ) -> None:
+        """A contractor's roster entry, in the transaction adding its account."""
+        with translated():
+            await tx.connection.execute(
+                query("roster_add"), user_id, company, person, valid_from, valid_until
+            )
+
+    async def roster_names(self) -> dict[str, str]:
+        """The person of each contractor's roster entry, by user id."""
+        return {row["user_id"]: row["person"] for row in await self._fetch("roster_names")}
+
+    async def lock_terminals(
+        self, tx: TransactionStatements, user_id: str
+    ) -> tuple[tuple[Network, ...], str] | None:
+        """(terminals, municipality) of an account, locked for a change; None if unknown."""
+        with translated():
+            row = await tx.connection.fetchrow(query("staff_terminals_lock"), user_id)
+        return None if row is None else (tuple(row["terminals"]), row["municipality"])
+
+    async def set_terminals(
+        self, tx: TransactionStatements, user_id: str, terminals: Sequence[Network]
+    ) -> None:
+        """Replace an account's terminals."""
+        with translated():
+            await tx.connection.execute(query("staff_set_terminals"), user_id, list(terminals))
 
     async def staff(self, user_id: str) -> StaffWithPassword | None:
         """An account by id, with its password hash."""
@@ -95,12 +140,17 @@ class AccountStatements(PoolStatements):
 
     async def session_staff(
         self, digest: str, *, idle_seconds: float, touch_seconds: float
-    ) -> tuple[StaffRow, bool] | None:
-        """The account behind a live session or token, and whether it is a session left
-        unused for over `idle_seconds`; one not left so is marked used now, unless it was
-        within `touch_seconds`."""
+    ) -> SessionUse | None:
+        """The account behind a live session or token, and what the desk decides on: a
+        session left unused for over `idle_seconds`, one not marked used within
+        `touch_seconds` (`touch_session` marks it)."""
         row = await self._fetchrow("session_staff", digest, idle_seconds, touch_seconds)
-        return None if row is None else (StaffRow.of(row), bool(row["idle"]))
+        return None if row is None else SessionUse.of(row)
+
+    async def touch_session(self, digest: str) -> None:
+        """Mark a session or token used now."""
+        with translated():
+            await self._pool.execute(query("session_touch"), digest)
 
     async def end_session(self, digest: str, tx: TransactionStatements) -> str | None:
         """End a session; the user id it belonged to, or None if it was not live."""

@@ -6,7 +6,8 @@ holds its transactions. A decision on a held message runs in one transaction tha
 the held row, so two approvers clicking at once are served one after the other.
 
     PgDesk = AccountStatements (accounts.py) + TrailReads (trail.py)
-             + OperationsReads (operations.py) + JourneyReads (journey.py) + the held reads
+             + ReviewReads (review.py) + OperationsReads (operations.py)
+             + JourneyReads (journey.py) + the held reads
     DeskTransaction = TrailTransaction (trail.py) + RetentionTransaction (retention.py)
                       + RedriveTransaction (operations.py) + LoginTransaction
                       (accounts.py) + the held statements
@@ -26,6 +27,7 @@ from hub.store.operations import OperationsReads, RedriveTransaction
 from hub.store.postgres import MIGRATIONS_DIR, record_columns
 from hub.store.queries import query
 from hub.store.retention import RetentionTransaction
+from hub.store.review import ReviewReads
 from hub.store.rows import HeldMessage, HeldRow
 from hub.store.trail import TrailReads, TrailTransaction
 from storekit.migrate import migrated_pool
@@ -102,7 +104,7 @@ class DeskTransaction(TrailTransaction, RetentionTransaction, RedriveTransaction
             )
 
 
-class PgDesk(AccountStatements, TrailReads, OperationsReads, JourneyReads):
+class PgDesk(AccountStatements, TrailReads, ReviewReads, OperationsReads, JourneyReads):
     """The desk's statements on an asyncpg pool."""
 
     @classmethod

@@ -1,19 +1,42 @@
 -- Named queries of the approval desk: staff, sessions, held messages, the audit trail.
 
 -- name: staff_add
-INSERT INTO staff (user_id, kind, roles, municipality, department, may_reveal, password_hash)
-VALUES ($1, $2, $3::text[], $4, $5, $6, $7)
+INSERT INTO staff (user_id, kind, roles, municipality, department, may_reveal, password_hash,
+                   terminals)
+VALUES ($1, $2, $3::text[], $4, $5, $6, $7, $8::cidr[])
 ON CONFLICT (user_id) DO NOTHING
 RETURNING user_id;
 
+-- name: roster_add
+-- A contractor's roster entry, added with its account.
+INSERT INTO contractor_roster (user_id, company, person, valid_from, valid_until)
+VALUES ($1, $2, $3, $4, $5);
+
+-- name: roster_names
+-- The person named by each contractor's roster entry (for listing the roster only).
+SELECT user_id, person FROM contractor_roster ORDER BY user_id;
+
 -- name: staff_get
-SELECT user_id, kind, roles, municipality, department, may_reveal, password_hash,
-       created_at, disabled_at
-FROM staff WHERE user_id = $1;
+SELECT st.user_id, st.kind, st.roles, st.municipality, st.department, st.may_reveal,
+       st.password_hash, st.created_at, st.disabled_at, st.terminals,
+       r.company, r.valid_from, r.valid_until
+FROM staff AS st
+LEFT JOIN contractor_roster AS r USING (user_id)
+WHERE st.user_id = $1;
 
 -- name: staff_list
-SELECT user_id, kind, roles, municipality, department, may_reveal, created_at, disabled_at
-FROM staff ORDER BY user_id;
+SELECT st.user_id, st.kind, st.roles, st.municipality, st.department, st.may_reveal,
+       st.created_at, st.disabled_at, st.terminals, r.company, r.valid_from, r.valid_until
+FROM staff AS st
+LEFT JOIN contractor_roster AS r USING (user_id)
+ORDER BY st.user_id;
+
+-- name: staff_terminals_lock
+-- An account's terminals, locked until the transaction that changes them ends.
+SELECT terminals, municipality FROM staff WHERE user_id = $1 FOR UPDATE;
+
+-- name: staff_set_terminals
+UPDATE staff SET terminals = $2::cidr[] WHERE user_id = $1;
 
 -- name: staff_disable
 -- A leaver's account (R18): disabled, and every session and token of it ended.
@@ -36,24 +59,30 @@ INSERT INTO sessions (token_sha256, user_id, kind, label, client, user_agent, ex
 VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::float8));
 
 -- name: session_staff
--- The account behind a live session or token; disabled accounts are returned too, so the
--- caller can say why it refuses them. `idle`: a session (never a token) unused for over $2
--- seconds, which the caller ends. Any other is marked used now, but not again within $3
--- seconds: a page's burst of requests writes the row once, not once each.
+-- The account behind a live session or token, with its terminals and roster entry;
+-- disabled accounts are returned too, so the caller can say why it refuses them. `idle`:
+-- a session (never a token) unused for over $2 seconds, which the caller ends. `due`: not
+-- marked used within $3 seconds, so the caller marks it (session_touch) once it admits
+-- the request: a page's burst of requests writes the row once, not once each, and a
+-- request refused (from another terminal, say) does not count as a use.
 WITH live AS (
     SELECT token_sha256, user_id, kind AS credential,
-           kind = 'session' AND last_used_at < now() - make_interval(secs => $2::float8) AS idle
+           kind = 'session' AND last_used_at < now() - make_interval(secs => $2::float8) AS idle,
+           last_used_at < now() - make_interval(secs => $3::float8) AS due
     FROM sessions
     WHERE token_sha256 = $1 AND ended_at IS NULL AND expires_at > now()
-), used AS (
-    UPDATE sessions SET last_used_at = now()
-    WHERE token_sha256 IN (SELECT token_sha256 FROM live WHERE NOT idle)
-      AND last_used_at < now() - make_interval(secs => $3::float8)
 )
 SELECT st.user_id, st.kind, st.roles, st.municipality, st.department, st.may_reveal,
-       st.created_at, st.disabled_at, live.credential, live.idle
+       st.created_at, st.disabled_at, st.terminals, r.company, r.valid_from, r.valid_until,
+       live.credential, live.idle, live.due
 FROM live
-JOIN staff AS st USING (user_id);
+JOIN staff AS st USING (user_id)
+LEFT JOIN contractor_roster AS r USING (user_id);
+
+-- name: session_touch
+-- A session or token marked used now (session_staff says when it is due).
+UPDATE sessions SET last_used_at = now()
+WHERE token_sha256 = $1 AND ended_at IS NULL;
 
 -- name: session_end
 UPDATE sessions SET ended_at = now()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self, TypeVar
 
 from hub.approvals import Held, HeldState, Role, Staff
@@ -25,15 +26,20 @@ __all__ = [
     "HeldRow",
     "LockLimits",
     "LoginLocks",
+    "Network",
     "ProvisionDirection",
     "ProvisionRow",
     "ProvisionState",
+    "Roster",
+    "SessionUse",
     "StaffRow",
     "StaffWithPassword",
 ]
 
 ProvisionDirection = Literal["inquiry", "provision"]
 ProvisionState = Literal["delivered", "held", "released", "rejected", "expired"]
+Network = IPv4Network | IPv6Network
+"""A registered terminal: an address (/32, /128) or a network (a cidr column)."""
 
 _Row = TypeVar("_Row", bound="DataclassInstance")
 
@@ -121,8 +127,19 @@ class HeldMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Roster:
+    """A contractor's roster entry as the desk checks it: the company and the days it is
+    valid, both included (the person's name is read only to list the roster)."""
+
+    company: str
+    valid_from: date
+    valid_until: date
+
+
+@dataclass(frozen=True, slots=True)
 class StaffRow:
-    """An account as listed (never its password hash)."""
+    """An account as listed (never its password hash), with the terminals it may act
+    from and, for a contractor, its roster entry."""
 
     user_id: str
     kind: Literal["person", "system"]
@@ -132,12 +149,22 @@ class StaffRow:
     may_reveal: bool
     created_at: datetime
     disabled_at: datetime | None
+    terminals: tuple[Network, ...]
+    roster: Roster | None
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> Self:
-        """From a row of staff_list, staff_get or session_staff (desk.sql)."""
+        """From a row of staff_list, staff_get or session_staff (desk.sql), whose roster
+        columns (company, valid_from, valid_until) are NULL but for a contractor."""
         roles = frozenset(Role(role) for role in record["roles"])
-        return _from_record(cls, record, roles=roles)
+        roster = (
+            None
+            if record["company"] is None
+            else Roster(record["company"], record["valid_from"], record["valid_until"])
+        )
+        return _from_record(
+            cls, record, roles=roles, terminals=tuple(record["terminals"]), roster=roster
+        )
 
     def as_staff(self) -> Staff:
         """What the approval rules know of the account (`hub.approvals`)."""
@@ -156,6 +183,23 @@ class StaffWithPassword(StaffRow):
     """An account with its argon2id password hash (None for a system's), for log-in."""
 
     password_hash: str | None = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUse:
+    """A live session or token as a request presents it: its account, which it is
+    (`session`, `api_token`), whether it is a session left unused past the idle timeout,
+    and whether its last use is old enough to be written again."""
+
+    account: StaffRow
+    credential: Literal["session", "api_token"]
+    idle: bool
+    due: bool
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> SessionUse:
+        """From the row of session_staff (desk.sql)."""
+        return cls(StaffRow.of(record), record["credential"], record["idle"], record["due"])
 
 
 class LockLimits(NamedTuple):

@@ -114,6 +114,7 @@ async def api_reveal(
 @router.get("/audit", tags=["audit"])
 async def api_audit(
     *,
+    request: Request,
     staff: StaffDep,
     desk: DeskDep,
     actor: Text = None,
@@ -131,6 +132,7 @@ async def api_audit(
         since=since,
         limit=limit,
         offset=offset,
+        terminal=terminal(request),
     )
     return [AuditEntry.model_validate(row, from_attributes=True) for row in rows]
 

@@ -28,8 +28,9 @@ from hub.desk import Desk, DeskError, NotAuthenticated
 from hub.errors import DatabaseUnavailable
 from hub.service import open_desk
 from hub.settings import Settings
-from hub.web import api, ops, pages
+from hub.web import api, audit_review, ops, pages
 from hub.web.common import COOKIE, templates
+from hub.web.contractors import ContractorLog
 from hub.web.guards import guard
 from hub.web.telemetry import count_requests, refresh_held_gauges
 
@@ -66,12 +67,15 @@ def create_app(settings: Settings, desk: Desk | None = None) -> FastAPI:
     app.state.settings = settings
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(audit_review.api)
     app.include_router(pages.router)
     app.include_router(ops.router)
+    app.include_router(audit_review.pages)
 
     app.exception_handler(DeskError)(_desk_error)
     app.exception_handler(DatabaseUnavailable)(_database_away)
     app.exception_handler(RequestValidationError)(_bad_request)
+    app.add_middleware(ContractorLog)  # inside the guards: it sees what the routes answer
     guard(app, settings.desk, cookie=COOKIE)
     app.middleware("http")(count_requests)  # outermost: refusals are counted too
     if settings.telemetry.tracing:

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from hub.approvals import Staff
 from hub.desk import Desk, Terminal
+from hub.web.contractors import admit
 
 __all__ = [
     "COOKIE",
@@ -52,7 +53,11 @@ def _desk(request: Request) -> Desk:
 
 
 async def _account(request: Request) -> Staff:
-    return await _desk(request).authenticate(secret_of(request))
+    # Only from the account's terminals (R27); a contractor only on its routes (R23).
+    where = terminal(request)
+    account = await _desk(request).authenticate(secret_of(request), where)
+    admit(request, account, where)
+    return account
 
 
 DeskDep = Annotated[Desk, Depends(_desk)]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import AfterValidator
 
+from hub.approvals import Role
 from hub.desk import Forbidden, NotAuthenticated
 from hub.web.common import (
     COOKIE,
@@ -61,10 +62,13 @@ async def login_form(
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
     try:
-        secret, _ = await desk.login(user_id, password, terminal(request))
+        secret, who = await desk.login(user_id, password, terminal(request))
     except NotAuthenticated:
         return _page(request, "login.html", {"account": None, "failed": True}, status=401)
-    response = RedirectResponse("/held", status_code=303)
+    # A contractor has no held queue: the console is all it may use (hub/web/contractors.py).
+    response = RedirectResponse(
+        "/ops" if Role.CONTRACTOR in who.roles else "/held", status_code=303
+    )
     set_cookie(request, response, secret)
     return response
 

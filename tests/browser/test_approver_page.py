@@ -23,6 +23,7 @@ from contracts.sealing import content_digest
 from hub.approvals import Role
 from hub.service import open_desk
 from stack.processes import Processes
+from tests.desk_web import TERMINALS
 from tests.harness import CHIKUSEI, PASSWORD, ROOT, YUKI, HubProcess, Services, free_ports
 from tests.probes import drain_queue, fetchval, held, published, topology_ready, wait_for
 from tests.traffic import provision
@@ -68,6 +69,7 @@ async def test_an_approver_logs_in_and_approves_in_chromium_and_the_reply_arrive
             municipality=YUKI,
             department="health-promotion",
             password=PASSWORD,
+            terminals=TERMINALS,
         )
     finally:
         await desk.store.close()

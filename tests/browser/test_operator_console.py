@@ -20,6 +20,7 @@ from hub.approvals import Role
 from hub.service import open_desk
 from stack.processes import Processes
 from tests.browser.test_approver_page import CHROMIUM, SCREENSHOTS
+from tests.desk_web import TERMINALS
 from tests.harness import CHIKUSEI, PASSWORD, HubProcess, Services, free_ports
 from tests.ops import (
     LATE_KEY_ID,
@@ -72,6 +73,7 @@ async def _staff(services: Services, policy_dir: Path) -> None:
                 municipality=CHIKUSEI,
                 department="health-promotion",
                 password=PASSWORD,
+                terminals=TERMINALS,
             )
     finally:
         await desk.store.close()

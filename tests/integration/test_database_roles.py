@@ -20,6 +20,7 @@ from contracts.keys import generate_key
 from contracts.signing import Signer
 from hub.approvals import Role
 from hub.desk import Desk
+from hub.desk.access import RosterEntry
 from hub.desk.common import Terminal
 from hub.errors import SchemaNotCurrent
 from hub.ports import OutboxRow
@@ -423,9 +424,25 @@ async def test_the_desk_keeps_accounts_and_decides_as_its_own_role(granted: Gran
             municipality=CHIKUSEI,
             department="health-promotion",
             password=PASSWORD,
+            terminals=["127.0.0.1/32"],
         )
         secret, _ = await desk.login("approver.roles", PASSWORD, Terminal("127.0.0.1", "test"))
         await desk.logout(secret, Terminal("127.0.0.1", "test"))
+        # A contractor with its roster entry, its terminals changed (R23, R26/R27).
+        today = datetime.now(UTC).date()
+        await desk.add_staff(
+            "vendor.roles",
+            roles=[Role.CONTRACTOR],
+            municipality=CHIKUSEI,
+            department="vendor-maintenance",
+            password=PASSWORD,
+            terminals=[],
+            roster=RosterEntry(
+                "Example K.K.", "a name", today - timedelta(days=1), today + timedelta(days=1)
+            ),
+        )
+        await desk.change_terminals("vendor.roles", add=["127.0.0.1"])
+        await desk.login("vendor.roles", PASSWORD, Terminal("127.0.0.1", "test"))
         await _decide_and_release(store, "019abf3c-2a00-7000-8000-000000000011")
     finally:
         await store.close()
@@ -541,11 +558,11 @@ async def test_the_sweep_drops_the_roles_of_runs_that_died(granted: Granted) -> 
     assert granted.roles[HUB].user in await _roles_named(granted.place.name)  # alive: kept
 
 
-@pytest.mark.parametrize("table", ["staff", "sessions"])
+@pytest.mark.parametrize("table", ["staff", "sessions", "contractor_roster"])
 async def test_the_hub_worker_may_not_read_the_desks_accounts(
     as_party: Connector, table: str
 ) -> None:
-    """Password hashes and session tokens are the desk's alone."""
+    """Password hashes, session tokens and contractors' names are the desk's alone."""
     hub = await as_party(HUB, "")
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
         await hub.fetch(f"SELECT * FROM {table}")  # noqa: S608 - a fixed table name

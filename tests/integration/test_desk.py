@@ -39,6 +39,7 @@ from tests.probes import drain_queue, fetchval, held, journaled, published, topo
 from tests.traffic import provision, publish, signed_traffic, transfer_out
 
 TERMINAL = Terminal("192.0.2.10", "pytest-browser/1.0")
+TERMINALS = (f"{TERMINAL.client}/32",)  # the account's terminal (R26/R27)
 SPAN = "00f067aa0ba902b7"
 LONG_AGO = Freshness(max_age=timedelta(days=1), max_future=timedelta(minutes=5))
 
@@ -61,6 +62,7 @@ async def desk(services: Services, policy_dir: Path) -> AsyncIterator[Desk]:
             municipality=municipality,
             department=department,
             password=PASSWORD,
+            terminals=TERMINALS,
             may_reveal=reveal,
         )
     yield opened
@@ -166,6 +168,11 @@ async def test_two_approvers_at_once_release_the_reply_once_with_a_signed_attest
     assert record == "(released,t)"
     viewed, *acts = await audit_actions(services, str(reply.id))
     assert (viewed["actor"], viewed["action"]) == ("aoki", "held.viewed")
+    # The approver who came second is refused, and that is audited too (R17).
+    (lost,) = [a for a in acts if a["action"] == "held.approval_refused"]
+    assert lost["detail"] == {"reason": "not_held"}
+    assert lost["actor"] != approver
+    acts = [a for a in acts if a is not lost]
     assert [a["action"] for a in acts] == ["held.approved", "held.released"]
     assert {a["actor"] for a in acts} == {approver}
     assert acts[0]["terminal"] == TERMINAL.as_dict()
@@ -218,6 +225,13 @@ async def test_four_eyes_roles_and_comments_then_a_rejection_notifies_both_parti
     )
     assert state == "rejected"
     acts = await audit_actions(services, str(reply.id))
+    # Every refused try is audited with its reason (R17), never with its comment.
+    refused = [(a["actor"], a["detail"]) for a in acts if a["action"].endswith("_refused")]
+    assert refused == [
+        *((user, {"reason": code}) for user, (_, code) in refusals.items()),
+        ("baba", {"reason": "comment_required"}),
+    ]
+    acts = [a for a in acts if not a["action"].endswith("_refused")]
     assert [(a["actor"], a["action"]) for a in acts] == [("baba", "held.rejected")]
     assert acts[0]["detail"]["comment"] == "history incomplete"
 
@@ -350,14 +364,17 @@ async def test_the_approver_sees_my_number_masked_and_revealing_it_is_audited(
     revealed = await desk.reveal(fujita, str(reply.id), TERMINAL)
     assert sorted(revealed.values()) == sorted(numbers)
     acts = await audit_actions(services, str(reply.id))
-    # Every view is audited (R17), and the reveal with the fields it showed.
+    # Every view is audited (R17), the refused reveal with its reason, and the reveal with
+    # the fields it showed.
     assert [(a["actor"], a["action"]) for a in acts] == [
         ("fujita", "held.viewed"),
+        ("aoki", "held.reveal_refused"),
         ("fujita", "held.revealed"),
     ]
     assert acts[0]["detail"] == {"content": True}
-    assert acts[1]["detail"]["fields"] == sorted(revealed)
-    assert acts[1]["terminal"] == TERMINAL.as_dict()
+    assert acts[1]["detail"] == {"reason": "may_not_reveal"}
+    assert acts[2]["detail"]["fields"] == sorted(revealed)
+    assert acts[2]["terminal"] == TERMINAL.as_dict()
     assert not any(number in json.dumps(acts) for number in numbers)
 
 
@@ -379,23 +396,28 @@ async def test_sessions_tokens_and_disabled_accounts_are_enforced_and_audited(
     with pytest.raises(NotAuthenticated, match="login_failed"):
         await desk.login("nobody", PASSWORD, TERMINAL)
     secret, _ = await desk.login("aoki", PASSWORD, TERMINAL)
-    assert (await desk.authenticate(secret)).user_id == "aoki"
+    assert (await desk.authenticate(secret, TERMINAL)).user_id == "aoki"
     await desk.logout(secret, TERMINAL)
     with pytest.raises(NotAuthenticated):
-        await desk.authenticate(secret)
+        await desk.authenticate(secret, TERMINAL)
 
     await desk.add_staff(
-        "vendor-batch", roles=[Role.OPERATOR], municipality=YUKI, department="it", password=None
+        "vendor-batch",
+        roles=[Role.OPERATOR],
+        municipality=YUKI,
+        department="it",
+        password=None,
+        terminals=TERMINALS,
     )
     token = await desk.issue_token("vendor-batch", label="nightly report", days=30)
-    assert (await desk.authenticate(token)).user_id == "vendor-batch"
+    assert (await desk.authenticate(token, TERMINAL)).user_id == "vendor-batch"
 
     again, _ = await desk.login("aoki", PASSWORD, TERMINAL)
     assert await desk.disable_staff("aoki") == 1
     await desk.disable_staff("vendor-batch")
     for dead in (again, token):
         with pytest.raises(NotAuthenticated):
-            await desk.authenticate(dead)
+            await desk.authenticate(dead, TERMINAL)
     with pytest.raises(NotAuthenticated, match="login_failed"):
         await desk.login("aoki", PASSWORD, TERMINAL)
 

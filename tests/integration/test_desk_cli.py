@@ -34,6 +34,7 @@ from tests.traffic import provision, transfer_out
 
 pytestmark = pytest.mark.integration
 MY_NUMBERS = ("123456789018", "987654321093")  # in the example transfer-out provision
+LOOPBACK = "127.0.0.1/32"
 Run = Callable[..., subprocess.CompletedProcess[str]]
 # The console script `pip install` made beside this interpreter; `python -m hub` where the
 # project is not installed (hub/__main__.py: the same command).
@@ -115,7 +116,8 @@ def add(
     options: tuple[str, ...] = (),
     password: str = PASSWORD,
 ) -> subprocess.CompletedProcess[str]:
-    """`sesshu staff add` with the password on stdin."""
+    """`sesshu staff add` with the password on stdin, its terminal this host's loopback
+    (where `--as USER` signs in from, hub/desk/access.py)."""
     return sesshu(
         services,
         "staff",
@@ -126,6 +128,8 @@ def add(
         municipality,
         "--department",
         department,
+        "--terminal",
+        LOOPBACK,
         "--password-stdin",
         *options,
         stdin=password + "\n",
@@ -159,7 +163,7 @@ def test_the_sesshu_executable_reads_the_password_from_stdin_and_exits_with_its_
     added = sesshu_executable(
         services,
         *("staff", "add", "endo", "--role", "auditor", "--municipality", YUKI),
-        *("--department", "audit", "--password-stdin"),
+        *("--department", "audit", "--terminal", LOOPBACK, "--password-stdin"),
         stdin=PASSWORD + "\n",
     )
     assert "added person endo: auditor in 082074 audit" in ok(added)
@@ -354,8 +358,11 @@ def _approve_once(services: Services, run: Run, reply: Envelope) -> None:
         )
     )
     host = f"cli@{socket.gethostname()}"
+    # The refused tries are audited too (R17), with the terminal they came from.
     assert actors == (
-        f"aoki held.viewed {host},aoki held.approved {host},aoki held.released {host}"
+        f"aoki held.viewed {host},doi held.view_refused {host},"
+        f"aoki held.approval_refused {host},aoki held.approved {host},"
+        f"aoki held.released {host},baba held.approval_refused {host}"
     )
 
 

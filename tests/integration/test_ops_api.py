@@ -20,6 +20,7 @@ from contracts.codes import SystemId
 from hub.approvals import Role
 from hub.service import open_desk
 from hub.web.app import create_app
+from tests.desk_web import TERMINALS, client_of
 from tests.harness import CHIKUSEI, PASSWORD, YUKI, HubProcess, Services
 from tests.ops import journal_seq, unroutable
 from tests.probes import published, topology_ready, wait_for
@@ -44,6 +45,7 @@ async def _setup(services: Services, policy_dir: Path) -> None:
                 municipality=municipality,
                 department="health-promotion",
                 password=PASSWORD,
+                terminals=TERMINALS,
             )
     finally:
         await desk.store.close()
@@ -66,7 +68,7 @@ async def _setup(services: Services, policy_dir: Path) -> None:
 def client(services: Services, policy_dir: Path) -> Iterator[TestClient]:
     asyncio.run(_setup(services, policy_dir))
     app = create_app(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
-    with TestClient(app) as test_client:
+    with client_of(app) as test_client:
         yield test_client
 
 
@@ -137,7 +139,7 @@ def test_queue_depths_are_unavailable_rather_than_failing(
         SESSHU_DESK__BROKER_API_URL="http://127.0.0.1:9",
         SESSHU_DESK__BROKER_API_TIMEOUT_SECONDS="0.5",
     )
-    with TestClient(create_app(settings)) as client:
+    with client_of(create_app(settings)) as client:
         doi = login(client, "doi")
         queues = get(client, "/api/ops/overview", doi)["queues"]
         assert queues["available"] is False
@@ -146,7 +148,7 @@ def test_queue_depths_are_unavailable_rather_than_failing(
         assert page.status_code == 200
         assert "unavailable" in page.text
     remote = services.settings(SESSHU_DESK__BROKER_API_URL="http://192.0.2.1:15672")
-    with TestClient(create_app(remote)) as client:
+    with client_of(create_app(remote)) as client:
         queues = get(client, "/api/ops/overview", login(client, "doi"))["queues"]
         assert "plain http to another host is refused" in queues["reason"]
 
@@ -160,6 +162,7 @@ async def _people_only(services: Services, policy_dir: Path) -> None:
             municipality=CHIKUSEI,
             department="ops",
             password=PASSWORD,
+            terminals=TERMINALS,
         )
     finally:
         await desk.store.close()

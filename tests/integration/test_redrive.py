@@ -50,6 +50,7 @@ from tests.traffic import publish
 
 pytestmark = pytest.mark.integration
 TERMINAL = Terminal("192.0.2.30", "pytest-redrive/1.0")
+TERMINALS = (f"{TERMINAL.client}/32",)  # the account's terminal (R26/R27)
 VRS_QUEUE = adapter_queue(SystemId.VRS, CHIKUSEI)
 UNKNOWN_KEY = RedriveSelection(reason_code="unknown_key")
 
@@ -64,6 +65,7 @@ async def desk(services: Services) -> AsyncIterator[Desk]:
             municipality=CHIKUSEI,
             department="health-promotion",
             password=PASSWORD,
+            terminals=TERMINALS,
         )
     yield opened
     await opened.store.close()

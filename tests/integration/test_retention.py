@@ -35,6 +35,7 @@ from tests.traffic import provision, signed_traffic
 
 pytestmark = pytest.mark.integration
 TERMINAL = Terminal("192.0.2.10", "pytest/1.0")
+TERMINALS = (f"{TERMINAL.client}/32",)  # the account's terminal (R26/R27)
 
 
 def sesshu(services: Services, *args: str, **env: str) -> str:
@@ -265,7 +266,12 @@ def test_a_held_message_keeps_its_bytes_until_decided_and_then_shows_without_the
 
     async def shown(desk: Desk) -> Any:
         await desk.add_staff(
-            "aoki", roles=[Role.AUDITOR], municipality=YUKI, department="audit", password=PASSWORD
+            "aoki",
+            roles=[Role.AUDITOR],
+            municipality=YUKI,
+            department="audit",
+            password=PASSWORD,
+            terminals=TERMINALS,
         )
         _, who = await desk.login("aoki", PASSWORD, TERMINAL)
         return await desk.show(who, str(reply.id), TERMINAL)

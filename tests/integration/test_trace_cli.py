@@ -25,6 +25,7 @@ from tests.traffic import provision, publish
 
 pytestmark = pytest.mark.integration
 TERMINAL = Terminal("192.0.2.20", "pytest-trace/1.0")
+TERMINALS = (f"{TERMINAL.client}/32",)  # the account's terminal (R26/R27)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
@@ -69,6 +70,7 @@ async def _flows(services: Services, policy_dir: Path) -> dict[str, Envelope]:
             municipality=YUKI,
             department="health-promotion",
             password=PASSWORD,
+            terminals=TERMINALS,
         )
         return await _decided(services, desk)
     finally:

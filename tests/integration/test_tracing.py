@@ -27,7 +27,7 @@ from hub.worker import Worker
 from observability import tracing
 from tests.harness import PASSWORD, YUKI, Services
 from tests.integration.test_bridge_flow import city_bridge, flag_for_vrs
-from tests.integration.test_desk import SPAN, TERMINAL
+from tests.integration.test_desk import SPAN, TERMINAL, TERMINALS
 from tests.probes import fetchval, wait_for
 from tests.traffic import provision
 
@@ -139,6 +139,7 @@ async def test_an_approval_is_its_own_trace_linked_to_the_held_message(
             municipality=YUKI,
             department="health-promotion",
             password=PASSWORD,
+            terminals=TERMINALS,
         )
         held_trace = uuid.uuid4().hex
         signer = services.signer(SystemId.INTERMEDIATE, YUKI)

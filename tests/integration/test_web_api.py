@@ -22,6 +22,7 @@ from contracts.sealing import sealed_review
 from hub.approvals import Role
 from hub.service import open_desk
 from hub.web.app import create_app
+from tests.desk_web import TERMINALS, client_of
 from tests.harness import CHIKUSEI, PASSWORD, YUKI, HubProcess, Services
 from tests.probes import drain_queue, held, published, topology_ready, wait_for
 from tests.traffic import provision, transfer_out
@@ -45,6 +46,7 @@ async def _people(services: Services, policy_dir: Path) -> None:
                 municipality=municipality,
                 department=department,
                 password=PASSWORD,
+                terminals=TERMINALS,
                 may_reveal=reveal,
             )
     finally:
@@ -55,7 +57,7 @@ async def _people(services: Services, policy_dir: Path) -> None:
 def client(services: Services, policy_dir: Path) -> Iterator[TestClient]:
     asyncio.run(_people(services, policy_dir))
     app = create_app(services.settings(SESSHU_ROUTING__POLICY_DIR=str(policy_dir)))
-    with TestClient(app) as test_client:
+    with client_of(app) as test_client:
         yield test_client
 
 
@@ -174,10 +176,13 @@ def test_roles_give_403_other_municipalities_404_and_bad_input_names_the_field(
     assert missing.status_code == 404
     audit = client.get("/api/audit", headers=endo, params={"subject": str(reply.id)})
     assert audit.status_code == 200
+    assert number not in audit.text  # the refused comments' reason only, never their text
     # Newest first: each reveal, and each view (R17) with whether it showed the content (an
     # auditor sees the facts only; the approver the review copy).
     revealed_fields = {"fields": ["$.provision.my_number"]}
-    assert [(row["actor"], row["action"], row["detail"]) for row in audit.json()] == [
+    # The refusals (R17) are there too, each with its reason; here only the acts.
+    acts = [row for row in audit.json() if not row["action"].endswith("_refused")]
+    assert [(row["actor"], row["action"], row["detail"]) for row in acts] == [
         ("fujita", "held.revealed", revealed_fields),
         ("fujita", "held.revealed", revealed_fields),
         ("fujita", "held.viewed", {"content": True}),
@@ -265,7 +270,7 @@ def test_the_session_cookie_is_secure_unless_turned_off(
 ) -> None:
     asyncio.run(_people(services, policy_dir))
     settings = services.settings(SESSHU_DESK__SECURE_COOKIES="true")
-    with TestClient(create_app(settings)) as secure:
+    with client_of(create_app(settings)) as secure:
         answer = secure.post(
             "/api/session", json={"user_id": "aoki", "password": PASSWORD}, headers=SAME_ORIGIN
         )

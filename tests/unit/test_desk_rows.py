@@ -44,6 +44,10 @@ STAFF: dict[str, Any] = {
     "may_reveal": True,
     "created_at": AT,
     "disabled_at": None,
+    "terminals": [],
+    "company": None,
+    "valid_from": None,
+    "valid_until": None,
 }
 
 
