@@ -8,6 +8,11 @@ Only an enabled account (R18) with the approver role for the message's municipal
 department may decide; nobody decides a message they originated (four eyes); a rejection
 needs a comment; nothing is decided once its time has run out. Every refusal has a
 stable code, so the HTTP API, the web page and the CLI explain it the same way.
+
+A manual import (held `manual_import`, R01 「担当者間の二重チェック及び上長のチェック」) is
+checked first: two operators of its department, each once, neither the person who
+imported it, `check` it; only then may a 所属長 who checked none of it sign it off
+(`approve`). A rejection needs no checks.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from datetime import datetime
 from enum import StrEnum
 
 __all__ = [
+    "CHECKS_NEEDED",
+    "MANUAL_IMPORT",
     "ApprovalRefused",
     "Held",
     "HeldState",
     "Role",
     "Staff",
     "approve",
+    "check",
     "expire",
     "may_decide_any",
     "reject",
@@ -88,6 +96,15 @@ class Held:
     decided_by: str | None = None
     decided_at: datetime | None = None
     comment: str | None = None
+    reason_code: str = ""
+    """Why it is held: `auto_response_disabled` (R37) or `manual_import` (R01)."""
+    checked_by: frozenset[str] = frozenset()
+    """The operators who checked a manual import (R01)."""
+
+
+MANUAL_IMPORT = "manual_import"
+CHECKS_NEEDED = 2
+"""A manual import's checks before its sign-off: 担当者間の二重チェック (R01)."""
 
 
 def may_decide_any(staff: Staff) -> None:
@@ -113,9 +130,44 @@ def _may_decide(held: Held, staff: Staff, now: datetime) -> None:
         raise ApprovalRefused("expired", "the time to decide has run out")
 
 
+def check(held: Held, staff: Staff, now: datetime) -> Held:
+    """An operator of the import's municipality and department checks a manual import
+    (R01): once each, never the person who imported it; the import with the check."""
+    if staff.disabled:
+        raise ApprovalRefused("account_disabled", f"account {staff.user_id} is disabled")
+    if Role.OPERATOR not in staff.roles:
+        raise ApprovalRefused("not_an_operator", f"{staff.user_id} has no operator role")
+    if staff.municipality != held.municipality:
+        raise ApprovalRefused("wrong_municipality", "the message belongs to another municipality")
+    if staff.department != held.department:
+        raise ApprovalRefused("wrong_department", "the message belongs to another department")
+    if held.reason_code != MANUAL_IMPORT:
+        raise ApprovalRefused("not_an_import", "only a manual import is checked (R01)")
+    if held.originated_by == staff.user_id:
+        raise ApprovalRefused("four_eyes", "nobody checks an import they made")
+    if staff.user_id in held.checked_by:
+        raise ApprovalRefused("already_checked", "each operator checks an import once")
+    if held.state is not HeldState.HELD:
+        raise ApprovalRefused("not_held", f"the message is {held.state.value}")
+    if now >= held.expires_at:
+        raise ApprovalRefused("expired", "the time to decide has run out")
+    return replace(held, checked_by=held.checked_by | {staff.user_id})
+
+
 def approve(held: Held, staff: Staff, now: datetime, comment: str | None = None) -> Held:
-    """The approver releases the message to the outbox (state approved)."""
+    """The approver releases the message to the outbox (state approved); a manual import
+    only once two operators but the approver have checked it (R01)."""
     _may_decide(held, staff, now)
+    if held.reason_code == MANUAL_IMPORT:
+        if staff.user_id in held.checked_by:
+            raise ApprovalRefused("four_eyes", "nobody signs off an import they checked")
+        checks = len(held.checked_by - {held.originated_by})
+        if checks < CHECKS_NEEDED:
+            raise ApprovalRefused(
+                "checks_missing",
+                f"a manual import needs {CHECKS_NEEDED} operators' checks before its "
+                f"sign-off (R01); it has {checks}",
+            )
     return replace(
         held, state=HeldState.APPROVED, decided_by=staff.user_id, decided_at=now, comment=comment
     )

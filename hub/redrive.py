@@ -64,7 +64,7 @@ from contracts.broker import KINDS_SENT
 from contracts.codes import SystemId
 from hub.entries import JournalEntry, rejected, same_message
 from hub.pipeline import Triage
-from routing.decision import ROUTING_CODES
+from routing.decision import HOLD_CODES, ROUTING_CODES
 
 __all__ = [
     "MAX_REDRIVE",
@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 REDRIVABLE = frozenset({"unknown_key", "key_not_valid", "internal_error"}) | (
-    ROUTING_CODES - {"auto_response_disabled"}
+    ROUTING_CODES - HOLD_CODES
 )
 """Refusals a fix on the hub's side (its key ring, its list, its code) can change."""
 MAX_REDRIVE = 500

@@ -17,6 +17,9 @@ The checks, in order, each with its reason code:
     Hold: auto_response_disabled
                           a provision of a flagged (provider, procedure, data item) waits
                           for a 所属長 (R37)
+    Hold: manual_import   what a person made a system send of a (sender, procedure, data
+                          item) of the policy's manual imports waits for two operators'
+                          checks and a 所属長's sign-off (R01)
 
 The hub routes on envelope fields alone and never reads a payload: the two rules about
 content (R21, R40) read what the sender declares of it (`Envelope.declared`), which the
@@ -37,6 +40,7 @@ from routing.policy import ANY, Policy, Row
 __all__ = [
     "CROSS_MUNICIPALITY_KINDS",
     "DIRECTION_OF",
+    "HOLD_CODES",
     "NETWORK_KINDS",
     "ROUTING_CODES",
     "Context",
@@ -108,8 +112,11 @@ ROUTING_CODES = frozenset(
         "wrong_direction",
         "sender_not_listed",
         "auto_response_disabled",
+        "manual_import",
     }
 )
+HOLD_CODES = frozenset({"auto_response_disabled", "manual_import"})
+"""The codes of a hold: a decision to wait for people, not a refusal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +239,30 @@ def _by_list(envelope: Envelope, policy: Policy, key: str) -> Decision:
         return Hold(
             "auto_response_disabled", "provision of a flagged item waits for approval (R37)", held
         )
+    checked = _manual_import(envelope, policy, sender)
+    if checked is not None:
+        return Hold(
+            "manual_import",
+            "a manual import waits for two operators' checks and a 所属長's sign-off (R01)",
+            checked,
+        )
     return Deliver(key)
+
+
+def _manual_import(envelope: Envelope, policy: Policy, sender: _Party) -> str | None:
+    """The department that checks this message, if a person made its sender send it and
+    one of its data items is a manual import (R01)."""
+    if envelope.sender.operator is None:
+        return None
+    return next(
+        (
+            m.department
+            for item in envelope.data_items
+            for m in policy.manual_imports
+            if m.covers(sender.system, sender.org, envelope.procedure, item)
+        ),
+        None,
+    )
 
 
 def _refusal_by_list(envelope: Envelope, policy: Policy, key: str) -> Decision:

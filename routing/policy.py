@@ -1,12 +1,17 @@
-"""The routing policy as data: the permitted-inquiry list and the auto-response flags.
+"""The routing policy as data: the permitted-inquiry list, the auto-response flags and the
+manual imports.
 
-A policy is a directory of two CSV files (documented in routing/policies/README.md):
+A policy is a directory of two CSV files and an optional third:
 
 - `permitted.csv`, the permitted-inquiry list (照会許可用照合リスト): per procedure and
   data item, which system of which municipality may ask (inquirer) which other (provider),
   in which direction, in which validity window;
 - `auto_response_disabled.csv`, the auto-response-disabled flags (自動応答不可フラグ): the
-  (provider, procedure, data item) combinations whose provisions wait for a 所属長.
+  (provider, procedure, data item) combinations whose provisions wait for a 所属長;
+- `manual_imports.csv` (optional), the manual imports (R01 「担当者間の二重チェック及び
+  上長のチェック」): the (sender, procedure, data item) combinations that, when a person
+  made the sending system send them (`sender.operator`), are held until two operators
+  have checked them and a 所属長 of the department has signed off.
 
 Loading checks every row and reports every bad one with its file and line; the version is
 a hash of the content, recorded with every decision made under it.
@@ -29,7 +34,9 @@ from contracts.codes import CodeError, DataItemCode, LocalGovCode, ProcedureCode
 __all__ = [
     "ANY",
     "DIRECTIONS",
+    "MANUAL_IMPORT_COLUMNS",
     "Flag",
+    "ManualImport",
     "Policy",
     "PolicyError",
     "Row",
@@ -43,6 +50,7 @@ ANY = "*"
 DIRECTIONS = ("inquiry", "provision", "transfer")
 PERMITTED = "permitted.csv"
 FLAGS = "auto_response_disabled.csv"
+MANUAL_IMPORTS = "manual_imports.csv"
 ROW_COLUMNS = (
     "procedure",
     "article",
@@ -58,6 +66,7 @@ ROW_COLUMNS = (
     "retention_days",
 )
 FLAG_COLUMNS = ("provider_system", "provider_org", "procedure", "data_item", "department")
+MANUAL_IMPORT_COLUMNS = ("sender_system", "sender_org", "procedure", "data_item", "department")
 _DEPARTMENT = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
 
@@ -131,12 +140,36 @@ class Flag:
 
 
 @dataclass(frozen=True, slots=True)
+class ManualImport:
+    """A manual import (R01): what this sender sends of this data item, when a person made
+    it send it, waits for two operators' checks and a 所属長's sign-off."""
+
+    line: int
+    sender_system: SystemId
+    sender_org: str
+    procedure: str
+    data_item: str
+    department: str
+    """The department whose operators check and whose 所属長 signs off."""
+
+    def covers(self, system: SystemId, org: str, procedure: str, data_item: str) -> bool:
+        """True if this sender's message of the procedure and data item is covered."""
+        return (
+            self.sender_system == system
+            and self.sender_org in (ANY, org)
+            and self.procedure == procedure
+            and self.data_item == data_item
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """A loaded policy; `version` is the hash every decision records."""
 
     version: str
     rows: tuple[Row, ...]
     flags: tuple[Flag, ...]
+    manual_imports: tuple[ManualImport, ...] = ()
     _index: dict[tuple[str, str], list[Row]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
@@ -159,22 +192,33 @@ def load_policy(directory: Path) -> Policy:
         if not path.is_file():
             raise PolicyError([f"{path}: missing"])
         texts[name] = path.read_text(encoding="utf-8")
-    return parse_policy(texts[PERMITTED], texts[FLAGS])
+    manual = directory / MANUAL_IMPORTS
+    imports = manual.read_text(encoding="utf-8") if manual.is_file() else None
+    return parse_policy(texts[PERMITTED], texts[FLAGS], imports)
 
 
-def parse_policy(permitted: str, flags: str) -> Policy:
-    """Check and build a policy from the two files' text."""
+def parse_policy(permitted: str, flags: str, manual_imports: str | None = None) -> Policy:
+    """Check and build a policy from the files' text (`manual_imports`: None where the
+    policy has no such file)."""
     problems: list[str] = []
     rows = _records(PERMITTED, permitted, ROW_COLUMNS, problems, _row)
     flag_rows = _records(FLAGS, flags, FLAG_COLUMNS, problems, _flag)
+    imports = (
+        []
+        if manual_imports is None
+        else _records(MANUAL_IMPORTS, manual_imports, MANUAL_IMPORT_COLUMNS, problems, _import)
+    )
     problems += _contradictions(rows)
     if problems:
         raise PolicyError(problems)
     digest = hashlib.sha256()
-    for text in (permitted, flags):
+    # A policy without the third file keeps the version it had before there was one.
+    for text in (
+        (permitted, flags) if manual_imports is None else (permitted, flags, manual_imports)
+    ):
         digest.update(text.replace("\r\n", "\n").encode("utf-8"))
         digest.update(b"\x00")
-    return Policy(digest.hexdigest()[:16], tuple(rows), tuple(flag_rows))
+    return Policy(digest.hexdigest()[:16], tuple(rows), tuple(flag_rows), tuple(imports))
 
 
 def _records(
@@ -276,6 +320,17 @@ def _flag(line: int, record: dict[str, str]) -> Flag:
         line=line,
         provider_system=_field(record, "provider_system", _system),
         provider_org=_field(record, "provider_org", _org),
+        procedure=str(_field(record, "procedure", ProcedureCode)),
+        data_item=str(_field(record, "data_item", DataItemCode)),
+        department=_field(record, "department", _department),
+    )
+
+
+def _import(line: int, record: dict[str, str]) -> ManualImport:
+    return ManualImport(
+        line=line,
+        sender_system=_field(record, "sender_system", _system),
+        sender_org=_field(record, "sender_org", _org),
         procedure=str(_field(record, "procedure", ProcedureCode)),
         data_item=str(_field(record, "data_item", DataItemCode)),
         department=_field(record, "department", _department),

@@ -45,6 +45,8 @@ GRANT INSERT ON journal, outbox, held_messages, provision_records TO {desk};
 GRANT UPDATE ON held_messages, provision_records TO {desk};
 GRANT INSERT, UPDATE ON staff, sessions TO {desk};
 GRANT INSERT ON contractor_roster TO {desk};
+-- An operator's check of a manual import (R01).
+GRANT INSERT ON import_checks TO {desk};
 GRANT INSERT ON audit_log, audit_checkpoints TO {desk};
 -- An operator's re-drive is a request the hub carries out (hub/redrive.py).
 GRANT INSERT ON redrives TO {desk};

@@ -91,7 +91,7 @@ PAGES = [
     if isinstance(r, APIRoute)
 ]
 """The pages' routes, which the OpenAPI document leaves out."""
-IDS = {"{message_id}": UNKNOWN, "{seq}": "1", "{key}": UNKNOWN}
+IDS = {"{message_id}": UNKNOWN, "{seq}": "1", "{key}": UNKNOWN, "{batch}": UNKNOWN}
 
 
 def url_of(path: str) -> str:

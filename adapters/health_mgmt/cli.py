@@ -49,10 +49,11 @@ def record_envelope(
     ring: KeyRing,
     *,
     operator: str | None = None,
+    batch: UUID | None = None,
 ) -> Envelope:
     """One imported row as the signed envelope the health-management system sends, sealed
     to the city's intermediate server (a record identifies a person), naming the staff
-    account that keyed it in (`sender.operator`)."""
+    account that keyed it in (`sender.operator`), in its batch (the correlation id)."""
     return sender.signer.sign(
         addressed_envelope(
             ring,
@@ -65,6 +66,7 @@ def record_envelope(
             procedure=PROCEDURE,
             data_items=(DATA_ITEM,),
             key_id=sender.signer.key_id,
+            correlation_id=batch,
         )
     )
 
@@ -113,10 +115,10 @@ async def _send(
     try:
 
         async def publish(
-            record: VaccinationRecord, message_id: UUID, operator: str | None
+            record: VaccinationRecord, message_id: UUID, operator: str | None, batch: UUID
         ) -> None:
             envelope = record_envelope(
-                record, message_id, municipality, sender, ring, operator=operator
+                record, message_id, municipality, sender, ring, operator=operator, batch=batch
             )
             await publish_signed(
                 broker, envelope, confirm_within=settings.amqp.publish_timeout_seconds
@@ -162,6 +164,11 @@ def import_records(
         f"{file.name}: {len(batch.records)} row(s) sent, {batch.bad_lines} rejected "
         f"(encoding {batch.encoding}); result in {folder / 'results' / (file.stem + '.result.csv')}"
     )
+    if batch.records:  # the hub holds a manual import for its checks (R01)
+        typer.echo(
+            f"batch {batch.batch}: a manual import, held at the hub (where its policy lists "
+            "it) until two operators have checked it and a 所属長 has signed it off (R01)"
+        )
     for error in batch.errors[:20]:
         typer.echo(f"  line {error.line}: {error.field}: {error.reason}")
     if batch.errors:

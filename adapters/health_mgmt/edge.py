@@ -159,9 +159,9 @@ class OutFolder:
         partial.replace(folder / name)
 
 
-Publish = Callable[[VaccinationRecord, UUID, str | None], Awaitable[None]]
+Publish = Callable[[VaccinationRecord, UUID, str | None, UUID], Awaitable[None]]
 """Sends one record under the given message id, as made by the operator given (None: by no
-person); returns once the broker confirmed it."""
+person), in the batch given (its correlation id); returns once the broker confirmed it."""
 Progress = Callable[[int, int], None]
 """Told (rows sent so far, good rows in the batch) as a batch goes out."""
 
@@ -169,6 +169,12 @@ Progress = Callable[[int, int], None]
 def row_message_id(data: bytes, line: int, modified: datetime) -> UUID:
     """The message id of the row at `line` of a batch file whose bytes are `data`."""
     return stable_message_id(hashlib.sha256(data).digest() + line.to_bytes(8, "big"), modified)
+
+
+def batch_id(data: bytes, modified: datetime) -> UUID:
+    """The id of a batch file whose bytes are `data`: its rows' correlation id, under
+    which the desk shows a manual import for its checks and sign-off (R01)."""
+    return stable_message_id(hashlib.sha256(data).digest() + b"batch", modified)
 
 
 @dataclass(frozen=True)
@@ -201,10 +207,13 @@ class DropFolder:
         """Publish a batch's good rows, write its result file, then move it to done/."""
         data, modified = await asyncio.to_thread(_load, path)
         batch = read_batch(data, None if self.check is None else self.check())
+        batch.batch = batch_id(data, modified)
         for sent, (line, record) in enumerate(batch.records, start=1):
-            await publish(
-                record, row_message_id(data, line, modified), operator_of(batch.acts, line)
+            message_id, operator = (
+                row_message_id(data, line, modified),
+                operator_of(batch.acts, line),
             )
+            await publish(record, message_id, operator, batch.batch)
             if progress is not None:
                 progress(sent, len(batch.records))
         await asyncio.to_thread(self._finish, path, result_csv(batch, path.name))

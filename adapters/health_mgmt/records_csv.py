@@ -19,6 +19,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from uuid import UUID
 
 from pydantic import ValidationError
 
@@ -89,6 +90,8 @@ class Batch:
     """Each line's act (who made it, where), good or refused, where it was well formed."""
     lines: list[int] = field(default_factory=list)
     """Every data line read."""
+    batch: UUID | None = None
+    """The batch's id once sent (`edge.batch_id`): its rows' correlation id."""
 
     @property
     def bad_lines(self) -> int:

@@ -38,6 +38,7 @@ from hub.desk.common import (
     cli_terminal,
 )
 from hub.desk.held import Decisions
+from hub.desk.imports import Imports
 from hub.desk.operations import Operations
 from hub.desk.redrives import Redrives
 from hub.desk.retention import Pruning
@@ -77,9 +78,10 @@ __all__ = [
 ]
 
 
-class Desk(Accounts, Viewing, Decisions, Trail, Reviewing, Pruning, Operations, Redrives):
-    """Sessions, held-message decisions, the audit trail and its review, retention's
-    prune, the operator console and re-drives, on the desk's store."""
+class Desk(Accounts, Viewing, Decisions, Imports, Trail, Reviewing, Pruning, Operations, Redrives):
+    """Sessions, held-message decisions and manual imports' checks, the audit trail and
+    its review, retention's prune, the operator console and re-drives, on the desk's
+    store."""
 
 
 async def open_desk(

@@ -177,7 +177,14 @@ def refusing(decide: Callable[[], T]) -> T:
 
 
 FORBIDDEN_CODES = frozenset(
-    {"account_disabled", "not_an_approver", "wrong_municipality", "wrong_department", "four_eyes"}
+    {
+        "account_disabled",
+        "not_an_approver",
+        "not_an_operator",
+        "wrong_municipality",
+        "wrong_department",
+        "four_eyes",
+    }
 )
 HIDDEN_CODES = frozenset({"wrong_municipality", "wrong_department"})
 """Refusals about one message that would tell whoever may not see it that it exists: they

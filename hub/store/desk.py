@@ -28,7 +28,7 @@ from hub.store.postgres import MIGRATIONS_DIR, record_columns
 from hub.store.queries import query
 from hub.store.retention import RetentionTransaction
 from hub.store.review import ReviewReads
-from hub.store.rows import HeldMessage, HeldRow
+from hub.store.rows import HeldMessage, HeldRow, ImportBatch
 from hub.store.trail import TrailReads, TrailTransaction
 from storekit.migrate import migrated_pool
 from storekit.translate import translated
@@ -44,6 +44,18 @@ class DeskTransaction(TrailTransaction, RetentionTransaction, RedriveTransaction
         with translated():
             row = await self.connection.fetchrow(query("held_lock"), message_id)
         return None if row is None else HeldMessage.of(dict(row))
+
+    async def lock_import(self, batch: str) -> list[tuple[HeldMessage, frozenset[str]]]:
+        """The held rows of a manual import batch (R01), each with the operators who have
+        checked it, locked until this transaction ends."""
+        with translated():
+            rows = await self.connection.fetch(query("import_batch_lock"), batch)
+        return [(HeldMessage.of(dict(row)), frozenset(row["checked_by"])) for row in rows]
+
+    async def check_import(self, message_id: str, user_id: str, at: datetime) -> None:
+        """Keep an operator's check of a held manual import row."""
+        with translated():
+            await self.connection.execute(query("import_check_put"), message_id, user_id, at)
 
     async def due(self, limit: int) -> list[tuple[HeldMessage, datetime]]:
         """Held messages whose time ran out, locked (others' locked rows skipped), each
@@ -134,6 +146,13 @@ class PgDesk(AccountStatements, TrailReads, ReviewReads, OperationsReads, Journe
         with translated():
             total = await self._pool.fetchval(query("held_count"), municipality, department, state)
         return [HeldRow.of(row) for row in rows], int(total)
+
+    async def import_batches(
+        self, municipality: str, department: str, limit: int
+    ) -> list[ImportBatch]:
+        """The manual imports held in a department, a batch a row, oldest first."""
+        rows = await self._fetch("import_batches", municipality, department, limit)
+        return [ImportBatch.of(row) for row in rows]
 
     async def held_without_department(self) -> list[tuple[str, bytes]]:
         """(message id, journaled bytes) of held rows that predate departments."""

@@ -291,3 +291,50 @@ SELECT h.municipality, coalesce(h.department, '') AS department, h.reason_code,
 FROM held_messages AS h
 WHERE h.state = 'held'
 GROUP BY 1, 2, 3;
+
+-- name: import_batches
+-- The manual imports (R01) held in a municipality and department, one row per batch (the
+-- correlation id its rows share): how many rows, who imported it, when, the time left,
+-- and the operators who have checked every row of it.
+WITH held AS (
+    SELECT h.message_id, h.originated_by, h.held_at, h.expires_at, j.correlation_id,
+           j.kind, j.procedure
+    FROM held_messages AS h
+    JOIN journal AS j ON j.seq = h.journal_seq
+    WHERE h.municipality = $1 AND h.department = $2
+      AND h.reason_code = 'manual_import' AND h.state = 'held'
+), batches AS (
+    SELECT correlation_id, count(*) AS rows, min(originated_by) AS originated_by,
+           min(held_at) AS held_at, min(expires_at) AS expires_at, min(kind) AS kind,
+           min(procedure) AS procedure
+    FROM held GROUP BY correlation_id
+), checks AS (
+    SELECT held.correlation_id, k.user_id, count(*) AS checked
+    FROM import_checks AS k JOIN held USING (message_id)
+    GROUP BY held.correlation_id, k.user_id
+)
+SELECT b.correlation_id::text AS batch, b.rows, b.originated_by, b.held_at, b.expires_at,
+       b.kind, b.procedure,
+       coalesce((SELECT array_agg(c.user_id ORDER BY c.user_id) FROM checks AS c
+                 WHERE c.correlation_id = b.correlation_id AND c.checked = b.rows),
+                '{}') AS checked_by
+FROM batches AS b
+ORDER BY b.held_at, b.correlation_id
+LIMIT $3;
+
+-- name: import_batch_lock
+-- The held rows of one manual import batch, locked until the deciding transaction ends.
+SELECT h.message_id::text AS message_id, h.journal_seq, h.municipality, h.department,
+       h.routing_key, h.reason_code, h.state, h.held_at, h.expires_at, h.originated_by,
+       h.decided_by, h.decided_at, h.comment, h.content_sha256, h.released_at,
+       j.canonical, j.kind, j.procedure, j.sender_system, j.municipality AS sender_municipality,
+       coalesce((SELECT array_agg(k.user_id) FROM import_checks AS k
+                 WHERE k.message_id = h.message_id), '{}') AS checked_by
+FROM held_messages AS h
+JOIN journal AS j ON j.seq = h.journal_seq
+WHERE j.correlation_id = $1::uuid AND h.reason_code = 'manual_import' AND h.state = 'held'
+ORDER BY h.held_at, h.message_id
+FOR UPDATE OF h;
+
+-- name: import_check_put
+INSERT INTO import_checks (message_id, user_id, checked_at) VALUES ($1::uuid, $2, $3);

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HeldMessage",
     "HeldRow",
+    "ImportBatch",
     "LockLimits",
     "LoginLocks",
     "Network",
@@ -101,7 +102,30 @@ class HeldRow:
             decided_by=self.decided_by,
             decided_at=self.decided_at,
             comment=self.comment,
+            reason_code=self.reason_code,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportBatch:
+    """A manual import held for its checks and sign-off (R01): the rows of one batch (the
+    correlation id they share), without their content."""
+
+    batch: str
+    rows: int
+    originated_by: str | None
+    """The staff account that imported it."""
+    held_at: datetime
+    expires_at: datetime
+    kind: str
+    procedure: str
+    checked_by: tuple[str, ...]
+    """The operators who have checked every row of it."""
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> ImportBatch:
+        """From a row of import_batches (desk.sql)."""
+        return _from_record(cls, record, checked_by=tuple(record["checked_by"]))
 
 
 @dataclass(frozen=True, slots=True)

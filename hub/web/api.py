@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from hub.approvals import HeldState
+from hub.approvals import CHECKS_NEEDED, HeldState
 from hub.web.common import COOKIE, DeskDep, StaffDep, secret_of, set_cookie, terminal
 from hub.web.models import (
     Account,
@@ -17,11 +17,15 @@ from hub.web.models import (
     HeldDetail,
     HeldPage,
     HeldSummary,
+    ImportDecided,
+    ImportList,
+    ImportSummary,
     LoginRequest,
     LoginResponse,
     ProvisionRecord,
     Rejection,
     Revealed,
+    SignOff,
 )
 from hub.web.params import Municipality, Offset, Text, UtcMoment
 
@@ -109,6 +113,35 @@ async def api_reveal(
     *, message_id: str, request: Request, staff: StaffDep, desk: DeskDep
 ) -> Revealed:
     return Revealed(fields=await desk.reveal(staff, message_id, terminal(request)))
+
+
+@router.get("/imports", tags=["imports"])
+async def api_imports(*, staff: StaffDep, desk: DeskDep) -> ImportList:
+    """The manual imports (R01) held in the caller's municipality and department, for an
+    operator to check and a 所属長 to sign off."""
+    items = [
+        ImportSummary.model_validate(batch, from_attributes=True)
+        for batch in await desk.imports(staff)
+    ]
+    return ImportList(checks_needed=CHECKS_NEEDED, items=items)
+
+
+@router.post("/imports/{batch}/check", tags=["imports"])
+async def api_check_import(
+    *, batch: str, request: Request, staff: StaffDep, desk: DeskDep
+) -> ImportDecided:
+    """An operator checks every row of a manual import (R01): once each, never their own."""
+    rows = await desk.check(staff, batch, terminal=terminal(request))
+    return ImportDecided(batch=batch, rows=rows)
+
+
+@router.post("/imports/{batch}/sign-off", tags=["imports"])
+async def api_sign_off_import(
+    *, batch: str, body: SignOff, request: Request, staff: StaffDep, desk: DeskDep
+) -> ImportDecided:
+    """A 所属長 signs off a manual import two operators checked (R01); its rows go out."""
+    rows = await desk.sign_off(staff, batch, terminal=terminal(request), comment=body.comment)
+    return ImportDecided(batch=batch, rows=rows)
 
 
 @router.get("/audit", tags=["audit"])

@@ -224,3 +224,36 @@ class ProvisionRecord(BaseModel):
     state: ProvisionState
     nondisclosure: bool
     retention_until: date
+
+
+class ImportSummary(BaseModel):
+    """A manual import held for its checks and sign-off (R01), without its content."""
+
+    batch: str = Field(description="the batch's id: the correlation id its rows share")
+    rows: int
+    originated_by: str | None = Field(description="the staff account that imported it")
+    held_at: datetime
+    expires_at: datetime
+    kind: str
+    procedure: str
+    checked_by: list[str] = Field(description="the operators who have checked every row")
+
+
+class ImportList(BaseModel):
+    """The manual imports waiting in the caller's municipality and department."""
+
+    checks_needed: int = Field(description="operators' checks a batch needs before its sign-off")
+    items: list[ImportSummary]
+
+
+class SignOff(BaseModel):
+    """A 所属長's sign-off of a checked manual import, with an optional comment."""
+
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class ImportDecided(BaseModel):
+    """What a check or a sign-off did: the batch and how many of its rows."""
+
+    batch: str
+    rows: int

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import AfterValidator
 
-from hub.approvals import Role
+from hub.approvals import CHECKS_NEEDED, Role
 from hub.desk import Forbidden, NotAuthenticated
 from hub.web.common import (
     COOKIE,
@@ -162,6 +162,49 @@ async def reject_form(
     _check_csrf(request, csrf)
     await desk.reject(staff, message_id, terminal=terminal(request), comment=comment)
     return RedirectResponse("/held?done=rejected", status_code=303)
+
+
+@router.get("/imports", response_class=HTMLResponse)
+async def imports_page(
+    *,
+    request: Request,
+    staff: StaffDep,
+    desk: DeskDep,
+    done: Annotated[str | None, Query(pattern="^(checked|signed-off)$")] = None,
+) -> Response:
+    """The manual imports waiting for their checks and sign-off (R01)."""
+    try:
+        batches = await desk.imports(staff)
+    except Forbidden as exc:
+        return _page(request, "error.html", {"account": staff, "error": exc}, exc.status)
+    now = datetime.now(UTC)
+    rows = [(batch, _age(batch.expires_at - now)) for batch in batches]
+    context = {"account": staff, "rows": rows, "done": done, "needed": CHECKS_NEEDED}
+    return _page(request, "imports.html", context)
+
+
+@router.post("/imports/{batch}/check")
+async def check_form(
+    *, request: Request, batch: str, staff: StaffDep, desk: DeskDep, csrf: Annotated[str, Form()]
+) -> Response:
+    _check_csrf(request, csrf)
+    await desk.check(staff, batch, terminal=terminal(request))
+    return RedirectResponse("/imports?done=checked", status_code=303)
+
+
+@router.post("/imports/{batch}/sign-off")
+async def sign_off_form(
+    *,
+    request: Request,
+    batch: str,
+    staff: StaffDep,
+    desk: DeskDep,
+    csrf: Annotated[str, Form()],
+    comment: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    _check_csrf(request, csrf)
+    await desk.sign_off(staff, batch, terminal=terminal(request), comment=comment.strip() or None)
+    return RedirectResponse("/imports?done=signed-off", status_code=303)
 
 
 def _age(delta: timedelta) -> str:

@@ -8,14 +8,19 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
+
+import pytest
 
 from contracts.broker import adapter_queue
 from contracts.codes import SystemId
 from contracts.envelope import Envelope
+from hub.approvals import Role
+from hub.desk import DeskError, Terminal, open_desk
 from stack.rosters import HEALTH_CLERK, provision_rosters
-from tests.harness import CHIKUSEI, ROOT, HubProcess, Services
-from tests.probes import drain_queue, journaled, settled, topology_ready, wait_for
+from tests.harness import CHIKUSEI, PASSWORD, ROOT, HubProcess, Services
+from tests.probes import drain_queue, fetchval, journaled, settled, topology_ready, wait_for
 from tests.unit.test_records_csv import GOOD, PHONE, csv_bytes
 
 
@@ -47,7 +52,9 @@ def run_import(
     )
 
 
-def test_a_batch_reaches_the_intermediate_server_once(services: Services, tmp_path: Path) -> None:
+def test_r01_a_manual_import_goes_out_once_two_operators_checked_it_and_a_kacho_signed_off(
+    services: Services, tmp_path: Path
+) -> None:
     batch = tmp_path / "yoshinhyo-2025-11.csv"
     clerk = {"operator": HEALTH_CLERK.operator, "terminal": HEALTH_CLERK.terminal}
     rows = [GOOD, GOOD | {"basic_code": "1000234568"}, GOOD | {"lot_number": ""}, GOOD]
@@ -55,6 +62,7 @@ def test_a_batch_reaches_the_intermediate_server_once(services: Services, tmp_pa
     batch.write_bytes(csv_bytes(rows, japanese=True, encoding="cp932", acts=True))
     rosters = tmp_path / "rosters"
     provision_rosters((CHIKUSEI,), rosters)
+    intermediate = adapter_queue(SystemId.INTERMEDIATE, CHIKUSEI)
     hub = HubProcess(services).start()
     try:
         asyncio.run(wait_for(lambda: topology_ready(services), 30, "the hub's topology"))
@@ -64,19 +72,96 @@ def test_a_batch_reaches_the_intermediate_server_once(services: Services, tmp_pa
         assert "line 4: row:" in first.stdout
         assert "line 6: terminal: not on the city's terminal allow-list" in first.stdout
         assert PHONE not in first.stdout + first.stderr
-        asyncio.run(wait_for(lambda: settled(services, 3), 60, "3 journaled and delivered"))
+        asyncio.run(wait_for(lambda: held(services, 3), 60, "the 3 rows held (R01)"))
         again = run_import(services, batch, tmp_path / "hm", rosters)
         assert "3 row(s) sent" in again.stdout
         asyncio.run(wait_for(lambda: settled(services, 3), 60, "the resend settled"))
         assert asyncio.run(journaled(services)) == 3  # the resend was all duplicates
+        # Held: nothing reached the intermediate server before the checks and sign-off.
+        assert asyncio.run(drain_queue(services.amqp_url, intermediate)) == []
+        asyncio.run(_checked_and_signed_off(services))
+        asyncio.run(wait_for(lambda: settled(services, 3), 60, "the 3 rows released"))
     finally:
         assert hub.stop() == 0, hub.log()
-    arrived = asyncio.run(
-        drain_queue(services.amqp_url, adapter_queue(SystemId.INTERMEDIATE, CHIKUSEI))
-    )
+    arrived = asyncio.run(drain_queue(services.amqp_url, intermediate))
     envelopes = [Envelope.model_validate_json(m.body) for m in arrived]
     assert len(envelopes) == 3
     assert {e.kind for e in envelopes} == {"vaccination_record"}
     assert {e.sender.system for e in envelopes} == {SystemId.HEALTH_MGMT}
     assert {e.sender.operator for e in envelopes} == {HEALTH_CLERK.operator}
+    assert len({e.correlation_id for e in envelopes}) == 1  # one batch
     assert (tmp_path / "hm" / "results" / "yoshinhyo-2025-11.result.csv").is_file()
+
+
+async def held(services: Services, count: int) -> bool:
+    rows = await fetchval(
+        services, "SELECT count(*) FROM held_messages WHERE reason_code = 'manual_import'"
+    )
+    return int(rows) >= count
+
+
+STAFF = {
+    HEALTH_CLERK.operator: Role.OPERATOR,  # who imported the batch
+    "tanto.a": Role.OPERATOR,
+    "tanto.b": Role.OPERATOR,
+    "kacho.k": Role.APPROVER,
+}
+
+
+async def _checked_and_signed_off(services: Services) -> None:
+    """R01 at the desk, each forbidden variant refused: no sign-off without checks, after
+    one, or after two by the same person; the importer's own check; then two checks and
+    the 所属長's sign-off."""
+    desk = await open_desk(services.settings())
+    here = Terminal("127.0.0.1", "test")
+    try:
+        who = {}
+        for user, role in STAFF.items():
+            await desk.add_staff(
+                user,
+                roles=[role],
+                municipality=CHIKUSEI,
+                department="health-promotion",
+                password=PASSWORD,
+                terminals=["127.0.0.1/32"],
+            )
+            _, who[user] = await desk.login(user, PASSWORD, here)
+        (waiting,) = await desk.imports(who["tanto.a"])
+        assert (waiting.rows, waiting.originated_by) == (3, HEALTH_CLERK.operator)
+        assert waiting.checked_by == ()
+
+        async def refused(code: str, act: Awaitable[object]) -> None:
+            with pytest.raises(DeskError) as caught:
+                await act
+            assert caught.value.code == code
+
+        kacho, batch = who["kacho.k"], waiting.batch
+        await refused("checks_missing", desk.sign_off(kacho, batch, terminal=here))
+        assert await desk.check(who["tanto.a"], batch, terminal=here) == 3
+        await refused("already_checked", desk.check(who["tanto.a"], batch, terminal=here))
+        await refused("checks_missing", desk.sign_off(kacho, batch, terminal=here))
+        await refused("four_eyes", desk.check(who[HEALTH_CLERK.operator], batch, terminal=here))
+        await refused("not_an_operator", desk.check(kacho, batch, terminal=here))
+        assert (await desk.imports(kacho))[0].checked_by == ("tanto.a",)
+        assert await desk.check(who["tanto.b"], batch, terminal=here) == 3
+        assert await desk.sign_off(kacho, batch, terminal=here, comment="照合済み") == 3
+        assert await desk.imports(kacho) == []
+        await refused("not_found", desk.sign_off(kacho, batch, terminal=here))
+        audited = await desk.store.audit_search(
+            actor=None,
+            action=None,
+            subject=batch,
+            municipality=None,
+            since=None,
+            limit=50,
+            offset=0,
+        )
+    finally:
+        await desk.store.close()
+    actions = sorted(row.action for row in audited)
+    assert actions == sorted(
+        ["held.checked"] * 2
+        + ["held.check_refused"] * 3
+        + ["held.sign_off_refused"] * 3  # the last for a batch signed off already
+        + ["held.signed_off"]
+    )

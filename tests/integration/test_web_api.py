@@ -352,3 +352,32 @@ def test_a_review_copy_a_provider_wrote_is_shown_as_text_and_one_of_another_kind
     assert misdirected["unreadable"] == (
         "the review copy is not sealed to a desk key of the sender's municipality"
     )
+
+
+def test_r01_the_manual_imports_are_an_operators_and_an_approvers_of_the_department(
+    client: TestClient,
+) -> None:
+    # The flow itself, with the hub, is tests/integration/test_import_records.py.
+    doi, aoki, endo = (login(client, u) for u in ("doi", "aoki", "endo"))
+    for who in (doi, aoki):
+        answer = client.get("/api/imports", headers=who)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"checks_needed": 2, "items": []}
+    unknown = "019abf3c-2a00-7000-8000-0000000000aa"
+    cases = [
+        ("GET", "/api/imports", endo, None, 403, "not_an_operator"),
+        ("POST", f"/api/imports/{unknown}/check", doi, None, 404, "not_found"),
+        ("POST", "/api/imports/not-a-batch/check", doi, None, 404, "not_found"),
+        ("POST", f"/api/imports/{unknown}/check", endo, None, 404, "not_found"),
+        ("POST", f"/api/imports/{unknown}/sign-off", aoki, {}, 404, "not_found"),
+        ("POST", f"/api/imports/{unknown}/sign-off", doi, {}, 403, "not_an_approver"),
+        ("POST", f"/api/imports/{unknown}/sign-off", aoki, {"comment": "x" * 501}, 422, None),
+    ]
+    for method, path, headers, body, status, code in cases:
+        response = client.request(method, path, headers=headers, json=body)
+        assert response.status_code == status, (method, path, code, response.text)
+        if code is not None:
+            assert response.json()["code"] == code
+    page = client.get("/imports", headers=doi)
+    assert page.status_code == 200
+    assert "No manual import is waiting." in page.text

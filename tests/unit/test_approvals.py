@@ -14,6 +14,7 @@ from hub.approvals import (
     Role,
     Staff,
     approve,
+    check,
     expire,
     reject,
     release,
@@ -81,3 +82,58 @@ def test_a_message_expires_only_when_due_and_still_held() -> None:
     assert expired.state is HeldState.EXPIRED
     with pytest.raises(ApprovalRefused, match="not_held"):
         expire(approve(HELD, CHIEF, NOW), HELD.expires_at)
+
+
+# --- manual imports (R01) ---------------------------------------------------------------
+
+IMPORT = replace(HELD, reason_code="manual_import")
+CLERK_A = Staff("sato", frozenset({Role.OPERATOR}), "082279", "kenko-zoshin")
+CLERK_B = Staff("ito", frozenset({Role.OPERATOR}), "082279", "kenko-zoshin")
+IMPORTER = Staff("tanaka", frozenset({Role.OPERATOR}), "082279", "kenko-zoshin")
+
+
+def refused(act: object, *args: object) -> str:
+    with pytest.raises(ApprovalRefused) as caught:
+        act(*args)  # type: ignore[operator]
+    return caught.value.code
+
+
+def test_r01_a_manual_import_is_signed_off_only_after_two_operators_checked_it() -> None:
+    assert refused(approve, IMPORT, CHIEF, NOW) == "checks_missing"  # no check
+    once = check(IMPORT, CLERK_A, NOW)
+    assert once.checked_by == {"sato"}
+    assert refused(approve, once, CHIEF, NOW) == "checks_missing"  # one check
+    assert refused(check, once, CLERK_A, NOW) == "already_checked"  # the same person twice
+    twice = check(once, CLERK_B, NOW)
+    assert approve(twice, CHIEF, NOW).state is HeldState.APPROVED
+    # A rejection needs no checks; what is not signed off stays held until it expires.
+    assert reject(IMPORT, CHIEF, NOW, "wrong batch").state is HeldState.REJECTED
+    assert expire(IMPORT, NOW + timedelta(days=1)).state is HeldState.EXPIRED
+
+
+def test_r01_the_importer_checks_nothing_and_a_checker_signs_nothing_off() -> None:
+    assert refused(check, IMPORT, IMPORTER, NOW) == "four_eyes"
+    # Counted without the importer, had a row said otherwise; a checker cannot sign off.
+    both = replace(IMPORT, checked_by=frozenset({"tanaka", "sato"}))
+    assert refused(approve, both, CHIEF, NOW) == "checks_missing"
+    chief_too = Staff("suzuki", frozenset({Role.APPROVER, Role.OPERATOR}), "082279", "kenko-zoshin")
+    checked = check(check(IMPORT, CLERK_A, NOW), chief_too, NOW)
+    assert refused(approve, checked, chief_too, NOW) == "four_eyes"
+
+
+@pytest.mark.parametrize(
+    ("who", "held", "code"),
+    [
+        (CHIEF, IMPORT, "not_an_operator"),
+        (replace(CLERK_A, disabled=True), IMPORT, "account_disabled"),
+        (replace(CLERK_A, municipality="082074"), IMPORT, "wrong_municipality"),
+        (replace(CLERK_A, department="somu"), IMPORT, "wrong_department"),
+        (CLERK_A, HELD, "not_an_import"),
+        (CLERK_A, replace(IMPORT, state=HeldState.REJECTED), "not_held"),
+        (CLERK_A, replace(IMPORT, expires_at=NOW), "expired"),
+    ],
+)
+def test_r01_a_check_is_an_operators_of_the_imports_department_while_it_is_held(
+    who: Staff, held: Held, code: str
+) -> None:
+    assert refused(check, held, who, NOW) == code

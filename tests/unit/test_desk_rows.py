@@ -61,6 +61,7 @@ def test_a_held_row_is_typed_and_is_what_the_approval_rules_decide_on() -> None:
         originated_by="doi",
         held_at=AT,
         expires_at=AT + timedelta(hours=72),
+        reason_code=HELD["reason_code"],
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         row.state = HeldState.RELEASED  # type: ignore[misc]

@@ -21,7 +21,11 @@ class Recorder:
         self.fail_after = fail_after
 
     async def __call__(
-        self, record: VaccinationRecord, message_id: UUID, operator: str | None = None
+        self,
+        record: VaccinationRecord,
+        message_id: UUID,
+        operator: str | None = None,
+        batch: UUID | None = None,
     ) -> None:
         if self.fail_after is not None and len(self.sent) == self.fail_after:
             raise ConnectionError("broker gone")

@@ -16,7 +16,15 @@ from contracts.keys import generate_key
 from contracts.payloads import TargetRegistration
 from hub.settings import Settings
 from routing.decision import Context, Deliver, Hold, Reject, decide
-from routing.policy import FLAG_COLUMNS, ROW_COLUMNS, PolicyError, Row, load_policy, parse_policy
+from routing.policy import (
+    FLAG_COLUMNS,
+    MANUAL_IMPORT_COLUMNS,
+    ROW_COLUMNS,
+    PolicyError,
+    Row,
+    load_policy,
+    parse_policy,
+)
 from tests.sealed import sealed_envelope
 
 SAMPLE = Settings().routing.directory()
@@ -53,8 +61,47 @@ def test_the_sample_policy_loads_and_its_version_is_its_content() -> None:
     assert POLICY.flags
     text = (SAMPLE / "permitted.csv").read_text()
     flags = (SAMPLE / "auto_response_disabled.csv").read_text()
-    assert parse_policy(text, flags).version == POLICY.version
-    assert parse_policy(text + "\n# a comment\n", flags).version != POLICY.version
+    imports = (SAMPLE / "manual_imports.csv").read_text()
+    assert parse_policy(text, flags, imports).version == POLICY.version
+    assert parse_policy(text + "\n# a comment\n", flags, imports).version != POLICY.version
+    # A policy without manual imports keeps the version it had before the third file.
+    assert parse_policy(text, flags).version != POLICY.version
+    assert parse_policy(text, flags).manual_imports == ()
+
+
+def test_r01_a_bad_manual_import_row_is_reported_with_its_line() -> None:
+    header = ",".join(MANUAL_IMPORT_COLUMNS) + "\n"
+    flags = FLAG_HEADER
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(HEADER + GOOD, flags, header + "clinic,*,B1-10,vaccination.record,x1\n")
+    assert caught.value.problems == ["manual_imports.csv:2: sender_system: unknown system 'clinic'"]
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(HEADER + GOOD, flags, "sender,procedure\n")
+    assert caught.value.problems[0].startswith("manual_imports.csv:1: header must be")
+
+
+def test_r01_what_a_person_made_a_system_send_of_a_manual_import_is_held() -> None:
+    person = Party(system=SystemId.HEALTH_MGMT, instance="import-cli", operator="hoken.sato")
+    by_hand = sealed_envelope(
+        example_payload("vaccination_record"),
+        SEALED_TO,
+        municipality="082279",
+        sender=person,
+        recipient=Recipient(system=SystemId.INTERMEDIATE, municipality="082279"),
+        procedure="B1-10",
+        data_items=("vaccination.record",),
+        key_id="k-1",
+        sent_at=SENT,
+    )
+    decision = decide(by_hand, POLICY, CONTEXT)
+    assert isinstance(decision, Hold)
+    assert (decision.code, decision.department) == ("manual_import", "health-promotion")
+    assert "R01" in decision.reason
+    # The same sent by the system alone (no person drove it) is no manual import.
+    by_system = by_hand.model_copy(
+        update={"sender": Party(system=SystemId.HEALTH_MGMT, instance="import-cli")}
+    )
+    assert isinstance(decide(by_system, POLICY, CONTEXT), Deliver)
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,12 @@ from tests.unit.test_triage import NOW, TRIAGE, wire
 def test_only_what_the_hubs_side_can_fix_is_redrivable() -> None:
     assert {"unknown_key", "key_not_valid", "internal_error", "not_on_list"} <= REDRIVABLE
     assert "auto_response_disabled" not in REDRIVABLE  # a hold, not a refusal
+    assert "manual_import" not in REDRIVABLE  # a hold for its checks (R01)
     for code in ("bad_signature", "contract_invalid", "too_large", "stale_message"):
         assert code not in REDRIVABLE
     for code in ("id_conflict", "revoked_key", "key_not_bound", "wrong_tenant"):
         assert code not in REDRIVABLE
-    assert ROUTING_CODES - {"auto_response_disabled"} <= REDRIVABLE
+    assert ROUTING_CODES - {"auto_response_disabled", "manual_import"} <= REDRIVABLE
 
 
 def test_freshness_is_judged_as_of_when_the_hub_first_received_the_bytes() -> None:
