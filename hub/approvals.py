@@ -32,6 +32,7 @@ __all__ = [
     "approve",
     "check",
     "expire",
+    "may_decide",
     "may_decide_any",
     "reject",
     "release",
@@ -116,7 +117,9 @@ def may_decide_any(staff: Staff) -> None:
         raise ApprovalRefused("not_an_approver", f"{staff.user_id} has no approver role")
 
 
-def _may_decide(held: Held, staff: Staff, now: datetime) -> None:
+def may_decide(held: Held, staff: Staff, now: datetime) -> None:
+    """Refuse `staff` deciding `held` now (role, municipality, department, four eyes,
+    state, time)."""
     may_decide_any(staff)
     if staff.municipality != held.municipality:
         raise ApprovalRefused("wrong_municipality", "the message belongs to another municipality")
@@ -157,7 +160,7 @@ def check(held: Held, staff: Staff, now: datetime) -> Held:
 def approve(held: Held, staff: Staff, now: datetime, comment: str | None = None) -> Held:
     """The approver releases the message to the outbox (state approved); a manual import
     only once two operators but the approver have checked it (R01)."""
-    _may_decide(held, staff, now)
+    may_decide(held, staff, now)
     if held.reason_code == MANUAL_IMPORT:
         if staff.user_id in held.checked_by:
             raise ApprovalRefused("four_eyes", "nobody signs off an import they checked")
@@ -175,7 +178,7 @@ def approve(held: Held, staff: Staff, now: datetime, comment: str | None = None)
 
 def reject(held: Held, staff: Staff, now: datetime, comment: str) -> Held:
     """The approver refuses the message; a comment saying why is required."""
-    _may_decide(held, staff, now)
+    may_decide(held, staff, now)
     if not comment.strip():
         raise ApprovalRefused("comment_required", "a rejection needs a comment")
     return replace(

@@ -80,6 +80,12 @@ class Decisions(DeskBase):
             async with self.store.transaction() as tx:
                 message = await self._locked(tx, message_id)
                 now = self._now()
+                if message.row.reason_code == approvals.MANUAL_IMPORT:  # R01: checked first
+                    refusing(lambda: approvals.may_decide(message.row.as_held(), who, now))
+                    raise Refused(
+                        "sign_off_the_batch",
+                        "a manual import is signed off as a batch once checked (/imports)",
+                    )
                 decided = refusing(
                     lambda: approvals.approve(message.row.as_held(), who, now, comment)
                 )

@@ -144,6 +144,9 @@ async def _checked_and_signed_off(services: Services) -> None:
         await refused("not_an_operator", desk.check(kacho, batch, terminal=here))
         assert (await desk.imports(kacho))[0].checked_by == ("tanto.a",)
         assert await desk.check(who["tanto.b"], batch, terminal=here) == 3
+        # Checked, but not released a row at a time as a held reply is: as a batch.
+        rows, _ = await desk.held_list(kacho)
+        await refused("sign_off_the_batch", desk.approve(kacho, rows[0].message_id, terminal=here))
         assert await desk.sign_off(kacho, batch, terminal=here, comment="照合済み") == 3
         assert await desk.imports(kacho) == []
         await refused("not_found", desk.sign_off(kacho, batch, terminal=here))
