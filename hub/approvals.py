@@ -32,6 +32,7 @@ __all__ = [
     "approve",
     "check",
     "expire",
+    "may_check_any",
     "may_decide",
     "may_decide_any",
     "reject",
@@ -133,13 +134,19 @@ def may_decide(held: Held, staff: Staff, now: datetime) -> None:
         raise ApprovalRefused("expired", "the time to decide has run out")
 
 
-def check(held: Held, staff: Staff, now: datetime) -> Held:
-    """An operator of the import's municipality and department checks a manual import
-    (R01): once each, never the person who imported it; the import with the check."""
+def may_check_any(staff: Staff) -> None:
+    """Refuse an account that may check no manual import at all; checked before any batch
+    is looked up, so the refusal tells nothing of one."""
     if staff.disabled:
         raise ApprovalRefused("account_disabled", f"account {staff.user_id} is disabled")
     if Role.OPERATOR not in staff.roles:
         raise ApprovalRefused("not_an_operator", f"{staff.user_id} has no operator role")
+
+
+def check(held: Held, staff: Staff, now: datetime) -> Held:
+    """An operator of the import's municipality and department checks a manual import
+    (R01): once each, never the person who imported it; the import with the check."""
+    may_check_any(staff)
     if staff.municipality != held.municipality:
         raise ApprovalRefused("wrong_municipality", "the message belongs to another municipality")
     if staff.department != held.department:

@@ -56,6 +56,8 @@ REFUSALS = (
     "held.approval_refused",
     "held.rejection_refused",
     "held.reveal_refused",
+    "held.check_refused",
+    "held.sign_off_refused",
     "audit.search_refused",
     "audit.review_refused",
     "session.refused",

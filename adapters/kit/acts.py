@@ -11,13 +11,14 @@ refused, is written to the edge's act log (`edge_acts`) with account, terminal, 
 operation and outcome.
 
 The roster is a TOML file per city, `<roster_dir>/<code>.toml`, kept by the city's IT
-(from its own staff directory), outside the drop folders and writable by its owner alone
-(a roster anybody could edit is no roster): the edge refuses every act while it is
+(from its own staff directory), outside the drop folders, owned by the edge's account or
+root and writable by its owner alone, in a folder only its owner may write (a roster
+anybody could edit or replace is no roster): the edge refuses every act while it is
 missing, unreadable or open to others. It is read again when it changes, so disabling a
 leaver (R18) takes effect at the next look at the folders::
 
     [departments.health-promotion]          # 健康増進課
-    procedures = ["B2-115-2", "S19-16"]
+    procedures = ["B1-10", "B2-115-2", "S19-16"]
 
     [terminals]                             # the city's allow-list: id = what it is
     chk-hm-01 = "健康増進課 窓口端末 1"
@@ -40,6 +41,7 @@ leaver (R18) takes effect at the next look at the folders::
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import stat
 import tomllib
@@ -53,6 +55,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from adapters.ports import ActEntry, ActLog, Row
+from contracts.codes import writes_my_number
 from contracts.envelope import StaffId
 
 __all__ = [
@@ -251,11 +254,12 @@ class ActCheck:
         problems = []
         if not operator:
             problems.append(("operator", "required: the staff account that made the row"))
-        elif not _OPERATOR.fullmatch(operator):
+        elif not _OPERATOR.fullmatch(operator) or writes_my_number(operator):
+            # Refused unkept: a My Number typed in the wrong column never reaches the log.
             problems.append(("operator", "not an account id (2-64 of a-z 0-9 . _ -)"))
         if not terminal:
             problems.append(("terminal", "required: the terminal the row was made at"))
-        elif not _TERMINAL.fullmatch(terminal):
+        elif not _TERMINAL.fullmatch(terminal) or writes_my_number(terminal):
             problems.append(("terminal", "not a terminal id (1-64 of A-Z a-z 0-9 . _ -)"))
         if problems:
             return None, problems
@@ -282,11 +286,15 @@ class RosterFile:
         if self.path is None:
             return no_roster("no roster folder is set")
         try:
-            info = self.path.stat()
+            info, folder = self.path.stat(), self.path.parent.stat()
         except FileNotFoundError:
             return no_roster(f"{self.path.name} is missing")
         if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             return no_roster(f"{self.path.name} is writable by others than its owner")
+        if folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return no_roster(f"{self.path.name}'s folder is writable by others than its owner")
+        if info.st_uid not in {0, os.getuid()}:
+            return no_roster(f"{self.path.name} belongs to neither this account nor root")
         seen = (info.st_mtime_ns, info.st_size)
         if self._gate is None or seen != self._seen:
             self._gate, self._seen = _read(self.path), seen

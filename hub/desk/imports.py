@@ -27,6 +27,7 @@ from hub.desk.common import (
     Forbidden,
     NotAuthenticated,
     NotFound,
+    Refused,
     Terminal,
     clean_comment,
     refusing,
@@ -60,44 +61,60 @@ class Imports(DeskBase):
             raise Forbidden("not_an_operator", "operators and approvers see the manual imports")
         return await self.store.import_batches(who.municipality, who.department, MAX_BATCHES)
 
-    async def check(self, who: Staff, batch: str, *, terminal: Terminal) -> int:
-        """`who` checks every row of a batch (R01), each once; the rows checked."""
-        async with (
-            self._refusal_audited(who, CHECK_REFUSED, terminal, batch),
-            self.store.transaction() as tx,
-        ):
-            rows = await self._locked_batch(tx, batch)
-            now = self._now()
-            for message, checked in rows:
-                held = replace(message.row.as_held(), checked_by=checked)
-                refusing(partial(approvals.check, held, who, now))
-                await tx.check_import(message.row.message_id, who.user_id, now)
-            await tx.audit(
-                at=now,
-                actor=who.user_id,
-                action=CHECKED,
-                subject=batch,
-                municipality=who.municipality,
-                terminal=terminal.as_dict(),
-                detail={"rows": len(rows)},
-            )
-        return len(rows)
+    async def check(
+        self, who: Staff, batch: str, *, terminal: Terminal, rows: int | None = None
+    ) -> int:
+        """`who` checks every row of a batch (R01), each once; `rows`, the rows they were
+        shown (the batch is refused, `batch_changed`, when it holds another number: rows
+        may still be arriving). The rows checked now (a row they checked before stays
+        checked; a batch they have checked whole is refused, `already_checked`)."""
+        async with self._refusal_audited(who, CHECK_REFUSED, terminal, batch):
+            refusing(lambda: approvals.may_check_any(who))
+            async with self.store.transaction() as tx:
+                locked = await self._locked_batch(tx, who, batch, rows)
+                now, checked_now = self._now(), 0
+                for message, checked in locked:
+                    if who.user_id in checked:
+                        continue
+                    held = replace(message.row.as_held(), checked_by=checked)
+                    refusing(partial(approvals.check, held, who, now))
+                    checked_now += await tx.check_import(message.row.message_id, who.user_id, now)
+                if not checked_now:
+                    raise Refused("already_checked", "each operator checks an import once")
+                await tx.audit(
+                    at=now,
+                    actor=who.user_id,
+                    action=CHECKED,
+                    subject=batch,
+                    municipality=who.municipality,
+                    terminal=terminal.as_dict(),
+                    detail={"rows": len(locked), "checked_now": checked_now},
+                )
+        return checked_now
 
     async def sign_off(
-        self, who: Staff, batch: str, *, terminal: Terminal, comment: str | None = None
+        self,
+        who: Staff,
+        batch: str,
+        *,
+        terminal: Terminal,
+        comment: str | None = None,
+        rows: int | None = None,
     ) -> int:
         """A 所属長 signs a checked batch off (R01): each row released to the outbox as it
-        was sent, exactly once, the decision audited; the rows released."""
+        was sent, exactly once, the decision audited; `rows` as for `check`. The rows
+        released."""
         async with self._refusal_audited(who, SIGN_OFF_REFUSED, terminal, batch):
             refusing(lambda: approvals.may_decide_any(who))
             comment = clean_comment(comment)
             async with self.store.transaction() as tx:
-                rows = await self._locked_batch(tx, batch)
+                locked = await self._locked_batch(tx, who, batch, rows)
                 now = self._now()
-                for message, checked in rows:
+                for message, checked in locked:
                     held = replace(message.row.as_held(), checked_by=checked)
                     decided = refusing(partial(approvals.approve, held, who, now, comment))
                     await _release(tx, message, approvals.release(decided), now)
+                checkers = sorted(frozenset().union(*(checked for _, checked in locked)))
                 await tx.audit(
                     at=now,
                     actor=who.user_id,
@@ -105,27 +122,29 @@ class Imports(DeskBase):
                     subject=batch,
                     municipality=who.municipality,
                     terminal=terminal.as_dict(),
-                    detail={
-                        "rows": len(rows),
-                        "checked_by": sorted(rows[0][1]),
-                        "comment": comment or "",
-                    },
+                    detail={"rows": len(locked), "checked_by": checkers, "comment": comment or ""},
                 )
-        _count(len(rows), rows[0][0], now)
-        return len(rows)
+        _count(len(locked), locked[0][0], now)
+        return len(locked)
 
     @staticmethod
     async def _locked_batch(
-        tx: DeskTransaction, batch: str
+        tx: DeskTransaction, who: Staff, batch: str, rows: int | None
     ) -> list[tuple[HeldMessage, frozenset[str]]]:
+        """The batch's held rows in `who`'s municipality and department, locked: another's
+        batch answers as an unknown one."""
         try:
             batch = str(UUID(batch))
         except ValueError:
             raise unknown_batch() from None
-        rows = await tx.lock_import(batch)
-        if not rows:
+        locked = await tx.lock_import(batch, who.municipality, who.department)
+        if not locked:
             raise unknown_batch()
-        return rows
+        if rows is not None and rows != len(locked):
+            raise Refused(
+                "batch_changed", f"the batch holds {len(locked)} rows, not the {rows} shown"
+            )
+        return locked
 
 
 async def _release(

@@ -45,17 +45,25 @@ class DeskTransaction(TrailTransaction, RetentionTransaction, RedriveTransaction
             row = await self.connection.fetchrow(query("held_lock"), message_id)
         return None if row is None else HeldMessage.of(dict(row))
 
-    async def lock_import(self, batch: str) -> list[tuple[HeldMessage, frozenset[str]]]:
-        """The held rows of a manual import batch (R01), each with the operators who have
-        checked it, locked until this transaction ends."""
+    async def lock_import(
+        self, batch: str, municipality: str, department: str
+    ) -> list[tuple[HeldMessage, frozenset[str]]]:
+        """The held rows of a manual import batch (R01) of a municipality's department,
+        each with the operators who have checked it, locked until this transaction ends."""
         with translated():
-            rows = await self.connection.fetch(query("import_batch_lock"), batch)
+            rows = await self.connection.fetch(
+                query("import_batch_lock"), batch, municipality, department
+            )
         return [(HeldMessage.of(dict(row)), frozenset(row["checked_by"])) for row in rows]
 
-    async def check_import(self, message_id: str, user_id: str, at: datetime) -> None:
-        """Keep an operator's check of a held manual import row."""
+    async def check_import(self, message_id: str, user_id: str, at: datetime) -> bool:
+        """Keep an operator's check of a held manual import row; False if it was kept
+        already (the same person's check at the same moment)."""
         with translated():
-            await self.connection.execute(query("import_check_put"), message_id, user_id, at)
+            kept = await self.connection.fetchval(
+                query("import_check_put"), message_id, user_id, at
+            )
+        return kept is not None
 
     async def due(self, limit: int) -> list[tuple[HeldMessage, datetime]]:
         """Held messages whose time ran out, locked (others' locked rows skipped), each

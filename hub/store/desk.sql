@@ -332,9 +332,13 @@ SELECT h.message_id::text AS message_id, h.journal_seq, h.municipality, h.depart
                  WHERE k.message_id = h.message_id), '{}') AS checked_by
 FROM held_messages AS h
 JOIN journal AS j ON j.seq = h.journal_seq
-WHERE j.correlation_id = $1::uuid AND h.reason_code = 'manual_import' AND h.state = 'held'
+WHERE j.correlation_id = $1::uuid AND h.municipality = $2 AND h.department = $3
+  AND h.reason_code = 'manual_import' AND h.state = 'held'
 ORDER BY h.held_at, h.message_id
 FOR UPDATE OF h;
 
 -- name: import_check_put
-INSERT INTO import_checks (message_id, user_id, checked_at) VALUES ($1::uuid, $2, $3);
+-- A check kept once: a second of the same person's (a double click) inserts nothing.
+INSERT INTO import_checks (message_id, user_id, checked_at) VALUES ($1::uuid, $2, $3)
+ON CONFLICT (message_id, user_id) DO NOTHING
+RETURNING message_id;

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from hub.approvals import CHECKS_NEEDED, HeldState
 from hub.web.common import COOKIE, DeskDep, StaffDep, secret_of, set_cookie, terminal
@@ -17,6 +17,7 @@ from hub.web.models import (
     HeldDetail,
     HeldPage,
     HeldSummary,
+    ImportCheck,
     ImportDecided,
     ImportList,
     ImportSummary,
@@ -128,10 +129,16 @@ async def api_imports(*, staff: StaffDep, desk: DeskDep) -> ImportList:
 
 @router.post("/imports/{batch}/check", tags=["imports"])
 async def api_check_import(
-    *, batch: str, request: Request, staff: StaffDep, desk: DeskDep
+    *,
+    batch: str,
+    request: Request,
+    staff: StaffDep,
+    desk: DeskDep,
+    body: Annotated[ImportCheck | None, Body()] = None,
 ) -> ImportDecided:
     """An operator checks every row of a manual import (R01): once each, never their own."""
-    rows = await desk.check(staff, batch, terminal=terminal(request))
+    shown = None if body is None else body.rows
+    rows = await desk.check(staff, batch, terminal=terminal(request), rows=shown)
     return ImportDecided(batch=batch, rows=rows)
 
 
@@ -140,7 +147,9 @@ async def api_sign_off_import(
     *, batch: str, body: SignOff, request: Request, staff: StaffDep, desk: DeskDep
 ) -> ImportDecided:
     """A 所属長 signs off a manual import two operators checked (R01); its rows go out."""
-    rows = await desk.sign_off(staff, batch, terminal=terminal(request), comment=body.comment)
+    rows = await desk.sign_off(
+        staff, batch, terminal=terminal(request), comment=body.comment, rows=body.rows
+    )
     return ImportDecided(batch=batch, rows=rows)
 
 

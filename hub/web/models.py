@@ -246,7 +246,19 @@ class ImportList(BaseModel):
     items: list[ImportSummary]
 
 
-class SignOff(BaseModel):
+class ImportCheck(BaseModel):
+    """An operator's check of a manual import: the rows they were shown."""
+
+    rows: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="the rows of the batch as shown; refused (batch_changed) if it holds more "
+        "or fewer now (rows may still be arriving)",
+    )
+
+
+class SignOff(ImportCheck):
     """A 所属長's sign-off of a checked manual import, with an optional comment."""
 
     comment: str | None = Field(default=None, max_length=500)

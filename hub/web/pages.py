@@ -185,10 +185,16 @@ async def imports_page(
 
 @router.post("/imports/{batch}/check")
 async def check_form(
-    *, request: Request, batch: str, staff: StaffDep, desk: DeskDep, csrf: Annotated[str, Form()]
+    *,
+    request: Request,
+    batch: str,
+    staff: StaffDep,
+    desk: DeskDep,
+    csrf: Annotated[str, Form()],
+    rows: Annotated[int, Form(ge=1, le=1_000_000)],
 ) -> Response:
     _check_csrf(request, csrf)
-    await desk.check(staff, batch, terminal=terminal(request))
+    await desk.check(staff, batch, terminal=terminal(request), rows=rows)
     return RedirectResponse("/imports?done=checked", status_code=303)
 
 
@@ -200,10 +206,13 @@ async def sign_off_form(
     staff: StaffDep,
     desk: DeskDep,
     csrf: Annotated[str, Form()],
+    rows: Annotated[int, Form(ge=1, le=1_000_000)],
     comment: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     _check_csrf(request, csrf)
-    await desk.sign_off(staff, batch, terminal=terminal(request), comment=comment.strip() or None)
+    await desk.sign_off(
+        staff, batch, terminal=terminal(request), comment=comment.strip() or None, rows=rows
+    )
     return RedirectResponse("/imports?done=signed-off", status_code=303)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from datetime import date
 from pathlib import Path
 from typing import cast
@@ -117,6 +118,33 @@ def test_r16_an_act_without_a_person_or_a_terminal_is_refused(tmp_path: Path) ->
         "terminal",
         "not a terminal id (1-64 of A-Z a-z 0-9 . _ -)",
     )
+
+
+def test_r16_a_my_number_typed_as_the_operator_is_refused_and_not_kept(tmp_path: Path) -> None:
+    act, problems = check(roster_file(tmp_path)).take(
+        {"operator": "123456789018", "terminal": "hm-term-01"}
+    )
+    assert act is None  # so the act log keeps no operator for the row
+    assert problems == [("operator", "not an account id (2-64 of a-z 0-9 . _ -)")]
+
+
+def test_r26_a_roster_in_a_folder_others_may_write_or_of_another_owner_is_refused(
+    tmp_path: Path,
+) -> None:
+    roster = roster_file(tmp_path)
+    assert roster.path is not None
+    roster.path.parent.chmod(0o777)
+    assert refusal(roster, "hoken.sato", "hm-term-01") == (
+        "operator",
+        f"no roster: {CITY}.toml's folder is writable by others than its owner",
+    )
+    roster.path.parent.chmod(0o755)
+    if os.getuid() == 0:  # only root can give the file away
+        os.chown(roster.path, 12345, 12345)
+        assert refusal(roster, "hoken.sato", "hm-term-01") == (
+            "operator",
+            f"no roster: {CITY}.toml belongs to neither this account nor root",
+        )
 
 
 def test_r16_an_account_not_on_the_roster_is_refused(tmp_path: Path) -> None:
