@@ -23,10 +23,12 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import httpx2
 
 from stack.broker_users import definitions, logins_for, remove_users
 from stack.parties import Login, Party
@@ -137,7 +139,9 @@ class Place:
             "vhosts": [{"name": self.name}],
             "permissions": [grant | {"configure": ".*", "write": ".*", "read": ".*"}],
         }
-        await asyncio.gather(ensure_database(self.database_url), _import_definitions(opened))
+        await asyncio.gather(
+            ensure_database(self.database_url), _import_definitions(opened, self.amqp_base)
+        )
         return self
 
     async def grant_broker(self, parties: Sequence[Party]) -> dict[Party, Login]:
@@ -153,7 +157,7 @@ class Place:
             shared = Login(base.username or "guest", base.password or "guest")
             return dict.fromkeys(logins_for(self.name, parties), shared)
         logins = logins_for(self.name, parties)
-        await _import_definitions(definitions(self.name, logins))
+        await _import_definitions(definitions(self.name, logins), self.amqp_base)
         return logins
 
     async def grant_databases(self, parties: Sequence[Party]) -> Roles:
@@ -165,16 +169,75 @@ class Place:
     async def remove(self) -> None:
         """The vhost, its parties' broker users, every database named after it (even
         while a client holds one), and its database roles."""
-        if self.own_vhost:
+        if self.own_vhost and not await _removed_by_api(self.amqp_base, self.name):
             rabbitmqctl("delete_vhost", self.name, check=False)  # not there: fine
             remove_users(f"{self.name}.")
         await drop_family(self.database_url)
         await drop_roles(self)  # after the databases that granted them anything
 
 
-async def _import_definitions(document: Mapping[str, object]) -> None:
-    """One `rabbitmqctl import_definitions` (most of its half second is an Erlang VM
-    starting), the document given on its standard input."""
+MANAGEMENT_PORT = 15672
+"""RabbitMQ's management HTTP API on the broker's host (scripts/services.sh enables it)."""
+
+
+def _management(amqp_base: str) -> httpx2.AsyncClient | None:
+    """A client of the management API of this machine's broker, as the base URL's user;
+    None for a broker elsewhere (its credentials go over plain http only to a loopback
+    address)."""
+    base = urlsplit(amqp_base)
+    host = base.hostname or "127.0.0.1"
+    if host not in {"127.0.0.1", "::1", "localhost"}:
+        return None
+    return httpx2.AsyncClient(
+        base_url=f"http://{'[::1]' if host == '::1' else host}:{MANAGEMENT_PORT}/api",
+        auth=(unquote(base.username or "guest"), unquote(base.password or "guest")),
+        timeout=30,
+    )
+
+
+async def _by_api(amqp_base: str, calls: Callable[[httpx2.AsyncClient], Awaitable[bool]]) -> bool:
+    """Run `calls` against the management API; False where it cannot be reached or
+    refuses, so the caller uses rabbitmqctl instead (about half a second a call, an Erlang
+    VM starting each time; an HTTP call takes milliseconds)."""
+    client = _management(amqp_base)
+    if client is None:
+        return False
+    try:
+        async with client:
+            return await calls(client)
+    except httpx2.HTTPError:
+        return False
+
+
+async def _removed_by_api(amqp_base: str, vhost: str) -> bool:
+    """Delete the vhost and every broker user `<vhost>.*` through the management API."""
+
+    async def calls(client: httpx2.AsyncClient) -> bool:
+        gone = await client.delete(f"/vhosts/{quote(vhost, safe='')}")
+        if gone.status_code not in (204, 404):
+            return False
+        users = await client.get("/users", params={"columns": "name"})
+        if users.status_code != 200:
+            return False
+        theirs = [u["name"] for u in users.json() if str(u["name"]).startswith(f"{vhost}.")]
+        if theirs:
+            deleted = await client.post("/users/bulk-delete", json={"users": theirs})
+            return deleted.status_code == 204
+        return True
+
+    return await _by_api(amqp_base, calls)
+
+
+async def _import_definitions(document: Mapping[str, object], amqp_base: str) -> None:
+    """Import broker definitions (vhosts, users, permissions): through the management API
+    where it answers, else one `rabbitmqctl import_definitions` (most of its half second
+    is an Erlang VM starting), the document given on its standard input."""
+
+    async def calls(client: httpx2.AsyncClient) -> bool:
+        return (await client.post("/definitions", json=document)).status_code in (200, 201, 204)
+
+    if await _by_api(amqp_base, calls):
+        return
     child = await asyncio.create_subprocess_exec(
         "rabbitmqctl",
         "-q",
