@@ -10,9 +10,10 @@ benchmarks.
 and each party's broker user `<name>.<party>` (`grant_broker`) and database role
 `<name>_<party>` (`grant_databases`), with the admin role `<name>_admin` that migrates.
 
-The vhost and users are made with `rabbitmqctl` (this machine's broker, as
-`scripts/services.sh` does); where there is none, the base URL's own vhost and user are
-used and nothing is made or removed there.
+The vhost and users are made and removed on this machine's broker through its management
+HTTP API (milliseconds a call), or with `rabbitmqctl` where the API does not answer (as
+`scripts/services.sh` does; half a second a call); where there is no `rabbitmqctl`, the
+base URL's own vhost and user are used and nothing is made or removed there.
 """
 
 from __future__ import annotations
