@@ -46,11 +46,8 @@ __all__ = [
     "verify",
 ]
 
-SHC_TYPES = (
-    "https://smarthealth.cards#health-card",
-    "https://smarthealth.cards#immunization",
-    "https://smarthealth.cards#covid19",
-)
+SHC_TYPES = ("https://smarthealth.cards#health-card",)
+"""`vc.type`: the health-card type alone (`#immunization` and `#covid19` are deprecated)."""
 QR_PREFIX = "shc:/"
 # A single QR (version 22, error level L) holds at most 1,195 JWS characters.
 MAX_SINGLE_QR = 1195
@@ -173,7 +170,8 @@ def _bundle(name: str, birth_date: date, doses: Sequence[CovidDose]) -> dict[str
                     "patient": {"reference": "resource:0"},
                     "occurrenceDateTime": dose.vaccinated_on.isoformat(),
                     "lotNumber": str(dose.lot_number),
-                    "protocolApplied": [{"doseNumberPositiveInt": dose.dose_number}],
+                    # No protocolApplied: the Vaccination & Testing IG fixes it at 0..0; a
+                    # dose is known by its date (the entries are in the order given).
                 },
             }
         )

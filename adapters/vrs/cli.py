@@ -69,11 +69,11 @@ def _summary(card: VerifiedCard, *, show_patient: bool) -> list[str]:
         name = card.patient.get("name", [{}])[0]
         text = name.get("text") or " ".join([name.get("family", ""), *name.get("given", [])])
         lines.append(f"  patient {text}, born {card.patient.get('birthDate')}")
-    for shot in card.immunizations:
+    # By date: a card carries no dose numbers (the IG fixes protocolApplied at 0..0).
+    for shot in sorted(card.immunizations, key=lambda s: str(s.get("occurrenceDateTime"))):
         code = shot["vaccineCode"]["coding"][0]["code"]
-        dose = (shot.get("protocolApplied") or [{}])[0].get("doseNumberPositiveInt", "?")
         lines.append(
-            f"  dose {dose}: {shot['occurrenceDateTime']}  CVX {code}  lot {shot.get('lotNumber')}"
+            f"  dose of {shot['occurrenceDateTime']}: CVX {code}  lot {shot.get('lotNumber')}"
         )
     return lines
 

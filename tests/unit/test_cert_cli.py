@@ -52,7 +52,7 @@ def test_an_issuer_key_then_a_card_verified_from_its_image_text_and_jws(tmp_path
         code, out = run("cert", "verify", card, "--jwks", str(jwks), "--issuer", URL)
         assert code == 0, out
         assert out.startswith(f"valid: issued by {URL}")
-        assert "dose 1: 2021-06-01  CVX 208  lot EY1234" in out
+        assert "dose of 2021-06-01: CVX 208  lot EY1234" in out
         assert "YAMADA" not in out  # only with --show-patient
     code, out = run("cert", "verify", token, "--jwks", str(jwks), "--issuer", URL, "--show-patient")
     assert "patient YAMADA TARO, born 1960-04-01" in out

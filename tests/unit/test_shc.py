@@ -16,7 +16,6 @@ from segno.consts import MODE_BYTE, MODE_NUMERIC
 
 from adapters.kit.shc import (
     QR_PREFIX,
-    SHC_TYPES,
     CardError,
     Issuer,
     from_qr_text,
@@ -73,7 +72,7 @@ def test_a_card_is_an_es256_jws_of_a_deflated_fhir_bundle() -> None:
     payload = json.loads(zlib.decompress(_part(token, 1), -15))
     assert payload["iss"] == ISSUER.url
     assert payload["nbf"] == int(ISSUED.timestamp())
-    assert payload["vc"]["type"] == list(SHC_TYPES)
+    assert payload["vc"]["type"] == ["https://smarthealth.cards#health-card"]  # no deprecated
     bundle = payload["vc"]["credentialSubject"]["fhirBundle"]
     assert payload["vc"]["credentialSubject"]["fhirVersion"] == "4.0.1"
     urls = [entry["fullUrl"] for entry in bundle["entry"]]
@@ -87,7 +86,8 @@ def test_a_card_is_an_es256_jws_of_a_deflated_fhir_bundle() -> None:
     assert first["occurrenceDateTime"] == "2021-06-01"
     assert first["vaccineCode"]["coding"][0]["code"] == "208"  # Comirnaty
     assert second["vaccineCode"]["coding"][0]["code"] == "207"  # Spikevax
-    assert second["protocolApplied"] == [{"doseNumberPositiveInt": 2}]
+    # The IG fixes protocolApplied at 0..0 in every profile (issue 16).
+    assert not any("protocolApplied" in e["resource"] for e in bundle["entry"])
     assert second["patient"] == {"reference": "resource:0"}
     assert not any({"id", "meta", "text"} & set(e["resource"]) for e in bundle["entry"])
     assert len(_part(token, 2)) == 64  # ES256: r || s, not DER
