@@ -39,7 +39,7 @@ ORIGIN = "http://testserver"
 HERE = "127.0.0.1"
 COMPANY = "Example Maintenance K.K."
 PERSON = "田中 一郎"
-TODAY = datetime.now(UTC).astimezone(timezone(timedelta(hours=9))).date()
+JST = timezone(timedelta(hours=9))
 DAY = timedelta(days=1)
 NO_SESSION = {  # routes anyone may call: log-in, log-out, the health check, the way in
     ("POST", "/api/session"),
@@ -52,6 +52,12 @@ NO_SESSION = {  # routes anyone may call: log-in, log-out, the health check, the
 }
 
 
+def today(clock: Clock | None = None) -> date:
+    """The desk's day (Japan time) on its clock: read when a test runs, never at import, so a
+    suite that crosses midnight in Japan does not start an entry a day late."""
+    return (clock() if clock else datetime.now(UTC)).astimezone(JST).date()
+
+
 def roster(valid_from: date, valid_until: date, person: str = PERSON) -> RosterEntry:
     return RosterEntry(COMPANY, person, valid_from, valid_until)
 
@@ -61,6 +67,7 @@ class Site:
 
     def __init__(self, app: FastAPI, desk: Desk, clock: Clock, client: httpx2.AsyncClient) -> None:
         self.app, self.desk, self.clock, self.client = app, desk, clock, client
+        self.today = today(clock)
 
     async def bearer(self, user: str) -> dict[str, str]:
         answer = await self.client.post(
@@ -90,7 +97,8 @@ async def site(services: Services, policy_dir: Path) -> AsyncIterator[Site]:
     clock = Clock()
     desk = await open_desk(settings, clock=clock)
     try:
-        await _contractor(desk, "vendor.tanaka", roster(TODAY - DAY, TODAY + DAY))
+        day = today(clock)
+        await _contractor(desk, "vendor.tanaka", roster(day - DAY, day + DAY))
         await desk.add_staff(
             "doi",
             roles=[Role.OPERATOR],
@@ -114,8 +122,9 @@ async def site(services: Services, policy_dir: Path) -> AsyncIterator[Site]:
 async def test_r23_a_contractor_works_only_within_its_roster_days(
     services: Services, site: Site
 ) -> None:
-    await _contractor(site.desk, "vendor.early", roster(TODAY + DAY, TODAY + 30 * DAY))
-    await _contractor(site.desk, "vendor.late", roster(TODAY - 30 * DAY, TODAY - DAY))
+    day = site.today
+    await _contractor(site.desk, "vendor.early", roster(day + DAY, day + 30 * DAY))
+    await _contractor(site.desk, "vendor.late", roster(day - 30 * DAY, day - DAY))
     for user in ("vendor.early", "vendor.late"):
         answer = await site.client.post(
             "/api/session", json={"user_id": user, "password": PASSWORD}
@@ -232,8 +241,8 @@ async def test_r23_every_request_of_a_contractor_is_audited_and_its_name_is_neve
     assert added["actor"] == "admin.chikusei"
     assert added["detail"]["roster"] == {
         "company": COMPANY,
-        "valid_from": (TODAY - DAY).isoformat(),
-        "valid_until": (TODAY + DAY).isoformat(),
+        "valid_from": (site.today - DAY).isoformat(),
+        "valid_until": (site.today + DAY).isoformat(),
     }
     everything = await fetchval(
         services,
@@ -248,6 +257,7 @@ async def test_r23_every_request_of_a_contractor_is_audited_and_its_name_is_neve
 async def _refusals(services: Services) -> None:
     """What the desk refuses whichever door the account comes through."""
     desk = await open_desk(services.settings())
+    day = today()
     try:
         refusals: list[tuple[dict[str, Any], str]] = [
             ({"roster": None}, "roster_required"),
@@ -257,7 +267,7 @@ async def _refusals(services: Services) -> None:
             ({"roles": [Role.CONTRACTOR, Role.AUDITOR]}, "contractor_roles"),
             ({"password": None}, "contractor_account"),
             ({"may_reveal": True}, "contractor_account"),
-            ({"roster": roster(TODAY, TODAY - DAY)}, "invalid_roster"),
+            ({"roster": roster(day, day - DAY)}, "invalid_roster"),
         ]
         for changes, code in refusals:
             account: dict[str, Any] = {
@@ -266,7 +276,7 @@ async def _refusals(services: Services) -> None:
                 "department": "vendor-maintenance",
                 "password": PASSWORD,
                 "terminals": [HERE],
-                "roster": roster(TODAY, TODAY),
+                "roster": roster(day, day),
             }
             with pytest.raises(DeskError, match=code):
                 await desk.add_staff("vendor.x", **(account | changes))
