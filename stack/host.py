@@ -30,6 +30,7 @@ from adapters.kit.acts import RosterFile
 from adapters.kit.bridge import Bridge, Broker, make_broker
 from adapters.kit.handlers import dispatch
 from adapters.kit.permits import NetworkList
+from adapters.kit.shc import IssuingBody
 from adapters.nws.bridge import Network
 from adapters.nws.edge import PortalEdge, PortalNotices
 from adapters.store.db import AdapterDb
@@ -84,6 +85,18 @@ def roster_for(settings: Settings, city: str) -> RosterFile:
     return RosterFile(settings.adapters.roster_dir / f"{city}.toml")
 
 
+def issuing_body(settings: Settings, city: str) -> IssuingBody:
+    """The name a city's certificates give as their issuer; a city without one is a
+    configuration error, said before its VRS starts."""
+    named = settings.adapters.municipality_names.get(city)
+    if named is None:
+        raise ValueError(
+            f"adapters.municipality_names: no name for city {city}; "
+            "its certificates must name their issuing body"
+        )
+    return IssuingBody(named.japanese, named.english)
+
+
 def _wire(
     settings: Settings, party: Party, ring: KeyRing, db: AdapterDb, broker: Broker
 ) -> _System:
@@ -135,7 +148,14 @@ def _wire(
             settings.adapters.shc_issuer_url, settings.adapters.shc_key_file, key_dir
         )
         consent = city not in settings.adapters.consent_not_required
-        vrs = Vrs(bridge, PgVrsBook(db, city_data_keys(settings, city)), issuer, consent, authority)
+        vrs = Vrs(
+            bridge,
+            PgVrsBook(db, city_data_keys(settings, city)),
+            issuer,
+            consent,
+            authority,
+            issuing_body(settings, city),
+        )
         vrs_edge = VrsEdge(vrs, root / "vrs", roster_for(settings, city), PgActLog(db, "vrs"))
         return _System(vrs, [(vrs_edge.prepare().poll, interval)])
     center = CertificateCenter(

@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,17 @@ from joserfc.jwk import ECKey
 from joserfc.jws import JWSRegistry
 from joserfc.registry import HeaderParameter
 
+from adapters.kit.vaccines import CVX, UnknownProduct, cvx_of
 from contracts.payloads import CovidDose
 
 __all__ = [
     "SHC_TYPES",
     "CardError",
     "Issuer",
+    "IssuingBody",
+    "KeySet",
     "VerifiedCard",
+    "code_label",
     "from_qr_text",
     "health_card",
     "qr_png",
@@ -51,19 +56,16 @@ SHC_TYPES = ("https://smarthealth.cards#health-card",)
 QR_PREFIX = "shc:/"
 # A single QR (version 22, error level L) holds at most 1,195 JWS characters.
 MAX_SINGLE_QR = 1195
-CVX = "http://hl7.org/fhir/sid/cvx"
-# Product names as VRS records them, to CVX codes; anything else is "COVID-19, unspecified".
-CVX_OF_PRODUCT = {
-    "comirnaty": "208",
-    "pfizer": "208",
-    "spikevax": "207",
-    "moderna": "207",
-    "vaxzevria": "210",
-    "astrazeneca": "210",
-    "nuvaxovid": "211",
-    "takeda": "211",
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a card's `nbf` may be and still be taken (the issuer's clock)."""
+CODE_SYSTEMS = {
+    CVX: "CVX",
+    "http://snomed.info/sct": "SNOMED CT",
+    "http://id.who.int/icd/release/11/mms": "ICD-11",
+    "http://loinc.org": "LOINC",
 }
-CVX_UNSPECIFIED = "213"
+_REFERENCE = re.compile(r"resource:(0|[1-9][0-9]*)")
+_RID = re.compile(r"[A-Za-z0-9_-]{1,24}")
 # `zip` is a SMART Health Card header that plain JWS does not know.
 _REGISTRY = JWSRegistry(
     header_registry={"zip": HeaderParameter("compression of the payload", "str")},
@@ -72,7 +74,12 @@ _REGISTRY = JWSRegistry(
 
 
 class CardError(ValueError):
-    """A card that is not a valid SMART Health Card of a trusted issuer; says why."""
+    """A card that is not a valid SMART Health Card of a trusted issuer, or one that cannot
+    be issued; says why (never quoting the card), `code` for the record."""
+
+    def __init__(self, reason: str, code: str = "invalid_card") -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,19 @@ class Issuer:
 
 
 @dataclass(frozen=True)
+class IssuingBody:
+    """The municipality a certificate names as its issuer (発行者), in both languages."""
+
+    japanese: str
+    english: str
+
+    @property
+    def display(self) -> str:
+        """As the card's `performer.actor.display` gives it: readable abroad and at home."""
+        return f"{self.english} ({self.japanese})"
+
+
+@dataclass(frozen=True)
 class VerifiedCard:
     """What a verified card says: issuer, when it became valid, the FHIR resources."""
 
@@ -120,11 +140,16 @@ def health_card(
     birth_date: date,
     doses: Sequence[CovidDose],
     issued_at: datetime,
+    issuing_body: IssuingBody,
 ) -> str:
-    """The compact JWS of a certificate for these doses (the ones given, in order)."""
+    """The compact JWS of a certificate for these doses (the ones given, in order), each
+    performed, as far as the card says, by `issuing_body` (the municipality that gave it
+    under the vaccination programme). `name` is as the card shows it: the name on the
+    passport for overseas use. CardError (`unknown_product`) for a dose whose product is
+    not on the vaccine table."""
     given = [d for d in sorted(doses, key=lambda d: d.dose_number) if d.status == "done"]
     if not given:
-        raise CardError("doses: a certificate needs at least one dose given")
+        raise CardError("doses: a certificate needs at least one dose given", "no_record")
     payload = {
         "iss": issuer.url,
         "nbf": int(issued_at.timestamp()),
@@ -132,7 +157,7 @@ def health_card(
             "type": list(SHC_TYPES),
             "credentialSubject": {
                 "fhirVersion": "4.0.1",
-                "fhirBundle": _bundle(name, birth_date, given),
+                "fhirBundle": _bundle(name, birth_date, given, issuing_body),
             },
         },
     }
@@ -144,7 +169,9 @@ def health_card(
     return token
 
 
-def _bundle(name: str, birth_date: date, doses: Sequence[CovidDose]) -> dict[str, Any]:
+def _bundle(
+    name: str, birth_date: date, doses: Sequence[CovidDose], issuing_body: IssuingBody
+) -> dict[str, Any]:
     family, _, given = name.partition(" ")
     human = {"family": family, "given": [given]} if given else {"text": name}
     entries: list[dict[str, Any]] = [
@@ -158,8 +185,10 @@ def _bundle(name: str, birth_date: date, doses: Sequence[CovidDose]) -> dict[str
         }
     ]
     for index, dose in enumerate(doses, start=1):
-        product = (dose.product_name or "").lower()
-        code = next((c for k, c in CVX_OF_PRODUCT.items() if k in product), CVX_UNSPECIFIED)
+        try:
+            code = cvx_of(dose.product_name).cvx
+        except UnknownProduct as exc:
+            raise CardError(f"dose {dose.dose_number}: {exc}", "unknown_product") from None
         entries.append(
             {
                 "fullUrl": f"resource:{index}",
@@ -169,6 +198,7 @@ def _bundle(name: str, birth_date: date, doses: Sequence[CovidDose]) -> dict[str
                     "vaccineCode": {"coding": [{"system": CVX, "code": code}]},
                     "patient": {"reference": "resource:0"},
                     "occurrenceDateTime": dose.vaccinated_on.isoformat(),
+                    "performer": [{"actor": {"display": issuing_body.display}}],
                     "lotNumber": str(dose.lot_number),
                     # No protocolApplied: the Vaccination & Testing IG fixes it at 0..0; a
                     # dose is known by its date (the entries are in the order given).
@@ -213,56 +243,207 @@ def qr_png(token: str, path: Path, *, scale: int = 4) -> Path:
     return path
 
 
-def verify(card: str, issuers: Sequence[Issuer | dict[str, Any]]) -> VerifiedCard:
-    """Check a card (its JWS or its `shc:/` text) against trusted issuers: signature,
-    header, issuer, DEFLATE payload and the Bundle's SMART Health Card rules."""
+@dataclass(frozen=True)
+class KeySet:
+    """An issuer a verifier trusts: its URL, its public key set (`.well-known/jwks.json`)
+    and the revocation lists of its keys that name a `crlVersion`
+    (`.well-known/crl/<kid>.json`), by kid."""
+
+    url: str
+    keys: tuple[dict[str, Any], ...]
+    crls: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, issuer: Issuer) -> KeySet:
+        """The public side of one of our issuers (it revokes nothing)."""
+        return cls.parse(issuer.url, issuer.jwks())
+
+    @classmethod
+    def parse(
+        cls, url: str, jwks: Mapping[str, Any], crls: Mapping[str, dict[str, Any]] | None = None
+    ) -> KeySet:
+        """A key set as published; CardError if a key is not what the specification asks:
+        EC P-256 for ES256, and its `kid` its RFC 7638 thumbprint."""
+        _check_issuer_url(url, "issuer")
+        keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
+        if not isinstance(keys, list) or not keys:
+            raise CardError("jwks: no keys")
+        for index, jwk in enumerate(keys):
+            if not isinstance(jwk, dict) or jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+                raise CardError(f"jwks.keys[{index}]: not an EC P-256 key")
+            try:
+                thumbprint = ECKey.import_key(_public(jwk)).thumbprint()
+            except (JoseError, ValueError, TypeError):
+                raise CardError(f"jwks.keys[{index}]: not a valid public key") from None
+            if jwk.get("kid") != thumbprint:
+                raise CardError(f"jwks.keys[{index}]: kid is not the key's thumbprint")
+            if "d" in jwk:
+                raise CardError(f"jwks.keys[{index}]: a published key set holds no private key")
+        return cls(url, tuple(keys), dict(crls or {}))
+
+    @classmethod
+    def load(cls, url: str, jwks: Path, crl_dir: Path | None = None) -> KeySet:
+        """A key set from its file and the revocation lists beside it (`<crl_dir>/<kid>.json`,
+        by default the `crl/` folder next to the key set, as under `.well-known/`)."""
+        keys = json.loads(jwks.read_text(encoding="utf-8"))
+        folder = crl_dir if crl_dir is not None else jwks.parent / "crl"
+        crls: dict[str, dict[str, Any]] = {}
+        for jwk in keys.get("keys", []) if isinstance(keys, dict) else []:
+            kid = jwk.get("kid") if isinstance(jwk, dict) else None
+            path = folder / f"{kid}.json"
+            if isinstance(kid, str) and "crlVersion" in jwk and path.is_file():
+                crls[kid] = json.loads(path.read_text(encoding="utf-8"))
+        return cls.parse(url, keys, crls)
+
+
+def _public(jwk: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: jwk[k] for k in ("kty", "crv", "x", "y") if k in jwk}
+
+
+def _check_issuer_url(url: object, where: str) -> None:
+    if not isinstance(url, str) or not url.startswith("https://") or url.endswith("/"):
+        raise CardError(f"{where}: the issuer URL must be https and end without a slash")
+
+
+def verify(
+    card: str,
+    issuers: Sequence[Issuer | KeySet],
+    *,
+    now: datetime | None = None,
+) -> VerifiedCard:
+    """Check a card (its JWS or its `shc:/` text) against trusted issuers: header,
+    signature by a key of the issuer it names, DEFLATE payload, `nbf` and `exp` against
+    `now`, revocation where the key lists revocations, and the Bundle's SMART Health Card
+    rules. CardError, naming the rule, for anything else."""
+    moment = now or datetime.now(UTC)
     token = from_qr_text(card) if card.strip().startswith(QR_PREFIX) else card.strip()
     try:
         header = json.loads(_b64url(token.split(".")[0]))
     except (ValueError, IndexError):
         raise CardError("not a compact JWS") from None
-    if header.get("alg") != "ES256" or header.get("zip") != "DEF":
+    if not isinstance(header, dict) or header.get("alg") != "ES256" or header.get("zip") != "DEF":
         raise CardError("header: alg must be ES256 and zip DEF")
-    key, url = _key_for(header.get("kid"), issuers)
+    trusted, jwk = _key_for(
+        header.get("kid"), [KeySet.of(i) if isinstance(i, Issuer) else i for i in issuers]
+    )
     try:
-        signed = jws.deserialize_compact(token, key, registry=_REGISTRY)
+        signed = jws.deserialize_compact(token, ECKey.import_key(_public(jwk)), registry=_REGISTRY)
         payload = json.loads(zlib.decompress(signed.payload, -15))
     except (JoseError, zlib.error, ValueError) as exc:
         raise CardError(f"signature or payload does not verify ({type(exc).__name__})") from None
-    if payload.get("iss") != url:
+    if not isinstance(payload, dict):
+        raise CardError("payload: not a JSON object")
+    _check_issuer_url(payload.get("iss"), "iss")
+    if payload["iss"] != trusted.url:
         raise CardError("iss: not the issuer of the signing key")
-    return _checked(payload)
+    not_before = _instant(payload, "nbf")
+    if not_before is None:
+        raise CardError("nbf: missing")
+    if not_before > moment + CLOCK_SKEW:
+        raise CardError("nbf: the card is not valid yet", "not_yet_valid")
+    expires = _instant(payload, "exp")
+    if expires is not None and expires <= moment:
+        raise CardError(f"exp: the card expired on {expires:%Y-%m-%d}", "expired")
+    vc = payload.get("vc")
+    if not isinstance(vc, dict):
+        raise CardError("vc: missing")
+    _check_revocation(vc, jwk, trusted, not_before)
+    return _checked(payload, vc, not_before)
+
+
+def _instant(payload: Mapping[str, Any], claim: str) -> datetime | None:
+    value = payload.get(claim)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CardError(f"{claim}: must be a NumericDate (seconds since 1970)")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise CardError(f"{claim}: out of range") from None
 
 
 def _b64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _key_for(kid: object, issuers: Sequence[Issuer | dict[str, Any]]) -> tuple[ECKey, str]:
+def _key_for(kid: object, issuers: Sequence[KeySet]) -> tuple[KeySet, dict[str, Any]]:
     for issuer in issuers:
-        if isinstance(issuer, Issuer):
-            if issuer.kid == kid:
-                return ECKey.import_key(issuer.key.as_dict(private=False)), issuer.url
-            continue
-        for jwk in issuer.get("keys", []):
+        for jwk in issuer.keys:
             if jwk.get("kid") == kid:
-                return ECKey.import_key(jwk), str(issuer["url"])
-    raise CardError("kid: not a key of a trusted issuer")
+                return issuer, jwk
+    raise CardError("kid: not a key of a trusted issuer", "untrusted_issuer")
 
 
-def _checked(payload: dict[str, Any]) -> VerifiedCard:
-    vc = payload.get("vc") or {}
-    if SHC_TYPES[0] not in vc.get("type", []):
+def _check_revocation(
+    vc: Mapping[str, Any], jwk: Mapping[str, Any], issuer: KeySet, issued: datetime
+) -> None:
+    """Revocation as the specification says a verifier SHALL check it: a key whose entry
+    names a `crlVersion` has a list of revoked `rid`s; a card whose `rid` is on it is
+    refused (issued before the entry's timestamp, where the entry has one)."""
+    version = jwk.get("crlVersion")
+    rid = vc.get("rid")
+    if rid is not None and (not isinstance(rid, str) or not _RID.fullmatch(rid)):
+        raise CardError("vc.rid: must be at most 24 base64url characters")
+    if version is None:
+        return
+    crl = issuer.crls.get(str(jwk["kid"]))
+    if crl is None:
+        raise CardError(
+            "revocation: the key lists revocations and no revocation list was given",
+            "revocation_unknown",
+        )
+    if crl.get("kid") != jwk["kid"] or crl.get("method") != "rid":
+        raise CardError("revocation: the list is not a rid list of this key", "revocation_unknown")
+    counter = crl.get("ctr")
+    if not isinstance(counter, int) or not isinstance(version, int) or counter < version:
+        raise CardError("revocation: the list is older than the key set", "revocation_unknown")
+    rids = crl.get("rids")
+    if not isinstance(rids, list):
+        raise CardError("revocation: the list has no rids", "revocation_unknown")
+    if rid is None:
+        return
+    for entry in rids:
+        revoked, _, since = str(entry).partition(".")
+        if revoked != rid:
+            continue
+        try:
+            cutoff = float(since) if since else None
+        except ValueError:
+            raise CardError("revocation: a rid's timestamp is not a number") from None
+        if cutoff is None or issued.timestamp() < cutoff:
+            raise CardError("revocation: the issuer has revoked this card", "revoked")
+
+
+def _checked(payload: Mapping[str, Any], vc: Mapping[str, Any], issued: datetime) -> VerifiedCard:
+    types = vc.get("type")
+    if not isinstance(types, list) or SHC_TYPES[0] not in types:
         raise CardError("vc.type: not a health card")
-    subject = vc.get("credentialSubject") or {}
-    bundle = subject.get("fhirBundle") or {}
-    if subject.get("fhirVersion") != "4.0.1" or bundle.get("resourceType") != "Bundle":
+    subject = vc.get("credentialSubject")
+    bundle = subject.get("fhirBundle") if isinstance(subject, dict) else None
+    if (
+        not isinstance(subject, dict)
+        or subject.get("fhirVersion") != "4.0.1"
+        or not isinstance(bundle, dict)
+        or bundle.get("resourceType") != "Bundle"
+        or not isinstance(bundle.get("entry"), list)
+    ):
         raise CardError("credentialSubject: not a FHIR R4 Bundle")
-    resources = []
-    for index, entry in enumerate(bundle.get("entry", [])):
-        resource = entry.get("resource") or {}
-        if entry.get("fullUrl") != f"resource:{index}" or {"id", "meta", "text"} & set(resource):
-            raise CardError(f"entry {index}: fullUrl must be resource:{index}, no id/meta/text")
+    entries = bundle["entry"]
+    resources: list[dict[str, Any]] = []
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or entry.get("fullUrl") != f"resource:{index}":
+            raise CardError(f"entry {index}: fullUrl must be resource:{index}, with a resource")
+        if {"id", "text"} & set(resource):
+            raise CardError(f"entry {index}: a resource carries no id and no text")
+        meta = resource.get("meta")
+        if meta is not None and (not isinstance(meta, dict) or set(meta) != {"security"}):
+            raise CardError(f"entry {index}: meta may carry security only")
+        for where, reference in _references(resource, f"entry {index}"):
+            found = _REFERENCE.fullmatch(reference) if isinstance(reference, str) else None
+            if found is None or int(found.group(1)) >= len(entries):
+                raise CardError(f"{where}: a reference must be resource:N of this bundle")
         resources.append(resource)
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
     shots = tuple(r for r in resources if r.get("resourceType") == "Immunization")
@@ -270,7 +451,27 @@ def _checked(payload: dict[str, Any]) -> VerifiedCard:
         raise CardError("fhirBundle: one Patient and at least one Immunization")
     return VerifiedCard(
         issuer=str(payload["iss"]),
-        issued_at=datetime.fromtimestamp(int(payload["nbf"]), UTC),
+        issued_at=issued,
         patient=patients[0],
         immunizations=shots,
     )
+
+
+def _references(node: object, where: str) -> Iterator[tuple[str, object]]:
+    """Every `reference` inside a resource, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference":
+                yield f"{where}.reference", value
+            else:
+                yield from _references(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _references(item, f"{where}[{index}]")
+
+
+def code_label(coding: Mapping[str, Any]) -> str:
+    """A coding as a reader knows it: `CVX 207`, `SNOMED CT 28531000087107`, or the
+    system's URL where it is none of the usual ones."""
+    system = str(coding.get("system", ""))
+    return f"{CODE_SYSTEMS.get(system, system or 'no system')} {coding.get('code')}"

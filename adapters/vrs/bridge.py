@@ -43,7 +43,7 @@ from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import CardRejected
 from adapters.kit.handlers import Handler, LineIds, payload_of, reply_id
 from adapters.kit.rows import RowError
-from adapters.kit.shc import CardError, Issuer
+from adapters.kit.shc import CardError, Issuer, IssuingBody
 from adapters.ports import InboxTransaction, Row, VrsBook
 from adapters.vrs.certificates import issue
 from adapters.vrs.transfers import (
@@ -85,6 +85,7 @@ class Vrs:
     issuer: Issuer
     consent_required: bool
     card_authority: Ed25519PublicKey
+    issuing_body: IssuingBody
 
     @property
     def city(self) -> str:
@@ -251,6 +252,7 @@ class Vrs:
                 application,
                 book=self.book,
                 issuer=self.issuer,
+                issuing_body=self.issuing_body,
                 card_authority=self.card_authority,
                 city=self.city,
                 certificate_id=f"CERT-{reply_id(envelope, 'certificate').hex[:24]}",

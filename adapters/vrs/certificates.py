@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from adapters.kit.card_check import check_application
-from adapters.kit.shc import CardError, Issuer, health_card
+from adapters.kit.shc import CardError, Issuer, IssuingBody, health_card
 from adapters.ports import VrsBook
 from contracts.payloads import CertificateApplication, CertificateIssued, CovidDose
 
@@ -23,19 +23,21 @@ async def issue(
     *,
     book: VrsBook,
     issuer: Issuer,
+    issuing_body: IssuingBody,
     card_authority: Ed25519PublicKey,
     city: str,
     certificate_id: str,
 ) -> CertificateIssued:
     """The certificate for an application to `city`'s VRS: CardRejected if its card does
-    not check out, CardError if there is no record to certify."""
+    not check out, CardError if there is no record to certify or a dose's product cannot
+    be coded."""
     check_application(
         application,
         card_authority=card_authority,
         municipality=city,
         enrolled=[city],  # the center applied R10; VRS checks the card (F18)
     )
-    jws = await _card_for(application, book, issuer)
+    jws = await _card_for(application, book, issuer, issuing_body)
     return CertificateIssued(
         application_id=application.application_id,
         certificate_id=certificate_id,
@@ -44,15 +46,20 @@ async def issue(
     )
 
 
-async def _card_for(application: CertificateApplication, book: VrsBook, issuer: Issuer) -> str:
+async def _card_for(
+    application: CertificateApplication, book: VrsBook, issuer: Issuer, body: IssuingBody
+) -> str:
     target = await book.target(my_number=application.my_number.reveal())
     if target is None or target["status"] == "deceased":
-        raise CardError("no_record")
+        raise CardError("no record to certify", "no_record")
     doses = [CovidDose.model_validate(d) for d in await book.doses(target["ticket_number"])]
+    # For use abroad, the name the passport gives (旅券関係情報), as a border officer reads it.
+    passport = application.passport if application.use == "overseas" else None
     return health_card(
         issuer,
-        name=str(application.name),
+        name=passport.romanized_name if passport else str(application.name),
         birth_date=application.birth_date,
         doses=doses,
         issued_at=datetime.now(UTC),
+        issuing_body=body,
     )

@@ -1,39 +1,57 @@
-"""`sesshu cert`: certificate issuer keys, and verifying a SMART Health Card from its QR
-image, its `shc:/` text or its JWS. Plugged into `sesshu` through the `sesshu.commands`
-entry point, so the hub's CLI knows nothing of the adapters."""
+"""`sesshu cert`: certificate issuer keys, and verifying SMART Health Cards from a QR
+image, a `.smart-health-card` file, a text file, their `shc:/` text or their JWS. Plugged
+into `sesshu` through the `sesshu.commands` entry point, so the hub's CLI knows nothing of
+the adapters."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
-from adapters.kit.shc import CardError, Issuer, VerifiedCard, verify
+from adapters.kit.shc import CardError, Issuer, KeySet, VerifiedCard, code_label, verify
 
-__all__ = ["cert_app", "read_card"]
+__all__ = ["cert_app", "read_cards"]
 
 cert_app = typer.Typer(help="Vaccination certificates (SMART Health Cards).", no_args_is_help=True)
 
 
-def read_card(card: str) -> str:
-    """The card's text: from a QR image (PNG, JPEG), a text file, or the argument itself."""
+def read_cards(card: str) -> list[str]:
+    """The cards a path or an argument holds: every QR code of an image (PNG, JPEG), every
+    credential of a `.smart-health-card` file (`{"verifiableCredential": [...]}`), a text
+    file's one card, or the argument itself (a JWS or `shc:/` text)."""
     # A JWS or shc:/ string is no file name (and too long for one).
     path = Path(card)
-    if _is_file(path):
-        try:
-            with Image.open(path) as image:
-                found = [r.text for r in zxingcpp.read_barcodes(image) if r.text]
-        except UnidentifiedImageError:
-            return path.read_text(encoding="utf-8").strip()
-        if not found:
-            raise CardError(f"{path.name}: no QR code found in the image")
-        return found[0]
-    return card.strip()
+    if not _is_file(path):
+        return [card.strip()]
+    try:
+        with Image.open(path) as image:
+            found = [r.text for r in zxingcpp.read_barcodes(image) if r.text]
+    except UnidentifiedImageError:
+        return _text_cards(path)
+    if not found:
+        raise CardError(f"{path.name}: no QR code found in the image")
+    return found
+
+
+def _text_cards(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8").strip()
+    if not text.startswith("{"):
+        return [text]
+    try:
+        credentials = json.loads(text).get("verifiableCredential")
+    except (ValueError, AttributeError):
+        credentials = None
+    if not isinstance(credentials, list) or not credentials:
+        raise CardError(f"{path.name}: verifiableCredential must be a list of cards")
+    if not all(isinstance(c, str) for c in credentials):
+        raise CardError(f"{path.name}: each verifiableCredential must be a JWS")
+    return list(credentials)
 
 
 def _is_file(path: Path) -> bool:
@@ -48,19 +66,37 @@ def cert_verify(
     card: Annotated[str, typer.Argument(help="QR image, text file, shc:/ text or JWS")],
     jwks: Annotated[Path, typer.Option(help="the issuer's key set (its .well-known/jwks.json)")],
     issuer: Annotated[str, typer.Option(help="the issuer URL the key set belongs to")],
+    crl_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="the issuer's revocation lists, <kid>.json (default: crl/ beside the key set)"
+        ),
+    ] = None,
     show_patient: Annotated[
         bool, typer.Option(help="also print the name and birth date on the card")
     ] = False,
 ) -> None:
-    """Verify a certificate: signature, issuer, and the SMART Health Card rules."""
+    """Verify certificates: signature, issuer, validity period, revocation, and the SMART
+    Health Card rules. Exit 1 if any card of CARD does not verify."""
     try:
-        keys: dict[str, Any] = json.loads(jwks.read_text(encoding="utf-8"))
-        verified = verify(read_card(card), [keys | {"url": issuer}])
+        trusted = KeySet.load(issuer, jwks, crl_dir)
+        cards = read_cards(card)
     except (OSError, ValueError) as exc:  # CardError is a ValueError
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    for line in _summary(verified, show_patient=show_patient):
-        typer.echo(line)
+    failed = False
+    for index, text in enumerate(cards, start=1):
+        prefix = f"card {index}: " if len(cards) > 1 else ""
+        try:
+            verified = verify(text, [trusted])
+        except CardError as exc:
+            typer.echo(f"{prefix}error: {exc}", err=True)
+            failed = True
+            continue
+        for line in _summary(verified, show_patient=show_patient):
+            typer.echo(prefix + line if line.startswith("valid") else line)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _summary(card: VerifiedCard, *, show_patient: bool) -> list[str]:
@@ -71,10 +107,11 @@ def _summary(card: VerifiedCard, *, show_patient: bool) -> list[str]:
         lines.append(f"  patient {text}, born {card.patient.get('birthDate')}")
     # By date: a card carries no dose numbers (the IG fixes protocolApplied at 0..0).
     for shot in sorted(card.immunizations, key=lambda s: str(s.get("occurrenceDateTime"))):
-        code = shot["vaccineCode"]["coding"][0]["code"]
-        lines.append(
-            f"  dose of {shot['occurrenceDateTime']}: CVX {code}  lot {shot.get('lotNumber')}"
-        )
+        codings = (shot.get("vaccineCode") or {}).get("coding") or [{}]
+        codes = ", ".join(code_label(c) for c in codings)
+        performer = ((shot.get("performer") or [{}])[0].get("actor") or {}).get("display")
+        line = f"  dose of {shot.get('occurrenceDateTime')}: {codes}  lot {shot.get('lotNumber')}"
+        lines.append(line + (f"  by {performer}" if performer else ""))
     return lines
 
 

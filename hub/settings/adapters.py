@@ -5,13 +5,28 @@ its copies of an inquiry's messages go when the intermediate server's result doe
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, StringConstraints
 
+from contracts.codes import LocalGovCode
 from hub.settings.fields import CityItems, MunicipalityCodes
 
-__all__ = ["AdaptersSettings"]
+__all__ = ["AdaptersSettings", "MunicipalityName"]
+
+
+class MunicipalityName(BaseModel):
+    """A city's name as its certificates show it: the issuing body (発行者)."""
+
+    japanese: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    english: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 ,.'()-]{1,60}$")]
+
+
+def _named_codes(value: dict[str, MunicipalityName]) -> dict[str, MunicipalityName]:
+    for code in value:
+        LocalGovCode(code)
+    return value
 
 
 class AdaptersSettings(BaseModel):
@@ -94,6 +109,19 @@ class AdaptersSettings(BaseModel):
         gt=0,
         description="how long the certificate center waits for VRS before it tells the "
         "terminal no certificate could be issued",
+    )
+    municipality_names: Annotated[dict[str, MunicipalityName], AfterValidator(_named_codes)] = (
+        Field(
+            default={
+                "082279": MunicipalityName(
+                    japanese="茨城県筑西市", english="Chikusei City, Ibaraki"
+                ),
+                "082074": MunicipalityName(japanese="茨城県結城市", english="Yuki City, Ibaraki"),
+            },
+            description="each city's name in Japanese and English (JSON, by code): the issuing "
+            "body its certificates name (the card's performer, the printed certificate's "
+            "発行者); a city's VRS does not start without it",
+        )
     )
     shc_issuer_url: str = Field(
         default="https://vrs.example.jp/shc",

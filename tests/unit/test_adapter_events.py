@@ -53,6 +53,7 @@ from contracts.payloads import (
 from contracts.signing import Signer
 from observability.metrics import ADAPTER_EVENTS, ADAPTERS
 from tests.sealed import SECRET, sealed_envelope
+from tests.unit.test_edges import CHIKUSEI_BODY
 
 CITY, OTHER = "082279", "082074"
 PROCEDURE, ITEM = "B2-115-2", "vaccination.history"
@@ -332,7 +333,14 @@ async def test_the_provider_counts_what_it_answers_and_what_it_refuses() -> None
 
 
 def vrs(recorder: Recorder, book: MemoryVrsBook, issuer: Issuer | None = None) -> Vrs:
-    return Vrs(bridge(recorder), book, cast(Issuer, issuer), False, AUTHORITY.key.public_key())
+    return Vrs(
+        bridge(recorder),
+        book,
+        cast(Issuer, issuer),
+        False,
+        AUTHORITY.key.public_key(),
+        CHIKUSEI_BODY,
+    )
 
 
 async def test_vrs_counts_the_transfers_it_answers_and_the_answers_it_takes_in() -> None:

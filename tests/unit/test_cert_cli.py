@@ -11,11 +11,12 @@ from pathlib import Path
 from PIL import Image
 from typer.testing import CliRunner
 
-from adapters.kit.shc import Issuer, health_card, qr_png, qr_text
+from adapters.kit.shc import Issuer, IssuingBody, health_card, qr_png, qr_text
 from contracts.payloads import CovidDose
 from hub.cli import app
 
 URL = "https://sesshu.example/issuer"
+BODY = IssuingBody("茨城県筑西市", "Chikusei City, Ibaraki")
 DOSE = CovidDose(
     dose_number=1,
     vaccinated_on=date(2021, 6, 1),
@@ -44,6 +45,7 @@ def test_an_issuer_key_then_a_card_verified_from_its_image_text_and_jws(tmp_path
         birth_date=date(1960, 4, 1),
         doses=[DOSE],
         issued_at=datetime.now(UTC),
+        issuing_body=BODY,
     )
     image = qr_png(token, tmp_path / "card.png")
     text = tmp_path / "card.txt"
@@ -63,7 +65,12 @@ def test_bad_cards_exit_1_with_the_reason(tmp_path: Path) -> None:
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps(issuer.jwks()))
     token = health_card(
-        issuer, name="A B", birth_date=date(1960, 4, 1), doses=[DOSE], issued_at=datetime.now(UTC)
+        issuer,
+        name="A B",
+        birth_date=date(1960, 4, 1),
+        doses=[DOSE],
+        issued_at=datetime.now(UTC),
+        issuing_body=BODY,
     )
     blank = tmp_path / "blank.png"
     Image.new("RGB", (200, 200), "white").save(blank)

@@ -13,7 +13,7 @@ import io
 import os
 from datetime import date
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -31,7 +31,7 @@ from adapters.vrs.simulator import transfer_requests
 from contracts.examples import example_payload
 from contracts.payloads import TargetRegistration
 from stack.rosters import COUNTER_CLERK, HEALTH_CLERK, roster_toml
-from tests.unit.test_edges import CITY, OTHER, Recorder, drop
+from tests.unit.test_edges import CHIKUSEI_BODY, CITY, OTHER, Recorder, drop
 
 DAY = date(2026, 12, 3)
 ROSTER = """\
@@ -298,7 +298,7 @@ async def test_r02_r26_a_transfer_request_from_an_unlisted_terminal_is_refused(
     tmp_path: Path,
 ) -> None:
     recorder, book, acts = Recorder(), MemoryVrsBook(), MemoryActLog()
-    vrs = Vrs(cast(Bridge, recorder), book, cast(object, None), True, cast(object, None))  # type: ignore[arg-type]
+    vrs = Vrs(cast(Bridge, recorder), book, cast(Any, None), True, cast(Any, None), CHIKUSEI_BODY)
     registration = example_payload("target_registration")
     assert isinstance(registration, TargetRegistration)
     mover = Town(CITY, seed=6).residents(1)[0]

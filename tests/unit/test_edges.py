@@ -24,6 +24,7 @@ from adapters.kit.acts import MemoryActLog, RosterFile
 from adapters.kit.bridge import Bridge
 from adapters.kit.folders import Source
 from adapters.kit.rows import rows_csv
+from adapters.kit.shc import IssuingBody
 from adapters.nws.bridge import Network
 from adapters.nws.edge import PortalEdge, PortalNotices
 from adapters.nws.memory import MemoryNetworkBook
@@ -45,6 +46,7 @@ from contracts.payloads import (
 from observability.metrics import ADAPTERS, AdapterEvent, RowOutcome
 from stack.rosters import COUNTER_CLERK, HEALTH_CLERK, provision_rosters
 
+CHIKUSEI_BODY = IssuingBody("茨城県筑西市", "Chikusei City, Ibaraki")
 CITY, OTHER = "082279", "082074"
 
 
@@ -182,7 +184,7 @@ def test_the_out_folder_keeps_deliveries_and_exports(tmp_path: Path) -> None:
 
 async def test_vrs_records_doses_asks_former_cities_and_exports(tmp_path: Path) -> None:
     recorder, book = Recorder(system=SystemId.VRS), MemoryVrsBook()
-    vrs = Vrs(cast(Bridge, recorder), book, cast(Any, None), True, cast(Any, None))
+    vrs = Vrs(cast(Bridge, recorder), book, cast(Any, None), True, cast(Any, None), CHIKUSEI_BODY)
     registration = example_payload("target_registration")
     assert isinstance(registration, TargetRegistration)
     target = registration.targets[0]

@@ -18,6 +18,8 @@ from adapters.kit.shc import (
     QR_PREFIX,
     CardError,
     Issuer,
+    IssuingBody,
+    KeySet,
     from_qr_text,
     health_card,
     qr_png,
@@ -29,6 +31,7 @@ from contracts.payloads import CovidDose
 ISSUER = Issuer.generate("https://sesshu.example/issuer")
 OTHER = Issuer.generate("https://elsewhere.example/issuer")
 ISSUED = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+BODY = IssuingBody("茨城県筑西市", "Chikusei City, Ibaraki")
 DOSES = [
     CovidDose(
         dose_number=2,
@@ -56,7 +59,12 @@ DOSES = [
 
 def card(issuer: Issuer = ISSUER) -> str:
     return health_card(
-        issuer, name="YAMADA TARO", birth_date=date(1960, 4, 1), doses=DOSES, issued_at=ISSUED
+        issuer,
+        name="YAMADA TARO",
+        birth_date=date(1960, 4, 1),
+        doses=DOSES,
+        issued_at=ISSUED,
+        issuing_body=BODY,
     )
 
 
@@ -89,6 +97,8 @@ def test_a_card_is_an_es256_jws_of_a_deflated_fhir_bundle() -> None:
     # The IG fixes protocolApplied at 0..0 in every profile (issue 16).
     assert not any("protocolApplied" in e["resource"] for e in bundle["entry"])
     assert second["patient"] == {"reference": "resource:0"}
+    # The IG's SHALL when known: who performed it, here the issuing municipality (issue 16).
+    assert first["performer"] == [{"actor": {"display": "Chikusei City, Ibaraki (茨城県筑西市)"}}]
     assert not any({"id", "meta", "text"} & set(e["resource"]) for e in bundle["entry"])
     assert len(_part(token, 2)) == 64  # ES256: r || s, not DER
 
@@ -100,9 +110,9 @@ def test_verify_accepts_the_card_its_qr_text_and_a_published_key_set() -> None:
     assert verified.issued_at == ISSUED
     assert len(verified.immunizations) == 2
     assert verify(qr_text(token), [ISSUER]) == verified
-    published = ISSUER.jwks() | {"url": ISSUER.url}
+    published = ISSUER.jwks()
     assert "d" not in published["keys"][0]  # the private part never leaves
-    assert verify(token, [published]) == verified
+    assert verify(token, [KeySet.parse(ISSUER.url, published)]) == verified
 
 
 def test_the_numeric_qr_text_is_two_digits_per_character() -> None:
@@ -132,6 +142,7 @@ def test_verification_refuses_every_kind_of_bad_card() -> None:
         birth_date=date(1960, 4, 1),
         doses=DOSES,
         issued_at=ISSUED,
+        issuing_body=BODY,
     )
     claims_other_url = health_card(
         Issuer(OTHER.url, ISSUER.key),
@@ -139,6 +150,7 @@ def test_verification_refuses_every_kind_of_bad_card() -> None:
         birth_date=date(1960, 4, 1),
         doses=DOSES,
         issued_at=ISSUED,
+        issuing_body=BODY,
     )
     cases = {
         forged: "does not verify",
@@ -155,12 +167,22 @@ def test_verification_refuses_every_kind_of_bad_card() -> None:
 def test_a_card_needs_a_dose_given_and_must_fit_one_qr_code() -> None:
     with pytest.raises(CardError, match="at least one dose"):
         health_card(
-            ISSUER, name="X", birth_date=date(1960, 4, 1), doses=DOSES[2:], issued_at=ISSUED
+            ISSUER,
+            name="X",
+            birth_date=date(1960, 4, 1),
+            doses=DOSES[2:],
+            issued_at=ISSUED,
+            issuing_body=BODY,
         )
     noise = "".join(hashlib.sha512(bytes([i])).hexdigest() for i in range(8))  # incompressible
     with pytest.raises(CardError, match="one QR holds 1195"):
         health_card(
-            ISSUER, name=f"X {noise}", birth_date=date(1960, 4, 1), doses=DOSES, issued_at=ISSUED
+            ISSUER,
+            name=f"X {noise}",
+            birth_date=date(1960, 4, 1),
+            doses=DOSES,
+            issued_at=ISSUED,
+            issuing_body=BODY,
         )
 
 
