@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +28,7 @@ from adapters.kit import counts
 from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import CardRejected
 from adapters.kit.permits import NetworkList, issue_permit
-from adapters.kit.shc import Issuer
+from adapters.kit.shc import Issuer, verify
 from adapters.kit.stored import MemoryInbox
 from adapters.nws.bridge import Network
 from adapters.nws.memory import MemoryNetworkBook
@@ -44,6 +45,7 @@ from contracts.payloads import (
     DoseHistoryItem,
     FukuhonRegistration,
     InquiryRequest,
+    PassportInfo,
     Payload,
     PermittedListRow,
     TargetRegistration,
@@ -420,6 +422,43 @@ async def test_vrs_counts_the_certificates_it_issues_and_refuses() -> None:
         ("vrs", CITY, "certificate_issued"): 1,
         ("vrs", CITY, "certificate_refused"): 1,
     }
+
+
+async def test_a_card_for_use_abroad_names_the_passport_and_every_card_the_city() -> None:
+    """Issue 16: an overseas card carries the name on the passport (旅券関係情報), a domestic
+    one the name of the register; each dose names the issuing municipality as performer;
+    a dose whose product has no code gets no card (unknown_product), never CVX 213."""
+    recorder, book = Recorder(SystemId.VRS), MemoryVrsBook()
+    issuer = Issuer.generate("https://shc.example.jp/issuer")
+    side = vrs(recorder, book, issuer)
+    card = await resident_with_card(book)
+    passport = PassportInfo(
+        romanized_name="SESSHU HANAKO", nationality="JPN", passport_number="TZ1234567"
+    )
+    for use in ("overseas", "domestic"):
+        application = card.apply(
+            "1234", application_id=uuid4(), channel="app", use=use, passport=passport
+        )
+        envelope = delivered(
+            application, SystemId.KIOSK, CITY, SystemId.VRS, item="covid.certificate"
+        )
+        assert await handled(side.on_application, envelope) == ["certificate:issued"]
+    overseas, domestic = (
+        verify(cast(CertificateIssued, payload).jws, [issuer]) for payload in recorder.sent
+    )
+    assert overseas.patient["name"] == [{"family": "SESSHU", "given": ["HANAKO"]}]
+    assert domestic.patient["name"] != overseas.patient["name"]
+    assert "SESSHU" not in json.dumps(domestic.patient)
+    for shot in (*overseas.immunizations, *domestic.immunizations):
+        assert shot["performer"] == [{"actor": {"display": CHIKUSEI_BODY.display}}]
+    ((ticket, number),) = book.dose_rows  # a later dose of a product no code names
+    (dose,) = await book.doses(ticket)
+    later = dose | {"dose_number": number + 1, "product_name": "ダイチロナ筋注"}
+    await book.put_dose(ticket, number + 1, later, "site")
+    unknown = delivered(
+        application_of(card), SystemId.KIOSK, CITY, SystemId.VRS, item="covid.certificate"
+    )
+    assert await handled(side.on_application, unknown) == ["refused:unknown_product"]
 
 
 # --- the certificate center ---------------------------------------------------------------

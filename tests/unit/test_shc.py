@@ -4,14 +4,19 @@ and every way verification refuses a card."""
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import zlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import segno
+from joserfc import jws
+from joserfc.jws import JWSRegistry
+from joserfc.registry import HeaderParameter
 from segno.consts import MODE_BYTE, MODE_NUMERIC
 
 from adapters.kit.shc import (
@@ -20,12 +25,14 @@ from adapters.kit.shc import (
     Issuer,
     IssuingBody,
     KeySet,
+    code_label,
     from_qr_text,
     health_card,
     qr_png,
     qr_text,
     verify,
 )
+from adapters.kit.vaccines import CVX
 from contracts.payloads import CovidDose
 
 ISSUER = Issuer.generate("https://sesshu.example/issuer")
@@ -198,3 +205,146 @@ def test_the_qr_image_uses_numeric_mode_for_the_digits(tmp_path: Path) -> None:
     )
     assert int(mixed.version) < int(as_bytes.version)
     assert int(mixed.version) <= 22
+
+
+_REGISTRY = JWSRegistry(
+    header_registry={"zip": HeaderParameter("compression", "str")}, algorithms=["ES256"]
+)
+
+
+def signed(payload: dict[str, Any], issuer: Issuer = ISSUER) -> str:
+    """A payload of the test's choosing, signed by the issuer as a card is."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = compressor.compress(json.dumps(payload).encode()) + compressor.flush()
+    header = {"alg": "ES256", "zip": "DEF", "kid": issuer.kid}
+    return jws.serialize_compact(header, body, issuer.key, registry=_REGISTRY)
+
+
+def payload_of(token: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(zlib.decompress(_part(token, 1), -15))
+    return loaded
+
+
+def with_resource(payload: dict[str, Any], index: int, **changes: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(payload)
+    entry = changed["vc"]["credentialSubject"]["fhirBundle"]["entry"][index]
+    entry["resource"] |= changes
+    return changed
+
+
+def test_a_card_is_taken_only_within_its_validity_period() -> None:
+    good = payload_of(card())
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    expired = signed(good | {"exp": int((now - timedelta(days=1)).timestamp())})
+    with pytest.raises(CardError, match="exp: the card expired on 2026-11-30") as refused:
+        verify(expired, [ISSUER], now=now)
+    assert refused.value.code == "expired"
+    later = signed(good | {"exp": int((now + timedelta(days=1)).timestamp())})
+    assert verify(later, [ISSUER], now=now).issuer == ISSUER.url
+    future = signed(good | {"nbf": int((now + timedelta(hours=1)).timestamp())})
+    with pytest.raises(CardError, match="nbf: the card is not valid yet") as early:
+        verify(future, [ISSUER], now=now)
+    assert early.value.code == "not_yet_valid"
+    skewed = signed(good | {"nbf": int((now + timedelta(minutes=1)).timestamp())})
+    assert verify(skewed, [ISSUER], now=now)  # an issuer's clock a minute ahead
+    for claims, reason in (
+        ({"nbf": None}, "nbf: missing"),
+        ({"nbf": "2026-11-26"}, "nbf: must be a NumericDate"),
+        ({"exp": True}, "exp: must be a NumericDate"),
+        ({"exp": 10**20}, "exp: out of range"),
+    ):
+        with pytest.raises(CardError, match=reason):
+            verify(signed({k: v for k, v in (good | claims).items() if v is not None}), [ISSUER])
+
+
+def test_the_issuer_url_is_https_without_a_trailing_slash() -> None:
+    good = payload_of(card())
+    for url in ("http://sesshu.example/issuer", "https://sesshu.example/issuer/"):
+        bad_issuer = Issuer(url, ISSUER.key)
+        with pytest.raises(CardError, match="iss: the issuer URL must be https"):
+            verify(signed(good | {"iss": url}, bad_issuer), [ISSUER])
+        with pytest.raises(CardError, match="issuer: the issuer URL must be https"):
+            KeySet.parse(url, ISSUER.jwks())
+
+
+def test_references_must_be_resource_n_of_the_bundle_and_meta_only_security() -> None:
+    good = payload_of(card())
+    for reference in ("Patient/1", "resource:9", "resource:01", "#resource:0", 0):
+        bad = with_resource(good, 1, patient={"reference": reference})
+        with pytest.raises(CardError, match=r"entry 1.patient.reference: a reference must be"):
+            verify(signed(bad), [ISSUER])
+    nested = with_resource(good, 1, performer=[{"actor": {"reference": "Organization/1"}}])
+    with pytest.raises(CardError, match=r"entry 1.performer\[0\].actor.reference"):
+        verify(signed(nested), [ISSUER])
+    # meta with security alone is allowed (the IG's own examples label resources so).
+    labelled = with_resource(
+        good,
+        0,
+        meta={"security": [{"system": "https://smarthealth.cards/ial", "code": "IAL1.4"}]},
+    )
+    assert verify(signed(labelled), [ISSUER]).patient["meta"]["security"][0]["code"] == "IAL1.4"
+    for changes, reason in (
+        ({"meta": {"security": [], "versionId": "1"}}, "meta may carry security only"),
+        ({"meta": {"lastUpdated": "2026-01-01"}}, "meta may carry security only"),
+        ({"id": "p1"}, "no id and no text"),
+        ({"text": {"status": "generated"}}, "no id and no text"),
+    ):
+        with pytest.raises(CardError, match=reason):
+            verify(signed(with_resource(good, 0, **changes)), [ISSUER])
+
+
+def test_a_key_set_whose_kid_is_not_the_thumbprint_is_refused() -> None:
+    published = ISSUER.jwks()
+    key = published["keys"][0]
+    for bad, reason in (
+        (key | {"kid": "my-key-1"}, "kid is not the key's thumbprint"),
+        (key | {"kid": OTHER.kid}, "kid is not the key's thumbprint"),
+        (key | {"crv": "P-384"}, "not an EC P-256 key"),
+        (key | {"x": "AAAA"}, "not a valid public key"),
+        (
+            dict(ISSUER.key.as_dict(private=True)) | {"kid": ISSUER.kid},
+            "a published key set holds no private key",
+        ),
+    ):
+        with pytest.raises(CardError, match=rf"jwks.keys\[0\]: {reason}"):
+            KeySet.parse(ISSUER.url, {"keys": [bad]})
+    with pytest.raises(CardError, match="jwks: no keys"):
+        KeySet.parse(ISSUER.url, {"keys": []})
+
+
+def test_a_card_names_no_vaccine_it_cannot_code() -> None:
+    unknown = DOSES[1].model_copy(update={"product_name": "ダイチロナ筋注"})
+    with pytest.raises(CardError, match="dose 1: product_name: not a COVID-19") as refused:
+        health_card(
+            ISSUER,
+            name="X Y",
+            birth_date=date(1960, 4, 1),
+            doses=[unknown],
+            issued_at=ISSUED,
+            issuing_body=BODY,
+        )
+    assert refused.value.code == "unknown_product"
+    japanese = DOSES[1].model_copy(update={"product_name": "コミナティ筋注"})
+    token = health_card(
+        ISSUER,
+        name="X Y",
+        birth_date=date(1960, 4, 1),
+        doses=[japanese],
+        issued_at=ISSUED,
+        issuing_body=BODY,
+    )
+    (shot,) = verify(token, [ISSUER]).immunizations
+    assert shot["vaccineCode"] == {"coding": [{"system": CVX, "code": "208"}]}
+
+
+def test_codes_are_labelled_by_their_system() -> None:
+    assert code_label({"system": CVX, "code": "208"}) == "CVX 208"
+    assert code_label({"system": "http://snomed.info/sct", "code": "1119349007"}) == (
+        "SNOMED CT 1119349007"
+    )
+    assert code_label({"system": "http://id.who.int/icd/release/11/mms", "code": "XM8NQ0"}) == (
+        "ICD-11 XM8NQ0"
+    )
+    assert code_label({"system": "https://example.jp/codes", "code": "A1"}) == (
+        "https://example.jp/codes A1"
+    )
