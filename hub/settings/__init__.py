@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.settings.adapters import AdaptersSettings
@@ -94,6 +95,8 @@ def env_table(
         default = field.default
         if isinstance(default, tuple):
             default = ",".join(default)
+        elif isinstance(default, dict):  # as the environment gives it: JSON
+            default = TypeAdapter(dict[str, Any]).dump_json(default).decode()
         # Defaults are in the source already; only values set at run time are secret.
         shown = default.get_secret_value() if isinstance(default, SecretStr) else str(default)
         yield variable, shown, field.description or ""

@@ -14,6 +14,7 @@ from contracts.keys import generate_key
 from hub.cli import app
 from hub.settings import Settings, load, unknown_variables
 from hub.settings.adapters import AdaptersSettings
+from stack.host import issuing_body
 
 
 def test_defaults_point_at_the_local_services() -> None:
@@ -94,3 +95,25 @@ def test_a_citys_database_keeps_the_tls_query_of_the_base_whole() -> None:
         "postgresql://vrs:pw@db.example.jp:5432/sesshu_adapters_082279"
         "?sslmode=verify-full&sslrootcert=/etc/sesshu/tls/ca.pem"
     )
+
+
+def test_each_citys_name_is_its_certificates_issuing_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A city's certificates name it (issue 16): the names come from the environment as
+    JSON by local-government code, each code checked, and a city without one does not
+    start its VRS."""
+    monkeypatch.setenv(
+        "SESSHU_ADAPTERS__MUNICIPALITY_NAMES",
+        '{"082279": {"japanese": "茨城県筑西市", "english": "Chikusei City, Ibaraki"}}',
+    )
+    settings = Settings()
+    assert issuing_body(settings, "082279").display == "Chikusei City, Ibaraki (茨城県筑西市)"
+    with pytest.raises(ValueError, match=r"adapters\.municipality_names: no name for city 082074"):
+        issuing_body(settings, "082074")
+    for bad in (
+        '{"082270": {"japanese": "筑西市", "english": "Chikusei"}}',  # check digit
+        '{"082279": {"japanese": "", "english": "Chikusei"}}',
+        '{"082279": {"japanese": "筑西市", "english": "筑西"}}',  # English in Latin letters
+    ):
+        monkeypatch.setenv("SESSHU_ADAPTERS__MUNICIPALITY_NAMES", bad)
+        with pytest.raises(ValidationError, match="municipality_names"):
+            Settings()
