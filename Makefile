@@ -37,7 +37,7 @@ unit: venv
 	$(BIN)/python -m pytest tests/unit
 
 # The whole stack and a realistic day with a live summary; Ctrl-C stops it.
-demo: venv services
+demo: venv services tools
 	$(BIN)/sesshu stack demo
 
 # What sealing adds per message at the adapters (var/bench/sealing.json), then the hub

@@ -7,6 +7,8 @@
 #   prometheus: `promtool check metrics` on every process's /metrics (the e2e test), and
 #     `promtool check config|rules` and `promtool test rules` on compose/prometheus/
 #   prometheus-alertmanager: `amtool check-config` on compose/alertmanager/
+#   poppler-utils: the certificate test renders the PDF with pdftoppm (and reads its text
+#     with pdftotext)
 set -euo pipefail
 
 have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }
@@ -17,6 +19,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 fc-list 2>/dev/null | grep -qi ipag || missing+=(fonts-ipafont-gothic)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

@@ -7,12 +7,13 @@ asks Yuki for two of them and Yuki's counter asks Chikusei for one (F14, F15). C
 health management asks Yuki, over the network, about one mover's history (F6): Yuki's
 reply is flagged 自動応答不可 and waits for Yuki's 所属長 on the approval page (F7, R37).
 A resident asks the portal for their own data (F9, F10), and one gets a certificate at a
-convenience-store kiosk (F19), saved as a QR code.
+convenience-store kiosk (F19), saved as a QR code and as the PDF to print.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,9 +190,12 @@ class Day:
             return
         jws = str(answer["jws"])
         verify(jws, [self.issuer])
-        path = qr_png(jws, self.out / "certificate.png")
+        png = qr_png(jws, self.out / "certificate.png")
+        pdf = self.out / "certificate.pdf"
+        pdf.write_bytes(base64.b64decode(str(answer["pdf_base64"])))
         self.say(
-            f"kiosk: certificate {answer['certificate_id']} issued and verified, QR in {path} (F19)"
+            f"kiosk: certificate {answer['certificate_id']} issued and verified, "
+            f"QR in {png}, to print in {pdf} (F19)"
         )
 
     def _drop(self, city: str, system: str, folder: str, name: str, data: bytes) -> None:

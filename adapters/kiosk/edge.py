@@ -1,6 +1,6 @@
 """The HTTP face of the certificate center: a terminal (kiosk, app or counter) posts an
-application and gets the certificate back, as the JWS, its `shc:/` QR text and a PNG of
-the QR code. Nothing is written anywhere (R50)."""
+application and gets the certificate back, as the JWS, its `shc:/` QR text, a PNG of
+the QR code and the printable certificate (a PDF). Nothing is written anywhere (R50)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from adapters.kiosk.bridge import CertificateCenter, DuplicateApplication, NoCertificate
 from adapters.kit.card_check import CardRejected
+from adapters.kit.certificate_pdf import certificate_pdf, font_file
 from adapters.kit.shc import qr_png_bytes, qr_text
 from contracts.payloads import CertificateApplication, CertificateIssued
 
@@ -19,7 +20,9 @@ __all__ = ["kiosk_app"]
 
 
 def kiosk_app(center: CertificateCenter) -> FastAPI:
-    """The center's HTTP API: `POST /applications`."""
+    """The center's HTTP API: `POST /applications`. FileNotFoundError when the machine
+    lacks the certificate's Japanese font: at start-up, not at the first certificate."""
+    font_file()
     app = FastAPI(title="Sesshu certificate center", docs_url=None, redoc_url=None)
     app.exception_handler(RequestValidationError)(_bad_request)
 
@@ -51,12 +54,20 @@ def _refused(exc: CardRejected | DuplicateApplication | NoCertificate) -> Respon
 
 
 def _certificate(issued: CertificateIssued) -> dict[str, str]:
-    """The certificate as the terminal gets it: the JWS, its QR text and a PNG of the QR."""
-    png = base64.b64encode(qr_png_bytes(issued.jws)).decode()
+    """The certificate as the terminal gets it: the JWS, its QR text, a PNG of the QR and
+    the certificate to print, each of the PNG and the PDF in base64."""
+    pdf = certificate_pdf(
+        issued.jws, certificate_id=issued.certificate_id, issued_on=issued.issued_on
+    )
     return {
         "certificate_id": issued.certificate_id,
         "issued_on": issued.issued_on.isoformat(),
         "jws": issued.jws,
         "qr": qr_text(issued.jws),
-        "qr_png_base64": png,
+        "qr_png_base64": _base64(qr_png_bytes(issued.jws)),
+        "pdf_base64": _base64(pdf),
     }
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

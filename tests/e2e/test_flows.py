@@ -904,6 +904,7 @@ def _verified(stack: Stack, answer: httpx2.Response) -> dict[str, Any]:
     assert len(verify(certificate["jws"], [issuer]).immunizations) == 2
     assert from_qr_text(certificate["qr"]) == certificate["jws"]
     assert base64.b64decode(certificate["qr_png_base64"]).startswith(b"\x89PNG")
+    assert base64.b64decode(certificate["pdf_base64"]).startswith(b"%PDF")  # on every channel
     return certificate
 
 

@@ -63,6 +63,7 @@ def test_the_demo_plays_a_day_live_and_ctrl_c_stops_everything(tmp_path: object)
     each = ", ".join(f"{system}-{city} 0" for city in ("082279", "082074") for system in systems)
     assert f"stopped: hub 0, desk 0, network 0, {each}" in text  # each system its own process
     assert (tmp_path / "certificate.png").read_bytes().startswith(b"\x89PNG")  # type: ignore[operator]
+    assert (tmp_path / "certificate.pdf").read_bytes().startswith(b"%PDF")  # type: ignore[operator]
     # var/demo/logs/: each process's JSON lines at INFO, the hub's hold among them.
     logs = {path.stem: path.read_text() for path in (tmp_path / "logs").glob("*.log")}  # type: ignore[operator]
     assert {"hub", "desk", "network"} <= set(logs)
