@@ -25,6 +25,8 @@ __all__ = [
     "ActEntry",
     "ActLog",
     "AdapterInbox",
+    "ApplicationEntry",
+    "ApplicationLog",
     "FukuhonStore",
     "History",
     "InboxTransaction",
@@ -189,6 +191,31 @@ class ActLog(Protocol):
 
     async def log(self, operation: str, file_sha256: str, entries: Sequence[ActEntry]) -> None:
         """Keep the entries of one file of one request folder; a line already kept stays."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationEntry:
+    """One certificate application as the center keeps it (F17-F19): where it came from,
+    who took it at the counter and how they checked the applicant, taken or refused and
+    why. Nothing of the person."""
+
+    application_id: UUID
+    channel: str
+    terminal: str
+    operator: str | None
+    id_document: str | None
+    id_checked_by: str | None
+    id_checked_at: datetime | None
+    outcome: str
+    reason: str | None
+
+
+class ApplicationLog(Protocol):
+    """The certificate center's record of the applications it was sent."""
+
+    async def log(self, entry: ApplicationEntry) -> None:
+        """Keep an application's entry; one already kept for that application stays."""
         ...
 
 

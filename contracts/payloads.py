@@ -392,11 +392,16 @@ class CertificateApplication(Payload):
     card_signature: CardSignature | None = None
     pin_verified: bool = False
     passport: PassportInfo | None = None
+    identity_check: IdentityCheck | None = None
+    """At the counter, the record of the official's check of the applicant's identity
+    document (番号法 §16, F17): which document, checked by whom, when."""
 
     @model_validator(mode="after")
     def _factors(self) -> CertificateApplication:
         if self.use == "overseas" and self.passport is None:
             raise ValueError("passport is required for a certificate for overseas use")
+        if (self.channel == "counter") != (self.identity_check is not None):
+            raise ValueError("identity_check is required at the counter (F17), and only there")
         if self.channel != "counter":
             if self.my_number_source != "card_chip":
                 raise ValueError("my_number_source must be card_chip for app and kiosk (R08)")

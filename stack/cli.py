@@ -168,6 +168,7 @@ async def _provisioned(place: Place, settings: Settings) -> dict[str, dict[str, 
         tls_dir=settings.tls.dir,
         metrics_port=settings.telemetry.metrics_port or DEFAULT_METRICS_PORT,
         roster_dir=settings.adapters.roster_dir,
+        terminal_dir=settings.adapters.terminal_dir,
     )
 
 

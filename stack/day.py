@@ -28,6 +28,7 @@ from adapters.vrs.simulator import site_readings, transfer_requests
 from hub.store.postgres import PgStore
 from stack.keys import card_authority
 from stack.rosters import COUNTER_CLERK, HEALTH_CLERK
+from stack.terminals import KIOSK_TERMINAL, token_of
 
 __all__ = ["FLOWS", "Day"]
 
@@ -67,6 +68,8 @@ class Day:
     kiosk_url: Callable[[str], str]
     ca_file: Path | None
     """The CA the kiosk's HTTPS is verified against."""
+    token_dir: Path
+    """The demo terminals' credentials (`stack.terminals`)."""
     store: PgStore
     code_of: Callable[[str, str], Awaitable[str | None]]
     """The portal's view: a resident's 符号 at a city (known from the card log-in)."""
@@ -183,7 +186,11 @@ class Day:
     async def _kiosk(self, resident: dict[str, Any]) -> None:
         card = CardAuthority(key=card_authority(self.key_dir)).card_for(resident, "4821")
         status, answer = await at_the_kiosk(
-            self.kiosk_url(CHIKUSEI), card, "4821", ca_file=self.ca_file
+            self.kiosk_url(CHIKUSEI),
+            card,
+            "4821",
+            token=token_of(self.token_dir, CHIKUSEI, KIOSK_TERMINAL),
+            ca_file=self.ca_file,
         )
         if status != 201:
             self.say(f"kiosk: no certificate ({status} {answer.get('code')})")

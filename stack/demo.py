@@ -36,6 +36,7 @@ from stack.keys import CARD_AUTHORITY_PARTY, SHC_ISSUER_PARTY, shc_issuer
 from stack.launch import DEFAULT_METRICS_PORT, party_envs
 from stack.processes import Processes, stack_commands
 from stack.provision import Place, environment
+from stack.terminals import terminal_tokens
 
 __all__ = ["run_demo"]
 
@@ -90,7 +91,7 @@ class Demo:
 
     async def fresh(self) -> None:
         """Empty databases, folders and queues, and keys for everyone."""
-        for name in ("adapters", "keys", "logs", "rosters"):
+        for name in ("adapters", "keys", "logs", "rosters", "terminals"):
             await asyncio.to_thread(shutil.rmtree, self.directory / name, ignore_errors=True)
         await self.place.make(fresh=True)
         self.envs = await party_envs(
@@ -101,6 +102,7 @@ class Demo:
             tls_dir=self.tls_dir,
             metrics_port=DEFAULT_METRICS_PORT,
             roster_dir=self.directory / "rosters",
+            terminal_dir=self.directory / "terminals",
         )
         desk = self.envs["desk"]  # what the demo's own desk calls need, as the desk's
         for name in ("SESSHU_DESK__REVIEW_KEY_DIR", "SESSHU_SIGNING__HUB_KEY_FILE"):
@@ -196,6 +198,7 @@ async def run_demo(
             key_dir=demo.key_root / CARD_AUTHORITY_PARTY,
             kiosk_url=demo.kiosk_url,
             ca_file=demo.tls_dir / "ca.pem",
+            token_dir=terminal_tokens(demo.key_root),
             store=store,
             code_of=demo.code_of,
             issuer=shc_issuer(base.adapters.shc_issuer_url, None, demo.key_root / SHC_ISSUER_PARTY),

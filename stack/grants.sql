@@ -54,9 +54,9 @@ GRANT INSERT ON redrives TO {desk};
 -- name: adapters_reset
 -- As the admin, in a city's (or the network's) database: every system may use the shared
 -- inbox, each seeing and writing only its own consumer's rows (adapters_system's policies).
-REVOKE ALL ON ALL TABLES IN SCHEMA public, ims, intermediate, vrs, nws FROM {users};
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA public, ims, intermediate, vrs, nws FROM {users};
-REVOKE ALL ON SCHEMA ims, intermediate, vrs, nws FROM PUBLIC, {users};
+REVOKE ALL ON ALL TABLES IN SCHEMA public, ims, intermediate, vrs, nws, kiosk FROM {users};
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public, ims, intermediate, vrs, nws, kiosk FROM {users};
+REVOKE ALL ON SCHEMA ims, intermediate, vrs, nws, kiosk FROM PUBLIC, {users};
 GRANT USAGE ON SCHEMA public TO {users};
 GRANT SELECT ON schema_migrations TO {users};
 GRANT SELECT, INSERT ON adapter_inbox, adapter_effects TO {users};

@@ -26,6 +26,7 @@ from adapters.intermediate.bridge import IntermediateServer
 from adapters.intermediate.retention import Retention
 from adapters.kiosk.bridge import CertificateCenter
 from adapters.kiosk.edge import kiosk_app
+from adapters.kiosk.terminals import TerminalFile
 from adapters.kit.acts import RosterFile
 from adapters.kit.bridge import Bridge, Broker, make_broker
 from adapters.kit.handlers import dispatch
@@ -38,6 +39,7 @@ from adapters.store.intermediate import PgFukuhon, PgLinkage
 from adapters.store.retention import DOSES, RECORDS
 from adapters.store.systems import (
     PgActLog,
+    PgApplicationLog,
     PgIntermediateBook,
     PgNetworkBook,
     PgResidents,
@@ -155,6 +157,7 @@ def _wire(
             consent,
             authority,
             issuing_body(settings, city),
+            timedelta(seconds=settings.adapters.certificate_wait_seconds),
         )
         vrs_edge = VrsEdge(vrs, root / "vrs", roster_for(settings, city), PgActLog(db, "vrs"))
         return _System(vrs, [(vrs_edge.prepare().poll, interval)])
@@ -162,9 +165,12 @@ def _wire(
         bridge,
         authority,
         settings.adapters.kiosk_enrolled,
+        roster_for(settings, city),
+        PgApplicationLog(db),
         settings.adapters.certificate_wait_seconds,
     )
-    return _System(center, [], kiosk_app(center))
+    terminals = TerminalFile(settings.adapters.terminal_dir / f"{city}.toml")
+    return _System(center, [], kiosk_app(center, terminals))
 
 
 async def run_system(settings: Settings, party: Party, stop: asyncio.Event) -> None:

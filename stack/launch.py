@@ -18,6 +18,7 @@ from stack.parties import parties_of
 from stack.processes import process_of
 from stack.provision import Place
 from stack.rosters import provision_rosters
+from stack.terminals import provision_terminals, terminal_tokens
 from stack.tls import write_atomically
 
 __all__ = [
@@ -40,6 +41,7 @@ async def party_envs(
     tls_dir: Path | None = None,
     metrics_port: int | None = None,
     roster_dir: Path | None = None,
+    terminal_dir: Path | None = None,
 ) -> dict[str, dict[str, str]]:
     """Every party's keys (made where missing), broker user and database role (the
     databases made and migrated by the place's admin); each process's own settings, by
@@ -47,10 +49,14 @@ async def party_envs(
     the desk and each certificate center serve HTTPS, each with a copy of its server
     certificate and key in its own folder. With `metrics_port`, each process serves its
     `/metrics` on its own port from it (`metrics_ports`). With `roster_dir`, every city's
-    roster there (the demo's, where one is missing: `stack.rosters`), given to each process."""
+    roster there (the demo's, where one is missing: `stack.rosters`), given to each process.
+    With `terminal_dir`, every city's certificate-center terminals there (the demo's, where
+    a registry is missing, their tokens under `<key_root>/terminals/`: `stack.terminals`)."""
     provision_keys(cities, key_root, ring_dir, shc_url=shc_url)
     if roster_dir is not None:
         provision_rosters(cities, roster_dir)
+    if terminal_dir is not None:
+        provision_terminals(cities, terminal_dir, terminal_tokens(key_root))
     ring = KeyRing.load(ring_dir)
     parties = parties_of(cities)
     logins = await place.grant_broker(parties)
@@ -66,6 +72,8 @@ async def party_envs(
         }
         if roster_dir is not None:
             env["SESSHU_ADAPTERS__ROSTER_DIR"] = str(roster_dir)
+        if terminal_dir is not None:
+            env["SESSHU_ADAPTERS__TERMINAL_DIR"] = str(terminal_dir)
         if party in logins:
             env["SESSHU_AMQP__URL"] = logins[party].url(place.amqp_url)
         if party.system is SystemId.DESK:

@@ -13,7 +13,7 @@ and in each database of the place (grants.sql says exactly what each may do):
 
     <place>                the hub's: owned by the hub's role; the hub and the desk connect
     <place>_adapters_<code> a city's: its four systems connect, each to its own schema
-                         (health_mgmt: ims; intermediate; vrs; the kiosk: none) and, by
+                         (health_mgmt: ims; intermediate; vrs; the kiosk: kiosk) and, by
                          row-level security, its own rows of the shared inbox
     <place>_adapters_nws   the network's: the network alone, its schema nws
 
@@ -62,8 +62,9 @@ SCHEMAS: Mapping[SystemId, str] = {
     SystemId.INTERMEDIATE: "intermediate",
     SystemId.VRS: "vrs",
     SystemId.NWS: "nws",
+    SystemId.KIOSK: "kiosk",
 }
-"""Each system's own schema in its database (the kiosk keeps only inbox rows)."""
+"""Each system's own schema in its database (the kiosk's: its record of applications)."""
 PRUNING = frozenset({SystemId.HEALTH_MGMT, SystemId.INTERMEDIATE})
 """The systems whose retention writes `retention_log`."""
 

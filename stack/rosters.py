@@ -12,7 +12,13 @@ from pathlib import Path
 
 from adapters.kit.acts import Act
 
-__all__ = ["COUNTER_CLERK", "HEALTH_CLERK", "provision_rosters", "roster_toml"]
+__all__ = [
+    "COUNTER_CLERK",
+    "HEALTH_CLERK",
+    "provision_rosters",
+    "roster_toml",
+    "write_owner_only",
+]
 
 HEALTH_CLERK = Act("hoken.sato", "hm-term-01")
 """The health-management clerk (健康増進課) who drops the demo's residents, 予診票 and
@@ -55,9 +61,15 @@ def provision_rosters(cities: tuple[str, ...], roster_dir: Path) -> list[Path]:
         path = roster_dir / f"{city}.toml"
         if path.exists():
             continue
-        partial = path.with_suffix(".toml.part")
-        partial.write_text(roster_toml(), encoding="utf-8")
-        partial.chmod(0o644)
-        partial.replace(path)
+        write_owner_only(path, roster_toml())
         made.append(path)
     return made
+
+
+def write_owner_only(path: Path, text: str) -> None:
+    """A file others may read and only its owner write (0644), replaced whole, as the
+    edges and the center require of a roster or a terminal registry."""
+    partial = path.with_suffix(path.suffix + ".part")
+    partial.write_text(text, encoding="utf-8")
+    partial.chmod(0o644)
+    partial.replace(path)

@@ -1,32 +1,53 @@
 """The certificate center behind the kiosks, the app and the counter (F17-F19).
 
-An application is checked here first (R06, R07, R08 for the card; R10 for the kiosk),
-then sent to VRS; the center waits for the certificate and hands it to the terminal that
-asked. It stores nothing (R50): the application and the certificate live only in this
-process's memory while the terminal waits, and the only row written for a delivery is
-the inbox's message id.
+An application comes from a terminal that proved who it is (`adapters.kiosk.terminals`),
+on that terminal's channel. It is checked here first: the municipality takes applications
+at the center at all (R10, on every channel); at the counter, the staff account that took
+it and the terminal are on the city's roster, the account's department manages the
+certificate procedure, and the ID check was made, by whom and when (F17); elsewhere the
+card's chip and PIN (R06), its signature (R07) and a My Number read from the chip (R08).
+Then it is sent to VRS; the center waits for the certificate and hands it to the terminal
+that asked. It keeps nothing of the person or the certificate (R50): they live only in
+this process's memory while the terminal waits; what is written is the inbox's message id
+and the record of the application (`kiosk.applications`: terminal, channel, staff
+account, ID-check record, outcome).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from adapters.kiosk.terminals import Terminal
 from adapters.kit import counts
+from adapters.kit.acts import Act, RosterFile, tokyo_today
 from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import CardRejected, check_application
 from adapters.kit.handlers import Handler, payload_of
-from adapters.ports import InboxTransaction
+from adapters.ports import ApplicationEntry, ApplicationLog, InboxTransaction
 from contracts.codes import SystemId
 from contracts.envelope import Envelope
 from contracts.payloads import CertificateApplication, CertificateIssued
 
-__all__ = ["CertificateCenter", "DuplicateApplication", "NoCertificate"]
+__all__ = [
+    "CERTIFICATE_PROCEDURE",
+    "CertificateCenter",
+    "DuplicateApplication",
+    "MemoryApplicationLog",
+    "NoCertificate",
+]
+
+CERTIFICATE_PROCEDURE = "S19-16"
+"""The procedure a counter clerk's department must manage to take an application."""
+ID_CHECK_VALID = timedelta(hours=12)
+"""How old the counter's ID check may be: made while the applicant is there, that day."""
+CLOCK_SKEW = timedelta(minutes=5)
 
 log = logging.getLogger("sesshu.adapters.kiosk")
 
@@ -39,6 +60,17 @@ class NoCertificate(Exception):
     """VRS issued no certificate in time (no record of a dose, or a refusal there)."""
 
 
+class MemoryApplicationLog:
+    """The center's record of applications in memory, for tests."""
+
+    def __init__(self) -> None:
+        self.entries: dict[UUID, ApplicationEntry] = {}
+
+    async def log(self, entry: ApplicationEntry) -> None:
+        """Keep an application's entry; one already kept stays."""
+        self.entries.setdefault(entry.application_id, entry)
+
+
 @dataclass
 class CertificateCenter:
     """One city's certificate center."""
@@ -46,38 +78,93 @@ class CertificateCenter:
     bridge: Bridge
     card_authority: Ed25519PublicKey
     enrolled: Collection[str]
+    roster: RosterFile
+    log: ApplicationLog
     wait_seconds: float = 20.0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _waiting: dict[UUID, asyncio.Future[CertificateIssued]] = field(default_factory=dict)
 
     def handlers(self) -> dict[str, Handler]:
         """The center only ever receives certificates."""
         return {"certificate_issued": self.on_issued}
 
-    async def apply(self, application: CertificateApplication) -> CertificateIssued:
-        """Check, send to VRS, wait for the certificate (CardRejected, NoCertificate)."""
+    async def apply(
+        self, application: CertificateApplication, terminal: Terminal, operator: str | None = None
+    ) -> CertificateIssued:
+        """Check the application the terminal sent (on its own channel), record it, send
+        it to VRS and wait for the certificate (CardRejected, DuplicateApplication,
+        NoCertificate)."""
+        if application.channel != terminal.channel:
+            raise ValueError("the application's channel is the terminal's")
+        if application.application_id in self._waiting:
+            raise DuplicateApplication("an application with this id is being answered")
         try:
-            issued = await self._answer(application)
-        except (CardRejected, NoCertificate):
+            self._check(application, terminal, operator)
+        except CardRejected as exc:
+            await self.log.log(_entry(application, terminal, operator, exc.code))
+            counts.event(self.bridge, "certificate_refused")
+            raise
+        await self.log.log(_entry(application, terminal, operator, None))
+        try:
+            issued = await self._answer(application, operator)
+        except NoCertificate:
             counts.event(self.bridge, "certificate_refused")
             raise
         counts.event(self.bridge, "certificate_issued")
         return issued
 
-    async def _answer(self, application: CertificateApplication) -> CertificateIssued:
+    def _check(
+        self, application: CertificateApplication, terminal: Terminal, operator: str | None
+    ) -> None:
         check_application(
             application,
             card_authority=self.card_authority,
             municipality=self.bridge.municipality,
             enrolled=self.enrolled,
         )
-        if application.application_id in self._waiting:
-            raise DuplicateApplication("an application with this id is being answered")
+        if terminal.channel == "counter":
+            self._check_counter(application, terminal, operator)
+
+    def _check_counter(
+        self, application: CertificateApplication, terminal: Terminal, operator: str | None
+    ) -> None:
+        """F17: a staff account of this city took it at a terminal of its roster, in a
+        department that manages the procedure, after an ID check a staff account made."""
+        if operator is None:
+            raise CardRejected(
+                "staff_account_required", "a counter application names the staff account (F17)"
+            )
+        gate, today = self.roster.gate(), tokyo_today()
+        refused = gate.refusal(Act(operator, terminal.id), [CERTIFICATE_PROCEDURE], today)
+        if refused is not None:
+            raise CardRejected("staff_refused", f"{refused[0]}: {refused[1]}")
+        check = application.identity_check
+        if check is None:  # the contract requires it at the counter; said again here
+            raise CardRejected("identity_check_refused", "identity_check: required (F17)")
+        refused = gate.refusal(Act(check.checked_by, terminal.id), [CERTIFICATE_PROCEDURE], today)
+        if refused is not None:
+            raise CardRejected("identity_check_refused", f"checked_by: {refused[1]}")
+        now = self.clock()
+        if check.checked_at > now + CLOCK_SKEW:
+            raise CardRejected("identity_check_refused", "checked_at: in the future")
+        if check.checked_at < now - ID_CHECK_VALID:
+            raise CardRejected(
+                "identity_check_refused", "checked_at: the ID check was not made today (F17)"
+            )
+
+    async def _answer(
+        self, application: CertificateApplication, operator: str | None
+    ) -> CertificateIssued:
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[application.application_id] = waiter
         try:
             # Sealed to VRS: the hub routes it and journals only ciphertext (R50).
             await self.bridge.send(
-                application, to=SystemId.VRS, procedure="S19-16", data_item="covid.certificate"
+                application,
+                to=SystemId.VRS,
+                procedure=CERTIFICATE_PROCEDURE,
+                data_item="covid.certificate",
+                operator=operator,
             )
             return await asyncio.wait_for(waiter, self.wait_seconds)
         except TimeoutError:
@@ -94,3 +181,23 @@ class CertificateCenter:
             await tx.record_effect("certificate:handed_over")
         else:
             await tx.record_effect("certificate:nobody_waiting")
+
+
+def _entry(
+    application: CertificateApplication,
+    terminal: Terminal,
+    operator: str | None,
+    refusal: str | None,
+) -> ApplicationEntry:
+    check = application.identity_check
+    return ApplicationEntry(
+        application_id=application.application_id,
+        channel=terminal.channel,
+        terminal=terminal.id,
+        operator=operator,
+        id_document=None if check is None else check.document,
+        id_checked_by=None if check is None else check.checked_by,
+        id_checked_at=None if check is None else check.checked_at,
+        outcome="taken" if refusal is None else "refused",
+        reason=refusal,
+    )

@@ -1,40 +1,125 @@
 """The HTTP face of the certificate center: a terminal (kiosk, app or counter) posts an
 application and gets the certificate back, as the JWS, its `shc:/` QR text, a PNG of
-the QR code and the printable certificate (a PDF). Nothing is written anywhere (R50)."""
+the QR code and the printable certificate (a PDF). The terminal proves who it is with its
+own credential and the application takes that terminal's channel (the request names
+none); a counter's request also names the staff account that took it (`operator`) and
+the ID-check record (`identity_check`). Nothing of the person or the certificate is
+written anywhere (R50)."""
 
 from __future__ import annotations
 
 import base64
+import json
+import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
 from adapters.kiosk.bridge import CertificateCenter, DuplicateApplication, NoCertificate
+from adapters.kiosk.terminals import Terminal, TerminalFile
 from adapters.kit.card_check import CardRejected
 from adapters.kit.certificate_pdf import certificate_pdf, font_file
 from adapters.kit.shc import qr_png_bytes, qr_text
+from contracts.codes import writes_my_number
 from contracts.payloads import CertificateApplication, CertificateIssued
 
 __all__ = ["kiosk_app"]
 
+log = logging.getLogger("sesshu.adapters.kiosk")
+MAX_BODY = 64 * 1024
+"""An application is a few kilobytes; anything larger is refused unread."""
+STAFF = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+UNAUTHENTICATED = (
+    "the center takes applications only from its terminals, each with its own credential "
+    "(Authorization: Bearer)"
+)
 
-def kiosk_app(center: CertificateCenter) -> FastAPI:
-    """The center's HTTP API: `POST /applications`. FileNotFoundError when the machine
+
+def kiosk_app(center: CertificateCenter, terminals: TerminalFile) -> FastAPI:
+    """The center's HTTP API: `POST /applications`, from a terminal of the registry only
+    (401 for anything else, before the body is read). FileNotFoundError when the machine
     lacks the certificate's Japanese font: at start-up, not at the first certificate."""
     font_file()
     app = FastAPI(title="Sesshu certificate center", docs_url=None, redoc_url=None)
     app.exception_handler(RequestValidationError)(_bad_request)
 
     @app.post("/applications", status_code=201)
-    async def apply(application: CertificateApplication) -> Response:
+    async def apply(request: Request) -> Response:
+        terminal = terminals.authenticate(request.headers.get("authorization"))
+        if terminal is None:
+            client = request.client.host if request.client else "unknown"
+            log.warning("an application from %s without a terminal's credential", client)
+            return JSONResponse(
+                {"code": "terminal_unauthenticated", "detail": UNAUTHENTICATED},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="certificate-center"'},
+            )
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _invalid([("body", f"at most {MAX_BODY} bytes")], status=413)
+        parsed = _application(body, terminal)
+        if isinstance(parsed, list):
+            return _invalid(parsed)
+        application, operator = parsed
         try:
-            issued = await center.apply(application)
+            issued = await center.apply(application, terminal, operator)
         except (CardRejected, DuplicateApplication, NoCertificate) as exc:
             return _refused(exc)
         return JSONResponse(_certificate(issued), status_code=201)
 
     return app
+
+
+def _application(
+    body: bytes, terminal: Terminal
+) -> tuple[CertificateApplication, str | None] | list[tuple[str, str]]:
+    """The application a terminal sent, on the terminal's channel, with the staff account
+    at a counter; or what is wrong with it (field, reason)."""
+    fields = _fields(body)
+    if isinstance(fields, list):
+        return fields
+    operator = fields.pop("operator", None)
+    problem = _operator_problem(operator, terminal)
+    if problem:
+        return [("operator", problem)]
+    try:
+        application = CertificateApplication.model_validate(fields | {"channel": terminal.channel})
+    except ValidationError as exc:
+        return [
+            (".".join(map(str, e.get("loc", ()))) or "body", e.get("msg", ""))
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+    return application, operator if isinstance(operator, str) else None
+
+
+def _fields(body: bytes) -> dict[str, object] | list[tuple[str, str]]:
+    try:
+        fields = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return [("body", "not JSON")]
+    if not isinstance(fields, dict):
+        return [("body", "must be a JSON object")]
+    if "channel" in fields:
+        return [("channel", "the channel is the authenticated terminal's, never a request field")]
+    return fields
+
+
+def _operator_problem(operator: object, terminal: Terminal) -> str:
+    if operator is None:
+        return ""
+    if terminal.channel != "counter":
+        return "only a counter application names a staff account"
+    if not isinstance(operator, str) or not STAFF.fullmatch(operator) or writes_my_number(operator):
+        return "not a staff account id (2-64 of a-z 0-9 . _ -)"
+    return ""
+
+
+def _invalid(problems: list[tuple[str, str]], status: int = 422) -> Response:
+    errors = [{"loc": ["body", *field.split(".")], "msg": msg} for field, msg in problems]
+    return JSONResponse({"code": "invalid_application", "detail": errors}, status_code=status)
 
 
 async def _bad_request(request: Request, exc: RequestValidationError) -> Response:

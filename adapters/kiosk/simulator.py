@@ -28,7 +28,7 @@ from adapters.kit.card_check import signed_items
 from contracts._b64 import b64encode
 from contracts.codes import MyNumber, PersonName, PostalAddress
 from contracts.envelope import new_message_id
-from contracts.payloads import CardSignature, CertificateApplication, PassportInfo
+from contracts.payloads import CardSignature, CertificateApplication, IdentityCheck, PassportInfo
 
 __all__ = ["CardAuthority", "CardLocked", "MyNumberCard", "WrongPin", "at_the_kiosk", "random_pin"]
 
@@ -121,8 +121,10 @@ class MyNumberCard:
         channel: str = "kiosk",
         use: str = "domestic",
         passport: PassportInfo | None = None,
+        identity_check: IdentityCheck | None = None,
     ) -> CertificateApplication:
-        """Read the chip with the PIN into a certificate application (both factors)."""
+        """Read the chip with the PIN into a certificate application (both factors); at
+        the counter, with the record of the clerk's ID check."""
         if self.locked:
             raise CardLocked("the card is locked after three wrong PINs")
         if not hmac.compare_digest(pin.encode(), self._pin.encode()):
@@ -145,6 +147,7 @@ class MyNumberCard:
                 "card_signature": self.signature,
                 "pin_verified": True,
                 "passport": passport,
+                "identity_check": identity_check,
             }
         )
 
@@ -159,18 +162,20 @@ async def at_the_kiosk(
     card: MyNumberCard,
     pin: str,
     *,
+    token: str,
     channel: str = "kiosk",
     ca_file: Path | None = None,
 ) -> tuple[int, dict[str, object]]:
-    """A resident at a terminal: the card read with the PIN, the application posted to the
-    certificate center (over HTTPS, verified against `ca_file`); (HTTP status, the
-    center's answer)."""
+    """A resident at a terminal of `channel`: the card read with the PIN, the application
+    posted to the certificate center with the terminal's credential `token` (over HTTPS,
+    verified against `ca_file`; the channel is the terminal's, so the body names none);
+    (HTTP status, the center's answer)."""
     application = card.apply(pin, application_id=new_message_id(), channel=channel)
-    body = application.model_dump_json().encode()
+    body = application.model_dump_json(exclude={"channel"}).encode()
     request = urllib.request.Request(  # noqa: S310 - the center's own URL
         f"{center_url}/applications",
         data=body,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         method="POST",
     )
     context = None if ca_file is None else ssl.create_default_context(cafile=str(ca_file))

@@ -69,6 +69,7 @@ __all__ = [
     "RosterFile",
     "TerminalId",
     "act_entries",
+    "guarded_file",
     "log_acts",
     "no_roster",
     "operator_of",
@@ -285,20 +286,30 @@ class RosterFile:
         """The roster as the file holds it now, or a gate that refuses and says why."""
         if self.path is None:
             return no_roster("no roster folder is set")
-        try:
-            info, folder = self.path.stat(), self.path.parent.stat()
-        except FileNotFoundError:
-            return no_roster(f"{self.path.name} is missing")
-        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return no_roster(f"{self.path.name} is writable by others than its owner")
-        if folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return no_roster(f"{self.path.name}'s folder is writable by others than its owner")
-        if info.st_uid not in {0, os.getuid()}:
-            return no_roster(f"{self.path.name} belongs to neither this account nor root")
+        info, problem = guarded_file(self.path)
+        if info is None:
+            return no_roster(problem)
         seen = (info.st_mtime_ns, info.st_size)
         if self._gate is None or seen != self._seen:
             self._gate, self._seen = _read(self.path), seen
         return self._gate
+
+
+def guarded_file(path: Path) -> tuple[os.stat_result, str] | tuple[None, str]:
+    """A file a process trusts only if nobody else could have written it: its stat, or
+    why not (missing, writable by others, in a folder others may write, owned by another
+    account than this one or root)."""
+    try:
+        info, folder = path.stat(), path.parent.stat()
+    except FileNotFoundError:
+        return None, f"{path.name} is missing"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None, f"{path.name} is writable by others than its owner"
+    if folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None, f"{path.name}'s folder is writable by others than its owner"
+    if info.st_uid not in {0, os.getuid()}:
+        return None, f"{path.name} belongs to neither this account nor root"
+    return info, ""
 
 
 def _read(path: Path) -> ActGate:

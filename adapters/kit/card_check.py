@@ -1,8 +1,8 @@
-"""What the certificate center checks of a card-based application before it goes on to
-VRS (F18, F19): two factors (R06), the card chip's signature over its four items and the
-My Number (R07), a My Number read from the chip and never typed (R08), and a municipality
-enrolled in kiosk issuance (R10). Pure functions; each refusal has a stable code and never
-quotes the card's data."""
+"""What the certificate center checks of an application before it goes on to VRS (F17-F19):
+a municipality enrolled in issuance through the center (R10, on every channel); for the
+app and the kiosk, two factors (R06), the card chip's signature over its four items and
+the My Number (R07), a My Number read from the chip and never typed (R08). Pure
+functions; each refusal has a stable code and never quotes the card's data."""
 
 from __future__ import annotations
 
@@ -55,10 +55,12 @@ def check_application(
     enrolled: Collection[str],
 ) -> None:
     """Raise CardRejected unless the center may pass the application on."""
-    if application.channel == "kiosk" and municipality not in enrolled:
-        raise CardRejected("not_enrolled", "the municipality does not issue at kiosks (R10)")
+    if municipality not in enrolled:  # every channel that reaches the center
+        raise CardRejected(
+            "not_enrolled", "the municipality does not issue through the certificate center (R10)"
+        )
     if application.channel == "counter":
-        return  # identity is checked in person at the counter (F17)
+        return  # identity is checked in person at the counter (F17), its record required
     if application.my_number_source != "card_chip":
         raise CardRejected("typed_my_number", "the My Number must be read from the card (R08)")
     signature = application.card_signature

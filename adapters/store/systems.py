@@ -23,6 +23,7 @@ from adapters.ports import (
     RESIDENT_COLUMNS,
     TARGET_COLUMNS,
     ActEntry,
+    ApplicationEntry,
     Row,
 )
 from adapters.store.atrest import DataKeys
@@ -31,7 +32,14 @@ from adapters.store.queries import query
 from adapters.store.sealed import RESIDENTS, TARGETS, SealedTable
 from storekit.translate import translated
 
-__all__ = ["PgActLog", "PgIntermediateBook", "PgNetworkBook", "PgResidents", "PgVrsBook"]
+__all__ = [
+    "PgActLog",
+    "PgApplicationLog",
+    "PgIntermediateBook",
+    "PgNetworkBook",
+    "PgResidents",
+    "PgVrsBook",
+]
 
 
 @dataclass
@@ -66,6 +74,35 @@ class PgActLog:
         auditor's look)."""
         with translated():
             rows = await self.db.fetch(query(f"{self.schema}_acts"))
+        return [dict(r) for r in rows]
+
+
+@dataclass
+class PgApplicationLog:
+    """The certificate center's record of applications, `kiosk.applications`."""
+
+    db: Executor
+
+    async def log(self, entry: ApplicationEntry) -> None:
+        """Keep an application's entry; one already kept for that application stays."""
+        with translated():
+            await self.db.execute(
+                query("kiosk_applications_log"),
+                entry.application_id,
+                entry.channel,
+                entry.terminal,
+                entry.operator,
+                entry.id_document,
+                entry.id_checked_by,
+                entry.id_checked_at,
+                entry.outcome,
+                entry.reason,
+            )
+
+    async def rows(self) -> list[Row]:
+        """Every entry, oldest first (for the tests and an auditor's look)."""
+        with translated():
+            rows = await self.db.fetch(query("kiosk_applications"))
         return [dict(r) for r in rows]
 
 

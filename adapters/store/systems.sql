@@ -228,3 +228,14 @@ FROM ims.edge_acts ORDER BY seq;
 -- name: vrs_acts
 SELECT at, operation, file_sha256, line, operator, terminal, outcome, reason
 FROM vrs.edge_acts ORDER BY seq;
+
+-- name: kiosk_applications_log
+INSERT INTO kiosk.applications (application_id, channel, terminal, operator, id_document,
+                                id_checked_by, id_checked_at, outcome, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (application_id) DO NOTHING;
+
+-- name: kiosk_applications
+SELECT at, application_id, channel, terminal, operator, id_document, id_checked_by,
+       id_checked_at, outcome, reason
+FROM kiosk.applications ORDER BY seq;

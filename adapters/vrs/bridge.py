@@ -32,7 +32,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -74,6 +74,7 @@ log = logging.getLogger("sesshu.adapters.vrs")
 PROCEDURE, RECORDS = "S19-16", "covid.vaccination_record"
 _NOBODY: Mapping[int, Act] = {}
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+_CLOCK_SKEW = timedelta(seconds=30)
 
 
 @dataclass
@@ -86,6 +87,9 @@ class Vrs:
     consent_required: bool
     card_authority: Ed25519PublicKey
     issuing_body: IssuingBody
+    application_window: timedelta = timedelta(seconds=20)
+    """How long the center keeps an application open (its wait for the certificate): one
+    older than this, and the skew of two clocks, is closed (R05)."""
 
     @property
     def city(self) -> str:
@@ -227,8 +231,16 @@ class Vrs:
             counts.event(self.bridge, "transfer_answered", tx)
 
     async def on_application(self, envelope: Envelope, tx: InboxTransaction) -> None:
-        """F17-F19: issue the certificate as a SMART Health Card, or refuse."""
+        """F17-F19: issue the certificate as a SMART Health Card, or refuse. R05: the My
+        Number of a certificate application is used only while the application is open at
+        the center, which stops waiting after `application_window`: a late or replayed
+        application is refused (`application_closed`) and its number looked up nowhere."""
         application = payload_of(envelope, CertificateApplication)  # opened by the bridge
+        if datetime.now(UTC) - envelope.sent_at > self.application_window + _CLOCK_SKEW:
+            log.warning("certificate application %s refused: application_closed", envelope.id)
+            await tx.record_effect("refused:application_closed")
+            counts.event(self.bridge, "certificate_refused", tx)
+            return
         issued = await self._certificate(application, envelope, tx)
         if issued is None:
             return

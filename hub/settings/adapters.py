@@ -97,12 +97,19 @@ class AdaptersSettings(BaseModel):
     )
     kiosk_enrolled: MunicipalityCodes = Field(
         default=(),
-        description="cities enrolled in convenience-store issuance: the kiosk takes "
-        "applications for these only (R10)",
+        description="cities enrolled in certificate issuance through the center: it takes "
+        "applications for these only, from every channel (kiosk, app, counter; R10)",
     )
     kiosk_http_host: str = Field(default="127.0.0.1", description="address of the kiosk edge")
     kiosk_http_port: int = Field(
         default=8090, ge=0, le=65535, description="first port of the kiosk edge (one per city)"
+    )
+    terminal_dir: Path = Field(
+        default=Path("var/terminals"),
+        description="the certificate centers' terminal registries, `<dir>/<code>.toml`: "
+        "each terminal (kiosk, app, counter) with its channel and the SHA-256 of its own "
+        "token, which it sends as a bearer credential; writable by its owner only, read "
+        "again when it changes; while it is missing every terminal is refused",
     )
     certificate_wait_seconds: float = Field(
         default=20.0,

@@ -31,6 +31,7 @@ from stack.launch import party_envs
 from stack.processes import Processes, stack_commands
 from stack.provision import TLS_CA
 from stack.rosters import HEALTH_CLERK
+from stack.terminals import terminal_tokens, token_of
 from tests.harness import (
     CHIKUSEI,
     PASSWORD,
@@ -102,10 +103,20 @@ class Stack:
         """The cities' rosters (stack.rosters' demo clerks), which the edges check."""
         return self.root / "rosters"
 
+    @property
+    def terminal_dir(self) -> Path:
+        """The certificate centers' terminal registries (stack.terminals' demo terminals)."""
+        return self.root / "terminals"
+
+    def token(self, city: str, terminal: str) -> str:
+        """The credential a demo terminal of `city` sends to the center."""
+        return token_of(terminal_tokens(self.key_root), city, terminal)
+
     def env(self) -> dict[str, str]:
         return self.services.env(
             SESSHU_ADAPTERS__DATA_DIR=str(self.data_dir),
             SESSHU_ADAPTERS__ROSTER_DIR=str(self.roster_dir),
+            SESSHU_ADAPTERS__TERMINAL_DIR=str(self.terminal_dir),
             SESSHU_ADAPTERS__MUNICIPALITIES=",".join(CITIES),
             SESSHU_ADAPTERS__POLL_INTERVAL_SECONDS="0.3",
             SESSHU_ADAPTERS__KIOSK_HTTP_PORT=str(self.kiosk_port),
@@ -133,6 +144,7 @@ class Stack:
             tls_dir=TLS_CA.parent,
             metrics_port=self.metrics_base,
             roster_dir=self.roster_dir,
+            terminal_dir=self.terminal_dir,
         )
         self.metrics_ports = {
             name: int(env["SESSHU_TELEMETRY__METRICS_PORT"])

@@ -38,6 +38,7 @@ from contracts.envelope import Declaration, Envelope, Party, Recipient, new_mess
 from contracts.examples import PERSONAL_VALUES, example_payload
 from contracts.keys import KeyRing
 from contracts.payloads import (
+    CertificateApplication,
     DoseHistoryItem,
     FukuhonRegistration,
     InquiryRequest,
@@ -57,7 +58,8 @@ from hub.settings import AdaptersSettings
 from stack.keys import CARD_AUTHORITY_PARTY, SHC_ISSUER_PARTY, card_authority, keys_for, shc_issuer
 from stack.network_list import network_list
 from stack.provision import TLS_CA
-from stack.rosters import HEALTH_CLERK
+from stack.rosters import COUNTER_CLERK, HEALTH_CLERK
+from stack.terminals import APP_TERMINAL, COUNTER_TERMINAL, KIOSK_TERMINAL
 from tests.e2e.people import MADE, dose_row, identifying_values, person, record_row
 from tests.e2e.stack import CITIES, Stack, kiosk_url, records_csv, rows_csv
 from tests.harness import CHIKUSEI, PASSWORD, YUKI
@@ -890,11 +892,47 @@ async def _vaccinated_card(stack: Stack) -> tuple[dict[str, Any], MyNumberCard]:
     return resident, card
 
 
-async def _apply(city: str, stack: Stack, application: dict[str, Any]) -> httpx2.Response:
+async def _apply(
+    city: str,
+    stack: Stack,
+    application: dict[str, Any],
+    terminal: str | None = KIOSK_TERMINAL,
+    naming: str | None = None,
+) -> httpx2.Response:
+    """An application posted to a city's center by one of its demo terminals (its own
+    token; None: with none), the channel being the terminal's (unless the request names
+    one, `naming`, which the center refuses)."""
+    headers = {} if terminal is None else {"Authorization": f"Bearer {stack.token(city, terminal)}"}
+    body = {k: v for k, v in application.items() if k != "channel"}
+    if naming is not None:
+        body["channel"] = naming
     async with httpx2.AsyncClient(
         timeout=60, verify=ssl.create_default_context(cafile=TLS_CA)
     ) as client:
-        return await client.post(f"{kiosk_url(stack, city)}/applications", json=application)
+        return await client.post(
+            f"{kiosk_url(stack, city)}/applications", json=body, headers=headers
+        )
+
+
+def _counter(card: MyNumberCard, **changes: Any) -> dict[str, Any]:
+    """What the counter clerk sends after checking the applicant's licence: the number
+    typed, no chip, the clerk's account and the ID-check record (F17)."""
+    application = card.apply("4821", application_id=uuid.uuid4()).model_dump(mode="json")
+    return (
+        application
+        | {
+            "my_number_source": "typed",
+            "card_signature": None,
+            "pin_verified": False,
+            "operator": COUNTER_CLERK.operator,
+            "identity_check": {
+                "document": "driving_licence",
+                "checked_by": COUNTER_CLERK.operator,
+                "checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            },
+        }
+        | changes
+    )
 
 
 def _verified(stack: Stack, answer: httpx2.Response) -> dict[str, Any]:
@@ -909,31 +947,92 @@ def _verified(stack: Stack, answer: httpx2.Response) -> dict[str, Any]:
 
 
 async def test_f17_a_counter_certificate_with_a_typed_number(stack: Stack) -> None:
-    _resident, card = await _vaccinated_card(stack)
-    application = card.apply("4821", application_id=uuid.uuid4()).model_dump(mode="json") | {
-        "channel": "counter",
-        "my_number_source": "typed",
-        "card_signature": None,
-        "pin_verified": False,
-    }
-    _verified(stack, await _apply(CHIKUSEI, stack, application))
+    resident, card = await _vaccinated_card(stack)
+    application = _counter(card)
+    _verified(stack, await _apply(CHIKUSEI, stack, application, COUNTER_TERMINAL))
     # Forbidden: a certificate for a person VRS has no dose for.
     nobody = person(CHIKUSEI)
     await register(stack, CHIKUSEI, nobody)
     empty = application | {"application_id": str(uuid.uuid4()), "my_number": nobody["my_number"]}
-    answer = await _apply(CHIKUSEI, stack, empty)
+    answer = await _apply(CHIKUSEI, stack, empty, COUNTER_TERMINAL)
     assert (answer.status_code, answer.json()["code"]) == (404, "no_certificate")
     assert ("deliver", None) in await journal(stack, "certificate_issued")
+    # Forbidden at the counter (issue 16): no staff account, one not on the roster, no ID
+    # check, an ID check by nobody of the roster; and a typed number from any terminal
+    # but the counter's, whatever the request says its channel is.
+    refusals = [
+        (_counter(card, operator=None), COUNTER_TERMINAL, 403, "staff_account_required"),
+        (_counter(card, operator="someone.else"), COUNTER_TERMINAL, 403, "staff_refused"),
+        (_counter(card, identity_check=None), COUNTER_TERMINAL, 422, "invalid_application"),
+        (
+            _counter(card, operator=None, identity_check=None),
+            KIOSK_TERMINAL,
+            422,
+            "invalid_application",
+        ),
+        (_counter(card), None, 401, "terminal_unauthenticated"),
+    ]
+    named = await _apply(CHIKUSEI, stack, _counter(card), KIOSK_TERMINAL, naming="counter")
+    assert named.status_code == 422
+    assert named.json()["detail"][0]["loc"] == ["body", "channel"]
+    stranger = _counter(card)
+    stranger["identity_check"] |= {"checked_by": "someone.else"}
+    refusals.append((stranger, COUNTER_TERMINAL, 403, "identity_check_refused"))
+    for body, terminal, status, code in refusals:
+        answer = await _apply(CHIKUSEI, stack, body, terminal)
+        assert (answer.status_code, answer.json()["code"]) == (status, code), (terminal, code)
+        assert resident["my_number"] not in answer.text
+    # The center's record: who took each application, where, and the ID check; nothing of
+    # the person, and never the certificate (R50).
+    kept = await stack.fetch(
+        CHIKUSEI,
+        "SELECT * FROM kiosk.applications WHERE application_id = $1",
+        uuid.UUID(application["application_id"]),
+    )
+    assert [
+        (r["channel"], r["terminal"], r["operator"], r["id_document"], r["outcome"]) for r in kept
+    ] == [("counter", COUNTER_TERMINAL, COUNTER_CLERK.operator, "driving_licence", "taken")]
+    reasons = await stack.fetch(
+        CHIKUSEI, "SELECT reason FROM kiosk.applications WHERE outcome = 'refused'"
+    )
+    assert {"staff_account_required", "staff_refused", "identity_check_refused"} <= {
+        r["reason"] for r in reasons
+    }
+    everything = await stack.fetch(CHIKUSEI, "SELECT * FROM kiosk.applications")
+    assert not [v for v in identifying_values() if v in str([dict(r) for r in everything])]
 
 
 async def test_f18_an_app_certificate_needs_the_chip_and_the_pin(stack: Stack) -> None:
     _, card = await _vaccinated_card(stack)
     app = card.apply("4821", application_id=uuid.uuid4(), channel="app").model_dump(mode="json")
-    _verified(stack, await _apply(CHIKUSEI, stack, app))
+    _verified(stack, await _apply(CHIKUSEI, stack, app, APP_TERMINAL))
     answer = await _apply(
-        CHIKUSEI, stack, app | {"application_id": str(uuid.uuid4()), "pin_verified": False}
+        CHIKUSEI,
+        stack,
+        app | {"application_id": str(uuid.uuid4()), "pin_verified": False},
+        APP_TERMINAL,
     )
     assert answer.status_code == 422  # R06: both factors
+    # R10 on every channel: the app reaches no center of a city not enrolled (issue 16).
+    elsewhere = await _apply(YUKI, stack, app | {"application_id": str(uuid.uuid4())}, APP_TERMINAL)
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "not_enrolled")
+    # R05: a certificate My Number is used only while its application is open at the
+    # center: one sent to VRS after the center stopped waiting is refused, unlooked-up.
+    late = CertificateApplication.model_validate(app | {"application_id": str(uuid.uuid4())})
+    stale = await stack.send_as(
+        (KIOSK, CHIKUSEI),
+        late,
+        to=(VRS, CHIKUSEI),
+        procedure="S19-16",
+        data_item="covid.certificate",
+        sent_at=datetime.now(UTC) - timedelta(minutes=2),
+    )
+    await until(
+        lambda: _effect(
+            stack, CHIKUSEI, "adapter.vrs.082279", stale.id, "refused:application_closed"
+        ),
+        "VRS's refusal of the closed application",
+    )
     with pytest.raises(WrongPin):
         card.apply("0000", application_id=uuid.uuid4())
     with pytest.raises(WrongPin):

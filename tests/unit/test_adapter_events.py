@@ -22,9 +22,11 @@ from adapters.intermediate.bridge import IntermediateServer
 from adapters.intermediate.fukuhon import MemoryFukuhon
 from adapters.intermediate.linkage import MemoryLinkage, acquire
 from adapters.intermediate.memory import MemoryIntermediateBook
-from adapters.kiosk.bridge import CertificateCenter, NoCertificate
+from adapters.kiosk.bridge import CertificateCenter, MemoryApplicationLog, NoCertificate
 from adapters.kiosk.simulator import CardAuthority, MyNumberCard
+from adapters.kiosk.terminals import Terminal
 from adapters.kit import counts
+from adapters.kit.acts import RosterFile
 from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import CardRejected
 from adapters.kit.permits import NetworkList, issue_permit
@@ -392,6 +394,9 @@ async def resident_with_card(book: MemoryVrsBook) -> MyNumberCard:
     )
 
 
+APP = Terminal("app-0001", "app")
+
+
 def application_of(card: MyNumberCard) -> CertificateApplication:
     return card.apply("1234", application_id=uuid4(), channel="app")
 
@@ -461,17 +466,51 @@ async def test_a_card_for_use_abroad_names_the_passport_and_every_card_the_city(
     assert await handled(side.on_application, unknown) == ["refused:unknown_product"]
 
 
+async def test_r05_vrs_uses_a_certificate_my_number_only_while_its_application_is_open() -> None:
+    """The center waits `application_window` for a certificate; an application older than
+    that (late behind a backlog, or replayed) is closed there, so VRS refuses it without
+    looking its My Number up, and issues nothing."""
+    recorder, book = Recorder(SystemId.VRS), MemoryVrsBook()
+    side = vrs(recorder, book, Issuer.generate("https://shc.example.jp/issuer"))
+    side.application_window = timedelta(seconds=20)
+    card = await resident_with_card(book)
+    fresh = delivered(
+        application_of(card), SystemId.KIOSK, CITY, SystemId.VRS, item="covid.certificate"
+    )
+    late = fresh.model_copy(update={"sent_at": datetime.now(UTC) - timedelta(minutes=2)})
+    looked_up: list[str | None] = []
+    lookup = book.target
+
+    async def spied(**where: Any) -> Any:
+        looked_up.append(where.get("my_number"))
+        return await lookup(**where)
+
+    book.target = spied  # type: ignore[method-assign]
+    assert await handled(side.on_application, late) == ["refused:application_closed"]
+    assert looked_up == []
+    assert recorder.sent == []
+    assert await handled(side.on_application, fresh) == ["certificate:issued"]
+    assert len(looked_up) == 1
+
+
 # --- the certificate center ---------------------------------------------------------------
 
 
 async def test_the_center_counts_the_certificates_it_hands_over_and_those_it_cannot() -> None:
     recorder = Recorder(SystemId.KIOSK)
-    center = CertificateCenter(bridge(recorder), AUTHORITY.key.public_key(), [CITY], 5.0)
+    center = CertificateCenter(
+        bridge(recorder),
+        AUTHORITY.key.public_key(),
+        [CITY],
+        RosterFile(None),
+        MemoryApplicationLog(),
+        5.0,
+    )
     card = await resident_with_card(MemoryVrsBook())
     counted = Counted()
 
     application = application_of(card)
-    waiting = asyncio.create_task(center.apply(application))
+    waiting = asyncio.create_task(center.apply(application, APP))
     await recorder.has_sent.wait()  # the application went to VRS
     issued = CertificateIssued(
         application_id=application.application_id,
@@ -484,10 +523,10 @@ async def test_the_center_counts_the_certificates_it_hands_over_and_those_it_can
     forged = example_payload("certificate_application")  # its card signature is no Ed25519
     assert isinstance(forged, CertificateApplication)
     with pytest.raises(CardRejected):
-        await center.apply(forged)
+        await center.apply(forged, APP)
     center.wait_seconds = 0.01
     with pytest.raises(NoCertificate):
-        await center.apply(application_of(card))
+        await center.apply(application_of(card), APP)
 
     assert counted.since() == {
         ("kiosk", CITY, "certificate_issued"): 1,

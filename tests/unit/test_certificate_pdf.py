@@ -19,6 +19,7 @@ from PIL import Image
 
 from adapters.kiosk.bridge import CertificateCenter
 from adapters.kiosk.edge import kiosk_app
+from adapters.kiosk.terminals import Terminal, TerminalFile, new_token, token_digest
 from adapters.kit import certificate_pdf as module
 from adapters.kit.certificate_pdf import FONT_NAME, certificate_pdf
 from adapters.kit.shc import Issuer, IssuingBody, health_card, verify
@@ -156,7 +157,9 @@ def test_a_machine_without_the_font_is_told_what_to_install(
 class _Center:
     """A certificate center that has the card already (the edge, without the bridge)."""
 
-    async def apply(self, application: CertificateApplication) -> CertificateIssued:
+    async def apply(
+        self, application: CertificateApplication, terminal: Terminal, operator: str | None
+    ) -> CertificateIssued:
         return CertificateIssued(
             application_id=application.application_id,
             certificate_id=CERTIFICATE_ID,
@@ -166,11 +169,20 @@ class _Center:
 
 
 def test_the_center_hands_the_certificate_to_print_to_every_terminal(tmp_path: Path) -> None:
-    app = kiosk_app(cast(CertificateCenter, _Center()))
-    application = example_payload("certificate_application").model_dump(mode="json")
+    token = new_token()
+    registry = tmp_path / "terminals.toml"
+    registry.write_text(
+        f'[terminals.app-0001]\nchannel = "app"\ntoken_sha256 = "{token_digest(token)}"\n'
+    )
+    app = kiosk_app(cast(CertificateCenter, _Center()), TerminalFile(registry))
+    application = example_payload("certificate_application").model_dump(
+        mode="json", exclude={"channel"}
+    )
 
     with TestClient(app) as client:
-        answer = client.post("/applications", json=application)
+        answer = client.post(
+            "/applications", json=application, headers={"Authorization": f"Bearer {token}"}
+        )
 
     assert answer.status_code == 201, answer.text
     body = answer.json()

@@ -4,14 +4,15 @@ PIN that locks after three wrong tries."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
 
 from adapters.kiosk.simulator import CardAuthority, CardLocked, MyNumberCard, WrongPin
 from adapters.kit.card_check import CardRejected, check_application
-from contracts.payloads import CertificateApplication
+from contracts.payloads import CertificateApplication, IdentityCheck
 
 AUTHORITY = CardAuthority()
 MY_NUMBER, NAME = "123456789018", "山田 花子"
@@ -85,8 +86,32 @@ def test_the_center_refuses_each_broken_rule_without_quoting_the_card() -> None:
 
 
 def test_counter_applications_are_checked_in_person_not_by_chip() -> None:
-    counter = new_card().apply("1234", application_id=uuid4(), channel="counter")
+    seen = IdentityCheck(
+        document="my_number_card", checked_at=datetime.now(UTC), checked_by="staff.madoguchi.01"
+    )
+    counter = new_card().apply(
+        "1234", application_id=uuid4(), channel="counter", identity_check=seen
+    )
     check(counter.model_copy(update={"card_signature": None, "pin_verified": False}))
+    # R10 on every channel: no channel steps around the enrolment (issue 16).
+    for channel in ("counter", "app", "kiosk"):
+        application = counter.model_copy(update={"channel": channel})
+        with pytest.raises(CardRejected, match="not_enrolled"):
+            check(application, enrolled=(YUKI,))
+
+
+def test_an_id_check_record_is_required_at_the_counter_and_only_there() -> None:
+    fields = new_card().apply("1234", application_id=uuid4()).model_dump(mode="json")
+    seen = {
+        "document": "passport",
+        "checked_at": "2026-12-04T09:00:00.000000Z",
+        "checked_by": "staff.a",
+    }
+    with pytest.raises(ValidationError, match="identity_check is required at the counter"):
+        CertificateApplication.model_validate(fields | {"channel": "counter"})
+    CertificateApplication.model_validate(fields | {"channel": "counter", "identity_check": seen})
+    with pytest.raises(ValidationError, match="and only there"):
+        CertificateApplication.model_validate(fields | {"channel": "app", "identity_check": seen})
 
 
 def test_a_card_shows_no_personal_data_in_its_repr() -> None:

@@ -193,6 +193,11 @@ VALID_VARIANTS: list[Any] = [
             "my_number_source": "typed",
             "card_signature": None,
             "pin_verified": False,
+            "identity_check": {
+                "document": "driving_licence",
+                "checked_at": "2026-12-04T09:00:00.000000Z",
+                "checked_by": "staff.madoguchi.01",
+            },
         },
         id="certificate-counter-typed",
     ),
@@ -640,6 +645,40 @@ INVALID_CASES: list[Any] = [
         "",
         "passport is required",
         "overseas-without-passport",
+    ),
+    case(
+        "certificate_application",
+        {"channel": "counter", "my_number_source": "typed", "card_signature": None},
+        "",
+        "identity_check is required at the counter (F17)",
+        "counter-without-id-check",
+    ),
+    case(
+        "certificate_application",
+        {
+            "identity_check": {
+                "document": "passport",
+                "checked_at": "2026-12-04T09:00:00.000000Z",
+                "checked_by": "staff.a",
+            }
+        },
+        "",
+        "and only there",
+        "app-with-id-check",
+    ),
+    case(
+        "certificate_application",
+        {
+            "channel": "counter",
+            "identity_check": {
+                "document": "library_card",
+                "checked_at": "2026-12-04T09:00:00.000000Z",
+                "checked_by": "staff.a",
+            },
+        },
+        "identity_check.document",
+        "Input should be",
+        "counter-unknown-id-document",
     ),
     case(
         "certificate_application",

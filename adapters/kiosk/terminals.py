@@ -1,0 +1,140 @@
+"""The terminals that may reach a city's certificate center, and how each proves who it is
+(F17-F19, R05-R10).
+
+Every terminal has its own credential: a random token it sends as `Authorization: Bearer
+<token>` over the center's TLS, of which the center knows only the SHA-256 digest. The
+channel of an application is the authenticated terminal's (`kiosk`, `app`, `counter`),
+never a field of the request. Credentials rather than a client certificate per terminal:
+the center's HTTP server (uvicorn) gives the application no peer certificate to read, and
+a token is revoked by deleting one line.
+
+The registry is a TOML file per city, `<terminal_dir>/<code>.toml`, guarded as the
+roster is (writable by its owner alone, in a folder only its owner may write; read again
+when it changes; while it is missing or unreadable every terminal is refused)::
+
+    [terminals.kiosk-0001]                # a convenience-store kiosk
+    channel = "kiosk"
+    token_sha256 = "9f86d0...15b0f00a08"  # hex SHA-256 of the terminal's token
+
+    [terminals.vrs-term-01]               # a counter terminal: also on the city's roster
+    channel = "counter"
+    token_sha256 = "..."
+    disabled_on = 2027-03-31              # refused from that day on (Japan's)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from adapters.kit.acts import TerminalId, guarded_file, tokyo_today
+
+__all__ = [
+    "Channel",
+    "Terminal",
+    "TerminalFile",
+    "TerminalRegistry",
+    "new_token",
+    "token_digest",
+]
+
+Channel = Literal["kiosk", "app", "counter"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class TerminalEntry(_Strict):
+    """One terminal: its channel, the digest of its token, the day it stops."""
+
+    channel: Channel
+    token_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    description: Annotated[str, StringConstraints(max_length=200)] = ""
+    disabled_on: date | None = None
+
+
+class TerminalRegistry(_Strict):
+    """A city's terminals, by id."""
+
+    terminals: dict[TerminalId, TerminalEntry] = {}
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """A terminal that proved who it is."""
+
+    id: str
+    channel: Channel
+
+
+def new_token() -> str:
+    """A terminal's credential: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """What the registry keeps of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class TerminalFile:
+    """A city's terminal registry, read again whenever it changes."""
+
+    path: Path | None
+    _seen: tuple[int, int] | None = None
+    _registry: TerminalRegistry | None = None
+    problem: str = "no terminal registry is set"
+
+    def authenticate(self, authorization: str | None, on: date | None = None) -> Terminal | None:
+        """The terminal whose token the `Authorization` header carries, enabled on `on`
+        (today in Japan); None for anything else, alike (no header, another scheme, an
+        unknown or disabled token, no registry)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        registry = self.registry()
+        if scheme.lower() != "bearer" or not token.strip() or registry is None:
+            return None
+        digest = token_digest(token.strip())
+        day = on or tokyo_today()
+        for terminal_id, entry in registry.terminals.items():
+            if hmac.compare_digest(entry.token_sha256, digest):
+                if entry.disabled_on is not None and day >= entry.disabled_on:
+                    return None
+                return Terminal(terminal_id, entry.channel)
+        return None
+
+    def registry(self) -> TerminalRegistry | None:
+        """The registry as the file holds it now; None, with `problem` saying why."""
+        if self.path is None:
+            self.problem = "no terminal registry is set"
+            return None
+        info, problem = guarded_file(self.path)
+        if info is None:
+            self.problem, self._registry, self._seen = problem, None, None
+            return None
+        seen = (info.st_mtime_ns, info.st_size)
+        if seen != self._seen:
+            self._registry, self.problem = _read(self.path)
+            self._seen = seen
+        return self._registry
+
+
+def _read(path: Path) -> tuple[TerminalRegistry | None, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        return TerminalRegistry.model_validate(tomllib.loads(text)), ""
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None, f"{path.name} is not readable TOML"
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(map(str, first["loc"])) or "registry"
+        return None, f"{path.name}: {where}: {first['msg']}"

@@ -1,0 +1,22 @@
+-- The certificate center's record of who applied where (F17-F19, R05-R10): every
+-- application a terminal sent, taken or refused, with the terminal that proved who it is,
+-- the channel that terminal has, at the counter the staff account and the ID-check record
+-- (document type, checked by whom, when; 番号法 §16), the outcome and its reason. Nothing
+-- of the person: no My Number, name, address or birth date, and never the certificate
+-- (R50). An application is kept once (a terminal sending it again adds nothing).
+CREATE SCHEMA kiosk;
+
+CREATE TABLE kiosk.applications (
+    seq              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at               timestamptz NOT NULL DEFAULT now(),
+    application_id   uuid        NOT NULL UNIQUE,
+    channel          text        NOT NULL CHECK (channel IN ('kiosk', 'app', 'counter')),
+    terminal         text        NOT NULL,
+    operator         text,
+    id_document      text,
+    id_checked_by    text,
+    id_checked_at    timestamptz,
+    outcome          text        NOT NULL CHECK (outcome IN ('taken', 'refused')),
+    reason           text
+);
+CREATE INDEX applications_terminal ON kiosk.applications (terminal, at);
