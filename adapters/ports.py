@@ -215,7 +215,11 @@ class ApplicationLog(Protocol):
     """The certificate center's record of the applications it was sent."""
 
     async def log(self, entry: ApplicationEntry) -> None:
-        """Keep an application's entry; one already kept for that application stays."""
+        """Keep one attempt: every application a terminal sent, each time it sent it."""
+        ...
+
+    async def known(self, application_id: UUID) -> bool:
+        """Whether an application with this id was made already (taken or refused)."""
         ...
 
 

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -41,6 +42,7 @@ from contracts.codes import (
     TicketNumber,
     fiscal_year,
     looks_like_my_number,
+    writes_my_number,
 )
 
 _JST = timezone(timedelta(hours=9))
@@ -294,6 +296,13 @@ class IdentityCheck(Part):
     document: Literal["my_number_card", "passport", "driving_licence", "other"]
     checked_at: UtcDateTime
     checked_by: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+
+    @field_validator("checked_by")
+    @classmethod
+    def _an_account_not_a_number(cls, value: str) -> str:
+        if writes_my_number(value):  # typed in the wrong field, it is kept nowhere
+            raise ValueError("must be a staff account id, not a number")
+        return value
 
 
 class TransferInInquiry(Payload):

@@ -52,6 +52,7 @@ from contracts.keys import KeyRing
 from contracts.wire import WireLimits
 from hub.settings import Settings
 from hub.settings.fields import items_for
+from hub.settings.tls import PlaintextRefused
 from stack.data_keys import city_data_keys
 from stack.keys import (
     card_authority_public,
@@ -203,6 +204,12 @@ async def run_system(settings: Settings, party: Party, stop: asyncio.Event) -> N
 
 def _http_config(app: object, settings: Settings, city: str) -> uvicorn.Config:
     # One port per city, in the order of the configured cities.
+    if settings.tls.kiosk_cert_file is None and not settings.tls.allow_plaintext:
+        # Terminals' tokens and typed My Numbers cross this link: never in the clear.
+        raise PlaintextRefused(
+            "tls.kiosk_cert_file: the certificate center serves HTTPS only; "
+            "run `sesshu tls init` and set it (or tls.allow_plaintext, development only)"
+        )
     cities = list(settings.adapters.municipalities)
     offset = cities.index(city) if city in cities else len(cities)
     return uvicorn.Config(

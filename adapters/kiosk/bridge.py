@@ -45,8 +45,8 @@ __all__ = [
 
 CERTIFICATE_PROCEDURE = "S19-16"
 """The procedure a counter clerk's department must manage to take an application."""
-ID_CHECK_VALID = timedelta(hours=12)
-"""How old the counter's ID check may be: made while the applicant is there, that day."""
+ID_CHECK_VALID = timedelta(minutes=30)
+"""How old the counter's ID check may be: made while the applicant is at the counter."""
 CLOCK_SKEW = timedelta(minutes=5)
 
 log = logging.getLogger("sesshu.adapters.kiosk")
@@ -64,11 +64,15 @@ class MemoryApplicationLog:
     """The center's record of applications in memory, for tests."""
 
     def __init__(self) -> None:
-        self.entries: dict[UUID, ApplicationEntry] = {}
+        self.entries: list[ApplicationEntry] = []
 
     async def log(self, entry: ApplicationEntry) -> None:
-        """Keep an application's entry; one already kept stays."""
-        self.entries.setdefault(entry.application_id, entry)
+        """Keep one attempt."""
+        self.entries.append(entry)
+
+    async def known(self, application_id: UUID) -> bool:
+        """Whether an application with this id was made already."""
+        return any(e.application_id == application_id for e in self.entries)
 
 
 @dataclass
@@ -96,8 +100,13 @@ class CertificateCenter:
         NoCertificate)."""
         if application.channel != terminal.channel:
             raise ValueError("the application's channel is the terminal's")
-        if application.application_id in self._waiting:
-            raise DuplicateApplication("an application with this id is being answered")
+        if application.application_id in self._waiting or await self.log.known(
+            application.application_id
+        ):
+            # An id is used once: a certificate never answers two applications, and the
+            # record of the first stands beside the refusal of the second.
+            await self.log.log(_entry(application, terminal, operator, "duplicate_application"))
+            raise DuplicateApplication("an application with this id was made already")
         try:
             self._check(application, terminal, operator)
         except CardRejected as exc:
@@ -149,7 +158,13 @@ class CertificateCenter:
             raise CardRejected("identity_check_refused", "checked_at: in the future")
         if check.checked_at < now - ID_CHECK_VALID:
             raise CardRejected(
-                "identity_check_refused", "checked_at: the ID check was not made today (F17)"
+                "identity_check_refused",
+                "checked_at: the ID check was not made in the last 30 minutes (F17)",
+            )
+        if application.use == "overseas" and check.document != "passport":
+            # The name an overseas card carries is the passport's: the clerk saw it.
+            raise CardRejected(
+                "identity_check_refused", "document: an overseas certificate needs the passport"
             )
 
     async def _answer(
@@ -173,7 +188,13 @@ class CertificateCenter:
             self._waiting.pop(application.application_id, None)
 
     async def on_issued(self, envelope: Envelope, tx: InboxTransaction) -> None:
-        """Hand a certificate to the terminal waiting for it; if none waits, forget it."""
+        """Hand a certificate from this city's VRS to the terminal waiting for it; if none
+        waits (the application closed, R05), forget it."""
+        if envelope.sender.system is not SystemId.VRS or (
+            str(envelope.municipality) != self.bridge.municipality
+        ):
+            await tx.record_effect("refused:not_this_citys_vrs")
+            return
         issued = payload_of(envelope, CertificateIssued)  # opened by the bridge
         waiter = self._waiting.get(issued.application_id)
         if waiter is not None and not waiter.done():

@@ -66,6 +66,11 @@ CODE_SYSTEMS = {
 }
 _REFERENCE = re.compile(r"resource:(0|[1-9][0-9]*)")
 _RID = re.compile(r"[A-Za-z0-9_-]{1,24}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}(\.[0-9]{1,6})?")
+MAX_CARD = 64 * 1024
+"""The longest card text taken (a JWS for a file; a single QR holds 1,195 characters)."""
+MAX_PAYLOAD = 1024 * 1024
+"""The most a card's payload may inflate to."""
 # `zip` is a SMART Health Card header that plain JWS does not know.
 _REGISTRY = JWSRegistry(
     header_registry={"zip": HeaderParameter("compression of the payload", "str")},
@@ -279,21 +284,25 @@ class KeySet:
                 raise CardError(f"jwks.keys[{index}]: kid is not the key's thumbprint")
             if "d" in jwk:
                 raise CardError(f"jwks.keys[{index}]: a published key set holds no private key")
+            if jwk.get("use") != "sig" or jwk.get("alg") != "ES256":
+                raise CardError(f'jwks.keys[{index}]: must be use "sig" and alg "ES256"')
         return cls(url, tuple(keys), dict(crls or {}))
 
     @classmethod
     def load(cls, url: str, jwks: Path, crl_dir: Path | None = None) -> KeySet:
         """A key set from its file and the revocation lists beside it (`<crl_dir>/<kid>.json`,
         by default the `crl/` folder next to the key set, as under `.well-known/`)."""
-        keys = json.loads(jwks.read_text(encoding="utf-8"))
+        published = cls.parse(url, json.loads(jwks.read_text(encoding="utf-8")))
         folder = crl_dir if crl_dir is not None else jwks.parent / "crl"
         crls: dict[str, dict[str, Any]] = {}
-        for jwk in keys.get("keys", []) if isinstance(keys, dict) else []:
-            kid = jwk.get("kid") if isinstance(jwk, dict) else None
-            path = folder / f"{kid}.json"
-            if isinstance(kid, str) and "crlVersion" in jwk and path.is_file():
-                crls[kid] = json.loads(path.read_text(encoding="utf-8"))
-        return cls.parse(url, keys, crls)
+        for jwk in published.keys:  # checked: each kid is a thumbprint, no path
+            path = folder / f"{jwk['kid']}.json"
+            if "crlVersion" in jwk and path.is_file():
+                crl = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(crl, dict):
+                    raise CardError(f"{path.name}: a revocation list is a JSON object")
+                crls[str(jwk["kid"])] = crl
+        return cls(url, published.keys, crls)
 
 
 def _public(jwk: Mapping[str, Any]) -> dict[str, Any]:
@@ -316,6 +325,8 @@ def verify(
     `now`, revocation where the key lists revocations, and the Bundle's SMART Health Card
     rules. CardError, naming the rule, for anything else."""
     moment = now or datetime.now(UTC)
+    if len(card) > MAX_CARD:
+        raise CardError(f"longer than {MAX_CARD} characters: no health card is")
     token = from_qr_text(card) if card.strip().startswith(QR_PREFIX) else card.strip()
     try:
         header = json.loads(_b64url(token.split(".")[0]))
@@ -328,7 +339,7 @@ def verify(
     )
     try:
         signed = jws.deserialize_compact(token, ECKey.import_key(_public(jwk)), registry=_REGISTRY)
-        payload = json.loads(zlib.decompress(signed.payload, -15))
+        payload = json.loads(_inflated(signed.payload))
     except (JoseError, zlib.error, ValueError) as exc:
         raise CardError(f"signature or payload does not verify ({type(exc).__name__})") from None
     if not isinstance(payload, dict):
@@ -349,6 +360,15 @@ def verify(
         raise CardError("vc: missing")
     _check_revocation(vc, jwk, trusted, not_before)
     return _checked(payload, vc, not_before)
+
+
+def _inflated(data: bytes) -> bytes:
+    """The raw-DEFLATEd payload, refused once it passes MAX_PAYLOAD (a DEFLATE bomb)."""
+    inflater = zlib.decompressobj(-15)
+    payload = inflater.decompress(data, MAX_PAYLOAD)
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise ValueError("payload: larger than a health card's or truncated")
+    return payload
 
 
 def _instant(payload: Mapping[str, Any], claim: str) -> datetime | None:
@@ -407,11 +427,10 @@ def _check_revocation(
         revoked, _, since = str(entry).partition(".")
         if revoked != rid:
             continue
-        try:
-            cutoff = float(since) if since else None
-        except ValueError:
-            raise CardError("revocation: a rid's timestamp is not a number") from None
-        if cutoff is None or issued.timestamp() < cutoff:
+        if since and not _TIMESTAMP.fullmatch(since):
+            raise CardError("revocation: a rid's timestamp is not a number", "revocation_unknown")
+        # rid alone: every card of that rid; rid.timestamp: those issued before it.
+        if not since or issued.timestamp() < float(since):
             raise CardError("revocation: the issuer has revoked this card", "revoked")
 
 

@@ -83,8 +83,13 @@ class PgApplicationLog:
 
     db: Executor
 
+    async def known(self, application_id: UUID) -> bool:
+        """Whether an application with this id was made already (taken or refused)."""
+        with translated():
+            return bool(await self.db.fetchval(query("kiosk_application_known"), application_id))
+
     async def log(self, entry: ApplicationEntry) -> None:
-        """Keep an application's entry; one already kept for that application stays."""
+        """Keep one attempt."""
         with translated():
             await self.db.execute(
                 query("kiosk_applications_log"),

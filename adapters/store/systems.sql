@@ -232,8 +232,10 @@ FROM vrs.edge_acts ORDER BY seq;
 -- name: kiosk_applications_log
 INSERT INTO kiosk.applications (application_id, channel, terminal, operator, id_document,
                                 id_checked_by, id_checked_at, outcome, reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (application_id) DO NOTHING;
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
+
+-- name: kiosk_application_known
+SELECT EXISTS (SELECT 1 FROM kiosk.applications WHERE application_id = $1);
 
 -- name: kiosk_applications
 SELECT at, application_id, channel, terminal, operator, id_document, id_checked_by,

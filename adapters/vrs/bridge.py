@@ -74,7 +74,7 @@ log = logging.getLogger("sesshu.adapters.vrs")
 PROCEDURE, RECORDS = "S19-16", "covid.vaccination_record"
 _NOBODY: Mapping[int, Act] = {}
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-_CLOCK_SKEW = timedelta(seconds=30)
+_CLOCK_SKEW = timedelta(seconds=5)
 
 
 @dataclass

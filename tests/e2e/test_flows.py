@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import asyncpg
 import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -978,6 +979,14 @@ async def test_f17_a_counter_certificate_with_a_typed_number(stack: Stack) -> No
     stranger = _counter(card)
     stranger["identity_check"] |= {"checked_by": "someone.else"}
     refusals.append((stranger, COUNTER_TERMINAL, 403, "identity_check_refused"))
+    stale = _counter(card)
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    stale["identity_check"] |= {"checked_at": two_hours_ago.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    refusals.append((stale, COUNTER_TERMINAL, 403, "identity_check_refused"))
+    kiosk = card.apply("4821", application_id=uuid.uuid4()).model_dump(mode="json")
+    staffed = kiosk | {"operator": COUNTER_CLERK.operator}
+    refusals.append((staffed, KIOSK_TERMINAL, 422, "invalid_application"))
+    refusals.append((application, COUNTER_TERMINAL, 409, "duplicate_application"))  # its id
     for body, terminal, status, code in refusals:
         answer = await _apply(CHIKUSEI, stack, body, terminal)
         assert (answer.status_code, answer.json()["code"]) == (status, code), (terminal, code)
@@ -986,12 +995,16 @@ async def test_f17_a_counter_certificate_with_a_typed_number(stack: Stack) -> No
     # the person, and never the certificate (R50).
     kept = await stack.fetch(
         CHIKUSEI,
-        "SELECT * FROM kiosk.applications WHERE application_id = $1",
+        "SELECT * FROM kiosk.applications WHERE application_id = $1 ORDER BY seq",
         uuid.UUID(application["application_id"]),
     )
+    clerk = ("counter", COUNTER_TERMINAL, COUNTER_CLERK.operator, "driving_licence")
     assert [
-        (r["channel"], r["terminal"], r["operator"], r["id_document"], r["outcome"]) for r in kept
-    ] == [("counter", COUNTER_TERMINAL, COUNTER_CLERK.operator, "driving_licence", "taken")]
+        (r["channel"], r["terminal"], r["operator"], r["id_document"], r["outcome"], r["reason"])
+        for r in kept
+    ] == [(*clerk, "taken", None), (*clerk, "refused", "duplicate_application")]
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):  # nobody rewrites it
+        await stack.fetch(CHIKUSEI, "DELETE FROM kiosk.applications")
     reasons = await stack.fetch(
         CHIKUSEI, "SELECT reason FROM kiosk.applications WHERE outcome = 'refused'"
     )

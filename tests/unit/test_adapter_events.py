@@ -493,6 +493,38 @@ async def test_r05_vrs_uses_a_certificate_my_number_only_while_its_application_i
     assert len(looked_up) == 1
 
 
+async def test_a_card_says_what_the_register_says_or_nothing() -> None:
+    """A valid card of another name under a registered My Number (a typed number at the
+    counter, a mistaken one) gets no certificate: VRS issues what its register says."""
+    recorder, book = Recorder(SystemId.VRS), MemoryVrsBook()
+    issuer = Issuer.generate("https://shc.example.jp/issuer")
+    side = vrs(recorder, book, issuer)
+    card = await resident_with_card(book)
+    (target,) = book.targets.values()
+    for changes in ({"name": "別人 太郎"}, {"birth_date": date(1999, 9, 9)}):
+        fields = {
+            "my_number": target["my_number"],
+            "name": target["name"],
+            "birth_date": date.fromisoformat(str(target["birth_date"])),
+            "sex": target["sex"],
+            "address": "茨城県筑西市丙360",
+            "pin": "1234",
+        } | changes
+        other = AUTHORITY.issue(**fields)
+        envelope = delivered(
+            application_of(other), SystemId.KIOSK, CITY, SystemId.VRS, item="covid.certificate"
+        )
+        assert await handled(side.on_application, envelope) == ["refused:identity_mismatch"]
+    assert recorder.sent == []
+    good = delivered(
+        application_of(card), SystemId.KIOSK, CITY, SystemId.VRS, item="covid.certificate"
+    )
+    assert await handled(side.on_application, good) == ["certificate:issued"]
+    (issued,) = recorder.sent
+    shown = verify(cast(CertificateIssued, issued).jws, [issuer]).patient
+    assert shown["birthDate"] == str(target["birth_date"])
+
+
 # --- the certificate center ---------------------------------------------------------------
 
 
@@ -518,6 +550,14 @@ async def test_the_center_counts_the_certificates_it_hands_over_and_those_it_can
         issued_on=date(2026, 11, 26),
         jws="a.b.c",
     )
+    # Only this city's VRS hands certificates over: another sender's is refused.
+    assert await handled(
+        center.on_issued, delivered(issued, SystemId.HEALTH_MGMT, CITY, SystemId.KIOSK)
+    ) == ["refused:not_this_citys_vrs"]
+    assert await handled(
+        center.on_issued, delivered(issued, SystemId.VRS, OTHER, SystemId.KIOSK, city=CITY)
+    ) == ["refused:not_this_citys_vrs"]
+    assert not waiting.done()
     await handled(center.on_issued, delivered(issued, SystemId.VRS, CITY, SystemId.KIOSK))
     assert (await waiting).certificate_id == "CERT-0001"
     forged = example_payload("certificate_application")  # its card signature is no Ed25519

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -154,7 +154,7 @@ def test_only_a_terminal_of_the_registry_may_apply(center: Center) -> None:
         assert answer.json()["code"] == "terminal_unauthenticated"
         assert answer.headers["www-authenticate"].startswith("Bearer")
     assert center.bridge.sent == []
-    assert center.log.entries == {}  # nobody proved who they are: nothing to record
+    assert center.log.entries == []  # nobody proved who they are: nothing to record
 
 
 def test_a_registry_anybody_may_write_admits_no_terminal(center: Center) -> None:
@@ -214,8 +214,27 @@ def test_a_counter_application_needs_a_clerk_of_the_roster_and_an_id_check(
         assert (answer.status_code, answer.json()["code"]) == (status, code), (body, answer.text)
         _quotes_nothing(answer)
     assert center.bridge.sent == []  # none went on to VRS
-    refused = sorted(e.reason or "" for e in center.log.entries.values())
+    refused = sorted(e.reason or "" for e in center.log.entries)
     assert refused == sorted(code for _, _, status, code in cases if status == 403)
+    # A My Number typed as the checker is refused unkept (422: before anything is recorded).
+    numbered = counter()
+    numbered["identity_check"] |= {"checked_by": MY_NUMBER}
+    answer = center.post(COUNTER_CLERK.terminal, numbered)
+    assert answer.status_code == 422
+    _quotes_nothing(answer)
+    assert MY_NUMBER not in json.dumps([asdict(e) for e in center.log.entries], default=str)
+    # For use abroad the card carries the passport's name: the clerk must have seen it.
+    abroad = counter(
+        use="overseas",
+        passport={
+            "romanized_name": "YAMADA HANAKO",
+            "nationality": "JPN",
+            "passport_number": "TZ1234567",
+        },
+    )
+    answer = center.post(COUNTER_CLERK.terminal, abroad)
+    assert (answer.status_code, answer.json()["code"]) == (403, "identity_check_refused")
+    assert "passport" in answer.json()["detail"]
 
     taken = counter()
     assert center.post(COUNTER_CLERK.terminal, taken).status_code == 404  # no VRS here
@@ -224,7 +243,7 @@ def test_a_counter_application_needs_a_clerk_of_the_roster_and_an_id_check(
     assert (application.channel, operator) == ("counter", COUNTER_CLERK.operator)
     assert application.identity_check is not None
     assert application.identity_check.document == "driving_licence"
-    entry = center.log.entries[application.application_id]
+    (entry,) = [e for e in center.log.entries if e.application_id == application.application_id]
     assert (entry.channel, entry.terminal, entry.operator, entry.outcome) == (
         "counter",
         COUNTER_CLERK.terminal,
@@ -232,10 +251,7 @@ def test_a_counter_application_needs_a_clerk_of_the_roster_and_an_id_check(
         "taken",
     )
     assert (entry.id_document, entry.id_checked_by) == ("driving_licence", COUNTER_CLERK.operator)
-    kept = json.dumps(
-        [vars(e) if hasattr(e, "__dict__") else repr(e) for e in center.log.entries.values()],
-        default=str,
-    )
+    kept = json.dumps([asdict(e) for e in center.log.entries], default=str)
     for secret in (MY_NUMBER, NAME, "1980-04-01"):
         assert secret not in kept
 
@@ -268,7 +284,7 @@ def test_r10_on_every_channel(tmp_path: Path) -> None:
             answer = elsewhere.post(terminal, body)
             assert (answer.status_code, answer.json()["code"]) == (403, "not_enrolled"), terminal
     assert bridge.sent == []
-    assert {e.reason for e in log.entries.values()} == {"not_enrolled"}
+    assert {e.reason for e in log.entries} == {"not_enrolled"}
 
 
 def test_a_body_too_large_is_refused_unread(center: Center) -> None:
@@ -285,3 +301,25 @@ def test_a_body_too_large_is_refused_unread(center: Center) -> None:
             headers={"Authorization": f"Bearer {center.tokens['kiosk-0001']}"},
         )
         assert (answer.status_code, answer.json()["code"]) == (422, "invalid_application")
+
+
+def test_an_application_id_is_used_once_and_every_attempt_is_recorded(center: Center) -> None:
+    """A clerk who was refused cannot send a good application under the refused one's id
+    and leave only the refusal on record: the second is refused too, and both are kept."""
+    refused = counter(operator="nobody.here")
+    assert center.post(COUNTER_CLERK.terminal, refused).json()["code"] == "staff_refused"
+    again = counter(application_id=refused["application_id"])
+    answer = center.post(COUNTER_CLERK.terminal, again)
+    assert (answer.status_code, answer.json()["code"]) == (409, "duplicate_application")
+    assert center.bridge.sent == []
+    assert [(e.outcome, e.reason) for e in center.log.entries] == [
+        ("refused", "staff_refused"),
+        ("refused", "duplicate_application"),
+    ]
+    taken = chip()
+    assert center.post("kiosk-0001", taken).status_code == 404  # taken; no VRS here
+    assert (
+        center.post("app-0001", chip() | {"application_id": taken["application_id"]}).json()["code"]
+        == "duplicate_application"
+    )
+    assert len(center.bridge.sent) == 1

@@ -14,6 +14,8 @@ from contracts.keys import generate_key
 from hub.cli import app
 from hub.settings import Settings, load, unknown_variables
 from hub.settings.adapters import AdaptersSettings
+from hub.settings.tls import PlaintextRefused
+from stack.host import _http_config as http_config
 from stack.host import issuing_body
 
 
@@ -117,3 +119,14 @@ def test_each_citys_name_is_its_certificates_issuing_body(monkeypatch: pytest.Mo
         monkeypatch.setenv("SESSHU_ADAPTERS__MUNICIPALITY_NAMES", bad)
         with pytest.raises(ValidationError, match="municipality_names"):
             Settings()
+
+
+def test_the_certificate_center_serves_https_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Terminals' tokens and typed My Numbers cross the center's link: without its
+    certificate it does not start, unless plaintext is allowed (development only)."""
+    monkeypatch.delenv("SESSHU_TLS__KIOSK_CERT_FILE", raising=False)
+    monkeypatch.delenv("SESSHU_TLS__ALLOW_PLAINTEXT", raising=False)
+    with pytest.raises(PlaintextRefused, match=r"tls\.kiosk_cert_file"):
+        http_config(object(), Settings(), "082279")
+    monkeypatch.setenv("SESSHU_TLS__ALLOW_PLAINTEXT", "true")
+    assert http_config(object(), Settings(), "082279").ssl_certfile is None

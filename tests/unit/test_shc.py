@@ -348,3 +348,71 @@ def test_codes_are_labelled_by_their_system() -> None:
     assert code_label({"system": "https://example.jp/codes", "code": "A1"}) == (
         "https://example.jp/codes A1"
     )
+
+
+def test_a_key_is_for_es256_signatures_only() -> None:
+    key = ISSUER.jwks()["keys"][0]
+    for changes in ({"use": "enc"}, {"alg": "ECDH-ES"}, {"use": None}):
+        bad = {k: v for k, v in (key | changes).items() if v is not None}
+        with pytest.raises(CardError, match=r'must be use "sig" and alg "ES256"'):
+            KeySet.parse(ISSUER.url, {"keys": [bad]})
+
+
+def test_no_card_is_longer_or_inflates_larger_than_a_health_card() -> None:
+    with pytest.raises(CardError, match="longer than 65536 characters"):
+        verify("e" * 70_000, [ISSUER])
+    bomb = payload_of(card()) | {"padding": "0" * (2 * 1024 * 1024)}  # 2 MiB, deflates small
+    with pytest.raises(CardError, match=r"does not verify \(ValueError\)"):
+        verify(signed(bomb), [ISSUER])
+
+
+def _revoking(crl: dict[str, Any]) -> KeySet:
+    """Our issuer's key set with revocations (crlVersion 2) and this list for its key."""
+    key = ISSUER.jwks()["keys"][0] | {"crlVersion": 2}
+    return KeySet.parse(ISSUER.url, {"keys": [key]}, {ISSUER.kid: crl})
+
+
+def test_a_rid_on_the_list_revokes_the_cards_issued_before_its_timestamp() -> None:
+    good = payload_of(card())
+    token = signed(good | {"vc": good["vc"] | {"rid": "r1d-of-a-card"}})
+    base = {"kid": ISSUER.kid, "method": "rid", "ctr": 2}
+    nbf = good["nbf"]
+    for rids, revoked in (
+        (["r1d-of-a-card"], True),  # every card of the rid
+        ([f"r1d-of-a-card.{nbf + 1}"], True),  # issued before the revocation took effect
+        ([f"r1d-of-a-card.{nbf}"], False),  # issued at it: not revoked
+        ([f"r1d-of-a-card.{nbf - 60}"], False),  # re-issued after it
+        (["another-rid"], False),
+        ([], False),
+    ):
+        keys = _revoking(base | {"rids": rids})
+        if revoked:
+            with pytest.raises(CardError, match="the issuer has revoked this card") as refused:
+                verify(token, [keys])
+            assert refused.value.code == "revoked"
+        else:
+            assert verify(token, [keys]).issuer == ISSUER.url, rids
+    # A list that cannot be read fails closed: never taken as "not revoked".
+    for crl, reason in (
+        (base | {"rids": ["r1d-of-a-card.nan"]}, "timestamp is not a number"),
+        (base | {"rids": ["r1d-of-a-card.1e9"]}, "timestamp is not a number"),
+        (base | {"ctr": "2", "rids": []}, "older than the key set"),
+        (base | {"ctr": 1, "rids": []}, "older than the key set"),
+        ({k: v for k, v in base.items() if k != "ctr"} | {"rids": []}, "older than the key set"),
+        (base | {"rids": "r1d-of-a-card"}, "the list has no rids"),
+    ):
+        with pytest.raises(CardError, match=reason):
+            verify(token, [_revoking(crl)])
+
+
+def test_revocation_lists_are_read_only_for_checked_keys(tmp_path: Path) -> None:
+    key = ISSUER.jwks()["keys"][0] | {"crlVersion": 1}
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [key | {"kid": "../../etc/passwd"}]}))
+    with pytest.raises(CardError, match="kid is not the key's thumbprint"):
+        KeySet.load(ISSUER.url, jwks)
+    jwks.write_text(json.dumps({"keys": [key]}))
+    (tmp_path / "crl").mkdir()
+    (tmp_path / "crl" / f"{ISSUER.kid}.json").write_text("[1, 2]")
+    with pytest.raises(CardError, match="a revocation list is a JSON object"):
+        KeySet.load(ISSUER.url, jwks)

@@ -3,13 +3,14 @@
 -- the channel that terminal has, at the counter the staff account and the ID-check record
 -- (document type, checked by whom, when; 番号法 §16), the outcome and its reason. Nothing
 -- of the person: no My Number, name, address or birth date, and never the certificate
--- (R50). An application is kept once (a terminal sending it again adds nothing).
+-- (R50). Every attempt is kept, append-only: an application id sent again is refused
+-- (duplicate_application) and that refusal recorded beside the first.
 CREATE SCHEMA kiosk;
 
 CREATE TABLE kiosk.applications (
     seq              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at               timestamptz NOT NULL DEFAULT now(),
-    application_id   uuid        NOT NULL UNIQUE,
+    application_id   uuid        NOT NULL,
     channel          text        NOT NULL CHECK (channel IN ('kiosk', 'app', 'counter')),
     terminal         text        NOT NULL,
     operator         text,
@@ -20,3 +21,18 @@ CREATE TABLE kiosk.applications (
     reason           text
 );
 CREATE INDEX applications_terminal ON kiosk.applications (terminal, at);
+CREATE INDEX applications_id ON kiosk.applications (application_id);
+
+CREATE FUNCTION kiosk.applications_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only (% refused)', TG_TABLE_NAME, TG_OP;
+END;
+$$;
+
+CREATE TRIGGER applications_append_only
+    BEFORE UPDATE OR DELETE ON kiosk.applications
+    FOR EACH ROW EXECUTE FUNCTION kiosk.applications_append_only();
+
+CREATE TRIGGER applications_no_truncate
+    BEFORE TRUNCATE ON kiosk.applications
+    FOR EACH STATEMENT EXECUTE FUNCTION kiosk.applications_append_only();
