@@ -415,7 +415,7 @@ async def test_the_migration_runs_on_a_database_made_before_it(tmp_path: Path) -
     async with adapter_database() as (_, dsn):
         connection = await asyncpg.connect(dsn)
         try:
-            await connection.execute("DROP SCHEMA ims, intermediate, vrs, nws CASCADE")
+            await connection.execute("DROP SCHEMA ims, intermediate, vrs, nws, kiosk CASCADE")
             await connection.execute(
                 "DROP TABLE adapter_effects, adapter_inbox, retention_log, schema_migrations;"
                 " DROP FUNCTION retention_log_append_only"
