@@ -25,8 +25,7 @@ def _row_text(row: Row) -> str:
 
 def _flag_text(flag: Flag) -> str:
     return (
-        f"auto-response disabled: {flag.provider_system.value}@{flag.provider_org} "
-        f"{flag.procedure} {flag.data_item}"
+        f"auto-response disabled: {flag.system.value}@{flag.org} {flag.procedure} {flag.data_item}"
     )
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "DIRECTIONS",
     "MANUAL_IMPORT_COLUMNS",
     "Flag",
+    "HoldRule",
     "ManualImport",
     "Policy",
     "PolicyError",
@@ -118,48 +119,35 @@ class Row:
 
 
 @dataclass(frozen=True, slots=True)
-class Flag:
-    """An auto-response-disabled flag: provisions of this data item wait for approval."""
+class HoldRule:
+    """A row that holds what one system of one organization sends under a procedure of a
+    data item, for a department's people: an auto-response-disabled flag (`Flag`: the
+    provider's replies wait for the department's 所属長) or a manual import
+    (`ManualImport`, R01: what the sender sends when a person made it send it waits for
+    two of the department's operators' checks and its 所属長's sign-off)."""
 
     line: int
-    provider_system: SystemId
-    provider_org: str
+    system: SystemId
+    org: str
     procedure: str
     data_item: str
     department: str
-    """The department whose 所属長 approves these provisions (staff are bound to one)."""
+    """The department whose staff decide (staff are bound to one)."""
 
     def covers(self, system: SystemId, org: str, procedure: str, data_item: str) -> bool:
-        """True if the flag applies to this provider, procedure and data item."""
+        """True if the rule applies to this system's message of the procedure and item."""
         return (
-            self.provider_system == system
-            and self.provider_org in (ANY, org)
+            self.system == system
+            and self.org in (ANY, org)
             and self.procedure == procedure
             and self.data_item == data_item
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ManualImport:
-    """A manual import (R01): what this sender sends of this data item, when a person made
-    it send it, waits for two operators' checks and a 所属長's sign-off."""
-
-    line: int
-    sender_system: SystemId
-    sender_org: str
-    procedure: str
-    data_item: str
-    department: str
-    """The department whose operators check and whose 所属長 signs off."""
-
-    def covers(self, system: SystemId, org: str, procedure: str, data_item: str) -> bool:
-        """True if this sender's message of the procedure and data item is covered."""
-        return (
-            self.sender_system == system
-            and self.sender_org in (ANY, org)
-            and self.procedure == procedure
-            and self.data_item == data_item
-        )
+Flag = HoldRule
+"""An auto-response-disabled flag (自動応答不可フラグ): its system and org the provider's."""
+ManualImport = HoldRule
+"""A manual import (R01): its system and org the sender's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,21 +304,18 @@ def _row(line: int, record: dict[str, str]) -> Row:
 
 
 def _flag(line: int, record: dict[str, str]) -> Flag:
-    return Flag(
-        line=line,
-        provider_system=_field(record, "provider_system", _system),
-        provider_org=_field(record, "provider_org", _org),
-        procedure=str(_field(record, "procedure", ProcedureCode)),
-        data_item=str(_field(record, "data_item", DataItemCode)),
-        department=_field(record, "department", _department),
-    )
+    return _hold_rule(line, record, "provider")
 
 
 def _import(line: int, record: dict[str, str]) -> ManualImport:
-    return ManualImport(
+    return _hold_rule(line, record, "sender")
+
+
+def _hold_rule(line: int, record: dict[str, str], party: str) -> HoldRule:
+    return HoldRule(
         line=line,
-        sender_system=_field(record, "sender_system", _system),
-        sender_org=_field(record, "sender_org", _org),
+        system=_field(record, f"{party}_system", _system),
+        org=_field(record, f"{party}_org", _org),
         procedure=str(_field(record, "procedure", ProcedureCode)),
         data_item=str(_field(record, "data_item", DataItemCode)),
         department=_field(record, "department", _department),

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
+from contracts.broker import DELIVER_EXCHANGE, HEADER_KIND
 from contracts.codes import SystemId, masked_my_numbers, writes_my_number
 from contracts.envelope import Envelope, Party, Recipient
 from contracts.payloads import Payload
@@ -22,7 +23,10 @@ from hub.approvals import ApprovalRefused, Staff
 from hub.desk.review import ReviewKeys, review_keys
 from hub.entries import JournalEntry, accepted
 from hub.log_review import ReviewRules
-from hub.store.desk import PgDesk
+from hub.store.desk import DeskTransaction, PgDesk
+from hub.store.rows import HeldMessage
+from observability import tracing
+from observability.metrics import Desk as DeskMetrics
 from routing.decision import Deliver
 
 __all__ = [
@@ -42,7 +46,9 @@ __all__ = [
     "clean_comment",
     "cli_actor",
     "cli_terminal",
+    "count_decisions",
     "message_uuid",
+    "queue_release",
     "refusing",
     "unknown_message",
 ]
@@ -191,6 +197,25 @@ HIDDEN_CODES = frozenset({"wrong_municipality", "wrong_department"})
 are answered as an unknown id is (`unknown_message`)."""
 
 
+async def queue_release(tx: DeskTransaction, message: HeldMessage, kind: str) -> None:
+    """Queue a held row's journaled bytes to the deliver exchange as they were sent, the
+    publish continuing the deciding request's trace (which links to the held message's,
+    so a two-day hold is not one two-day span)."""
+    row = message.row
+    headers = {HEADER_KIND: kind}
+    traceparent = tracing.traceparent_of()
+    if traceparent is not None:
+        headers[tracing.TRACEPARENT] = traceparent
+    await tx.release(row.journal_seq, row.message_id, DELIVER_EXCHANGE, row.routing_key, headers)
+
+
+def count_decisions(outcome: str, first: HeldMessage, at: datetime, rows: int = 1) -> None:
+    """The desk's decision metrics: `rows` decided with `outcome`, the wait from when the
+    first of them was held."""
+    DeskMetrics.decisions.labels(outcome).inc(rows)
+    DeskMetrics.wait.labels(outcome).observe(max(0.0, (at - first.row.held_at).total_seconds()))
+
+
 def hold_no_review_keys() -> ReviewKeys:
     """A desk that holds no review key: every review copy is unreadable to it."""
     return review_keys(None)
@@ -225,11 +250,17 @@ class DeskBase:
 
     @asynccontextmanager
     async def _refusal_audited(
-        self, who: Staff, action: str, terminal: Terminal | None, message_id: str | None = None
+        self,
+        who: Staff,
+        action: str,
+        terminal: Terminal | None,
+        message_id: str | None = None,
+        act: str | None = None,
     ) -> AsyncIterator[None]:
         """Audit a refusal of the act inside the block (R17) as `action`, the refusal's
-        code its reason, in a transaction of its own (the act's rolled back); never the
-        request's text (a comment, a mistyped id), only a message id that is a UUID."""
+        code its reason (and which `act` of several the action covers), in a transaction
+        of its own (the act's rolled back); never the request's text (a comment, a
+        mistyped id), only a message id that is a UUID."""
         try:
             yield
         except DeskError as refused:
@@ -241,7 +272,7 @@ class DeskBase:
                     subject=None if message_id is None else _uuid_or_none(message_id),
                     municipality=who.municipality,
                     terminal=None if terminal is None else terminal.as_dict(),
-                    detail={"reason": refused.code},
+                    detail={"reason": refused.code} | ({} if act is None else {"act": act}),
                 )
             raise
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from contracts.broker import DELIVER_EXCHANGE, HEADER_KIND
 from contracts.canonical import format_datetime
 from contracts.envelope import Envelope, Recipient
 from contracts.payloads import ApprovalAttestation, RejectionNotice, ReviewCopy
@@ -21,7 +20,9 @@ from hub.desk.common import (
     Refused,
     Terminal,
     clean_comment,
+    count_decisions,
     message_uuid,
+    queue_release,
     refusing,
     unknown_message,
 )
@@ -30,7 +31,6 @@ from hub.entries import JournalEntry
 from hub.store.desk import DeskTransaction
 from hub.store.rows import HeldMessage
 from observability import tracing
-from observability.metrics import Desk as DeskMetrics
 from observability.metrics import Hub as HubMetrics
 from routing.decision import Context, Hold, decide
 from routing.policy import Policy
@@ -99,7 +99,7 @@ class Decisions(DeskBase):
                         raise Refused("content_changed", "the content differs from what was shown")
                     approval = _Approval(who, now, terminal, comment, view.content_sha256, review)
                     released = await self._release(tx, signer, message, decided, approval)
-        _count_decision("approved", message, now)
+        count_decisions("approved", message, now)
         return released
 
     async def _release(
@@ -115,15 +115,7 @@ class Decisions(DeskBase):
         row, now = message.row, approval.at
         original = Envelope.model_validate_json(message.journaled())
         attestation = self._attestation(signer, original, approval)
-        # The release publish continues the approval's trace (which links to the held
-        # message's), so a two-day hold is not one two-day span.
-        headers: dict[str, str] = {HEADER_KIND: original.kind}
-        traceparent = tracing.traceparent_of()
-        if traceparent is not None:
-            headers[tracing.TRACEPARENT] = traceparent
-        await tx.release(
-            row.journal_seq, row.message_id, DELIVER_EXCHANGE, row.routing_key, headers
-        )
+        await queue_release(tx, message, original.kind)
         await tx.record([self._journal_entry(attestation)])
         released = approvals.release(decided)
         await tx.decide(
@@ -180,7 +172,7 @@ class Decisions(DeskBase):
                     terminal=terminal.as_dict(),
                     detail={"comment": comment},
                 )
-        _count_decision("rejected", message, now)
+        count_decisions("rejected", message, now)
         return decided
 
     async def expire_due(self, limit: int = 100) -> int:
@@ -201,7 +193,7 @@ class Decisions(DeskBase):
                     detail={"expires_at": format_datetime(message.row.expires_at)},
                 )
         for message, db_now in due:
-            _count_decision("expired", message, max(self._now(), db_now))
+            count_decisions("expired", message, max(self._now(), db_now))
             HubMetrics.expired.labels(message.row.municipality).inc()
         return len(due)
 
@@ -315,8 +307,3 @@ def _decision_span(action: str, message: HeldMessage) -> AbstractContextManager[
 
 
 _DECIDED = {"approve": "approved", "reject": "rejected"}
-
-
-def _count_decision(outcome: str, message: HeldMessage, at: datetime) -> None:
-    DeskMetrics.decisions.labels(outcome).inc()
-    DeskMetrics.wait.labels(outcome).observe(max(0.0, (at - message.row.held_at).total_seconds()))

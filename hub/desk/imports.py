@@ -19,7 +19,6 @@ from datetime import datetime
 from functools import partial
 from uuid import UUID
 
-from contracts.broker import DELIVER_EXCHANGE, HEADER_KIND
 from hub import approvals
 from hub.approvals import Role, Staff
 from hub.desk.common import (
@@ -30,12 +29,12 @@ from hub.desk.common import (
     Refused,
     Terminal,
     clean_comment,
+    count_decisions,
+    queue_release,
     refusing,
 )
 from hub.store.desk import DeskTransaction
 from hub.store.rows import HeldMessage, ImportBatch
-from observability import tracing
-from observability.metrics import Desk as DeskMetrics
 
 __all__ = ["Imports"]
 
@@ -124,7 +123,7 @@ class Imports(DeskBase):
                     terminal=terminal.as_dict(),
                     detail={"rows": len(locked), "checked_by": checkers, "comment": comment or ""},
                 )
-        _count(len(locked), locked[0][0], now)
+        count_decisions("approved", locked[0][0], now, rows=len(locked))
         return len(locked)
 
     @staticmethod
@@ -152,11 +151,7 @@ async def _release(
 ) -> None:
     """Queue a signed-off row's journaled bytes and mark it released."""
     row = message.row
-    headers = {HEADER_KIND: row.kind or ""}
-    traceparent = tracing.traceparent_of()
-    if traceparent is not None:
-        headers[tracing.TRACEPARENT] = traceparent
-    await tx.release(row.journal_seq, row.message_id, DELIVER_EXCHANGE, row.routing_key, headers)
+    await queue_release(tx, message, row.kind or "")
     await tx.decide(
         row.message_id,
         released.state.value,
@@ -165,8 +160,3 @@ async def _release(
         comment=released.comment,
         released_at=now,
     )
-
-
-def _count(rows: int, first: HeldMessage, at: datetime) -> None:
-    DeskMetrics.decisions.labels("approved").inc(rows)
-    DeskMetrics.wait.labels("approved").observe(max(0.0, (at - first.row.held_at).total_seconds()))

@@ -71,15 +71,7 @@ class Reviewing(DeskBase):
         audited, for anyone else."""
         if who.disabled:
             raise NotAuthenticated("account_disabled", "the account is disabled")
-        if who.roles & {Role.AUDITOR, Role.ADMIN}:
-            return None if Role.ADMIN in who.roles else who.municipality
-        async with self.store.transaction() as tx:
-            await tx.audit(
-                at=self._now(),
-                actor=who.user_id,
-                action=REVIEW_REFUSED,
-                municipality=who.municipality,
-                terminal=terminal.as_dict(),
-                detail={"reason": "not_an_auditor", "act": act},
-            )
-        raise Forbidden("not_an_auditor", "only auditors and admins review the records")
+        async with self._refusal_audited(who, REVIEW_REFUSED, terminal, act=act):
+            if not who.roles & {Role.AUDITOR, Role.ADMIN}:
+                raise Forbidden("not_an_auditor", "only auditors and admins review the records")
+        return None if Role.ADMIN in who.roles else who.municipality
