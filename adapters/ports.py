@@ -198,7 +198,7 @@ class ActLog(Protocol):
 class ApplicationEntry:
     """One certificate application as the center keeps it (F17-F19): where it came from,
     who took it at the counter and how they checked the applicant, taken or refused and
-    why. Nothing of the person."""
+    why, and then issued, refused by VRS or unanswered. Nothing of the person."""
 
     application_id: UUID
     channel: str

@@ -592,9 +592,38 @@ class RejectionNotice(Payload):
 
 
 RefusalCode = Literal[
-    "not_openable", "content_invalid", "declaration_mismatch", "digest_mismatch", "not_attested"
+    "not_openable",
+    "content_invalid",
+    "declaration_mismatch",
+    "digest_mismatch",
+    "not_attested",
+    # VRS's refusals of a certificate application (F17-F19), for the center to tell the
+    # terminal at once: the card or its factors, the register, the records, R05.
+    "not_enrolled",
+    "typed_my_number",
+    "second_factor",
+    "card_signature",
+    "identity_mismatch",
+    "no_record",
+    "unknown_product",
+    "card_too_large",
+    "application_closed",
 ]
 """Why a recipient refused a delivery after the hub had delivered it (DeliveryRefusal)."""
+CERTIFICATE_REFUSALS: frozenset[str] = frozenset(
+    {
+        "not_enrolled",
+        "typed_my_number",
+        "second_factor",
+        "card_signature",
+        "identity_mismatch",
+        "no_record",
+        "unknown_product",
+        "card_too_large",
+        "application_closed",
+    }
+)
+"""The refusal codes VRS gives a certificate application."""
 
 
 class DeliveryRefusal(Payload):

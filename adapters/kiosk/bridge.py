@@ -29,15 +29,16 @@ from adapters.kit import counts
 from adapters.kit.acts import Act, RosterFile, tokyo_today
 from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import CardRejected, check_application
-from adapters.kit.handlers import Handler, payload_of
+from adapters.kit.handlers import Handler, payload_of, refused_by_recipient
 from adapters.ports import ApplicationEntry, ApplicationLog, InboxTransaction
 from contracts.codes import SystemId
-from contracts.envelope import Envelope
-from contracts.payloads import CertificateApplication, CertificateIssued
+from contracts.envelope import Envelope, new_message_id
+from contracts.payloads import CertificateApplication, CertificateIssued, DeliveryRefusal
 
 __all__ = [
     "CERTIFICATE_PROCEDURE",
     "CertificateCenter",
+    "CertificateRefused",
     "DuplicateApplication",
     "MemoryApplicationLog",
     "NoCertificate",
@@ -57,7 +58,15 @@ class DuplicateApplication(Exception):
 
 
 class NoCertificate(Exception):
-    """VRS issued no certificate in time (no record of a dose, or a refusal there)."""
+    """VRS answered nothing in time."""
+
+
+class CertificateRefused(Exception):
+    """VRS refused the application; `code` says why (a `RefusalCode`)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"VRS refused the application: {code}")
+        self.code = code
 
 
 class MemoryApplicationLog:
@@ -87,10 +96,12 @@ class CertificateCenter:
     wait_seconds: float = 20.0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _waiting: dict[UUID, asyncio.Future[CertificateIssued]] = field(default_factory=dict)
+    _sent: dict[UUID, UUID] = field(default_factory=dict)
+    """The envelope each open application went to VRS in, to the application's id."""
 
     def handlers(self) -> dict[str, Handler]:
-        """The center only ever receives certificates."""
-        return {"certificate_issued": self.on_issued}
+        """The center receives certificates, and VRS's refusals of applications."""
+        return {"certificate_issued": self.on_issued, "delivery_refusal": self.on_refused}
 
     async def apply(
         self, application: CertificateApplication, terminal: Terminal, operator: str | None = None
@@ -116,9 +127,13 @@ class CertificateCenter:
         await self.log.log(_entry(application, terminal, operator, None))
         try:
             issued = await self._answer(application, operator)
-        except NoCertificate:
+        except (CertificateRefused, NoCertificate) as exc:
+            code = exc.code if isinstance(exc, CertificateRefused) else None
+            outcome = "unanswered" if code is None else "refused"
+            await self.log.log(_entry(application, terminal, operator, code, outcome))
             counts.event(self.bridge, "certificate_refused")
             raise
+        await self.log.log(_entry(application, terminal, operator, None, "issued"))
         counts.event(self.bridge, "certificate_issued")
         return issued
 
@@ -171,7 +186,9 @@ class CertificateCenter:
         self, application: CertificateApplication, operator: str | None
     ) -> CertificateIssued:
         waiter = asyncio.get_running_loop().create_future()
+        message_id = new_message_id()
         self._waiting[application.application_id] = waiter
+        self._sent[message_id] = application.application_id
         try:
             # Sealed to VRS: the hub routes it and journals only ciphertext (R50).
             await self.bridge.send(
@@ -180,12 +197,14 @@ class CertificateCenter:
                 procedure=CERTIFICATE_PROCEDURE,
                 data_item="covid.certificate",
                 operator=operator,
+                message_id=message_id,
             )
             return await asyncio.wait_for(waiter, self.wait_seconds)
         except TimeoutError:
             raise NoCertificate("VRS issued no certificate for this application") from None
         finally:
             self._waiting.pop(application.application_id, None)
+            self._sent.pop(message_id, None)
 
     async def on_issued(self, envelope: Envelope, tx: InboxTransaction) -> None:
         """Hand a certificate from this city's VRS to the terminal waiting for it; if none
@@ -196,12 +215,30 @@ class CertificateCenter:
             await tx.record_effect("refused:not_this_citys_vrs")
             return
         issued = payload_of(envelope, CertificateIssued)  # opened by the bridge
+        # The answer to the application this center sent, not one that only names its id.
+        answered = self._sent.get(envelope.causation_id) if envelope.causation_id else None
         waiter = self._waiting.get(issued.application_id)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(issued)
-            await tx.record_effect("certificate:handed_over")
-        else:
+        if answered != issued.application_id or waiter is None or waiter.done():
             await tx.record_effect("certificate:nobody_waiting")
+            return
+        waiter.set_result(issued)
+        await tx.record_effect("certificate:handed_over")
+
+    async def on_refused(self, envelope: Envelope, tx: InboxTransaction) -> None:
+        """VRS refused an application this center sent: its terminal is told at once
+        (CertificateRefused with VRS's code); any other refusal is recorded as the
+        adapters record every refusal of what they sent."""
+        refusal = payload_of(envelope, DeliveryRefusal)
+        application = self._sent.get(refusal.refused_message_id)
+        waiter = None if application is None else self._waiting.get(application)
+        from_vrs = envelope.sender.system is SystemId.VRS and (
+            str(envelope.municipality) == self.bridge.municipality
+        )
+        if not from_vrs or waiter is None or waiter.done():
+            await refused_by_recipient(envelope, tx)
+            return
+        waiter.set_exception(CertificateRefused(refusal.reason_code))
+        await tx.record_effect(f"certificate:refused:{refusal.reason_code}")
 
 
 def _entry(
@@ -209,6 +246,7 @@ def _entry(
     terminal: Terminal,
     operator: str | None,
     refusal: str | None,
+    outcome: str | None = None,
 ) -> ApplicationEntry:
     check = application.identity_check
     return ApplicationEntry(
@@ -219,6 +257,6 @@ def _entry(
         id_document=None if check is None else check.document,
         id_checked_by=None if check is None else check.checked_by,
         id_checked_at=None if check is None else check.checked_at,
-        outcome="taken" if refusal is None else "refused",
+        outcome=outcome or ("taken" if refusal is None else "refused"),
         reason=refusal,
     )

@@ -20,7 +20,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from adapters.kiosk.bridge import CertificateCenter, DuplicateApplication, NoCertificate
+from adapters.kiosk.bridge import (
+    CertificateCenter,
+    CertificateRefused,
+    DuplicateApplication,
+    NoCertificate,
+)
 from adapters.kiosk.terminals import Terminal, TerminalFile
 from adapters.kit.card_check import CardRejected
 from adapters.kit.certificate_pdf import certificate_pdf, font_file
@@ -69,7 +74,7 @@ def kiosk_app(center: CertificateCenter, terminals: TerminalFile) -> FastAPI:
         application, operator = parsed
         try:
             issued = await center.apply(application, terminal, operator)
-        except (CardRejected, DuplicateApplication, NoCertificate) as exc:
+        except (CardRejected, CertificateRefused, DuplicateApplication, NoCertificate) as exc:
             return _refused(exc)
         # reportlab takes ~0.1 s a page: one worker off the event loop, one page at a time.
         answer = await asyncio.get_running_loop().run_in_executor(_PRINTER, _certificate, issued)
@@ -148,14 +153,20 @@ async def _bad_request(request: Request, exc: RequestValidationError) -> Respons
     return JSONResponse({"code": "invalid_application", "detail": errors}, status_code=422)
 
 
-def _refused(exc: CardRejected | DuplicateApplication | NoCertificate) -> Response:
-    """Why the terminal gets no certificate: the card or the counter's checks (403), an
-    application id made already (409), or none issued in time (404)."""
+def _refused(
+    exc: CardRejected | CertificateRefused | DuplicateApplication | NoCertificate,
+) -> Response:
+    """Why the terminal gets no certificate: the card or the counter's checks (403), VRS's
+    refusal with its code (404 where it has no record to certify, 403 otherwise), an
+    application id made already (409), or no answer in time (504)."""
     if isinstance(exc, CardRejected):
         return JSONResponse({"code": exc.code, "detail": str(exc)}, status_code=403)
+    if isinstance(exc, CertificateRefused):
+        status = 404 if exc.code == "no_record" else 403
+        return JSONResponse({"code": exc.code, "detail": str(exc)}, status_code=status)
     if isinstance(exc, DuplicateApplication):
         return JSONResponse({"code": "duplicate_application", "detail": str(exc)}, status_code=409)
-    return JSONResponse({"code": "no_certificate", "detail": str(exc)}, status_code=404)
+    return JSONResponse({"code": "no_certificate", "detail": str(exc)}, status_code=504)
 
 
 def _certificate(issued: CertificateIssued) -> dict[str, str]:

@@ -170,7 +170,9 @@ def health_card(
     header = {"alg": "ES256", "zip": "DEF", "kid": issuer.kid}
     token = jws.serialize_compact(header, _deflate(minified), issuer.key, registry=_REGISTRY)
     if len(token) > MAX_SINGLE_QR:
-        raise CardError(f"the card is {len(token)} characters; one QR holds {MAX_SINGLE_QR}")
+        raise CardError(
+            f"the card is {len(token)} characters; one QR holds {MAX_SINGLE_QR}", "card_too_large"
+        )
     return token
 
 

@@ -33,7 +33,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -43,6 +43,7 @@ from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import CardRejected
 from adapters.kit.handlers import Handler, LineIds, payload_of, reply_id
 from adapters.kit.rows import RowError
+from adapters.kit.sealed import Refusal
 from adapters.kit.shc import CardError, Issuer, IssuingBody
 from adapters.ports import InboxTransaction, Row, VrsBook
 from adapters.vrs.certificates import issue
@@ -56,11 +57,13 @@ from adapters.vrs.transfers import (
 from contracts.codes import SystemId
 from contracts.envelope import Envelope, stable_message_id
 from contracts.payloads import (
+    CERTIFICATE_REFUSALS,
     CertificateApplication,
     CertificateIssued,
     CovidDose,
     DoseRecord,
     ExportRow,
+    RefusalCode,
     ResidentStatusFlag,
     TargetRegistration,
     TransferInInquiry,
@@ -237,9 +240,7 @@ class Vrs:
         application is refused (`application_closed`) and its number looked up nowhere."""
         application = payload_of(envelope, CertificateApplication)  # opened by the bridge
         if datetime.now(UTC) - envelope.sent_at > self.application_window + _CLOCK_SKEW:
-            log.warning("certificate application %s refused: application_closed", envelope.id)
-            await tx.record_effect("refused:application_closed")
-            counts.event(self.bridge, "certificate_refused", tx)
+            await self._refuse(envelope, tx, "application_closed")
             return
         issued = await self._certificate(application, envelope, tx)
         if issued is None:
@@ -270,11 +271,19 @@ class Vrs:
                 certificate_id=f"CERT-{reply_id(envelope, 'certificate').hex[:24]}",
             )
         except (CardRejected, CardError) as exc:
-            code = getattr(exc, "code", "no_record")
-            log.warning("certificate application %s refused: %s", envelope.id, code)
-            await tx.record_effect(f"refused:{code}")
-            counts.event(self.bridge, "certificate_refused", tx)
+            await self._refuse(envelope, tx, exc.code)
             return None
+
+    async def _refuse(self, envelope: Envelope, tx: InboxTransaction, code: str) -> None:
+        """Record a refused application and tell the center at once (a `delivery_refusal`
+        naming the code, nothing of the person), so its terminal need not wait."""
+        log.warning("certificate application %s refused: %s", envelope.id, code)
+        await tx.record_effect(f"refused:{code}")
+        counts.event(self.bridge, "certificate_refused", tx)
+        told = code if code in CERTIFICATE_REFUSALS else "content_invalid"
+        await self.bridge.refuse(
+            envelope, Refusal(cast(RefusalCode, told), f"the certificate application: {code}")
+        )
 
 
 def _dose(record: DoseRecord) -> CovidDose:

@@ -951,13 +951,22 @@ async def test_f17_a_counter_certificate_with_a_typed_number(stack: Stack) -> No
     resident, card = await _vaccinated_card(stack)
     application = _counter(card)
     _verified(stack, await _apply(CHIKUSEI, stack, application, COUNTER_TERMINAL))
-    # Forbidden: a certificate for a person VRS has no dose for.
+    # Forbidden: a certificate for a person VRS has no dose for; one for a number whose
+    # person is not the applicant (a mistyped number). VRS says so at once, and why.
     nobody = person(CHIKUSEI)
     await register(stack, CHIKUSEI, nobody)
-    empty = application | {"application_id": str(uuid.uuid4()), "my_number": nobody["my_number"]}
+    mistyped = application | {"application_id": str(uuid.uuid4()), "my_number": nobody["my_number"]}
+    answer = await _apply(CHIKUSEI, stack, mistyped, COUNTER_TERMINAL)
+    assert (answer.status_code, answer.json()["code"]) == (403, "identity_mismatch")
+    empty = mistyped | {
+        "application_id": str(uuid.uuid4()),
+        "name": nobody["name"],
+        "birth_date": nobody["birth_date"],
+    }
     answer = await _apply(CHIKUSEI, stack, empty, COUNTER_TERMINAL)
-    assert (answer.status_code, answer.json()["code"]) == (404, "no_certificate")
+    assert (answer.status_code, answer.json()["code"]) == (404, "no_record")
     assert ("deliver", None) in await journal(stack, "certificate_issued")
+    assert ("deliver", None) in await journal(stack, "delivery_refusal")
     # Forbidden at the counter (issue 16): no staff account, one not on the roster, no ID
     # check, an ID check by nobody of the roster; and a typed number from any terminal
     # but the counter's, whatever the request says its channel is.
@@ -1002,7 +1011,11 @@ async def test_f17_a_counter_certificate_with_a_typed_number(stack: Stack) -> No
     assert [
         (r["channel"], r["terminal"], r["operator"], r["id_document"], r["outcome"], r["reason"])
         for r in kept
-    ] == [(*clerk, "taken", None), (*clerk, "refused", "duplicate_application")]
+    ] == [
+        (*clerk, "taken", None),
+        (*clerk, "issued", None),
+        (*clerk, "refused", "duplicate_application"),
+    ]
     with pytest.raises(asyncpg.RaiseError, match="append-only"):  # nobody rewrites it
         await stack.fetch(CHIKUSEI, "DELETE FROM kiosk.applications")
     reasons = await stack.fetch(

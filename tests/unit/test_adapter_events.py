@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -22,7 +22,12 @@ from adapters.intermediate.bridge import IntermediateServer
 from adapters.intermediate.fukuhon import MemoryFukuhon
 from adapters.intermediate.linkage import MemoryLinkage, acquire
 from adapters.intermediate.memory import MemoryIntermediateBook
-from adapters.kiosk.bridge import CertificateCenter, MemoryApplicationLog, NoCertificate
+from adapters.kiosk.bridge import (
+    CertificateCenter,
+    CertificateRefused,
+    MemoryApplicationLog,
+    NoCertificate,
+)
 from adapters.kiosk.simulator import CardAuthority, MyNumberCard
 from adapters.kiosk.terminals import Terminal
 from adapters.kit import counts
@@ -30,6 +35,7 @@ from adapters.kit.acts import RosterFile
 from adapters.kit.bridge import Bridge
 from adapters.kit.card_check import CardRejected
 from adapters.kit.permits import NetworkList, issue_permit
+from adapters.kit.sealed import Refusal
 from adapters.kit.shc import Issuer, verify
 from adapters.kit.stored import MemoryInbox
 from adapters.nws.bridge import Network
@@ -44,6 +50,7 @@ from contracts.keys import KeyRing, generate_key
 from contracts.payloads import (
     CertificateApplication,
     CertificateIssued,
+    DeliveryRefusal,
     DoseHistoryItem,
     FukuhonRegistration,
     InquiryRequest,
@@ -121,10 +128,17 @@ class Recorder:
     sent: list[Payload] = field(default_factory=list)
     published: list[Envelope] = field(default_factory=list)
     has_sent: asyncio.Event = field(default_factory=asyncio.Event)
+    message_ids: list[UUID | None] = field(default_factory=list)
+
+    refusals: list[tuple[UUID, str]] = field(default_factory=list)
 
     async def send(self, payload: Payload, **given: Any) -> None:
         self.sent.append(payload)
+        self.message_ids.append(given.get("message_id"))
         self.has_sent.set()
+
+    async def refuse(self, refused: Envelope, refusal: Refusal) -> None:
+        self.refusals.append((refused.id, refusal.code))
 
     async def publish(self, envelope: Envelope) -> Envelope:
         self.published.append(envelope)
@@ -489,6 +503,7 @@ async def test_r05_vrs_uses_a_certificate_my_number_only_while_its_application_i
     assert await handled(side.on_application, late) == ["refused:application_closed"]
     assert looked_up == []
     assert recorder.sent == []
+    assert recorder.refusals == [(late.id, "application_closed")]  # the center is told
     assert await handled(side.on_application, fresh) == ["certificate:issued"]
     assert len(looked_up) == 1
 
@@ -516,6 +531,7 @@ async def test_a_card_says_what_the_register_says_or_nothing() -> None:
         )
         assert await handled(side.on_application, envelope) == ["refused:identity_mismatch"]
     assert recorder.sent == []
+    assert [code for _, code in recorder.refusals] == ["identity_mismatch"] * 2
     good = delivered(
         application_of(card), SystemId.KIOSK, CITY, SystemId.VRS, item="covid.certificate"
     )
@@ -557,18 +573,48 @@ async def test_the_center_counts_the_certificates_it_hands_over_and_those_it_can
     assert await handled(
         center.on_issued, delivered(issued, SystemId.VRS, OTHER, SystemId.KIOSK, city=CITY)
     ) == ["refused:not_this_citys_vrs"]
+    # ... and only in answer to the envelope this center sent, not one naming its id.
+    assert await handled(
+        center.on_issued, delivered(issued, SystemId.VRS, CITY, SystemId.KIOSK)
+    ) == ["certificate:nobody_waiting"]
     assert not waiting.done()
-    await handled(center.on_issued, delivered(issued, SystemId.VRS, CITY, SystemId.KIOSK))
+    (sent,) = recorder.message_ids
+    answer = delivered(issued, SystemId.VRS, CITY, SystemId.KIOSK, causation_id=sent)
+    assert await handled(center.on_issued, answer) == ["certificate:handed_over"]
     assert (await waiting).certificate_id == "CERT-0001"
     forged = example_payload("certificate_application")  # its card signature is no Ed25519
     assert isinstance(forged, CertificateApplication)
     with pytest.raises(CardRejected):
         await center.apply(forged, APP)
+    # VRS's refusal reaches the terminal at once, with its code.
+    refused_one = application_of(card)
+    waiting = asyncio.create_task(center.apply(refused_one, APP))
+    while len(recorder.message_ids) < 2:  # noqa: ASYNC110 - the center's send, then ours
+        await asyncio.sleep(0)
+    notice = DeliveryRefusal(
+        refused_message_id=recorder.message_ids[-1],
+        reason_code="identity_mismatch",
+        reason="the certificate application: identity_mismatch",
+    )
+    told = delivered(notice, SystemId.VRS, CITY, SystemId.KIOSK)
+    assert await handled(center.on_refused, told) == ["certificate:refused:identity_mismatch"]
+    with pytest.raises(CertificateRefused, match="identity_mismatch"):
+        await waiting
     center.wait_seconds = 0.01
     with pytest.raises(NoCertificate):
         await center.apply(application_of(card), APP)
+    outcomes = [(e.outcome, e.reason) for e in center.log.entries]  # type: ignore[attr-defined]
+    assert outcomes == [
+        ("taken", None),
+        ("issued", None),
+        ("refused", "card_signature"),
+        ("taken", None),
+        ("refused", "identity_mismatch"),
+        ("taken", None),
+        ("unanswered", None),
+    ]
 
     assert counted.since() == {
         ("kiosk", CITY, "certificate_issued"): 1,
-        ("kiosk", CITY, "certificate_refused"): 2,
+        ("kiosk", CITY, "certificate_refused"): 3,
     }

@@ -158,7 +158,7 @@ def test_only_a_terminal_of_the_registry_may_apply(center: Center) -> None:
 
 
 def test_a_registry_anybody_may_write_admits_no_terminal(center: Center) -> None:
-    assert center.post("kiosk-0001", chip()).status_code == 404  # taken; no VRS here
+    assert center.post("kiosk-0001", chip()).status_code == 504  # taken; no VRS here
     center.registry.chmod(0o666)
     assert center.post("kiosk-0001", chip()).status_code == 401
     center.registry.chmod(0o644)
@@ -173,7 +173,7 @@ def test_the_channel_is_the_terminals_never_a_request_field(center: Center) -> N
     assert (named.status_code, named.json()["code"]) == (422, "invalid_application")
     assert named.json()["detail"][0]["loc"] == ["body", "channel"]
     for terminal, channel in (("kiosk-0001", "kiosk"), ("app-0001", "app")):
-        assert center.post(terminal, chip()).status_code == 404  # sent on; no VRS here
+        assert center.post(terminal, chip()).status_code == 504  # sent on; no VRS here
         application, operator = center.bridge.sent[-1]
         assert isinstance(application, CertificateApplication)
         assert (application.channel, operator) == (channel, None)
@@ -237,13 +237,16 @@ def test_a_counter_application_needs_a_clerk_of_the_roster_and_an_id_check(
     assert "passport" in answer.json()["detail"]
 
     taken = counter()
-    assert center.post(COUNTER_CLERK.terminal, taken).status_code == 404  # no VRS here
+    assert center.post(COUNTER_CLERK.terminal, taken).status_code == 504  # no VRS here
     ((application, operator),) = center.bridge.sent
     assert isinstance(application, CertificateApplication)
     assert (application.channel, operator) == ("counter", COUNTER_CLERK.operator)
     assert application.identity_check is not None
     assert application.identity_check.document == "driving_licence"
-    (entry,) = [e for e in center.log.entries if e.application_id == application.application_id]
+    entry, unanswered = [
+        e for e in center.log.entries if e.application_id == application.application_id
+    ]
+    assert unanswered.outcome == "unanswered"  # no VRS here
     assert (entry.channel, entry.terminal, entry.operator, entry.outcome) == (
         "counter",
         COUNTER_CLERK.terminal,
@@ -317,7 +320,7 @@ def test_an_application_id_is_used_once_and_every_attempt_is_recorded(center: Ce
         ("refused", "duplicate_application"),
     ]
     taken = chip()
-    assert center.post("kiosk-0001", taken).status_code == 404  # taken; no VRS here
+    assert center.post("kiosk-0001", taken).status_code == 504  # taken; no VRS here
     assert (
         center.post("app-0001", chip() | {"application_id": taken["application_id"]}).json()["code"]
         == "duplicate_application"

@@ -1,7 +1,9 @@
 -- The certificate center's record of who applied where (F17-F19, R05-R10): every
 -- application a terminal sent, taken or refused, with the terminal that proved who it is,
 -- the channel that terminal has, at the counter the staff account and the ID-check record
--- (document type, checked by whom, when; 番号法 §16), the outcome and its reason. Nothing
+-- (document type, checked by whom, when; 番号法 §16), the outcome and its reason: `taken`
+-- or `refused` by the center, then what became of a taken one (`issued`, `refused` by VRS
+-- with its code, `unanswered` when VRS said nothing in time). Nothing
 -- of the person: no My Number, name, address or birth date, and never the certificate
 -- (R50). Every attempt is kept, append-only: an application id sent again is refused
 -- (duplicate_application) and that refusal recorded beside the first.
@@ -17,7 +19,8 @@ CREATE TABLE kiosk.applications (
     id_document      text,
     id_checked_by    text,
     id_checked_at    timestamptz,
-    outcome          text        NOT NULL CHECK (outcome IN ('taken', 'refused')),
+    outcome          text        NOT NULL
+                                 CHECK (outcome IN ('taken', 'refused', 'issued', 'unanswered')),
     reason           text
 );
 CREATE INDEX applications_terminal ON kiosk.applications (terminal, at);
