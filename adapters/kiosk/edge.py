@@ -31,7 +31,7 @@ from adapters.kit.card_check import CardRejected
 from adapters.kit.certificate_pdf import certificate_pdf, font_file
 from adapters.kit.shc import qr_png_bytes, qr_text
 from contracts.codes import writes_my_number
-from contracts.payloads import CertificateApplication, CertificateIssued
+from contracts.payloads import CertificateApplication, CertificateIssued, PassportInfo
 
 __all__ = ["kiosk_app"]
 
@@ -77,7 +77,10 @@ def kiosk_app(center: CertificateCenter, terminals: TerminalFile) -> FastAPI:
         except (CardRejected, CertificateRefused, DuplicateApplication, NoCertificate) as exc:
             return _refused(exc)
         # reportlab takes ~0.1 s a page: one worker off the event loop, one page at a time.
-        answer = await asyncio.get_running_loop().run_in_executor(_PRINTER, _certificate, issued)
+        passport = application.passport if application.use == "overseas" else None
+        answer = await asyncio.get_running_loop().run_in_executor(
+            _PRINTER, _certificate, issued, passport
+        )
         return JSONResponse(answer, status_code=201)
 
     return app
@@ -169,11 +172,15 @@ def _refused(
     return JSONResponse({"code": "no_certificate", "detail": str(exc)}, status_code=504)
 
 
-def _certificate(issued: CertificateIssued) -> dict[str, str]:
+def _certificate(issued: CertificateIssued, passport: PassportInfo | None) -> dict[str, str]:
     """The certificate as the terminal gets it: the JWS, its QR text, a PNG of the QR and
-    the certificate to print, each of the PNG and the PDF in base64."""
+    the certificate to print (with the passport it was issued against, for use abroad),
+    each of the PNG and the PDF in base64."""
     pdf = certificate_pdf(
-        issued.jws, certificate_id=issued.certificate_id, issued_on=issued.issued_on
+        issued.jws,
+        certificate_id=issued.certificate_id,
+        issued_on=issued.issued_on,
+        passport=passport,
     )
     return {
         "certificate_id": issued.certificate_id,

@@ -37,6 +37,7 @@ from reportlab.platypus import (
 
 from adapters.kit.shc import IssuingBody, qr_png_bytes
 from adapters.kit.vaccines import CVX, PRODUCTS
+from contracts.payloads import PassportInfo
 
 __all__ = ["FONT_FILES", "FONT_NAME", "certificate_pdf", "font_file"]
 
@@ -75,10 +76,13 @@ def certificate_pdf(
     certificate_id: str,
     issued_on: date,
     issuing_body: IssuingBody | None = None,
+    passport: PassportInfo | None = None,
 ) -> bytes:
     """The certificate of this card (its compact JWS) as an A4 portrait PDF: one page for
     the usual handful of doses, more flow onto a second. The issuer shown is
     `issuing_body`, or where it is not given the doses' `performer` as the card names it.
+    A certificate for use abroad shows the `passport` it was issued against (its number
+    and nationality, as Japan's overseas certificate does; the card carries neither).
 
     The card is read without verifying its signature: the certificate center has it
     sealed from VRS, which signed it, so it is the card VRS issued; a verifier reading
@@ -105,7 +109,7 @@ def certificate_pdf(
             Paragraph(TITLE[0], _TITLE),
             Paragraph(TITLE[1], _SUBTITLE),
             Spacer(0, 6 * mm),
-            *_holder(patient),
+            *_holder(patient, passport),
             *_doses(shots),
             *_issuance(issuer or _performer(shots), certificate_id, issued_on),
             *_qr(token),
@@ -139,11 +143,16 @@ def _payload(token: str) -> dict[str, Any]:
     return payload
 
 
-def _holder(patient: Mapping[str, Any]) -> list[Flowable]:
+def _holder(patient: Mapping[str, Any], passport: PassportInfo | None) -> list[Flowable]:
     rows = [
         (_label("氏名", "Name"), _name(patient)),
         (_label("生年月日", "Date of birth"), str(patient.get("birthDate", ""))),
     ]
+    if passport is not None:
+        rows += [
+            (_label("旅券番号", "Passport No."), passport.passport_number),
+            (_label("国籍", "Nationality"), passport.nationality),
+        ]
     return [Paragraph("接種者 / Vaccinated person", _HEADING), _table(rows, [45 * mm, 125 * mm])]
 
 

@@ -190,3 +190,9 @@ def test_the_center_hands_the_certificate_to_print_to_every_terminal(tmp_path: P
     text = _text(base64.b64decode(body["pdf_base64"]), tmp_path)
     assert CERTIFICATE_ID in text
     assert "Chikusei City, Ibaraki" in text
+    # The example is for use abroad: the page shows the passport it was issued against.
+    passport = application["passport"]
+    for shown in ("旅券番号 / Passport No.", passport["passport_number"], "国籍 / Nationality"):
+        assert shown in text, shown
+    domestic = _text(_pdf(), tmp_path)
+    assert "Passport No." not in domestic
