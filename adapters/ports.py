@@ -356,6 +356,10 @@ class VrsBook(Protocol):
         """A ticket's doses in order."""
         ...
 
+    async def given_elsewhere(self, ticket: str) -> frozenset[int]:
+        """The numbers of a ticket's doses another city gave (taken in on a transfer)."""
+        ...
+
     async def unexported(self, limit: int) -> list[Row]:
         """Doses not yet exported (F13)."""
         ...

@@ -19,7 +19,7 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -146,12 +146,14 @@ def health_card(
     doses: Sequence[CovidDose],
     issued_at: datetime,
     issuing_body: IssuingBody,
+    given_elsewhere: Collection[int] = (),
 ) -> str:
     """The compact JWS of a certificate for these doses (the ones given, in order), each
     performed, as far as the card says, by `issuing_body` (the municipality that gave it
-    under the vaccination programme). `name` is as the card shows it: the name on the
-    passport for overseas use. CardError (`unknown_product`) for a dose whose product is
-    not on the vaccine table."""
+    under the vaccination programme), except those `given_elsewhere` (by dose number:
+    taken in from a former city, whose performer the records do not name, so the card
+    names none). `name` is as the card shows it: the name on the passport for overseas
+    use. CardError (`unknown_product`) for a dose whose product is not on the table."""
     given = [d for d in sorted(doses, key=lambda d: d.dose_number) if d.status == "done"]
     if not given:
         raise CardError("doses: a certificate needs at least one dose given", "no_record")
@@ -162,7 +164,7 @@ def health_card(
             "type": list(SHC_TYPES),
             "credentialSubject": {
                 "fhirVersion": "4.0.1",
-                "fhirBundle": _bundle(name, birth_date, given, issuing_body),
+                "fhirBundle": _bundle(name, birth_date, given, issuing_body, given_elsewhere),
             },
         },
     }
@@ -177,7 +179,11 @@ def health_card(
 
 
 def _bundle(
-    name: str, birth_date: date, doses: Sequence[CovidDose], issuing_body: IssuingBody
+    name: str,
+    birth_date: date,
+    doses: Sequence[CovidDose],
+    issuing_body: IssuingBody,
+    given_elsewhere: Collection[int],
 ) -> dict[str, Any]:
     family, _, given = name.partition(" ")
     human = {"family": family, "given": [given]} if given else {"text": name}
@@ -196,22 +202,19 @@ def _bundle(
             code = cvx_of(dose.product_name).cvx
         except UnknownProduct as exc:
             raise CardError(f"dose {dose.dose_number}: {exc}", "unknown_product") from None
-        entries.append(
-            {
-                "fullUrl": f"resource:{index}",
-                "resource": {
-                    "resourceType": "Immunization",
-                    "status": "completed",
-                    "vaccineCode": {"coding": [{"system": CVX, "code": code}]},
-                    "patient": {"reference": "resource:0"},
-                    "occurrenceDateTime": dose.vaccinated_on.isoformat(),
-                    "performer": [{"actor": {"display": issuing_body.display}}],
-                    "lotNumber": str(dose.lot_number),
-                    # No protocolApplied: the Vaccination & Testing IG fixes it at 0..0; a
-                    # dose is known by its date (the entries are in the order given).
-                },
-            }
-        )
+        shot: dict[str, Any] = {
+            "resourceType": "Immunization",
+            "status": "completed",
+            "vaccineCode": {"coding": [{"system": CVX, "code": code}]},
+            "patient": {"reference": "resource:0"},
+            "occurrenceDateTime": dose.vaccinated_on.isoformat(),
+            "lotNumber": str(dose.lot_number),
+            # No protocolApplied: the Vaccination & Testing IG fixes it at 0..0; a dose
+            # is known by its date (the entries are in the order given).
+        }
+        if dose.dose_number not in given_elsewhere:
+            shot["performer"] = [{"actor": {"display": issuing_body.display}}]
+        entries.append({"fullUrl": f"resource:{index}", "resource": shot})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 

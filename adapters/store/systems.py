@@ -338,6 +338,12 @@ class PgVrsBook:
             rows = await self.db.fetch(query("vrs_doses_of"), ticket)
         return [json.loads(r["dose"]) if isinstance(r["dose"], str) else r["dose"] for r in rows]
 
+    async def given_elsewhere(self, ticket: str) -> frozenset[int]:
+        """The numbers of a ticket's doses another city gave (taken in on a transfer)."""
+        with translated():
+            rows = await self.db.fetch(query("vrs_doses_given_elsewhere"), ticket)
+        return frozenset(int(r["dose_number"]) for r in rows)
+
     async def unexported(self, limit: int) -> list[Row]:
         """Doses not yet exported to health management (F13)."""
         with translated():

@@ -158,6 +158,9 @@ RETURNING ticket_number;
 -- name: vrs_doses_of
 SELECT dose FROM vrs.doses WHERE ticket_number = $1 ORDER BY dose_number;
 
+-- name: vrs_doses_given_elsewhere
+SELECT dose_number FROM vrs.doses WHERE ticket_number = $1 AND source <> 'site';
+
 -- name: vrs_unexported
 SELECT t.basic_code, d.ticket_number, d.dose_number, d.dose
 FROM vrs.doses d JOIN vrs.targets t USING (ticket_number)

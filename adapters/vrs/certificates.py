@@ -61,7 +61,8 @@ async def _card_for(
         born is not None and date.fromisoformat(str(born)) != application.birth_date
     ):
         raise CardError("the applicant is not the register's person", "identity_mismatch")
-    doses = [CovidDose.model_validate(d) for d in await book.doses(target["ticket_number"])]
+    ticket = target["ticket_number"]
+    doses = [CovidDose.model_validate(d) for d in await book.doses(ticket)]
     # For use abroad, the name the passport gives (旅券関係情報), as a border officer reads it.
     passport = application.passport if application.use == "overseas" else None
     return health_card(
@@ -71,6 +72,7 @@ async def _card_for(
         doses=doses,
         issued_at=datetime.now(UTC),
         issuing_body=body,
+        given_elsewhere=await book.given_elsewhere(ticket),
     )
 
 

@@ -102,6 +102,12 @@ class MemoryVrsBook:
         numbers = sorted(n for t, n in self.dose_rows if t == ticket)
         return [json.loads(self.dose_rows[(ticket, n)]["dose"]) for n in numbers]
 
+    async def given_elsewhere(self, ticket: str) -> frozenset[int]:
+        """The numbers of a ticket's doses another city gave (taken in on a transfer)."""
+        return frozenset(
+            n for (t, n), row in self.dose_rows.items() if t == ticket and row["source"] != "site"
+        )
+
     async def unexported(self, limit: int) -> list[Row]:
         """Doses not yet exported to health management (F13), of tickets with a target;
         the dose as jsonb text."""

@@ -470,8 +470,19 @@ async def test_a_card_for_use_abroad_names_the_passport_and_every_card_the_city(
     assert "SESSHU" not in json.dumps(domestic.patient)
     for shot in (*overseas.immunizations, *domestic.immunizations):
         assert shot["performer"] == [{"actor": {"display": CHIKUSEI_BODY.display}}]
-    ((ticket, number),) = book.dose_rows  # a later dose of a product no code names
+    # A dose taken in from a former city names no performer: the records do not say who.
+    ((ticket, number),) = book.dose_rows
     (dose,) = await book.doses(ticket)
+    moved = dose | {"dose_number": number + 1, "vaccinated_on": "2021-09-01"}
+    await book.put_dose(ticket, number + 1, moved, "transfer_in")
+    application = card.apply("1234", application_id=uuid4(), channel="app")
+    envelope = delivered(application, SystemId.KIOSK, CITY, SystemId.VRS, item="covid.certificate")
+    assert await handled(side.on_application, envelope) == ["certificate:issued"]
+    here, elsewhere = verify(cast(CertificateIssued, recorder.sent[-1]).jws, [issuer]).immunizations
+    assert "performer" in here
+    assert "performer" not in elsewhere
+    ticket, number = max(book.dose_rows)  # a later dose of a product no code names
+    (dose, *_) = await book.doses(ticket)
     later = dose | {"dose_number": number + 1, "product_name": "ダイチロナ筋注"}
     await book.put_dose(ticket, number + 1, later, "site")
     unknown = delivered(

@@ -73,9 +73,9 @@ def _card() -> str:
     )
 
 
-def _pdf(**overrides: IssuingBody) -> bytes:
+def _pdf(issuing_body: IssuingBody | None = None) -> bytes:
     return certificate_pdf(
-        _card(), certificate_id=CERTIFICATE_ID, issued_on=ISSUED.date(), **overrides
+        _card(), certificate_id=CERTIFICATE_ID, issued_on=ISSUED.date(), issuing_body=issuing_body
     )
 
 

@@ -416,3 +416,20 @@ def test_revocation_lists_are_read_only_for_checked_keys(tmp_path: Path) -> None
     (tmp_path / "crl" / f"{ISSUER.kid}.json").write_text("[1, 2]")
     with pytest.raises(CardError, match="a revocation list is a JSON object"):
         KeySet.load(ISSUER.url, jwks)
+
+
+def test_a_dose_another_city_gave_names_no_performer() -> None:
+    """The performer SHALL be given when known: a dose taken in on a transfer was given by
+    a former city the records do not name, so the card names none for it."""
+    token = health_card(
+        ISSUER,
+        name="X Y",
+        birth_date=date(1960, 4, 1),
+        doses=DOSES,
+        issued_at=ISSUED,
+        issuing_body=BODY,
+        given_elsewhere={1},
+    )
+    first, second = verify(token, [ISSUER]).immunizations  # dose 1, then dose 2
+    assert "performer" not in first
+    assert second["performer"] == [{"actor": {"display": BODY.display}}]
