@@ -1,7 +1,8 @@
 """The terminals of a stack's certificate centers (adapters/kiosk/terminals.py): one
 registry per city, `<terminal_dir>/<code>.toml`, with the SHA-256 of each terminal's
 token, and the tokens themselves where the demo's and the tests' terminals read them,
-`<token_dir>/<code>/<terminal>.token` (0600, in 0700 folders). Written by `sesshu stack
+`<token_dir>/<code>/<terminal>.token` (0600, in 0700 folders), and the counter clerk's
+own, `clerk-<account>.token`. Written by `sesshu stack
 up`, the demo and the end-to-end tests where a city has none: in real use the center's
 operator issues a token to each terminal it admits and keeps only the digest.
 """
@@ -18,6 +19,7 @@ __all__ = [
     "APP_TERMINAL",
     "COUNTER_TERMINAL",
     "KIOSK_TERMINAL",
+    "clerk_token_of",
     "provision_terminals",
     "terminal_tokens",
     "token_of",
@@ -44,6 +46,11 @@ def terminal_tokens(key_root: Path) -> Path:
 def token_of(token_dir: Path, city: str, terminal: str) -> str:
     """The token a demo terminal of `city` sends."""
     return (token_dir / city / f"{terminal}.token").read_text(encoding="utf-8").strip()
+
+
+def clerk_token_of(token_dir: Path, city: str, account: str) -> str:
+    """The token a demo counter clerk of `city` signs in with (`X-Clerk-Token`)."""
+    return token_of(token_dir, city, f"clerk-{account}")
 
 
 def provision_terminals(cities: tuple[str, ...], terminal_dir: Path, token_dir: Path) -> list[Path]:
@@ -74,6 +81,13 @@ def provision_terminals(cities: tuple[str, ...], terminal_dir: Path, token_dir: 
                 f'token_sha256 = "{token_digest(token)}"',
                 f'description = "{description}"',
             ]
+        clerk = new_token()  # the counter clerk's own, which they sign in with
+        _write_secret(folder / f"clerk-{COUNTER_CLERK.operator}.token", clerk + "\n")
+        lines += [
+            "",
+            f'[clerks."{COUNTER_CLERK.operator}"]',
+            f'token_sha256 = "{token_digest(clerk)}"',
+        ]
         write_owner_only(path, "\n".join(lines) + "\n")
         made.append(path)
     return made

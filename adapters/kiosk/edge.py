@@ -2,8 +2,9 @@
 application and gets the certificate back, as the JWS, its `shc:/` QR text, a PNG of
 the QR code and the printable certificate (a PDF). The terminal proves who it is with its
 own credential and the application takes that terminal's channel (the request names
-none); a counter's request also names the staff account that took it (`operator`) and
-the ID-check record (`identity_check`). Nothing of the person or the certificate is
+none); a counter's request also carries the credential of the clerk who took it
+(`X-Clerk-Token`: the staff account is the clerk's whose token it is) and the ID-check
+record (`identity_check`). Nothing of the person or the certificate is
 written anywhere (R50)."""
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import base64
 import json
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI, Request
@@ -30,7 +30,6 @@ from adapters.kiosk.terminals import Terminal, TerminalFile
 from adapters.kit.card_check import CardRejected
 from adapters.kit.certificate_pdf import certificate_pdf, font_file
 from adapters.kit.shc import qr_png_bytes, qr_text
-from contracts.codes import writes_my_number
 from contracts.payloads import CertificateApplication, CertificateIssued, PassportInfo
 
 __all__ = ["kiosk_app"]
@@ -38,8 +37,12 @@ __all__ = ["kiosk_app"]
 log = logging.getLogger("sesshu.adapters.kiosk")
 MAX_BODY = 64 * 1024
 """An application is a few kilobytes; anything larger is refused unread."""
-STAFF = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 _PRINTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="certificate-pdf")
+CLERK_HEADER = "X-Clerk-Token"
+CLERK_UNAUTHENTICATED = (
+    "a counter application carries the clerk's own credential (X-Clerk-Token), "
+    "which the clerk signs in to the counter's application with"
+)
 UNAUTHENTICATED = (
     "the center takes applications only from its terminals, each with its own credential "
     "(Authorization: Bearer)"
@@ -71,7 +74,17 @@ def kiosk_app(center: CertificateCenter, terminals: TerminalFile) -> FastAPI:
         parsed = _application(body, terminal)
         if isinstance(parsed, list):
             return _invalid(parsed)
-        application, operator = parsed
+        application = parsed
+        operator = None
+        if terminal.channel == "counter":
+            # The clerk is who signed in at the counter, by their own credential.
+            operator = terminals.clerk(request.headers.get(CLERK_HEADER))
+            if operator is None:
+                log.warning("counter terminal %s: an application without a clerk", terminal.id)
+                return JSONResponse(
+                    {"code": "clerk_unauthenticated", "detail": CLERK_UNAUTHENTICATED},
+                    status_code=403,
+                )
         try:
             issued = await center.apply(application, terminal, operator)
         except (CardRejected, CertificateRefused, DuplicateApplication, NoCertificate) as exc:
@@ -101,26 +114,19 @@ async def _capped_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def _application(
-    body: bytes, terminal: Terminal
-) -> tuple[CertificateApplication, str | None] | list[tuple[str, str]]:
-    """The application a terminal sent, on the terminal's channel, with the staff account
-    at a counter; or what is wrong with it (field, reason)."""
+def _application(body: bytes, terminal: Terminal) -> CertificateApplication | list[tuple[str, str]]:
+    """The application a terminal sent, on the terminal's channel; or what is wrong with
+    it (field, reason)."""
     fields = _fields(body)
     if isinstance(fields, list):
         return fields
-    operator = fields.pop("operator", None)
-    problem = _operator_problem(operator, terminal)
-    if problem:
-        return [("operator", problem)]
     try:
-        application = CertificateApplication.model_validate(fields | {"channel": terminal.channel})
+        return CertificateApplication.model_validate(fields | {"channel": terminal.channel})
     except ValidationError as exc:
         return [
             (".".join(map(str, e.get("loc", ()))) or "body", e.get("msg", ""))
             for e in exc.errors(include_input=False, include_url=False)
         ]
-    return application, operator if isinstance(operator, str) else None
 
 
 def _fields(body: bytes) -> dict[str, object] | list[tuple[str, str]]:
@@ -130,19 +136,13 @@ def _fields(body: bytes) -> dict[str, object] | list[tuple[str, str]]:
         return [("body", "not JSON")]
     if not isinstance(fields, dict):
         return [("body", "must be a JSON object")]
-    if "channel" in fields:
-        return [("channel", "the channel is the authenticated terminal's, never a request field")]
+    for named, rule in (
+        ("channel", "the channel is the authenticated terminal's, never a request field"),
+        ("operator", f"the clerk is the one whose credential {CLERK_HEADER} carries"),
+    ):
+        if named in fields:
+            return [(named, rule)]
     return fields
-
-
-def _operator_problem(operator: object, terminal: Terminal) -> str:
-    if operator is None:
-        return ""
-    if terminal.channel != "counter":
-        return "only a counter application names a staff account"
-    if not isinstance(operator, str) or not STAFF.fullmatch(operator) or writes_my_number(operator):
-        return "not a staff account id (2-64 of a-z 0-9 . _ -)"
-    return ""
 
 
 def _invalid(problems: list[tuple[str, str]], status: int = 422) -> Response:

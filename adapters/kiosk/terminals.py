@@ -20,6 +20,14 @@ when it changes; while it is missing or unreadable every terminal is refused)::
     channel = "counter"
     token_sha256 = "..."
     disabled_on = 2027-03-31              # refused from that day on (Japan's)
+
+    [clerks."staff.madoguchi.01"]         # a counter clerk's own credential
+    token_sha256 = "..."
+
+A counter terminal's request also carries the clerk's own token (`X-Clerk-Token`), which
+the clerk signs in to the counter's application with: the staff account that took the
+application is the one whose token it is, never a name the request gives, so holding a
+counter terminal's credential is not enough to act as any clerk of the roster.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from adapters.kit.acts import TerminalId, guarded_file, tokyo_today
+from contracts.envelope import StaffId
 
 __all__ = [
     "Channel",
@@ -62,10 +71,19 @@ class TerminalEntry(_Strict):
     disabled_on: date | None = None
 
 
+class ClerkEntry(_Strict):
+    """A counter clerk's own credential: the digest of the token the clerk signs in to a
+    counter terminal's application with, and the day it stops."""
+
+    token_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    disabled_on: date | None = None
+
+
 class TerminalRegistry(_Strict):
-    """A city's terminals, by id."""
+    """A city's terminals by id, and its counter clerks' credentials by staff account."""
 
     terminals: dict[TerminalId, TerminalEntry] = {}
+    clerks: dict[StaffId, ClerkEntry] = {}
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,21 @@ class TerminalFile:
                 if entry.disabled_on is not None and day >= entry.disabled_on:
                     return None
                 return Terminal(terminal_id, entry.channel)
+        return None
+
+    def clerk(self, credential: str | None, on: date | None = None) -> str | None:
+        """The staff account whose own token `credential` is (a counter request's
+        `X-Clerk-Token`), enabled on `on`; None for anything else, alike."""
+        registry = self.registry()
+        if registry is None or not (credential or "").strip():
+            return None
+        digest = token_digest((credential or "").strip())
+        day = on or tokyo_today()
+        for account, entry in registry.clerks.items():
+            if hmac.compare_digest(entry.token_sha256, digest):
+                if entry.disabled_on is not None and day >= entry.disabled_on:
+                    return None
+                return account
         return None
 
     def registry(self) -> TerminalRegistry | None:

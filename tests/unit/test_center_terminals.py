@@ -55,8 +55,13 @@ class Center:
     tokens: dict[str, str]
     registry: Path
 
-    def post(self, terminal: str | None, body: object) -> Any:
+    def post(
+        self, terminal: str | None, body: object, clerk: str | None = COUNTER_CLERK.operator
+    ) -> Any:
+        """A terminal's request; at a counter, with the clerk's own credential."""
         headers = {} if terminal is None else {"Authorization": f"Bearer {self.tokens[terminal]}"}
+        if clerk is not None:
+            headers["X-Clerk-Token"] = self.tokens[f"clerk:{clerk}"]
         return self.client.post("/applications", json=body, headers=headers)
 
 
@@ -72,6 +77,14 @@ def _registry(path: Path, tokens: dict[str, str], disabled: str = "") -> None:
             f'token_sha256 = "{token_digest(tokens[terminal])}"',
         ]
         if terminal == "old-kiosk":
+            lines.append(f"disabled_on = {date.today() - timedelta(days=1)}")  # noqa: DTZ011
+    for clerk in (COUNTER_CLERK.operator, "nobody.here", "old.clerk"):
+        tokens[f"clerk:{clerk}"] = new_token()
+        lines += [
+            f'[clerks."{clerk}"]',
+            f'token_sha256 = "{token_digest(tokens[f"clerk:{clerk}"])}"',
+        ]
+        if clerk == "old.clerk":
             lines.append(f"disabled_on = {date.today() - timedelta(days=1)}")  # noqa: DTZ011
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o644)
@@ -116,12 +129,11 @@ def chip(channel: str = "kiosk") -> dict[str, Any]:
 
 
 def counter(**changes: Any) -> dict[str, Any]:
-    """A counter application: typed My Number, the clerk, the ID check just made."""
+    """A counter application: typed My Number, the ID check the clerk just made."""
     body = chip() | {
         "my_number_source": "typed",
         "card_signature": None,
         "pin_verified": False,
-        "operator": COUNTER_CLERK.operator,
         "identity_check": {
             "document": "driving_licence",
             "checked_by": COUNTER_CLERK.operator,
@@ -179,7 +191,7 @@ def test_the_channel_is_the_terminals_never_a_request_field(center: Center) -> N
         assert (application.channel, operator) == (channel, None)
     # A kiosk's terminal cannot make a counter application of a typed number: it is a
     # kiosk's, so the chip and the PIN are required (R06, R08).
-    typed = center.post("kiosk-0001", counter(operator=None, identity_check=None))
+    typed = center.post("kiosk-0001", counter(identity_check=None))
     assert typed.status_code == 422
     _quotes_nothing(typed)
     staffed = center.post("app-0001", chip() | {"operator": COUNTER_CLERK.operator})
@@ -191,12 +203,14 @@ def test_a_counter_application_needs_a_clerk_of_the_roster_and_an_id_check(
 ) -> None:
     an_hour_ahead = _utc(datetime.now(UTC) + timedelta(hours=1))
     yesterday = _utc(datetime.now(UTC) - timedelta(days=1))
-    cases: list[tuple[str, dict[str, Any], int, str]] = [
-        (COUNTER_CLERK.terminal, counter(operator=None), 403, "staff_account_required"),
-        (COUNTER_CLERK.terminal, counter(operator="nobody.here"), 403, "staff_refused"),
-        ("counter-x", counter(), 403, "staff_refused"),  # a terminal not on the roster
-        (COUNTER_CLERK.terminal, counter(operator="123456789018"), 422, "invalid_application"),
-        (COUNTER_CLERK.terminal, counter(identity_check=None), 422, "invalid_application"),
+    clerk = COUNTER_CLERK.operator
+    cases: list[tuple[str, dict[str, Any], str | None, int, str]] = [
+        (COUNTER_CLERK.terminal, counter(), None, 403, "clerk_unauthenticated"),
+        (COUNTER_CLERK.terminal, counter(), "old.clerk", 403, "clerk_unauthenticated"),
+        (COUNTER_CLERK.terminal, counter(), "nobody.here", 403, "staff_refused"),  # not on roster
+        ("counter-x", counter(), clerk, 403, "staff_refused"),  # a terminal not on the roster
+        (COUNTER_CLERK.terminal, counter(operator=clerk), clerk, 422, "invalid_application"),
+        (COUNTER_CLERK.terminal, counter(identity_check=None), clerk, 422, "invalid_application"),
     ]
     for check, code in (
         ({"checked_by": "nobody.here"}, "identity_check_refused"),
@@ -206,16 +220,16 @@ def test_a_counter_application_needs_a_clerk_of_the_roster_and_an_id_check(
     ):
         body = counter()
         body["identity_check"] |= check
-        cases.append(
-            (COUNTER_CLERK.terminal, body, 403 if code != "invalid_application" else 422, code)
-        )
-    for terminal, body, status, code in cases:
-        answer = center.post(terminal, body)
+        status = 422 if code == "invalid_application" else 403
+        cases.append((COUNTER_CLERK.terminal, body, clerk, status, code))
+    for terminal, body, by, status, code in cases:
+        answer = center.post(terminal, body, by)
         assert (answer.status_code, answer.json()["code"]) == (status, code), (body, answer.text)
         _quotes_nothing(answer)
     assert center.bridge.sent == []  # none went on to VRS
     refused = sorted(e.reason or "" for e in center.log.entries)
-    assert refused == sorted(code for _, _, status, code in cases if status == 403)
+    recorded = [c for *_, status, c in cases if status == 403 and c != "clerk_unauthenticated"]
+    assert refused == sorted(recorded)  # a clerk who did not sign in makes no application
     # A My Number typed as the checker is refused unkept (422: before anything is recorded).
     numbered = counter()
     numbered["identity_check"] |= {"checked_by": MY_NUMBER}
@@ -309,8 +323,9 @@ def test_a_body_too_large_is_refused_unread(center: Center) -> None:
 def test_an_application_id_is_used_once_and_every_attempt_is_recorded(center: Center) -> None:
     """A clerk who was refused cannot send a good application under the refused one's id
     and leave only the refusal on record: the second is refused too, and both are kept."""
-    refused = counter(operator="nobody.here")
-    assert center.post(COUNTER_CLERK.terminal, refused).json()["code"] == "staff_refused"
+    refused = counter()
+    answer = center.post(COUNTER_CLERK.terminal, refused, "nobody.here")
+    assert answer.json()["code"] == "staff_refused"
     again = counter(application_id=refused["application_id"])
     answer = center.post(COUNTER_CLERK.terminal, again)
     assert (answer.status_code, answer.json()["code"]) == (409, "duplicate_application")
