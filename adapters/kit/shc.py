@@ -199,7 +199,7 @@ def _bundle(
     ]
     for index, dose in enumerate(doses, start=1):
         try:
-            code = cvx_of(dose.product_name).cvx
+            code = cvx_of(dose.product_name, dose.vaccinated_on).cvx
         except UnknownProduct as exc:
             raise CardError(f"dose {dose.dose_number}: {exc}", "unknown_product") from None
         shot: dict[str, Any] = {

@@ -10,17 +10,24 @@ Sources:
   (`http://hl7.org/fhir/sid/cvx`).
 
 CVX codes a product by platform, valency and dose, never by strain: the BA.1 and the
-BA.4-5 bivalent of one presentation share a code. A product not on this table (XBB.1.5 and
-later formulations, whose codes came after that snapshot; ダイチロナ筋注 and コスタイベ筋注,
-which CVX has no code for) gets no card: `cvx_of` raises, and VRS refuses the application
-(`unknown_product`) rather than writing "COVID-19, unspecified" (213). A new row needs its
-source beside it and its test in tests/unit/test_vaccines.py.
+BA.4-5 bivalent of one presentation share a code. Japan kept some sales names (販売名)
+for later formulas, the formula written only beside them (コミナティ筋注５～１１歳用 was the
+original, then the BA.4-5 bivalent from March 2023, then XBB.1.5 from 20 September 2023;
+スパイクバックス筋注's bivalents came on 20 September 2022):
+such a bare name is a row only for doses given before the next formula came (`until`),
+and a later dose needs the formula-qualified name. A product not on this table (XBB.1.5
+and later formulas, whose Japanese presentations CVX's US ones do not match and whose
+names could not be checked here; ダイチロナ筋注 and コスタイベ筋注, which CVX has no code
+for) gets no card: `cvx_of` raises, and VRS refuses the application (`unknown_product`)
+rather than writing "COVID-19, unspecified" (213). A new row needs its source beside it
+and its test in tests/unit/test_vaccines.py.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 
 __all__ = ["CVX", "PRODUCTS", "Product", "UnknownProduct", "cvx_of"]
 
@@ -36,6 +43,9 @@ class Product:
     maker: str
     cvx: str
     cvx_display: str
+    until: date | None = None
+    """For a bare sales name Japan kept for a later formula: the first day it no longer
+    named this one (a dose on or after it needs the formula-qualified name)."""
 
 
 PRODUCTS: tuple[Product, ...] = (
@@ -52,6 +62,7 @@ PRODUCTS: tuple[Product, ...] = (
         "Pfizer",
         "218",
         "COVID-19, mRNA, LNP-S, PF, 10 mcg/0.2 mL dose, tris-sucrose",
+        until=date(2023, 3, 8),
     ),
     Product(
         "コミナティ筋注６ヵ月～４歳用",
@@ -59,6 +70,7 @@ PRODUCTS: tuple[Product, ...] = (
         "Pfizer",
         "219",
         "COVID-19, mRNA, LNP-S, PF, 3 mcg/0.2 mL dose, tris-sucrose",
+        until=date(2023, 9, 20),
     ),
     Product(
         "コミナティRTU筋注（２価：起源株／オミクロン株BA.1）",
@@ -94,6 +106,7 @@ PRODUCTS: tuple[Product, ...] = (
         "Moderna",
         "207",
         "COVID-19, mRNA, LNP-S, PF, 100 mcg/0.5mL dose or 50 mcg/0.25mL dose",
+        until=date(2022, 9, 20),
     ),
     Product(
         "スパイクバックス筋注（２価：起源株／オミクロン株BA.1）",
@@ -122,6 +135,7 @@ PRODUCTS: tuple[Product, ...] = (
         "Takeda (Novavax)",
         "211",
         "COVID-19, subunit, rS-nanoparticle+Matrix-M1 Adjuvant, PF, 0.5 mL",
+        until=date(2023, 9, 20),
     ),
     Product(
         "ジェコビデン筋注",
@@ -147,9 +161,15 @@ def _key(name: str) -> str:
 _BY_NAME = {_key(name): p for p in PRODUCTS for name in (p.japanese, p.english)}
 
 
-def cvx_of(product_name: str | None) -> Product:
-    """The product a recorded name is, by its whole name (never a part of it)."""
+def cvx_of(product_name: str | None, given_on: date | None = None) -> Product:
+    """The product a recorded name is, by its whole name (never a part of it), for a dose
+    given on `given_on` (a bare sales name names its first formula only before `until`)."""
     product = _BY_NAME.get(_key(product_name or ""))
     if product is None:
         raise UnknownProduct("product_name: not a COVID-19 vaccine product on the table")
+    if product.until is not None and (given_on is None or given_on >= product.until):
+        raise UnknownProduct(
+            "product_name: from that day the name covers a later formula too; "
+            "the record needs the formula-qualified name"
+        )
     return product
