@@ -171,7 +171,7 @@ def _wire(
         settings.adapters.certificate_wait_seconds,
     )
     terminals = TerminalFile(settings.adapters.terminal_dir / f"{city}.toml")
-    return _System(center, [], kiosk_app(center, terminals))
+    return _System(center, [], kiosk_app(center, terminals, issuing_body(settings, city)))
 
 
 async def run_system(settings: Settings, party: Party, stop: asyncio.Event) -> None:

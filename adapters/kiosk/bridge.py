@@ -95,9 +95,13 @@ class CertificateCenter:
     log: ApplicationLog
     wait_seconds: float = 20.0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    _waiting: dict[UUID, asyncio.Future[CertificateIssued]] = field(default_factory=dict)
-    _sent: dict[UUID, UUID] = field(default_factory=dict)
-    """The envelope each open application went to VRS in, to the application's id."""
+    _open: set[UUID] = field(default_factory=set)
+    """The application ids being answered: reserved before the first await, so two
+    requests with one id cannot both pass the check."""
+    _pending: dict[UUID, tuple[UUID, asyncio.Future[CertificateIssued]]] = field(
+        default_factory=dict
+    )
+    """By the envelope each open application went to VRS in: its id and its waiter."""
 
     def handlers(self) -> dict[str, Handler]:
         """The center receives certificates, and VRS's refusals of applications."""
@@ -107,17 +111,35 @@ class CertificateCenter:
         self, application: CertificateApplication, terminal: Terminal, operator: str | None = None
     ) -> CertificateIssued:
         """Check the application the terminal sent (on its own channel), record it, send
-        it to VRS and wait for the certificate (CardRejected, DuplicateApplication,
-        NoCertificate)."""
+        it to VRS and wait for the certificate (CardRejected, CertificateRefused,
+        DuplicateApplication, NoCertificate)."""
         if application.channel != terminal.channel:
             raise ValueError("the application's channel is the terminal's")
-        if application.application_id in self._waiting or await self.log.known(
-            application.application_id
-        ):
-            # An id is used once: a certificate never answers two applications, and the
-            # record of the first stands beside the refusal of the second.
-            await self.log.log(_entry(application, terminal, operator, "duplicate_application"))
-            raise DuplicateApplication("an application with this id was made already")
+        application_id = application.application_id
+        reserved = application_id not in self._open
+        self._open.add(application_id)
+        try:
+            if not reserved or await self.log.known(application_id):
+                # An id is used once: a certificate never answers two applications, and
+                # the record of the first stands beside the refusal of the second.
+                await self.log.log(_entry(application, terminal, operator, "duplicate_application"))
+                raise DuplicateApplication("an application with this id was made already")
+            return await self._taken(application, terminal, operator)
+        finally:
+            if reserved:
+                self._open.discard(application_id)
+
+    async def refused_unsigned(
+        self, application: CertificateApplication, terminal: Terminal
+    ) -> None:
+        """Record a counter application no clerk signed in for (`clerk_unauthenticated`):
+        a counter terminal's credential alone leaves a trace too."""
+        await self.log.log(_entry(application, terminal, None, "clerk_unauthenticated"))
+        counts.event(self.bridge, "certificate_refused")
+
+    async def _taken(
+        self, application: CertificateApplication, terminal: Terminal, operator: str | None
+    ) -> CertificateIssued:
         try:
             self._check(application, terminal, operator)
         except CardRejected as exc:
@@ -127,11 +149,17 @@ class CertificateCenter:
         await self.log.log(_entry(application, terminal, operator, None))
         try:
             issued = await self._answer(application, operator)
-        except (CertificateRefused, NoCertificate) as exc:
-            code = exc.code if isinstance(exc, CertificateRefused) else None
-            outcome = "unanswered" if code is None else "refused"
-            await self.log.log(_entry(application, terminal, operator, code, outcome))
+        except CertificateRefused as exc:
+            await self.log.log(_entry(application, terminal, operator, exc.code, "vrs_refused"))
             counts.event(self.bridge, "certificate_refused")
+            raise
+        except NoCertificate:
+            await self.log.log(_entry(application, terminal, operator, None, "unanswered"))
+            counts.event(self.bridge, "certificate_refused")
+            raise
+        except BaseException as exc:  # a failed send, a cancelled request: said, then raised
+            failed = _entry(application, terminal, operator, type(exc).__name__, "failed")
+            await asyncio.shield(self.log.log(failed))
             raise
         await self.log.log(_entry(application, terminal, operator, None, "issued"))
         counts.event(self.bridge, "certificate_issued")
@@ -165,9 +193,11 @@ class CertificateCenter:
         check = application.identity_check
         if check is None:  # the contract requires it at the counter; said again here
             raise CardRejected("identity_check_refused", "identity_check: required (F17)")
-        refused = gate.refusal(Act(check.checked_by, terminal.id), [CERTIFICATE_PROCEDURE], today)
-        if refused is not None:
-            raise CardRejected("identity_check_refused", f"checked_by: {refused[1]}")
+        if check.checked_by != operator:
+            # The record says who saw the document: the clerk who signed in and took it.
+            raise CardRejected(
+                "identity_check_refused", "checked_by: the clerk who took the application"
+            )
         now = self.clock()
         if check.checked_at > now + CLOCK_SKEW:
             raise CardRejected("identity_check_refused", "checked_at: in the future")
@@ -187,8 +217,7 @@ class CertificateCenter:
     ) -> CertificateIssued:
         waiter = asyncio.get_running_loop().create_future()
         message_id = new_message_id()
-        self._waiting[application.application_id] = waiter
-        self._sent[message_id] = application.application_id
+        self._pending[message_id] = (application.application_id, waiter)
         try:
             # Sealed to VRS: the hub routes it and journals only ciphertext (R50).
             await self.bridge.send(
@@ -203,25 +232,26 @@ class CertificateCenter:
         except TimeoutError:
             raise NoCertificate("VRS issued no certificate for this application") from None
         finally:
-            self._waiting.pop(application.application_id, None)
-            self._sent.pop(message_id, None)
+            self._pending.pop(message_id, None)
+
+    def _from_our_vrs(self, envelope: Envelope) -> bool:
+        return envelope.sender.system is SystemId.VRS and (
+            str(envelope.municipality) == self.bridge.municipality
+        )
 
     async def on_issued(self, envelope: Envelope, tx: InboxTransaction) -> None:
-        """Hand a certificate from this city's VRS to the terminal waiting for it; if none
-        waits (the application closed, R05), forget it."""
-        if envelope.sender.system is not SystemId.VRS or (
-            str(envelope.municipality) != self.bridge.municipality
-        ):
+        """Hand a certificate from this city's VRS, in answer to the envelope this center
+        sent, to the terminal waiting for it; if none waits (the application closed,
+        R05), forget it."""
+        if not self._from_our_vrs(envelope):
             await tx.record_effect("refused:not_this_citys_vrs")
             return
         issued = payload_of(envelope, CertificateIssued)  # opened by the bridge
-        # The answer to the application this center sent, not one that only names its id.
-        answered = self._sent.get(envelope.causation_id) if envelope.causation_id else None
-        waiter = self._waiting.get(issued.application_id)
-        if answered != issued.application_id or waiter is None or waiter.done():
+        pending = self._pending.get(envelope.causation_id) if envelope.causation_id else None
+        if pending is None or pending[0] != issued.application_id or pending[1].done():
             await tx.record_effect("certificate:nobody_waiting")
             return
-        waiter.set_result(issued)
+        pending[1].set_result(issued)
         await tx.record_effect("certificate:handed_over")
 
     async def on_refused(self, envelope: Envelope, tx: InboxTransaction) -> None:
@@ -229,15 +259,11 @@ class CertificateCenter:
         (CertificateRefused with VRS's code); any other refusal is recorded as the
         adapters record every refusal of what they sent."""
         refusal = payload_of(envelope, DeliveryRefusal)
-        application = self._sent.get(refusal.refused_message_id)
-        waiter = None if application is None else self._waiting.get(application)
-        from_vrs = envelope.sender.system is SystemId.VRS and (
-            str(envelope.municipality) == self.bridge.municipality
-        )
-        if not from_vrs or waiter is None or waiter.done():
+        pending = self._pending.get(refusal.refused_message_id)
+        if not self._from_our_vrs(envelope) or pending is None or pending[1].done():
             await refused_by_recipient(envelope, tx)
             return
-        waiter.set_exception(CertificateRefused(refusal.reason_code))
+        pending[1].set_exception(CertificateRefused(refusal.reason_code))
         await tx.record_effect(f"certificate:refused:{refusal.reason_code}")
 
 

@@ -29,7 +29,7 @@ from adapters.kiosk.bridge import (
 from adapters.kiosk.terminals import Terminal, TerminalFile
 from adapters.kit.card_check import CardRejected
 from adapters.kit.certificate_pdf import certificate_pdf, font_file
-from adapters.kit.shc import qr_png_bytes, qr_text
+from adapters.kit.shc import IssuingBody, qr_png_bytes, qr_text
 from contracts.payloads import CertificateApplication, CertificateIssued, PassportInfo
 
 __all__ = ["kiosk_app"]
@@ -49,9 +49,12 @@ UNAUTHENTICATED = (
 )
 
 
-def kiosk_app(center: CertificateCenter, terminals: TerminalFile) -> FastAPI:
+def kiosk_app(
+    center: CertificateCenter, terminals: TerminalFile, issuing_body: IssuingBody | None = None
+) -> FastAPI:
     """The center's HTTP API: `POST /applications`, from a terminal of the registry only
-    (401 for anything else, before the body is read). FileNotFoundError when the machine
+    (401 for anything else, before the body is read); the printed certificate names
+    `issuing_body` as its issuer (the city). FileNotFoundError when the machine
     lacks the certificate's Japanese font: at start-up, not at the first certificate."""
     font_file()
     app = FastAPI(title="Sesshu certificate center", docs_url=None, redoc_url=None)
@@ -81,6 +84,7 @@ def kiosk_app(center: CertificateCenter, terminals: TerminalFile) -> FastAPI:
             operator = terminals.clerk(request.headers.get(CLERK_HEADER))
             if operator is None:
                 log.warning("counter terminal %s: an application without a clerk", terminal.id)
+                await center.refused_unsigned(application, terminal)
                 return JSONResponse(
                     {"code": "clerk_unauthenticated", "detail": CLERK_UNAUTHENTICATED},
                     status_code=403,
@@ -92,7 +96,7 @@ def kiosk_app(center: CertificateCenter, terminals: TerminalFile) -> FastAPI:
         # reportlab takes ~0.1 s a page: one worker off the event loop, one page at a time.
         passport = application.passport if application.use == "overseas" else None
         answer = await asyncio.get_running_loop().run_in_executor(
-            _PRINTER, _certificate, issued, passport
+            _PRINTER, _certificate, issued, passport, issuing_body
         )
         return JSONResponse(answer, status_code=201)
 
@@ -172,7 +176,9 @@ def _refused(
     return JSONResponse({"code": "no_certificate", "detail": str(exc)}, status_code=504)
 
 
-def _certificate(issued: CertificateIssued, passport: PassportInfo | None) -> dict[str, str]:
+def _certificate(
+    issued: CertificateIssued, passport: PassportInfo | None, issuing_body: IssuingBody | None
+) -> dict[str, str]:
     """The certificate as the terminal gets it: the JWS, its QR text, a PNG of the QR and
     the certificate to print (with the passport it was issued against, for use abroad),
     each of the PNG and the PDF in base64."""
@@ -180,6 +186,7 @@ def _certificate(issued: CertificateIssued, passport: PassportInfo | None) -> di
         issued.jws,
         certificate_id=issued.certificate_id,
         issued_on=issued.issued_on,
+        issuing_body=issuing_body,
         passport=passport,
     )
     return {

@@ -41,7 +41,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 
 from adapters.kit.acts import TerminalId, guarded_file, tokyo_today
 from contracts.envelope import StaffId
@@ -84,6 +84,14 @@ class TerminalRegistry(_Strict):
 
     terminals: dict[TerminalId, TerminalEntry] = {}
     clerks: dict[StaffId, ClerkEntry] = {}
+
+    @model_validator(mode="after")
+    def _one_token_one_holder(self) -> TerminalRegistry:
+        digests = [t.token_sha256 for t in self.terminals.values()]
+        digests += [c.token_sha256 for c in self.clerks.values()]
+        if len(digests) != len(set(digests)):
+            raise ValueError("a token is each terminal's or clerk's own: two share one")
+        return self
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from adapters.intermediate.memory import MemoryIntermediateBook
 from adapters.kiosk.bridge import (
     CertificateCenter,
     CertificateRefused,
+    DuplicateApplication,
     MemoryApplicationLog,
     NoCertificate,
 )
@@ -40,7 +41,7 @@ from adapters.kit.shc import Issuer, verify
 from adapters.kit.stored import MemoryInbox
 from adapters.nws.bridge import Network
 from adapters.nws.memory import MemoryNetworkBook
-from adapters.ports import InboxTransaction
+from adapters.ports import ApplicationEntry, InboxTransaction
 from adapters.vrs.bridge import Vrs
 from adapters.vrs.memory import MemoryVrsBook
 from contracts.codes import InternalPersonNumber, SystemId
@@ -620,7 +621,7 @@ async def test_the_center_counts_the_certificates_it_hands_over_and_those_it_can
         ("issued", None),
         ("refused", "card_signature"),
         ("taken", None),
-        ("refused", "identity_mismatch"),
+        ("vrs_refused", "identity_mismatch"),
         ("taken", None),
         ("unanswered", None),
     ]
@@ -629,3 +630,54 @@ async def test_the_center_counts_the_certificates_it_hands_over_and_those_it_can
         ("kiosk", CITY, "certificate_issued"): 1,
         ("kiosk", CITY, "certificate_refused"): 3,
     }
+
+
+class SlowLog(MemoryApplicationLog):
+    """A record that takes its time, as a database does: each call yields."""
+
+    async def known(self, application_id: UUID) -> bool:
+        await asyncio.sleep(0.01)
+        return await super().known(application_id)
+
+    async def log(self, entry: ApplicationEntry) -> None:
+        await asyncio.sleep(0.01)
+        await super().log(entry)
+
+
+async def test_one_id_sent_by_two_terminals_at_once_is_one_application() -> None:
+    """Two requests with one application id, at once: one is taken, the other refused as
+    a duplicate (the id is reserved before the first await); the certificate answers the
+    envelope sent, so it reaches the terminal that sent it and no other."""
+    recorder = Recorder(SystemId.KIOSK)
+    center = CertificateCenter(
+        bridge(recorder), AUTHORITY.key.public_key(), [CITY], RosterFile(None), SlowLog(), 5.0
+    )
+    card = await resident_with_card(MemoryVrsBook())
+    application = application_of(card)
+    other = Terminal("app-0002", "app")
+    first = asyncio.create_task(center.apply(application, APP))
+    second = asyncio.create_task(center.apply(application, other))
+    with pytest.raises(DuplicateApplication):
+        await second
+    await recorder.has_sent.wait()
+    (sent,) = recorder.message_ids
+    issued = CertificateIssued(
+        application_id=application.application_id,
+        certificate_id="CERT-0002",
+        issued_on=date(2026, 11, 26),
+        jws="a.b.c",
+    )
+    answer = delivered(issued, SystemId.VRS, CITY, SystemId.KIOSK, causation_id=sent)
+    assert await handled(center.on_issued, answer) == ["certificate:handed_over"]
+    assert (await first).certificate_id == "CERT-0002"
+    log = cast(SlowLog, center.log)
+    assert [(e.terminal, e.outcome, e.reason) for e in log.entries] == [
+        ("app-0002", "refused", "duplicate_application"),
+        ("app-0001", "taken", None),
+        ("app-0001", "issued", None),
+    ]
+    # A refusal from anyone but this city's VRS, or naming no envelope sent, changes nothing.
+    late = DeliveryRefusal(refused_message_id=sent, reason_code="no_record", reason="late")
+    for sender, city in ((SystemId.HEALTH_MGMT, CITY), (SystemId.VRS, OTHER)):
+        notice = delivered(late, sender, city, SystemId.KIOSK, city=CITY)
+        assert (await handled(center.on_refused, notice))[0].startswith("refused_by_recipient")

@@ -174,7 +174,8 @@ def test_the_center_hands_the_certificate_to_print_to_every_terminal(tmp_path: P
     registry.write_text(
         f'[terminals.app-0001]\nchannel = "app"\ntoken_sha256 = "{token_digest(token)}"\n'
     )
-    app = kiosk_app(cast(CertificateCenter, _Center()), TerminalFile(registry))
+    city = IssuingBody("茨城県結城市", "Yuki City, Ibaraki")  # the center's own, always shown
+    app = kiosk_app(cast(CertificateCenter, _Center()), TerminalFile(registry), city)
     application = example_payload("certificate_application").model_dump(
         mode="json", exclude={"channel"}
     )
@@ -189,7 +190,7 @@ def test_the_center_hands_the_certificate_to_print_to_every_terminal(tmp_path: P
     assert set(body) == {"certificate_id", "issued_on", "jws", "qr", "qr_png_base64", "pdf_base64"}
     text = _text(base64.b64decode(body["pdf_base64"]), tmp_path)
     assert CERTIFICATE_ID in text
-    assert "Chikusei City, Ibaraki" in text
+    assert "茨城県結城市 / Yuki City, Ibaraki" in text  # not left to the doses' performer
     # The example is for use abroad: the page shows the passport it was issued against.
     passport = application["passport"]
     for shown in ("旅券番号 / Passport No.", passport["passport_number"], "国籍 / Nationality"):

@@ -2,8 +2,9 @@
 -- application a terminal sent, taken or refused, with the terminal that proved who it is,
 -- the channel that terminal has, at the counter the staff account and the ID-check record
 -- (document type, checked by whom, when; 番号法 §16), the outcome and its reason: `taken`
--- or `refused` by the center, then what became of a taken one (`issued`, `refused` by VRS
--- with its code, `unanswered` when VRS said nothing in time). Nothing
+-- or `refused` by the center, then what became of a taken one (`issued`, `vrs_refused`
+-- with VRS's code, `unanswered` when VRS said nothing in time, `failed` with the error's
+-- type when the center could not finish). Nothing
 -- of the person: no My Number, name, address or birth date, and never the certificate
 -- (R50). Every attempt is kept, append-only: an application id sent again is refused
 -- (duplicate_application) and that refusal recorded beside the first.
@@ -20,11 +21,15 @@ CREATE TABLE kiosk.applications (
     id_checked_by    text,
     id_checked_at    timestamptz,
     outcome          text        NOT NULL
-                                 CHECK (outcome IN ('taken', 'refused', 'issued', 'unanswered')),
+                                 CHECK (outcome IN ('taken', 'refused', 'issued',
+                                                    'vrs_refused', 'unanswered', 'failed')),
     reason           text
 );
 CREATE INDEX applications_terminal ON kiosk.applications (terminal, at);
 CREATE INDEX applications_id ON kiosk.applications (application_id);
+-- One taken application per id, whatever process took it.
+CREATE UNIQUE INDEX applications_taken_once ON kiosk.applications (application_id)
+    WHERE outcome = 'taken';
 
 CREATE FUNCTION kiosk.applications_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
