@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -591,14 +591,7 @@ class RejectionNotice(Payload):
     rejected_at: UtcDateTime
 
 
-RefusalCode = Literal[
-    "not_openable",
-    "content_invalid",
-    "declaration_mismatch",
-    "digest_mismatch",
-    "not_attested",
-    # VRS's refusals of a certificate application (F17-F19), for the center to tell the
-    # terminal at once: the card or its factors, the register, the records, R05.
+CertificateRefusal = Literal[
     "not_enrolled",
     "typed_my_number",
     "second_factor",
@@ -609,21 +602,18 @@ RefusalCode = Literal[
     "card_too_large",
     "application_closed",
 ]
+"""VRS's refusals of a certificate application (F17-F19), for the center to tell the
+terminal at once: the card or its factors, the register, the records, R05."""
+CERTIFICATE_REFUSALS: frozenset[str] = frozenset(get_args(CertificateRefusal))
+RefusalCode = Literal[
+    "not_openable",
+    "content_invalid",
+    "declaration_mismatch",
+    "digest_mismatch",
+    "not_attested",
+    CertificateRefusal,
+]
 """Why a recipient refused a delivery after the hub had delivered it (DeliveryRefusal)."""
-CERTIFICATE_REFUSALS: frozenset[str] = frozenset(
-    {
-        "not_enrolled",
-        "typed_my_number",
-        "second_factor",
-        "card_signature",
-        "identity_mismatch",
-        "no_record",
-        "unknown_product",
-        "card_too_large",
-        "application_closed",
-    }
-)
-"""The refusal codes VRS gives a certificate application."""
 
 
 class DeliveryRefusal(Payload):
