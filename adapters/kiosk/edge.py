@@ -16,7 +16,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
@@ -58,7 +57,6 @@ def kiosk_app(
     lacks the certificate's Japanese font: at start-up, not at the first certificate."""
     font_file()
     app = FastAPI(title="Sesshu certificate center", docs_url=None, redoc_url=None)
-    app.exception_handler(RequestValidationError)(_bad_request)
 
     @app.post("/applications", status_code=201)
     async def apply(request: Request) -> Response:
@@ -152,12 +150,6 @@ def _fields(body: bytes) -> dict[str, object] | list[tuple[str, str]]:
 def _invalid(problems: list[tuple[str, str]], status: int = 422) -> Response:
     errors = [{"loc": ["body", *field.split(".")], "msg": msg} for field, msg in problems]
     return JSONResponse({"code": "invalid_application", "detail": errors}, status_code=status)
-
-
-async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
-    # Name the field and the reason, never the input: it holds a My Number.
-    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-    return JSONResponse({"code": "invalid_application", "detail": errors}, status_code=422)
 
 
 def _refused(

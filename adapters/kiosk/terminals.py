@@ -36,6 +36,7 @@ import hashlib
 import hmac
 import secrets
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -127,31 +128,16 @@ class TerminalFile:
         unknown or disabled token, no registry)."""
         scheme, _, token = (authorization or "").partition(" ")
         registry = self.registry()
-        if scheme.lower() != "bearer" or not token.strip() or registry is None:
+        if scheme.lower() != "bearer" or registry is None:
             return None
-        digest = token_digest(token.strip())
-        day = on or tokyo_today()
-        for terminal_id, entry in registry.terminals.items():
-            if hmac.compare_digest(entry.token_sha256, digest):
-                if entry.disabled_on is not None and day >= entry.disabled_on:
-                    return None
-                return Terminal(terminal_id, entry.channel)
-        return None
+        found = _holder(registry.terminals, token, on)
+        return None if found is None else Terminal(found, registry.terminals[found].channel)
 
     def clerk(self, credential: str | None, on: date | None = None) -> str | None:
         """The staff account whose own token `credential` is (a counter request's
         `X-Clerk-Token`), enabled on `on`; None for anything else, alike."""
         registry = self.registry()
-        if registry is None or not (credential or "").strip():
-            return None
-        digest = token_digest((credential or "").strip())
-        day = on or tokyo_today()
-        for account, entry in registry.clerks.items():
-            if hmac.compare_digest(entry.token_sha256, digest):
-                if entry.disabled_on is not None and day >= entry.disabled_on:
-                    return None
-                return account
-        return None
+        return None if registry is None else _holder(registry.clerks, credential or "", on)
 
     def registry(self) -> TerminalRegistry | None:
         """The registry as the file holds it now; None, with `problem` saying why."""
@@ -167,6 +153,20 @@ class TerminalFile:
             self._registry, self.problem = _read(self.path)
             self._seen = seen
         return self._registry
+
+
+def _holder(
+    entries: Mapping[str, TerminalEntry | ClerkEntry], token: str, on: date | None
+) -> str | None:
+    """Who of `entries` holds `token` and is enabled on `on` (today in Japan)."""
+    if not token.strip():
+        return None
+    digest, day = token_digest(token.strip()), on or tokyo_today()
+    for holder, entry in entries.items():
+        if hmac.compare_digest(entry.token_sha256, digest):
+            enabled = entry.disabled_on is None or day < entry.disabled_on
+            return holder if enabled else None
+    return None
 
 
 def _read(path: Path) -> tuple[TerminalRegistry | None, str]:
