@@ -11,14 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.kit.acts import Act
+from stack.tls import write_atomically
 
-__all__ = [
-    "COUNTER_CLERK",
-    "HEALTH_CLERK",
-    "provision_rosters",
-    "roster_toml",
-    "write_owner_only",
-]
+__all__ = ["COUNTER_CLERK", "HEALTH_CLERK", "provision_rosters", "roster_toml"]
 
 HEALTH_CLERK = Act("hoken.sato", "hm-term-01")
 """The health-management clerk (健康増進課) who drops the demo's residents, 予診票 and
@@ -61,15 +56,6 @@ def provision_rosters(cities: tuple[str, ...], roster_dir: Path) -> list[Path]:
         path = roster_dir / f"{city}.toml"
         if path.exists():
             continue
-        write_owner_only(path, roster_toml())
+        write_atomically(path, roster_toml().encode(), 0o644)
         made.append(path)
     return made
-
-
-def write_owner_only(path: Path, text: str) -> None:
-    """A file others may read and only its owner write (0644), replaced whole, as the
-    edges and the center require of a roster or a terminal registry."""
-    partial = path.with_suffix(path.suffix + ".part")
-    partial.write_text(text, encoding="utf-8")
-    partial.chmod(0o644)
-    partial.replace(path)

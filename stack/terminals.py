@@ -9,11 +9,11 @@ operator issues a token to each terminal it admits and keeps only the digest.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from adapters.kiosk.terminals import Channel, new_token, token_digest
-from stack.rosters import COUNTER_CLERK, write_owner_only
+from stack.rosters import COUNTER_CLERK
+from stack.tls import write_atomically
 
 __all__ = [
     "APP_TERMINAL",
@@ -73,7 +73,7 @@ def provision_terminals(cities: tuple[str, ...], terminal_dir: Path, token_dir: 
         ]
         for terminal, channel, description in _TERMINALS:
             token = new_token()
-            _write_secret(folder / f"{terminal}.token", token + "\n")
+            write_atomically(folder / f"{terminal}.token", f"{token}\n".encode(), 0o600)
             lines += [
                 "",
                 f"[terminals.{terminal}]",
@@ -82,18 +82,13 @@ def provision_terminals(cities: tuple[str, ...], terminal_dir: Path, token_dir: 
                 f'description = "{description}"',
             ]
         clerk = new_token()  # the counter clerk's own, which they sign in with
-        _write_secret(folder / f"clerk-{COUNTER_CLERK.operator}.token", clerk + "\n")
+        clerk_file = folder / f"clerk-{COUNTER_CLERK.operator}.token"
+        write_atomically(clerk_file, f"{clerk}\n".encode(), 0o600)
         lines += [
             "",
             f'[clerks."{COUNTER_CLERK.operator}"]',
             f'token_sha256 = "{token_digest(clerk)}"',
         ]
-        write_owner_only(path, "\n".join(lines) + "\n")
+        write_atomically(path, ("\n".join(lines) + "\n").encode(), 0o644)
         made.append(path)
     return made
-
-
-def _write_secret(path: Path, text: str) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)

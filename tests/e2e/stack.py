@@ -31,7 +31,7 @@ from stack.launch import party_envs
 from stack.processes import Processes, stack_commands
 from stack.provision import TLS_CA
 from stack.rosters import HEALTH_CLERK
-from stack.terminals import terminal_tokens, token_of
+from stack.terminals import clerk_token_of, terminal_tokens, token_of
 from tests.harness import (
     CHIKUSEI,
     PASSWORD,
@@ -111,6 +111,10 @@ class Stack:
     def token(self, city: str, terminal: str) -> str:
         """The credential a demo terminal of `city` sends to the center."""
         return token_of(terminal_tokens(self.key_root), city, terminal)
+
+    def clerk_token(self, city: str, account: str) -> str:
+        """The credential a demo counter clerk of `city` signs in with."""
+        return clerk_token_of(terminal_tokens(self.key_root), city, account)
 
     def env(self) -> dict[str, str]:
         return self.services.env(

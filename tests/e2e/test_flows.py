@@ -908,7 +908,7 @@ async def _apply(
     credential (None: without)."""
     headers = {} if terminal is None else {"Authorization": f"Bearer {stack.token(city, terminal)}"}
     if terminal == COUNTER_TERMINAL and clerk is not None:
-        headers["X-Clerk-Token"] = stack.token(city, f"clerk-{clerk}")
+        headers["X-Clerk-Token"] = stack.clerk_token(city, clerk)
     body = {k: v for k, v in application.items() if k != "channel"}
     if naming is not None:
         body["channel"] = naming
