@@ -9,10 +9,7 @@ subset): IPA Gothic, Debian's `fonts-ipafont-gothic`, which `make tools` install
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-import zlib
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -35,7 +32,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from adapters.kit.shc import IssuingBody, qr_png_bytes
+from adapters.kit.shc import IssuingBody, card_payload, qr_png_bytes
 from adapters.kit.vaccines import CVX, PRODUCTS
 from contracts.payloads import PassportInfo
 
@@ -87,7 +84,7 @@ def certificate_pdf(
     The card is read without verifying its signature: the certificate center has it
     sealed from VRS, which signed it, so it is the card VRS issued; a verifier reading
     the QR code checks the signature."""
-    bundle = _payload(token)["vc"]["credentialSubject"]["fhirBundle"]
+    bundle = card_payload(token)["vc"]["credentialSubject"]["fhirBundle"]
     resources = [entry["resource"] for entry in bundle["entry"]]
     patient = next(r for r in resources if r["resourceType"] == "Patient")
     shots = [r for r in resources if r["resourceType"] == "Immunization"]
@@ -134,13 +131,6 @@ def font_file() -> Path:
 def _register_font() -> None:
     if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_file())))
-
-
-def _payload(token: str) -> dict[str, Any]:
-    part = token.split(".")[1]
-    data = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-    payload: dict[str, Any] = json.loads(zlib.decompress(data, -15))
-    return payload
 
 
 def _holder(patient: Mapping[str, Any], passport: PassportInfo | None) -> list[Flowable]:

@@ -25,6 +25,7 @@ from adapters.kit.shc import (
     Issuer,
     IssuingBody,
     KeySet,
+    card_payload,
     code_label,
     from_qr_text,
     health_card,
@@ -433,3 +434,13 @@ def test_a_dose_another_city_gave_names_no_performer() -> None:
     first, second = verify(token, [ISSUER]).immunizations  # dose 1, then dose 2
     assert "performer" not in first
     assert second["performer"] == [{"actor": {"display": BODY.display}}]
+
+
+def test_reading_a_card_unverified_is_as_bounded_as_verifying_it() -> None:
+    """The certificate center prints the card VRS sealed to it without checking the
+    signature again; it still reads no more than a health card's payload."""
+    assert card_payload(card())["iss"] == ISSUER.url
+    bomb = payload_of(card()) | {"padding": "0" * (2 * 1024 * 1024)}
+    for bad in (signed(bomb), "not-a-jws", "a.!!!.c", signed(payload_of(card()))[:40]):
+        with pytest.raises(CardError, match="not a compact JWS of a DEFLATEd payload"):
+            card_payload(bad)
