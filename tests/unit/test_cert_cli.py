@@ -86,3 +86,38 @@ def test_bad_cards_exit_1_with_the_reason(tmp_path: Path) -> None:
     code, out = run("cert", "verify", token, "--jwks", str(jwks), "--issuer", "https://other")
     assert code == 1
     assert "iss: not the issuer" in out
+
+
+def test_a_hostile_health_card_file_is_named_and_refused(tmp_path: Path) -> None:
+    """What a `.smart-health-card` file could hold besides cards: each refused with the
+    reason and exit 1, never a traceback; of several cards, each bad one is named and the
+    good ones still shown."""
+    issuer = Issuer.generate(URL)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(issuer.jwks()))
+    good = health_card(
+        issuer,
+        name="A B",
+        birth_date=date(1960, 4, 1),
+        doses=[DOSE],
+        issued_at=datetime.now(UTC),
+        issuing_body=BODY,
+    )
+    cases = {
+        "{not json": "verifiableCredential must be a list of cards",
+        '{"verifiableCredential": "a.b.c"}': "verifiableCredential must be a list of cards",
+        '{"verifiableCredential": []}': "verifiableCredential must be a list of cards",
+        '{"verifiableCredential": [1, {"x": 2}]}': "each verifiableCredential must be a JWS",
+        '{"something": "else"}': "verifiableCredential must be a list of cards",
+    }
+    for text, reason in cases.items():
+        file = tmp_path / "card.smart-health-card"
+        file.write_text(text)
+        code, out = run("cert", "verify", str(file), "--jwks", str(jwks), "--issuer", URL)
+        assert (code, reason in out) == (1, True), (text, out)
+    mixed = tmp_path / "mixed.smart-health-card"
+    mixed.write_text(json.dumps({"verifiableCredential": [good, good[:-4] + "AAAA"]}))
+    code, out = run("cert", "verify", str(mixed), "--jwks", str(jwks), "--issuer", URL)
+    assert code == 1
+    assert f"card 1: valid: issued by {URL}" in out
+    assert "card 2: error: signature or payload does not verify" in out
