@@ -60,7 +60,8 @@ def test_an_issuer_key_then_a_card_verified_from_its_image_text_and_jws(tmp_path
     assert "patient YAMADA TARO, born 1960-04-01" in out
 
 
-def test_bad_cards_exit_1_with_the_reason(tmp_path: Path) -> None:
+def _published_card(tmp_path: Path) -> tuple[Path, str]:
+    """A new issuer's published key set, and a card it issued."""
     issuer = Issuer.generate(URL)
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps(issuer.jwks()))
@@ -72,6 +73,11 @@ def test_bad_cards_exit_1_with_the_reason(tmp_path: Path) -> None:
         issued_at=datetime.now(UTC),
         issuing_body=BODY,
     )
+    return jwks, token
+
+
+def test_bad_cards_exit_1_with_the_reason(tmp_path: Path) -> None:
+    jwks, token = _published_card(tmp_path)
     blank = tmp_path / "blank.png"
     Image.new("RGB", (200, 200), "white").save(blank)
     cases = {
@@ -92,17 +98,7 @@ def test_a_hostile_health_card_file_is_named_and_refused(tmp_path: Path) -> None
     """What a `.smart-health-card` file could hold besides cards: each refused with the
     reason and exit 1, never a traceback; of several cards, each bad one is named and the
     good ones still shown."""
-    issuer = Issuer.generate(URL)
-    jwks = tmp_path / "jwks.json"
-    jwks.write_text(json.dumps(issuer.jwks()))
-    good = health_card(
-        issuer,
-        name="A B",
-        birth_date=date(1960, 4, 1),
-        doses=[DOSE],
-        issued_at=datetime.now(UTC),
-        issuing_body=BODY,
-    )
+    jwks, good = _published_card(tmp_path)
     cases = {
         "{not json": "verifiableCredential must be a list of cards",
         '{"verifiableCredential": "a.b.c"}': "verifiableCredential must be a list of cards",
