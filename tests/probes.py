@@ -44,6 +44,18 @@ async def queue_depths(url: str, names: Sequence[str]) -> dict[str, int]:
         await connection.close()
 
 
+async def consumers(url: str, name: str) -> int:
+    """How many consumers a queue has (passive declare): a hub worker consumes ingress
+    once it has started, signal handlers installed and its key ring read."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(name, passive=True)
+        return queue.declaration_result.consumer_count or 0
+    finally:
+        await connection.close()
+
+
 async def drain_queue(url: str, name: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
     """Consume and ack everything ready in a queue now."""
     connection = await aio_pika.connect(url)

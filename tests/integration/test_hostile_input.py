@@ -24,6 +24,7 @@ from contracts.signing import Signer
 from tests.fuzz.hostile import leaf_paths, with_value_at
 from tests.harness import CHIKUSEI, HubProcess, Services
 from tests.probes import (
+    consumers,
     delivered,
     drain_queue,
     fetchval,
@@ -256,6 +257,10 @@ async def _send_one(services: Services, signer: Signer) -> str:
     return message_id
 
 
+async def _consumed_by(services: Services, workers: int) -> bool:
+    return await consumers(services.amqp_url, INGRESS_QUEUE) >= workers
+
+
 async def _keys_loaded(services: Services) -> list[dict[str, Any]]:
     connection = await asyncpg.connect(services.database_url)
     try:
@@ -283,6 +288,11 @@ async def test_a_key_ring_changed_while_the_hub_runs_takes_effect_and_is_audited
     new = Signer(new_key.entry.key_id, new_key.signing)
     try:
         await wait_for(lambda: topology_ready(services), 30, "the hub's topology")
+        # Both workers running before the ring changes: one still starting would read the
+        # changed ring at start (and have nothing to reload), or miss the signal.
+        await wait_for(
+            lambda: _consumed_by(services, 2), 30, "both workers consuming the ingress queue"
+        )
         assert await _decision_of(services, await _send_one(services, old)) == ("deliver", None)
         assert await _decision_of(services, await _send_one(services, new)) == (
             "reject",
